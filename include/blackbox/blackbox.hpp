@@ -1,0 +1,98 @@
+// blackbox: a flight recorder for C++ services.
+//
+//   #define BBX_TAG "net"            // optional: this file's default tag
+//   #include <blackbox/blackbox.hpp>
+//
+//   BBX_INFO("request {id} took {ms:.1f} ms", id, elapsed_ms);
+//   BBX_LOG("db", blackbox::Level::warn, "slow query {}", sql);
+//
+// A call whose level is disabled costs one load and one branch; its arguments are not
+// evaluated. An enabled call copies its arguments raw into the calling thread's ring in
+// shared memory (no formatting, no lock, no allocation for built-in types) and returns;
+// the reader formats later. Records survive the process, even `kill -9`.
+//
+// Message templates: "{}", "{name}" or "{name:spec}" (fmt's spec language); "{{" and "}}"
+// are literal braces. Placeholders take the arguments in order; names become field keys.
+// Placeholder count, names and specs are checked at compile time.
+//
+// Arguments: integers, float, double, bool, char, const char*, std::string,
+// std::string_view, pointers and enums are copied raw. Any other type with an
+// fmt::formatter is formatted at the call site (costs a format and an allocation).
+// Strings longer than Config::max_string_bytes are cut and marked truncated.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "blackbox/config.hpp"
+#include "blackbox/detail/encode.hpp"
+#include "blackbox/detail/site.hpp"
+#include "blackbox/level.hpp"
+#include "blackbox/trace.hpp"
+
+#ifndef BBX_TAG
+#define BBX_TAG "main"
+#endif
+
+// BBX_LOG(tag, level, template, args...): `tag` is a string literal, `level` a constant
+// blackbox::Level. Expands to one statement (safe after an unbraced `if`).
+#define BBX_LOG(tag, level, template_, ...)                                              \
+  do {                                                                                   \
+    static constexpr ::blackbox::detail::StaticSite bbx_static_site_{                    \
+        (level), (tag), __FILE__, __LINE__, __func__, (template_)};                      \
+    static constinit ::blackbox::detail::Site bbx_site_{&bbx_static_site_};              \
+    if (::blackbox::detail::level_enabled(bbx_site_, (level))) [[unlikely]]              \
+      ::blackbox::detail::log(bbx_site_, template_ __VA_OPT__(, ) __VA_ARGS__);          \
+  } while (false)
+
+#define BBX_TRACE(...) BBX_LOG(BBX_TAG, ::blackbox::Level::trace, __VA_ARGS__)
+#define BBX_DEBUG(...) BBX_LOG(BBX_TAG, ::blackbox::Level::debug, __VA_ARGS__)
+#define BBX_INFO(...) BBX_LOG(BBX_TAG, ::blackbox::Level::info, __VA_ARGS__)
+#define BBX_WARN(...) BBX_LOG(BBX_TAG, ::blackbox::Level::warn, __VA_ARGS__)
+#define BBX_ERROR(...) BBX_LOG(BBX_TAG, ::blackbox::Level::error, __VA_ARGS__)
+#define BBX_FATAL(...) BBX_LOG(BBX_TAG, ::blackbox::Level::fatal, __VA_ARGS__)
+
+namespace blackbox {
+
+// Result of init(): ok() or a message saying what was wrong and what was done instead.
+struct InitResult {
+  std::string error;
+  [[nodiscard]] bool ok() const noexcept { return error.empty(); }
+};
+
+// Starts the logger with `config` (Config::from_env() for the environment's settings).
+// Call it early in main(). If a log call already started the logger from the environment,
+// the records it made are kept and init() applies what can change in a running process
+// (levels, string limit, app name: the ring file is renamed); a different dir or ring
+// geometry is refused with an error. An invalid config is refused and nothing changes.
+// Thread-safe; blocks briefly (creates and maps the ring file, calibrates the clock ~1 ms).
+[[nodiscard]] InitResult init(const Config& config);
+
+// Marks the ring file exited and, if Config::remove_ring_on_exit, removes it. Call it when
+// no other thread is logging; records logged afterwards are counted as dropped.
+// Also run automatically at normal exit. Thread-safe, idempotent.
+void shutdown() noexcept;
+
+// Enables `level` and above for sites tagged `tag` (set_level(level): for every tag without
+// a level of its own). Takes effect in every thread at once. Thread-safe; takes a lock.
+void set_level(std::string_view tag, Level level);
+void set_level(Level level);
+
+// Applies a level spec such as "info,net=debug". Returns an error message or "".
+[[nodiscard]] std::string set_levels(std::string_view spec);
+
+// The ring file of this process; empty if logging into an anonymous in-memory ring or not
+// started. Thread-safe.
+[[nodiscard]] std::string ring_path();
+
+// Counters the logger keeps about its own losses. Thread-safe, lock-free.
+struct Stats {
+  std::uint64_t threads_attached = 0;       // threads that got a ring slot
+  std::uint64_t dropped_no_slot = 0;        // records dropped: every slot was taken
+  std::uint64_t dropped_after_exit = 0;     // records dropped: thread or logger shut down
+  std::uint64_t sites_dropped = 0;          // sites disabled: the site table was full
+  bool anonymous_ring = false;              // the ring directory could not be used
+};
+[[nodiscard]] Stats stats();
+
+}  // namespace blackbox

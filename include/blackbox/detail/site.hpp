@@ -1,0 +1,54 @@
+// A call site: constant metadata in .rodata plus two words the logger updates at run time.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+
+#include "blackbox/detail/record.hpp"
+#include "blackbox/level.hpp"
+
+namespace blackbox::detail {
+
+// Everything known about a call site at compile time. One per BBX_* expansion.
+struct StaticSite {
+  Level level;
+  const char* tag;
+  const char* file;
+  std::uint32_t line;
+  const char* function;
+  const char* message_template;
+};
+
+// Memory ordering:
+//  - threshold: relaxed everywhere. It is a filter, not a publication: a log call racing
+//    with set_level() may use the old or the new threshold, and either is correct.
+//  - id: written with release by register_site() after the site's definition is in the
+//    ring's site table (itself published with release); read with acquire on the hot path
+//    (a plain load on x86), so a record carrying the id happens-after its definition and
+//    any reader that sees the record can find the definition.
+struct Site {
+  constexpr explicit Site(const StaticSite* static_site) noexcept : info(static_site) {}
+
+  // Levels below this are disabled. 0 (trace) until the site is first reached, so that the
+  // first call reaches register_site(), which sets the real value.
+  std::atomic<std::uint8_t> threshold{0};
+  // Site id in the current ring file's site table; 0 until defined there.
+  std::atomic<std::uint32_t> id{0};
+  const StaticSite* const info;
+  Site* next = nullptr;  // registry list; guarded by the registry mutex
+  bool linked = false;   // guarded by the registry mutex
+};
+
+// One load and one branch: the whole cost of a disabled call.
+[[nodiscard]] inline bool level_enabled(const Site& site, Level level) noexcept {
+  return static_cast<std::uint8_t>(level) >= site.threshold.load(std::memory_order_relaxed);
+}
+
+// Slow path, once per site (and again after set_level() enables it or after fork()): links
+// the site into the registry, applies the tag's level and defines the site in the ring.
+// Returns the site id, or 0 if the call must not be logged (level disabled, or no room).
+// Thread-safe; takes the registry mutex; may allocate; initialises the logger if needed.
+[[nodiscard]] std::uint32_t register_site(Site& site, const ArgType* types,
+                                          std::uint32_t arg_count) noexcept;
+
+}  // namespace blackbox::detail

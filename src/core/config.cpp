@@ -1,0 +1,181 @@
+// Config defaults, validation and the BBX_* environment variables; level spec parsing.
+#include <cctype>
+#include <cstdlib>
+#include <limits>
+
+#include "blackbox/config.hpp"
+#include "core/level_spec.hpp"
+
+namespace blackbox {
+namespace {
+
+bool is_power_of_two(std::uint64_t n) { return n != 0 && (n & (n - 1)) == 0; }
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
+  return s;
+}
+
+}  // namespace
+
+std::optional<Level> parse_level(std::string_view name) noexcept {
+  char lower[16] = {};
+  if (name.size() >= sizeof lower) return std::nullopt;
+  for (std::size_t i = 0; i < name.size(); ++i) {
+    lower[i] = static_cast<char>(std::tolower(static_cast<unsigned char>(name[i])));
+  }
+  const std::string_view n(lower, name.size());
+  if (n == "trace") return Level::trace;
+  if (n == "debug") return Level::debug;
+  if (n == "info") return Level::info;
+  if (n == "warn" || n == "warning") return Level::warn;
+  if (n == "error" || n == "err") return Level::error;
+  if (n == "fatal" || n == "critical") return Level::fatal;
+  if (n == "off" || n == "none") return Level::off;
+  return std::nullopt;
+}
+
+namespace core {
+
+bool parse_level_spec(std::string_view spec, LevelSpec& out, std::string& error) {
+  LevelSpec result;
+  bool have_default = false;
+  while (true) {
+    const std::size_t comma = spec.find(',');
+    const std::string_view part = trim(spec.substr(0, comma));
+    if (!part.empty()) {
+      const std::size_t eq = part.find('=');
+      const std::string_view tag = eq == std::string_view::npos ? "" : trim(part.substr(0, eq));
+      const std::string_view name = eq == std::string_view::npos ? part : trim(part.substr(eq + 1));
+      const auto level = parse_level(name);
+      if (!level) {
+        error = "unknown level \"" + std::string(name) +
+                "\" (expected trace, debug, info, warn, error, fatal or off)";
+        return false;
+      }
+      if (eq != std::string_view::npos && tag.empty()) {
+        error = "empty tag before '=' in \"" + std::string(part) + "\"";
+        return false;
+      }
+      if (eq == std::string_view::npos) {
+        if (have_default) {
+          error = "more than one default level in \"" + std::string(spec) + "\"";
+          return false;
+        }
+        have_default = true;
+        result.default_level = *level;
+      } else {
+        result.tags.emplace_back(std::string(tag), *level);
+      }
+    }
+    if (comma == std::string_view::npos) break;
+    spec.remove_prefix(comma + 1);
+  }
+  out = std::move(result);
+  return true;
+}
+
+bool parse_size(std::string_view text, std::uint64_t& out) {
+  text = trim(text);
+  if (text.empty()) return false;
+  std::uint64_t value = 0;
+  std::size_t i = 0;
+  for (; i < text.size() && std::isdigit(static_cast<unsigned char>(text[i])); ++i) {
+    const std::uint64_t digit = static_cast<std::uint64_t>(text[i] - '0');
+    if (value > (std::numeric_limits<std::uint64_t>::max() - digit) / 10) return false;
+    value = value * 10 + digit;
+  }
+  if (i == 0) return false;
+  std::string_view suffix = text.substr(i);
+  if (suffix.size() == 3 && (suffix.substr(1) == "iB" || suffix.substr(1) == "ib")) {
+    suffix = suffix.substr(0, 1);
+  }
+  unsigned shift = 0;
+  if (suffix.empty()) shift = 0;
+  else if (suffix == "K" || suffix == "k") shift = 10;
+  else if (suffix == "M" || suffix == "m") shift = 20;
+  else if (suffix == "G" || suffix == "g") shift = 30;
+  else return false;
+  if (shift != 0 && value > (std::numeric_limits<std::uint64_t>::max() >> shift)) return false;
+  out = value << shift;
+  return true;
+}
+
+}  // namespace core
+
+Config Config::from_env(std::vector<std::string>* warnings) {
+  Config c;
+  auto warn = [&](const char* var, const char* value, const std::string& why,
+                  const std::string& kept) {
+    if (warnings) {
+      warnings->push_back(std::string(var) + "=\"" + value + "\": " + why + "; using " + kept);
+    }
+  };
+  if (const char* v = std::getenv("BBX_DIR"); v != nullptr) {
+    if (*v == '\0') warn("BBX_DIR", v, "empty directory name", "\"" + c.dir + "\"");
+    else c.dir = v;
+  }
+  if (const char* v = std::getenv("BBX_APP"); v != nullptr) c.app = v;
+  if (const char* v = std::getenv("BBX_LEVEL"); v != nullptr) {
+    core::LevelSpec spec;
+    std::string error;
+    if (core::parse_level_spec(v, spec, error)) c.levels = v;
+    else warn("BBX_LEVEL", v, error, "\"" + c.levels + "\"");
+  }
+  struct SizeVar {
+    const char* name;
+    std::uint64_t min, max;
+    bool power_of_two;
+  };
+  auto size_var = [&](const SizeVar& var, auto& field) {
+    const char* v = std::getenv(var.name);
+    if (v == nullptr) return;
+    std::uint64_t n = 0;
+    const std::string kept = std::to_string(field);
+    if (!core::parse_size(v, n)) {
+      warn(var.name, v, "not a size (expected a number with optional K, M or G)", kept);
+    } else if (n < var.min || n > var.max) {
+      warn(var.name, v,
+           "out of range " + std::to_string(var.min) + " .. " + std::to_string(var.max), kept);
+    } else if (var.power_of_two && !is_power_of_two(n)) {
+      warn(var.name, v, "not a power of two", kept);
+    } else {
+      field = static_cast<std::remove_reference_t<decltype(field)>>(n);
+    }
+  };
+  size_var({"BBX_RING_BYTES", 64u << 10, 1u << 30, true}, c.ring_bytes);
+  size_var({"BBX_MAX_THREADS", 1, 65536, false}, c.max_threads);
+  size_var({"BBX_MAX_STRING", 16, c.block_bytes / 2, false}, c.max_string_bytes);
+  return c;
+}
+
+std::vector<std::string> Config::validate() const {
+  std::vector<std::string> errors;
+  if (dir.empty()) errors.emplace_back("dir: empty");
+  core::LevelSpec spec;
+  std::string error;
+  if (!core::parse_level_spec(levels, spec, error)) errors.push_back("levels: " + error);
+  if (!is_power_of_two(ring_bytes) || ring_bytes < (64u << 10) || ring_bytes > (1u << 30)) {
+    errors.emplace_back("ring_bytes: must be a power of two in 64 KiB .. 1 GiB, got " +
+                        std::to_string(ring_bytes));
+  }
+  if (!is_power_of_two(block_bytes) || block_bytes < 4096 || block_bytes > ring_bytes / 4) {
+    errors.emplace_back("block_bytes: must be a power of two in 4 KiB .. ring_bytes / 4, got " +
+                        std::to_string(block_bytes));
+  }
+  if (max_threads < 1 || max_threads > 65536) {
+    errors.emplace_back("max_threads: must be 1 .. 65536, got " + std::to_string(max_threads));
+  }
+  if (site_table_bytes < (64u << 10) || site_table_bytes > (256u << 20)) {
+    errors.emplace_back("site_table_bytes: must be 64 KiB .. 256 MiB, got " +
+                        std::to_string(site_table_bytes));
+  }
+  if (max_string_bytes < 16 || max_string_bytes > block_bytes / 2) {
+    errors.emplace_back("max_string_bytes: must be 16 .. block_bytes / 2, got " +
+                        std::to_string(max_string_bytes));
+  }
+  return errors;
+}
+
+}  // namespace blackbox

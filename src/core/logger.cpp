@@ -1,0 +1,428 @@
+// The logger's process-wide state and its slow paths: start (explicit or on first use),
+// site registration, per-tag levels, giving threads a slot, claiming blocks, thread exit,
+// fork, shutdown. Nothing here runs per record except reserve_slow(), once per block.
+//
+// Memory ordering:
+//  - g.ring: release when a started ring is published, acquire in started_ring(); the ring's
+//    header is complete before any thread writes into it.
+//  - Site::id / Site::threshold: see include/blackbox/detail/site.hpp.
+//  - The slot write position and the block claim: see reserve_slow() below and
+//    include/blackbox/detail/producer.hpp.
+//  - Everything else (config, level spec, site list, flags) is guarded by g.mutex.
+#include "core/logger.hpp"
+
+#include <errno.h>
+#include <pthread.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <cstring>
+#include <mutex>
+#include <string>
+
+#include "blackbox/blackbox.hpp"
+#include "core/level_spec.hpp"
+#include "ring/clock.hpp"
+
+extern char* program_invocation_short_name;  // glibc
+
+namespace blackbox {
+namespace detail {
+
+thread_local constinit Producer tls_producer;
+
+}  // namespace detail
+
+namespace core {
+namespace {
+
+// Per-thread facts only the slow paths need (trivial, so no TLS init guard either).
+struct ThreadInfo {
+  ring::RingMemory* ring;
+  std::uint32_t tid;
+  std::uint32_t block_bytes;
+  char name[16];
+};
+thread_local constinit ThreadInfo tls_info{};
+
+struct Logger {
+  std::mutex mutex;
+  std::atomic<ring::RingMemory*> ring{nullptr};
+  // Guarded by mutex:
+  Config config;
+  bool have_config = false;  // set by the first start; a forked child restarts with it
+  LevelSpec levels;
+  detail::Site* sites = nullptr;
+  bool shut_down = false;
+  bool anonymous = false;
+  bool hooks_installed = false;
+  bool said_no_slot = false;
+  bool said_site_table_full = false;
+  pthread_key_t thread_key{};
+  // Records dropped while there is no ring at all (process-local; relaxed counters).
+  std::atomic<std::uint64_t> dropped_without_ring{0};
+  std::atomic<std::uint64_t> dropped_after_exit{0};
+};
+
+// Never destroyed: threads may log while static destructors run.
+Logger& g() {
+  static Logger* logger = new Logger;
+  return *logger;
+}
+
+void say(const std::string& message) {
+  // One line, one write: readable even when several processes share the terminal.
+  const std::string line = "blackbox: " + message + "\n";
+  [[maybe_unused]] const ssize_t n = write(STDERR_FILENO, line.data(), line.size());
+}
+
+Level level_for_locked(std::string_view tag) {
+  const auto& tags = g().levels.tags;
+  for (auto it = tags.rbegin(); it != tags.rend(); ++it) {
+    if (it->first == tag) return it->second;
+  }
+  return g().levels.default_level;
+}
+
+void apply_levels_locked() {
+  for (detail::Site* s = g().sites; s != nullptr; s = s->next) {
+    s->threshold.store(static_cast<std::uint8_t>(level_for_locked(s->info->tag)),
+                       std::memory_order_relaxed);
+  }
+}
+
+void on_thread_exit(void*) {
+  detail::Producer& p = detail::tls_producer;
+  if (p.data != nullptr && tls_info.ring != nullptr) tls_info.ring->release_slot(p.slot, p.seq);
+  p.data = nullptr;
+  p.block_end = 0;
+  p.wpos = 0;
+  p.exited = true;  // later log calls on this thread (other destructors) are counted drops
+}
+
+void at_exit() { shutdown(); }
+
+void before_fork() { g().mutex.lock(); }
+void after_fork_parent() { g().mutex.unlock(); }
+void after_fork_child() {
+  Logger& l = g();
+  l.mutex.unlock();
+  // The parent's ring is shared memory: the child must not write into it. It starts its own
+  // ring (same config, its own pid) on its first log call; sites are defined there anew.
+  l.ring.store(nullptr, std::memory_order_relaxed);
+  for (detail::Site* s = l.sites; s != nullptr; s = s->next) {
+    s->id.store(0, std::memory_order_relaxed);
+  }
+  detail::Producer& p = detail::tls_producer;
+  p.data = nullptr;
+  p.published = nullptr;
+  p.block_end = 0;
+  p.wpos = 0;
+  p.seq = 0;
+  tls_info = ThreadInfo{};
+  ring::reset_refresh_schedule();
+}
+
+// Starts the logger with `config`. Caller holds the mutex.
+void start_locked(const Config& config) {
+  Logger& l = g();
+  l.config = config;
+  l.have_config = true;
+  std::string error;
+  if (!parse_level_spec(config.levels, l.levels, error)) l.levels = LevelSpec{};
+  apply_levels_locked();
+  const std::string app = config.app.empty() ? program_invocation_short_name : config.app;
+  ring::RingMemory* ring = ring::RingMemory::create_file(config, app, &error);
+  l.anonymous = ring == nullptr;
+  if (ring == nullptr) {
+    std::string anon_error;
+    ring = ring::RingMemory::create_anonymous(config, app, &anon_error);
+    if (ring != nullptr) {
+      say(error + "; logging to an in-memory ring instead: records will not survive a crash "
+                  "and other processes cannot read them (set BBX_DIR to a writable directory)");
+    } else {
+      say(error + "; and " + anon_error + ": log records are dropped and counted");
+    }
+  }
+  if (!l.hooks_installed) {
+    l.hooks_installed = true;
+    pthread_key_create(&l.thread_key, on_thread_exit);
+    pthread_atfork(before_fork, after_fork_parent, after_fork_child);
+    std::atexit(at_exit);
+  }
+  // Release: the ring's header is complete before any thread can find the ring.
+  l.ring.store(ring, std::memory_order_release);
+}
+
+std::string join(const std::vector<std::string>& parts) {
+  std::string out;
+  for (const auto& p : parts) out += (out.empty() ? "" : "; ") + p;
+  return out;
+}
+
+}  // namespace
+
+ring::RingMemory* current_ring() noexcept {
+  return g().ring.load(std::memory_order_acquire);
+}
+
+ring::RingMemory* started_ring() noexcept {
+  if (auto* ring = current_ring(); ring != nullptr) return ring;
+  Logger& l = g();
+  std::lock_guard lock(l.mutex);
+  if (auto* ring = l.ring.load(std::memory_order_relaxed); ring != nullptr) return ring;
+  if (l.have_config) {
+    start_locked(l.config);  // a forked child: same settings as the parent
+  } else {
+    std::vector<std::string> warnings;
+    const Config config = Config::from_env(&warnings);
+    for (const auto& w : warnings) say(w);
+    start_locked(config);
+  }
+  return l.ring.load(std::memory_order_relaxed);
+}
+
+}  // namespace core
+
+namespace detail {
+
+std::uint32_t register_site(Site& site, const ArgType* types, std::uint32_t arg_count) noexcept {
+  ring::RingMemory* ring = core::started_ring();
+  core::Logger& l = core::g();
+  std::lock_guard lock(l.mutex);
+  if (!site.linked) {
+    site.linked = true;
+    site.next = l.sites;
+    l.sites = &site;
+  }
+  const Level threshold = core::level_for_locked(site.info->tag);
+  site.threshold.store(static_cast<std::uint8_t>(threshold), std::memory_order_relaxed);
+  if (site.info->level < threshold || ring == nullptr) return 0;
+  if (std::uint32_t id = site.id.load(std::memory_order_relaxed); id != 0) return id;
+  const std::uint32_t id = ring->define_site(*site.info, types, arg_count);
+  if (id == 0) {
+    // No room to define it: disable the site rather than pay this path on every call.
+    site.threshold.store(static_cast<std::uint8_t>(Level::off), std::memory_order_relaxed);
+    if (!l.said_site_table_full) {
+      l.said_site_table_full = true;
+      core::say("the site table is full; call sites defined from now on are disabled "
+                "(raise Config::site_table_bytes)");
+    }
+    return 0;
+  }
+  // Release: the definition (published in define_site()) before the id. See site.hpp.
+  site.id.store(id, std::memory_order_release);
+  return id;
+}
+
+bool attach_producer(Producer& p) noexcept {
+  core::Logger& l = core::g();
+  if (p.exited) {
+    l.dropped_after_exit.fetch_add(1, std::memory_order_relaxed);
+    return false;
+  }
+  ring::RingMemory* ring = core::started_ring();
+  if (ring == nullptr) {
+    l.dropped_without_ring.fetch_add(1, std::memory_order_relaxed);
+    return false;
+  }
+  const auto tid = static_cast<std::uint32_t>(syscall(SYS_gettid));
+  std::string error;
+  const int slot = ring->claim_slot(tid, &error);
+  if (slot < 0) {
+    ring->header().dropped_no_slot.fetch_add(1, std::memory_order_relaxed);
+    std::lock_guard lock(l.mutex);
+    if (!l.said_no_slot) {
+      l.said_no_slot = true;
+      core::say(error + "; records of threads without a slot are dropped and counted");
+    }
+    return false;
+  }
+  ring::SlotHeader& header = ring->slot_header(static_cast<std::uint32_t>(slot));
+  const ring::Layout& layout = ring->layout();
+  p.data = ring->slot_data(static_cast<std::uint32_t>(slot));
+  p.published = &header.write_pos;
+  // Relaxed: the claim's acquire CAS ordered us after the previous owner's release.
+  p.wpos = header.write_pos.load(std::memory_order_relaxed);
+  p.block_end = p.wpos;  // the first record claims a fresh block with our tid
+  p.mask = layout.ring_bytes - 1;
+  p.seq = header.next_seq.load(std::memory_order_relaxed);
+  p.max_string = ring->max_string_bytes();
+  p.max_record = layout.block_bytes - static_cast<std::uint32_t>(sizeof(ring::BlockHeader));
+  p.slot = static_cast<std::uint32_t>(slot);
+  core::tls_info.ring = ring;
+  core::tls_info.tid = tid;
+  core::tls_info.block_bytes = layout.block_bytes;
+  std::memset(core::tls_info.name, 0, sizeof core::tls_info.name);
+  pthread_getname_np(pthread_self(), core::tls_info.name, sizeof core::tls_info.name);
+  // Any non-null value: makes on_thread_exit() run when this thread exits.
+  pthread_setspecific(l.thread_key, &core::tls_info);
+  return true;
+}
+
+// Memory ordering: the claim. Storing the new block's start position tells readers
+// (invariant 3 in layout.hpp) that the block's previous contents, one lap ago, are gone;
+// the release fence after it orders that store before our stores into the block, so a
+// reader whose copy saw any of our new bytes sees, after its acquire fence, this position
+// or a later one and discards the copy. This is the seqlock writer protocol with the write
+// position as the sequence.
+std::byte* reserve_slow(Producer& p, std::uint32_t /*size*/) noexcept {
+  const core::ThreadInfo& t = core::tls_info;
+  const std::uint64_t block = t.block_bytes;
+  std::uint64_t w = p.wpos;
+  if ((w & (block - 1)) != 0) {
+    const std::uint32_t padding_marker = 0;  // "rest of block unused"
+    std::memcpy(p.data + (w & p.mask), &padding_marker, sizeof padding_marker);
+    w = (w + block) & ~(block - 1);
+  }
+  // Release: publishes the padding marker (and the last record) with the claim.
+  p.published->store(w, std::memory_order_release);
+  std::atomic_thread_fence(std::memory_order_release);
+  ring::BlockHeader header{};
+  header.position = w;
+  header.first_seq = p.seq;
+  header.tid = t.tid;
+  std::memcpy(header.thread_name, t.name, sizeof header.thread_name);
+  std::memcpy(p.data + (w & p.mask), &header, sizeof header);
+  w += sizeof header;
+  p.wpos = w;
+  p.block_end = (w & ~(block - 1)) + block;
+  ring::maybe_refresh(t.ring->header().clock, now_ticks());
+  return p.data + (w & p.mask);
+}
+
+std::string format_eager(const char* message_template, std::uint32_t index,
+                         fmt::format_args args) noexcept {
+  try {
+    // Find placeholder `index` and rebuild it without its name: "{:spec}".
+    const std::string_view text(message_template);
+    std::uint32_t seen = 0;
+    for (std::size_t i = 0; i < text.size(); ++i) {
+      if (text[i] != '{') continue;
+      if (i + 1 < text.size() && text[i + 1] == '{') {
+        ++i;
+        continue;
+      }
+      const std::size_t close = text.find('}', i);
+      if (close == std::string_view::npos) break;
+      if (seen++ == index) {
+        const std::string_view inner = text.substr(i + 1, close - i - 1);
+        const std::size_t colon = inner.find(':');
+        std::string spec = "{";
+        if (colon != std::string_view::npos) spec.append(inner.substr(colon));
+        spec += "}";
+        return fmt::vformat(spec, args);
+      }
+      i = close;
+    }
+    return fmt::vformat("{}", args);
+  } catch (const std::exception& e) {
+    return std::string("{format error: ") + e.what() + "}";
+  } catch (...) {
+    return "{format error}";
+  }
+}
+
+WireString truncate_string(const char* data, std::size_t size, std::uint32_t limit) noexcept {
+  if (size <= limit) return {data, static_cast<std::uint32_t>(size), 0};
+  std::uint32_t cut = limit;
+  // Back off over UTF-8 continuation bytes so a character is never split.
+  while (cut > 0 && (static_cast<unsigned char>(data[cut]) & 0xC0) == 0x80) --cut;
+  return {data, cut, kStringTruncated};
+}
+
+}  // namespace detail
+
+InitResult init(const Config& config) {
+  if (auto errors = config.validate(); !errors.empty()) {
+    return {"blackbox::init: invalid config: " + core::join(errors)};
+  }
+  core::Logger& l = core::g();
+  std::lock_guard lock(l.mutex);
+  if (l.shut_down) return {"blackbox::init: the logger was shut down and cannot start again"};
+  if (l.ring.load(std::memory_order_relaxed) == nullptr) {
+    core::start_locked(config);
+    return {};
+  }
+  const Config& run = l.config;
+  const bool same_ring = run.dir == config.dir && run.app == config.app &&
+                         run.ring_bytes == config.ring_bytes &&
+                         run.block_bytes == config.block_bytes &&
+                         run.max_threads == config.max_threads &&
+                         run.site_table_bytes == config.site_table_bytes &&
+                         run.max_string_bytes == config.max_string_bytes;
+  core::LevelSpec spec;
+  std::string error;
+  (void)core::parse_level_spec(config.levels, spec, error);  // validated above
+  l.levels = spec;
+  l.config.levels = config.levels;
+  l.config.remove_ring_on_exit = config.remove_ring_on_exit;
+  core::apply_levels_locked();
+  if (!same_ring) {
+    return {"blackbox::init: the logger was already started (by a log call before init) with "
+            "dir=\"" + run.dir + "\" app=\"" + run.app +
+            "\" and its ring geometry; only levels and remove_ring_on_exit were applied. "
+            "Call init() before the first log call to choose the rest."};
+  }
+  return {};
+}
+
+void shutdown() noexcept {
+  core::Logger& l = core::g();
+  std::lock_guard lock(l.mutex);
+  if (l.shut_down) return;
+  l.shut_down = true;
+  ring::RingMemory* ring = l.ring.load(std::memory_order_relaxed);
+  if (ring == nullptr) return;
+  ring->set_state(RingState::exited);
+  if (l.config.remove_ring_on_exit) ring->remove_file();
+}
+
+void set_level(std::string_view tag, Level level) {
+  core::Logger& l = core::g();
+  std::lock_guard lock(l.mutex);
+  l.levels.tags.emplace_back(std::string(tag), level);
+  core::apply_levels_locked();
+}
+
+void set_level(Level level) {
+  core::Logger& l = core::g();
+  std::lock_guard lock(l.mutex);
+  l.levels.default_level = level;
+  core::apply_levels_locked();
+}
+
+std::string set_levels(std::string_view spec) {
+  core::LevelSpec parsed;
+  std::string error;
+  if (!core::parse_level_spec(spec, parsed, error)) return error;
+  core::Logger& l = core::g();
+  std::lock_guard lock(l.mutex);
+  l.levels = std::move(parsed);
+  core::apply_levels_locked();
+  return {};
+}
+
+std::string ring_path() {
+  ring::RingMemory* ring = core::current_ring();
+  return ring == nullptr ? std::string() : ring->path();
+}
+
+Stats stats() {
+  core::Logger& l = core::g();
+  Stats s;
+  s.dropped_no_slot = l.dropped_without_ring.load(std::memory_order_relaxed);
+  s.dropped_after_exit = l.dropped_after_exit.load(std::memory_order_relaxed);
+  if (ring::RingMemory* ring = core::current_ring(); ring != nullptr) {
+    const ring::RingHeader& h = ring->header();
+    s.threads_attached = h.threads_attached.load(std::memory_order_relaxed);
+    s.dropped_no_slot += h.dropped_no_slot.load(std::memory_order_relaxed);
+    s.sites_dropped = h.sites_dropped.load(std::memory_order_relaxed);
+    s.anonymous_ring = ring->path().empty();
+  }
+  return s;
+}
+
+}  // namespace blackbox

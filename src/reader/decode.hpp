@@ -1,0 +1,41 @@
+// Decoding site definitions and record arguments, and formatting messages with fmt. Shared
+// by every reader (rings now; archives later). Nothing it reads is trusted: every length is
+// checked against the bytes actually present.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "blackbox/detail/record.hpp"
+#include "blackbox/reader.hpp"
+
+namespace blackbox::reader {
+
+struct SiteInfo {
+  Level level = Level::info;
+  std::uint32_t line = 0;
+  std::string tag, file, function, message_template;
+  std::vector<detail::ArgType> types;
+  // The template split at its placeholders: literals.size() == names.size() + 1.
+  std::vector<std::string> literals;
+  std::vector<std::string> names;
+  std::vector<std::string> specs;  // "{:spec}" for fmt, or "{}"
+  bool template_ok = false;        // parsed, and one placeholder per argument
+};
+
+// Parses one site entry from `data` (at most `available` bytes). Returns the entry's size,
+// or 0 with `error` set if it is malformed.
+[[nodiscard]] std::size_t parse_site_entry(const std::byte* data, std::size_t available,
+                                           SiteInfo& out, std::string& error);
+
+// Splits a message template at its placeholders (the same grammar the compiler checks).
+[[nodiscard]] bool parse_template(const std::string& text, SiteInfo& out);
+
+// Decodes the arguments in [data, data + size) into `record.fields` and formats
+// `record.message`. Returns false if the bytes do not match the site's argument types.
+[[nodiscard]] bool decode_args(const SiteInfo& site, const std::byte* data, std::size_t size,
+                               Record& record);
+
+}  // namespace blackbox::reader

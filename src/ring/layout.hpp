@@ -1,0 +1,171 @@
+// The ring file: its header, site table, slot headers and per-thread rings. Shared by the
+// writer (src/ring, src/core) and the reader (src/reader). This is a file format:
+// docs/format.md is its specification; bump kFormatVersion on any incompatible change.
+//
+//  offset 0            4 KiB                                             (page aligned)
+//  +------------------+--------------------+---------------------+---------------------+
+//  | RingHeader       | site table         | slot headers        | slot rings          |
+//  | magic, version,  | SiteEntry,         | SlotHeader x N      | ring_bytes x N      |
+//  | regions, process,| SiteEntry, ...     | (128 B each)        | (blocks of          |
+//  | clock, counters  | (append only)      |                     |  block_bytes)       |
+//  +------------------+--------------------+---------------------+---------------------+
+//
+//  A slot's ring is a sequence of blocks; a block starts with a BlockHeader, then records
+//  (detail/record.hpp), then possibly a padding marker (a u32 0) and unused bytes.
+//
+//  Invariants:
+//   1. A slot's write position only grows; record identity = (slot, stream position).
+//      Stream position p lives at ring offset p % ring_bytes.
+//   2. A record never straddles a block; every block of stream position k*block_bytes
+//      begins with a BlockHeader whose `position` is k*block_bytes.
+//   3. Given a write position W, the bytes of stream positions in
+//      [start_of_block(W) - (blocks - 1) * block_bytes, W) are intact; everything before has
+//      been, or is being, overwritten (the block holding W counts as claimed even if W is
+//      exactly at its start).
+//   4. A site id is (offset of its SiteEntry in the site table) / 8 + 1 and never changes
+//      within one ring file; entries are only appended, under the registry mutex.
+//   5. The header's magic is written last when a ring is created: a reader that sees the
+//      magic sees a complete header.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+
+namespace blackbox::ring {
+
+inline constexpr char kMagic[8] = {'B', 'B', 'X', 'R', 'I', 'N', 'G', '\0'};
+inline constexpr std::uint32_t kFormatVersion = 1;
+inline constexpr std::uint32_t kEndianMark = 0x01020304;
+inline constexpr std::uint64_t kPageBytes = 4096;
+
+enum class ClockKind : std::uint32_t { tsc = 1, monotonic_ns = 2 };
+enum class SlotState : std::uint32_t { free = 0, owned = 1, exited = 2 };
+
+// One (ticks, wall-clock ns) pair, written under its own sequence counter (seqlock): odd
+// while being written. Two of them alternate so one is always intact even if the writer
+// dies mid-update.
+struct ClockPoint {
+  std::atomic<std::uint64_t> seq;
+  std::atomic<std::uint64_t> ticks;
+  std::atomic<std::int64_t> ns;
+  std::uint64_t reserved;
+};
+
+// ticks -> ns: ns = point.ns + (ticks - point.ticks) * (point.ns - base_ns) /
+//                                                      (point.ticks - base_ticks)
+struct ClockCalibration {
+  std::uint64_t base_ticks;  // written once, before the magic
+  std::int64_t base_ns;
+  ClockPoint point[2];
+};
+
+struct RingHeader {
+  char magic[8];
+  std::uint32_t version;
+  std::uint32_t header_bytes;
+  std::uint32_t endian;  // kEndianMark in the writer's byte order
+  std::uint32_t clock_kind;
+  std::uint64_t file_bytes;
+  std::uint64_t site_table_offset;
+  std::uint64_t site_table_bytes;
+  std::uint64_t slot_headers_offset;
+  std::uint32_t slot_count;
+  std::uint32_t slot_header_bytes;
+  std::uint64_t slot_data_offset;
+  std::uint64_t ring_bytes;
+  std::uint32_t block_bytes;
+  std::uint32_t max_string_bytes;
+  std::int32_t pid;
+  std::uint32_t reserved0;
+  std::int64_t start_time_ns;
+  char app[64];   // NUL-terminated
+  char host[64];  // NUL-terminated
+  // Mutable words. Relaxed except where said.
+  std::atomic<std::uint32_t> state;             // RingState; release on change
+  std::uint32_t reserved1;
+  std::atomic<std::uint64_t> site_table_used;   // release after appending an entry
+  std::atomic<std::uint64_t> threads_attached;
+  std::atomic<std::uint64_t> dropped_no_slot;
+  std::atomic<std::uint64_t> dropped_after_exit;
+  std::atomic<std::uint64_t> sites_dropped;
+  std::uint64_t reserved2[3];
+  ClockCalibration clock;
+};
+static_assert(sizeof(RingHeader) <= kPageBytes);
+static_assert(offsetof(RingHeader, state) == 232);
+static_assert(offsetof(RingHeader, clock) == 304);
+
+// One per slot. The write position has a cache line of its own: the producer stores it per
+// record and readers poll it; the other fields change once per thread.
+struct SlotHeader {
+  std::atomic<std::uint64_t> write_pos;  // release by producer, acquire by readers
+  std::uint8_t pad0[56];
+  std::atomic<std::uint32_t> state;      // SlotState; CAS to claim, release to give back
+  std::atomic<std::uint32_t> tid;        // current or last owner
+  std::atomic<std::uint64_t> next_seq;   // sequence number the next owner continues from
+  std::atomic<std::uint64_t> owners;     // threads that have owned this slot
+  std::uint8_t pad1[40];
+};
+static_assert(sizeof(SlotHeader) == 128);
+
+struct BlockHeader {
+  std::uint64_t position;   // stream position of this block (tells which lap it is from)
+  std::uint64_t first_seq;  // sequence number of the first record in the block
+  std::uint32_t tid;        // the thread that wrote the block
+  std::uint32_t flags;      // 0
+  char thread_name[16];     // NUL-padded
+};
+static_assert(sizeof(BlockHeader) == 40);
+
+// A site definition. Followed by arg_count ArgType bytes, then tag, file, function and
+// template (not NUL-terminated), then zero padding to a multiple of 8.
+struct SiteEntry {
+  std::uint32_t size;  // whole entry, multiple of 8
+  std::uint8_t level;
+  std::uint8_t arg_count;
+  std::uint16_t tag_len;
+  std::uint32_t line;
+  std::uint16_t file_len;
+  std::uint16_t function_len;
+  std::uint32_t template_len;
+  std::uint32_t reserved;
+};
+static_assert(sizeof(SiteEntry) == 24);
+
+struct Layout {
+  std::uint64_t site_table_offset, site_table_bytes;
+  std::uint64_t slot_headers_offset;
+  std::uint32_t slot_count;
+  std::uint64_t slot_data_offset;
+  std::uint64_t ring_bytes;
+  std::uint32_t block_bytes;
+  std::uint64_t file_bytes;
+};
+
+constexpr std::uint64_t round_up(std::uint64_t n, std::uint64_t to) { return (n + to - 1) / to * to; }
+
+constexpr Layout compute_layout(std::uint64_t ring_bytes, std::uint32_t block_bytes,
+                                std::uint32_t slots, std::uint64_t site_table_bytes) {
+  Layout l{};
+  l.site_table_offset = kPageBytes;
+  l.site_table_bytes = round_up(site_table_bytes, kPageBytes);
+  l.slot_headers_offset = l.site_table_offset + l.site_table_bytes;
+  l.slot_count = slots;
+  l.slot_data_offset =
+      l.slot_headers_offset + round_up(std::uint64_t{slots} * sizeof(SlotHeader), kPageBytes);
+  l.ring_bytes = ring_bytes;
+  l.block_bytes = block_bytes;
+  l.file_bytes = l.slot_data_offset + std::uint64_t{slots} * ring_bytes;
+  return l;
+}
+
+// Invariant 3: the oldest stream position still intact when the write position is `w`.
+constexpr std::uint64_t window_start(std::uint64_t w, std::uint64_t ring_bytes,
+                                     std::uint64_t block_bytes) {
+  const std::uint64_t block = w & ~(block_bytes - 1);
+  const std::uint64_t span = ring_bytes - block_bytes;
+  return block > span ? block - span : 0;
+}
+
+}  // namespace blackbox::ring

@@ -1,0 +1,278 @@
+// Creating, mapping and administering a ring (see layout.hpp for the format).
+//
+// Memory ordering:
+//  - RingHeader::magic is written last at creation, after a release fence: a reader that
+//    checks the magic (after an acquire fence) sees the complete header (invariant 5).
+//  - site_table_used: release after an entry is written; readers load it with acquire
+//    before reading entries below it.
+//  - SlotHeader::state: claimed with an acq_rel CAS (acquire: see the previous owner's
+//    next_seq and write_pos; release: publish nothing yet, the tid is separate); given back
+//    with a release store after next_seq, so the next owner continues the sequence.
+#include "ring/ring_memory.hpp"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <string_view>
+
+#include "ring/clock.hpp"
+#include "sys/sys.hpp"
+
+namespace blackbox::ring {
+namespace {
+
+constexpr std::uint64_t kSiteReserveChunk = 64 * 1024;
+
+std::string errno_text(int err) { return std::strerror(err); }
+
+void copy_cstr(char* dst, std::size_t cap, std::string_view src) {
+  const std::size_t n = std::min(cap - 1, src.size());
+  std::memcpy(dst, src.data(), n);
+  std::memset(dst + n, 0, cap - n);
+}
+
+Layout layout_for(const Config& c) {
+  return compute_layout(c.ring_bytes, c.block_bytes, c.max_threads, c.site_table_bytes);
+}
+
+}  // namespace
+
+std::string sanitize_app(const std::string& app) {
+  std::string out;
+  for (char ch : app) {
+    const bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+                    (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' || ch == '-';
+    out.push_back(ok ? ch : '_');
+    if (out.size() == 63) break;
+  }
+  if (out.empty() || out[0] == '.') out.insert(out.begin(), 'x');
+  return out.substr(0, 63);
+}
+
+RingMemory::RingMemory(std::byte* base, std::size_t size, int fd, std::string path,
+                       const Layout& layout, std::uint32_t max_string)
+    : base_(base), size_(size), fd_(fd), path_(std::move(path)), layout_(layout),
+      max_string_(max_string) {}
+
+RingMemory::~RingMemory() {
+  munmap(base_, size_);
+  if (fd_ >= 0) close(fd_);
+}
+
+RingMemory* RingMemory::create_file(const Config& config, const std::string& app,
+                                    std::string* error) {
+  const Layout layout = layout_for(config);
+  auto& sys = sys::calls();
+  if (sys.mkdir(config.dir.c_str(), 0700) != 0 && errno != EEXIST) {
+    *error = "cannot create directory " + config.dir + ": " + errno_text(errno);
+    return nullptr;
+  }
+  const std::string name = sanitize_app(app) + "." + std::to_string(getpid());
+  const std::string path = config.dir + "/" + name + ".bbr";
+  constexpr int kFlags = O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW;
+  int fd = sys.open(path.c_str(), kFlags, 0600);
+  if (fd < 0 && errno == EEXIST) {
+    // Left by an earlier process with our pid (pid reuse): keep it, under another name.
+    const std::string aside =
+        config.dir + "/" + name + ".old-" + std::to_string(realtime_ns()) + ".bbr";
+    if (rename(path.c_str(), aside.c_str()) == 0) fd = sys.open(path.c_str(), kFlags, 0600);
+  }
+  if (fd < 0) {
+    *error = "cannot create ring file " + path + ": " + errno_text(errno);
+    return nullptr;
+  }
+  auto fail = [&](const std::string& what, int err) -> RingMemory* {
+    *error = what + " " + path + ": " + errno_text(err);
+    close(fd);
+    unlink(path.c_str());
+    return nullptr;
+  };
+  if (sys.ftruncate(fd, static_cast<off_t>(layout.file_bytes)) != 0) {
+    return fail("cannot size ring file", errno);
+  }
+  // Reserve the header and slot headers now (tmpfs would otherwise SIGBUS on a full disk);
+  // the site table and each slot's ring are reserved as they come into use.
+  const int err = sys.posix_fallocate(fd, 0, static_cast<off_t>(layout.site_table_offset));
+  const int err2 = err != 0 ? err
+                            : sys.posix_fallocate(fd, static_cast<off_t>(layout.slot_headers_offset),
+                                                  static_cast<off_t>(layout.slot_data_offset -
+                                                                     layout.slot_headers_offset));
+  if (err2 != 0) return fail("cannot reserve space for ring file", err2);
+  void* base = sys.mmap(nullptr, layout.file_bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  if (base == MAP_FAILED) return fail("cannot map ring file", errno);
+  auto* ring = new RingMemory(static_cast<std::byte*>(base), layout.file_bytes, fd, path, layout,
+                              config.max_string_bytes);
+  std::string reserve_error;
+  if (!ring->reserve(layout.site_table_offset, kSiteReserveChunk, &reserve_error)) {
+    *error = reserve_error;
+    unlink(path.c_str());
+    delete ring;
+    return nullptr;
+  }
+  ring->site_reserved_ = kSiteReserveChunk;
+  ring->write_header(app, config.max_string_bytes);
+  return ring;
+}
+
+RingMemory* RingMemory::create_anonymous(const Config& config, const std::string& app,
+                                         std::string* error) {
+  const Layout layout = layout_for(config);
+  void* base = sys::calls().mmap(nullptr, layout.file_bytes, PROT_READ | PROT_WRITE,
+                                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (base == MAP_FAILED) {
+    *error = "cannot map anonymous ring: " + errno_text(errno);
+    return nullptr;
+  }
+  auto* ring = new RingMemory(static_cast<std::byte*>(base), layout.file_bytes, -1, "", layout,
+                              config.max_string_bytes);
+  ring->site_reserved_ = layout.site_table_bytes;
+  ring->write_header(app, config.max_string_bytes);
+  return ring;
+}
+
+void RingMemory::write_header(const std::string& app, std::uint32_t max_string) {
+  RingHeader& h = header();
+  h.version = kFormatVersion;
+  h.header_bytes = sizeof(RingHeader);
+  h.endian = kEndianMark;
+  h.clock_kind = static_cast<std::uint32_t>(native_clock_kind());
+  h.file_bytes = layout_.file_bytes;
+  h.site_table_offset = layout_.site_table_offset;
+  h.site_table_bytes = layout_.site_table_bytes;
+  h.slot_headers_offset = layout_.slot_headers_offset;
+  h.slot_count = layout_.slot_count;
+  h.slot_header_bytes = sizeof(SlotHeader);
+  h.slot_data_offset = layout_.slot_data_offset;
+  h.ring_bytes = layout_.ring_bytes;
+  h.block_bytes = layout_.block_bytes;
+  h.max_string_bytes = max_string;
+  h.pid = getpid();
+  h.start_time_ns = realtime_ns();
+  copy_cstr(h.app, sizeof h.app, app);
+  char host[64] = {};
+  gethostname(host, sizeof host - 1);
+  copy_cstr(h.host, sizeof h.host, host);
+  h.state.store(static_cast<std::uint32_t>(RingState::live), std::memory_order_relaxed);
+  calibrate_initial(h.clock);
+  // Invariant 5: everything above before the magic. Pairs with the reader's acquire fence
+  // after it checks the magic.
+  std::atomic_thread_fence(std::memory_order_release);
+  std::memcpy(h.magic, kMagic, sizeof kMagic);
+}
+
+RingHeader& RingMemory::header() const noexcept { return *reinterpret_cast<RingHeader*>(base_); }
+
+SlotHeader& RingMemory::slot_header(std::uint32_t slot) const noexcept {
+  return reinterpret_cast<SlotHeader*>(base_ + layout_.slot_headers_offset)[slot];
+}
+
+std::byte* RingMemory::slot_data(std::uint32_t slot) const noexcept {
+  return base_ + layout_.slot_data_offset + std::uint64_t{slot} * layout_.ring_bytes;
+}
+
+bool RingMemory::reserve(std::uint64_t offset, std::uint64_t bytes, std::string* error) {
+  if (fd_ < 0) return true;
+  const int err = sys::calls().posix_fallocate(fd_, static_cast<off_t>(offset),
+                                               static_cast<off_t>(bytes));
+  if (err == 0) return true;
+  *error = "cannot reserve " + std::to_string(bytes) + " bytes in " + path_ + ": " +
+           errno_text(err);
+  return false;
+}
+
+std::uint32_t RingMemory::define_site(const detail::StaticSite& site,
+                                      const detail::ArgType* types, std::uint32_t arg_count) {
+  RingHeader& h = header();
+  const auto clamp16 = [](std::size_t n) { return static_cast<std::uint16_t>(std::min<std::size_t>(n, 0xffff)); };
+  const std::string_view tag = site.tag, file = site.file, function = site.function,
+                         text = site.message_template;
+  SiteEntry e{};
+  e.level = static_cast<std::uint8_t>(site.level);
+  e.arg_count = static_cast<std::uint8_t>(arg_count);
+  e.tag_len = clamp16(tag.size());
+  e.line = site.line;
+  e.file_len = clamp16(file.size());
+  e.function_len = clamp16(function.size());
+  e.template_len = static_cast<std::uint32_t>(text.size());
+  const std::uint64_t size = detail::align_record(sizeof e + arg_count + e.tag_len + e.file_len +
+                                                  e.function_len + e.template_len);
+  e.size = static_cast<std::uint32_t>(size);
+  const std::uint64_t used = h.site_table_used.load(std::memory_order_relaxed);  // sole writer
+  std::string ignored;
+  if (used + size > layout_.site_table_bytes) {
+    h.sites_dropped.fetch_add(1, std::memory_order_relaxed);
+    return 0;
+  }
+  while (used + size > site_reserved_) {
+    const std::uint64_t chunk = std::min(kSiteReserveChunk, layout_.site_table_bytes - site_reserved_);
+    if (!reserve(layout_.site_table_offset + site_reserved_, chunk, &ignored)) {
+      h.sites_dropped.fetch_add(1, std::memory_order_relaxed);
+      return 0;
+    }
+    site_reserved_ += chunk;
+  }
+  std::byte* out = base_ + layout_.site_table_offset + used;
+  std::memcpy(out, &e, sizeof e);
+  std::byte* p = out + sizeof e;
+  std::memcpy(p, types, arg_count);
+  p += arg_count;
+  for (std::string_view s : {tag.substr(0, e.tag_len), file.substr(0, e.file_len),
+                             function.substr(0, e.function_len), text}) {
+    std::memcpy(p, s.data(), s.size());
+    p += s.size();
+  }
+  std::memset(p, 0, static_cast<std::size_t>(out + size - p));
+  // Release: the entry before the new size. Pairs with the reader's acquire load.
+  h.site_table_used.store(used + size, std::memory_order_release);
+  return static_cast<std::uint32_t>(used / 8 + 1);
+}
+
+int RingMemory::claim_slot(std::uint32_t tid, std::string* error) {
+  for (const SlotState from : {SlotState::free, SlotState::exited}) {
+    for (std::uint32_t i = 0; i < layout_.slot_count; ++i) {
+      SlotHeader& s = slot_header(i);
+      auto expected = static_cast<std::uint32_t>(from);
+      if (s.state.load(std::memory_order_relaxed) != expected) continue;
+      // acq_rel: acquire pairs with release_slot()'s release (we continue its sequence).
+      if (!s.state.compare_exchange_strong(expected, static_cast<std::uint32_t>(SlotState::owned),
+                                           std::memory_order_acq_rel)) {
+        continue;
+      }
+      if (from == SlotState::free &&
+          !reserve(layout_.slot_data_offset + std::uint64_t{i} * layout_.ring_bytes,
+                   layout_.ring_bytes, error)) {
+        s.state.store(static_cast<std::uint32_t>(SlotState::free), std::memory_order_relaxed);
+        return -1;
+      }
+      s.tid.store(tid, std::memory_order_relaxed);
+      s.owners.fetch_add(1, std::memory_order_relaxed);
+      header().threads_attached.fetch_add(1, std::memory_order_relaxed);
+      return static_cast<int>(i);
+    }
+  }
+  *error = "all " + std::to_string(layout_.slot_count) +
+           " thread slots are in use (raise Config::max_threads / BBX_MAX_THREADS)";
+  return -1;
+}
+
+void RingMemory::release_slot(std::uint32_t slot, std::uint64_t next_seq) noexcept {
+  SlotHeader& s = slot_header(slot);
+  s.next_seq.store(next_seq, std::memory_order_relaxed);
+  // Release: next_seq (and our last write position) before the slot can be claimed again.
+  s.state.store(static_cast<std::uint32_t>(SlotState::exited), std::memory_order_release);
+}
+
+void RingMemory::set_state(RingState state) noexcept {
+  header().state.store(static_cast<std::uint32_t>(state), std::memory_order_release);
+}
+
+void RingMemory::remove_file() noexcept {
+  if (!path_.empty()) unlink(path_.c_str());
+}
+
+}  // namespace blackbox::ring

@@ -1,0 +1,72 @@
+// A mapped ring (layout.hpp): created as a file in the ring directory, or anonymous when the
+// directory cannot be used. Owns the writer-side operations that are not on the hot path:
+// defining sites, claiming and releasing slots.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "blackbox/config.hpp"
+#include "blackbox/detail/site.hpp"
+#include "blackbox/reader.hpp"
+#include "ring/layout.hpp"
+
+namespace blackbox::ring {
+
+class RingMemory {
+ public:
+  // Creates `<dir>/<app>.<pid>.bbr` (mode 0600, O_EXCL|O_NOFOLLOW|O_CLOEXEC). A file of
+  // the same name, left by an earlier process with the same pid, is renamed aside, not
+  // deleted. Returns null and sets `error` if the directory cannot be used.
+  [[nodiscard]] static RingMemory* create_file(const Config& config, const std::string& app,
+                                               std::string* error);
+  // Same layout in private anonymous memory: this process can read it, nobody else can.
+  [[nodiscard]] static RingMemory* create_anonymous(const Config& config, const std::string& app,
+                                                    std::string* error);
+  ~RingMemory();  // unmaps; the logger never destroys the ring it writes to
+  RingMemory(const RingMemory&) = delete;
+  RingMemory& operator=(const RingMemory&) = delete;
+
+  [[nodiscard]] RingHeader& header() const noexcept;
+  [[nodiscard]] SlotHeader& slot_header(std::uint32_t slot) const noexcept;
+  [[nodiscard]] std::byte* slot_data(std::uint32_t slot) const noexcept;
+  [[nodiscard]] const Layout& layout() const noexcept { return layout_; }
+  [[nodiscard]] const std::string& path() const noexcept { return path_; }
+  [[nodiscard]] std::byte* base() const noexcept { return base_; }
+  [[nodiscard]] std::size_t size() const noexcept { return size_; }
+  [[nodiscard]] std::uint32_t max_string_bytes() const noexcept { return max_string_; }
+
+  // Appends a site definition and returns its id, or 0 if the site table is full (counted
+  // in the header). The caller serialises calls (registry mutex).
+  [[nodiscard]] std::uint32_t define_site(const detail::StaticSite& site,
+                                          const detail::ArgType* types, std::uint32_t arg_count);
+
+  // Claims a free slot (else one whose thread exited) for thread `tid` and reserves its
+  // memory. Returns the slot index, or -1 with `error` set. Thread-safe, lock-free.
+  [[nodiscard]] int claim_slot(std::uint32_t tid, std::string* error);
+  // Gives a slot back when its thread exits. Thread-safe.
+  void release_slot(std::uint32_t slot, std::uint64_t next_seq) noexcept;
+
+  void set_state(RingState state) noexcept;
+  void remove_file() noexcept;  // unlinks the file (the mapping stays valid)
+
+ private:
+  RingMemory(std::byte* base, std::size_t size, int fd, std::string path, const Layout& layout,
+             std::uint32_t max_string);
+  void write_header(const std::string& app, std::uint32_t max_string);
+  [[nodiscard]] bool reserve(std::uint64_t offset, std::uint64_t bytes, std::string* error);
+
+  std::byte* base_;
+  std::size_t size_;
+  int fd_;  // -1 for anonymous memory
+  std::string path_;
+  Layout layout_;
+  std::uint32_t max_string_;
+  std::uint64_t site_reserved_ = 0;  // bytes of the site table already reserved on disk
+};
+
+// The app name as it appears in file names: [A-Za-z0-9._-], at most 63 bytes.
+[[nodiscard]] std::string sanitize_app(const std::string& app);
+
+}  // namespace blackbox::ring

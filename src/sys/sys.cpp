@@ -1,0 +1,24 @@
+#include "sys/sys.hpp"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace blackbox::sys {
+namespace {
+
+int real_open(const char* path, int flags, mode_t mode) { return ::open(path, flags, mode); }
+
+Calls real_calls() noexcept {
+  return Calls{real_open, ::mkdir, ::ftruncate, ::posix_fallocate, ::mmap};
+}
+
+Calls g_calls = real_calls();
+
+}  // namespace
+
+Calls& calls() noexcept { return g_calls; }
+void reset_calls() noexcept { g_calls = real_calls(); }
+
+}  // namespace blackbox::sys

@@ -1,0 +1,25 @@
+// A thin seam over the system calls whose failures matter (STYLE rule 8): tests replace
+// entries to inject ENOSPC, EACCES, EIO and the like. Production code calls sys::calls().
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstddef>
+
+namespace blackbox::sys {
+
+struct Calls {
+  int (*open)(const char* path, int flags, mode_t mode);
+  int (*mkdir)(const char* path, mode_t mode);
+  int (*ftruncate)(int fd, off_t length);
+  int (*posix_fallocate)(int fd, off_t offset, off_t length);  // returns an errno value
+  void* (*mmap)(void* addr, std::size_t length, int prot, int flags, int fd, off_t offset);
+};
+
+// The active table. Not synchronised: tests swap entries while no logger work runs.
+Calls& calls() noexcept;
+
+// Restores the real system calls.
+void reset_calls() noexcept;
+
+}  // namespace blackbox::sys
