@@ -21,6 +21,7 @@
 // Strings longer than Config::max_string_bytes are cut and marked truncated.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -36,13 +37,19 @@
 
 // BBX_LOG(tag, level, template, args...): `tag` is a string literal, `level` a constant
 // blackbox::Level. Expands to one statement (safe after an unbraced `if`).
-#define BBX_LOG(tag, level, template_, ...)                                              \
-  do {                                                                                   \
-    static constexpr ::blackbox::detail::StaticSite bbx_static_site_{                    \
-        (level), (tag), __FILE__, __LINE__, __func__, (template_)};                      \
-    static constinit ::blackbox::detail::Site bbx_site_{&bbx_static_site_};              \
-    if (::blackbox::detail::level_enabled(bbx_site_, (level))) [[unlikely]]              \
-      ::blackbox::detail::log(bbx_site_, template_ __VA_OPT__(, ) __VA_ARGS__);          \
+#define BBX_LOG(tag, level, template_, ...)                                                \
+  do {                                                                                     \
+    static constexpr ::blackbox::detail::StaticSite bbx_internal_static_site_{             \
+        (level), (tag), __FILE__, __LINE__, __func__, (template_)};                        \
+    static constinit ::blackbox::detail::Site bbx_internal_site_{                          \
+        &bbx_internal_static_site_};                                                       \
+    if (::blackbox::detail::level_enabled(bbx_internal_site_, (level))) [[unlikely]] {     \
+      /* decltype: the argument types, without evaluating any argument yet */              \
+      if (const ::std::uint32_t bbx_internal_id_ = ::blackbox::detail::site_id(            \
+              bbx_internal_site_, decltype(::blackbox::detail::type_list(__VA_ARGS__)){}); \
+          bbx_internal_id_ != 0)                                                           \
+        ::blackbox::detail::log(bbx_internal_id_, template_ __VA_OPT__(, ) __VA_ARGS__);   \
+    }                                                                                      \
   } while (false)
 
 #define BBX_TRACE(...) BBX_LOG(BBX_TAG, ::blackbox::Level::trace, __VA_ARGS__)

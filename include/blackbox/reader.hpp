@@ -38,7 +38,8 @@ struct Record {
   std::uint32_t tid = 0;      // kernel thread id
   std::string thread_name;
   Level level = Level::info;
-  std::string_view tag, file, function, message_template;  // valid while the reader lives
+  // Site facts; the views stay valid as long as this record (or a copy of it) exists.
+  std::string_view tag, file, function, message_template;
   std::uint32_t line = 0;
   std::string message;        // the template formatted with fmt
   std::vector<Field> fields;  // one per placeholder, in order
@@ -51,6 +52,7 @@ struct Record {
   std::uint32_t slot = 0;
   std::uint64_t position = 0;
   std::uint64_t sequence = 0;
+  std::shared_ptr<const void> site_owner;  // keeps the views above alive
 };
 
 // Records a reader could not read, per slot and thread: overwritten before they were read

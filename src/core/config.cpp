@@ -48,14 +48,14 @@ bool parse_level_spec(std::string_view spec, LevelSpec& out, std::string& error)
       const std::size_t eq = part.find('=');
       const std::string_view tag = eq == std::string_view::npos ? "" : trim(part.substr(0, eq));
       const std::string_view name = eq == std::string_view::npos ? part : trim(part.substr(eq + 1));
+      if (eq != std::string_view::npos && tag.empty()) {
+        error = "empty tag before '=' in \"" + std::string(part) + "\"";
+        return false;
+      }
       const auto level = parse_level(name);
       if (!level) {
         error = "unknown level \"" + std::string(name) +
                 "\" (expected trace, debug, info, warn, error, fatal or off)";
-        return false;
-      }
-      if (eq != std::string_view::npos && tag.empty()) {
-        error = "empty tag before '=' in \"" + std::string(part) + "\"";
         return false;
       }
       if (eq == std::string_view::npos) {

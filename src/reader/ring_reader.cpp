@@ -75,7 +75,7 @@ struct RingReader::Impl {
   bool owns_mapping = false;
   ring::Layout layout{};
   std::uint64_t site_parsed = 0;  // bytes of the site table parsed so far
-  std::unordered_map<std::uint32_t, reader::SiteInfo> sites;
+  std::unordered_map<std::uint32_t, std::shared_ptr<const reader::SiteInfo>> sites;
   std::vector<Cursor> cursors;
   std::map<std::pair<std::uint32_t, std::uint32_t>, Loss> losses;
   std::vector<std::byte> copy;
@@ -156,10 +156,10 @@ struct RingReader::Impl {
     const std::uint64_t used =
         std::min<std::uint64_t>(load_acquire(header().site_table_used), layout.site_table_bytes);
     while (site_parsed < used) {
-      reader::SiteInfo info;
+      auto info = std::make_shared<reader::SiteInfo>();
       std::string error;
       const std::size_t n = reader::parse_site_entry(base + layout.site_table_offset + site_parsed,
-                                                     used - site_parsed, info, error);
+                                                     used - site_parsed, *info, error);
       if (n == 0) {
         site_parsed = used;  // damaged table: later ids stay unknown; records count as lost
         return;
@@ -169,7 +169,7 @@ struct RingReader::Impl {
     }
   }
 
-  const reader::SiteInfo* site(std::uint32_t id) {
+  const std::shared_ptr<const reader::SiteInfo>* site(std::uint32_t id) {
     auto it = sites.find(id);
     if (it == sites.end()) {
       refresh_sites();
@@ -185,8 +185,10 @@ struct RingReader::Impl {
 bool RingReader::Impl::decode(const std::byte* p, std::uint32_t record_size, Record& r) {
   detail::RecordHeader h;
   std::memcpy(&h, p, sizeof h);
-  const reader::SiteInfo* info = site(h.site & detail::kSiteIdMask);
-  if (info == nullptr) return false;
+  const auto* owner = site(h.site & detail::kSiteIdMask);
+  if (owner == nullptr) return false;
+  const reader::SiteInfo* info = owner->get();
+  if (r.site_owner != *owner) r.site_owner = *owner;
   std::size_t offset = sizeof h;
   r.has_trace = (h.site & detail::kSiteHasTrace) != 0;
   if (r.has_trace) {

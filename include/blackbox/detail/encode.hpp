@@ -49,7 +49,8 @@ WireString truncate_string(const char* data, std::size_t size, std::uint32_t lim
 }
 
 template <std::uint32_t Index, typename Arg>
-[[nodiscard]] inline auto to_wire(const Producer& p, const StaticSite& site, const Arg& arg) {
+[[nodiscard]] inline auto to_wire(const Producer& p, [[maybe_unused]] const char* message_template,
+                                  const Arg& arg) {
   using T = decayed_t<Arg>;
   constexpr ArgType type = arg_type_of<T>();
   if constexpr (type == ArgType::string) {
@@ -61,7 +62,7 @@ template <std::uint32_t Index, typename Arg>
       return wire_string(arg.data(), arg.size(), p.max_string);
     }
   } else if constexpr (type == ArgType::formatted) {
-    return WireFormatted{format_eager(site.message_template, Index, fmt::make_format_args(arg))};
+    return WireFormatted{format_eager(message_template, Index, fmt::make_format_args(arg))};
   } else if constexpr (type == ArgType::pointer) {
     return static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(arg));
   } else if constexpr (std::is_enum_v<T>) {
@@ -71,10 +72,10 @@ template <std::uint32_t Index, typename Arg>
   }
 }
 
+// Bytes of an argument on the wire, not counting string bytes (see string_bytes()).
 template <typename W>
-[[nodiscard]] inline std::uint32_t wire_size(const W& w) noexcept {
-  if constexpr (std::is_same_v<W, WireString>) return 4 + w.size;
-  else if constexpr (std::is_same_v<W, WireFormatted>) return 4;  // text is resized later
+[[nodiscard]] inline std::uint32_t wire_size(const W&) noexcept {
+  if constexpr (std::is_same_v<W, WireString> || std::is_same_v<W, WireFormatted>) return 4;
   else return sizeof(W);
 }
 
@@ -133,14 +134,14 @@ template <typename... Ws>
 }
 
 template <typename... Args, std::size_t... I>
-inline void write_record(Site& site, std::uint32_t id, std::index_sequence<I...>,
-                         const Args&... args) noexcept {
+inline void write_record(std::uint32_t id, [[maybe_unused]] const char* message_template,
+                         std::index_sequence<I...>, const Args&... args) noexcept {
   Producer& p = tls_producer;
   if (p.data == nullptr) [[unlikely]] {
     if (!attach_producer(p)) return;  // counted there
   }
   const std::uint64_t time = now_ticks();
-  auto wires = std::make_tuple(to_wire<I>(p, *site.info, args)...);
+  auto wires = std::make_tuple(to_wire<I>(p, message_template, args)...);
   std::uint32_t size = std::apply([&](const auto&... w) { return record_size(p, w...); }, wires);
   if (size > p.max_record) [[unlikely]] {
     constexpr std::uint32_t strings =
@@ -166,17 +167,29 @@ inline void write_record(Site& site, std::uint32_t id, std::index_sequence<I...>
   commit(p, size);
 }
 
-// Called by the BBX_* macros once the level check passed.
 template <typename... Args>
-inline void log(Site& site, TemplateString<std::type_identity_t<Args>...> /*checked*/,
-                const Args&... args) noexcept {
+struct TypeList {};
+
+// Only ever named inside decltype(): gives the call's argument types unevaluated.
+template <typename... Args>
+TypeList<Args...> type_list(const Args&...);
+
+// The site's id, defining the site on its first enabled call. 0: do not log (the level is
+// disabled after all, or the site could not be defined). Called before any argument of
+// the call is evaluated.
+template <typename... Args>
+[[nodiscard]] inline std::uint32_t site_id(Site& site, TypeList<Args...>) noexcept {
   // Acquire: pairs with the release in register_site(); see site.hpp.
-  std::uint32_t id = site.id.load(std::memory_order_acquire);
-  if (id == 0) [[unlikely]] {
-    id = register_site(site, arg_types_v<Args...>.data(), sizeof...(Args));
-    if (id == 0) return;
-  }
-  write_record(site, id, std::index_sequence_for<Args...>{}, args...);
+  const std::uint32_t id = site.id.load(std::memory_order_acquire);
+  if (id != 0) [[likely]] return id;
+  return register_site(site, arg_types_v<Args...>.data(), sizeof...(Args));
+}
+
+// Called by the BBX_* macros once the level check passed and the site has an id.
+template <typename... Args>
+inline void log(std::uint32_t id, TemplateString<std::type_identity_t<Args>...> checked,
+                const Args&... args) noexcept {
+  write_record(id, checked.c_str(), std::index_sequence_for<Args...>{}, args...);
 }
 
 }  // namespace blackbox::detail

@@ -1,0 +1,146 @@
+// Configuration: level specs, sizes, the BBX_* environment, validation, and what happens when
+// the ring directory cannot be used (the program still logs, and says so once).
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+
+#include "blackbox/config.hpp"
+#include "core/level_spec.hpp"
+#include "support/test_env.hpp"
+
+namespace {
+
+using blackbox::Level;
+using blackbox::core::LevelSpec;
+using blackbox::core::parse_level_spec;
+using blackbox::core::parse_size;
+
+TEST(ConfigTest, LevelSpecsParseDefaultsAndTags) {
+  LevelSpec spec;
+  std::string error;
+  ASSERT_TRUE(parse_level_spec("info,net=debug, db = WARN ,", spec, error)) << error;
+  EXPECT_EQ(spec.default_level, Level::info);
+  ASSERT_EQ(spec.tags.size(), 2u);
+  EXPECT_EQ(spec.tags[0], (std::pair<std::string, Level>{"net", Level::debug}));
+  EXPECT_EQ(spec.tags[1], (std::pair<std::string, Level>{"db", Level::warn}));
+  ASSERT_TRUE(parse_level_spec("net=trace", spec, error));
+  EXPECT_EQ(spec.default_level, Level::info);
+  ASSERT_TRUE(parse_level_spec("off", spec, error));
+  EXPECT_EQ(spec.default_level, Level::off);
+}
+
+TEST(ConfigTest, BadLevelSpecsSayWhatIsWrong) {
+  LevelSpec spec;
+  std::string error;
+  EXPECT_FALSE(parse_level_spec("verbose", spec, error));
+  EXPECT_NE(error.find("unknown level \"verbose\""), std::string::npos) << error;
+  EXPECT_FALSE(parse_level_spec("=debug", spec, error));
+  EXPECT_NE(error.find("empty tag"), std::string::npos) << error;
+  EXPECT_FALSE(parse_level_spec("info,debug", spec, error));
+  EXPECT_NE(error.find("more than one default"), std::string::npos) << error;
+}
+
+TEST(ConfigTest, SizesTakeBinarySuffixes) {
+  std::uint64_t n = 0;
+  ASSERT_TRUE(parse_size("64K", n));
+  EXPECT_EQ(n, 65536u);
+  ASSERT_TRUE(parse_size("2MiB", n));
+  EXPECT_EQ(n, 2u << 20);
+  ASSERT_TRUE(parse_size(" 1G ", n));
+  EXPECT_EQ(n, 1u << 30);
+  ASSERT_TRUE(parse_size("1000", n));
+  EXPECT_EQ(n, 1000u);
+  EXPECT_FALSE(parse_size("", n));
+  EXPECT_FALSE(parse_size("12Q", n));
+  EXPECT_FALSE(parse_size("-1", n));
+  EXPECT_FALSE(parse_size("99999999999999999999", n));
+  EXPECT_FALSE(parse_size("17179869184G", n));
+}
+
+TEST(ConfigTest, EnvironmentOverridesDefaultsAndBadValuesNameTheirVariable) {
+  setenv("BBX_LEVEL", "debug,net=trace", 1);
+  setenv("BBX_APP", "svc", 1);
+  setenv("BBX_RING_BYTES", "256K", 1);
+  setenv("BBX_MAX_THREADS", "lots", 1);
+  setenv("BBX_MAX_STRING", "3", 1);
+  std::vector<std::string> warnings;
+  const auto config = blackbox::Config::from_env(&warnings);
+  EXPECT_EQ(config.levels, "debug,net=trace");
+  EXPECT_EQ(config.app, "svc");
+  EXPECT_EQ(config.ring_bytes, 256u << 10);
+  EXPECT_EQ(config.max_threads, blackbox::Config{}.max_threads);
+  EXPECT_EQ(config.max_string_bytes, blackbox::Config{}.max_string_bytes);
+  ASSERT_EQ(warnings.size(), 2u);
+  EXPECT_EQ(warnings[0].find("BBX_MAX_THREADS=\"lots\": not a size"), 0u) << warnings[0];
+  EXPECT_EQ(warnings[1].find("BBX_MAX_STRING=\"3\": out of range"), 0u) << warnings[1];
+
+  setenv("BBX_LEVEL", "chatty", 1);
+  setenv("BBX_RING_BYTES", "100000", 1);
+  warnings.clear();
+  const auto bad = blackbox::Config::from_env(&warnings);
+  EXPECT_EQ(bad.levels, "info");
+  ASSERT_EQ(warnings.size(), 4u);
+  EXPECT_EQ(warnings[0].find("BBX_LEVEL=\"chatty\": unknown level"), 0u) << warnings[0];
+  EXPECT_EQ(warnings[1].find("BBX_RING_BYTES=\"100000\": not a power of two"), 0u) << warnings[1];
+  for (const char* v : {"BBX_LEVEL", "BBX_APP", "BBX_RING_BYTES", "BBX_MAX_THREADS",
+                        "BBX_MAX_STRING"}) {
+    unsetenv(v);
+  }
+}
+
+TEST(ConfigTest, ValidateNamesEveryBadField) {
+  blackbox::Config c;
+  EXPECT_TRUE(c.validate().empty());
+  c.ring_bytes = 3000;
+  c.block_bytes = 100;
+  c.max_threads = 0;
+  c.levels = "loud";
+  const auto errors = c.validate();
+  ASSERT_EQ(errors.size(), 5u);
+  EXPECT_EQ(errors[0].find("levels:"), 0u);
+  EXPECT_EQ(errors[1].find("ring_bytes:"), 0u);
+  EXPECT_EQ(errors[2].find("block_bytes:"), 0u);
+  EXPECT_EQ(errors[3].find("max_threads:"), 0u);
+  EXPECT_EQ(errors[4].find("max_string_bytes: must be 16 .. block_bytes / 2"), 0u);
+}
+
+TEST(ConfigTest, MissingRingDirectoryFallsBackToMemoryAndSaysSoOnce) {
+  const auto run = blackbox::test::run_helper({"report"}, {"BBX_DIR=/nonexistent/parent/dir"});
+  EXPECT_EQ(run.status, 0) << run.out;
+  EXPECT_NE(run.out.find("records=4 anonymous=1 path=[]"), std::string::npos) << run.out;
+  const auto first = run.out.find("blackbox: cannot create directory /nonexistent/parent/dir");
+  EXPECT_NE(first, std::string::npos) << run.out;
+  EXPECT_NE(run.out.find("logging to an in-memory ring instead"), std::string::npos);
+  EXPECT_EQ(run.out.find("blackbox:", first + 1), std::string::npos) << "said once: " << run.out;
+}
+
+TEST(ConfigTest, FullRingDirectoryFallsBackToMemory) {
+  const std::string dir = blackbox::test::make_temp_dir("enospc");
+  const auto run = blackbox::test::run_helper({"enospc"}, {"BBX_DIR=" + dir});
+  EXPECT_EQ(run.status, 0) << run.out;
+  EXPECT_NE(run.out.find("records=4 anonymous=1"), std::string::npos) << run.out;
+  EXPECT_NE(run.out.find("No space left on device"), std::string::npos) << run.out;
+}
+
+TEST(ConfigTest, BadEnvironmentIsReportedAndTheProgramStillLogs) {
+  const std::string dir = blackbox::test::make_temp_dir("badenv");
+  const auto run = blackbox::test::run_helper(
+      {"report"}, {"BBX_DIR=" + dir, "BBX_LEVEL=warn,=x", "BBX_RING_BYTES=huge"});
+  EXPECT_EQ(run.status, 0) << run.out;
+  EXPECT_NE(run.out.find("blackbox: BBX_LEVEL=\"warn,=x\": empty tag"), std::string::npos)
+      << run.out;
+  EXPECT_NE(run.out.find("blackbox: BBX_RING_BYTES=\"huge\": not a size"), std::string::npos)
+      << run.out;
+  // The default level (info) applies: all four records are info or above.
+  EXPECT_NE(run.out.find("records=4 anonymous=0 path=[" + dir + "/"), std::string::npos)
+      << run.out;
+}
+
+TEST(ConfigTest, LevelFromEnvironmentFiltersAtTheCallSite) {
+  const std::string dir = blackbox::test::make_temp_dir("envlevel");
+  const auto run = blackbox::test::run_helper({"report"}, {"BBX_DIR=" + dir, "BBX_LEVEL=warn"});
+  EXPECT_EQ(run.status, 0) << run.out;
+  EXPECT_NE(run.out.find("records=2 anonymous=0"), std::string::npos) << run.out;
+}
+
+}  // namespace

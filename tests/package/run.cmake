@@ -1,0 +1,31 @@
+# Packaging check, run by CTest in script mode: builds a consumer of blackbox either from an
+# installed copy (find_package) or from the source tree (add_subdirectory), then runs it.
+foreach(var SOURCE_DIR WORK_DIR MODE CXX)
+  if(NOT DEFINED ${var})
+    message(FATAL_ERROR "${var} not set")
+  endif()
+endforeach()
+file(REMOVE_RECURSE ${WORK_DIR})
+
+function(run)
+  execute_process(COMMAND ${ARGN} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE out)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "failed (${rc}): ${ARGN}\n${out}")
+  endif()
+endfunction()
+
+set(common -DCMAKE_CXX_COMPILER=${CXX} -DCMAKE_BUILD_TYPE=Release)
+if(MODE STREQUAL "find_package")
+  run(${CMAKE_COMMAND} -S ${SOURCE_DIR} -B ${WORK_DIR}/lib ${common}
+      -DBLACKBOX_BUILD_TESTS=OFF -DBLACKBOX_BUILD_BENCH=OFF -DBLACKBOX_BUILD_EXAMPLES=OFF)
+  run(${CMAKE_COMMAND} --build ${WORK_DIR}/lib -j2)
+  run(${CMAKE_COMMAND} --install ${WORK_DIR}/lib --prefix ${WORK_DIR}/prefix)
+  run(${CMAKE_COMMAND} -S ${SOURCE_DIR}/tests/package/consumer -B ${WORK_DIR}/consumer ${common}
+      -DCMAKE_PREFIX_PATH=${WORK_DIR}/prefix -DCONSUMER_MODE=find_package)
+else()
+  run(${CMAKE_COMMAND} -S ${SOURCE_DIR}/tests/package/consumer -B ${WORK_DIR}/consumer ${common}
+      -DCONSUMER_MODE=add_subdirectory -DBLACKBOX_SOURCE_DIR=${SOURCE_DIR})
+endif()
+run(${CMAKE_COMMAND} --build ${WORK_DIR}/consumer -j2)
+run(${CMAKE_COMMAND} -E env BBX_DIR=${WORK_DIR} ${WORK_DIR}/consumer/consumer)
+message(STATUS "${MODE}: consumer built and ran")

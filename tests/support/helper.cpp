@@ -1,0 +1,139 @@
+// A helper process for the tests: a child that logs and acknowledges (to be killed), an
+// external reader of a live ring, and a logger whose ring directory is unusable.
+#include <fcntl.h>
+#include <poll.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <map>
+#include <string>
+
+#include "blackbox/blackbox.hpp"
+#include "blackbox/reader.hpp"
+#include "sys/sys.hpp"
+
+namespace {
+
+int usage() {
+  std::fprintf(stderr,
+               "usage: helper log-ack | read RING_PATH | fallback | enospc | env-check\n");
+  return 2;
+}
+
+bool write_all(int fd, const void* data, std::size_t n) {
+  const char* p = static_cast<const char*>(data);
+  while (n > 0) {
+    const ssize_t w = write(fd, p, n);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) return false;
+    p += w;
+    n -= static_cast<std::size_t>(w);
+  }
+  return true;
+}
+
+// Logs numbered records forever; after each call returns, writes its number (8 bytes) to
+// stdout. The parent kills it with SIGKILL at a moment of its choosing.
+int log_ack() {
+  blackbox::Config config = blackbox::Config::from_env();
+  config.app = "crashy";
+  config.ring_bytes = 64 * 1024;
+  config.block_bytes = 4096;
+  config.max_string_bytes = 1024;
+  if (auto r = blackbox::init(config); !r.ok()) {
+    std::fprintf(stderr, "%s\n", r.error.c_str());
+    return 1;
+  }
+  const std::string path = blackbox::ring_path();
+  const std::uint64_t header = path.size();
+  if (!write_all(1, &header, sizeof header) || !write_all(1, path.data(), path.size())) return 1;
+  for (std::uint64_t i = 0;; ++i) {
+    BBX_LOG("crash", blackbox::Level::info, "record {} payload {}", i, i * 7);
+    if (!write_all(1, &i, sizeof i)) return 0;
+  }
+}
+
+// Reads a live ring from outside until stdin closes, checking every record: writer w logs
+// "w {} i {}" with i counting from 0 in its own slot, so i must equal the record's sequence
+// number (no torn, duplicated or reordered record) and every gap must be counted loss.
+int read_ring(const char* path) {
+  std::string error;
+  auto reader = blackbox::RingReader::open(path, &error);
+  if (!reader) {
+    std::fprintf(stderr, "%s\n", error.c_str());
+    return 1;
+  }
+  std::map<std::uint64_t, std::uint64_t> last;  // writer -> last i
+  std::map<std::uint64_t, std::uint64_t> count;
+  std::uint64_t bad = 0;
+  auto check = [&](const blackbox::Record& r) {
+    if (r.tag != "stress") return;
+    if (r.fields.size() != 2) {
+      ++bad;
+      return;
+    }
+    const auto w = std::get<std::uint64_t>(r.fields[0].value);
+    const auto i = std::get<std::uint64_t>(r.fields[1].value);
+    if (i != r.sequence) ++bad;
+    if (count[w] > 0 && i <= last[w]) ++bad;
+    if (r.message != "w " + std::to_string(w) + " i " + std::to_string(i)) ++bad;
+    last[w] = i;
+    ++count[w];
+  };
+  pollfd in{0, POLLIN, 0};
+  std::uint64_t polls = 0;
+  while (true) {
+    reader->poll(check);
+    ++polls;
+    if (::poll(&in, 1, 0) > 0) {
+      char buf[64];
+      if (read(0, buf, sizeof buf) <= 0) break;  // parent closed the pipe: writers are done
+    }
+  }
+  reader->poll(check);
+  std::map<std::uint32_t, std::uint64_t> lost_by_slot;
+  for (const auto& l : reader->losses()) lost_by_slot[l.slot] += l.records;
+  std::uint64_t lost = 0;
+  for (const auto& [slot, n] : lost_by_slot) lost += n;
+  std::uint64_t records = 0;
+  for (const auto& [w, n] : count) records += n;
+  std::printf("records=%llu lost=%llu bad=%llu writers=%zu polls=%llu\n",
+              static_cast<unsigned long long>(records), static_cast<unsigned long long>(lost),
+              static_cast<unsigned long long>(bad), count.size(),
+              static_cast<unsigned long long>(polls));
+  return bad == 0 ? 0 : 3;
+}
+
+// Logs a few records with whatever BBX_* environment it was given, reads them back from
+// its own ring, and reports.
+int log_and_report() {
+  BBX_INFO("one {}", 1);
+  BBX_WARN("two {}", 2);
+  BBX_ERROR("three {}", 3);
+  BBX_INFO("four {}", 4);
+  auto reader = blackbox::RingReader::open_self();
+  if (!reader) return 1;
+  std::size_t n = 0;
+  reader->poll([&](const blackbox::Record&) { ++n; });
+  const auto stats = blackbox::stats();
+  std::printf("records=%zu anonymous=%d path=[%s]\n", n, stats.anonymous_ring ? 1 : 0,
+              blackbox::ring_path().c_str());
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) return usage();
+  const std::string mode = argv[1];
+  if (mode == "log-ack") return log_ack();
+  if (mode == "read" && argc == 3) return read_ring(argv[2]);
+  if (mode == "report") return log_and_report();
+  if (mode == "enospc") {
+    blackbox::sys::calls().posix_fallocate = [](int, off_t, off_t) { return ENOSPC; };
+    return log_and_report();
+  }
+  return usage();
+}

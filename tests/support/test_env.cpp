@@ -1,0 +1,86 @@
+#include "support/test_env.hpp"
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+
+namespace blackbox::test {
+namespace {
+
+std::string& dir_storage() {
+  static std::string dir;
+  return dir;
+}
+
+}  // namespace
+
+const std::string& test_dir() { return dir_storage(); }
+
+std::string make_temp_dir(const std::string& name) {
+  static int counter = 0;
+  const std::string path = test_dir() + "/" + name + "." + std::to_string(++counter);
+  std::filesystem::create_directories(path);
+  return path;
+}
+
+std::vector<Record> read_own_ring(std::vector<Loss>* losses) {
+  std::string error;
+  auto reader = RingReader::open_self(&error);
+  EXPECT_TRUE(reader) << error;
+  std::vector<Record> records;
+  if (!reader) return records;
+  reader->poll([&](const Record& r) { records.push_back(r); });
+  if (losses != nullptr) *losses = reader->losses();
+  return records;
+}
+
+std::string helper_path() { return BBX_TEST_HELPER; }
+
+RunResult run_helper(const std::vector<std::string>& args, const std::vector<std::string>& env) {
+  int pipe_fds[2];
+  if (pipe2(pipe_fds, O_CLOEXEC) != 0) return {};
+  const pid_t pid = fork();
+  if (pid == 0) {
+    dup2(pipe_fds[1], 1);
+    dup2(pipe_fds[1], 2);
+    for (const auto& e : env) putenv(const_cast<char*>(e.c_str()));
+    std::vector<char*> argv;
+    std::string path = helper_path();
+    argv.push_back(path.data());
+    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    execv(path.c_str(), argv.data());
+    _exit(127);
+  }
+  close(pipe_fds[1]);
+  RunResult result;
+  char buf[4096];
+  ssize_t n;
+  while ((n = read(pipe_fds[0], buf, sizeof buf)) > 0) result.out.append(buf, static_cast<std::size_t>(n));
+  close(pipe_fds[0]);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  result.status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return result;
+}
+
+}  // namespace blackbox::test
+
+// Every test process gets its own ring directory, removed at the end.
+int main(int argc, char** argv) {
+  const char* base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
+  std::string tmpl = std::string(base) + "/bbx-test-XXXXXX";
+  if (mkdtemp(tmpl.data()) == nullptr) return 2;
+  blackbox::test::dir_storage() = tmpl;
+  setenv("BBX_DIR", tmpl.c_str(), 1);
+  ::testing::InitGoogleTest(&argc, argv);
+  const int rc = RUN_ALL_TESTS();
+  std::error_code ignored;
+  std::filesystem::remove_all(tmpl, ignored);
+  return rc;
+}

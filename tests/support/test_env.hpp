@@ -1,0 +1,32 @@
+// Test support: each test process logs into a ring directory of its own, so tests never
+// share files and can run in parallel.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "blackbox/reader.hpp"
+
+namespace blackbox::test {
+
+// The per-process directory (created by test_main before any test runs).
+const std::string& test_dir();
+
+// Creates a fresh empty directory under the test directory.
+std::string make_temp_dir(const std::string& name);
+
+// Reads everything in this process's ring into a vector (in per-slot order).
+std::vector<Record> read_own_ring(std::vector<Loss>* losses = nullptr);
+
+// Path of a helper program built next to the tests (BBX_TEST_HELPER).
+std::string helper_path();
+
+// Runs a command, returns its exit status and everything it wrote to stdout and stderr.
+struct RunResult {
+  int status = -1;
+  std::string out;
+};
+RunResult run_helper(const std::vector<std::string>& args,
+                     const std::vector<std::string>& env = {});
+
+}  // namespace blackbox::test
