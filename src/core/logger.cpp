@@ -93,12 +93,21 @@ void apply_levels_locked() {
   }
 }
 
+// Back to the state before attach_producer(), keeping the trace context.
+void detach(detail::Producer& p) {
+  p.data = nullptr;
+  p.published = nullptr;
+  p.wpos = 0;
+  p.block_end = 0;
+  p.seq = 0;
+  p.max_string = detail::Producer{}.max_string;
+  p.max_record = 0;
+}
+
 void on_thread_exit(void*) {
   detail::Producer& p = detail::tls_producer;
   if (p.data != nullptr && tls_info.ring != nullptr) tls_info.ring->release_slot(p.slot, p.seq);
-  p.data = nullptr;
-  p.block_end = 0;
-  p.wpos = 0;
+  detach(p);
   p.exited = true;  // later log calls on this thread (other destructors) are counted drops
 }
 
@@ -115,12 +124,7 @@ void after_fork_child() {
   for (detail::Site* s = l.sites; s != nullptr; s = s->next) {
     s->id.store(0, std::memory_order_relaxed);
   }
-  detail::Producer& p = detail::tls_producer;
-  p.data = nullptr;
-  p.published = nullptr;
-  p.block_end = 0;
-  p.wpos = 0;
-  p.seq = 0;
+  detach(detail::tls_producer);
   tls_info = ThreadInfo{};
   ring::reset_refresh_schedule();
 }
@@ -269,6 +273,7 @@ bool attach_producer(Producer& p) noexcept {
 // or a later one and discards the copy. This is the seqlock writer protocol with the write
 // position as the sequence.
 std::byte* reserve_slow(Producer& p, std::uint32_t /*size*/) noexcept {
+  if (p.data == nullptr && !attach_producer(p)) return nullptr;
   const core::ThreadInfo& t = core::tls_info;
   const std::uint64_t block = t.block_bytes;
   std::uint64_t w = p.wpos;

@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "blackbox/detail/producer.hpp"
+#include "blackbox/detail/record.hpp"
 #include "blackbox/trace.hpp"
 
 namespace blackbox {
@@ -116,13 +117,15 @@ void store_current(detail::Producer& p, const TraceContext& ctx, bool active) {
   std::memcpy(p.trace, ctx.trace_id.data(), 16);
   std::memcpy(p.trace + 16, ctx.span_id.data(), 8);
   p.trace_flags = ctx.flags;
-  p.trace_active = active;
+  p.trace_bytes = active ? detail::kTraceBytes : 0;
+  p.trace_site_flag = active ? detail::kSiteHasTrace : 0;
 }
 
 }  // namespace
 
 TraceScope::TraceScope(const TraceContext& context) noexcept
-    : saved_(load_current(detail::tls_producer)), saved_active_(detail::tls_producer.trace_active) {
+    : saved_(load_current(detail::tls_producer)),
+      saved_active_(detail::tls_producer.trace_bytes != 0) {
   store_current(detail::tls_producer, context, true);
 }
 
@@ -130,7 +133,7 @@ TraceScope::~TraceScope() { store_current(detail::tls_producer, saved_, saved_ac
 
 std::optional<TraceContext> current_trace() noexcept {
   const detail::Producer& p = detail::tls_producer;
-  if (!p.trace_active) return std::nullopt;
+  if (p.trace_bytes == 0) return std::nullopt;
   return load_current(p);
 }
 

@@ -18,7 +18,7 @@ namespace {
 
 int usage() {
   std::fprintf(stderr,
-               "usage: helper log-ack | read RING_PATH | fallback | enospc | env-check\n");
+               "usage: helper log-ack | read RING_PATH FIRST_WRITER END_WRITER | report | enospc\n");
   return 2;
 }
 
@@ -58,7 +58,7 @@ int log_ack() {
 // Reads a live ring from outside until stdin closes, checking every record: writer w logs
 // "w {} i {}" with i counting from 0 in its own slot, so i must equal the record's sequence
 // number (no torn, duplicated or reordered record) and every gap must be counted loss.
-int read_ring(const char* path) {
+int read_ring(const char* path, std::uint64_t first_writer, std::uint64_t end_writer) {
   std::string error;
   auto reader = blackbox::RingReader::open(path, &error);
   if (!reader) {
@@ -67,6 +67,7 @@ int read_ring(const char* path) {
   }
   std::map<std::uint64_t, std::uint64_t> last;  // writer -> last i
   std::map<std::uint64_t, std::uint64_t> count;
+  std::map<std::uint32_t, std::uint64_t> slot_writer;
   std::uint64_t bad = 0;
   auto check = [&](const blackbox::Record& r) {
     if (r.tag != "stress") return;
@@ -76,6 +77,8 @@ int read_ring(const char* path) {
     }
     const auto w = std::get<std::uint64_t>(r.fields[0].value);
     const auto i = std::get<std::uint64_t>(r.fields[1].value);
+    if (w < first_writer || w >= end_writer) return;  // another test's writer
+    slot_writer[r.slot] = w;
     if (i != r.sequence) ++bad;
     if (count[w] > 0 && i <= last[w]) ++bad;
     if (r.message != "w " + std::to_string(w) + " i " + std::to_string(i)) ++bad;
@@ -94,7 +97,9 @@ int read_ring(const char* path) {
   }
   reader->poll(check);
   std::map<std::uint32_t, std::uint64_t> lost_by_slot;
-  for (const auto& l : reader->losses()) lost_by_slot[l.slot] += l.records;
+  for (const auto& l : reader->losses()) {
+    if (slot_writer.count(l.slot) != 0) lost_by_slot[l.slot] += l.records;
+  }
   std::uint64_t lost = 0;
   for (const auto& [slot, n] : lost_by_slot) lost += n;
   std::uint64_t records = 0;
@@ -129,7 +134,9 @@ int main(int argc, char** argv) {
   if (argc < 2) return usage();
   const std::string mode = argv[1];
   if (mode == "log-ack") return log_ack();
-  if (mode == "read" && argc == 3) return read_ring(argv[2]);
+  if (mode == "read" && argc == 5) {
+    return read_ring(argv[2], std::stoull(argv[3]), std::stoull(argv[4]));
+  }
   if (mode == "report") return log_and_report();
   if (mode == "enospc") {
     blackbox::sys::calls().posix_fallocate = [](int, off_t, off_t) { return ENOSPC; };

@@ -79,11 +79,36 @@ template <typename W>
   else return sizeof(W);
 }
 
+// Copies a string argument. Log strings are mostly short: up to 16 bytes are moved with
+// at most four overlapping loads and stores (never touching a byte outside either range)
+// instead of a call to memcpy.
+inline void copy_string_bytes(std::byte* dst, const char* src, std::uint32_t n) noexcept {
+  if (n >= 8 && n <= 16) {
+    std::uint64_t head, tail;
+    std::memcpy(&head, src, 8);
+    std::memcpy(&tail, src + n - 8, 8);
+    std::memcpy(dst, &head, 8);
+    std::memcpy(dst + n - 8, &tail, 8);
+  } else if (n >= 4 && n < 8) {
+    std::uint32_t head, tail;
+    std::memcpy(&head, src, 4);
+    std::memcpy(&tail, src + n - 4, 4);
+    std::memcpy(dst, &head, 4);
+    std::memcpy(dst + n - 4, &tail, 4);
+  } else if (n > 0 && n < 4) {
+    dst[0] = static_cast<std::byte>(src[0]);
+    dst[n / 2] = static_cast<std::byte>(src[n / 2]);
+    dst[n - 1] = static_cast<std::byte>(src[n - 1]);
+  } else if (n > 16) {
+    std::memcpy(dst, src, n);
+  }
+}
+
 [[nodiscard]] inline std::byte* put_string(std::byte* out, const char* data, std::uint32_t size,
                                            std::uint32_t flags) noexcept {
   const std::uint32_t word = size | flags;
   std::memcpy(out, &word, 4);
-  std::memcpy(out + 4, data, size);
+  copy_string_bytes(out + 4, data, size);
   return out + 4 + size;
 }
 
@@ -125,46 +150,87 @@ template <typename W>
   else return 0;
 }
 
+// kTraceBytes is a multiple of 8, so adding it after rounding keeps the fixed part a
+// compile-time constant for records without strings.
 template <typename... Ws>
 [[nodiscard]] inline std::uint32_t record_size(const Producer& p, const Ws&... ws) noexcept {
-  const std::uint64_t size = sizeof(RecordHeader) + (p.trace_active ? kTraceBytes : 0) +
-                             (std::uint64_t{0} + ... + wire_size(ws)) +
+  const std::uint64_t size = sizeof(RecordHeader) + (std::uint64_t{0} + ... + wire_size(ws)) +
                              (std::uint64_t{0} + ... + string_bytes(ws));
-  return static_cast<std::uint32_t>(align_record(size));
+  return static_cast<std::uint32_t>(align_record(size)) + p.trace_bytes;
+}
+
+template <typename W>
+inline void clamp_string(W& w, std::uint32_t limit) noexcept {
+  if constexpr (std::is_same_v<W, WireString>) {
+    if (w.size > limit) w = truncate_string(w.data, w.size, limit);
+  } else if constexpr (std::is_same_v<W, WireFormatted>) {
+    if (w.text.size() > limit) w.text.resize(truncate_string(w.text.data(), w.text.size(), limit).size);
+  }
+}
+
+// Rare path for records with strings: the thread's first record (max_record == 0 until it
+// attaches), or strings that do not fit in one block. Takes and returns the wires by value
+// so that their address never escapes the hot path (which keeps them in registers).
+// Returns size 0 to drop the record.
+template <typename Wires, std::size_t... I>
+[[nodiscard]] std::pair<std::uint32_t, Wires> fit_record(Producer& p, Wires wires,
+                                                         std::index_sequence<I...>) noexcept {
+  if (p.max_record == 0) {
+    if (!attach_producer(p)) return {0, std::move(wires)};  // counted there
+    (clamp_string(std::get<I>(wires), p.max_string), ...);
+  }
+  const std::uint32_t size = record_size(p, std::get<I>(wires)...);
+  if (size <= p.max_record) return {size, std::move(wires)};
+  constexpr std::uint32_t strings =
+      (0u + ... + (is_wire_string_v<std::tuple_element_t<I, Wires>> ? 1u : 0u));
+  const std::uint32_t fixed = size - (0u + ... + string_bytes(std::get<I>(wires)));
+  const std::uint32_t room = p.max_record > fixed + 8 ? p.max_record - fixed - 8 : 0;
+  (fit_string(std::get<I>(wires), room / strings), ...);
+  const std::uint32_t fitted = record_size(p, std::get<I>(wires)...);
+  return {fitted, std::move(wires)};
 }
 
 template <typename... Args, std::size_t... I>
 inline void write_record(std::uint32_t id, [[maybe_unused]] const char* message_template,
-                         std::index_sequence<I...>, const Args&... args) noexcept {
+                         std::index_sequence<I...> indexes, const Args&... args) noexcept {
   Producer& p = tls_producer;
-  if (p.data == nullptr) [[unlikely]] {
-    if (!attach_producer(p)) return;  // counted there
-  }
   const std::uint64_t time = now_ticks();
   auto wires = std::make_tuple(to_wire<I>(p, message_template, args)...);
   std::uint32_t size = std::apply([&](const auto&... w) { return record_size(p, w...); }, wires);
-  if (size > p.max_record) [[unlikely]] {
-    constexpr std::uint32_t strings =
-        (0u + ... + (is_wire_string_v<std::tuple_element_t<I, decltype(wires)>> ? 1u : 0u));
-    if constexpr (strings > 0) {
-      const std::uint32_t fixed = std::apply(
-          [&](const auto&... w) { return record_size(p, w...) - (0u + ... + string_bytes(w)); },
-          wires);
-      const std::uint32_t room = p.max_record > fixed + 8 ? p.max_record - fixed - 8 : 0;
-      std::apply([&](auto&... w) { (fit_string(w, room / strings), ...); }, wires);
-      size = std::apply([&](const auto&... w) { return record_size(p, w...); }, wires);
+  // Stores through dst may alias anything (std::byte), so everything needed after them is
+  // read into locals first: the compiler would otherwise reload it from TLS.
+  std::uint64_t wpos = p.wpos;
+  std::byte* dst;
+  // Room left in a block never exceeds max_record, so a record that fits here needs no
+  // other size check.
+  if (wpos + size <= p.block_end) [[likely]] {
+    dst = p.data + (wpos & p.mask);
+  } else {
+    constexpr bool has_strings =
+        (false || ... || is_wire_string_v<std::tuple_element_t<I, decltype(wires)>>);
+    if constexpr (has_strings) {
+      if (size > p.max_record) {  // first record of the thread, or too big for a block
+        auto fitted = fit_record(p, std::move(wires), indexes);
+        if (fitted.first == 0) return;
+        size = fitted.first;
+        wires = std::move(fitted.second);
+      }
     }
+    dst = reserve_slow(p, size);  // also attaches the thread on its first record
+    if (dst == nullptr) return;   // no slot: counted
+    wpos = p.wpos;
   }
-  std::byte* const dst = reserve(p, size);  // never null: size <= p.max_record
-  const RecordHeader header{size, id | (p.trace_active ? kSiteHasTrace : 0u), time};
+  std::atomic<std::uint64_t>* const published = p.published;
+  const std::uint32_t trace_bytes = p.trace_bytes;
+  const RecordHeader header{size, id | p.trace_site_flag, time};
   std::memcpy(dst, &header, sizeof header);
   std::byte* out = dst + sizeof header;
-  if (p.trace_active) {
+  if (trace_bytes != 0) {
     std::memcpy(out, p.trace, kTraceBytes);
     out += kTraceBytes;
   }
   std::apply([&](const auto&... w) { ((out = put(out, w)), ...); }, wires);
-  commit(p, size);
+  commit(p, published, wpos + size);
 }
 
 template <typename... Args>

@@ -30,12 +30,17 @@ struct Producer {
   std::uint64_t block_end = 0;  // stream position where the current block ends
   std::uint64_t mask = 0;       // ring bytes - 1
   std::uint64_t seq = 0;        // records written into this slot's stream so far
-  std::uint32_t max_string = 0; // per-string truncation limit, bytes
-  std::uint32_t max_record = 0; // largest record that fits in a block, bytes
+  // Per-string truncation limit. No limit until the thread attaches: the first record with
+  // strings takes the max_record == 0 path below, which attaches and then applies it.
+  std::uint32_t max_string = 0x7fff'ffff;
+  std::uint32_t max_record = 0;  // largest record that fits in a block; 0: not attached
   std::uint32_t slot = 0;
-  bool exited = false;          // the thread is exiting: drop (and count) instead of logging
-  bool trace_active = false;
-  std::uint8_t trace_flags = 0;
+  // Trace context, kept in the form the hot path adds and ORs in without branching:
+  // trace_bytes is 0 or 24, trace_site_flag 0 or kSiteHasTrace.
+  std::uint32_t trace_bytes = 0;
+  std::uint32_t trace_site_flag = 0;
+  std::uint8_t trace_flags = 0;  // W3C trace-flags byte (not recorded; kept for propagation)
+  bool exited = false;           // the thread is exiting: drop (and count) instead of logging
   alignas(8) std::uint8_t trace[24] = {};  // trace id (16) + span id (8), as on the wire
 };
 
@@ -53,21 +58,19 @@ extern thread_local constinit Producer tls_producer BBX_TLS_MODEL;
 // slot is taken, or the thread is exiting.
 [[nodiscard]] bool attach_producer(Producer& p) noexcept;
 
-// Out of line, once per block: pads out the current block and claims the next one.
-// Returns where to write `size` bytes (size <= p.max_record).
-std::byte* reserve_slow(Producer& p, std::uint32_t size) noexcept;
+// Out of line, once per block (and on a thread's first record, which attaches it): pads
+// out the current block and claims the next one. Returns where to write `size` bytes
+// (size <= p.max_record), or nullptr if the record is dropped (counted).
+[[nodiscard]] std::byte* reserve_slow(Producer& p, std::uint32_t size) noexcept;
 
-[[nodiscard]] inline std::byte* reserve(Producer& p, std::uint32_t size) noexcept {
-  if (p.wpos + size > p.block_end) [[unlikely]] return reserve_slow(p, size);
-  return p.data + (p.wpos & p.mask);
-}
-
-inline void commit(Producer& p, std::uint32_t size) noexcept {
-  p.wpos += size;
+// Publishes the record that ends at stream position `end`.
+inline void commit(Producer& p, std::atomic<std::uint64_t>* published,
+                   std::uint64_t end) noexcept {
+  p.wpos = end;
   ++p.seq;
   // Release: the record's bytes are visible before its position. Pairs with the reader's
   // acquire load of the write position (src/reader/ring_reader.cpp, "read_slot").
-  p.published->store(p.wpos, std::memory_order_release);
+  published->store(end, std::memory_order_release);
 }
 
 // Raw clock ticks for a record: the TSC on x86-64 (calibrated in the ring header),

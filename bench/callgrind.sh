@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Instructions per record on the logging thread, counted by callgrind (deterministic: the
+# figure repeats exactly, unlike time on a noisy VM). Counts only inside bbx_run_<kind>, and
+# subtracts the bare loop (bbx_run_empty). The first call of each function (run(1), which
+# defines the site) is included but amortised over N.
+#   bench/callgrind.sh [build_dir] [N]
+set -euo pipefail
+build=${1:-build/release}
+n=${2:-200000}
+bin=$build/bench/instr_count
+command -v valgrind >/dev/null || { echo "valgrind is not installed" >&2; exit 1; }
+count() {  # kind -> total Ir inside bbx_run_<kind>
+  local out
+  out=$(mktemp)
+  BBX_DIR=${BBX_DIR:-/dev/shm/blackbox} valgrind --tool=callgrind --callgrind-out-file="$out" \
+    --toggle-collect="bbx_run_$1" "$bin" "$1" "$n" >/dev/null 2>&1
+  callgrind_annotate "$out" 2>/dev/null | awk '/PROGRAM TOTALS/ {gsub(",", "", $1); print $1}'
+  rm -f "$out"
+}
+empty=$(count empty)
+printf "%-14s %12s %10s\n" kind "Ir total" "Ir/record"
+for kind in four_args four_args_std_string two_ints static_string disabled; do
+  total=$(count "$kind")
+  printf "%-14s %12s %10.1f\n" "$kind" "$total" "$(echo "($total - $empty) / ($n + 1)" | bc -l)"
+done
+printf "(loop overhead subtracted: %.1f Ir per iteration)\n" "$(echo "$empty / ($n + 1)" | bc -l)"

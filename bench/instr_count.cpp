@@ -1,0 +1,78 @@
+// Logs N records of one kind inside a function callgrind can be told to count
+// (--toggle-collect=bbx_run_<kind>). callgrind.sh divides the count by N: instructions per
+// record on the logging thread, a figure that repeats exactly from run to run.
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+#include "blackbox/blackbox.hpp"
+#include "messages.hpp"
+
+extern "C" {
+
+// The loop alone, to subtract its overhead.
+__attribute__((noinline)) void bbx_run_empty(std::uint64_t n) {
+  for (std::uint64_t i = 0; i < n; ++i) asm volatile("" ::"r"(i) : "memory");
+}
+
+// The string is a runtime value (as in a real program), so strlen is counted too.
+const char* volatile g_user = bench::kUser;
+
+__attribute__((noinline)) void bbx_run_four_args(std::uint64_t n) {
+  double ms = 0.25;
+  const char* user = g_user;
+  for (std::uint64_t i = 0; i < n; ++i) {
+    BBX_INFO(BENCH_FOUR_FMT, i, ms, 200, user);
+    ms += 0.5;
+  }
+}
+
+// The same message with the string as a std::string (its length is known: no strlen).
+__attribute__((noinline)) void bbx_run_four_args_std_string(std::uint64_t n) {
+  double ms = 0.25;
+  const std::string user = g_user;
+  for (std::uint64_t i = 0; i < n; ++i) {
+    BBX_INFO(BENCH_FOUR_FMT, i, ms, 200, user);
+    ms += 0.5;
+  }
+}
+
+__attribute__((noinline)) void bbx_run_two_ints(std::uint64_t n) {
+  for (std::uint64_t i = 0; i < n; ++i) BBX_INFO(BENCH_TWO_INT_FMT, i, i * 3);
+}
+
+__attribute__((noinline)) void bbx_run_static_string(std::uint64_t n) {
+  for (std::uint64_t i = 0; i < n; ++i) BBX_INFO(BENCH_STATIC_FMT);
+}
+
+__attribute__((noinline)) void bbx_run_disabled(std::uint64_t n) {
+  for (std::uint64_t i = 0; i < n; ++i) BBX_DEBUG("disabled {}", i);
+}
+
+}  // extern "C"
+
+int main(int argc, char** argv) {
+  if (argc != 3) {
+    std::fprintf(stderr, "usage: instr_count four_args|four_args_std_string|two_ints|static_string|disabled|empty N\n");
+    return 2;
+  }
+  const std::uint64_t n = std::strtoull(argv[2], nullptr, 10);
+  blackbox::Config config = blackbox::Config::from_env();
+  config.app = "instr_count";
+  (void)blackbox::init(config);
+  // Warm up outside the counted function: the thread's slot and each site's definition.
+  BBX_INFO("warm up {}", 1);
+  const char* kind = argv[1];
+  void (*run)(std::uint64_t) = nullptr;
+  if (std::strcmp(kind, "four_args") == 0) run = bbx_run_four_args;
+  if (std::strcmp(kind, "four_args_std_string") == 0) run = bbx_run_four_args_std_string;
+  if (std::strcmp(kind, "two_ints") == 0) run = bbx_run_two_ints;
+  if (std::strcmp(kind, "static_string") == 0) run = bbx_run_static_string;
+  if (std::strcmp(kind, "disabled") == 0) run = bbx_run_disabled;
+  if (std::strcmp(kind, "empty") == 0) run = bbx_run_empty;
+  if (run == nullptr) return 2;
+  run(1);  // defines the site (slow path, once) before the counted run
+  run(n);
+  return 0;
+}
