@@ -95,6 +95,7 @@ struct RingHeader {
 static_assert(sizeof(RingHeader) <= kPageBytes);
 static_assert(offsetof(RingHeader, state) == 232);
 static_assert(offsetof(RingHeader, clock) == 304);
+static_assert(sizeof(RingHeader) == 384);  // docs/format.md, "Ring header"
 
 // One per slot. The write position has a cache line of its own: the producer stores it per
 // record and readers poll it; the other fields change once per thread.

@@ -219,11 +219,11 @@ std::uint32_t RingMemory::define_site(const detail::StaticSite& site,
   std::byte* out = base_ + layout_.site_table_offset + used;
   std::memcpy(out, &e, sizeof e);
   std::byte* p = out + sizeof e;
-  std::memcpy(p, types, arg_count);
+  if (arg_count != 0) std::memcpy(p, types, arg_count);  // types may be null when empty
   p += arg_count;
   for (std::string_view s : {tag.substr(0, e.tag_len), file.substr(0, e.file_len),
                              function.substr(0, e.function_len), text}) {
-    std::memcpy(p, s.data(), s.size());
+    if (!s.empty()) std::memcpy(p, s.data(), s.size());
     p += s.size();
   }
   std::memset(p, 0, static_cast<std::size_t>(out + size - p));
