@@ -61,6 +61,6 @@ INSTANTIATE_TEST_SUITE_P(
         Malformed{"v00_too_long", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01-", "exactly 55"},
         Malformed{"future_bad_extra", "01-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01x", "start with '-'"},
         Malformed{"space_in_trace_id", "00-0af7651916cd43dd8448eb21 c80319c-b7ad6b7169203331-01", "trace-id"}),
-    [](const ::testing::TestParamInfo<Malformed>& info) { return std::string(info.param.name); });
+    [](const ::testing::TestParamInfo<Malformed>& param) { return std::string(param.param.name); });
 
 }  // namespace
