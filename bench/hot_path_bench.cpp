@@ -19,37 +19,40 @@ namespace {
 
 constexpr int kBatch = 100;
 
+// The caller resets the peers (fresh, empty files) before taking references to them.
 template <typename Log>
 void run_batches(benchmark::State& state, Log&& log) {
-  bench::peers().reset();
   std::uint64_t i = 0;
   for (auto _ : state) {
     for (int k = 0; k < kBatch; ++k) log(i++);
   }
-  state.PauseTiming();
-  bench::peers().drain();
-  state.ResumeTiming();
+  bench::peers().drain();  // after the timed loop: the next benchmark starts clean
   state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()) * kBatch);
 }
 
 // Each message kind, written once per logger with the same arguments.
 #define BENCH_LOGGERS(kind, FMT, PF, ...)                                                  \
   void kind##_blackbox(benchmark::State& s) {                                              \
+    bench::peers().reset();                                                                \
     run_batches(s, []([[maybe_unused]] std::uint64_t i) { BBX_INFO(FMT __VA_OPT__(, ) __VA_ARGS__); });     \
   }                                                                                        \
   void kind##_spdlog_async(benchmark::State& s) {                                          \
+    bench::peers().reset();                                                                \
     auto& l = bench::peers().spdlog_async();                                               \
     run_batches(s, [&l]([[maybe_unused]] std::uint64_t i) { l.info(FMT __VA_OPT__(, ) __VA_ARGS__); });     \
   }                                                                                        \
-  void kind##_spdlog_sync(benchmark::State& s) {                                           \
+  void kind##_spdlog_sync(benchmark::State& s) {                                          \
+    bench::peers().reset();                                                                \
     auto& l = bench::peers().spdlog_sync();                                                \
     run_batches(s, [&l]([[maybe_unused]] std::uint64_t i) { l.info(FMT __VA_OPT__(, ) __VA_ARGS__); });     \
   }                                                                                        \
   void kind##_fprintf(benchmark::State& s) {                                               \
+    bench::peers().reset();                                                                \
     std::FILE* f = bench::peers().printf_file();                                           \
     run_batches(s, [f]([[maybe_unused]] std::uint64_t i) { std::fprintf(f, PF, PRINTF_ARGS_##kind); });     \
   }                                                                                        \
   void kind##_fmt_fwrite(benchmark::State& s) {                                            \
+    bench::peers().reset();                                                                \
     std::FILE* f = bench::peers().fmt_file();                                              \
     auto& buf = bench::peers().fmt_buffer();                                               \
     run_batches(s, [f, &buf]([[maybe_unused]] std::uint64_t i) {                                            \
@@ -86,9 +89,11 @@ BENCH_LOGGERS(four_args, BENCH_FOUR_FMT, BENCH_FOUR_PF, i, static_cast<double>(i
 
 // A call whose level is disabled: one load and one branch.
 void disabled_blackbox(benchmark::State& s) {
+  bench::peers().reset();
   run_batches(s, []([[maybe_unused]] std::uint64_t i) { BBX_DEBUG("disabled {}", i); });
 }
 void disabled_spdlog_async(benchmark::State& s) {
+  bench::peers().reset();
   auto& l = bench::peers().spdlog_async();
   run_batches(s, [&l]([[maybe_unused]] std::uint64_t i) { l.debug("disabled {}", i); });
 }

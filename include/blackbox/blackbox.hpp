@@ -45,10 +45,10 @@
         &bbx_internal_static_site_};                                                       \
     if (::blackbox::detail::level_enabled(bbx_internal_site_, (level))) [[unlikely]] {     \
       /* decltype: the argument types, without evaluating any argument yet */              \
-      if (const ::std::uint32_t bbx_internal_id_ = ::blackbox::detail::site_id(            \
+      if (const ::std::uint64_t bbx_internal_bits_ = ::blackbox::detail::site_bits(        \
               bbx_internal_site_, decltype(::blackbox::detail::type_list(__VA_ARGS__)){}); \
-          bbx_internal_id_ != 0)                                                           \
-        ::blackbox::detail::log(bbx_internal_id_, template_ __VA_OPT__(, ) __VA_ARGS__);   \
+          bbx_internal_bits_ != 0)                                                         \
+        ::blackbox::detail::log(bbx_internal_bits_, template_ __VA_OPT__(, ) __VA_ARGS__); \
     }                                                                                      \
   } while (false)
 

@@ -5,7 +5,7 @@
 // Memory ordering:
 //  - g.ring: release when a started ring is published, acquire in started_ring(); the ring's
 //    header is complete before any thread writes into it.
-//  - Site::id / Site::threshold: see include/blackbox/detail/site.hpp.
+//  - Site::header_bits / Site::threshold: see include/blackbox/detail/site.hpp.
 //  - The slot write position and the block claim: see reserve_slow() below and
 //    include/blackbox/detail/producer.hpp.
 //  - Everything else (config, level spec, site list, flags) is guarded by g.mutex.
@@ -122,7 +122,7 @@ void after_fork_child() {
   // ring (same config, its own pid) on its first log call; sites are defined there anew.
   l.ring.store(nullptr, std::memory_order_relaxed);
   for (detail::Site* s = l.sites; s != nullptr; s = s->next) {
-    s->id.store(0, std::memory_order_relaxed);
+    s->header_bits.store(0, std::memory_order_relaxed);
   }
   detach(detail::tls_producer);
   tls_info = ThreadInfo{};
@@ -192,7 +192,7 @@ ring::RingMemory* started_ring() noexcept {
 
 namespace detail {
 
-std::uint32_t register_site(Site& site, const ArgType* types, std::uint32_t arg_count) noexcept {
+std::uint64_t register_site(Site& site, const ArgType* types, std::uint32_t arg_count) noexcept {
   ring::RingMemory* ring = core::started_ring();
   core::Logger& l = core::g();
   std::lock_guard lock(l.mutex);
@@ -204,7 +204,9 @@ std::uint32_t register_site(Site& site, const ArgType* types, std::uint32_t arg_
   const Level threshold = core::level_for_locked(site.info->tag);
   site.threshold.store(static_cast<std::uint8_t>(threshold), std::memory_order_relaxed);
   if (site.info->level < threshold || ring == nullptr) return 0;
-  if (std::uint32_t id = site.id.load(std::memory_order_relaxed); id != 0) return id;
+  if (const std::uint64_t bits = site.header_bits.load(std::memory_order_relaxed); bits != 0) {
+    return bits;  // another thread defined it meanwhile
+  }
   const std::uint32_t id = ring->define_site(*site.info, types, arg_count);
   if (id == 0) {
     // No room to define it: disable the site rather than pay this path on every call.
@@ -217,8 +219,9 @@ std::uint32_t register_site(Site& site, const ArgType* types, std::uint32_t arg_
     return 0;
   }
   // Release: the definition (published in define_site()) before the id. See site.hpp.
-  site.id.store(id, std::memory_order_release);
-  return id;
+  const std::uint64_t bits = std::uint64_t{id} << 32;
+  site.header_bits.store(bits, std::memory_order_release);
+  return bits;
 }
 
 bool attach_producer(Producer& p) noexcept {

@@ -118,7 +118,7 @@ void store_current(detail::Producer& p, const TraceContext& ctx, bool active) {
   std::memcpy(p.trace + 16, ctx.span_id.data(), 8);
   p.trace_flags = ctx.flags;
   p.trace_bytes = active ? detail::kTraceBytes : 0;
-  p.trace_site_flag = active ? detail::kSiteHasTrace : 0;
+  p.trace_header_bits = active ? std::uint64_t{detail::kSiteHasTrace} << 32 : 0;
 }
 
 }  // namespace

@@ -191,7 +191,7 @@ template <typename Wires, std::size_t... I>
 }
 
 template <typename... Args, std::size_t... I>
-inline void write_record(std::uint32_t id, [[maybe_unused]] const char* message_template,
+inline void write_record(std::uint64_t site_bits, [[maybe_unused]] const char* message_template,
                          std::index_sequence<I...> indexes, const Args&... args) noexcept {
   Producer& p = tls_producer;
   const std::uint64_t time = now_ticks();
@@ -222,9 +222,11 @@ inline void write_record(std::uint32_t id, [[maybe_unused]] const char* message_
   }
   std::atomic<std::uint64_t>* const published = p.published;
   const std::uint32_t trace_bytes = p.trace_bytes;
-  const RecordHeader header{size, id | p.trace_site_flag, time};
-  std::memcpy(dst, &header, sizeof header);
-  std::byte* out = dst + sizeof header;
+  // RecordHeader's first 8 bytes as one word: size, then site id and trace flag.
+  const std::uint64_t size_and_site = size | site_bits | p.trace_header_bits;
+  std::memcpy(dst, &size_and_site, 8);
+  std::memcpy(dst + 8, &time, 8);
+  std::byte* out = dst + sizeof(RecordHeader);
   if (trace_bytes != 0) {
     std::memcpy(out, p.trace, kTraceBytes);
     out += kTraceBytes;
@@ -240,22 +242,22 @@ struct TypeList {};
 template <typename... Args>
 TypeList<Args...> type_list(const Args&...);
 
-// The site's id, defining the site on its first enabled call. 0: do not log (the level is
-// disabled after all, or the site could not be defined). Called before any argument of
-// the call is evaluated.
+// The site's header bits (id << 32), defining the site on its first enabled call. 0: do
+// not log (the level is disabled after all, or the site could not be defined). Called
+// before any argument of the call is evaluated.
 template <typename... Args>
-[[nodiscard]] inline std::uint32_t site_id(Site& site, TypeList<Args...>) noexcept {
+[[nodiscard]] inline std::uint64_t site_bits(Site& site, TypeList<Args...>) noexcept {
   // Acquire: pairs with the release in register_site(); see site.hpp.
-  const std::uint32_t id = site.id.load(std::memory_order_acquire);
-  if (id != 0) [[likely]] return id;
+  const std::uint64_t bits = site.header_bits.load(std::memory_order_acquire);
+  if (bits != 0) [[likely]] return bits;
   return register_site(site, arg_types_v<Args...>.data(), sizeof...(Args));
 }
 
-// Called by the BBX_* macros once the level check passed and the site has an id.
+// Called by the BBX_* macros once the level check passed and the site is defined.
 template <typename... Args>
-inline void log(std::uint32_t id, TemplateString<std::type_identity_t<Args>...> checked,
+inline void log(std::uint64_t site_bits, TemplateString<std::type_identity_t<Args>...> checked,
                 const Args&... args) noexcept {
-  write_record(id, checked.c_str(), std::index_sequence_for<Args...>{}, args...);
+  write_record(site_bits, checked.c_str(), std::index_sequence_for<Args...>{}, args...);
 }
 
 }  // namespace blackbox::detail

@@ -36,9 +36,9 @@ struct Producer {
   std::uint32_t max_record = 0;  // largest record that fits in a block; 0: not attached
   std::uint32_t slot = 0;
   // Trace context, kept in the form the hot path adds and ORs in without branching:
-  // trace_bytes is 0 or 24, trace_site_flag 0 or kSiteHasTrace.
+  // trace_bytes is 0 or 24, trace_header_bits 0 or kSiteHasTrace << 32.
   std::uint32_t trace_bytes = 0;
-  std::uint32_t trace_site_flag = 0;
+  std::uint64_t trace_header_bits = 0;
   std::uint8_t trace_flags = 0;  // W3C trace-flags byte (not recorded; kept for propagation)
   bool exited = false;           // the thread is exiting: drop (and count) instead of logging
   alignas(8) std::uint8_t trace[24] = {};  // trace id (16) + span id (8), as on the wire

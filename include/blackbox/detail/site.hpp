@@ -22,18 +22,20 @@ struct StaticSite {
 // Memory ordering:
 //  - threshold: relaxed everywhere. It is a filter, not a publication: a log call racing
 //    with set_level() may use the old or the new threshold, and either is correct.
-//  - id: written with release by register_site() after the site's definition is in the
-//    ring's site table (itself published with release); read with acquire on the hot path
-//    (a plain load on x86), so a record carrying the id happens-after its definition and
-//    any reader that sees the record can find the definition.
+//  - header_bits: written with release by register_site() after the site's definition is
+//    in the ring's site table (itself published with release); read with acquire on the
+//    hot path (a plain load on x86), so a record carrying the id happens-after its
+//    definition and any reader that sees the record can find the definition.
 struct Site {
   constexpr explicit Site(const StaticSite* static_site) noexcept : info(static_site) {}
 
   // Levels below this are disabled. 0 (trace) until the site is first reached, so that the
   // first call reaches register_site(), which sets the real value.
   std::atomic<std::uint8_t> threshold{0};
-  // Site id in the current ring file's site table; 0 until defined there.
-  std::atomic<std::uint32_t> id{0};
+  // The site id in the current ring file's site table, shifted to where it sits in the
+  // first 8 bytes of a record header (id << 32), so the hot path ORs it in as it is.
+  // 0 until the site is defined there.
+  std::atomic<std::uint64_t> header_bits{0};
   const StaticSite* const info;
   Site* next = nullptr;  // registry list; guarded by the registry mutex
   bool linked = false;   // guarded by the registry mutex
@@ -46,9 +48,10 @@ struct Site {
 
 // Slow path, once per site (and again after set_level() enables it or after fork()): links
 // the site into the registry, applies the tag's level and defines the site in the ring.
-// Returns the site id, or 0 if the call must not be logged (level disabled, or no room).
+// Returns the site's header bits (id << 32), or 0 if the call must not be logged (level
+// disabled, or no room).
 // Thread-safe; takes the registry mutex; may allocate; initialises the logger if needed.
-[[nodiscard]] std::uint32_t register_site(Site& site, const ArgType* types,
+[[nodiscard]] std::uint64_t register_site(Site& site, const ArgType* types,
                                           std::uint32_t arg_count) noexcept;
 
 }  // namespace blackbox::detail
