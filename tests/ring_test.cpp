@@ -5,6 +5,7 @@
 #include <atomic>
 #include <barrier>
 #include <set>
+#include <sys/stat.h>
 #include <string>
 #include <thread>
 #include <vector>
@@ -258,6 +259,25 @@ TEST(RingTest, ThreadsBeyondTheLimitAreCountedNotBlocked) {
   // The main thread plus kMaxThreads - 1 others got slots; 3 threads' two records dropped.
   EXPECT_EQ(r.size(), 1u + 2u * (kMaxThreads - 1));
   EXPECT_EQ(blackbox::stats().dropped_no_slot, 2u * 3u);
+}
+
+TEST(RingTest, MemoryGrowsWithTheThreadsThatLogNotWithTheLimit) {
+  start_small_ring();
+  BBX_LOG("mem", blackbox::Level::info, "main thread {}", 1);
+  std::thread([] { BBX_LOG("mem", blackbox::Level::info, "second thread {}", 2); }).join();
+  struct stat st {};
+  ASSERT_EQ(stat(blackbox::ring_path().c_str(), &st), 0);
+  const std::uint64_t allocated = static_cast<std::uint64_t>(st.st_blocks) * 512;
+  const std::uint64_t slots_used = std::min<std::uint64_t>(blackbox::stats().threads_attached,
+                                                           kMaxThreads);
+  ASSERT_GE(slots_used, 2u);
+  // Reserved: header page, the first 64 KiB of the 1 MiB site table, the slot headers'
+  // page, and one ring per thread that logged; the other slots and the rest of the site
+  // table stay holes in the file.
+  const std::uint64_t expected = 4096 + 64 * 1024 + 4096 + slots_used * kRing;
+  EXPECT_LE(allocated, expected);
+  EXPECT_GE(allocated, slots_used * kRing);
+  EXPECT_GT(static_cast<std::uint64_t>(st.st_size), allocated + 512 * 1024);
 }
 
 }  // namespace
