@@ -4,6 +4,7 @@
 #pragma once
 
 #include <array>
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -93,6 +94,9 @@ class RingReader {
                                                         std::string* error = nullptr);
   // This process's ring, file-backed or anonymous. Null if the logger has not started.
   [[nodiscard]] static std::unique_ptr<RingReader> open_self(std::string* error = nullptr);
+  // A ring file's bytes already in memory (a copy, a dump). Validated like a file.
+  [[nodiscard]] static std::unique_ptr<RingReader> open_bytes(std::vector<std::byte> image,
+                                                              std::string* error = nullptr);
 
   ~RingReader();
   RingReader(const RingReader&) = delete;

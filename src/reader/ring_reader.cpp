@@ -79,6 +79,7 @@ struct RingReader::Impl {
   std::vector<Cursor> cursors;
   std::map<std::pair<std::uint32_t, std::uint32_t>, Loss> losses;
   std::vector<std::byte> copy;
+  std::vector<std::byte> image;  // open_bytes(): the reader owns the bytes
   ring::ClockSnapshot clock;
 
   ~Impl() {
@@ -348,6 +349,25 @@ std::unique_ptr<RingReader> RingReader::open(const std::string& path, std::strin
   impl->size = file_size;
   impl->owns_mapping = true;
   if (!impl->validate(file_size, why)) return fail(why);
+  return std::unique_ptr<RingReader>(new RingReader(std::move(impl)));
+}
+
+std::unique_ptr<RingReader> RingReader::open_bytes(std::vector<std::byte> image,
+                                                   std::string* error) {
+  auto impl = std::make_unique<Impl>();
+  impl->image = std::move(image);
+  impl->base = impl->image.data();
+  impl->size = impl->image.size();
+  std::string why;
+  // Header fields are read in place: the image must hold at least a header to look at.
+  if (impl->size < ring::kPageBytes || !impl->validate(impl->size, why)) {
+    if (error != nullptr) {
+      *error = impl->size < ring::kPageBytes
+                   ? "too small to be a ring file (" + std::to_string(impl->size) + " bytes)"
+                   : why;
+    }
+    return nullptr;
+  }
   return std::unique_ptr<RingReader>(new RingReader(std::move(impl)));
 }
 

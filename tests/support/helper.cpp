@@ -7,8 +7,10 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <fstream>
 #include <map>
 #include <string>
+#include <thread>
 
 #include "blackbox/blackbox.hpp"
 #include "blackbox/reader.hpp"
@@ -18,7 +20,8 @@ namespace {
 
 int usage() {
   std::fprintf(stderr,
-               "usage: helper log-ack | read RING_PATH FIRST_WRITER END_WRITER | report | enospc\n");
+               "usage: helper log-ack | read RING_PATH FIRST_WRITER END_WRITER | report | enospc |\n"
+               "       seed OUT empty|mixed|wrapped\n");
   return 2;
 }
 
@@ -128,6 +131,47 @@ int log_and_report() {
   return 0;
 }
 
+// Writes a small real ring file to `out`, for the fuzz corpus: kind "empty" (header and
+// nothing logged), "mixed" (every argument type, trace context, truncation), "wrapped"
+// (two threads, each lapping its ring several times).
+int write_seed(const std::string& out, const std::string& kind) {
+  blackbox::Config config = blackbox::Config::from_env();
+  config.app = "seed";
+  config.ring_bytes = 64 * 1024;
+  config.block_bytes = 4096;
+  config.max_threads = 2;
+  config.site_table_bytes = 64 * 1024;
+  config.max_string_bytes = 64;
+  if (auto r = blackbox::init(config); !r.ok()) return 1;
+  if (kind == "empty") {
+    BBX_TRACE("filtered out");  // starts the ring; trace is below the default level
+  } else if (kind == "mixed") {
+    auto ctx = blackbox::TraceContext::parse(
+        "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01");
+    for (int i = 0; i < 50; ++i) {
+      BBX_INFO("ints {} {} {} {} {:x}", static_cast<std::int8_t>(i), static_cast<std::int16_t>(-i),
+               i, static_cast<long long>(i) << 40, static_cast<unsigned>(i));
+      BBX_WARN("float {:.2f} double {:e} bool {} char {} ptr {}", 0.5f * static_cast<float>(i),
+               1.0 / (i + 1), i % 2 == 0, static_cast<char>('a' + i % 26),
+               static_cast<const void*>(&config));
+      blackbox::TraceScope scope(*ctx);
+      BBX_ERROR("string {name:>10} long {long}", std::string(static_cast<std::size_t>(i % 7), 'x'),
+                std::string(100, 'y'));
+    }
+  } else if (kind == "wrapped") {
+    std::thread other([] {
+      for (std::uint64_t i = 0; i < 6000; ++i) BBX_INFO("other {} {}", i, "thread");
+    });
+    for (std::uint64_t i = 0; i < 6000; ++i) BBX_INFO("main {} {}", i, 2.5);
+    other.join();
+  } else {
+    return usage();
+  }
+  std::ifstream in(blackbox::ring_path(), std::ios::binary);
+  std::ofstream(out, std::ios::binary) << in.rdbuf();
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -138,6 +182,7 @@ int main(int argc, char** argv) {
     return read_ring(argv[2], std::stoull(argv[3]), std::stoull(argv[4]));
   }
   if (mode == "report") return log_and_report();
+  if (mode == "seed" && argc == 4) return write_seed(argv[2], argv[3]);
   if (mode == "enospc") {
     blackbox::sys::calls().posix_fallocate = [](int, off_t, off_t) { return ENOSPC; };
     return log_and_report();
