@@ -18,9 +18,10 @@ count() {  # kind -> total Ir inside bbx_run_<kind>
   rm -f "$out"
 }
 empty=$(count empty)
-printf "%-14s %12s %10s\n" kind "Ir total" "Ir/record"
-for kind in four_args four_args_std_string two_ints static_string disabled; do
+printf "%-24s %12s %10s\n" kind "Ir total" "Ir/record"
+for kind in four_args four_args_std_string two_ints static_string disabled \
+            spdlog_async_four_args fmt_fwrite_four_args; do
   total=$(count "$kind")
-  printf "%-14s %12s %10.1f\n" "$kind" "$total" "$(echo "($total - $empty) / ($n + 1)" | bc -l)"
+  printf "%-24s %12s %10.1f\n" "$kind" "$total" "$(echo "($total - $empty) / ($n + 1)" | bc -l)"
 done
 printf "(loop overhead subtracted: %.1f Ir per iteration)\n" "$(echo "$empty / ($n + 1)" | bc -l)"

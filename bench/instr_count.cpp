@@ -8,6 +8,7 @@
 
 #include "blackbox/blackbox.hpp"
 #include "messages.hpp"
+#include "peers.hpp"
 
 extern "C" {
 
@@ -38,6 +39,32 @@ __attribute__((noinline)) void bbx_run_four_args_std_string(std::uint64_t n) {
   }
 }
 
+// Peers, same message, for the same count on the logging thread (spdlog's worker thread
+// is not counted: --toggle-collect follows only the calling thread's function).
+__attribute__((noinline)) void bbx_run_spdlog_async_four_args(std::uint64_t n) {
+  auto& log = bench::peers().spdlog_async();
+  double ms = 0.25;
+  const char* user = g_user;
+  for (std::uint64_t i = 0; i < n; ++i) {
+    log.info(BENCH_FOUR_FMT, i, ms, 200, user);
+    ms += 0.5;
+  }
+}
+
+__attribute__((noinline)) void bbx_run_fmt_fwrite_four_args(std::uint64_t n) {
+  std::FILE* f = bench::peers().fmt_file();
+  auto& buf = bench::peers().fmt_buffer();
+  double ms = 0.25;
+  const char* user = g_user;
+  for (std::uint64_t i = 0; i < n; ++i) {
+    buf.clear();
+    fmt::format_to(std::back_inserter(buf), BENCH_FOUR_FMT, i, ms, 200, user);
+    buf.push_back('\n');
+    std::fwrite(buf.data(), 1, buf.size(), f);
+    ms += 0.5;
+  }
+}
+
 __attribute__((noinline)) void bbx_run_two_ints(std::uint64_t n) {
   for (std::uint64_t i = 0; i < n; ++i) BBX_INFO(BENCH_TWO_INT_FMT, i, i * 3);
 }
@@ -54,7 +81,8 @@ __attribute__((noinline)) void bbx_run_disabled(std::uint64_t n) {
 
 int main(int argc, char** argv) {
   if (argc != 3) {
-    std::fprintf(stderr, "usage: instr_count four_args|four_args_std_string|two_ints|static_string|disabled|empty N\n");
+    std::fprintf(stderr, "usage: instr_count KIND N  (KIND: four_args four_args_std_string two_ints static_string\n"
+                 "        disabled spdlog_async_four_args fmt_fwrite_four_args empty)\n");
     return 2;
   }
   const std::uint64_t n = std::strtoull(argv[2], nullptr, 10);
@@ -68,11 +96,14 @@ int main(int argc, char** argv) {
   if (std::strcmp(kind, "four_args") == 0) run = bbx_run_four_args;
   if (std::strcmp(kind, "four_args_std_string") == 0) run = bbx_run_four_args_std_string;
   if (std::strcmp(kind, "two_ints") == 0) run = bbx_run_two_ints;
+  if (std::strcmp(kind, "spdlog_async_four_args") == 0) run = bbx_run_spdlog_async_four_args;
+  if (std::strcmp(kind, "fmt_fwrite_four_args") == 0) run = bbx_run_fmt_fwrite_four_args;
   if (std::strcmp(kind, "static_string") == 0) run = bbx_run_static_string;
   if (std::strcmp(kind, "disabled") == 0) run = bbx_run_disabled;
   if (std::strcmp(kind, "empty") == 0) run = bbx_run_empty;
   if (run == nullptr) return 2;
   run(1);  // defines the site (slow path, once) before the counted run
   run(n);
+  bench::peers().drain();
   return 0;
 }

@@ -19,15 +19,15 @@
 namespace {
 
 #if defined(__SANITIZE_THREAD__)
-constexpr std::uint64_t kPerWriter = 40'000;  // ThreadSanitizer is ~10x slower
+constexpr std::uint64_t kPerWriter = 300'000;  // ThreadSanitizer is ~10x slower
 #elif defined(__has_feature)
 #if __has_feature(thread_sanitizer)
-constexpr std::uint64_t kPerWriter = 40'000;
+constexpr std::uint64_t kPerWriter = 300'000;
 #else
-constexpr std::uint64_t kPerWriter = 400'000;
+constexpr std::uint64_t kPerWriter = 3'000'000;
 #endif
 #else
-constexpr std::uint64_t kPerWriter = 400'000;
+constexpr std::uint64_t kPerWriter = 3'000'000;
 #endif
 
 struct ExternalReader {
