@@ -31,51 +31,58 @@ void run_batches(benchmark::State& state, Log&& log) {
 }
 
 // Each message kind, written once per logger with the same arguments.
-#define BENCH_LOGGERS(kind, FMT, PF, ...)                                                  \
-  void kind##_blackbox(benchmark::State& s) {                                              \
-    bench::peers().reset();                                                                \
-    run_batches(s, []([[maybe_unused]] std::uint64_t i) { BBX_INFO(FMT __VA_OPT__(, ) __VA_ARGS__); });     \
-  }                                                                                        \
-  void kind##_spdlog_async(benchmark::State& s) {                                          \
-    bench::peers().reset();                                                                \
-    auto& l = bench::peers().spdlog_async();                                               \
-    run_batches(s, [&l]([[maybe_unused]] std::uint64_t i) { l.info(FMT __VA_OPT__(, ) __VA_ARGS__); });     \
-  }                                                                                        \
-  void kind##_spdlog_sync(benchmark::State& s) {                                          \
-    bench::peers().reset();                                                                \
-    auto& l = bench::peers().spdlog_sync();                                                \
-    run_batches(s, [&l]([[maybe_unused]] std::uint64_t i) { l.info(FMT __VA_OPT__(, ) __VA_ARGS__); });     \
-  }                                                                                        \
-  void kind##_fprintf(benchmark::State& s) {                                               \
-    bench::peers().reset();                                                                \
-    std::FILE* f = bench::peers().printf_file();                                           \
-    run_batches(s, [f]([[maybe_unused]] std::uint64_t i) { std::fprintf(f, PF, PRINTF_ARGS_##kind); });     \
-  }                                                                                        \
-  void kind##_fmt_fwrite(benchmark::State& s) {                                            \
-    bench::peers().reset();                                                                \
-    std::FILE* f = bench::peers().fmt_file();                                              \
-    auto& buf = bench::peers().fmt_buffer();                                               \
-    run_batches(s, [f, &buf]([[maybe_unused]] std::uint64_t i) {                                            \
-      buf.clear();                                                                         \
-      fmt::format_to(std::back_inserter(buf), FMT __VA_OPT__(, ) __VA_ARGS__);             \
-      buf.push_back('\n');                                                                 \
-      std::fwrite(buf.data(), 1, buf.size(), f);                                           \
-    });                                                                                    \
-  }                                                                                        \
-  BENCHMARK(kind##_blackbox);                                                              \
-  BENCHMARK(kind##_spdlog_async);                                                          \
-  BENCHMARK(kind##_spdlog_sync);                                                           \
-  BENCHMARK(kind##_fprintf);                                                               \
+#define BENCH_LOGGERS(kind, FMT, PF, ...)                                                       \
+  void kind##_blackbox(benchmark::State& s) {                                                   \
+    bench::peers().reset();                                                                     \
+    run_batches(                                                                                \
+        s, []([[maybe_unused]] std::uint64_t i) { BBX_INFO(FMT __VA_OPT__(, ) __VA_ARGS__); }); \
+  }                                                                                             \
+  void kind##_spdlog_async(benchmark::State& s) {                                               \
+    bench::peers().reset();                                                                     \
+    auto& l = bench::peers().spdlog_async();                                                    \
+    run_batches(                                                                                \
+        s, [&l]([[maybe_unused]] std::uint64_t i) { l.info(FMT __VA_OPT__(, ) __VA_ARGS__); }); \
+  }                                                                                             \
+  void kind##_spdlog_sync(benchmark::State& s) {                                                \
+    bench::peers().reset();                                                                     \
+    auto& l = bench::peers().spdlog_sync();                                                     \
+    run_batches(                                                                                \
+        s, [&l]([[maybe_unused]] std::uint64_t i) { l.info(FMT __VA_OPT__(, ) __VA_ARGS__); }); \
+  }                                                                                             \
+  void kind##_fprintf(benchmark::State& s) {                                                    \
+    bench::peers().reset();                                                                     \
+    std::FILE* f = bench::peers().printf_file();                                                \
+    run_batches(                                                                                \
+        s, [f]([[maybe_unused]] std::uint64_t i) { std::fprintf(f, PF, PRINTF_ARGS_##kind); }); \
+  }                                                                                             \
+  void kind##_fmt_fwrite(benchmark::State& s) {                                                 \
+    bench::peers().reset();                                                                     \
+    std::FILE* f = bench::peers().fmt_file();                                                   \
+    auto& buf = bench::peers().fmt_buffer();                                                    \
+    run_batches(s, [f, &buf]([[maybe_unused]] std::uint64_t i) {                                \
+      buf.clear();                                                                              \
+      fmt::format_to(std::back_inserter(buf), FMT __VA_OPT__(, ) __VA_ARGS__);                  \
+      buf.push_back('\n');                                                                      \
+      std::fwrite(buf.data(), 1, buf.size(), f);                                                \
+    });                                                                                         \
+  }                                                                                             \
+  BENCHMARK(kind##_blackbox);                                                                   \
+  BENCHMARK(kind##_spdlog_async);                                                               \
+  BENCHMARK(kind##_spdlog_sync);                                                                \
+  BENCHMARK(kind##_fprintf);                                                                    \
   BENCHMARK(kind##_fmt_fwrite);
 
 // printf argument lists (same values, C types); `i` is the record counter.
 #define PRINTF_ARGS_static_string ""
 #define PRINTF_ARGS_concat bench::kShortA, bench::kShortB
 #define PRINTF_ARGS_one_int static_cast<int>(i)
-#define PRINTF_ARGS_two_ints static_cast<unsigned long long>(i), static_cast<unsigned long long>(i * 3)
+#define PRINTF_ARGS_two_ints \
+  static_cast<unsigned long long>(i), static_cast<unsigned long long>(i * 3)
 #define PRINTF_ARGS_one_double static_cast<double>(i) * 0.25
-#define PRINTF_ARGS_complex static_cast<int>(i), static_cast<double>(i) / 3, bench::kShortA, static_cast<int>(i)
-#define PRINTF_ARGS_four_args static_cast<unsigned long long>(i), static_cast<double>(i) * 0.5, 200, bench::kUser
+#define PRINTF_ARGS_complex \
+  static_cast<int>(i), static_cast<double>(i) / 3, bench::kShortA, static_cast<int>(i)
+#define PRINTF_ARGS_four_args \
+  static_cast<unsigned long long>(i), static_cast<double>(i) * 0.5, 200, bench::kUser
 
 BENCH_LOGGERS(static_string, BENCH_STATIC_FMT, BENCH_STATIC_PF)
 BENCH_LOGGERS(concat, BENCH_CONCAT_FMT, BENCH_CONCAT_PF, bench::kShortA, bench::kShortB)
@@ -117,7 +124,7 @@ class SummaryReporter : public benchmark::ConsoleReporter {
   }
   void Finalize() override {
     ConsoleReporter::Finalize();
-    static const char* kinds[] = {"static_string", "concat",  "one_int",  "two_ints",
+    static const char* kinds[] = {"static_string", "concat",  "one_int",   "two_ints",
                                   "one_double",    "complex", "four_args", "disabled"};
     static const char* loggers[] = {"blackbox", "spdlog_async", "spdlog_sync", "fprintf",
                                     "fmt_fwrite"};

@@ -81,8 +81,10 @@ __attribute__((noinline)) void bbx_run_disabled(std::uint64_t n) {
 
 int main(int argc, char** argv) {
   if (argc != 3) {
-    std::fprintf(stderr, "usage: instr_count KIND N  (KIND: four_args four_args_std_string two_ints static_string\n"
-                 "        disabled spdlog_async_four_args fmt_fwrite_four_args empty)\n");
+    std::fprintf(
+        stderr,
+        "usage: instr_count KIND N  (KIND: four_args four_args_std_string two_ints static_string\n"
+        "        disabled spdlog_async_four_args fmt_fwrite_four_args empty)\n");
     return 2;
   }
   const std::uint64_t n = std::strtoull(argv[2], nullptr, 10);

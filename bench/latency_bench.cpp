@@ -26,9 +26,9 @@ double ticks_per_ns() {
   while (std::chrono::steady_clock::now() - t0 < std::chrono::milliseconds(200)) {
   }
   const std::uint64_t c1 = __rdtsc();
-  const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                      std::chrono::steady_clock::now() - t0)
-                      .count();
+  const auto ns =
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0)
+          .count();
   return static_cast<double>(c1 - c0) / static_cast<double>(ns);
 }
 
@@ -39,7 +39,9 @@ struct Percentiles {
 Percentiles summarize(std::vector<std::uint64_t>& ticks, double per_ns) {
   std::sort(ticks.begin(), ticks.end());
   auto at = [&](double q) {
-    return static_cast<double>(ticks[static_cast<std::size_t>(q * static_cast<double>(ticks.size() - 1))]) / per_ns;
+    return static_cast<double>(
+               ticks[static_cast<std::size_t>(q * static_cast<double>(ticks.size() - 1))]) /
+           per_ns;
   };
   return {at(0.5), at(0.99), at(0.999), static_cast<double>(ticks.back()) / per_ns};
 }
@@ -70,8 +72,7 @@ std::vector<std::uint64_t> measure(unsigned threads, std::size_t calls, Log log)
   return all;
 }
 
-void report(const char* name, unsigned threads, std::vector<std::uint64_t> samples,
-            double per_ns) {
+void report(const char* name, unsigned threads, std::vector<std::uint64_t> samples, double per_ns) {
   const Percentiles p = summarize(samples, per_ns);
   std::printf("%-22s %7u %10.1f %10.1f %10.1f %12.1f\n", name, threads, p.median, p.p99, p.p999,
               p.max);
@@ -90,16 +91,26 @@ int main(int argc, char** argv) {
               "p99.9 ns", "max ns");
   for (unsigned threads : {1u, 2u}) {
     report("(two TSC reads only)", threads,
-           measure(threads, calls, [](std::size_t) { asm volatile("" ::: "memory"); }), per_ns);
-    report("blackbox", threads, measure(threads, calls, [](std::size_t i) {
-             BBX_INFO(BENCH_FOUR_FMT, static_cast<std::uint64_t>(i), static_cast<double>(i) * 0.5,
-                      200, bench::kUser);
-           }), per_ns);
+           measure(threads, calls,
+                   [](std::size_t) {
+                     asm volatile("" ::: "memory");
+                   }),
+           per_ns);
+    report("blackbox", threads,
+           measure(threads, calls,
+                   [](std::size_t i) {
+                     BBX_INFO(BENCH_FOUR_FMT, static_cast<std::uint64_t>(i),
+                              static_cast<double>(i) * 0.5, 200, bench::kUser);
+                   }),
+           per_ns);
     auto& async = bench::peers().spdlog_async();
-    report("spdlog async", threads, measure(threads, calls, [&async](std::size_t i) {
-             async.info(BENCH_FOUR_FMT, static_cast<std::uint64_t>(i),
-                        static_cast<double>(i) * 0.5, 200, bench::kUser);
-           }), per_ns);
+    report("spdlog async", threads,
+           measure(threads, calls,
+                   [&async](std::size_t i) {
+                     async.info(BENCH_FOUR_FMT, static_cast<std::uint64_t>(i),
+                                static_cast<double>(i) * 0.5, 200, bench::kUser);
+                   }),
+           per_ns);
     bench::peers().reset();
   }
   blackbox::shutdown();

@@ -1,10 +1,10 @@
 // The demo: several threads log through blackbox, then the program reads its own ring back
 // and prints what the reader decodes (the same records `logcat -p PID` will show).
 #define BBX_TAG "demo"
-#include <blackbox/blackbox.hpp>
-#include <blackbox/reader.hpp>
 #include <fmt/format.h>
 
+#include <blackbox/blackbox.hpp>
+#include <blackbox/reader.hpp>
 #include <cstdio>
 #include <ctime>
 #include <string>
@@ -100,12 +100,10 @@ int main() {
           f.value);
     }
     std::printf("%s %c %-5s %-6d %s%s%s\n", clock_text(r.time_ns).c_str(),
-                std::toupper(blackbox::level_name(r.level)[0]), std::string(r.tag).c_str(),
-                r.tid, r.message.c_str(), fields.empty() ? "" : "  |",
-                fields.c_str());
+                std::toupper(blackbox::level_name(r.level)[0]), std::string(r.tag).c_str(), r.tid,
+                r.message.c_str(), fields.empty() ? "" : "  |", fields.c_str());
     if (r.has_trace) {
-      std::printf("%24s trace %s\n", "",
-                  fmt::format("{:02x}", fmt::join(r.trace_id, "")).c_str());
+      std::printf("%24s trace %s\n", "", fmt::format("{:02x}", fmt::join(r.trace_id, "")).c_str());
     }
   }
   std::printf("\nlost records: %llu\n", static_cast<unsigned long long>(reader->lost_records()));

@@ -65,7 +65,8 @@ std::string finish_reader(ExternalReader& r, int& status) {
   std::string report;
   char buf[256];
   ssize_t n;
-  while ((n = read(r.from_child, buf, sizeof buf)) > 0) report.append(buf, static_cast<std::size_t>(n));
+  while ((n = read(r.from_child, buf, sizeof buf)) > 0)
+    report.append(buf, static_cast<std::size_t>(n));
   close(r.from_child);
   waitpid(r.pid, &status, 0);
   return report;
@@ -77,7 +78,7 @@ void hammer(unsigned writers) {
   config.ring_bytes = 64 * 1024;  // small: writers lap the readers, so losses happen
   config.block_bytes = 4096;
   config.max_string_bytes = 1024;
-  config.max_threads = 64;        // fresh slots for every writer of every test
+  config.max_threads = 64;  // fresh slots for every writer of every test
   const auto init = blackbox::init(config);
   ASSERT_TRUE(init.ok()) << init.error;
   BBX_LOG("setup", blackbox::Level::info, "started");  // creates the ring file
@@ -132,8 +133,7 @@ void hammer(unsigned writers) {
   EXPECT_EQ(read_count.size(), writers);
   std::uint64_t read_total = 0;
   for (const auto& [w, n] : read_count) read_total += n;
-  EXPECT_EQ(read_total + lost, writers * kPerWriter)
-      << "read " << read_total << " lost " << lost;
+  EXPECT_EQ(read_total + lost, writers * kPerWriter) << "read " << read_total << " lost " << lost;
   for (const auto& [w, i] : last) EXPECT_EQ(i, kPerWriter - 1) << "writer " << w;
 
   int status = 0;
@@ -149,7 +149,9 @@ void hammer(unsigned writers) {
   // The external reader also sees the "setup" record's slot (the main thread): its loss
   // there is 0, so the same exact accounting holds.
   EXPECT_EQ(records + external_lost, writers * kPerWriter) << report;
-  std::printf("in-process reader: read %llu lost %llu; external: %s", static_cast<unsigned long long>(read_total), static_cast<unsigned long long>(lost), report.c_str());
+  std::printf("in-process reader: read %llu lost %llu; external: %s",
+              static_cast<unsigned long long>(read_total), static_cast<unsigned long long>(lost),
+              report.c_str());
 }
 
 TEST(ConcurrencyTest, TwoWritersOneReaderThreadOneReaderProcess) { hammer(2); }

@@ -1,10 +1,11 @@
 // Configuration: level specs, sizes, the BBX_* environment, validation, and what happens when
 // the ring directory cannot be used (the program still logs, and says so once).
+#include "blackbox/config.hpp"
+
 #include <gtest/gtest.h>
 
 #include <cstdlib>
 
-#include "blackbox/config.hpp"
 #include "core/level_spec.hpp"
 #include "support/test_env.hpp"
 
@@ -82,8 +83,8 @@ TEST(ConfigTest, EnvironmentOverridesDefaultsAndBadValuesNameTheirVariable) {
   ASSERT_EQ(warnings.size(), 4u);
   EXPECT_EQ(warnings[0].find("BBX_LEVEL=\"chatty\": unknown level"), 0u) << warnings[0];
   EXPECT_EQ(warnings[1].find("BBX_RING_BYTES=\"100000\": not a power of two"), 0u) << warnings[1];
-  for (const char* v : {"BBX_LEVEL", "BBX_APP", "BBX_RING_BYTES", "BBX_MAX_THREADS",
-                        "BBX_MAX_STRING"}) {
+  for (const char* v :
+       {"BBX_LEVEL", "BBX_APP", "BBX_RING_BYTES", "BBX_MAX_THREADS", "BBX_MAX_STRING"}) {
     unsetenv(v);
   }
 }
@@ -132,8 +133,7 @@ TEST(ConfigTest, BadEnvironmentIsReportedAndTheProgramStillLogs) {
   EXPECT_NE(run.out.find("blackbox: BBX_RING_BYTES=\"huge\": not a size"), std::string::npos)
       << run.out;
   // The default level (info) applies: all four records are info or above.
-  EXPECT_NE(run.out.find("records=4 anonymous=0 path=[" + dir + "/"), std::string::npos)
-      << run.out;
+  EXPECT_NE(run.out.find("records=4 anonymous=0 path=[" + dir + "/"), std::string::npos) << run.out;
 }
 
 TEST(ConfigTest, LevelFromEnvironmentFiltersAtTheCallSite) {

@@ -59,11 +59,16 @@ class Generator {
   }
   template <typename T>
   T real() {
-    static const T edges[] = {T(0), -T(0), std::numeric_limits<T>::infinity(),
+    static const T edges[] = {T(0),
+                              -T(0),
+                              std::numeric_limits<T>::infinity(),
                               -std::numeric_limits<T>::infinity(),
-                              std::numeric_limits<T>::quiet_NaN(), std::numeric_limits<T>::min(),
-                              std::numeric_limits<T>::max(), std::numeric_limits<T>::denorm_min(),
-                              T(0.1), T(1e10)};
+                              std::numeric_limits<T>::quiet_NaN(),
+                              std::numeric_limits<T>::min(),
+                              std::numeric_limits<T>::max(),
+                              std::numeric_limits<T>::denorm_min(),
+                              T(0.1),
+                              T(1e10)};
     if (rng_() % 4 == 0) return edges[rng_() % 10];
     std::uniform_real_distribution<double> d(-1e6, 1e6);
     return static_cast<T>(d(rng_) * std::pow(10.0, static_cast<int>(rng_() % 21) - 10));
@@ -87,10 +92,10 @@ struct Expectations {
   std::vector<std::string> messages;
 };
 
-#define EXPECT_ROUND_TRIP(exp, tmpl, ...)                                  \
-  do {                                                                     \
-    (exp).messages.push_back(fmt::format(tmpl, __VA_ARGS__));              \
-    BBX_LOG("format", ::blackbox::Level::info, tmpl, __VA_ARGS__);         \
+#define EXPECT_ROUND_TRIP(exp, tmpl, ...)                          \
+  do {                                                             \
+    (exp).messages.push_back(fmt::format(tmpl, __VA_ARGS__));      \
+    BBX_LOG("format", ::blackbox::Level::info, tmpl, __VA_ARGS__); \
   } while (0)
 
 void check_batch(blackbox::RingReader& reader, const Expectations& exp) {
@@ -138,7 +143,8 @@ TEST(FormatTest, EveryTypeAndSpecRoundTripsToFmt) {
     EXPECT_ROUND_TRIP(exp, "i16 {} {:#x} {:08d} {:<10}|", i16, i16, i16, i16);
     EXPECT_ROUND_TRIP(exp, "i32 {} {:#X} {:+012d} {:^11} {:o}", i32, i32, i32, i32, i32);
     EXPECT_ROUND_TRIP(exp, "i64 {} {:x} {:>25} {:b}", i64, i64, i64, i64);
-    EXPECT_ROUND_TRIP(exp, "u8 {} {:X} {:#o} {:c}", u8, u8, u8, static_cast<std::uint8_t>(u8 % 95 + 32));
+    EXPECT_ROUND_TRIP(exp, "u8 {} {:X} {:#o} {:c}", u8, u8, u8,
+                      static_cast<std::uint8_t>(u8 % 95 + 32));
     EXPECT_ROUND_TRIP(exp, "u16 {} {:#x} {:>8}", u16, u16, u16);
     EXPECT_ROUND_TRIP(exp, "u32 {} {:08X} {:<12}|", u32, u32, u32);
     EXPECT_ROUND_TRIP(exp, "u64 {} {:#x} {:30}|", u64, u64, u64);
@@ -162,9 +168,8 @@ TEST(FormatTest, EveryTypeAndSpecRoundTripsToFmt) {
                                        static_cast<std::uint16_t>(Scoped::big)));
     BBX_LOG("format", blackbox::Level::info, "enums {} {} {:x}", plain_a, plain_b, Scoped::big);
     // Named placeholders read like fmt's named arguments.
-    exp.messages.push_back(fmt::format("user {name} id {id:>6} ratio {r:.2f}",
-                                       fmt::arg("name", s), fmt::arg("id", i32),
-                                       fmt::arg("r", d)));
+    exp.messages.push_back(fmt::format("user {name} id {id:>6} ratio {r:.2f}", fmt::arg("name", s),
+                                       fmt::arg("id", i32), fmt::arg("r", d)));
     BBX_LOG("format", blackbox::Level::info, "user {name} id {id:>6} ratio {r:.2f}", s, i32, d);
     exp.messages.push_back("no arguments at all");
     BBX_LOG("format", blackbox::Level::info, "no arguments at all");

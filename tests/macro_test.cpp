@@ -22,7 +22,8 @@ TEST(MacroTest, IsASingleStatementAfterAnUnbracedIf) {
   }
   EXPECT_TRUE(took_else);
   // A dangling else binds to our if, not to one hidden inside the macro.
-  if (false) BBX_INFO("never");
+  if (false)
+    BBX_INFO("never");
   else
     took_else = false;
   EXPECT_FALSE(took_else);
@@ -44,7 +45,8 @@ TEST(MacroTest, TagComesFromBbxTagOfTheTranslationUnit) {
   BBX_LOG("explicit", blackbox::Level::error, "explicit tag {}", 3);
   std::vector<std::pair<std::string, std::string>> got;
   for (const auto& r : blackbox::test::read_own_ring()) {
-    if (r.message.find(" tag ") != std::string::npos) got.emplace_back(std::string(r.tag), r.message);
+    if (r.message.find(" tag ") != std::string::npos)
+      got.emplace_back(std::string(r.tag), r.message);
   }
   const std::vector<std::pair<std::string, std::string>> want = {
       {"main", "default tag 1"}, {"net", "net tag 2"}, {"explicit", "explicit tag 3"}};
@@ -54,7 +56,8 @@ TEST(MacroTest, TagComesFromBbxTagOfTheTranslationUnit) {
 TEST(MacroTest, NamesDoNotLeakOrCollide) {
   // User names the macro could capture if it were careless; two calls on one line.
   const int site = 7, info = 1, level = 2, tag = 3;
-  BBX_INFO("a {}", site + info); BBX_INFO("b {}", level + tag);
+  BBX_INFO("a {}", site + info);
+  BBX_INFO("b {}", level + tag);
   std::vector<blackbox::Record> records;
   for (auto& r : blackbox::test::read_own_ring()) {
     if (r.message_template == "a {}" || r.message_template == "b {}") records.push_back(r);

@@ -11,8 +11,8 @@
 #include <fstream>
 #include <iterator>
 #include <map>
-#include <set>
 #include <random>
+#include <set>
 #include <string>
 
 #include "blackbox/blackbox.hpp"
@@ -36,7 +36,8 @@ Bytes read_file(const std::string& path) {
 std::string write_file(const Bytes& bytes) {
   static int n = 0;
   const std::string path = blackbox::test::test_dir() + "/copy" + std::to_string(++n) + ".bbr";
-  std::ofstream(path, std::ios::binary).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  std::ofstream(path, std::ios::binary)
+      .write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
   return path;
 }
 

@@ -1,11 +1,11 @@
 // The ring on one thread, with a deliberately small geometry so wrapping is quick: exact
 // loss accounting, incremental reads, truncation, trace context, levels, thread slots.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <atomic>
 #include <barrier>
 #include <set>
-#include <sys/stat.h>
 #include <string>
 #include <thread>
 #include <vector>
@@ -154,9 +154,8 @@ TEST(RingTest, ManyStringsTooBigForOneBlockAreCutToFit) {
   BBX_LOG("fit_all", blackbox::Level::info,
           "{}{}{}{}{}{}{}{}{}{}{}{}{}{}{}{}{}{}{}{}{}{}{}{}{}{}{}{}{}{}"
           "{}{}{}{}{}{}{}{}{}{}{}{}{}{}{}{}{}{}{}{}{}{}{}{}{}{}{}{}{}{}",
-          s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s,
-          s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s,
-          s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s);
+          s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s,
+          s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s);
   const auto records = tagged(blackbox::test::read_own_ring(), "fit_all");
   ASSERT_EQ(records.size(), 1u);
   EXPECT_TRUE(records[0].truncated);
@@ -268,8 +267,8 @@ TEST(RingTest, MemoryGrowsWithTheThreadsThatLogNotWithTheLimit) {
   struct stat st {};
   ASSERT_EQ(stat(blackbox::ring_path().c_str(), &st), 0);
   const std::uint64_t allocated = static_cast<std::uint64_t>(st.st_blocks) * 512;
-  const std::uint64_t slots_used = std::min<std::uint64_t>(blackbox::stats().threads_attached,
-                                                           kMaxThreads);
+  const std::uint64_t slots_used =
+      std::min<std::uint64_t>(blackbox::stats().threads_attached, kMaxThreads);
   ASSERT_GE(slots_used, 2u);
   // Reserved: header page, the first 64 KiB of the 1 MiB site table, the slot headers'
   // page, and one ring per thread that logged; the other slots and the rest of the site

@@ -1,7 +1,7 @@
 // traceparent parsing and formatting (W3C Trace Context, level 1).
-#include <gtest/gtest.h>
-
 #include "blackbox/trace.hpp"
+
+#include <gtest/gtest.h>
 
 namespace {
 
@@ -50,17 +50,27 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(
         Malformed{"empty", "", "55 characters"},
         Malformed{"short", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331", "55 characters"},
-        Malformed{"uppercase_trace_id", "00-0AF7651916CD43DD8448EB211C80319C-b7ad6b7169203331-01", "trace-id"},
-        Malformed{"uppercase_parent_id", "00-0af7651916cd43dd8448eb211c80319c-B7AD6B7169203331-01", "parent-id"},
-        Malformed{"zero_trace_id", "00-00000000000000000000000000000000-b7ad6b7169203331-01", "all zeros"},
-        Malformed{"zero_parent_id", "00-0af7651916cd43dd8448eb211c80319c-0000000000000000-01", "parent-id is all"},
+        Malformed{"uppercase_trace_id", "00-0AF7651916CD43DD8448EB211C80319C-b7ad6b7169203331-01",
+                  "trace-id"},
+        Malformed{"uppercase_parent_id", "00-0af7651916cd43dd8448eb211c80319c-B7AD6B7169203331-01",
+                  "parent-id"},
+        Malformed{"zero_trace_id", "00-00000000000000000000000000000000-b7ad6b7169203331-01",
+                  "all zeros"},
+        Malformed{"zero_parent_id", "00-0af7651916cd43dd8448eb211c80319c-0000000000000000-01",
+                  "parent-id is all"},
         Malformed{"version_ff", "ff-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", "ff"},
-        Malformed{"bad_version", "0g-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", "version"},
-        Malformed{"bad_separator", "00_0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", "separated"},
-        Malformed{"bad_flags", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-0x", "trace-flags"},
-        Malformed{"v00_too_long", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01-", "exactly 55"},
-        Malformed{"future_bad_extra", "01-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01x", "start with '-'"},
-        Malformed{"space_in_trace_id", "00-0af7651916cd43dd8448eb21 c80319c-b7ad6b7169203331-01", "trace-id"}),
+        Malformed{"bad_version", "0g-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+                  "version"},
+        Malformed{"bad_separator", "00_0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+                  "separated"},
+        Malformed{"bad_flags", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-0x",
+                  "trace-flags"},
+        Malformed{"v00_too_long", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01-",
+                  "exactly 55"},
+        Malformed{"future_bad_extra", "01-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01x",
+                  "start with '-'"},
+        Malformed{"space_in_trace_id", "00-0af7651916cd43dd8448eb21 c80319c-b7ad6b7169203331-01",
+                  "trace-id"}),
     [](const ::testing::TestParamInfo<Malformed>& param) { return std::string(param.param.name); });
 
 }  // namespace

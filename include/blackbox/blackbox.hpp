@@ -37,19 +37,18 @@
 
 // BBX_LOG(tag, level, template, args...): `tag` is a string literal, `level` a constant
 // blackbox::Level. Expands to one statement (safe after an unbraced `if`).
-#define BBX_LOG(tag, level, template_, ...)                                                \
-  do {                                                                                     \
-    static constexpr ::blackbox::detail::StaticSite bbx_internal_static_site_{             \
-        (level), (tag), __FILE__, __LINE__, __func__, (template_)};                        \
-    static constinit ::blackbox::detail::Site bbx_internal_site_{                          \
-        &bbx_internal_static_site_};                                                       \
-    if (::blackbox::detail::level_enabled(bbx_internal_site_, (level))) [[unlikely]] {     \
-      /* decltype: the argument types, without evaluating any argument yet */              \
-      if (const ::std::uint64_t bbx_internal_bits_ = ::blackbox::detail::site_bits(        \
-              bbx_internal_site_, decltype(::blackbox::detail::type_list(__VA_ARGS__)){}); \
-          bbx_internal_bits_ != 0)                                                         \
-        ::blackbox::detail::log(bbx_internal_bits_, template_ __VA_OPT__(, ) __VA_ARGS__); \
-    }                                                                                      \
+#define BBX_LOG(tag, level, template_, ...)                                                   \
+  do {                                                                                        \
+    static constexpr ::blackbox::detail::StaticSite bbx_internal_static_site_{                \
+        (level), (tag), __FILE__, __LINE__, __func__, (template_)};                           \
+    static constinit ::blackbox::detail::Site bbx_internal_site_{&bbx_internal_static_site_}; \
+    if (::blackbox::detail::level_enabled(bbx_internal_site_, (level))) [[unlikely]] {        \
+      /* decltype: the argument types, without evaluating any argument yet */                 \
+      if (const ::std::uint64_t bbx_internal_bits_ = ::blackbox::detail::site_bits(           \
+              bbx_internal_site_, decltype(::blackbox::detail::type_list(__VA_ARGS__)){});    \
+          bbx_internal_bits_ != 0)                                                            \
+        ::blackbox::detail::log(bbx_internal_bits_, template_ __VA_OPT__(, ) __VA_ARGS__);    \
+    }                                                                                         \
   } while (false)
 
 #define BBX_TRACE(...) BBX_LOG(BBX_TAG, ::blackbox::Level::trace, __VA_ARGS__)
@@ -94,11 +93,11 @@ void set_level(Level level);
 
 // Counters the logger keeps about its own losses. Thread-safe, lock-free.
 struct Stats {
-  std::uint64_t threads_attached = 0;       // threads that got a ring slot
-  std::uint64_t dropped_no_slot = 0;        // records dropped: every slot was taken
-  std::uint64_t dropped_after_exit = 0;     // records dropped: thread or logger shut down
-  std::uint64_t sites_dropped = 0;          // sites disabled: the site table was full
-  bool anonymous_ring = false;              // the ring directory could not be used
+  std::uint64_t threads_attached = 0;    // threads that got a ring slot
+  std::uint64_t dropped_no_slot = 0;     // records dropped: every slot was taken
+  std::uint64_t dropped_after_exit = 0;  // records dropped: thread or logger shut down
+  std::uint64_t sites_dropped = 0;       // sites disabled: the site table was full
+  bool anonymous_ring = false;           // the ring directory could not be used
 };
 [[nodiscard]] Stats stats();
 

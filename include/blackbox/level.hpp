@@ -22,13 +22,20 @@ enum class Level : std::uint8_t {
 // "trace", "debug", ... "off". Thread-safe, async-signal-safe, never allocates.
 [[nodiscard]] constexpr std::string_view level_name(Level level) noexcept {
   switch (level) {
-    case Level::trace: return "trace";
-    case Level::debug: return "debug";
-    case Level::info: return "info";
-    case Level::warn: return "warn";
-    case Level::error: return "error";
-    case Level::fatal: return "fatal";
-    case Level::off: return "off";
+    case Level::trace:
+      return "trace";
+    case Level::debug:
+      return "debug";
+    case Level::info:
+      return "info";
+    case Level::warn:
+      return "warn";
+    case Level::error:
+      return "error";
+    case Level::fatal:
+      return "fatal";
+    case Level::off:
+      return "off";
   }
   return "?";
 }

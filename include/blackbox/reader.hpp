@@ -34,9 +34,9 @@ struct Field {
 };
 
 struct Record {
-  std::int64_t time_ns = 0;   // wall clock, ns since the Unix epoch
-  std::uint64_t ticks = 0;    // the raw clock value recorded
-  std::uint32_t tid = 0;      // kernel thread id
+  std::int64_t time_ns = 0;  // wall clock, ns since the Unix epoch
+  std::uint64_t ticks = 0;   // the raw clock value recorded
+  std::uint32_t tid = 0;     // kernel thread id
   std::string thread_name;
   Level level = Level::info;
   // Site facts; the views stay valid as long as this record (or a copy of it) exists.
@@ -47,7 +47,7 @@ struct Record {
   bool has_trace = false;
   std::array<std::uint8_t, 16> trace_id{};
   std::array<std::uint8_t, 8> span_id{};
-  bool truncated = false;     // some string argument was cut
+  bool truncated = false;  // some string argument was cut
   // Identity: the record's slot, its byte position in that slot's stream, and its
   // sequence number there (consecutive within a slot; a gap is counted loss).
   std::uint32_t slot = 0;
@@ -60,9 +60,9 @@ struct Record {
 // (the producer lapped the reader), or damaged in the file.
 struct Loss {
   std::uint32_t slot = 0;
-  std::uint32_t tid = 0;        // the thread whose records were lost (as far as known)
-  std::uint64_t records = 0;    // exact, from sequence numbers
-  std::uint64_t bytes = 0;      // stream bytes skipped
+  std::uint32_t tid = 0;            // the thread whose records were lost (as far as known)
+  std::uint64_t records = 0;        // exact, from sequence numbers
+  std::uint64_t bytes = 0;          // stream bytes skipped
   std::uint64_t corrupt_bytes = 0;  // of which: bytes that failed validation
 };
 
@@ -73,7 +73,7 @@ struct RingInfo {
   std::string app;
   std::int32_t pid = 0;
   RingState state = RingState::live;
-  bool process_alive = false;   // whether `pid` still runs (live rings of dead processes)
+  bool process_alive = false;  // whether `pid` still runs (live rings of dead processes)
   std::int64_t start_time_ns = 0;
   std::uint32_t format_version = 0;
   std::uint32_t slot_count = 0;

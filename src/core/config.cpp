@@ -1,9 +1,10 @@
 // Config defaults, validation and the BBX_* environment variables; level spec parsing.
+#include "blackbox/config.hpp"
+
 #include <cctype>
 #include <cstdlib>
 #include <limits>
 
-#include "blackbox/config.hpp"
 #include "core/level_spec.hpp"
 
 namespace blackbox {
@@ -92,11 +93,16 @@ bool parse_size(std::string_view text, std::uint64_t& out) {
     suffix = suffix.substr(0, 1);
   }
   unsigned shift = 0;
-  if (suffix.empty()) shift = 0;
-  else if (suffix == "K" || suffix == "k") shift = 10;
-  else if (suffix == "M" || suffix == "m") shift = 20;
-  else if (suffix == "G" || suffix == "g") shift = 30;
-  else return false;
+  if (suffix.empty())
+    shift = 0;
+  else if (suffix == "K" || suffix == "k")
+    shift = 10;
+  else if (suffix == "M" || suffix == "m")
+    shift = 20;
+  else if (suffix == "G" || suffix == "g")
+    shift = 30;
+  else
+    return false;
   if (shift != 0 && value > (std::numeric_limits<std::uint64_t>::max() >> shift)) return false;
   out = value << shift;
   return true;
@@ -113,15 +119,19 @@ Config Config::from_env(std::vector<std::string>* warnings) {
     }
   };
   if (const char* v = std::getenv("BBX_DIR"); v != nullptr) {
-    if (*v == '\0') warn("BBX_DIR", v, "empty directory name", "\"" + c.dir + "\"");
-    else c.dir = v;
+    if (*v == '\0')
+      warn("BBX_DIR", v, "empty directory name", "\"" + c.dir + "\"");
+    else
+      c.dir = v;
   }
   if (const char* v = std::getenv("BBX_APP"); v != nullptr) c.app = v;
   if (const char* v = std::getenv("BBX_LEVEL"); v != nullptr) {
     core::LevelSpec spec;
     std::string error;
-    if (core::parse_level_spec(v, spec, error)) c.levels = v;
-    else warn("BBX_LEVEL", v, error, "\"" + c.levels + "\"");
+    if (core::parse_level_spec(v, spec, error))
+      c.levels = v;
+    else
+      warn("BBX_LEVEL", v, error, "\"" + c.levels + "\"");
   }
   struct SizeVar {
     const char* name;

@@ -144,8 +144,9 @@ void start_locked(const Config& config) {
     std::string anon_error;
     ring = ring::RingMemory::create_anonymous(config, app, &anon_error);
     if (ring != nullptr) {
-      say(error + "; logging to an in-memory ring instead: records will not survive a crash "
-                  "and other processes cannot read them (set BBX_DIR to a writable directory)");
+      say(error +
+          "; logging to an in-memory ring instead: records will not survive a crash "
+          "and other processes cannot read them (set BBX_DIR to a writable directory)");
     } else {
       say(error + "; and " + anon_error + ": log records are dropped and counted");
     }
@@ -168,9 +169,7 @@ std::string join(const std::vector<std::string>& parts) {
 
 }  // namespace
 
-ring::RingMemory* current_ring() noexcept {
-  return g().ring.load(std::memory_order_acquire);
-}
+ring::RingMemory* current_ring() noexcept { return g().ring.load(std::memory_order_acquire); }
 
 ring::RingMemory* started_ring() noexcept {
   if (auto* ring = current_ring(); ring != nullptr) return ring;
@@ -213,8 +212,9 @@ std::uint64_t register_site(Site& site, const ArgType* types, std::uint32_t arg_
     site.threshold.store(static_cast<std::uint8_t>(Level::off), std::memory_order_relaxed);
     if (!l.said_site_table_full) {
       l.said_site_table_full = true;
-      core::say("the site table is full; call sites defined from now on are disabled "
-                "(raise Config::site_table_bytes)");
+      core::say(
+          "the site table is full; call sites defined from now on are disabled "
+          "(raise Config::site_table_bytes)");
     }
     return 0;
   }
@@ -355,12 +355,11 @@ InitResult init(const Config& config) {
     return {};
   }
   const Config& run = l.config;
-  const bool same_ring = run.dir == config.dir && run.app == config.app &&
-                         run.ring_bytes == config.ring_bytes &&
-                         run.block_bytes == config.block_bytes &&
-                         run.max_threads == config.max_threads &&
-                         run.site_table_bytes == config.site_table_bytes &&
-                         run.max_string_bytes == config.max_string_bytes;
+  const bool same_ring =
+      run.dir == config.dir && run.app == config.app && run.ring_bytes == config.ring_bytes &&
+      run.block_bytes == config.block_bytes && run.max_threads == config.max_threads &&
+      run.site_table_bytes == config.site_table_bytes &&
+      run.max_string_bytes == config.max_string_bytes;
   core::LevelSpec spec;
   std::string error;
   (void)core::parse_level_spec(config.levels, spec, error);  // validated above
@@ -369,10 +368,12 @@ InitResult init(const Config& config) {
   l.config.remove_ring_on_exit = config.remove_ring_on_exit;
   core::apply_levels_locked();
   if (!same_ring) {
-    return {"blackbox::init: the logger was already started (by a log call before init) with "
-            "dir=\"" + run.dir + "\" app=\"" + run.app +
-            "\" and its ring geometry; only levels and remove_ring_on_exit were applied. "
-            "Call init() before the first log call to choose the rest."};
+    return {
+        "blackbox::init: the logger was already started (by a log call before init) with "
+        "dir=\"" +
+        run.dir + "\" app=\"" + run.app +
+        "\" and its ring geometry; only levels and remove_ring_on_exit were applied. "
+        "Call init() before the first log call to choose the rest."};
   }
   return {};
 }

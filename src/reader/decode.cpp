@@ -143,33 +143,59 @@ bool decode_args(const SiteInfo& site, const std::byte* data, std::size_t size, 
     const std::byte* p = data + offset;
     if (!site.template_ok) message += i == 0 ? " [" : ", ";
     switch (type) {
-      case ArgType::i8: field.value = std::int64_t{load<std::int8_t>(p)};
-        format_one(message, spec, static_cast<signed char>(load<std::int8_t>(p))); break;
-      case ArgType::i16: field.value = std::int64_t{load<std::int16_t>(p)};
-        format_one(message, spec, load<std::int16_t>(p)); break;
-      case ArgType::i32: field.value = std::int64_t{load<std::int32_t>(p)};
-        format_one(message, spec, load<std::int32_t>(p)); break;
-      case ArgType::i64: field.value = load<std::int64_t>(p);
-        format_one(message, spec, load<std::int64_t>(p)); break;
-      case ArgType::u8: field.value = std::uint64_t{load<std::uint8_t>(p)};
-        format_one(message, spec, static_cast<unsigned char>(load<std::uint8_t>(p))); break;
-      case ArgType::u16: field.value = std::uint64_t{load<std::uint16_t>(p)};
-        format_one(message, spec, load<std::uint16_t>(p)); break;
-      case ArgType::u32: field.value = std::uint64_t{load<std::uint32_t>(p)};
-        format_one(message, spec, load<std::uint32_t>(p)); break;
-      case ArgType::u64: field.value = load<std::uint64_t>(p);
-        format_one(message, spec, load<std::uint64_t>(p)); break;
-      case ArgType::f32: field.value = double{load<float>(p)};
-        format_one(message, spec, load<float>(p)); break;
-      case ArgType::f64: field.value = load<double>(p);
-        format_one(message, spec, load<double>(p)); break;
-      case ArgType::boolean: field.value = load<std::uint8_t>(p) != 0;
-        format_one(message, spec, load<std::uint8_t>(p) != 0); break;
-      case ArgType::character: field.value = load<char>(p);
-        format_one(message, spec, load<char>(p)); break;
-      case ArgType::pointer: field.value = Pointer{load<std::uint64_t>(p)};
-        format_one(message, spec, reinterpret_cast<const void*>(
-                                      static_cast<std::uintptr_t>(load<std::uint64_t>(p))));
+      case ArgType::i8:
+        field.value = std::int64_t{load<std::int8_t>(p)};
+        format_one(message, spec, static_cast<signed char>(load<std::int8_t>(p)));
+        break;
+      case ArgType::i16:
+        field.value = std::int64_t{load<std::int16_t>(p)};
+        format_one(message, spec, load<std::int16_t>(p));
+        break;
+      case ArgType::i32:
+        field.value = std::int64_t{load<std::int32_t>(p)};
+        format_one(message, spec, load<std::int32_t>(p));
+        break;
+      case ArgType::i64:
+        field.value = load<std::int64_t>(p);
+        format_one(message, spec, load<std::int64_t>(p));
+        break;
+      case ArgType::u8:
+        field.value = std::uint64_t{load<std::uint8_t>(p)};
+        format_one(message, spec, static_cast<unsigned char>(load<std::uint8_t>(p)));
+        break;
+      case ArgType::u16:
+        field.value = std::uint64_t{load<std::uint16_t>(p)};
+        format_one(message, spec, load<std::uint16_t>(p));
+        break;
+      case ArgType::u32:
+        field.value = std::uint64_t{load<std::uint32_t>(p)};
+        format_one(message, spec, load<std::uint32_t>(p));
+        break;
+      case ArgType::u64:
+        field.value = load<std::uint64_t>(p);
+        format_one(message, spec, load<std::uint64_t>(p));
+        break;
+      case ArgType::f32:
+        field.value = double{load<float>(p)};
+        format_one(message, spec, load<float>(p));
+        break;
+      case ArgType::f64:
+        field.value = load<double>(p);
+        format_one(message, spec, load<double>(p));
+        break;
+      case ArgType::boolean:
+        field.value = load<std::uint8_t>(p) != 0;
+        format_one(message, spec, load<std::uint8_t>(p) != 0);
+        break;
+      case ArgType::character:
+        field.value = load<char>(p);
+        format_one(message, spec, load<char>(p));
+        break;
+      case ArgType::pointer:
+        field.value = Pointer{load<std::uint64_t>(p)};
+        format_one(
+            message, spec,
+            reinterpret_cast<const void*>(static_cast<std::uintptr_t>(load<std::uint64_t>(p))));
         break;
       case ArgType::string:
       case ArgType::formatted: {
@@ -180,8 +206,10 @@ bool decode_args(const SiteInfo& site, const std::byte* data, std::size_t size, 
         std::string text(reinterpret_cast<const char*>(p + 4), length);
         field.truncated = (word & detail::kStringTruncated) != 0;
         record.truncated |= field.truncated;
-        if (type == ArgType::formatted) message += text;  // its spec was applied when logged
-        else format_one(message, spec, fmt::string_view(text));
+        if (type == ArgType::formatted)
+          message += text;  // its spec was applied when logged
+        else
+          format_one(message, spec, fmt::string_view(text));
         field.value = std::move(text);
         offset += 4 + length;
         break;

@@ -133,8 +133,8 @@ struct RingReader::Impl {
       error = "ring geometry out of range";
       return false;
     }
-    const ring::Layout expect = ring::compute_layout(h.ring_bytes, h.block_bytes, h.slot_count,
-                                                     h.site_table_bytes);
+    const ring::Layout expect =
+        ring::compute_layout(h.ring_bytes, h.block_bytes, h.slot_count, h.site_table_bytes);
     if (expect.site_table_offset != h.site_table_offset ||
         expect.site_table_bytes != h.site_table_bytes ||
         expect.slot_headers_offset != h.slot_headers_offset ||
@@ -288,8 +288,8 @@ std::size_t RingReader::Impl::read_slot(std::uint32_t index,
       c.in_block = false;
       continue;
     }
-    if (record_size % 8 != 0 || record_size < sizeof(detail::RecordHeader) || p + record_size > block_end ||
-        p + record_size > w) {
+    if (record_size % 8 != 0 || record_size < sizeof(detail::RecordHeader) ||
+        p + record_size > block_end || p + record_size > w) {
       Loss& l = loss(index, c.tid);
       l.bytes += std::min(block_end, w) - p;
       l.corrupt_bytes += std::min(block_end, w) - p;

@@ -82,9 +82,9 @@ struct RingHeader {
   char app[64];   // NUL-terminated
   char host[64];  // NUL-terminated
   // Mutable words. Relaxed except where said.
-  std::atomic<std::uint32_t> state;             // RingState; release on change
+  std::atomic<std::uint32_t> state;  // RingState; release on change
   std::uint32_t reserved1;
-  std::atomic<std::uint64_t> site_table_used;   // release after appending an entry
+  std::atomic<std::uint64_t> site_table_used;  // release after appending an entry
   std::atomic<std::uint64_t> threads_attached;
   std::atomic<std::uint64_t> dropped_no_slot;
   std::atomic<std::uint64_t> dropped_after_exit;
@@ -102,10 +102,10 @@ static_assert(sizeof(RingHeader) == 384);  // docs/format.md, "Ring header"
 struct SlotHeader {
   std::atomic<std::uint64_t> write_pos;  // release by producer, acquire by readers
   std::uint8_t pad0[56];
-  std::atomic<std::uint32_t> state;      // SlotState; CAS to claim, release to give back
-  std::atomic<std::uint32_t> tid;        // current or last owner
-  std::atomic<std::uint64_t> next_seq;   // sequence number the next owner continues from
-  std::atomic<std::uint64_t> owners;     // threads that have owned this slot
+  std::atomic<std::uint32_t> state;     // SlotState; CAS to claim, release to give back
+  std::atomic<std::uint32_t> tid;       // current or last owner
+  std::atomic<std::uint64_t> next_seq;  // sequence number the next owner continues from
+  std::atomic<std::uint64_t> owners;    // threads that have owned this slot
   std::uint8_t pad1[40];
 };
 static_assert(sizeof(SlotHeader) == 128);
@@ -144,7 +144,9 @@ struct Layout {
   std::uint64_t file_bytes;
 };
 
-constexpr std::uint64_t round_up(std::uint64_t n, std::uint64_t to) { return (n + to - 1) / to * to; }
+constexpr std::uint64_t round_up(std::uint64_t n, std::uint64_t to) {
+  return (n + to - 1) / to * to;
+}
 
 constexpr Layout compute_layout(std::uint64_t ring_bytes, std::uint32_t block_bytes,
                                 std::uint32_t slots, std::uint64_t site_table_bytes) {

@@ -56,7 +56,11 @@ std::string sanitize_app(const std::string& app) {
 
 RingMemory::RingMemory(std::byte* base, std::size_t size, int fd, std::string path,
                        const Layout& layout, std::uint32_t max_string)
-    : base_(base), size_(size), fd_(fd), path_(std::move(path)), layout_(layout),
+    : base_(base),
+      size_(size),
+      fd_(fd),
+      path_(std::move(path)),
+      layout_(layout),
       max_string_(max_string) {}
 
 RingMemory::~RingMemory() {
@@ -98,10 +102,11 @@ RingMemory* RingMemory::create_file(const Config& config, const std::string& app
   // Reserve the header and slot headers now (tmpfs would otherwise SIGBUS on a full disk);
   // the site table and each slot's ring are reserved as they come into use.
   const int err = sys.posix_fallocate(fd, 0, static_cast<off_t>(layout.site_table_offset));
-  const int err2 = err != 0 ? err
-                            : sys.posix_fallocate(fd, static_cast<off_t>(layout.slot_headers_offset),
-                                                  static_cast<off_t>(layout.slot_data_offset -
-                                                                     layout.slot_headers_offset));
+  const int err2 =
+      err != 0 ? err
+               : sys.posix_fallocate(
+                     fd, static_cast<off_t>(layout.slot_headers_offset),
+                     static_cast<off_t>(layout.slot_data_offset - layout.slot_headers_offset));
   if (err2 != 0) return fail("cannot reserve space for ring file", err2);
   void* base = sys.mmap(nullptr, layout.file_bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
   if (base == MAP_FAILED) return fail("cannot map ring file", errno);
@@ -177,18 +182,20 @@ std::byte* RingMemory::slot_data(std::uint32_t slot) const noexcept {
 
 bool RingMemory::reserve(std::uint64_t offset, std::uint64_t bytes, std::string* error) {
   if (fd_ < 0) return true;
-  const int err = sys::calls().posix_fallocate(fd_, static_cast<off_t>(offset),
-                                               static_cast<off_t>(bytes));
+  const int err =
+      sys::calls().posix_fallocate(fd_, static_cast<off_t>(offset), static_cast<off_t>(bytes));
   if (err == 0) return true;
-  *error = "cannot reserve " + std::to_string(bytes) + " bytes in " + path_ + ": " +
-           errno_text(err);
+  *error =
+      "cannot reserve " + std::to_string(bytes) + " bytes in " + path_ + ": " + errno_text(err);
   return false;
 }
 
-std::uint32_t RingMemory::define_site(const detail::StaticSite& site,
-                                      const detail::ArgType* types, std::uint32_t arg_count) {
+std::uint32_t RingMemory::define_site(const detail::StaticSite& site, const detail::ArgType* types,
+                                      std::uint32_t arg_count) {
   RingHeader& h = header();
-  const auto clamp16 = [](std::size_t n) { return static_cast<std::uint16_t>(std::min<std::size_t>(n, 0xffff)); };
+  const auto clamp16 = [](std::size_t n) {
+    return static_cast<std::uint16_t>(std::min<std::size_t>(n, 0xffff));
+  };
   const std::string_view tag = site.tag, file = site.file, function = site.function,
                          text = site.message_template;
   SiteEntry e{};
@@ -209,7 +216,8 @@ std::uint32_t RingMemory::define_site(const detail::StaticSite& site,
     return 0;
   }
   while (used + size > site_reserved_) {
-    const std::uint64_t chunk = std::min(kSiteReserveChunk, layout_.site_table_bytes - site_reserved_);
+    const std::uint64_t chunk =
+        std::min(kSiteReserveChunk, layout_.site_table_bytes - site_reserved_);
     if (!reserve(layout_.site_table_offset + site_reserved_, chunk, &ignored)) {
       h.sites_dropped.fetch_add(1, std::memory_order_relaxed);
       return 0;

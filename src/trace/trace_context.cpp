@@ -72,8 +72,8 @@ std::optional<TraceContext> TraceContext::parse(std::string_view text, std::stri
     return fail(error, "fields must be separated by '-' at offsets 2, 35 and 52");
   }
   if (version[0] == 0x00 && text.size() != kLength) {
-    return fail(error, "version 00 must be exactly 55 characters, got " +
-                           std::to_string(text.size()));
+    return fail(error,
+                "version 00 must be exactly 55 characters, got " + std::to_string(text.size()));
   }
   if (version[0] != 0x00 && text.size() > kLength && text[kLength] != '-') {
     return fail(error, "a future version's extra fields must start with '-'");

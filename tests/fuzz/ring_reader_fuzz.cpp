@@ -26,9 +26,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     reader->poll([&](const blackbox::Record& r) {
       ++records;
       // Touch everything a consumer would: views must point at live memory.
-      volatile std::size_t n = r.message.size() + r.tag.size() + r.file.size() +
-                               r.function.size() + r.message_template.size() +
-                               r.thread_name.size() + r.fields.size();
+      volatile std::size_t n = r.message.size() + r.tag.size() + r.file.size() + r.function.size() +
+                               r.message_template.size() + r.thread_name.size() + r.fields.size();
       (void)n;
     });
   }

@@ -19,9 +19,10 @@
 namespace {
 
 int usage() {
-  std::fprintf(stderr,
-               "usage: helper log-ack | read RING_PATH FIRST_WRITER END_WRITER | report | enospc |\n"
-               "       seed OUT empty|mixed|wrapped\n");
+  std::fprintf(
+      stderr,
+      "usage: helper log-ack | read RING_PATH FIRST_WRITER END_WRITER | report | enospc |\n"
+      "       seed OUT empty|mixed|wrapped\n");
   return 2;
 }
 
@@ -146,8 +147,8 @@ int write_seed(const std::string& out, const std::string& kind) {
   if (kind == "empty") {
     BBX_TRACE("filtered out");  // starts the ring; trace is below the default level
   } else if (kind == "mixed") {
-    auto ctx = blackbox::TraceContext::parse(
-        "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01");
+    auto ctx =
+        blackbox::TraceContext::parse("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01");
     for (int i = 0; i < 50; ++i) {
       BBX_INFO("ints {} {} {} {} {:x}", static_cast<std::int8_t>(i), static_cast<std::int16_t>(-i),
                i, static_cast<long long>(i) << 40, static_cast<unsigned>(i));

@@ -61,7 +61,8 @@ RunResult run_helper(const std::vector<std::string>& args, const std::vector<std
   RunResult result;
   char buf[4096];
   ssize_t n;
-  while ((n = read(pipe_fds[0], buf, sizeof buf)) > 0) result.out.append(buf, static_cast<std::size_t>(n));
+  while ((n = read(pipe_fds[0], buf, sizeof buf)) > 0)
+    result.out.append(buf, static_cast<std::size_t>(n));
   close(pipe_fds[0]);
   int status = 0;
   waitpid(pid, &status, 0);

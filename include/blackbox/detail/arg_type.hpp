@@ -25,8 +25,8 @@ inline constexpr bool is_c_string_v =
     (std::is_array_v<T> && std::is_same_v<std::remove_cv_t<std::remove_extent_t<T>>, char>);
 
 template <typename T>
-inline constexpr bool is_string_v = is_c_string_v<T> || std::is_same_v<T, std::string> ||
-                                    std::is_same_v<T, std::string_view>;
+inline constexpr bool is_string_v =
+    is_c_string_v<T> || std::is_same_v<T, std::string> || std::is_same_v<T, std::string_view>;
 
 template <typename T>
 constexpr ArgType integer_arg_type() {
@@ -47,16 +47,26 @@ constexpr ArgType integer_arg_type() {
 // The wire type of an argument of (decayed, cv-free) type T.
 template <typename T>
 constexpr ArgType arg_type_of() {
-  if constexpr (std::is_same_v<T, bool>) return ArgType::boolean;
-  else if constexpr (std::is_same_v<T, char>) return ArgType::character;
-  else if constexpr (is_char_type_v<T>) return ArgType::formatted;
-  else if constexpr (std::is_integral_v<T>) return integer_arg_type<T>();
-  else if constexpr (std::is_enum_v<T>) return integer_arg_type<std::underlying_type_t<T>>();
-  else if constexpr (std::is_same_v<T, float>) return ArgType::f32;
-  else if constexpr (std::is_same_v<T, double>) return ArgType::f64;
-  else if constexpr (is_string_v<T>) return ArgType::string;
-  else if constexpr (std::is_pointer_v<T> || std::is_null_pointer_v<T>) return ArgType::pointer;
-  else return ArgType::formatted;
+  if constexpr (std::is_same_v<T, bool>)
+    return ArgType::boolean;
+  else if constexpr (std::is_same_v<T, char>)
+    return ArgType::character;
+  else if constexpr (is_char_type_v<T>)
+    return ArgType::formatted;
+  else if constexpr (std::is_integral_v<T>)
+    return integer_arg_type<T>();
+  else if constexpr (std::is_enum_v<T>)
+    return integer_arg_type<std::underlying_type_t<T>>();
+  else if constexpr (std::is_same_v<T, float>)
+    return ArgType::f32;
+  else if constexpr (std::is_same_v<T, double>)
+    return ArgType::f64;
+  else if constexpr (is_string_v<T>)
+    return ArgType::string;
+  else if constexpr (std::is_pointer_v<T> || std::is_null_pointer_v<T>)
+    return ArgType::pointer;
+  else
+    return ArgType::formatted;
 }
 
 // The type fmt sees for T, both in the compile-time check and in the reader.

@@ -44,7 +44,8 @@ WireString truncate_string(const char* data, std::size_t size, std::uint32_t lim
 
 [[nodiscard]] inline WireString wire_string(const char* data, std::size_t size,
                                             std::uint32_t limit) noexcept {
-  if (size > limit) [[unlikely]] return truncate_string(data, size, limit);
+  if (size > limit) [[unlikely]]
+    return truncate_string(data, size, limit);
   return {data, static_cast<std::uint32_t>(size), 0};
 }
 
@@ -56,7 +57,8 @@ template <std::uint32_t Index, typename Arg>
   if constexpr (type == ArgType::string) {
     if constexpr (is_c_string_v<T>) {
       const char* s = arg;
-      if (s == nullptr) [[unlikely]] return wire_string("(null)", 6, p.max_string);
+      if (s == nullptr) [[unlikely]]
+        return wire_string("(null)", 6, p.max_string);
       return wire_string(s, std::strlen(s), p.max_string);
     } else {
       return wire_string(arg.data(), arg.size(), p.max_string);
@@ -75,8 +77,10 @@ template <std::uint32_t Index, typename Arg>
 // Bytes of an argument on the wire, not counting string bytes (see string_bytes()).
 template <typename W>
 [[nodiscard]] inline std::uint32_t wire_size(const W&) noexcept {
-  if constexpr (std::is_same_v<W, WireString> || std::is_same_v<W, WireFormatted>) return 4;
-  else return sizeof(W);
+  if constexpr (std::is_same_v<W, WireString> || std::is_same_v<W, WireFormatted>)
+    return 4;
+  else
+    return sizeof(W);
 }
 
 // Copies a string argument. Log strings are mostly short: up to 16 bytes are moved with
@@ -145,9 +149,12 @@ inline constexpr bool is_wire_string_v =
 
 template <typename W>
 [[nodiscard]] inline std::uint32_t string_bytes(const W& w) noexcept {
-  if constexpr (std::is_same_v<W, WireString>) return w.size;
-  else if constexpr (std::is_same_v<W, WireFormatted>) return static_cast<std::uint32_t>(w.text.size());
-  else return 0;
+  if constexpr (std::is_same_v<W, WireString>)
+    return w.size;
+  else if constexpr (std::is_same_v<W, WireFormatted>)
+    return static_cast<std::uint32_t>(w.text.size());
+  else
+    return 0;
 }
 
 // kTraceBytes is a multiple of 8, so adding it after rounding keeps the fixed part a
@@ -164,7 +171,8 @@ inline void clamp_string(W& w, std::uint32_t limit) noexcept {
   if constexpr (std::is_same_v<W, WireString>) {
     if (w.size > limit) w = truncate_string(w.data, w.size, limit);
   } else if constexpr (std::is_same_v<W, WireFormatted>) {
-    if (w.text.size() > limit) w.text.resize(truncate_string(w.text.data(), w.text.size(), limit).size);
+    if (w.text.size() > limit)
+      w.text.resize(truncate_string(w.text.data(), w.text.size(), limit).size);
   }
 }
 
@@ -249,7 +257,8 @@ template <typename... Args>
 [[nodiscard]] inline std::uint64_t site_bits(Site& site, TypeList<Args...>) noexcept {
   // Acquire: pairs with the release in register_site(); see site.hpp.
   const std::uint64_t bits = site.header_bits.load(std::memory_order_acquire);
-  if (bits != 0) [[likely]] return bits;
+  if (bits != 0) [[likely]]
+    return bits;
   return register_site(site, arg_types_v<Args...>.data(), sizeof...(Args));
 }
 

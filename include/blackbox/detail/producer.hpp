@@ -24,7 +24,7 @@ namespace blackbox::detail {
 
 // All fields are owned by the thread; only `published` points into shared memory.
 struct Producer {
-  std::byte* data = nullptr;                      // this slot's ring bytes
+  std::byte* data = nullptr;                        // this slot's ring bytes
   std::atomic<std::uint64_t>* published = nullptr;  // the slot's shared write position
   std::uint64_t wpos = 0;       // stream position of the next record (== *published)
   std::uint64_t block_end = 0;  // stream position where the current block ends
@@ -64,8 +64,7 @@ extern thread_local constinit Producer tls_producer BBX_TLS_MODEL;
 [[nodiscard]] std::byte* reserve_slow(Producer& p, std::uint32_t size) noexcept;
 
 // Publishes the record that ends at stream position `end`.
-inline void commit(Producer& p, std::atomic<std::uint64_t>* published,
-                   std::uint64_t end) noexcept {
+inline void commit(Producer& p, std::atomic<std::uint64_t>* published, std::uint64_t end) noexcept {
   p.wpos = end;
   ++p.seq;
   // Release: the record's bytes are visible before its position. Pairs with the reader's

@@ -33,18 +33,23 @@ constexpr std::uint32_t fixed_size(ArgType type) noexcept {
     case ArgType::i8:
     case ArgType::u8:
     case ArgType::boolean:
-    case ArgType::character: return 1;
+    case ArgType::character:
+      return 1;
     case ArgType::i16:
-    case ArgType::u16: return 2;
+    case ArgType::u16:
+      return 2;
     case ArgType::i32:
     case ArgType::u32:
-    case ArgType::f32: return 4;
+    case ArgType::f32:
+      return 4;
     case ArgType::i64:
     case ArgType::u64:
     case ArgType::f64:
-    case ArgType::pointer: return 8;
+    case ArgType::pointer:
+      return 8;
     case ArgType::string:
-    case ArgType::formatted: return 0;
+    case ArgType::formatted:
+      return 0;
   }
   return 0;
 }

@@ -29,7 +29,9 @@ inline constexpr std::size_t kMaxArgs = 64;
 constexpr bool is_name_start(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
 }
-constexpr bool is_name_char(char c) { return is_name_start(c) || (c >= '0' && c <= '9') || c == '.'; }
+constexpr bool is_name_char(char c) {
+  return is_name_start(c) || (c >= '0' && c <= '9') || c == '.';
+}
 
 // Checks `text` and writes the equivalent fmt template (names removed) into `out`.
 // Returns the number of placeholders. Reports errors by calling the functions above.
@@ -93,8 +95,8 @@ class TemplateString {
     if (sizeof...(Args) > kMaxArgs) error_too_many_arguments_max_is_64();
     char stripped[N > 1 ? N : 1]{};
     std::size_t stripped_len = 0;
-    const std::size_t placeholders = strip_names(std::string_view(text, N - 1), stripped,
-                                                 stripped_len);
+    const std::size_t placeholders =
+        strip_names(std::string_view(text, N - 1), stripped, stripped_len);
     if (placeholders < sizeof...(Args)) error_more_arguments_than_placeholders();
     if (placeholders > sizeof...(Args)) error_more_placeholders_than_arguments();
     // fmt's checker validates every spec against the type the reader will format.

@@ -1,7 +1,6 @@
 // Logs one record and reads it back: proves headers, library and dependencies all link.
 #include <blackbox/blackbox.hpp>
 #include <blackbox/reader.hpp>
-
 #include <cstdio>
 
 int main() {
