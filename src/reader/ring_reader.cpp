@@ -246,6 +246,16 @@ std::size_t RingReader::Impl::read_slot(std::uint32_t index,
   }
   // Step 4: parse the private copy.
   auto at = [&](std::uint64_t pos) { return copy.data() + (pos - r); };
+  // Damage: give up on the rest of the block (the next block header's sequence number
+  // then counts the records skipped) and account the bytes.
+  auto skip_damaged = [&](std::uint64_t block_end) {
+    const std::uint64_t skipped = std::min(block_end, w) - p;
+    Loss& l = loss(index, c.tid);
+    l.bytes += skipped;
+    l.corrupt_bytes += skipped;
+    p = block_end;
+    c.in_block = false;
+  };
   std::size_t emitted = 0;
   Record record;
   while (p < w) {
@@ -261,11 +271,7 @@ std::size_t RingReader::Impl::read_slot(std::uint32_t index,
       if (p + sizeof bh > w) break;  // header not complete yet (cannot happen once published)
       std::memcpy(&bh, at(p), sizeof bh);
       if (bh.position != p) {  // damaged: the sequence check at the next good block counts it
-        Loss& l = loss(index, c.tid);
-        l.bytes += std::min(block_end, w) - p;
-        l.corrupt_bytes += std::min(block_end, w) - p;
-        p = block_end;
-        c.in_block = false;
+        skip_damaged(block_end);
         continue;
       }
       if (bh.first_seq > c.next_seq || !c.started) {
@@ -290,11 +296,7 @@ std::size_t RingReader::Impl::read_slot(std::uint32_t index,
     }
     if (record_size % 8 != 0 || record_size < sizeof(detail::RecordHeader) ||
         p + record_size > block_end || p + record_size > w) {
-      Loss& l = loss(index, c.tid);
-      l.bytes += std::min(block_end, w) - p;
-      l.corrupt_bytes += std::min(block_end, w) - p;
-      p = block_end;
-      c.in_block = false;
+      skip_damaged(block_end);
       continue;
     }
     if (decode(at(p), record_size, record)) {
