@@ -68,14 +68,16 @@ struct InitResult {
 
 // Starts the logger with `config` (Config::from_env() for the environment's settings).
 // Call it early in main(). If a log call already started the logger from the environment,
-// the records it made are kept and init() applies what can change in a running process
-// (levels, string limit, app name: the ring file is renamed); a different dir or ring
-// geometry is refused with an error. An invalid config is refused and nothing changes.
-// Thread-safe; blocks briefly (creates and maps the ring file, calibrates the clock ~1 ms).
+// the records it made are kept, init() applies what can change in a running process
+// (levels and remove_ring_on_exit) and, if any other field differs, says so in the result:
+// the ring cannot move while threads write into it. An invalid config is refused and
+// nothing changes. Thread-safe; blocks briefly (creates and maps the ring file, calibrates
+// the clock for about 1 ms).
 [[nodiscard]] InitResult init(const Config& config);
 
 // Marks the ring file exited and, if Config::remove_ring_on_exit, removes it. Call it when
-// no other thread is logging; records logged afterwards are counted as dropped.
+// no other thread is logging: records logged afterwards still go into the ring's memory,
+// but once the file is removed nothing can read them. The logger cannot be started again.
 // Also run automatically at normal exit. Thread-safe, idempotent.
 void shutdown() noexcept;
 

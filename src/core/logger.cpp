@@ -227,7 +227,11 @@ std::uint64_t register_site(Site& site, const ArgType* types, std::uint32_t arg_
 bool attach_producer(Producer& p) noexcept {
   core::Logger& l = core::g();
   if (p.exited) {
-    l.dropped_after_exit.fetch_add(1, std::memory_order_relaxed);
+    if (ring::RingMemory* ring = core::current_ring(); ring != nullptr) {
+      ring->header().dropped_after_exit.fetch_add(1, std::memory_order_relaxed);
+    } else {
+      l.dropped_after_exit.fetch_add(1, std::memory_order_relaxed);
+    }
     return false;
   }
   ring::RingMemory* ring = core::started_ring();
@@ -392,6 +396,7 @@ void shutdown() noexcept {
 void set_level(std::string_view tag, Level level) {
   core::Logger& l = core::g();
   std::lock_guard lock(l.mutex);
+  std::erase_if(l.levels.tags, [tag](const auto& entry) { return entry.first == tag; });
   l.levels.tags.emplace_back(std::string(tag), level);
   core::apply_levels_locked();
 }
@@ -428,6 +433,7 @@ Stats stats() {
     const ring::RingHeader& h = ring->header();
     s.threads_attached = h.threads_attached.load(std::memory_order_relaxed);
     s.dropped_no_slot += h.dropped_no_slot.load(std::memory_order_relaxed);
+    s.dropped_after_exit += h.dropped_after_exit.load(std::memory_order_relaxed);
     s.sites_dropped = h.sites_dropped.load(std::memory_order_relaxed);
     s.anonymous_ring = ring->path().empty();
   }
