@@ -6,6 +6,7 @@
 
 #include <cstdlib>
 
+#include "blackbox/blackbox.hpp"
 #include "core/level_spec.hpp"
 #include "support/test_env.hpp"
 
@@ -141,6 +142,27 @@ TEST(ConfigTest, LevelFromEnvironmentFiltersAtTheCallSite) {
   const auto run = blackbox::test::run_helper({"report"}, {"BBX_DIR=" + dir, "BBX_LEVEL=warn"});
   EXPECT_EQ(run.status, 0) << run.out;
   EXPECT_NE(run.out.find("records=2 anonymous=0"), std::string::npos) << run.out;
+}
+
+TEST(ConfigTest, RecordsLoggedBeforeInitAreKeptAndInitStillAppliesLevels) {
+  BBX_LOG("early", blackbox::Level::info, "before init {}", 1);  // starts from the environment
+  blackbox::Config config = blackbox::Config::from_env();
+  config.levels = "warn";
+  const auto same = blackbox::init(config);
+  EXPECT_TRUE(same.ok()) << same.error;
+  BBX_LOG("early", blackbox::Level::info, "filtered by init's levels {}", 2);
+  config.app = "another-name";
+  const auto moved = blackbox::init(config);
+  EXPECT_FALSE(moved.ok());
+  EXPECT_NE(moved.error.find("already started"), std::string::npos) << moved.error;
+  blackbox::Config invalid;
+  invalid.dir.clear();
+  EXPECT_FALSE(blackbox::init(invalid).ok()) << "an invalid config is refused";
+  std::vector<std::string> early;
+  for (const auto& r : blackbox::test::read_own_ring()) {
+    if (r.tag == "early") early.push_back(r.message);
+  }
+  EXPECT_EQ(early, std::vector<std::string>{"before init 1"});
 }
 
 }  // namespace
