@@ -124,6 +124,15 @@ TEST(ConfigTest, FullRingDirectoryFallsBackToMemory) {
   EXPECT_NE(run.out.find("No space left on device"), std::string::npos) << run.out;
 }
 
+TEST(ConfigTest, UnwritableRingDirectoryFallsBackToMemory) {
+  const std::string dir = blackbox::test::make_temp_dir("eacces");
+  const auto run = blackbox::test::run_helper({"eacces"}, {"BBX_DIR=" + dir});
+  EXPECT_EQ(run.status, 0) << run.out;
+  EXPECT_NE(run.out.find("records=4 anonymous=1"), std::string::npos) << run.out;
+  EXPECT_NE(run.out.find("cannot create ring file " + dir), std::string::npos) << run.out;
+  EXPECT_NE(run.out.find("Permission denied"), std::string::npos) << run.out;
+}
+
 TEST(ConfigTest, BadEnvironmentIsReportedAndTheProgramStillLogs) {
   const std::string dir = blackbox::test::make_temp_dir("badenv");
   const auto run = blackbox::test::run_helper(

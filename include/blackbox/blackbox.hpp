@@ -19,6 +19,10 @@
 // std::string_view, pointers and enums are copied raw. Any other type with an
 // fmt::formatter is formatted at the call site (costs a format and an allocation).
 // Strings longer than Config::max_string_bytes are cut and marked truncated.
+//
+// Context: any thread may log; a call never blocks and never takes a lock once its thread
+// and its call site have logged once (the first call of each may lock and allocate). Not
+// async-signal-safe: do not log from signal handlers (the crash path has its own writer).
 #pragma once
 
 #include <cstdint>

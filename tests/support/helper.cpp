@@ -22,6 +22,7 @@ int usage() {
   std::fprintf(
       stderr,
       "usage: helper log-ack | read RING_PATH FIRST_WRITER END_WRITER | report | enospc |\n"
+      "       eacces |\n"
       "       seed OUT empty|mixed|wrapped\n");
   return 2;
 }
@@ -184,6 +185,13 @@ int main(int argc, char** argv) {
   }
   if (mode == "report") return log_and_report();
   if (mode == "seed" && argc == 4) return write_seed(argv[2], argv[3]);
+  if (mode == "eacces") {  // a ring directory we may not write to (tests run as root)
+    blackbox::sys::calls().open = [](const char*, int, mode_t) {
+      errno = EACCES;
+      return -1;
+    };
+    return log_and_report();
+  }
   if (mode == "enospc") {
     blackbox::sys::calls().posix_fallocate = [](int, off_t, off_t) { return ENOSPC; };
     return log_and_report();
