@@ -40,7 +40,8 @@ TEST(ForkTest, ChildLogsIntoItsOwnRingFile) {
 
   const std::string child_ring = report.substr(0, report.find('\n'));
   EXPECT_NE(child_ring, parent_ring);
-  EXPECT_NE(child_ring.find("." + std::to_string(pid) + ".bbr"), std::string::npos) << child_ring;
+  const std::string child_name = std::to_string(pid) + ".bbr";  // "<app>.<pid>.bbr"
+  EXPECT_TRUE(child_ring.ends_with("." + child_name)) << child_ring;
   EXPECT_EQ(report.substr(report.find('\n') + 1), "child " + std::to_string(pid) + "\n");
 
   std::vector<std::string> parent_messages;

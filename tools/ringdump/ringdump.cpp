@@ -36,7 +36,10 @@ const char* state_name(RingState s) {
 
 std::vector<std::string> rings_of_pid(const std::string& dir, long pid) {
   std::vector<std::string> out;
-  const std::string suffix = "." + std::to_string(pid) + ".bbr";
+  // Appended piecewise: g++ 12 -O3 warns falsely (-Wrestrict) on "." + to_string(pid) + ...
+  std::string suffix = ".";
+  suffix += std::to_string(pid);
+  suffix += ".bbr";
   std::error_code ec;
   for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
     const std::string name = e.path().filename().string();
