@@ -1,5 +1,6 @@
 // The ring on one thread, with a deliberately small geometry so wrapping is quick: exact
 // loss accounting, incremental reads, truncation, trace context, levels, thread slots.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
@@ -12,6 +13,24 @@
 
 #include "blackbox/blackbox.hpp"
 #include "support/test_env.hpp"
+
+namespace {
+
+struct Wide {
+  int n;
+};
+
+}  // namespace
+
+// Formats as n copies of "ab": a type only fmt knows, formatted at the call site.
+template <>
+struct fmt::formatter<Wide> : fmt::formatter<std::string_view> {
+  auto format(const Wide& w, format_context& ctx) const {
+    auto out = ctx.out();
+    for (int i = 0; i < w.n; ++i) out = fmt::format_to(out, "ab");
+    return out;
+  }
+};
 
 namespace {
 
@@ -144,6 +163,20 @@ TEST(RingTest, LongStringsAreTruncatedAtUtf8BoundariesAndFlagged) {
   const auto r2 = tagged(blackbox::test::read_own_ring(), "trunc2");
   ASSERT_EQ(r2.size(), 1u);
   EXPECT_EQ(std::get<std::string>(r2[0].fields[0].value), odd.substr(0, kMaxString - 1));
+}
+
+TEST(RingTest, TextFormattedAtTheCallSiteIsTruncatedLikeAString) {
+  start_small_ring();
+  BBX_LOG("wide", blackbox::Level::info, "short {} long {}", Wide{3}, Wide{100});
+  const auto r = tagged(blackbox::test::read_own_ring(), "wide");
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_EQ(std::get<std::string>(r[0].fields[0].value), "ababab");
+  EXPECT_FALSE(r[0].fields[0].truncated);
+  std::string cut;
+  for (std::uint32_t i = 0; i < kMaxString / 2; ++i) cut += "ab";
+  EXPECT_EQ(std::get<std::string>(r[0].fields[1].value), cut);
+  EXPECT_TRUE(r[0].fields[1].truncated);
+  EXPECT_EQ(r[0].message, "short ababab long " + cut);
 }
 
 TEST(RingTest, ManyStringsTooBigForOneBlockAreCutToFit) {

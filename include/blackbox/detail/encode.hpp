@@ -22,7 +22,8 @@
 
 namespace blackbox::detail {
 
-// A string argument as it will be written: bytes, length, truncation flag.
+// A string argument as it will be written: bytes, length, truncation flag. On the fast
+// path flags is always 0; only the rare path (write_record_rare) cuts strings.
 struct WireString {
   const char* data;
   std::uint32_t size;
@@ -32,6 +33,7 @@ struct WireString {
 // An argument formatted at the call site (types that only have an fmt::formatter).
 struct WireFormatted {
   std::string text;
+  std::uint32_t flags = 0;  // kStringTruncated once cut
 };
 
 // Formats argument `index` of `message_template` with that placeholder's spec. Compiled
@@ -42,29 +44,27 @@ std::string format_eager(const char* message_template, std::uint32_t index,
 // Cuts `size` to `limit`, backing off so a UTF-8 sequence is never split.
 WireString truncate_string(const char* data, std::size_t size, std::uint32_t limit) noexcept;
 
-[[nodiscard]] inline WireString wire_string(const char* data, std::size_t size,
-                                            std::uint32_t limit) noexcept {
-  if (size > limit) [[unlikely]]
-    return truncate_string(data, size, limit);
-  return {data, static_cast<std::uint32_t>(size), 0};
+// Lengths are kept whole here (capped only to fit the 31-bit length field); the limit is
+// checked by the caller and applied on the rare path.
+[[nodiscard]] inline WireString wire_string(const char* data, std::size_t size) noexcept {
+  return {data, static_cast<std::uint32_t>(size < kStringLengthMask ? size : kStringLengthMask), 0};
 }
 
 template <std::uint32_t Index, typename Arg>
-[[nodiscard]] inline auto to_wire(const Producer& p, [[maybe_unused]] const char* message_template,
-                                  const Arg& arg) {
+[[nodiscard]] inline auto to_wire([[maybe_unused]] const char* message_template, const Arg& arg) {
   using T = decayed_t<Arg>;
   constexpr ArgType type = arg_type_of<T>();
   if constexpr (type == ArgType::string) {
     if constexpr (is_c_string_v<T>) {
       const char* s = arg;
       if (s == nullptr) [[unlikely]]
-        return wire_string("(null)", 6, p.max_string);
-      return wire_string(s, std::strlen(s), p.max_string);
+        return wire_string("(null)", 6);
+      return wire_string(s, std::strlen(s));
     } else {
-      return wire_string(arg.data(), arg.size(), p.max_string);
+      return wire_string(arg.data(), arg.size());
     }
   } else if constexpr (type == ArgType::formatted) {
-    return WireFormatted{format_eager(message_template, Index, fmt::make_format_args(arg))};
+    return WireFormatted{format_eager(message_template, Index, fmt::make_format_args(arg)), 0};
   } else if constexpr (type == ArgType::pointer) {
     return static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(arg));
   } else if constexpr (std::is_enum_v<T>) {
@@ -74,13 +74,35 @@ template <std::uint32_t Index, typename Arg>
   }
 }
 
+template <typename W>
+inline constexpr bool is_wire_string_v =
+    std::is_same_v<W, WireString> || std::is_same_v<W, WireFormatted>;
+
 // Bytes of an argument on the wire, not counting string bytes (see string_bytes()).
 template <typename W>
 [[nodiscard]] inline std::uint32_t wire_size(const W&) noexcept {
-  if constexpr (std::is_same_v<W, WireString> || std::is_same_v<W, WireFormatted>)
+  if constexpr (is_wire_string_v<W>)
     return 4;
   else
     return sizeof(W);
+}
+
+template <typename W>
+[[nodiscard]] inline std::uint32_t string_bytes(const W& w) noexcept {
+  if constexpr (std::is_same_v<W, WireString>)
+    return w.size;
+  else if constexpr (std::is_same_v<W, WireFormatted>)
+    return static_cast<std::uint32_t>(w.text.size());
+  else
+    return 0;
+}
+
+template <typename W>
+[[nodiscard]] inline bool over_limit(const W& w, std::uint32_t limit) noexcept {
+  if constexpr (is_wire_string_v<W>)
+    return string_bytes(w) > limit;
+  else
+    return false;
 }
 
 // Copies a string argument. Log strings are mostly short: up to 16 bytes are moved with
@@ -121,40 +143,24 @@ template <typename W>
   if constexpr (std::is_same_v<W, WireString>) {
     return put_string(out, w.data, w.size, w.flags);
   } else if constexpr (std::is_same_v<W, WireFormatted>) {
-    return put_string(out, w.text.data(), static_cast<std::uint32_t>(w.text.size()),
-                      0);  // already cut to fit by fit_strings()
+    return put_string(out, w.text.data(), static_cast<std::uint32_t>(w.text.size()), w.flags);
   } else {
     std::memcpy(out, &w, sizeof(W));
     return out + sizeof(W);
   }
 }
 
-// Rare path: the strings do not fit in one record. Cuts every string argument to an equal
-// share of the room left by the fixed-size arguments, marking each cut one as truncated.
+// Cuts a string argument to `limit` bytes, marking it truncated.
 template <typename W>
-inline void fit_string(W& w, std::uint32_t share) noexcept {
+inline void cut_string(W& w, std::uint32_t limit) noexcept {
   if constexpr (std::is_same_v<W, WireString>) {
-    if (w.size > share) w = truncate_string(w.data, w.size, share);
+    if (w.size > limit) w = truncate_string(w.data, w.size, limit);
   } else if constexpr (std::is_same_v<W, WireFormatted>) {
-    if (w.text.size() > share) {
-      const WireString cut = truncate_string(w.text.data(), w.text.size(), share);
-      w.text.resize(cut.size);
+    if (w.text.size() > limit) {
+      w.text.resize(truncate_string(w.text.data(), w.text.size(), limit).size);
+      w.flags = kStringTruncated;
     }
   }
-}
-
-template <typename W>
-inline constexpr bool is_wire_string_v =
-    std::is_same_v<W, WireString> || std::is_same_v<W, WireFormatted>;
-
-template <typename W>
-[[nodiscard]] inline std::uint32_t string_bytes(const W& w) noexcept {
-  if constexpr (std::is_same_v<W, WireString>)
-    return w.size;
-  else if constexpr (std::is_same_v<W, WireFormatted>)
-    return static_cast<std::uint32_t>(w.text.size());
-  else
-    return 0;
 }
 
 // kTraceBytes is a multiple of 8, so adding it after rounding keeps the fixed part a
@@ -166,68 +172,12 @@ template <typename... Ws>
   return static_cast<std::uint32_t>(align_record(size)) + p.trace_bytes;
 }
 
-template <typename W>
-inline void clamp_string(W& w, std::uint32_t limit) noexcept {
-  if constexpr (std::is_same_v<W, WireString>) {
-    if (w.size > limit) w = truncate_string(w.data, w.size, limit);
-  } else if constexpr (std::is_same_v<W, WireFormatted>) {
-    if (w.text.size() > limit)
-      w.text.resize(truncate_string(w.text.data(), w.text.size(), limit).size);
-  }
-}
-
-// Rare path for records with strings: the thread's first record (max_record == 0 until it
-// attaches), or strings that do not fit in one block. Takes and returns the wires by value
-// so that their address never escapes the hot path (which keeps them in registers).
-// Returns size 0 to drop the record.
-template <typename Wires, std::size_t... I>
-[[nodiscard]] std::pair<std::uint32_t, Wires> fit_record(Producer& p, Wires wires,
-                                                         std::index_sequence<I...>) noexcept {
-  if (p.max_record == 0) {
-    if (!attach_producer(p)) return {0, std::move(wires)};  // counted there
-    (clamp_string(std::get<I>(wires), p.max_string), ...);
-  }
-  const std::uint32_t size = record_size(p, std::get<I>(wires)...);
-  if (size <= p.max_record) return {size, std::move(wires)};
-  constexpr std::uint32_t strings =
-      (0u + ... + (is_wire_string_v<std::tuple_element_t<I, Wires>> ? 1u : 0u));
-  const std::uint32_t fixed = size - (0u + ... + string_bytes(std::get<I>(wires)));
-  const std::uint32_t room = p.max_record > fixed + 8 ? p.max_record - fixed - 8 : 0;
-  (fit_string(std::get<I>(wires), room / strings), ...);
-  const std::uint32_t fitted = record_size(p, std::get<I>(wires)...);
-  return {fitted, std::move(wires)};
-}
-
-template <typename... Args, std::size_t... I>
-inline void write_record(std::uint64_t site_bits, [[maybe_unused]] const char* message_template,
-                         std::index_sequence<I...> indexes, const Args&... args) noexcept {
-  Producer& p = tls_producer;
-  const std::uint64_t time = now_ticks();
-  auto wires = std::make_tuple(to_wire<I>(p, message_template, args)...);
-  std::uint32_t size = std::apply([&](const auto&... w) { return record_size(p, w...); }, wires);
+// Writes a record whose space is reserved at dst and publishes it.
+template <typename Wires>
+inline void emit(Producer& p, std::byte* dst, std::uint64_t wpos, std::uint32_t size,
+                 std::uint64_t site_bits, std::uint64_t time, const Wires& wires) noexcept {
   // Stores through dst may alias anything (std::byte), so everything needed after them is
   // read into locals first: the compiler would otherwise reload it from TLS.
-  std::uint64_t wpos = p.wpos;
-  std::byte* dst;
-  // Room left in a block never exceeds max_record, so a record that fits here needs no
-  // other size check.
-  if (wpos + size <= p.block_end) [[likely]] {
-    dst = p.data + (wpos & p.mask);
-  } else {
-    constexpr bool has_strings =
-        (false || ... || is_wire_string_v<std::tuple_element_t<I, decltype(wires)>>);
-    if constexpr (has_strings) {
-      if (size > p.max_record) {  // first record of the thread, or too big for a block
-        auto fitted = fit_record(p, std::move(wires), indexes);
-        if (fitted.first == 0) return;
-        size = fitted.first;
-        wires = std::move(fitted.second);
-      }
-    }
-    dst = reserve_slow(p, size);  // also attaches the thread on its first record
-    if (dst == nullptr) return;   // no slot: counted
-    wpos = p.wpos;
-  }
   std::atomic<std::uint64_t>* const published = p.published;
   const std::uint32_t trace_bytes = p.trace_bytes;
   // RecordHeader's first 8 bytes as one word: size, then site id and trace flag.
@@ -241,6 +191,52 @@ inline void write_record(std::uint64_t site_bits, [[maybe_unused]] const char* m
   }
   std::apply([&](const auto&... w) { ((out = put(out, w)), ...); }, wires);
   commit(p, published, wpos + size);
+}
+
+// The rare path, for a record the fast path could not place as it is: the current block is
+// full (also the thread's very first record, before it has a ring), a string is over the
+// limit, or the strings do not fit in one block. Takes the wires by value so that their
+// address never escapes the fast path, which keeps them in registers.
+template <typename Wires, std::size_t... I>
+[[gnu::noinline]] void write_record_rare(Producer& p, std::uint64_t site_bits, std::uint64_t time,
+                                         Wires wires, std::index_sequence<I...>) noexcept {
+  if (p.max_record == 0 && !attach_producer(p)) return;  // not attached yet; counted if no slot
+  (cut_string(std::get<I>(wires), p.max_string), ...);
+  std::uint32_t size = record_size(p, std::get<I>(wires)...);
+  if (size > p.max_record) {
+    // Too big for a block: every string gets an equal share of the room left.
+    constexpr std::uint32_t strings =
+        (0u + ... + (is_wire_string_v<std::tuple_element_t<I, Wires>> ? 1u : 0u));
+    if constexpr (strings > 0) {
+      const std::uint32_t fixed = size - (0u + ... + string_bytes(std::get<I>(wires)));
+      const std::uint32_t room = p.max_record > fixed + 8 ? p.max_record - fixed - 8 : 0;
+      (cut_string(std::get<I>(wires), room / strings), ...);
+      size = record_size(p, std::get<I>(wires)...);
+    }
+  }
+  std::byte* const dst =
+      p.wpos + size <= p.block_end ? p.data + (p.wpos & p.mask) : reserve_slow(p, size);
+  if (dst == nullptr) return;  // no slot: counted
+  emit(p, dst, p.wpos, size, site_bits, time, wires);
+}
+
+template <typename... Args, std::size_t... I>
+inline void write_record(std::uint64_t site_bits, [[maybe_unused]] const char* message_template,
+                         std::index_sequence<I...> indexes, const Args&... args) noexcept {
+  Producer& p = tls_producer;
+  const std::uint64_t time = now_ticks();
+  auto wires = std::make_tuple(to_wire<I>(message_template, args)...);
+  const std::uint32_t size =
+      std::apply([&](const auto&... w) { return record_size(p, w...); }, wires);
+  const bool strings_over_limit = (false || ... || over_limit(std::get<I>(wires), p.max_string));
+  const std::uint64_t wpos = p.wpos;
+  // Room left in a block never exceeds max_record, so a record that fits here needs no
+  // other size check.
+  if (!strings_over_limit && wpos + size <= p.block_end) [[likely]] {
+    emit(p, p.data + (wpos & p.mask), wpos, size, site_bits, time, wires);
+  } else {
+    write_record_rare(p, site_bits, time, std::move(wires), indexes);
+  }
 }
 
 template <typename... Args>
