@@ -231,7 +231,9 @@ inline void write_record(std::uint64_t site_bits, [[maybe_unused]] const char* m
   const bool strings_over_limit = (false || ... || over_limit(std::get<I>(wires), p.max_string));
   const std::uint64_t wpos = p.wpos;
   // Room left in a block never exceeds max_record, so a record that fits here needs no
-  // other size check.
+  // other size check. `size` cannot have wrapped when this test passes: every string is
+  // within max_string (at most half a block), and before the thread has a ring
+  // block_end is 0.
   if (!strings_over_limit && wpos + size <= p.block_end) [[likely]] {
     emit(p, p.data + (wpos & p.mask), wpos, size, site_bits, time, wires);
   } else {
