@@ -152,6 +152,10 @@ void start_locked(const Config& config) {
     }
   }
   if (!l.hooks_installed) {
+    if (!ring::clock_is_steady()) {
+      say("this CPU does not report an invariant TSC: record times may drift between clock "
+          "calibrations (about once a second) if the CPU changes frequency");
+    }
     l.hooks_installed = true;
     pthread_key_create(&l.thread_key, on_thread_exit);
     pthread_atfork(before_fork, after_fork_parent, after_fork_child);

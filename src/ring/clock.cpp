@@ -8,6 +8,9 @@
 #include "ring/clock.hpp"
 
 #include <time.h>
+#if defined(__x86_64__)
+#include <cpuid.h>
+#endif
 
 #include <atomic>
 
@@ -71,6 +74,16 @@ std::atomic<std::uint64_t> g_refresh_interval{0};
 std::atomic<bool> g_refreshing{false};
 
 }  // namespace
+
+bool clock_is_steady() noexcept {
+#if defined(__x86_64__)
+  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+  if (__get_cpuid(0x80000007, &eax, &ebx, &ecx, &edx) == 0) return false;
+  return (edx & (1u << 8)) != 0;  // Advanced Power Management: invariant TSC
+#else
+  return true;
+#endif
+}
 
 ClockKind native_clock_kind() noexcept {
 #if defined(__x86_64__)

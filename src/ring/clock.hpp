@@ -10,6 +10,11 @@ namespace blackbox::ring {
 
 [[nodiscard]] ClockKind native_clock_kind() noexcept;
 
+// Whether the clock the hot path reads ticks at a constant rate in every power state (CPUID
+// "invariant TSC" on x86-64; always true for CLOCK_MONOTONIC). If not, times between two
+// calibration points can drift.
+[[nodiscard]] bool clock_is_steady() noexcept;
+
 // Wall-clock ns since the epoch (CLOCK_REALTIME). Async-signal-safe.
 [[nodiscard]] std::int64_t realtime_ns() noexcept;
 
