@@ -93,6 +93,7 @@ void hammer(unsigned writers) {
   std::map<std::uint32_t, std::uint32_t> slot_writer;
   std::uint64_t bad = 0;
   std::uint64_t lost = 0;
+  std::uint64_t corrupt = 0;
   std::thread reader([&] {
     auto ring_reader = blackbox::RingReader::open_self();
     ASSERT_TRUE(ring_reader);
@@ -114,6 +115,7 @@ void hammer(unsigned writers) {
     ring_reader->poll(check);
     for (const auto& l : ring_reader->losses()) {
       if (slot_writer.count(l.slot) != 0) lost += l.records;
+      corrupt += l.corrupt_bytes;
     }
   });
 
@@ -130,6 +132,9 @@ void hammer(unsigned writers) {
   reader.join();
 
   EXPECT_EQ(bad, 0u);
+  // Losses in a healthy ring come from lapping only: a copy the writer overwrote must be
+  // discarded by the re-check, never parsed and reported as damage.
+  EXPECT_EQ(corrupt, 0u);
   EXPECT_EQ(read_count.size(), writers);
   std::uint64_t read_total = 0;
   for (const auto& [w, n] : read_count) read_total += n;
@@ -139,11 +144,13 @@ void hammer(unsigned writers) {
   int status = 0;
   const std::string report = finish_reader(external, status);
   ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << report;
-  unsigned long long records = 0, external_lost = 0, external_bad = 0, seen_writers = 0;
-  ASSERT_EQ(std::sscanf(report.c_str(), "records=%llu lost=%llu bad=%llu writers=%llu", &records,
-                        &external_lost, &external_bad, &seen_writers),
-            4)
+  unsigned long long records = 0, external_lost = 0, external_bad = 0, seen_writers = 0,
+                     external_corrupt = 0;
+  ASSERT_EQ(std::sscanf(report.c_str(), "records=%llu lost=%llu bad=%llu writers=%llu corrupt=%llu",
+                        &records, &external_lost, &external_bad, &seen_writers, &external_corrupt),
+            5)
       << report;
+  EXPECT_EQ(external_corrupt, 0u) << report;
   EXPECT_EQ(external_bad, 0u) << report;
   EXPECT_EQ(seen_writers, writers) << report;
   // The external reader also sees the "setup" record's slot (the main thread): its loss

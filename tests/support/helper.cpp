@@ -102,18 +102,20 @@ int read_ring(const char* path, std::uint64_t first_writer, std::uint64_t end_wr
   }
   reader->poll(check);
   std::map<std::uint32_t, std::uint64_t> lost_by_slot;
+  std::uint64_t corrupt = 0;  // a healthy ring is lapped, never damaged
   for (const auto& l : reader->losses()) {
     if (slot_writer.count(l.slot) != 0) lost_by_slot[l.slot] += l.records;
+    corrupt += l.corrupt_bytes;
   }
   std::uint64_t lost = 0;
   for (const auto& [slot, n] : lost_by_slot) lost += n;
   std::uint64_t records = 0;
   for (const auto& [w, n] : count) records += n;
-  std::printf("records=%llu lost=%llu bad=%llu writers=%zu polls=%llu\n",
+  std::printf("records=%llu lost=%llu bad=%llu writers=%zu corrupt=%llu polls=%llu\n",
               static_cast<unsigned long long>(records), static_cast<unsigned long long>(lost),
               static_cast<unsigned long long>(bad), count.size(),
-              static_cast<unsigned long long>(polls));
-  return bad == 0 ? 0 : 3;
+              static_cast<unsigned long long>(corrupt), static_cast<unsigned long long>(polls));
+  return bad == 0 && corrupt == 0 ? 0 : 3;
 }
 
 // Logs a few records with whatever BBX_* environment it was given, reads them back from
