@@ -22,6 +22,8 @@ printf "%-24s %12s %10s\n" kind "Ir total" "Ir/record"
 for kind in four_args four_args_std_string two_ints static_string disabled \
             spdlog_async_four_args fmt_fwrite_four_args; do
   total=$(count "$kind")
-  printf "%-24s %12s %10.1f\n" "$kind" "$total" "$(echo "($total - $empty) / ($n + 1)" | bc -l)"
+  awk -v k="$kind" -v t="$total" -v e="$empty" -v n="$n" \
+    'BEGIN { printf "%-24s %12s %10.1f\n", k, t, (t - e) / (n + 1) }'
 done
-printf "(loop overhead subtracted: %.1f Ir per iteration)\n" "$(echo "$empty / ($n + 1)" | bc -l)"
+awk -v e="$empty" -v n="$n" \
+  'BEGIN { printf "(loop overhead subtracted: %.1f Ir per iteration)\n", e / (n + 1) }'
