@@ -283,8 +283,7 @@ bool attach_producer(Producer& p) noexcept {
 // reader whose copy saw any of our new bytes sees, after its acquire fence, this position
 // or a later one and discards the copy. This is the seqlock writer protocol with the write
 // position as the sequence.
-std::byte* reserve_slow(Producer& p, std::uint32_t /*size*/) noexcept {
-  if (p.data == nullptr && !attach_producer(p)) return nullptr;
+std::byte* reserve_slow(Producer& p) noexcept {
   const core::ThreadInfo& t = core::tls_info;
   const std::uint64_t block = t.block_bytes;
   std::uint64_t w = p.wpos;

@@ -132,11 +132,11 @@ bool decode_args(const SiteInfo& site, const std::byte* data, std::size_t size, 
   std::size_t offset = 0;
   std::string message;
   if (site.template_ok) message = site.literals[0];
+  const std::string no_spec = "{}";  // a damaged template: show values plainly
   for (std::size_t i = 0; i < site.types.size(); ++i) {
     const ArgType type = site.types[i];
     Field field;
     if (site.template_ok) field.name = site.names[i];
-    const std::string no_spec = "{}";
     const std::string& spec = site.template_ok ? site.specs[i] : no_spec;
     const std::uint32_t fixed = detail::fixed_size(type);
     if (fixed != 0 && offset + fixed > size) return false;

@@ -215,8 +215,7 @@ template <typename Wires, std::size_t... I>
     }
   }
   std::byte* const dst =
-      p.wpos + size <= p.block_end ? p.data + (p.wpos & p.mask) : reserve_slow(p, size);
-  if (dst == nullptr) return;  // no slot: counted
+      p.wpos + size <= p.block_end ? p.data + (p.wpos & p.mask) : reserve_slow(p);
   emit(p, dst, p.wpos, size, site_bits, time, wires);
 }
 

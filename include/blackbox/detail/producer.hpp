@@ -58,10 +58,9 @@ extern thread_local constinit Producer tls_producer BBX_TLS_MODEL;
 // slot is taken, or the thread is exiting.
 [[nodiscard]] bool attach_producer(Producer& p) noexcept;
 
-// Out of line, once per block (and on a thread's first record, which attaches it): pads
-// out the current block and claims the next one. Returns where to write `size` bytes
-// (size <= p.max_record), or nullptr if the record is dropped (counted).
-[[nodiscard]] std::byte* reserve_slow(Producer& p, std::uint32_t size) noexcept;
+// Out of line, once per block, for an attached thread: pads out the current block and
+// claims the next one. Returns where the next record starts (room for p.max_record bytes).
+[[nodiscard]] std::byte* reserve_slow(Producer& p) noexcept;
 
 // Publishes the record that ends at stream position `end`.
 inline void commit(Producer& p, std::atomic<std::uint64_t>* published, std::uint64_t end) noexcept {
