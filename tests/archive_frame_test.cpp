@@ -112,11 +112,12 @@ TEST(ArchiveFrameTest, BitFlipsCostOnlyTheFramesTheyHitAndAreAllReported) {
     std::vector<Written> written;
     auto bytes = make_archive(rng, 60, 400, written);
     std::set<std::uint64_t> flipped;
-    const int flips = 1 + static_cast<int>(rng() % 8);
-    for (int i = 0; i < flips; ++i) {
+    const std::size_t flips = 1 + rng() % 8;
+    while (flipped.size() < flips) {
+      // Distinct positions: two flips of the same bit would cancel out.
       const std::uint64_t at = rng() % bytes.size();
+      if (!flipped.insert(at).second) continue;
       bytes[at] ^= static_cast<std::byte>(1u << (rng() % 8));
-      flipped.insert(at);
     }
     const Scan s = scan(bytes);
     // Every frame no flip touched comes back, unchanged, at its offset.
