@@ -1,18 +1,9 @@
 // Reading a ring while its writers run (or after they died), without ever stopping them.
+// The per-slot protocol (copy, re-check, count gaps) is drain_slot() in slot_drain.hpp;
+// this file decodes what it delivers.
 //
-// Per slot, the reader keeps a read position R and the next expected sequence number:
-//   1. W = write_pos (acquire). Bytes before window_start(W) are gone: skip R forward.
-//   2. Copy [R, W) out of the shared ring (racy_copy: the writer may be overwriting it).
-//   3. Acquire fence, then W2 = write_pos (relaxed). Bytes of the copy before
-//      window_start(W2) may have been overwritten while we copied: discard them.
-//   4. Parse what is left from the private copy; block headers carry sequence numbers, so
-//      every gap (overwritten, discarded or damaged) is counted as exact lost records.
-//
-// Memory ordering: step 1 pairs with the producer's release store in commit() (record
-// bytes visible before their position); steps 2-3 are the seqlock reader protocol paired
-// with the claim in reserve_slow() (store of the block start, release fence, then the
-// overwriting stores). Site table: acquire load of site_table_used pairs with the release
-// in define_site(). Header: acquire fence after checking the magic pairs with the release
+// Memory ordering: site table: acquire load of site_table_used pairs with the release in
+// define_site(). Header: acquire fence after checking the magic pairs with the release
 // fence before the creator wrote it.
 #include <errno.h>
 #include <fcntl.h>
@@ -29,6 +20,7 @@
 #include "blackbox/reader.hpp"
 #include "core/logger.hpp"
 #include "reader/decode.hpp"
+#include "reader/slot_drain.hpp"
 #include "ring/clock.hpp"
 #include "ring/layout.hpp"
 
@@ -39,32 +31,11 @@ using ring::BlockHeader;
 using ring::RingHeader;
 using ring::SlotHeader;
 
-// Copies bytes the writer may be overwriting at this moment. Whatever a torn copy holds is
-// discarded by the caller's re-check of the write position (step 3), so the race is benign
-// by construction; it is invisible to ThreadSanitizer on purpose (like the kernel's
-// data_race() around seqlock reads). Volatile word loads: no memcpy the sanitizer would
-// intercept, and the compiler cannot merge or re-read them.
-__attribute__((no_sanitize("thread"))) void racy_copy(std::byte* dst, const std::byte* src,
-                                                      std::size_t bytes) {
-  auto* d = reinterpret_cast<std::uint64_t*>(dst);
-  const auto* s = reinterpret_cast<const volatile std::uint64_t*>(src);
-  for (std::size_t i = 0; i < bytes / 8; ++i) d[i] = s[i];
-}
-
 std::uint64_t load_acquire(const std::atomic<std::uint64_t>& a) {
   return a.load(std::memory_order_acquire);
 }
 
 bool is_power_of_two(std::uint64_t n) { return n != 0 && (n & (n - 1)) == 0; }
-
-struct Cursor {
-  std::uint64_t read_pos = 0;
-  std::uint64_t next_seq = 0;
-  bool started = false;   // a block header has been seen
-  bool in_block = false;  // read_pos is inside a block whose header we read
-  std::uint32_t tid = 0;
-  std::string thread_name;
-};
 
 }  // namespace
 
@@ -76,7 +47,7 @@ struct RingReader::Impl {
   ring::Layout layout{};
   std::uint64_t site_parsed = 0;  // bytes of the site table parsed so far
   std::unordered_map<std::uint32_t, std::shared_ptr<const reader::SiteInfo>> sites;
-  std::vector<Cursor> cursors;
+  std::vector<reader::SlotCursor> cursors;
   std::map<std::pair<std::uint32_t, std::uint32_t>, Loss> losses;
   std::vector<std::byte> copy;
   std::vector<std::byte> image;  // open_bytes(): the reader owns the bytes
@@ -148,7 +119,7 @@ struct RingReader::Impl {
       return false;
     }
     layout = expect;
-    cursors.assign(layout.slot_count, Cursor{});
+    cursors.assign(layout.slot_count, reader::SlotCursor{});
     copy.resize(layout.ring_bytes);
     return true;
   }
@@ -214,111 +185,32 @@ bool RingReader::Impl::decode(const std::byte* p, std::uint32_t record_size, Rec
 
 std::size_t RingReader::Impl::read_slot(std::uint32_t index,
                                         const std::function<void(const Record&)>& sink) {
-  Cursor& c = cursors[index];
-  const std::uint64_t ring_bytes = layout.ring_bytes;
-  const std::uint64_t block = layout.block_bytes;
-  // Step 1. Acquire: pairs with the producer's release in commit()/reserve_slow().
-  const std::uint64_t w = load_acquire(slot(index).write_pos) & ~std::uint64_t{7};
-  // Nothing new. (read_pos can be past w only after skipping a damaged block's tail.)
-  if (w <= c.read_pos) return 0;
-  std::uint64_t r = c.read_pos;
-  const std::uint64_t lo = ring::window_start(w, ring_bytes, block);
-  if (r < lo) {
-    if (c.started) loss(index, c.tid).bytes += lo - r;
-    r = lo;
-    c.in_block = false;
-  }
-  // Step 2: copy [r, w), at most one wrap.
-  const std::uint64_t n = w - r;
-  const std::byte* data = slot_data(index);
-  const std::uint64_t first = std::min(n, ring_bytes - (r & (ring_bytes - 1)));
-  racy_copy(copy.data(), data + (r & (ring_bytes - 1)), first);
-  racy_copy(copy.data() + first, data, n - first);
-  // Step 3. Pairs with the release fence after the claim in reserve_slow().
-  std::atomic_thread_fence(std::memory_order_acquire);
-  const std::uint64_t w2 = slot(index).write_pos.load(std::memory_order_relaxed);
-  std::uint64_t p = r;
-  const std::uint64_t lo2 = ring::window_start(w2, ring_bytes, block);
-  if (p < lo2) {
-    if (c.started) loss(index, c.tid).bytes += std::min(lo2, w) - p;
-    p = std::min(lo2, w);
-    c.in_block = false;
-  }
-  // Step 4: parse the private copy.
-  auto at = [&](std::uint64_t pos) { return copy.data() + (pos - r); };
-  // Damage: give up on the rest of the block (the next block header's sequence number
-  // then counts the records skipped) and account the bytes.
-  auto skip_damaged = [&](std::uint64_t block_end) {
-    const std::uint64_t skipped = std::min(block_end, w) - p;
-    Loss& l = loss(index, c.tid);
-    l.bytes += skipped;
-    l.corrupt_bytes += skipped;
-    p = block_end;
-    c.in_block = false;
-  };
-  std::size_t emitted = 0;
-  Record record;
-  while (p < w) {
-    const std::uint64_t in_block = p & (block - 1);
-    const std::uint64_t block_end = p - in_block + block;
-    if (in_block == 0 || !c.in_block) {
-      if (in_block != 0) {  // mid-block with no header seen: skip to the next block
-        loss(index, c.tid).bytes += std::min(block_end, w) - p;
-        p = block_end;
-        continue;
-      }
-      BlockHeader bh;
-      if (p + sizeof bh > w) break;  // header not complete yet (cannot happen once published)
-      std::memcpy(&bh, at(p), sizeof bh);
-      if (bh.position != p) {  // damaged: the sequence check at the next good block counts it
-        skip_damaged(block_end);
-        continue;
-      }
-      if (bh.first_seq > c.next_seq || !c.started) {
-        const std::uint64_t missed = bh.first_seq - (c.started ? c.next_seq : 0);
-        if (missed > 0) loss(index, bh.tid).records += missed;
-      }
-      c.next_seq = bh.first_seq;
-      c.started = true;
-      c.in_block = true;
-      c.tid = bh.tid;
-      c.thread_name.assign(bh.thread_name, strnlen(bh.thread_name, sizeof bh.thread_name));
-      p += sizeof bh;
-      continue;
+  struct Visitor {
+    Impl& impl;
+    std::uint32_t index;
+    const std::function<void(const Record&)>& sink;
+    Record decoded;
+    bool record(const std::byte* p, std::uint32_t size, std::uint64_t position,
+                const reader::SlotCursor& c) {
+      Record& r = decoded;
+      if (!impl.decode(p, size, r)) return false;
+      r.tid = c.tid;
+      r.thread_name.assign(c.thread_name, strnlen(c.thread_name, sizeof c.thread_name));
+      r.slot = index;
+      r.position = position;
+      r.sequence = c.next_seq;
+      sink(r);
+      return true;
     }
-    if (p + 4 > w) break;
-    std::uint32_t record_size;
-    std::memcpy(&record_size, at(p), sizeof record_size);
-    if (record_size == 0) {  // padding marker: the rest of the block is unused
-      p = block_end;
-      c.in_block = false;
-      continue;
+    void lost(std::uint32_t tid, std::uint64_t records, std::uint64_t bytes,
+              std::uint64_t corrupt_bytes) {
+      Loss& l = impl.loss(index, tid);
+      l.records += records;
+      l.bytes += bytes;
+      l.corrupt_bytes += corrupt_bytes;
     }
-    if (record_size % 8 != 0 || record_size < sizeof(detail::RecordHeader) ||
-        p + record_size > block_end || p + record_size > w) {
-      skip_damaged(block_end);
-      continue;
-    }
-    if (decode(at(p), record_size, record)) {
-      record.tid = c.tid;
-      record.thread_name = c.thread_name;
-      record.slot = index;
-      record.position = p;
-      record.sequence = c.next_seq;
-      sink(record);
-      ++emitted;
-    } else {
-      Loss& l = loss(index, c.tid);
-      l.records += 1;
-      l.bytes += record_size;
-      l.corrupt_bytes += record_size;
-    }
-    ++c.next_seq;
-    p += record_size;
-  }
-  c.read_pos = p;
-  if ((c.read_pos & (block - 1)) == 0) c.in_block = false;
-  return emitted;
+  } visitor{*this, index, sink, {}};
+  return reader::drain_slot(slot(index), slot_data(index), layout, cursors[index], copy, visitor);
 }
 
 RingReader::RingReader(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
