@@ -79,11 +79,21 @@ struct InitResult {
 // the clock for about 1 ms).
 [[nodiscard]] InitResult init(const Config& config);
 
-// Marks the ring file exited and, if Config::remove_ring_on_exit, removes it. Call it when
-// no other thread is logging: records logged afterwards still go into the ring's memory,
-// but once the file is removed nothing can read them. The logger cannot be started again.
-// Also run automatically at normal exit. Thread-safe, idempotent.
+// Flushes the rings to the archive, stops the flusher, marks the ring file exited and, if
+// Config::remove_ring_on_exit, removes it. Call it when no other thread is logging: records
+// logged afterwards still go into the ring's memory, but are not archived, and once the
+// file is removed nothing can read them. The logger cannot be started again. Also run
+// automatically at normal exit (return from main, exit()). Thread-safe, idempotent.
 void shutdown() noexcept;
+
+// Returns once every record logged before the call (by any thread) has been written to the
+// archive file: true then; false if the archive is disabled or a write failed (the circuit
+// breaker is open; stats() says why). Wakes the flusher and waits for one pass; a tripped
+// breaker is probed at once. Thread-safe; blocks the caller (never the other threads).
+bool flush();
+
+// The archive file being written, or "" (no archive, or nothing written yet). Thread-safe.
+[[nodiscard]] std::string archive_path();
 
 // Enables `level` and above for sites tagged `tag` (set_level(level): for every tag without
 // a level of its own). Takes effect in every thread at once. Thread-safe; takes a lock.
@@ -104,6 +114,22 @@ struct Stats {
   std::uint64_t dropped_after_exit = 0;  // records dropped: thread or logger shut down
   std::uint64_t sites_dropped = 0;       // sites disabled: the site table was full
   bool anonymous_ring = false;           // the ring directory could not be used
+
+  // The archive (all zero when it is disabled). Loss counts are exact record counts.
+  bool archive_enabled = false;
+  std::uint64_t records_archived = 0;       // records written to archive files
+  std::uint64_t archive_bytes_written = 0;  // bytes appended to archive files
+  std::uint64_t chunks_written = 0;
+  std::uint64_t archive_files_created = 0;
+  std::uint64_t archive_files_deleted = 0;  // by retention
+  std::uint64_t lost_overwritten = 0;       // a producer lapped the flusher
+  std::uint64_t lost_disk_error = 0;        // could not be written (breaker open)
+  std::uint64_t lost_corrupt = 0;           // failed validation in the ring
+  // The circuit breaker: open while archive writes fail (the flusher backs off and probes).
+  bool breaker_open = false;
+  std::uint64_t breaker_trips = 0;  // times it opened
+  std::uint64_t write_errors = 0;   // failed writes (including failed probes)
+  int last_write_errno = 0;         // errno of the latest failure (ENOSPC, EIO, ...)
 };
 [[nodiscard]] Stats stats();
 

@@ -39,8 +39,38 @@ struct Config {
   // 16 .. block_bytes / 2. Env: BBX_MAX_STRING.
   std::uint32_t max_string_bytes = 4096;
 
-  // Remove the ring file on shutdown() or normal exit. A crash or kill always leaves it.
+  // Remove the ring file on shutdown() or normal exit (after the final flush to the
+  // archive). A crash or kill always leaves it.
   bool remove_ring_on_exit = true;
+
+  // --- The archive: a background thread flushes the rings to zstd-compressed files. ---
+
+  // Directory for archive files. Env: BBX_ARCHIVE_DIR ("off" disables the archive). Created
+  // (mode 0750, with missing parents) if needed. Empty: no archive, no flusher thread.
+  // Default: $XDG_STATE_HOME/blackbox, else $HOME/.local/state/blackbox, else
+  // /var/tmp/blackbox-<uid>.
+  std::string archive_dir = default_archive_dir();
+
+  // The flusher writes at least this often (ms), and sooner when a ring is half full or
+  // flush() is called. 10 .. 60000. Env: BBX_FLUSH_MS.
+  std::uint32_t flush_interval_ms = 1000;
+
+  // zstd level for record chunks: -7 (fastest) .. 19. Env: BBX_ZSTD_LEVEL.
+  int zstd_level = 1;
+
+  // A new file is started when the current one reaches rotate_bytes (64 KiB .. 4 GiB) or is
+  // rotate_seconds old (1 .. 604800). Env: BBX_ROTATE_BYTES, BBX_ROTATE_SECONDS.
+  std::uint64_t rotate_bytes = 64u << 20;
+  std::uint32_t rotate_seconds = 3600;
+
+  // Files of this app are deleted, oldest first, while together they exceed retain_bytes
+  // or are older (last written) than retain_seconds; 0 means no limit. A file another
+  // process is still writing is never deleted. Env: BBX_RETAIN_BYTES, BBX_RETAIN_SECONDS.
+  std::uint64_t retain_bytes = 1ull << 30;
+  std::uint32_t retain_seconds = 3 * 24 * 3600;
+
+  // The default archive directory for this user (see archive_dir).
+  [[nodiscard]] static std::string default_archive_dir();
 
   // Defaults overridden by the BBX_* environment variables. A bad value is reported in
   // `warnings` (naming the variable and what was expected) and the default is kept.

@@ -1,6 +1,7 @@
-// Reading rings: open a ring file (this process's, a live process's, or a dead one's) and
-// iterate its records, decoded and formatted. The reader never blocks or disturbs the
-// writers, never returns a torn record, and counts every record it could not get.
+// Reading rings and archives: open a ring file (this process's, a live process's, or a dead
+// one's) or archive files (one, or a directory of them) and iterate their records, decoded
+// and formatted, with one Record type. Readers never block or disturb the writers, never
+// return a torn record, count every record they could not get, and report damaged bytes.
 #pragma once
 
 #include <array>
@@ -8,6 +9,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -48,22 +50,36 @@ struct Record {
   std::array<std::uint8_t, 16> trace_id{};
   std::array<std::uint8_t, 8> span_id{};
   bool truncated = false;  // some string argument was cut
-  // Identity: the record's slot, its byte position in that slot's stream, and its
-  // sequence number there (consecutive within a slot; a gap is counted loss).
+  // Identity: the record's slot, its byte position in that slot's stream (in an archive:
+  // the file offset of its chunk), and its sequence number there (consecutive within a
+  // slot; a gap is counted loss).
   std::uint32_t slot = 0;
   std::uint64_t position = 0;
   std::uint64_t sequence = 0;
   std::shared_ptr<const void> site_owner;  // keeps the views above alive
 };
 
+// Why records were lost. Rings report overwritten (corrupt bytes counted alongside);
+// archives carry the cause the flusher recorded. Values are stored in archive files.
+enum class LossCause : std::uint8_t {
+  overwritten = 1,  // the producer lapped the reader (or the flusher) before it read them
+  corrupt = 2,      // failed validation in the ring
+  disk_error = 3,   // could not be written to the archive (the circuit breaker was open)
+  no_slot = 4,      // logged by a thread that found no free ring slot
+  after_exit = 5,   // logged after the thread or the logger shut down
+};
+
 // Records a reader could not read, per slot and thread: overwritten before they were read
-// (the producer lapped the reader), or damaged in the file.
+// (the producer lapped the reader), or damaged in the file. In an archive: one entry per
+// loss marker the flusher wrote.
 struct Loss {
-  std::uint32_t slot = 0;
+  std::uint32_t slot = 0;           // 0xFFFFFFFF: not in any slot (no_slot, after_exit)
   std::uint32_t tid = 0;            // the thread whose records were lost (as far as known)
   std::uint64_t records = 0;        // exact, from sequence numbers
   std::uint64_t bytes = 0;          // stream bytes skipped
   std::uint64_t corrupt_bytes = 0;  // of which: bytes that failed validation
+  LossCause cause = LossCause::overwritten;
+  std::int64_t time_ns = 0;  // archives: when the flusher noticed (wall clock)
 };
 
 enum class RingState : std::uint32_t { live = 1, exited = 2, crashed = 3 };
@@ -120,6 +136,63 @@ class RingReader {
  private:
   struct Impl;
   explicit RingReader(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// A byte range of an archive file a reader could not use, and why.
+struct DamagedRange {
+  std::string file;
+  std::uint64_t offset = 0;
+  std::uint64_t length = 0;
+  std::string reason;
+};
+
+// What an archive file's header says about its writer.
+struct ArchiveFileInfo {
+  std::string path;
+  std::string app, host, library_version;
+  std::int32_t pid = 0;
+  std::uint32_t file_index = 0;  // 0: the process's first file; +1 per rotation
+  std::int64_t process_start_ns = 0;
+  std::int64_t file_start_ns = 0;
+  std::uint32_t format_version = 0;
+  bool header_ok = false;  // false: the header frame was damaged (records still read)
+};
+
+class ArchiveReader {
+ public:
+  // Opens an archive file, or a directory: every `*.bbx` file in it, in name (= time) order.
+  // Null with `error` set if the path cannot be read. Thread-compatible.
+  [[nodiscard]] static std::unique_ptr<ArchiveReader> open(const std::string& path,
+                                                           std::string* error = nullptr);
+  ~ArchiveReader();
+  ArchiveReader(const ArchiveReader&) = delete;
+  ArchiveReader& operator=(const ArchiveReader&) = delete;
+
+  // Only records with this trace id (chunks whose index rules it out are not even
+  // decompressed). nullopt: every record.
+  void set_trace_filter(std::optional<std::array<std::uint8_t, 16>> trace_id);
+
+  // Reads every record written since the previous call (the first call: everything), file
+  // by file, each file in its order (chunks of per-thread runs). A directory's new files
+  // are picked up. A frame still being appended by a live writer is left for the next call.
+  std::size_t poll(const std::function<void(const Record&)>& sink);
+  [[nodiscard]] std::vector<Record> read_sorted();
+
+  [[nodiscard]] std::vector<Loss> losses() const;  // the loss markers read so far
+  [[nodiscard]] std::uint64_t lost_records() const;
+  [[nodiscard]] const std::vector<DamagedRange>& damage() const;
+  [[nodiscard]] std::vector<ArchiveFileInfo> files() const;
+  struct Counters {
+    std::uint64_t chunks_read = 0;
+    std::uint64_t chunks_skipped = 0;  // ruled out by the trace filter without decompressing
+    std::uint64_t unknown_frames = 0;  // frame types this reader does not know (skipped)
+  };
+  [[nodiscard]] Counters counters() const;
+
+ private:
+  struct Impl;
+  explicit ArchiveReader(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
 

@@ -1,6 +1,8 @@
 // Config defaults, validation and the BBX_* environment variables; level spec parsing.
 #include "blackbox/config.hpp"
 
+#include <unistd.h>
+
 #include <cctype>
 #include <cstdlib>
 #include <limits>
@@ -35,6 +37,16 @@ std::optional<Level> parse_level(std::string_view name) noexcept {
   if (n == "fatal" || n == "critical") return Level::fatal;
   if (n == "off" || n == "none") return Level::off;
   return std::nullopt;
+}
+
+std::string Config::default_archive_dir() {
+  if (const char* state = std::getenv("XDG_STATE_HOME"); state != nullptr && *state == '/') {
+    return std::string(state) + "/blackbox";
+  }
+  if (const char* home = std::getenv("HOME"); home != nullptr && *home == '/') {
+    return std::string(home) + "/.local/state/blackbox";
+  }
+  return "/var/tmp/blackbox-" + std::to_string(getuid());
 }
 
 namespace core {
@@ -157,6 +169,23 @@ Config Config::from_env(std::vector<std::string>* warnings) {
   size_var({"BBX_RING_BYTES", 64u << 10, 1u << 30, true}, c.ring_bytes);
   size_var({"BBX_MAX_THREADS", 1, 65536, false}, c.max_threads);
   size_var({"BBX_MAX_STRING", 16, c.block_bytes / 2, false}, c.max_string_bytes);
+  if (const char* v = std::getenv("BBX_ARCHIVE_DIR"); v != nullptr) {
+    c.archive_dir = std::string_view(v) == "off" ? "" : v;
+  }
+  size_var({"BBX_FLUSH_MS", 10, 60000, false}, c.flush_interval_ms);
+  if (const char* v = std::getenv("BBX_ZSTD_LEVEL"); v != nullptr) {
+    char* end = nullptr;
+    const long level = std::strtol(v, &end, 10);
+    if (end == v || *end != '\0' || level < -7 || level > 19) {
+      warn("BBX_ZSTD_LEVEL", v, "expected an integer -7 .. 19", std::to_string(c.zstd_level));
+    } else {
+      c.zstd_level = static_cast<int>(level);
+    }
+  }
+  size_var({"BBX_ROTATE_BYTES", 64u << 10, 4ull << 30, false}, c.rotate_bytes);
+  size_var({"BBX_ROTATE_SECONDS", 1, 604800, false}, c.rotate_seconds);
+  size_var({"BBX_RETAIN_BYTES", 0, ~0ull >> 1, false}, c.retain_bytes);
+  size_var({"BBX_RETAIN_SECONDS", 0, 0xFFFF'FFFFu, false}, c.retain_seconds);
   return c;
 }
 
@@ -184,6 +213,21 @@ std::vector<std::string> Config::validate() const {
   if (max_string_bytes < 16 || max_string_bytes > block_bytes / 2) {
     errors.emplace_back("max_string_bytes: must be 16 .. block_bytes / 2, got " +
                         std::to_string(max_string_bytes));
+  }
+  if (flush_interval_ms < 10 || flush_interval_ms > 60000) {
+    errors.emplace_back("flush_interval_ms: must be 10 .. 60000, got " +
+                        std::to_string(flush_interval_ms));
+  }
+  if (zstd_level < -7 || zstd_level > 19) {
+    errors.emplace_back("zstd_level: must be -7 .. 19, got " + std::to_string(zstd_level));
+  }
+  if (rotate_bytes < (64u << 10) || rotate_bytes > (4ull << 30)) {
+    errors.emplace_back("rotate_bytes: must be 64 KiB .. 4 GiB, got " +
+                        std::to_string(rotate_bytes));
+  }
+  if (rotate_seconds < 1 || rotate_seconds > 604800) {
+    errors.emplace_back("rotate_seconds: must be 1 .. 604800, got " +
+                        std::to_string(rotate_seconds));
   }
   return errors;
 }

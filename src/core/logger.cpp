@@ -22,6 +22,7 @@
 #include <mutex>
 #include <string>
 
+#include "archive/flusher.hpp"
 #include "blackbox/blackbox.hpp"
 #include "core/level_spec.hpp"
 #include "ring/clock.hpp"
@@ -41,6 +42,8 @@ namespace {
 // Per-thread facts only the slow paths need (trivial, so no TLS init guard either).
 struct ThreadInfo {
   ring::RingMemory* ring;
+  ring::SlotHeader* slot;
+  std::uint64_t fill_mark;  // unread bytes past which the flusher is woken early
   std::uint32_t tid;
   std::uint32_t block_bytes;
   char name[16];
@@ -50,7 +53,9 @@ thread_local constinit ThreadInfo tls_info{};
 struct Logger {
   std::mutex mutex;
   std::atomic<ring::RingMemory*> ring{nullptr};
-  // Guarded by mutex:
+  // Set under mutex; read without it (release/acquire: the object is complete before its
+  // pointer). Never destroyed: a forked child abandons its parent's.
+  std::atomic<archive::Flusher*> flusher{nullptr};
   Config config;
   bool have_config = false;  // set by the first start; a forked child restarts with it
   LevelSpec levels;
@@ -121,6 +126,9 @@ void after_fork_child() {
   // The parent's ring is shared memory: the child must not write into it. It starts its own
   // ring (same config, its own pid) on its first log call; sites are defined there anew.
   l.ring.store(nullptr, std::memory_order_relaxed);
+  // The parent's flusher thread does not exist here; its object may hold locked mutexes.
+  l.flusher.store(nullptr, std::memory_order_relaxed);
+  archive::reset_wake();
   for (detail::Site* s = l.sites; s != nullptr; s = s->next) {
     s->header_bits.store(0, std::memory_order_relaxed);
   }
@@ -160,6 +168,20 @@ void start_locked(const Config& config) {
     pthread_key_create(&l.thread_key, on_thread_exit);
     pthread_atfork(before_fork, after_fork_parent, after_fork_child);
     std::atexit(at_exit);
+  }
+  if (ring != nullptr && !config.archive_dir.empty()) {
+    archive::FlusherSettings settings;
+    settings.files.dir = config.archive_dir;
+    settings.files.app = ring::sanitize_app(app);
+    settings.files.rotate_bytes = config.rotate_bytes;
+    settings.files.rotate_ns = std::int64_t{config.rotate_seconds} * 1'000'000'000;
+    settings.files.retain_bytes = config.retain_bytes;
+    settings.files.retain_ns = std::int64_t{config.retain_seconds} * 1'000'000'000;
+    settings.zstd_level = config.zstd_level;
+    settings.interval_ns = std::int64_t{config.flush_interval_ms} * 1'000'000;
+    auto* flusher = new archive::Flusher(*ring, std::move(settings));
+    flusher->start();
+    l.flusher.store(flusher, std::memory_order_release);
   }
   // Release: the ring's header is complete before any thread can find the ring.
   l.ring.store(ring, std::memory_order_release);
@@ -268,6 +290,8 @@ bool attach_producer(Producer& p) noexcept {
   p.max_record = layout.block_bytes - static_cast<std::uint32_t>(sizeof(ring::BlockHeader));
   p.slot = static_cast<std::uint32_t>(slot);
   core::tls_info.ring = ring;
+  core::tls_info.slot = &header;
+  core::tls_info.fill_mark = layout.ring_bytes / 2;
   core::tls_info.tid = tid;
   core::tls_info.block_bytes = layout.block_bytes;
   std::memset(core::tls_info.name, 0, sizeof core::tls_info.name);
@@ -305,6 +329,10 @@ std::byte* reserve_slow(Producer& p) noexcept {
   p.wpos = w;
   p.block_end = (w & ~(block - 1)) + block;
   ring::maybe_refresh(t.ring->header().clock, now_ticks());
+  // More than half the ring unread by the flusher: wake it before we lap it. Relaxed: a hint.
+  if (w - t.slot->drained_pos.load(std::memory_order_relaxed) > t.fill_mark) [[unlikely]] {
+    archive::wake_flusher();
+  }
   return p.data + (w & p.mask);
 }
 
@@ -392,6 +420,11 @@ void shutdown() noexcept {
   l.shut_down = true;
   ring::RingMemory* ring = l.ring.load(std::memory_order_relaxed);
   if (ring == nullptr) return;
+  // The final flush: everything in the rings goes to the archive before the ring file goes.
+  // (The flusher never takes this mutex.)
+  if (auto* flusher = l.flusher.load(std::memory_order_relaxed); flusher != nullptr) {
+    flusher->stop();
+  }
   ring->set_state(RingState::exited);
   if (l.config.remove_ring_on_exit) ring->remove_file();
 }
@@ -427,6 +460,18 @@ std::string ring_path() {
   return ring == nullptr ? std::string() : ring->path();
 }
 
+bool flush() {
+  core::Logger& l = core::g();
+  if (core::current_ring() == nullptr) return true;  // nothing logged yet
+  archive::Flusher* flusher = l.flusher.load(std::memory_order_acquire);
+  return flusher != nullptr && flusher->flush();
+}
+
+std::string archive_path() {
+  archive::Flusher* flusher = core::g().flusher.load(std::memory_order_acquire);
+  return flusher == nullptr ? std::string() : flusher->current_file();
+}
+
 Stats stats() {
   core::Logger& l = core::g();
   Stats s;
@@ -439,6 +484,9 @@ Stats stats() {
     s.dropped_after_exit += h.dropped_after_exit.load(std::memory_order_relaxed);
     s.sites_dropped = h.sites_dropped.load(std::memory_order_relaxed);
     s.anonymous_ring = ring->path().empty();
+  }
+  if (archive::Flusher* f = l.flusher.load(std::memory_order_acquire); f != nullptr) {
+    f->add_stats(s);
   }
   return s;
 }

@@ -33,6 +33,17 @@ struct SiteInfo {
 // Splits a message template at its placeholders (the same grammar the compiler checks).
 [[nodiscard]] bool parse_template(const std::string& text, SiteInfo& out);
 
+// Copies the site's facts (level, tag, file, function, template, line) into `record`; the
+// views point into `site`, which `record.site_owner` must keep alive.
+inline void apply_site(const SiteInfo& site, Record& record) {
+  record.level = site.level;
+  record.tag = site.tag;
+  record.file = site.file;
+  record.function = site.function;
+  record.message_template = site.message_template;
+  record.line = site.line;
+}
+
 // Decodes the arguments in [data, data + size) into `record.fields` and formats
 // `record.message`. Returns false if the bytes do not match the site's argument types.
 [[nodiscard]] bool decode_args(const SiteInfo& site, const std::byte* data, std::size_t size,

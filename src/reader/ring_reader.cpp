@@ -174,12 +174,7 @@ bool RingReader::Impl::decode(const std::byte* p, std::uint32_t record_size, Rec
   }
   r.ticks = h.time;
   r.time_ns = ring::ticks_to_ns(clock, h.time);
-  r.level = info->level;
-  r.tag = info->tag;
-  r.file = info->file;
-  r.function = info->function;
-  r.message_template = info->message_template;
-  r.line = info->line;
+  reader::apply_site(*info, r);
   return reader::decode_args(*info, p + offset, record_size - offset, r);
 }
 

@@ -106,7 +106,10 @@ struct SlotHeader {
   std::atomic<std::uint32_t> tid;       // current or last owner
   std::atomic<std::uint64_t> next_seq;  // sequence number the next owner continues from
   std::atomic<std::uint64_t> owners;    // threads that have owned this slot
-  std::uint8_t pad1[40];
+  // Where this process's flusher has read up to: the producer compares it with its write
+  // position once per block to wake the flusher early (a hint; relaxed both ways).
+  std::atomic<std::uint64_t> drained_pos;
+  std::uint8_t pad1[32];
 };
 static_assert(sizeof(SlotHeader) == 128);
 

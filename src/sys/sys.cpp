@@ -9,9 +9,12 @@ namespace blackbox::sys {
 namespace {
 
 int real_open(const char* path, int flags, mode_t mode) { return ::open(path, flags, mode); }
+int real_openat(int dir_fd, const char* path, int flags, mode_t mode) {
+  return ::openat(dir_fd, path, flags, mode);
+}
 
 Calls real_calls() noexcept {
-  return Calls{real_open, ::mkdir, ::ftruncate, ::posix_fallocate, ::mmap};
+  return Calls{real_open, ::mkdir, ::ftruncate, ::posix_fallocate, ::mmap, ::write, real_openat};
 }
 
 Calls g_calls = real_calls();

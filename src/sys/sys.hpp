@@ -14,6 +14,8 @@ struct Calls {
   int (*ftruncate)(int fd, off_t length);
   int (*posix_fallocate)(int fd, off_t offset, off_t length);  // returns an errno value
   void* (*mmap)(void* addr, std::size_t length, int prot, int flags, int fd, off_t offset);
+  ssize_t (*write)(int fd, const void* data, std::size_t bytes);
+  int (*openat)(int dir_fd, const char* path, int flags, mode_t mode);
 };
 
 // The active table. Not synchronised: tests swap entries while no logger work runs.

@@ -72,13 +72,14 @@ RunResult run_helper(const std::vector<std::string>& args, const std::vector<std
 
 }  // namespace blackbox::test
 
-// Every test process gets its own ring directory, removed at the end.
+// Every test process gets its own ring and archive directories, removed at the end.
 int main(int argc, char** argv) {
   const char* base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
   std::string tmpl = std::string(base) + "/bbx-test-XXXXXX";
   if (mkdtemp(tmpl.data()) == nullptr) return 2;
   blackbox::test::dir_storage() = tmpl;
   setenv("BBX_DIR", tmpl.c_str(), 1);
+  setenv("BBX_ARCHIVE_DIR", (tmpl + "/archive").c_str(), 1);
   ::testing::InitGoogleTest(&argc, argv);
   const int rc = RUN_ALL_TESTS();
   std::error_code ignored;

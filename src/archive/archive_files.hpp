@@ -1,0 +1,72 @@
+// The archive directory: creating, appending to, rotating and retiring archive files.
+//
+// Names sort by time and say who wrote them: `<UTC start time>.<app>.<pid>.bbx`, e.g.
+// `20261124T130602.123456Z.orders.4711.bbx`. Files are created 0640 with
+// O_EXCL|O_NOFOLLOW|O_CLOEXEC and held under an exclusive flock() while written, which is how
+// retention (any process's) knows not to delete a file that is still being written.
+// Used by the flusher thread only; not thread-safe.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace blackbox::archive {
+
+struct FileSettings {
+  std::string dir;
+  std::string app;  // already sanitised for file names
+  std::uint64_t rotate_bytes = 64u << 20;
+  std::int64_t rotate_ns = 3600'000'000'000;
+  std::uint64_t retain_bytes = 0;  // 0: no limit
+  std::int64_t retain_ns = 0;      // 0: no limit
+};
+
+class ArchiveFiles {
+ public:
+  explicit ArchiveFiles(FileSettings settings);
+  ~ArchiveFiles();
+  ArchiveFiles(const ArchiveFiles&) = delete;
+  ArchiveFiles& operator=(const ArchiveFiles&) = delete;
+
+  // Whether the next append starts a file (so it must begin with a file header frame).
+  [[nodiscard]] bool at_file_start() const noexcept { return fd_ < 0 || size_ == 0; }
+  // Whether the current file is full or old enough to be closed before appending `bytes`.
+  [[nodiscard]] bool should_rotate(std::int64_t now_ns, std::size_t bytes) const noexcept;
+  // Closes the current file; the next append creates a new one (and runs retention).
+  void close_current() noexcept;
+
+  // Appends whole frames to the current file, creating it first if needed. Returns 0, or
+  // the errno of the failure; a failed append is cut back off the file (no torn frame is
+  // left when the filesystem allows the truncation).
+  [[nodiscard]] int append(std::span<const std::byte> frames, std::int64_t now_ns);
+
+  // Deletes this app's oldest files beyond the retention limits (never a file that is
+  // locked by its writer, never the current one). Returns the number deleted.
+  std::uint64_t apply_retention(std::int64_t now_ns);
+
+  [[nodiscard]] const std::string& current_path() const noexcept { return path_; }
+  [[nodiscard]] std::uint32_t files_created() const noexcept { return files_created_; }
+  [[nodiscard]] const std::string& last_error() const noexcept { return last_error_; }
+
+ private:
+  [[nodiscard]] int open_new(std::int64_t now_ns);
+
+  FileSettings settings_;
+  int fd_ = -1;
+  std::string path_;
+  std::uint64_t size_ = 0;
+  std::int64_t opened_ns_ = 0;
+  std::uint32_t files_created_ = 0;
+  std::string last_error_;
+};
+
+// "20261124T130602.123456Z": UTC, microseconds; fixed width, so names sort by time.
+[[nodiscard]] std::string file_time(std::int64_t ns);
+
+// Splits an archive file name into its app and pid; false if it is not one.
+[[nodiscard]] bool parse_file_name(const std::string& name, std::string& app, int& pid);
+
+}  // namespace blackbox::archive

@@ -1,0 +1,139 @@
+// Record chunks: ring records re-encoded compactly before zstd sees them, and decoded back
+// into the ring's wire form for the reader (docs/format.md, "Chunk body").
+//
+// A body is a sequence of runs; a run is consecutive records (by sequence number) of one
+// thread in one slot:
+//   run    := varint slot, varint tid, u8 name_len, name, varint first_seq, record*, varint 0
+//   record := varint (site_id << 2 | trace_mode), varint zigzag(ns - previous ns), [trace],
+//             argument*
+// trace_mode: 0 none, 1 a 24-byte trace context follows, 2 the run's previous one again.
+// The previous ns starts at 0 in each chunk and carries across its runs. Arguments are
+// encoded against the previous value of the same argument of the same site in the same run
+// (all start at 0 / "none" at each run start):
+//   1-byte types (i8, u8, bool, char): the byte
+//   integers and pointers: varint zigzag(value - previous), as 64-bit (signed: sign-extended)
+//   f32 / f64: varint of byte-swapped (bits XOR previous bits): equal values cost one byte
+//   strings: varint 0 = same as previous; else varint (len * 2 + truncated + 1), bytes
+// Nothing about a record is lost: decoding gives back the exact wire bytes of its arguments.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "archive/format.hpp"
+#include "blackbox/detail/record.hpp"
+#include "blackbox/level.hpp"
+
+namespace blackbox::archive {
+
+__extension__ typedef __int128 int128_t;  // 64 x 64-bit products without overflow
+__extension__ typedef unsigned __int128 uint128_t;
+
+// ticks -> wall-clock ns with a multiply and a shift (the flusher converts every record).
+struct TickConverter {
+  std::uint64_t ref_ticks = 0;
+  std::int64_t ref_ns = 0;
+  std::uint64_t mult = 0;  // ns per tick, 32.32 fixed point
+  static TickConverter from(std::uint64_t base_ticks, std::int64_t base_ns,
+                            std::uint64_t ref_ticks, std::int64_t ref_ns) noexcept;
+  [[nodiscard]] std::int64_t operator()(std::uint64_t ticks) const noexcept {
+    const auto dt = static_cast<int128_t>(static_cast<std::int64_t>(ticks - ref_ticks));
+    return ref_ns + static_cast<std::int64_t>((dt * static_cast<int128_t>(mult)) >> 32);
+  }
+};
+
+class ChunkEncoder {
+ public:
+  ChunkEncoder();
+  ~ChunkEncoder();
+  ChunkEncoder(const ChunkEncoder&) = delete;
+  ChunkEncoder& operator=(const ChunkEncoder&) = delete;
+
+  // Tells the encoder a site's level and argument types (once per site id).
+  void define_site(std::uint32_t id, Level level, std::span<const detail::ArgType> types);
+  [[nodiscard]] bool knows_site(std::uint32_t id) const noexcept {
+    return id < sites_.size() && sites_[id] != nullptr;
+  }
+
+  void set_clock(const TickConverter& clock) noexcept { clock_ = clock; }
+
+  // Encodes one ring record (`bytes`, `size`: as in the ring) of thread `tid` in `slot`,
+  // with sequence number `seq`. Returns false, writing nothing, if the record is malformed
+  // or names an unknown site. Starts a new run when slot, thread or sequence do not follow.
+  bool add(std::uint32_t slot, std::uint32_t tid, const char* thread_name, std::uint64_t seq,
+           const std::byte* bytes, std::uint32_t size);
+  // Ends the current run (call before the bytes the run's strings point into change).
+  void end_run();
+
+  // The threads of the chunk being built and how many of its records each has.
+  struct Thread {
+    std::uint32_t slot, tid;
+    std::uint64_t records;
+  };
+  [[nodiscard]] const std::vector<Thread>& threads() const noexcept { return threads_; }
+
+  [[nodiscard]] std::size_t body_bytes() const noexcept { return used_; }
+  [[nodiscard]] std::uint32_t record_count() const noexcept { return index_.record_count; }
+
+  // Sites the chunk being built uses whose definition this file has not had yet; marks
+  // them as had. forget_file_sites() makes every site "not had" (a new file, a failed write).
+  [[nodiscard]] std::vector<std::uint32_t> take_undefined_sites();
+  void forget_file_sites() noexcept;
+
+  // Ends the chunk: appends its payload (index, tids, zstd frame) to `out` and starts an
+  // empty chunk. Returns false if compression failed (nothing appended).
+  bool finish(int zstd_level, std::vector<std::byte>& out);
+  // Drops the chunk being built (its records are counted lost by the caller).
+  void discard() noexcept;
+
+ private:
+  struct Site;
+  void start_run(std::uint32_t slot, std::uint32_t tid, const char* thread_name,
+                 std::uint64_t seq);
+  void reset_chunk() noexcept;
+
+  std::vector<std::unique_ptr<Site>> sites_;
+  std::vector<std::uint32_t> chunk_sites_;  // sites used by the chunk being built
+  std::uint32_t chunk_epoch_ = 1;
+  std::vector<std::uint8_t> body_;
+  std::size_t used_ = 0;
+  ChunkIndex index_{};
+  std::vector<Thread> threads_;
+  std::size_t run_thread_ = 0;  // index in threads_ of the open run's thread
+  TickConverter clock_;
+  std::int64_t prev_ns_ = 0;
+  std::uint32_t run_epoch_ = 1;
+  bool run_open_ = false;
+  std::uint32_t run_slot_ = 0, run_tid_ = 0;
+  std::uint64_t next_seq_ = 0;
+  bool have_trace_ = false;
+  std::uint8_t prev_trace_[detail::kTraceBytes] = {};
+  void* cctx_ = nullptr;  // ZSTD_CCtx, reused
+  std::vector<std::byte> compressed_;
+};
+
+// One decoded record, in the ring's wire form for its arguments.
+struct DecodedRecord {
+  std::uint32_t slot = 0, tid = 0;
+  std::string_view thread_name;
+  std::uint64_t seq = 0;
+  std::uint32_t site = 0;
+  std::int64_t time_ns = 0;
+  const std::uint8_t* trace = nullptr;  // 24 bytes, or null
+  std::span<const std::byte> args;      // wire form, as decode_args() expects
+};
+
+// Argument types of a site, for the decoder (null: unknown site).
+using SiteTypes = std::function<const std::vector<detail::ArgType>*(std::uint32_t id)>;
+
+// Decodes a chunk body. Calls `sink` per record; stops at the first malformed byte and
+// returns an error message ("" if the whole body decoded). Records before it are kept.
+std::string decode_body(std::span<const std::uint8_t> body, const SiteTypes& types,
+                        const std::function<void(const DecodedRecord&)>& sink);
+
+}  // namespace blackbox::archive

@@ -1,0 +1,376 @@
+// The flusher thread. See flusher.hpp.
+//
+// Memory ordering:
+//  - Ring slots: drain_slot() (slot_drain.hpp), the same protocol as every reader.
+//  - Site table: acquire load of site_table_used pairs with the release in define_site(), so
+//    a site's entry is complete before the flusher parses it; a record naming a site is only
+//    visible after the site (the producer defined it before writing the record).
+//  - SlotHeader::drained_pos: relaxed store here, relaxed load by producers; only a hint for
+//    when to wake us early, never used to decide what is safe to read or overwrite.
+//  - g_wake: the futex word. Producers exchange(1) then FUTEX_WAKE; the flusher stores 0
+//    before a pass and sleeps with FUTEX_WAIT(0), so a wake during a pass makes the next
+//    sleep return at once. Relaxed: the futex syscall orders what matters; a lost wake only
+//    delays a pass until the interval.
+//  - requested_/completed_ (flush tickets): under mutex_.
+#include "archive/flusher.hpp"
+
+#include <linux/futex.h>
+#include <pthread.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include "archive/frame.hpp"
+#include "reader/decode.hpp"
+#include "ring/clock.hpp"
+
+#ifndef BLACKBOX_VERSION
+#define BLACKBOX_VERSION "unknown"
+#endif
+
+namespace blackbox::archive {
+namespace {
+
+std::atomic<std::uint32_t> g_wake{0};
+
+std::int64_t monotonic_ns() noexcept {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec * 1'000'000'000ll + ts.tv_nsec;
+}
+
+void futex_sleep(std::int64_t ns) noexcept {
+  if (ns <= 0) return;
+  timespec ts{static_cast<time_t>(ns / 1'000'000'000), static_cast<long>(ns % 1'000'000'000)};
+  syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&g_wake), FUTEX_WAIT_PRIVATE, 0, &ts,
+          nullptr, 0);
+}
+
+template <typename T>
+void append_bytes(std::vector<std::byte>& out, const T& value) {
+  const auto* p = reinterpret_cast<const std::byte*>(&value);
+  out.insert(out.end(), p, p + sizeof value);
+}
+
+void append_text(std::vector<std::byte>& out, std::string_view text) {
+  const auto* p = reinterpret_cast<const std::byte*>(text.data());
+  out.insert(out.end(), p, p + text.size());
+}
+
+}  // namespace
+
+void wake_flusher() noexcept {
+  if (g_wake.exchange(1, std::memory_order_relaxed) == 0) {
+    syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&g_wake), FUTEX_WAKE_PRIVATE, 1,
+            nullptr, nullptr, 0);
+  }
+}
+
+void reset_wake() noexcept { g_wake.store(0, std::memory_order_relaxed); }
+
+Flusher::Flusher(ring::RingMemory& ring, FlusherSettings settings)
+    : ring_(ring),
+      settings_(std::move(settings)),
+      files_(settings_.files),
+      cursors_(ring.layout().slot_count),
+      copy_(ring.layout().ring_bytes) {}
+
+Flusher::~Flusher() { stop(); }
+
+void Flusher::start() {
+  thread_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "bbx-flusher");
+    run();
+  });
+}
+
+void Flusher::run() {
+  std::int64_t last_write = monotonic_ns();
+  while (true) {
+    g_wake.store(0, std::memory_order_relaxed);
+    std::uint64_t ticket;
+    bool stopping;
+    {
+      std::lock_guard lock(mutex_);
+      ticket = requested_;
+      stopping = stopping_;
+    }
+    const bool flush_requested = ticket != completed_;  // only this thread writes completed_
+    const std::int64_t now = monotonic_ns();
+    const bool interval_up = now - last_write >= settings_.interval_ns;
+    const bool ok = pass(flush_requested || stopping || interval_up, flush_requested || stopping);
+    if (flush_requested || stopping || interval_up) last_write = now;
+    {
+      std::lock_guard lock(mutex_);
+      completed_ = ticket;
+      last_ok_ = ok;
+      current_file_ = files_.current_path();
+      if (stopping) {
+        files_.close_current();
+        stopped_ = true;
+      }
+    }
+    done_.notify_all();
+    if (stopping) return;
+    std::int64_t sleep = settings_.interval_ns - (monotonic_ns() - last_write);
+    if (breaker_.open) {
+      sleep = std::min(sleep, breaker_.next_probe_ns - ring::realtime_ns());
+    }
+    futex_sleep(std::max<std::int64_t>(sleep, 1'000'000));
+  }
+}
+
+bool Flusher::flush() {
+  std::unique_lock lock(mutex_);
+  if (stopped_ || !thread_.joinable()) return false;
+  const std::uint64_t ticket = ++requested_;
+  wake_flusher();
+  done_.wait(lock, [&] { return completed_ >= ticket || stopped_; });
+  return completed_ >= ticket && last_ok_;
+}
+
+void Flusher::stop() noexcept {
+  {
+    std::lock_guard lock(mutex_);
+    if (stopping_) return;
+    stopping_ = true;
+  }
+  wake_flusher();
+  if (thread_.joinable()) thread_.join();
+}
+
+std::string Flusher::current_file() const {
+  std::lock_guard lock(mutex_);
+  return current_file_;
+}
+
+void Flusher::add_stats(Stats& s) const noexcept {
+  s.archive_enabled = true;
+  s.records_archived = records_archived_.load(std::memory_order_relaxed);
+  s.archive_bytes_written = bytes_written_.load(std::memory_order_relaxed);
+  s.chunks_written = chunks_written_.load(std::memory_order_relaxed);
+  s.archive_files_created = files_created_.load(std::memory_order_relaxed);
+  s.archive_files_deleted = files_deleted_.load(std::memory_order_relaxed);
+  s.lost_overwritten = lost_overwritten_.load(std::memory_order_relaxed);
+  s.lost_disk_error = lost_disk_.load(std::memory_order_relaxed);
+  s.lost_corrupt = lost_corrupt_.load(std::memory_order_relaxed);
+  s.write_errors = write_errors_.load(std::memory_order_relaxed);
+  s.breaker_trips = breaker_trips_.load(std::memory_order_relaxed);
+  s.breaker_open = breaker_open_.load(std::memory_order_relaxed);
+  s.last_write_errno = last_errno_.load(std::memory_order_relaxed);
+}
+
+void Flusher::refresh_sites() {
+  const ring::RingHeader& h = ring_.header();
+  const ring::Layout& layout = ring_.layout();
+  const std::uint64_t used = std::min<std::uint64_t>(
+      h.site_table_used.load(std::memory_order_acquire), layout.site_table_bytes);
+  while (site_parsed_ < used) {
+    const std::byte* entry = ring_.base() + layout.site_table_offset + site_parsed_;
+    reader::SiteInfo info;
+    std::string error;
+    const std::size_t n = reader::parse_site_entry(entry, used - site_parsed_, info, error);
+    if (n == 0) {  // cannot happen in our own ring; records of later sites count as corrupt
+      site_parsed_ = used;
+      return;
+    }
+    const auto id = static_cast<std::uint32_t>(site_parsed_ / 8 + 1);
+    encoder_.define_site(id, info.level, info.types);
+    if (id >= site_entries_.size()) site_entries_.resize(id + 1024);
+    site_entries_[id].assign(entry, entry + n);
+    site_parsed_ += n;
+  }
+}
+
+void Flusher::note_loss(std::uint32_t slot, std::uint32_t tid, LossCause cause,
+                        std::uint64_t records, std::uint64_t bytes) {
+  if (records == 0 && bytes == 0) return;
+  LossEntry& e = pending_losses_[{slot, tid, cause}];
+  if (e.records == 0 && e.bytes == 0) e.time_ns = now_ns_;
+  e.slot = slot;
+  e.tid = tid;
+  e.cause = static_cast<std::uint8_t>(cause);
+  e.records += records;
+  e.bytes += bytes;
+  auto& counter = cause == LossCause::disk_error ? lost_disk_
+                  : cause == LossCause::corrupt  ? lost_corrupt_
+                                                 : lost_overwritten_;
+  if (cause != LossCause::no_slot && cause != LossCause::after_exit) {
+    counter.fetch_add(records, std::memory_order_relaxed);
+  }
+}
+
+// What drain_slot() reports goes to the encoder, and losses to the pending markers.
+struct Flusher::Visitor {
+  Flusher& f;
+  std::uint32_t slot;
+  bool record(const std::byte* bytes, std::uint32_t size, std::uint64_t,
+              const reader::SlotCursor& c) {
+    detail::RecordHeader h;
+    std::memcpy(&h, bytes, sizeof h);
+    if (!f.encoder_.knows_site(h.site & detail::kSiteIdMask)) f.refresh_sites();
+    if (!f.encoder_.add(slot, c.tid, c.thread_name, c.next_seq, bytes, size)) return false;
+    if (f.encoder_.body_bytes() >= kChunkBodyBytes) [[unlikely]] {
+      f.write_out(f.now_ns_);
+    }
+    return true;
+  }
+  void lost(std::uint32_t tid, std::uint64_t records, std::uint64_t bytes,
+            std::uint64_t corrupt_bytes) {
+    const LossCause cause = corrupt_bytes != 0 ? LossCause::corrupt
+                            : f.lost_while_open_ ? LossCause::disk_error
+                                                 : LossCause::overwritten;
+    f.note_loss(slot, tid, cause, records, bytes);
+  }
+};
+
+bool Flusher::pass(bool write_small, bool probe) {
+  now_ns_ = ring::realtime_ns();
+  // An open breaker: leave the records in the rings until the backoff is over (or flush()).
+  if (!breaker_.may_write(now_ns_) && !probe) return false;
+  const ring::ClockSnapshot clock = ring::read_clock(ring_.header().clock);
+  encoder_.set_clock(TickConverter::from(clock.base_ticks, clock.base_ns,
+                                         clock.valid ? clock.ref_ticks : clock.base_ticks,
+                                         clock.valid ? clock.ref_ns : clock.base_ns));
+  lost_while_open_ = breaker_.open;
+  failed_this_pass_ = false;
+  const ring::Layout& layout = ring_.layout();
+  bool ok = true;
+  for (std::uint32_t i = 0; i < layout.slot_count; ++i) {
+    ring::SlotHeader& slot = ring_.slot_header(i);
+    if (slot.write_pos.load(std::memory_order_relaxed) <= cursors_[i].read_pos) continue;
+    Visitor visitor{*this, i};
+    reader::drain_slot(slot, ring_.slot_data(i), layout, cursors_[i], copy_, visitor);
+    encoder_.end_run();  // the run's strings point into copy_, which the next slot reuses
+    slot.drained_pos.store(cursors_[i].read_pos, std::memory_order_relaxed);
+    if (failed_this_pass_) {  // leave the other slots' records in their rings
+      ok = false;
+      break;
+    }
+  }
+  // Records the producers could not even put into a ring.
+  const ring::RingHeader& h = ring_.header();
+  const std::uint64_t no_slot = h.dropped_no_slot.load(std::memory_order_relaxed);
+  const std::uint64_t after_exit = h.dropped_after_exit.load(std::memory_order_relaxed);
+  note_loss(~0u, 0, LossCause::no_slot, no_slot - seen_no_slot_, 0);
+  note_loss(~0u, 0, LossCause::after_exit, after_exit - seen_after_exit_, 0);
+  seen_no_slot_ = no_slot;
+  seen_after_exit_ = after_exit;
+
+  const bool have_work = encoder_.record_count() != 0 || !pending_losses_.empty();
+  if (have_work && encoder_.record_count() == 0) chunk_started_ns_ = now_ns_;
+  const bool chunk_due = write_small || encoder_.body_bytes() >= kChunkBodyBytes ||
+                         now_ns_ - chunk_started_ns_ >= settings_.interval_ns;
+  if (have_work && chunk_due) ok = write_out(now_ns_) && ok;
+  return ok && !breaker_.open;
+}
+
+void Flusher::header_payload(std::int64_t now_ns, std::vector<std::byte>& out) const {
+  const ring::RingHeader& h = ring_.header();
+  const ring::ClockSnapshot clock = ring::read_clock(h.clock);
+  const std::string_view app(h.app, strnlen(h.app, sizeof h.app));
+  const std::string_view host(h.host, strnlen(h.host, sizeof h.host));
+  const std::string_view version = BLACKBOX_VERSION;
+  FileHeader fh{};
+  fh.version = kArchiveVersion;
+  fh.fixed_bytes = sizeof fh;
+  fh.pid = h.pid;
+  fh.file_index = files_.files_created();
+  fh.process_start_ns = h.start_time_ns;
+  fh.file_start_ns = now_ns;
+  fh.clock_base_ticks = clock.base_ticks;
+  fh.clock_base_ns = clock.base_ns;
+  fh.clock_ref_ticks = clock.ref_ticks;
+  fh.clock_ref_ns = clock.ref_ns;
+  fh.app_len = static_cast<std::uint16_t>(app.size());
+  fh.host_len = static_cast<std::uint16_t>(host.size());
+  fh.library_version_len = static_cast<std::uint16_t>(version.size());
+  out.clear();
+  append_bytes(out, fh);
+  append_text(out, app);
+  append_text(out, host);
+  append_text(out, version);
+}
+
+bool Flusher::write_out(std::int64_t now_ns) {
+  if (failed_this_pass_) {
+    // The disk failed earlier in this pass: what was drained since is lost, counted.
+    for (const auto& t : encoder_.threads()) {
+      note_loss(t.slot, t.tid, LossCause::disk_error, t.records, 0);
+    }
+    encoder_.discard();
+    return false;
+  }
+  frames_.clear();
+  if (files_.should_rotate(now_ns, encoder_.body_bytes() / 4 + 4096)) {
+    files_.close_current();
+    encoder_.forget_file_sites();
+  }
+  if (files_.at_file_start()) {
+    header_payload(now_ns, payload_);
+    (void)append_frame(frames_, static_cast<std::uint16_t>(FrameType::file_header), 0, payload_);
+    // A new file stands alone: every site its chunks use is defined in it again.
+    encoder_.forget_file_sites();
+  }
+  // Loss markers first: the probe that closes the breaker carries them.
+  if (!pending_losses_.empty()) {
+    payload_.clear();
+    append_bytes(payload_, static_cast<std::uint32_t>(pending_losses_.size()));
+    for (const auto& [key, entry] : pending_losses_) {
+      append_bytes(payload_, entry);
+    }
+    (void)append_frame(frames_, static_cast<std::uint16_t>(FrameType::losses), 0, payload_);
+  }
+  const std::uint32_t records = encoder_.record_count();
+  const auto threads = encoder_.threads();  // copy: finish() resets it
+  if (records != 0) {
+    // Sites the chunk uses that this file has not defined yet.
+    const std::vector<std::uint32_t> sites = encoder_.take_undefined_sites();
+    if (!sites.empty()) {
+      payload_.clear();
+      for (const std::uint32_t id : sites) {
+        append_bytes(payload_, id);
+        append_text(payload_, std::string_view(
+                                  reinterpret_cast<const char*>(site_entries_[id].data()),
+                                  site_entries_[id].size()));
+      }
+      (void)append_frame(frames_, static_cast<std::uint16_t>(FrameType::sites), 0, payload_);
+    }
+    payload_.clear();
+    if (!encoder_.finish(settings_.zstd_level, payload_) ||
+        !append_frame(frames_, static_cast<std::uint16_t>(FrameType::chunk), 0, payload_)) {
+      for (const auto& t : threads) note_loss(t.slot, t.tid, LossCause::corrupt, t.records, 0);
+      return false;
+    }
+  }
+  const std::uint32_t files_before = files_.files_created();
+  const int err = files_.append(frames_, now_ns);
+  files_created_.store(files_.files_created(), std::memory_order_relaxed);
+  if (files_.files_created() != files_before) {
+    files_deleted_.fetch_add(files_.apply_retention(now_ns), std::memory_order_relaxed);
+  }
+  if (err != 0) {
+    write_errors_.fetch_add(1, std::memory_order_relaxed);
+    last_errno_.store(err, std::memory_order_relaxed);
+    if (!breaker_.open) breaker_trips_.fetch_add(1, std::memory_order_relaxed);
+    breaker_.failed(now_ns);
+    breaker_open_.store(true, std::memory_order_relaxed);
+    failed_this_pass_ = true;
+    encoder_.forget_file_sites();
+    for (const auto& t : threads) note_loss(t.slot, t.tid, LossCause::disk_error, t.records, 0);
+    return false;
+  }
+  breaker_.succeeded();
+  breaker_open_.store(false, std::memory_order_relaxed);
+  lost_while_open_ = false;
+  pending_losses_.clear();
+  records_archived_.fetch_add(records, std::memory_order_relaxed);
+  bytes_written_.fetch_add(frames_.size(), std::memory_order_relaxed);
+  if (records != 0) chunks_written_.fetch_add(1, std::memory_order_relaxed);
+  chunk_started_ns_ = now_ns;
+  return true;
+}
+
+}  // namespace blackbox::archive

@@ -1,0 +1,139 @@
+// The flusher: one background thread per process that drains every slot of the ring into
+// compressed archive files (docs/architecture.md, "The archive").
+//
+// It reads the rings exactly like any other reader (slot_drain.hpp): producers never wait
+// for it and never know it is there, except that once per block a producer whose ring is
+// more than half unread wakes it (wake_flusher()). A failing disk opens a circuit breaker:
+// the flusher stops draining (the rings keep the newest records, the oldest are overwritten
+// and counted), probes again after an exponential backoff, and on the first write that
+// succeeds writes loss markers for everything it could not keep.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <tuple>
+#include <vector>
+
+#include "archive/archive_files.hpp"
+#include "archive/chunk_codec.hpp"
+#include "archive/format.hpp"
+#include "blackbox/blackbox.hpp"
+#include "reader/slot_drain.hpp"
+#include "ring/ring_memory.hpp"
+
+namespace blackbox::archive {
+
+// Wakes the flusher early (a ring passed its fill mark, or flush() was called). Lock-free,
+// never blocks: at most one futex wake per flusher sleep. Async-signal-safe.
+void wake_flusher() noexcept;
+// Forgets a pending wake (a forked child starts without a flusher).
+void reset_wake() noexcept;
+
+// The exponential backoff of the circuit breaker. Plain data; the flusher owns it.
+struct Breaker {
+  static constexpr std::int64_t kFirstBackoffNs = 50'000'000;    // 50 ms
+  static constexpr std::int64_t kMaxBackoffNs = 10'000'000'000;  // 10 s
+  bool open = false;
+  std::int64_t backoff_ns = 0;
+  std::int64_t next_probe_ns = 0;
+  std::uint64_t trips = 0;
+  void failed(std::int64_t now_ns) noexcept {
+    if (!open) {
+      open = true;
+      ++trips;
+      backoff_ns = kFirstBackoffNs;
+    } else {
+      backoff_ns = std::min(backoff_ns * 2, kMaxBackoffNs);
+    }
+    next_probe_ns = now_ns + backoff_ns;
+  }
+  void succeeded() noexcept {
+    open = false;
+    backoff_ns = 0;
+  }
+  [[nodiscard]] bool may_write(std::int64_t now_ns) const noexcept {
+    return !open || now_ns >= next_probe_ns;
+  }
+};
+
+struct FlusherSettings {
+  FileSettings files;
+  int zstd_level = 1;
+  std::int64_t interval_ns = 1'000'000'000;
+};
+
+class Flusher {
+ public:
+  Flusher(ring::RingMemory& ring, FlusherSettings settings);
+  ~Flusher();  // stop()
+  Flusher(const Flusher&) = delete;
+  Flusher& operator=(const Flusher&) = delete;
+
+  void start();
+  // Waits until everything committed before the call has been written (or could not be:
+  // returns false then, e.g. with the breaker open). Probes a tripped breaker at once.
+  bool flush();
+  // A final flush, then the thread ends and the file is closed. Idempotent.
+  void stop() noexcept;
+
+  void add_stats(Stats& s) const noexcept;
+  [[nodiscard]] std::string current_file() const;
+
+  // Bodies reach this size before a chunk is cut (fewer, better-compressed chunks); a pass
+  // also cuts one when the interval is up, on flush() and at stop().
+  static constexpr std::size_t kChunkBodyBytes = 256u << 10;
+
+ private:
+  struct Visitor;
+  void run();
+  // One pass over every slot. `write_small`: write the chunk even if it is small; `probe`:
+  // try an open breaker now. Returns true if everything drained was written.
+  bool pass(bool write_small, bool probe);
+  void refresh_sites();
+  void note_loss(std::uint32_t slot, std::uint32_t tid, LossCause cause, std::uint64_t records,
+                 std::uint64_t bytes);
+  // Writes the pending loss markers, undefined sites and the chunk being built.
+  bool write_out(std::int64_t now_ns);
+  void header_payload(std::int64_t now_ns, std::vector<std::byte>& out) const;
+
+  ring::RingMemory& ring_;
+  FlusherSettings settings_;
+  ArchiveFiles files_;
+  ChunkEncoder encoder_;
+  std::vector<reader::SlotCursor> cursors_;
+  std::vector<std::byte> copy_;
+  std::vector<std::vector<std::byte>> site_entries_;  // raw SiteEntry bytes by site id
+  std::uint64_t site_parsed_ = 0;
+  std::map<std::tuple<std::uint32_t, std::uint32_t, LossCause>, LossEntry> pending_losses_;
+  std::uint64_t seen_no_slot_ = 0, seen_after_exit_ = 0;
+  std::vector<std::byte> frames_, payload_;
+  Breaker breaker_;
+  bool lost_while_open_ = false;   // losses noticed now were caused by the open breaker
+  bool failed_this_pass_ = false;  // a write failed during the current pass
+  std::int64_t chunk_started_ns_ = 0;
+  std::int64_t now_ns_ = 0;
+
+  std::thread thread_;
+  mutable std::mutex mutex_;  // guards the fields below
+  std::condition_variable done_;
+  std::uint64_t requested_ = 0, completed_ = 0;
+  bool last_ok_ = true;
+  bool stopping_ = false, stopped_ = false;
+  std::string current_file_;
+
+  // Counters for stats(): written by the flusher thread, read by anyone (relaxed).
+  std::atomic<std::uint64_t> records_archived_{0}, bytes_written_{0}, chunks_written_{0};
+  std::atomic<std::uint64_t> files_created_{0}, files_deleted_{0};
+  std::atomic<std::uint64_t> lost_overwritten_{0}, lost_disk_{0}, lost_corrupt_{0};
+  std::atomic<std::uint64_t> write_errors_{0}, breaker_trips_{0};
+  std::atomic<int> last_errno_{0};
+  std::atomic<bool> breaker_open_{false};
+};
+
+}  // namespace blackbox::archive

@@ -1,0 +1,134 @@
+// The archive file format: frame types and their payloads (docs/format.md, "Archive files").
+// Shared by the writer (the flusher) and the reader. Everything is little-endian; the frame
+// layer (frame.hpp) checksums every payload. Bump kArchiveVersion on incompatible changes;
+// new frame types need no bump (readers skip types they do not know).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <vector>
+
+namespace blackbox::archive {
+
+inline constexpr std::uint32_t kArchiveVersion = 1;
+
+enum class FrameType : std::uint16_t {
+  file_header = 1,  // first frame of every file: who wrote it
+  sites = 2,        // site definitions, before the first chunk that uses them
+  chunk = 3,        // an index, then a zstd frame of encoded records
+  losses = 4,       // records that were lost, and why
+};
+
+// file_header payload: this struct, then app, host and library version (not NUL-terminated).
+struct FileHeader {
+  std::uint32_t version;       // kArchiveVersion
+  std::uint32_t fixed_bytes;   // sizeof(FileHeader): lets later versions append fields
+  std::int32_t pid;
+  std::uint32_t file_index;    // 0 for the process's first file, then +1 per rotation
+  std::int64_t process_start_ns;  // wall clock
+  std::int64_t file_start_ns;
+  // The clock calibration the writer converted ticks with (base and reference points).
+  std::uint64_t clock_base_ticks;
+  std::int64_t clock_base_ns;
+  std::uint64_t clock_ref_ticks;
+  std::int64_t clock_ref_ns;
+  std::uint16_t app_len;
+  std::uint16_t host_len;
+  std::uint16_t library_version_len;
+  std::uint16_t reserved;
+};
+static_assert(sizeof(FileHeader) == 72);
+
+// sites payload: repeated { u32 site id, then a ring SiteEntry (ring/layout.hpp) of its own
+// `size` bytes }. A site id means the same site everywhere in one file.
+
+// chunk payload: ChunkIndex, tid_count u32 thread ids, then one zstd frame whose content
+// (body_bytes long) is the encoded records (chunk_codec.hpp).
+struct ChunkIndex {
+  std::uint32_t fixed_bytes;  // sizeof(ChunkIndex)
+  std::uint32_t record_count;
+  std::int64_t min_ns;  // time range of the chunk's records
+  std::int64_t max_ns;
+  std::uint32_t level_counts[8];  // by Level value (trace = 0 .. fatal = 5)
+  std::uint32_t body_bytes;       // decompressed size of the records
+  std::uint16_t tid_count;
+  std::uint8_t codec;     // 1: zstd
+  std::uint8_t reserved;
+  // A Bloom filter over the trace ids of the chunk's records (kTraceFilterBits bits, two
+  // probes): a reader looking for one trace skips a chunk whose filter says "absent"
+  // without decompressing it. All zero when no record has a trace.
+  std::uint8_t trace_filter[32];
+};
+static_assert(sizeof(ChunkIndex) == 96);
+inline constexpr std::uint8_t kCodecZstd = 1;
+inline constexpr std::uint32_t kTraceFilterBits = 256;
+
+// The two filter bits of a 16-byte trace id (its bytes are already random).
+inline void trace_filter_bits(const std::uint8_t* trace_id, std::uint32_t& a, std::uint32_t& b) {
+  std::uint64_t lo, hi;
+  std::memcpy(&lo, trace_id, 8);
+  std::memcpy(&hi, trace_id + 8, 8);
+  const std::uint64_t h = (lo ^ (hi * 0x9E3779B97F4A7C15ull)) * 0xD6E8FEB86659FD93ull;
+  a = static_cast<std::uint32_t>(h >> 56);
+  b = static_cast<std::uint32_t>(h >> 48) & 0xFF;
+}
+
+inline bool trace_filter_may_contain(const std::uint8_t* filter, const std::uint8_t* trace_id) {
+  std::uint32_t a, b;
+  trace_filter_bits(trace_id, a, b);
+  return (filter[a / 8] & (1u << (a % 8))) != 0 && (filter[b / 8] & (1u << (b % 8))) != 0;
+}
+
+// Why records were lost (values are stored in loss frames; never renumber).
+enum class LossCause : std::uint8_t {
+  overwritten = 1,  // the producer lapped the flusher before it read them
+  corrupt = 2,      // the ring's bytes did not validate
+  disk_error = 3,   // drained, but the archive write failed (the circuit breaker opened)
+  no_slot = 4,      // a thread found no free ring slot
+  after_exit = 5,   // logged after the thread or the logger shut down
+};
+
+// losses payload: u32 count, then count LossEntry.
+struct LossEntry {
+  std::int64_t time_ns;  // when the flusher noticed
+  std::uint32_t slot;
+  std::uint32_t tid;
+  std::uint64_t records;  // exact
+  std::uint64_t bytes;    // ring bytes skipped, when known
+  std::uint8_t cause;     // LossCause
+  std::uint8_t reserved[7];
+};
+static_assert(sizeof(LossEntry) == 40);
+
+// LEB128 varints, used inside chunk bodies.
+inline std::uint8_t* put_varint(std::uint8_t* out, std::uint64_t v) noexcept {
+  while (v >= 0x80) {
+    *out++ = static_cast<std::uint8_t>(v | 0x80);
+    v >>= 7;
+  }
+  *out++ = static_cast<std::uint8_t>(v);
+  return out;
+}
+
+// Reads a varint from [p, end); false if it runs past `end` or over 64 bits.
+inline bool get_varint(const std::uint8_t*& p, const std::uint8_t* end, std::uint64_t& v) noexcept {
+  v = 0;
+  for (unsigned shift = 0; shift < 64; shift += 7) {
+    if (p == end) return false;
+    const std::uint8_t byte = *p++;
+    v |= std::uint64_t{byte & 0x7Fu} << shift;
+    if (byte < 0x80) return shift < 63 || byte <= 1;
+  }
+  return false;
+}
+
+constexpr std::uint64_t zigzag(std::int64_t v) noexcept {
+  return (static_cast<std::uint64_t>(v) << 1) ^ static_cast<std::uint64_t>(v >> 63);
+}
+constexpr std::int64_t unzigzag(std::uint64_t v) noexcept {
+  return static_cast<std::int64_t>(v >> 1) ^ -static_cast<std::int64_t>(v & 1);
+}
+
+}  // namespace blackbox::archive

@@ -1,0 +1,401 @@
+// Reading archive files: frames (frame.hpp) -> file header, site definitions, loss markers
+// and chunks (format.hpp) -> records (chunk_codec.hpp, decode.hpp). Nothing read from a file
+// is trusted: every length, count and id is checked before use; a bad frame is reported as
+// a damaged range and reading goes on with the next good one.
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zstd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <unordered_map>
+
+#include "archive/chunk_codec.hpp"
+#include "archive/format.hpp"
+#include "archive/frame.hpp"
+#include "blackbox/reader.hpp"
+#include "reader/decode.hpp"
+#include "ring/layout.hpp"
+
+namespace blackbox {
+namespace {
+
+// Chunk bodies larger than this are refused (the writer cuts them at 256 KiB plus one
+// record; this bounds what a damaged or hostile index can make us allocate).
+constexpr std::uint32_t kMaxBodyBytes = 64u << 20;
+
+struct FileState {
+  std::string path;
+  std::uint64_t consumed = 0;  // bytes read and accounted for
+  ArchiveFileInfo info;
+  std::unordered_map<std::uint32_t, std::shared_ptr<const reader::SiteInfo>> sites;
+};
+
+bool ends_with(const std::string& s, const char* suffix) {
+  const std::size_t n = std::strlen(suffix);
+  return s.size() >= n && s.compare(s.size() - n, n, suffix) == 0;
+}
+
+// Whether some process still holds the writer's lock on the file.
+bool writer_alive(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) return false;
+  const bool locked = flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK;
+  close(fd);
+  return locked;
+}
+
+// Reads [offset, end of file) of `path`. False with `error` set if it cannot.
+bool read_tail(const std::string& path, std::uint64_t offset, std::vector<std::byte>& out,
+               std::string& error) {
+  out.clear();
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) {
+    error = path + ": " + std::strerror(errno);
+    return false;
+  }
+  struct stat st {};
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    close(fd);
+    error = path + ": not a regular file";
+    return false;
+  }
+  const auto size = static_cast<std::uint64_t>(st.st_size);
+  if (size > offset) {
+    out.resize(size - offset);
+    std::size_t done = 0;
+    while (done < out.size()) {
+      const ssize_t n = pread(fd, out.data() + done, out.size() - done,
+                              static_cast<off_t>(offset + done));
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;  // shrank meanwhile: read what is there
+      done += static_cast<std::size_t>(n);
+    }
+    out.resize(done);
+  }
+  close(fd);
+  return true;
+}
+
+template <typename T>
+bool take(std::span<const std::byte>& in, T& value) {
+  if (in.size() < sizeof value) return false;
+  std::memcpy(&value, in.data(), sizeof value);
+  in = in.subspan(sizeof value);
+  return true;
+}
+
+}  // namespace
+
+struct ArchiveReader::Impl {
+  std::string root;  // the file or directory opened
+  bool is_dir = false;
+  std::vector<FileState> files;
+  std::vector<Loss> losses;
+  std::vector<DamagedRange> damage;
+  Counters counters;
+  std::optional<std::array<std::uint8_t, 16>> trace_filter;
+  std::vector<std::byte> buffer;
+  std::vector<std::uint8_t> body;
+  ZSTD_DCtx* dctx = ZSTD_createDCtx();
+
+  ~Impl() { ZSTD_freeDCtx(dctx); }
+
+  void add_damage(const FileState& f, std::uint64_t offset, std::uint64_t length,
+                  std::string reason) {
+    damage.push_back({f.path, offset, length, std::move(reason)});
+  }
+
+  void discover() {
+    if (!is_dir) return;
+    DIR* dir = opendir(root.c_str());
+    if (dir == nullptr) return;
+    std::vector<std::string> names;
+    while (const dirent* e = readdir(dir)) {
+      const std::string name = e->d_name;
+      if (ends_with(name, ".bbx")) names.push_back(name);
+    }
+    closedir(dir);
+    std::sort(names.begin(), names.end());
+    for (const auto& name : names) {
+      const std::string path = root + "/" + name;
+      const bool known = std::any_of(files.begin(), files.end(),
+                                     [&](const FileState& f) { return f.path == path; });
+      if (!known) files.push_back(FileState{path, 0, {}, {}});
+    }
+  }
+
+  std::size_t poll_file(FileState& f, const std::function<void(const Record&)>& sink);
+  void read_header(FileState& f, std::span<const std::byte> payload);
+  void read_sites(FileState& f, const archive::FrameView& frame, std::uint64_t base);
+  void read_losses(FileState& f, const archive::FrameView& frame, std::uint64_t base);
+  std::size_t read_chunk(FileState& f, const archive::FrameView& frame, std::uint64_t base,
+                         const std::function<void(const Record&)>& sink);
+};
+
+void ArchiveReader::Impl::read_header(FileState& f, std::span<const std::byte> payload) {
+  archive::FileHeader h;
+  if (!take(payload, h) || h.fixed_bytes < sizeof h) return;
+  // Fields a later version appended after ours are skipped by fixed_bytes.
+  if (payload.size() + sizeof h < h.fixed_bytes) return;
+  payload = payload.subspan(h.fixed_bytes - sizeof h);
+  const std::size_t text = std::size_t{h.app_len} + h.host_len + h.library_version_len;
+  if (payload.size() < text) return;
+  const auto* p = reinterpret_cast<const char*>(payload.data());
+  ArchiveFileInfo& info = f.info;
+  info.app.assign(p, h.app_len);
+  info.host.assign(p + h.app_len, h.host_len);
+  info.library_version.assign(p + h.app_len + h.host_len, h.library_version_len);
+  info.pid = h.pid;
+  info.file_index = h.file_index;
+  info.process_start_ns = h.process_start_ns;
+  info.file_start_ns = h.file_start_ns;
+  info.format_version = h.version;
+  info.header_ok = true;
+}
+
+void ArchiveReader::Impl::read_sites(FileState& f, const archive::FrameView& frame,
+                                     std::uint64_t base) {
+  std::span<const std::byte> in = frame.payload;
+  while (!in.empty()) {
+    std::uint32_t id;
+    std::string error = "truncated site definition";
+    auto info = std::make_shared<reader::SiteInfo>();
+    std::size_t n = 0;
+    if (take(in, id)) n = reader::parse_site_entry(in.data(), in.size(), *info, error);
+    if (n == 0 || id == 0) {
+      add_damage(f, base + frame.offset, archive::kFrameHeaderBytes + frame.payload.size(),
+                 "bad site definition: " + error);
+      return;
+    }
+    f.sites[id] = std::move(info);
+    in = in.subspan(n);
+  }
+}
+
+void ArchiveReader::Impl::read_losses(FileState& f, const archive::FrameView& frame,
+                                      std::uint64_t base) {
+  std::span<const std::byte> in = frame.payload;
+  std::uint32_t count = 0;
+  if (!take(in, count) || in.size() / sizeof(archive::LossEntry) < count) {
+    add_damage(f, base + frame.offset, archive::kFrameHeaderBytes + frame.payload.size(),
+               "bad loss marker");
+    return;
+  }
+  for (std::uint32_t i = 0; i < count; ++i) {
+    archive::LossEntry e;
+    (void)take(in, e);
+    Loss loss;
+    loss.slot = e.slot;
+    loss.tid = e.tid;
+    loss.records = e.records;
+    loss.bytes = e.bytes;
+    loss.cause = e.cause >= 1 && e.cause <= 5 ? static_cast<LossCause>(e.cause)
+                                              : LossCause::overwritten;
+    loss.corrupt_bytes = loss.cause == LossCause::corrupt ? e.bytes : 0;
+    loss.time_ns = e.time_ns;
+    losses.push_back(loss);
+  }
+}
+
+std::size_t ArchiveReader::Impl::read_chunk(FileState& f, const archive::FrameView& frame,
+                                            std::uint64_t base,
+                                            const std::function<void(const Record&)>& sink) {
+  const std::uint64_t frame_offset = base + frame.offset;
+  const std::uint64_t frame_bytes = archive::kFrameHeaderBytes + frame.payload.size();
+  std::span<const std::byte> in = frame.payload;
+  archive::ChunkIndex index;
+  if (!take(in, index) || index.fixed_bytes < sizeof index ||
+      in.size() + sizeof index < index.fixed_bytes) {
+    add_damage(f, frame_offset, frame_bytes, "bad chunk index");
+    return 0;
+  }
+  in = in.subspan(index.fixed_bytes - sizeof index);
+  if (in.size() / 4 < index.tid_count) {
+    add_damage(f, frame_offset, frame_bytes, "bad chunk index");
+    return 0;
+  }
+  in = in.subspan(std::size_t{index.tid_count} * 4);
+  if (trace_filter && !archive::trace_filter_may_contain(index.trace_filter, trace_filter->data())) {
+    ++counters.chunks_skipped;
+    return 0;
+  }
+  if (index.codec != archive::kCodecZstd || index.body_bytes > kMaxBodyBytes) {
+    add_damage(f, frame_offset, frame_bytes, "unsupported chunk codec or size");
+    return 0;
+  }
+  const unsigned long long content = ZSTD_getFrameContentSize(in.data(), in.size());
+  if (content != index.body_bytes) {
+    add_damage(f, frame_offset, frame_bytes, "chunk size does not match its index");
+    return 0;
+  }
+  body.resize(index.body_bytes);
+  const std::size_t got =
+      ZSTD_decompressDCtx(dctx, body.data(), body.size(), in.data(), in.size());
+  if (ZSTD_isError(got) || got != index.body_bytes) {
+    add_damage(f, frame_offset, frame_bytes,
+               std::string("chunk does not decompress: ") +
+                   (ZSTD_isError(got) ? ZSTD_getErrorName(got) : "short"));
+    return 0;
+  }
+  ++counters.chunks_read;
+  std::size_t emitted = 0;
+  Record r;
+  std::shared_ptr<const reader::SiteInfo> current;
+  const archive::SiteTypes types = [&](std::uint32_t id) -> const std::vector<detail::ArgType>* {
+    const auto it = f.sites.find(id);
+    return it == f.sites.end() ? nullptr : &it->second->types;
+  };
+  const std::string error =
+      archive::decode_body(body, types, [&](const archive::DecodedRecord& d) {
+        const auto& site = f.sites.at(d.site);
+        if (trace_filter && (d.trace == nullptr ||
+                             std::memcmp(d.trace, trace_filter->data(), 16) != 0)) {
+          return;
+        }
+        if (r.site_owner != site) r.site_owner = site;
+        reader::apply_site(*site, r);
+        r.time_ns = d.time_ns;
+        r.ticks = 0;
+        r.tid = d.tid;
+        r.thread_name.assign(d.thread_name);
+        r.has_trace = d.trace != nullptr;
+        if (r.has_trace) {
+          std::memcpy(r.trace_id.data(), d.trace, 16);
+          std::memcpy(r.span_id.data(), d.trace + 16, 8);
+        } else {
+          r.trace_id = {};
+          r.span_id = {};
+        }
+        r.slot = d.slot;
+        r.position = frame_offset;
+        r.sequence = d.seq;
+        if (!reader::decode_args(*site, d.args.data(), d.args.size(), r)) return;
+        sink(r);
+        ++emitted;
+      });
+  if (!error.empty()) add_damage(f, frame_offset, frame_bytes, "bad chunk body: " + error);
+  return emitted;
+}
+
+std::size_t ArchiveReader::Impl::poll_file(FileState& f,
+                                           const std::function<void(const Record&)>& sink) {
+  std::string error;
+  if (!read_tail(f.path, f.consumed, buffer, error)) {
+    add_damage(f, f.consumed, 0, "cannot read: " + error);
+    return 0;
+  }
+  if (buffer.empty()) return 0;
+  const std::uint64_t base = f.consumed;
+  archive::FrameScanner scanner(buffer);
+  std::size_t emitted = 0;
+  std::uint64_t end_of_frames = 0;
+  while (const auto frame = scanner.next()) {
+    end_of_frames = frame->offset + archive::kFrameHeaderBytes + frame->payload.size();
+    switch (static_cast<archive::FrameType>(frame->type)) {
+      case archive::FrameType::file_header:
+        read_header(f, frame->payload);
+        break;
+      case archive::FrameType::sites:
+        read_sites(f, *frame, base);
+        break;
+      case archive::FrameType::losses:
+        read_losses(f, *frame, base);
+        break;
+      case archive::FrameType::chunk:
+        emitted += read_chunk(f, *frame, base, sink);
+        break;
+      default:
+        ++counters.unknown_frames;
+        break;
+    }
+  }
+  std::vector<archive::Damage> found = scanner.damage();
+  std::uint64_t consumed = buffer.size();
+  // A torn tail of a file still being written is a frame in progress, not damage: leave it
+  // for the next poll.
+  if (!found.empty() && found.back().offset + found.back().length == buffer.size() &&
+      found.back().offset >= end_of_frames && found.back().reason.rfind("truncated", 0) == 0 &&
+      writer_alive(f.path)) {
+    consumed = found.back().offset;
+    found.pop_back();
+  }
+  for (const auto& d : found) add_damage(f, base + d.offset, d.length, d.reason);
+  f.consumed = base + consumed;
+  return emitted;
+}
+
+ArchiveReader::ArchiveReader(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+ArchiveReader::~ArchiveReader() = default;
+
+std::unique_ptr<ArchiveReader> ArchiveReader::open(const std::string& path, std::string* error) {
+  struct stat st {};
+  if (stat(path.c_str(), &st) != 0) {
+    if (error != nullptr) *error = path + ": " + std::strerror(errno);
+    return nullptr;
+  }
+  auto impl = std::make_unique<Impl>();
+  impl->root = path;
+  if (S_ISDIR(st.st_mode)) {
+    impl->is_dir = true;
+    if (access(path.c_str(), R_OK | X_OK) != 0) {
+      if (error != nullptr) *error = path + ": " + std::strerror(errno);
+      return nullptr;
+    }
+  } else if (S_ISREG(st.st_mode)) {
+    impl->files.push_back(FileState{path, 0, {}, {}});
+  } else {
+    if (error != nullptr) *error = path + ": not a file or directory";
+    return nullptr;
+  }
+  return std::unique_ptr<ArchiveReader>(new ArchiveReader(std::move(impl)));
+}
+
+void ArchiveReader::set_trace_filter(std::optional<std::array<std::uint8_t, 16>> trace_id) {
+  impl_->trace_filter = trace_id;
+}
+
+std::size_t ArchiveReader::poll(const std::function<void(const Record&)>& sink) {
+  impl_->discover();
+  std::size_t total = 0;
+  for (FileState& f : impl_->files) {
+    f.info.path = f.path;
+    total += impl_->poll_file(f, sink);
+  }
+  return total;
+}
+
+std::vector<Record> ArchiveReader::read_sorted() {
+  std::vector<Record> out;
+  poll([&out](const Record& r) { out.push_back(r); });
+  std::stable_sort(out.begin(), out.end(),
+                   [](const Record& a, const Record& b) { return a.time_ns < b.time_ns; });
+  return out;
+}
+
+std::vector<Loss> ArchiveReader::losses() const { return impl_->losses; }
+
+std::uint64_t ArchiveReader::lost_records() const {
+  std::uint64_t n = 0;
+  for (const Loss& l : impl_->losses) n += l.records;
+  return n;
+}
+
+const std::vector<DamagedRange>& ArchiveReader::damage() const { return impl_->damage; }
+
+std::vector<ArchiveFileInfo> ArchiveReader::files() const {
+  std::vector<ArchiveFileInfo> out;
+  for (const FileState& f : impl_->files) {
+    out.push_back(f.info);
+    out.back().path = f.path;
+  }
+  return out;
+}
+
+ArchiveReader::Counters ArchiveReader::counters() const { return impl_->counters; }
+
+}  // namespace blackbox
