@@ -165,6 +165,9 @@ class ArchiveReader {
   // Null with `error` set if the path cannot be read. Thread-compatible.
   [[nodiscard]] static std::unique_ptr<ArchiveReader> open(const std::string& path,
                                                            std::string* error = nullptr);
+  // An archive file's bytes already in memory (named `name` in damage reports).
+  [[nodiscard]] static std::unique_ptr<ArchiveReader> open_bytes(std::vector<std::byte> image,
+                                                                 std::string name = "<memory>");
   ~ArchiveReader();
   ArchiveReader(const ArchiveReader&) = delete;
   ArchiveReader& operator=(const ArchiveReader&) = delete;

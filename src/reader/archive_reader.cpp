@@ -33,6 +33,7 @@ struct FileState {
   std::uint64_t consumed = 0;  // bytes read and accounted for
   ArchiveFileInfo info;
   std::unordered_map<std::uint32_t, std::shared_ptr<const reader::SiteInfo>> sites;
+  std::shared_ptr<const std::vector<std::byte>> image;  // open_bytes(): the whole file
 };
 
 bool ends_with(const std::string& s, const char* suffix) {
@@ -125,7 +126,7 @@ struct ArchiveReader::Impl {
       const std::string path = root + "/" + name;
       const bool known = std::any_of(files.begin(), files.end(),
                                      [&](const FileState& f) { return f.path == path; });
-      if (!known) files.push_back(FileState{path, 0, {}, {}});
+      if (!known) files.push_back(FileState{path, 0, {}, {}, nullptr});
     }
   }
 
@@ -285,7 +286,10 @@ std::size_t ArchiveReader::Impl::read_chunk(FileState& f, const archive::FrameVi
 std::size_t ArchiveReader::Impl::poll_file(FileState& f,
                                            const std::function<void(const Record&)>& sink) {
   std::string error;
-  if (!read_tail(f.path, f.consumed, buffer, error)) {
+  if (f.image != nullptr) {
+    const std::uint64_t from = std::min<std::uint64_t>(f.consumed, f.image->size());
+    buffer.assign(f.image->begin() + static_cast<std::ptrdiff_t>(from), f.image->end());
+  } else if (!read_tail(f.path, f.consumed, buffer, error)) {
     add_damage(f, f.consumed, 0, "cannot read: " + error);
     return 0;
   }
@@ -320,7 +324,7 @@ std::size_t ArchiveReader::Impl::poll_file(FileState& f,
   // for the next poll.
   if (!found.empty() && found.back().offset + found.back().length == buffer.size() &&
       found.back().offset >= end_of_frames && found.back().reason.rfind("truncated", 0) == 0 &&
-      writer_alive(f.path)) {
+      f.image == nullptr && writer_alive(f.path)) {
     consumed = found.back().offset;
     found.pop_back();
   }
@@ -347,11 +351,20 @@ std::unique_ptr<ArchiveReader> ArchiveReader::open(const std::string& path, std:
       return nullptr;
     }
   } else if (S_ISREG(st.st_mode)) {
-    impl->files.push_back(FileState{path, 0, {}, {}});
+    impl->files.push_back(FileState{path, 0, {}, {}, nullptr});
   } else {
     if (error != nullptr) *error = path + ": not a file or directory";
     return nullptr;
   }
+  return std::unique_ptr<ArchiveReader>(new ArchiveReader(std::move(impl)));
+}
+
+std::unique_ptr<ArchiveReader> ArchiveReader::open_bytes(std::vector<std::byte> image,
+                                                         std::string name) {
+  auto impl = std::make_unique<Impl>();
+  impl->root = name;
+  impl->files.push_back(FileState{std::move(name), 0, {}, {},
+                                  std::make_shared<const std::vector<std::byte>>(std::move(image))});
   return std::unique_ptr<ArchiveReader>(new ArchiveReader(std::move(impl)));
 }
 

@@ -22,7 +22,7 @@ int usage() {
   std::fprintf(
       stderr,
       "usage: helper log-ack | read RING_PATH FIRST_WRITER END_WRITER | report | enospc |\n"
-      "       eacces |\n"
+      "       eacces | archive-exit return|exit|shutdown |\n"
       "       seed OUT empty|mixed|wrapped\n");
   return 2;
 }
@@ -176,6 +176,16 @@ int write_seed(const std::string& out, const std::string& kind) {
   return 0;
 }
 
+// Logs 50,000 numbered records, then leaves by `how`: "return" from main, "exit" (std::exit
+// from a function, as a library would), or an explicit "shutdown" first. The archive must
+// hold every record and the ring file must be gone.
+int archive_exit(const std::string& how) {
+  for (std::uint64_t i = 0; i < 50'000; ++i) BBX_INFO("n {}", i);
+  if (how == "exit") std::exit(0);
+  if (how == "shutdown") blackbox::shutdown();
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -186,6 +196,7 @@ int main(int argc, char** argv) {
     return read_ring(argv[2], std::stoull(argv[3]), std::stoull(argv[4]));
   }
   if (mode == "report") return log_and_report();
+  if (mode == "archive-exit" && argc == 3) return archive_exit(argv[2]);
   if (mode == "seed" && argc == 4) return write_seed(argv[2], argv[3]);
   if (mode == "eacces") {  // a ring directory we may not write to (tests run as root)
     blackbox::sys::calls().open = [](const char*, int, mode_t) {
