@@ -1,0 +1,163 @@
+// A full (or failing) disk: the producers never block, the breaker opens, every record that
+// could not be kept is counted exactly, and the archive recovers when space returns. The
+// disk is made full through the write seam (sys.hpp).
+#include <errno.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <string>
+
+#include "archive/flusher.hpp"
+#include "blackbox/blackbox.hpp"
+#include "blackbox/reader.hpp"
+#include "support/test_env.hpp"
+#include "sys/sys.hpp"
+
+namespace {
+
+using blackbox::ArchiveReader;
+using blackbox::LossCause;
+using blackbox::Record;
+
+std::atomic<int> g_fail_errno{0};  // 0: writes succeed
+
+ssize_t failing_write(int fd, const void* data, std::size_t bytes) {
+  if (const int err = g_fail_errno.load(); err != 0) {
+    errno = err;
+    return -1;
+  }
+  return ::write(fd, data, bytes);
+}
+
+// Installed before the logger starts, so the flusher thread only ever sees this function.
+void install_disk(const std::string& dir, std::uint64_t ring_bytes) {
+  blackbox::sys::calls().write = failing_write;
+  blackbox::Config c = blackbox::Config::from_env();
+  c.app = "breaker";
+  c.archive_dir = dir;
+  c.ring_bytes = ring_bytes;
+  c.block_bytes = 4096;
+  c.max_string_bytes = 1024;
+  c.flush_interval_ms = 60000;  // passes happen on flush() and the fill mark only
+  const auto r = blackbox::init(c);
+  ASSERT_TRUE(r.ok()) << r.error;
+}
+
+class ArchiveBreaker : public ::testing::TestWithParam<int> {};
+
+TEST_P(ArchiveBreaker, FullDiskCountsEveryLostRecordAndRecovers) {
+  const std::string dir = blackbox::test::make_temp_dir("archive");
+  install_disk(dir, 64u << 10);
+  std::uint64_t logged = 0;
+  for (int i = 0; i < 1000; ++i) BBX_INFO("n {}", logged++);
+  ASSERT_TRUE(blackbox::flush());
+  EXPECT_FALSE(blackbox::stats().breaker_open);
+
+  // The disk fills up. Logging goes on regardless (the producer never waits for the disk;
+  // this loop completing is the proof), far more than the ring holds.
+  g_fail_errno = GetParam();
+  for (int i = 0; i < 100'000; ++i) BBX_INFO("n {}", logged++);
+  EXPECT_FALSE(blackbox::flush());
+  blackbox::Stats s = blackbox::stats();
+  EXPECT_TRUE(s.breaker_open);
+  EXPECT_EQ(s.breaker_trips, 1u);
+  EXPECT_GE(s.write_errors, 1u);
+  EXPECT_EQ(s.last_write_errno, GetParam());
+  for (int i = 0; i < 50'000; ++i) BBX_INFO("n {}", logged++);
+  EXPECT_FALSE(blackbox::flush());  // a probe that fails again: still open, still one trip
+  EXPECT_EQ(blackbox::stats().breaker_trips, 1u);
+
+  // Space returns: the next probe succeeds, loss markers first, then what the ring kept.
+  g_fail_errno = 0;
+  for (int i = 0; i < 10; ++i) BBX_INFO("n {}", logged++);
+  ASSERT_TRUE(blackbox::flush());
+  s = blackbox::stats();
+  EXPECT_FALSE(s.breaker_open);
+  EXPECT_EQ(s.breaker_trips, 1u);
+
+  std::string error;
+  auto reader = ArchiveReader::open(dir, &error);
+  ASSERT_TRUE(reader) << error;
+  std::uint64_t archived = 0, next = 0;
+  bool in_order = true;
+  reader->poll([&](const Record& r) {
+    const auto n = std::get<std::uint64_t>(r.fields.at(0).value);
+    in_order = in_order && n >= next && r.sequence == n;
+    next = n + 1;
+    ++archived;
+  });
+  EXPECT_TRUE(in_order);
+  EXPECT_TRUE(reader->damage().empty());
+  // Exact: every record logged is either in the archive or in a loss marker.
+  EXPECT_EQ(archived + reader->lost_records(), logged);
+  EXPECT_GT(reader->lost_records(), 100'000u);  // the ring holds about a thousand
+  EXPECT_EQ(archived, s.records_archived);
+  EXPECT_EQ(reader->lost_records(), s.lost_disk_error + s.lost_overwritten);
+  bool disk_cause = false;
+  for (const auto& loss : reader->losses()) {
+    disk_cause = disk_cause || loss.cause == LossCause::disk_error;
+  }
+  EXPECT_TRUE(disk_cause);
+  // The first 1,000 and the last 10 records are there.
+  EXPECT_EQ(next, logged);
+}
+
+INSTANTIATE_TEST_SUITE_P(Errno, ArchiveBreaker, ::testing::Values(ENOSPC, EDQUOT, EIO, EROFS),
+                         [](const auto& param_info) {
+                           switch (param_info.param) {
+                             case ENOSPC:
+                               return std::string("ENOSPC");
+                             case EDQUOT:
+                               return std::string("EDQUOT");
+                             case EIO:
+                               return std::string("EIO");
+                             default:
+                               return std::string("EROFS");
+                           }
+                         });
+
+TEST(Breaker, BacksOffExponentiallyUpToTheCapAndClosesOnSuccess) {
+  using blackbox::archive::Breaker;
+  Breaker b;
+  EXPECT_TRUE(b.may_write(0));
+  b.failed(1000);
+  EXPECT_TRUE(b.open);
+  EXPECT_EQ(b.trips, 1u);
+  EXPECT_FALSE(b.may_write(1000));
+  EXPECT_FALSE(b.may_write(1000 + Breaker::kFirstBackoffNs - 1));
+  EXPECT_TRUE(b.may_write(1000 + Breaker::kFirstBackoffNs));
+  std::int64_t now = 1000, expected = Breaker::kFirstBackoffNs;
+  for (int i = 0; i < 20; ++i) {
+    now += b.backoff_ns;
+    b.failed(now);
+    expected = std::min(expected * 2, Breaker::kMaxBackoffNs);
+    EXPECT_EQ(b.backoff_ns, expected);
+    EXPECT_EQ(b.next_probe_ns, now + expected);
+  }
+  EXPECT_EQ(b.backoff_ns, Breaker::kMaxBackoffNs);
+  EXPECT_EQ(b.trips, 1u);  // one trip, many failed probes
+  b.succeeded();
+  EXPECT_FALSE(b.open);
+  EXPECT_TRUE(b.may_write(now));
+  b.failed(now);
+  EXPECT_EQ(b.trips, 2u);
+  EXPECT_EQ(b.backoff_ns, Breaker::kFirstBackoffNs);
+}
+
+TEST(ArchiveDirectory, UnwritableDirectoryTripsTheBreakerNotTheApplication) {
+  // A path under a regular file can never be created.
+  const std::string file = blackbox::test::make_temp_dir("x") + "/plain";
+  FILE* f = std::fopen(file.c_str(), "w");
+  ASSERT_NE(f, nullptr);
+  std::fclose(f);
+  install_disk(file + "/archive", 64u << 10);
+  for (int i = 0; i < 10'000; ++i) BBX_INFO("n {}", i);
+  EXPECT_FALSE(blackbox::flush());
+  const blackbox::Stats s = blackbox::stats();
+  EXPECT_TRUE(s.breaker_open);
+  EXPECT_EQ(s.last_write_errno, ENOTDIR);
+  EXPECT_EQ(blackbox::archive_path(), "");
+}
+
+}  // namespace

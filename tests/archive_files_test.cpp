@@ -1,0 +1,240 @@
+// Archive files: names, modes, rotation and retention (oldest first, by bytes and by age,
+// never a file another process is still writing, never another app's); and the chunk codec
+// on records a damaged ring could hold.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zstd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "archive/archive_files.hpp"
+#include "archive/chunk_codec.hpp"
+#include "archive/frame.hpp"
+#include "support/test_env.hpp"
+
+namespace {
+
+using blackbox::archive::ArchiveFiles;
+using blackbox::archive::FileSettings;
+
+constexpr std::int64_t kSecond = 1'000'000'000;
+constexpr std::int64_t kDay = 24 * 3600 * kSecond;
+// 2026-11-24T12:00:00Z
+constexpr std::int64_t kNow = 1'795'521'600 * kSecond;
+
+std::vector<std::string> names_in(const std::string& dir) {
+  std::vector<std::string> out;
+  for (const auto& e : std::filesystem::directory_iterator(dir)) {
+    out.push_back(e.path().filename());
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+// A file as another process would have left it: `bytes` long, last written at `mtime_ns`.
+std::string plant(const std::string& dir, const std::string& app, std::int64_t start_ns,
+                  int pid, std::size_t bytes, std::int64_t mtime_ns) {
+  const std::string name =
+      blackbox::archive::file_time(start_ns) + "." + app + "." + std::to_string(pid) + ".bbx";
+  std::ofstream(dir + "/" + name) << std::string(bytes, 'x');
+  const timespec times[2] = {{mtime_ns / kSecond, mtime_ns % kSecond},
+                             {mtime_ns / kSecond, mtime_ns % kSecond}};
+  EXPECT_EQ(utimensat(AT_FDCWD, (dir + "/" + name).c_str(), times, 0), 0);
+  return name;
+}
+
+TEST(ArchiveFiles, NamesSortByTimeAndParseBack) {
+  EXPECT_EQ(blackbox::archive::file_time(kNow + 123'456'789), "20261124T120000.123456Z");
+  std::string app;
+  int pid = 0;
+  ASSERT_TRUE(blackbox::archive::parse_file_name("20261124T120000.123456Z.my.app-1.4711.bbx",
+                                                 app, pid));
+  EXPECT_EQ(app, "my.app-1");
+  EXPECT_EQ(pid, 4711);
+  EXPECT_FALSE(blackbox::archive::parse_file_name("20261124T120000.123456Z.app.bbx", app, pid));
+  EXPECT_FALSE(blackbox::archive::parse_file_name("notes.txt", app, pid));
+  EXPECT_FALSE(blackbox::archive::parse_file_name("20261124T120000.123456Z.a.12x.bbx", app, pid));
+  EXPECT_LT(blackbox::archive::file_time(kNow), blackbox::archive::file_time(kNow + 1000));
+  EXPECT_LT(blackbox::archive::file_time(kNow + 999 * kSecond),
+            blackbox::archive::file_time(kNow + 1000 * kSecond));
+}
+
+TEST(ArchiveFiles, CreatedPrivateExclusiveAndRotatedBySizeAndAge) {
+  const std::string dir = blackbox::test::make_temp_dir("files") + "/nested/archive";
+  FileSettings s;
+  s.dir = dir;
+  s.app = "app";
+  s.rotate_bytes = 100'000;
+  s.rotate_ns = 60 * kSecond;
+  ArchiveFiles files(s);
+  EXPECT_TRUE(files.at_file_start());
+  const std::vector<std::byte> chunk(40'000, std::byte{1});
+  ASSERT_EQ(files.append(chunk, kNow), 0);
+  const std::string first = files.current_path();
+  struct stat st {};
+  ASSERT_EQ(stat(first.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0640u);
+  ASSERT_EQ(stat(dir.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0750u);
+  // While written, the file is locked: nobody else may retire it.
+  const int probe = open(first.c_str(), O_RDONLY | O_CLOEXEC);
+  EXPECT_NE(flock(probe, LOCK_EX | LOCK_NB), 0);
+  close(probe);
+  EXPECT_FALSE(files.should_rotate(kNow, 40'000));
+  ASSERT_EQ(files.append(chunk, kNow), 0);
+  EXPECT_TRUE(files.should_rotate(kNow, 40'000));  // by size
+  files.close_current();
+  ASSERT_EQ(files.append(chunk, kNow + kSecond), 0);
+  EXPECT_NE(files.current_path(), first);
+  EXPECT_FALSE(files.should_rotate(kNow + 60 * kSecond, 1));
+  EXPECT_TRUE(files.should_rotate(kNow + 61 * kSecond, 1));  // by age
+  EXPECT_EQ(files.files_created(), 2u);
+  EXPECT_EQ(names_in(dir).size(), 2u);
+  // Same microsecond as an existing file: the next free name, never an overwrite.
+  files.close_current();
+  ASSERT_EQ(files.append(chunk, kNow + kSecond), 0);
+  EXPECT_EQ(names_in(dir).size(), 3u);
+}
+
+TEST(ArchiveFiles, RetentionDeletesOldestFirstButNeverALiveWritersFile) {
+  const std::string dir = blackbox::test::make_temp_dir("retention");
+  // Oldest first by name (= start time). a0 and a1 are old enough to go by age; the live
+  // one (another process holds its lock) must stay although it is the oldest.
+  const std::string live = plant(dir, "app", kNow - 10 * kDay, 10, 1000, kNow - 9 * kDay);
+  const std::string a0 = plant(dir, "app", kNow - 5 * kDay, 11, 1000, kNow - 4 * kDay);
+  const std::string a1 = plant(dir, "app", kNow - 4 * kDay, 12, 1000, kNow - 3 * kDay - kSecond);
+  const std::string b0 = plant(dir, "app", kNow - 2 * kDay, 13, 3000, kNow - 2 * kDay);
+  const std::string b1 = plant(dir, "app", kNow - kDay, 14, 3000, kNow - kDay);
+  const std::string b2 = plant(dir, "app", kNow - 3600 * kSecond, 15, 3000, kNow);
+  const std::string other = plant(dir, "other", kNow - 20 * kDay, 16, 50'000, kNow - 20 * kDay);
+  std::ofstream(dir + "/notes.txt") << "not an archive";
+  const int holder = open((dir + "/" + live).c_str(), O_RDONLY | O_CLOEXEC);
+  ASSERT_EQ(flock(holder, LOCK_EX | LOCK_NB), 0);
+
+  FileSettings s;
+  s.dir = dir;
+  s.app = "app";
+  s.retain_ns = 3 * kDay;
+  s.retain_bytes = 7000;
+  ArchiveFiles files(s);
+  // By age: a0, a1 (live stays). Then by bytes: 1000 (live) + 9000 = 10000 > 7000, so b0
+  // goes (7000 left, within the limit).
+  EXPECT_EQ(files.apply_retention(kNow), 3u);
+  EXPECT_EQ(names_in(dir), (std::vector<std::string>{other, live, b1, b2, "notes.txt"}));
+  // Once its writer is gone the old file goes too.
+  close(holder);
+  EXPECT_EQ(files.apply_retention(kNow), 1u);
+  EXPECT_EQ(names_in(dir), (std::vector<std::string>{other, b1, b2, "notes.txt"}));
+  // No limits: nothing is ever deleted.
+  FileSettings keep = s;
+  keep.retain_bytes = 0;
+  keep.retain_ns = 0;
+  EXPECT_EQ(ArchiveFiles(keep).apply_retention(kNow + 100 * kDay), 0u);
+}
+
+// A ring record: header, then the arguments in wire form, padded to 8 bytes.
+std::vector<std::byte> ring_record(std::uint32_t site, std::uint64_t ticks,
+                                   const std::vector<std::uint8_t>& args) {
+  std::vector<std::byte> out(16 + (args.size() + 7) / 8 * 8);
+  blackbox::detail::RecordHeader h{static_cast<std::uint32_t>(out.size()), site, ticks};
+  std::memcpy(out.data(), &h, sizeof h);
+  std::memcpy(out.data() + 16, args.data(), args.size());
+  return out;
+}
+
+TEST(ChunkCodec, MalformedRecordsAreRefusedAndTheRestStillDecodes) {
+  using blackbox::detail::ArgType;
+  blackbox::archive::ChunkEncoder enc;
+  enc.set_clock(blackbox::archive::TickConverter::from(0, 0, 1000, 1000));
+  const std::vector<ArgType> types = {ArgType::u32, ArgType::string};
+  enc.define_site(1, blackbox::Level::info, types);
+  const char name[16] = "t";
+  auto arg = [](std::uint32_t v, const std::string& s) {
+    std::vector<std::uint8_t> a(8 + s.size());
+    const auto len = static_cast<std::uint32_t>(s.size());
+    std::memcpy(a.data(), &v, 4);
+    std::memcpy(a.data() + 4, &len, 4);
+    std::memcpy(a.data() + 8, s.data(), s.size());
+    return a;
+  };
+  const auto good1 = ring_record(1, 100, arg(7, "hello"));
+  const auto good2 = ring_record(1, 200, arg(9, "hello"));  // repeated string
+  auto lying = ring_record(1, 300, arg(5, "hi"));
+  const std::uint32_t huge = 1000;  // string length beyond the record
+  std::memcpy(lying.data() + 20, &huge, 4);
+  const auto unknown_site = ring_record(2, 400, {});
+  const auto good3 = ring_record(1, 500, arg(11, "world"));
+  EXPECT_TRUE(enc.add(0, 42, name, 0, good1.data(), static_cast<std::uint32_t>(good1.size())));
+  EXPECT_TRUE(enc.add(0, 42, name, 1, good2.data(), static_cast<std::uint32_t>(good2.size())));
+  EXPECT_FALSE(enc.add(0, 42, name, 2, lying.data(), static_cast<std::uint32_t>(lying.size())));
+  EXPECT_FALSE(enc.add(0, 42, name, 3, unknown_site.data(),
+                       static_cast<std::uint32_t>(unknown_site.size())));
+  EXPECT_TRUE(enc.add(0, 42, name, 4, good3.data(), static_cast<std::uint32_t>(good3.size())));
+  EXPECT_EQ(enc.record_count(), 3u);
+  std::vector<std::byte> payload;
+  ASSERT_TRUE(enc.finish(1, payload));
+  // Decode the body back (skip the index and the tid list, then zstd).
+  blackbox::archive::ChunkIndex index;
+  std::memcpy(&index, payload.data(), sizeof index);
+  EXPECT_EQ(index.record_count, 3u);
+  EXPECT_EQ(index.level_counts[static_cast<int>(blackbox::Level::info)], 3u);
+  EXPECT_EQ(index.min_ns, 100);
+  EXPECT_EQ(index.max_ns, 500);
+  ASSERT_EQ(index.tid_count, 1);
+  const std::byte* z = payload.data() + sizeof index + 4;
+  const std::size_t z_size = payload.size() - sizeof index - 4;
+  std::vector<std::uint8_t> body(index.body_bytes);
+  ASSERT_EQ(ZSTD_decompress(body.data(), body.size(), z, z_size), body.size());
+  struct Got {
+    std::uint64_t seq;
+    std::int64_t ns;
+    std::uint32_t value;
+    std::string text;
+  };
+  std::vector<Got> got;
+  const std::string error = blackbox::archive::decode_body(
+      body, [&](std::uint32_t id) { return id == 1 ? &types : nullptr; },
+      [&](const blackbox::archive::DecodedRecord& r) {
+        EXPECT_EQ(r.tid, 42u);
+        EXPECT_EQ(r.thread_name, "t");
+        Got g{r.seq, r.time_ns, 0, {}};
+        std::memcpy(&g.value, r.args.data(), 4);
+        std::uint32_t len;
+        std::memcpy(&len, r.args.data() + 4, 4);
+        g.text.assign(reinterpret_cast<const char*>(r.args.data()) + 8, len);
+        got.push_back(g);
+      });
+  EXPECT_EQ(error, "");
+  ASSERT_EQ(got.size(), 3u);
+  EXPECT_EQ(got[0].seq, 0u);
+  EXPECT_EQ(got[0].ns, 100);
+  EXPECT_EQ(got[0].value, 7u);
+  EXPECT_EQ(got[0].text, "hello");
+  EXPECT_EQ(got[1].seq, 1u);
+  EXPECT_EQ(got[1].value, 9u);
+  EXPECT_EQ(got[1].text, "hello");
+  // After the refused records a new run starts at the right sequence number, with fresh
+  // previous values (the decoder agrees).
+  EXPECT_EQ(got[2].seq, 4u);
+  EXPECT_EQ(got[2].ns, 500);
+  EXPECT_EQ(got[2].value, 11u);
+  EXPECT_EQ(got[2].text, "world");
+  // A body cut short is an error, never a crash; what came before is delivered.
+  std::size_t delivered = 0;
+  const std::string cut_error = blackbox::archive::decode_body(
+      std::span<const std::uint8_t>(body.data(), body.size() - 3),
+      [&](std::uint32_t id) { return id == 1 ? &types : nullptr; },
+      [&](const blackbox::archive::DecodedRecord&) { ++delivered; });
+  EXPECT_NE(cut_error, "");
+  EXPECT_EQ(delivered, 2u);
+}
+
+}  // namespace
