@@ -176,11 +176,12 @@ int write_seed(const std::string& out, const std::string& kind) {
   return 0;
 }
 
-// Logs 50,000 numbered records, then leaves by `how`: "return" from main, "exit" (std::exit
+// Logs 30,000 numbered records (fewer than the default ring holds, so none can be
+// overwritten before the final flush), then leaves by `how`: "return" from main, "exit" (std::exit
 // from a function, as a library would), or an explicit "shutdown" first. The archive must
 // hold every record and the ring file must be gone.
 int archive_exit(const std::string& how) {
-  for (std::uint64_t i = 0; i < 50'000; ++i) BBX_INFO("n {}", i);
+  for (std::uint64_t i = 0; i < 30'000; ++i) BBX_INFO("n {}", i);
   if (how == "exit") std::exit(0);
   if (how == "shutdown") blackbox::shutdown();
   return 0;
