@@ -12,6 +12,12 @@
 #include <string>
 #include <thread>
 
+#include <zstd.h>
+
+#include <iterator>
+
+#include "archive/format.hpp"
+#include "archive/frame.hpp"
 #include "blackbox/blackbox.hpp"
 #include "blackbox/reader.hpp"
 #include "sys/sys.hpp"
@@ -22,7 +28,7 @@ int usage() {
   std::fprintf(
       stderr,
       "usage: helper log-ack | read RING_PATH FIRST_WRITER END_WRITER | report | enospc |\n"
-      "       eacces | archive-exit return|exit|shutdown |\n"
+      "       eacces | archive-exit return|exit|shutdown | archive-seed OUT |\n"
       "       seed OUT empty|mixed|wrapped\n");
   return 2;
 }
@@ -187,6 +193,65 @@ int archive_exit(const std::string& how) {
   return 0;
 }
 
+// Writes a seed for the archive_reader fuzz target (its input format is described there):
+// a real archive of mixed records, converted frame by frame into the target's items.
+int archive_seed(const std::string& out) {
+  blackbox::Config config = blackbox::Config::from_env();
+  config.app = "seed";
+  config.levels = "trace";
+  if (auto r = blackbox::init(config); !r.ok()) return 1;
+  auto ctx =
+      blackbox::TraceContext::parse("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01");
+  for (int k = 0; k < 3; ++k) {
+    for (int i = 0; i < 20; ++i) {
+      BBX_INFO("ints {} {} {} {:x}", static_cast<std::int8_t>(i), static_cast<std::int16_t>(-i), i,
+               static_cast<unsigned>(i));
+      BBX_WARN("float {:.2f} double {:e} bool {} char {}", 0.5f * static_cast<float>(i),
+               1.0 / (i + 1), i % 2 == 0, static_cast<char>('a' + i % 26));
+      blackbox::TraceScope scope(*ctx);
+      BBX_ERROR("string {name:>10} again {name2}", std::string(static_cast<std::size_t>(i % 7), 'x'),
+                "same");
+    }
+    if (!blackbox::flush()) return 1;
+  }
+  const std::string archive = blackbox::archive_path();
+  blackbox::shutdown();
+  std::ifstream in(archive, std::ios::binary);
+  const std::string file((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::string items(1, '\0');  // options: no trace filter
+  auto put16 = [&](std::size_t v) {
+    const auto u = static_cast<std::uint16_t>(v);
+    items.append(reinterpret_cast<const char*>(&u), 2);
+  };
+  blackbox::archive::FrameScanner scanner(std::span<const std::byte>(
+      reinterpret_cast<const std::byte*>(file.data()), file.size()));
+  while (const auto frame = scanner.next()) {
+    const auto* payload = reinterpret_cast<const char*>(frame->payload.data());
+    if (frame->type != static_cast<std::uint16_t>(blackbox::archive::FrameType::chunk)) {
+      items.push_back('\1');
+      put16(frame->type);
+      put16(frame->payload.size());
+      items.append(payload, frame->payload.size());
+      continue;
+    }
+    blackbox::archive::ChunkIndex index;
+    std::memcpy(&index, payload, sizeof index);
+    const std::size_t head = sizeof index + index.tid_count * 4u;
+    std::string body(index.body_bytes, '\0');
+    if (ZSTD_decompress(body.data(), body.size(), payload + head,
+                        frame->payload.size() - head) != body.size()) {
+      return 1;
+    }
+    items.push_back('\2');
+    put16(head);
+    put16(body.size());
+    items.append(payload, head);
+    items.append(body);
+  }
+  std::ofstream(out, std::ios::binary) << items;
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -198,6 +263,7 @@ int main(int argc, char** argv) {
   }
   if (mode == "report") return log_and_report();
   if (mode == "archive-exit" && argc == 3) return archive_exit(argv[2]);
+  if (mode == "archive-seed" && argc == 3) return archive_seed(argv[2]);
   if (mode == "seed" && argc == 4) return write_seed(argv[2], argv[3]);
   if (mode == "eacces") {  // a ring directory we may not write to (tests run as root)
     blackbox::sys::calls().open = [](const char*, int, mode_t) {
