@@ -146,7 +146,7 @@ std::vector<std::byte> ring_record(std::uint32_t site, std::uint64_t ticks,
   std::vector<std::byte> out(16 + (args.size() + 7) / 8 * 8);
   blackbox::detail::RecordHeader h{static_cast<std::uint32_t>(out.size()), site, ticks};
   std::memcpy(out.data(), &h, sizeof h);
-  std::memcpy(out.data() + 16, args.data(), args.size());
+  if (!args.empty()) std::memcpy(out.data() + 16, args.data(), args.size());
   return out;
 }
 

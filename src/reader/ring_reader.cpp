@@ -185,10 +185,10 @@ std::size_t RingReader::Impl::read_slot(std::uint32_t index,
     std::uint32_t index;
     const std::function<void(const Record&)>& sink;
     Record decoded;
-    bool record(const std::byte* p, std::uint32_t size, std::uint64_t position,
+    bool record(const std::byte* p, std::uint32_t record_size, std::uint64_t position,
                 const reader::SlotCursor& c) {
       Record& r = decoded;
-      if (!impl.decode(p, size, r)) return false;
+      if (!impl.decode(p, record_size, r)) return false;
       r.tid = c.tid;
       r.thread_name.assign(c.thread_name, strnlen(c.thread_name, sizeof c.thread_name));
       r.slot = index;
