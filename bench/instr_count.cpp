@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <string>
 
 #include "blackbox/blackbox.hpp"
@@ -84,12 +85,23 @@ int main(int argc, char** argv) {
     std::fprintf(
         stderr,
         "usage: instr_count KIND N  (KIND: four_args four_args_std_string two_ints static_string\n"
-        "        disabled spdlog_async_four_args fmt_fwrite_four_args empty)\n");
+        "        disabled spdlog_async_four_args fmt_fwrite_four_args empty flusher_four_args)\n");
     return 2;
   }
   const std::uint64_t n = std::strtoull(argv[2], nullptr, 10);
   blackbox::Config config = blackbox::Config::from_env();
   config.app = "instr_count";
+  const char* bench_dir = std::getenv("BBX_BENCH_DIR");
+  config.archive_dir = std::string(bench_dir != nullptr ? bench_dir : "/tmp/blackbox-bench") +
+                       "/instr_count_archive";
+  // flusher_four_args: the flusher's instructions per record (callgrind.sh counts inside
+  // Flusher::pass). The ring holds all N records, so one pass at flush() drains them all.
+  const bool flusher = std::strcmp(argv[1], "flusher_four_args") == 0;
+  if (flusher) {
+    config.ring_bytes = 256u << 20;
+    config.max_threads = 4;
+    config.flush_interval_ms = 60000;
+  }
   (void)blackbox::init(config);
   // Warm up outside the counted function: the thread's slot and each site's definition.
   BBX_INFO("warm up {}", 1);
@@ -103,9 +115,14 @@ int main(int argc, char** argv) {
   if (std::strcmp(kind, "static_string") == 0) run = bbx_run_static_string;
   if (std::strcmp(kind, "disabled") == 0) run = bbx_run_disabled;
   if (std::strcmp(kind, "empty") == 0) run = bbx_run_empty;
+  if (flusher) run = bbx_run_four_args;
   if (run == nullptr) return 2;
   run(1);  // defines the site (slow path, once) before the counted run
   run(n);
+  if (flusher) (void)blackbox::flush();
   bench::peers().drain();
+  blackbox::shutdown();
+  std::error_code ignored;
+  std::filesystem::remove_all(config.archive_dir, ignored);
   return 0;
 }

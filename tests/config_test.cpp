@@ -124,6 +124,20 @@ TEST(ConfigTest, FullRingDirectoryFallsBackToMemory) {
   EXPECT_NE(run.out.find("No space left on device"), std::string::npos) << run.out;
 }
 
+TEST(ConfigTest, NoMemoryForAnyRingSaysSoOnceAndCountsEveryDrop) {
+  const std::string dir = blackbox::test::make_temp_dir("nomem");
+  const auto run = blackbox::test::run_helper({"nomem"}, {"BBX_DIR=" + dir});
+  EXPECT_EQ(run.status, 0) << run.out;
+  EXPECT_NE(run.out.find("dropped=1000"), std::string::npos) << run.out;
+  // One start attempt, one message: not one per log call.
+  std::size_t messages = 0;
+  for (std::size_t at = run.out.find("blackbox:"); at != std::string::npos;
+       at = run.out.find("blackbox:", at + 1)) {
+    ++messages;
+  }
+  EXPECT_EQ(messages, 1u) << run.out;
+}
+
 TEST(ConfigTest, UnwritableRingDirectoryFallsBackToMemory) {
   const std::string dir = blackbox::test::make_temp_dir("eacces");
   const auto run = blackbox::test::run_helper({"eacces"}, {"BBX_DIR=" + dir});

@@ -58,6 +58,9 @@ struct Logger {
   std::atomic<archive::Flusher*> flusher{nullptr};
   Config config;
   bool have_config = false;  // set by the first start; a forked child restarts with it
+  // Not even an anonymous ring could be mapped: do not retry on every call (relaxed: a
+  // thread that misses it only takes the mutex once more).
+  std::atomic<bool> start_failed{false};
   LevelSpec levels;
   detail::Site* sites = nullptr;
   bool shut_down = false;
@@ -157,6 +160,7 @@ void start_locked(const Config& config) {
           "and other processes cannot read them (set BBX_DIR to a writable directory)");
     } else {
       say(error + "; and " + anon_error + ": log records are dropped and counted");
+      l.start_failed.store(true, std::memory_order_relaxed);
     }
   }
   if (!l.hooks_installed) {
@@ -200,8 +204,10 @@ ring::RingMemory* current_ring() noexcept { return g().ring.load(std::memory_ord
 ring::RingMemory* started_ring() noexcept {
   if (auto* ring = current_ring(); ring != nullptr) return ring;
   Logger& l = g();
+  if (l.start_failed.load(std::memory_order_relaxed)) return nullptr;
   std::lock_guard lock(l.mutex);
   if (auto* ring = l.ring.load(std::memory_order_relaxed); ring != nullptr) return ring;
+  if (l.start_failed.load(std::memory_order_relaxed)) return nullptr;
   if (l.have_config) {
     start_locked(l.config);  // a forked child: same settings as the parent
   } else {
@@ -228,7 +234,11 @@ std::uint64_t register_site(Site& site, const ArgType* types, std::uint32_t arg_
   }
   const Level threshold = core::level_for_locked(site.info->tag);
   site.threshold.store(static_cast<std::uint8_t>(threshold), std::memory_order_relaxed);
-  if (site.info->level < threshold || ring == nullptr) return 0;
+  if (site.info->level < threshold) return 0;
+  if (ring == nullptr) {  // no ring could be mapped: this record is dropped, counted
+    l.dropped_without_ring.fetch_add(1, std::memory_order_relaxed);
+    return 0;
+  }
   if (const std::uint64_t bits = site.header_bits.load(std::memory_order_relaxed); bits != 0) {
     return bits;  // another thread defined it meanwhile
   }

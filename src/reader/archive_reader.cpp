@@ -188,8 +188,8 @@ void ArchiveReader::Impl::read_losses(FileState& f, const archive::FrameView& fr
     return;
   }
   for (std::uint32_t i = 0; i < count; ++i) {
-    archive::LossEntry e;
-    (void)take(in, e);
+    archive::LossEntry e{};
+    (void)take(in, e);  // the count was checked against the payload size above
     Loss loss;
     loss.slot = e.slot;
     loss.tid = e.tid;

@@ -1,6 +1,7 @@
 // A helper process for the tests: a child that logs and acknowledges (to be killed), an
 // external reader of a live ring, and a logger whose ring directory is unusable.
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <poll.h>
 #include <unistd.h>
 
@@ -28,7 +29,7 @@ int usage() {
   std::fprintf(
       stderr,
       "usage: helper log-ack | read RING_PATH FIRST_WRITER END_WRITER | report | enospc |\n"
-      "       eacces | archive-exit return|exit|shutdown | archive-seed OUT |\n"
+      "       eacces | nomem | archive-exit return|exit|shutdown | archive-seed OUT |\n"
       "       seed OUT empty|mixed|wrapped\n");
   return 2;
 }
@@ -271,6 +272,16 @@ int main(int argc, char** argv) {
       return -1;
     };
     return log_and_report();
+  }
+  if (mode == "nomem") {  // not even an anonymous ring can be mapped
+    blackbox::sys::calls().mmap = [](void*, std::size_t, int, int, int, off_t) {
+      errno = ENOMEM;
+      return MAP_FAILED;
+    };
+    for (int i = 0; i < 1000; ++i) BBX_INFO("dropped {}", i);
+    std::printf("dropped=%llu\n",
+                static_cast<unsigned long long>(blackbox::stats().dropped_no_slot));
+    return 0;
   }
   if (mode == "enospc") {
     blackbox::sys::calls().posix_fallocate = [](int, off_t, off_t) { return ENOSPC; };
