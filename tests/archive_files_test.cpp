@@ -227,13 +227,20 @@ TEST(ChunkCodec, MalformedRecordsAreRefusedAndTheRestStillDecodes) {
   EXPECT_EQ(got[2].ns, 500);
   EXPECT_EQ(got[2].value, 11u);
   EXPECT_EQ(got[2].text, "world");
-  // A body cut short is an error, never a crash; what came before is delivered.
+  // A body cut short is an error, never a crash (its stream table no longer adds up).
   std::size_t delivered = 0;
   const std::string cut_error = blackbox::archive::decode_body(
       std::span<const std::uint8_t>(body.data(), body.size() - 3),
       [&](std::uint32_t id) { return id == 1 ? &types : nullptr; },
       [&](const blackbox::archive::DecodedRecord&) { ++delivered; });
-  EXPECT_NE(cut_error, "");
+  EXPECT_EQ(cut_error, "stream lengths exceed the body");
+  EXPECT_EQ(delivered, 0u);
+  // An error mid-way (here: the third record's site is unknown) keeps what came before.
+  int lookups = 0;
+  const std::string mid_error = blackbox::archive::decode_body(
+      body, [&](std::uint32_t) { return ++lookups <= 2 ? &types : nullptr; },
+      [&](const blackbox::archive::DecodedRecord&) { ++delivered; });
+  EXPECT_EQ(mid_error, "record of undefined site 1");
   EXPECT_EQ(delivered, 2u);
 }
 

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <bit>
 #include <cstring>
+#include <limits>
 #include <unordered_map>
 
 namespace blackbox::archive {
@@ -15,23 +16,23 @@ using detail::ArgType;
 
 constexpr std::uint32_t kNoString = 0xFFFF'FFFFu;  // "no previous string" in a run
 
-std::uint64_t load_le(const std::uint8_t* p, std::uint32_t n) noexcept {
-  std::uint64_t v = 0;
-  std::memcpy(&v, p, n);  // little-endian host (the ring format requires it)
+template <typename T>
+T load(const std::uint8_t* p) noexcept {
+  T v;
+  std::memcpy(&v, p, sizeof v);  // little-endian host (the ring format requires it)
   return v;
 }
 
 std::uint64_t bswap(std::uint64_t v) noexcept { return __builtin_bswap64(v); }
 std::uint32_t bswap(std::uint32_t v) noexcept { return __builtin_bswap32(v); }
 
-bool is_signed(ArgType t) noexcept {
-  return t == ArgType::i16 || t == ArgType::i32 || t == ArgType::i64;
-}
-
-// Sign-extends the low `bytes` bytes of v.
-std::uint64_t sign_extend(std::uint64_t v, std::uint32_t bytes) noexcept {
-  const unsigned shift = 64 - bytes * 8;
-  return static_cast<std::uint64_t>(static_cast<std::int64_t>(v << shift) >> shift);
+// Whether the `len` bytes at a and b are equal; short strings without a call to memcmp.
+bool same_bytes(const std::uint8_t* a, const std::uint8_t* b, std::uint32_t len) noexcept {
+  if (len >= 8 && len <= 16) {
+    return load<std::uint64_t>(a) == load<std::uint64_t>(b) &&
+           load<std::uint64_t>(a + len - 8) == load<std::uint64_t>(b + len - 8);
+  }
+  return std::memcmp(a, b, len) == 0;
 }
 
 }  // namespace
@@ -53,18 +54,56 @@ TickConverter TickConverter::from(std::uint64_t base_ticks, std::int64_t base_ns
   return c;
 }
 
+// How one argument is encoded: decided once per site, so the per-record loop is a switch.
+enum class Op : std::uint8_t { byte1, i16, u16, i32, u32, i64, f32, f64, text };
+
+Op op_for(ArgType t) noexcept {
+  switch (t) {
+    case ArgType::i8:
+    case ArgType::u8:
+    case ArgType::boolean:
+    case ArgType::character:
+      return Op::byte1;
+    case ArgType::i16:
+      return Op::i16;
+    case ArgType::u16:
+      return Op::u16;
+    case ArgType::i32:
+      return Op::i32;
+    case ArgType::u32:
+      return Op::u32;
+    case ArgType::i64:
+    case ArgType::u64:
+    case ArgType::pointer:
+      return Op::i64;
+    case ArgType::f32:
+      return Op::f32;
+    case ArgType::f64:
+      return Op::f64;
+    case ArgType::string:
+    case ArgType::formatted:
+      return Op::text;
+  }
+  return Op::text;
+}
+
 // Per site: what the encoder needs per record, and the run's previous values.
 struct ChunkEncoder::Site {
   std::uint8_t level = 0;
   bool defined_in_file = false;
   std::uint32_t chunk_epoch = 0;  // chunk_epoch_ when last added to chunk_sites_
-  std::uint32_t epoch = 0;  // run_epoch_ when prev/prev_len were last reset
-  std::vector<ArgType> types;
-  std::vector<std::uint64_t> prev;      // previous value, or pointer to previous string
-  std::vector<std::uint32_t> prev_len;  // previous string's length word, or kNoString
+  std::uint32_t epoch = 0;        // run_epoch_ when prev/prev_len were last reset
+  std::uint32_t min_bytes = 0;    // argument bytes a record must have at least
+  std::vector<Op> ops;
+  std::vector<std::uint32_t> min_after;  // argument bytes at least after argument i
+  std::vector<std::uint64_t> prev;       // previous value, or pointer to previous string
+  std::vector<std::uint32_t> prev_len;   // previous string's length word, or kNoString
 };
 
-ChunkEncoder::ChunkEncoder() : cctx_(ZSTD_createCCtx()) { reset_chunk(); }
+ChunkEncoder::ChunkEncoder() : cctx_(ZSTD_createCCtx()) {
+  grow(64u << 10);
+  reset_chunk();
+}
 
 ChunkEncoder::~ChunkEncoder() { ZSTD_freeCCtx(static_cast<ZSTD_CCtx*>(cctx_)); }
 
@@ -73,10 +112,34 @@ void ChunkEncoder::define_site(std::uint32_t id, Level level,
   if (id >= sites_.size()) sites_.resize(std::max<std::size_t>(id + 1, sites_.size() * 2));
   auto site = std::make_unique<Site>();
   site->level = static_cast<std::uint8_t>(level) & 7;
-  site->types.assign(types.begin(), types.end());
+  site->min_after.assign(types.size(), 0);
+  std::uint32_t after = 0;
+  for (std::size_t i = types.size(); i-- > 0;) {
+    site->min_after[i] = after;
+    const std::uint32_t width = detail::fixed_size(types[i]);
+    after += width != 0 ? width : 4;  // a string has at least its length word
+  }
+  site->min_bytes = after;
+  for (const ArgType t : types) site->ops.push_back(op_for(t));
   site->prev.assign(types.size(), 0);
   site->prev_len.assign(types.size(), kNoString);
   sites_[id] = std::move(site);
+}
+
+// Makes every stream keep `headroom` free bytes after its write position.
+// Makes every stream keep at least `headroom` free bytes after its write position, and
+// sets room_ to what every stream can take before the next check.
+void ChunkEncoder::grow(std::size_t headroom) {
+  room_ = ~std::size_t{0};
+  for (int k = 0; k < kStreams; ++k) {
+    const std::size_t used =
+        stream_[k].empty() ? 0 : static_cast<std::size_t>(out_[k] - stream_[k].data());
+    if (stream_[k].size() < used + 2 * headroom) {
+      stream_[k].resize(used + 2 * headroom + (64u << 10));
+    }
+    out_[k] = stream_[k].data() + used;
+    room_ = std::min(room_, stream_[k].size() - used);
+  }
 }
 
 void ChunkEncoder::start_run(std::uint32_t slot, std::uint32_t tid, const char* thread_name,
@@ -84,14 +147,15 @@ void ChunkEncoder::start_run(std::uint32_t slot, std::uint32_t tid, const char* 
   end_run();
   ++run_epoch_;
   have_trace_ = false;
-  std::uint8_t* out = body_.data() + used_;
+  std::uint8_t* const start = out_[0];
+  std::uint8_t* out = start;
   out = put_varint(out, slot);
   out = put_varint(out, tid);
   const std::size_t name_len = strnlen(thread_name, 16);
   *out++ = static_cast<std::uint8_t>(name_len);
   std::memcpy(out, thread_name, name_len);
-  out = put_varint(out + name_len, seq);
-  used_ = static_cast<std::size_t>(out - body_.data());
+  out_[0] = put_varint(out + name_len, seq);
+  body_bytes_ += static_cast<std::size_t>(out_[0] - start);  // within the record's bound
   run_open_ = true;
   run_slot_ = slot;
   run_tid_ = tid;
@@ -106,99 +170,143 @@ void ChunkEncoder::start_run(std::uint32_t slot, std::uint32_t tid, const char* 
 
 void ChunkEncoder::end_run() {
   if (!run_open_) return;
-  body_[used_++] = 0;  // key 0: end of run (site ids start at 1)
+  // Key 0: end of run (site ids start at 1). The room for it: every add() leaves at least
+  // its bound minus what it wrote, which is far more than one byte.
+  *out_[0]++ = 0;
+  ++body_bytes_;
   run_open_ = false;
 }
 
 bool ChunkEncoder::add(std::uint32_t slot, std::uint32_t tid, const char* thread_name,
                        std::uint64_t seq, const std::byte* bytes, std::uint32_t size) {
   const auto* rec = reinterpret_cast<const std::uint8_t*>(bytes);
-  detail::RecordHeader h;
-  std::memcpy(&h, rec, sizeof h);
+  const auto h = load<detail::RecordHeader>(rec);
   const std::uint32_t id = h.site & detail::kSiteIdMask;
   if (id >= sites_.size() || sites_[id] == nullptr) [[unlikely]] {
     return false;
   }
   Site& site = *sites_[id];
-  // Room for the worst case: run header (~40 B), key, time, trace, and per argument at
-  // most 10 bytes per 8 of input plus a length varint.
-  const std::size_t need = used_ + 2 * std::size_t{size} + 96;
-  if (need > body_.size()) [[unlikely]] {
-    body_.resize(std::max(need, body_.size() * 2));
+  // Any stream may get up to 10 bytes per 8 of the record, plus a run header: `room_` is
+  // what every stream can still take before grow() must look again.
+  const std::size_t bound = 2 * std::size_t{size} + 64;
+  if (bound > room_) [[unlikely]] {
+    grow(bound);
   }
+  room_ -= bound;  // whatever happens below writes less than this into any stream
   if (!run_open_ || seq != next_seq_ || tid != run_tid_ || slot != run_slot_) [[unlikely]] {
     start_run(slot, tid, thread_name, seq);
   }
-  const std::size_t run_mark = used_;
-  std::uint8_t* out = body_.data() + used_;
+  // Written through locals and committed at the end: a malformed record leaves no trace.
+  std::uint8_t* ints = out_[2];
+  std::uint8_t* floats = out_[3];
+  std::uint8_t* text = out_[4];
   const std::uint8_t* p = rec + sizeof h;
   const std::uint8_t* const end = rec + size;
   std::uint32_t trace_mode = 0;
   if ((h.site & detail::kSiteHasTrace) != 0) {
-    if (end - p < static_cast<std::ptrdiff_t>(detail::kTraceBytes)) return false;
+    if (end - p < static_cast<std::ptrdiff_t>(detail::kTraceBytes)) goto malformed;
     trace_mode = have_trace_ && std::memcmp(p, prev_trace_, detail::kTraceBytes) == 0 ? 2 : 1;
-  }
-  out = put_varint(out, std::uint64_t{id} << 2 | trace_mode);
-  const std::int64_t ns = clock_(h.time);
-  out = put_varint(out, zigzag(ns - prev_ns_));
-  if (trace_mode != 0) {
     if (trace_mode == 1) {
-      std::memcpy(out, p, detail::kTraceBytes);
-      out += detail::kTraceBytes;
+      std::memcpy(text, p, detail::kTraceBytes);
+      text += detail::kTraceBytes;
     }
     p += detail::kTraceBytes;
   }
-  if (site.epoch != run_epoch_) {
+  if (end - p < static_cast<std::ptrdiff_t>(site.min_bytes)) goto malformed;
+  if (site.epoch != run_epoch_) [[unlikely]] {
     site.epoch = run_epoch_;
     std::fill(site.prev.begin(), site.prev.end(), 0);
     std::fill(site.prev_len.begin(), site.prev_len.end(), kNoString);
   }
-  const std::size_t n = site.types.size();
-  for (std::size_t i = 0; i < n; ++i) {
-    const ArgType type = site.types[i];
-    const std::uint32_t width = detail::fixed_size(type);
-    if (width == 1) {
-      if (p == end) goto malformed;
-      *out++ = *p++;
-    } else if (width != 0) {
-      if (end - p < static_cast<std::ptrdiff_t>(width)) goto malformed;
-      std::uint64_t v = load_le(p, width);
-      p += width;
-      if (type == ArgType::f64) {
-        const std::uint64_t x = v ^ site.prev[i];
-        site.prev[i] = v;
-        out = put_varint(out, bswap(x));
-      } else if (type == ArgType::f32) {
-        const auto x = static_cast<std::uint32_t>(v ^ site.prev[i]);
-        site.prev[i] = v;
-        out = put_varint(out, bswap(x));
-      } else {
-        if (is_signed(type)) v = sign_extend(v, width);
-        out = put_varint(out, zigzag(static_cast<std::int64_t>(v - site.prev[i])));
-        site.prev[i] = v;
+  {
+    const Op* ops = site.ops.data();
+    std::uint64_t* prev = site.prev.data();
+    const std::size_t n = site.ops.size();
+    for (std::size_t i = 0; i < n; ++i) {
+      std::uint64_t v = 0;
+      switch (ops[i]) {
+        case Op::byte1:
+          *ints++ = *p++;
+          continue;
+        case Op::i16:
+          v = static_cast<std::uint64_t>(std::int64_t{load<std::int16_t>(p)});
+          p += 2;
+          break;
+        case Op::u16:
+          v = load<std::uint16_t>(p);
+          p += 2;
+          break;
+        case Op::i32:
+          v = static_cast<std::uint64_t>(std::int64_t{load<std::int32_t>(p)});
+          p += 4;
+          break;
+        case Op::u32:
+          v = load<std::uint32_t>(p);
+          p += 4;
+          break;
+        case Op::i64:
+          v = load<std::uint64_t>(p);
+          p += 8;
+          break;
+        case Op::f32: {
+          const std::uint32_t bits = load<std::uint32_t>(p);
+          p += 4;
+          floats = put_varint(floats, bswap(bits ^ static_cast<std::uint32_t>(prev[i])));
+          prev[i] = bits;
+          continue;
+        }
+        case Op::f64: {
+          const std::uint64_t bits = load<std::uint64_t>(p);
+          p += 8;
+          floats = put_varint(floats, bswap(bits ^ prev[i]));
+          prev[i] = bits;
+          continue;
+        }
+        case Op::text: {
+          const std::uint32_t word = load<std::uint32_t>(p);
+          const std::uint32_t len = word & detail::kStringLengthMask;
+          p += 4;
+          // Room for this string and the minimum of every argument after it.
+          if (len > static_cast<std::uint64_t>(end - p) - site.min_after[i]) goto malformed;
+          if (word == site.prev_len[i] &&
+              same_bytes(reinterpret_cast<const std::uint8_t*>(prev[i]), p, len)) {
+            *text++ = 0;
+          } else {
+            const std::uint64_t truncated = (word & detail::kStringTruncated) != 0 ? 1 : 0;
+            text = put_varint(text, std::uint64_t{len} * 2 + truncated + 1);
+            std::memcpy(text, p, len);
+            text += len;
+            prev[i] = reinterpret_cast<std::uint64_t>(p);
+            site.prev_len[i] = word;
+          }
+          p += len;
+          continue;
+        }
       }
-    } else {  // string or formatted: u32 length word, bytes
-      if (end - p < 4) goto malformed;
-      const auto word = static_cast<std::uint32_t>(load_le(p, 4));
-      const std::uint32_t len = word & detail::kStringLengthMask;
-      p += 4;
-      if (static_cast<std::uint64_t>(end - p) < len) goto malformed;
-      const auto* prev = reinterpret_cast<const std::uint8_t*>(site.prev[i]);
-      if (word == site.prev_len[i] && std::memcmp(prev, p, len) == 0) {
-        *out++ = 0;
-      } else {
-        const std::uint64_t truncated = (word & detail::kStringTruncated) != 0 ? 1 : 0;
-        out = put_varint(out, std::uint64_t{len} * 2 + truncated + 1);
-        std::memcpy(out, p, len);
-        out += len;
-        site.prev[i] = reinterpret_cast<std::uint64_t>(p);
-        site.prev_len[i] = word;
-      }
-      p += len;
+      ints = put_varint(ints, zigzag(static_cast<std::int64_t>(v - prev[i])));
+      prev[i] = v;
     }
   }
   // Only padding may follow the arguments.
   if (end - p >= static_cast<std::ptrdiff_t>(detail::kRecordAlign)) goto malformed;
+  {
+    std::uint8_t* const control = out_[0];
+    out_[0] = put_varint(control, std::uint64_t{id} << 2 | trace_mode);
+    const std::int64_t ns = clock_(h.time);
+    std::uint8_t* const time = out_[1];
+    out_[1] = put_varint(time, zigzag(ns - prev_ns_));
+    body_bytes_ += static_cast<std::size_t>(out_[0] - control) +
+                   static_cast<std::size_t>(out_[1] - time) +
+                   static_cast<std::size_t>(ints - out_[2]) +
+                   static_cast<std::size_t>(floats - out_[3]) +
+                   static_cast<std::size_t>(text - out_[4]);
+    out_[2] = ints;
+    out_[3] = floats;
+    out_[4] = text;
+    prev_ns_ = ns;
+    index_.min_ns = std::min(index_.min_ns, ns);
+    index_.max_ns = std::max(index_.max_ns, ns);
+  }
   if (trace_mode == 1) {
     std::memcpy(prev_trace_, rec + sizeof h, detail::kTraceBytes);
     have_trace_ = true;
@@ -207,10 +315,6 @@ bool ChunkEncoder::add(std::uint32_t slot, std::uint32_t tid, const char* thread
     index_.trace_filter[a / 8] |= static_cast<std::uint8_t>(1u << (a % 8));
     index_.trace_filter[b / 8] |= static_cast<std::uint8_t>(1u << (b % 8));
   }
-  used_ = static_cast<std::size_t>(out - body_.data());
-  prev_ns_ = ns;
-  if (index_.record_count == 0 || ns < index_.min_ns) index_.min_ns = ns;
-  if (index_.record_count == 0 || ns > index_.max_ns) index_.max_ns = ns;
   ++index_.record_count;
   ++index_.level_counts[site.level];
   ++threads_[run_thread_].records;
@@ -224,7 +328,6 @@ bool ChunkEncoder::add(std::uint32_t slot, std::uint32_t tid, const char* thread
 malformed:
   // The previous values may have moved: end the run here (the decoder resets with it) so
   // both sides agree again. The run header just written, if any, stays (an empty run).
-  used_ = run_mark;
   end_run();
   return false;
 }
@@ -247,33 +350,51 @@ void ChunkEncoder::forget_file_sites() noexcept {
 }
 
 void ChunkEncoder::reset_chunk() noexcept {
-  used_ = 0;
+  for (int k = 0; k < kStreams; ++k) out_[k] = stream_[k].data();
+  body_bytes_ = 4 * kStreams;
+  grow(0);
   run_open_ = false;
   ++run_epoch_;
   index_ = ChunkIndex{};
   index_.fixed_bytes = sizeof(ChunkIndex);
   index_.codec = kCodecZstd;
+  index_.min_ns = std::numeric_limits<std::int64_t>::max();
+  index_.max_ns = std::numeric_limits<std::int64_t>::min();
   threads_.clear();
   chunk_sites_.clear();
   ++chunk_epoch_;
   prev_ns_ = 0;
   have_trace_ = false;
-  if (body_.size() < (64u << 10)) body_.resize(64u << 10);
 }
 
 void ChunkEncoder::discard() noexcept { reset_chunk(); }
 
 bool ChunkEncoder::finish(int zstd_level, std::vector<std::byte>& out) {
   end_run();
-  const std::size_t bound = ZSTD_compressBound(used_);
+  // Join the streams: their lengths, then each one.
+  const std::size_t body = body_bytes();
+  if (body_.size() < body) body_.resize(body);
+  std::uint8_t* w = body_.data();
+  for (int k = 0; k < kStreams; ++k) {
+    const auto len = static_cast<std::uint32_t>(out_[k] - stream_[k].data());
+    std::memcpy(w, &len, 4);
+    w += 4;
+  }
+  for (int k = 0; k < kStreams; ++k) {
+    const auto len = static_cast<std::size_t>(out_[k] - stream_[k].data());
+    if (len != 0) std::memcpy(w, stream_[k].data(), len);
+    w += len;
+  }
+  const std::size_t bound = ZSTD_compressBound(body);
   if (compressed_.size() < bound) compressed_.resize(bound);
   const std::size_t z = ZSTD_compressCCtx(static_cast<ZSTD_CCtx*>(cctx_), compressed_.data(),
-                                          compressed_.size(), body_.data(), used_, zstd_level);
+                                          compressed_.size(), body_.data(), body, zstd_level);
   if (ZSTD_isError(z)) {
     reset_chunk();
     return false;
   }
-  index_.body_bytes = static_cast<std::uint32_t>(used_);
+  if (index_.record_count == 0) index_.min_ns = index_.max_ns = 0;
+  index_.body_bytes = static_cast<std::uint32_t>(body);
   std::vector<std::uint32_t> tids;
   for (const Thread& t : threads_) {
     if (t.records != 0 && std::find(tids.begin(), tids.end(), t.tid) == tids.end()) {
@@ -283,18 +404,46 @@ bool ChunkEncoder::finish(int zstd_level, std::vector<std::byte>& out) {
   index_.tid_count = static_cast<std::uint16_t>(std::min<std::size_t>(tids.size(), 0xFFFF));
   const std::size_t at = out.size();
   out.resize(at + sizeof index_ + index_.tid_count * 4u + z);
-  std::byte* w = out.data() + at;
-  std::memcpy(w, &index_, sizeof index_);
-  std::memcpy(w + sizeof index_, tids.data(), index_.tid_count * 4u);
-  std::memcpy(w + sizeof index_ + index_.tid_count * 4u, compressed_.data(), z);
+  std::byte* dst = out.data() + at;
+  std::memcpy(dst, &index_, sizeof index_);
+  std::memcpy(dst + sizeof index_, tids.data(), index_.tid_count * 4u);
+  std::memcpy(dst + sizeof index_ + index_.tid_count * 4u, compressed_.data(), z);
   reset_chunk();
   return true;
 }
 
+namespace {
+
+// A stream of the body being decoded: a cursor and its end.
+struct In {
+  const std::uint8_t* p;
+  const std::uint8_t* end;
+  bool varint(std::uint64_t& v) noexcept { return get_varint(p, end, v); }
+  bool bytes(std::size_t n) const noexcept { return static_cast<std::size_t>(end - p) >= n; }
+};
+
+}  // namespace
+
 std::string decode_body(std::span<const std::uint8_t> body, const SiteTypes& types,
                         const std::function<void(const DecodedRecord&)>& sink) {
-  const std::uint8_t* p = body.data();
-  const std::uint8_t* const end = p + body.size();
+  constexpr int kStreams = ChunkEncoder::kStreams;
+  if (body.size() < 4 * kStreams) return "body shorter than its stream table";
+  In in[kStreams];
+  const std::uint8_t* at = body.data() + 4 * kStreams;
+  std::size_t left = body.size() - 4 * kStreams;
+  for (int k = 0; k < kStreams; ++k) {
+    const std::uint32_t len = load<std::uint32_t>(body.data() + 4 * k);
+    if (len > left) return "stream lengths exceed the body";
+    in[k] = {at, at + len};
+    at += len;
+    left -= len;
+  }
+  if (left != 0) return "bytes after the last stream";
+  In& control = in[0];
+  In& time = in[1];
+  In& ints = in[2];
+  In& floats = in[3];
+  In& text = in[4];
   std::int64_t prev_ns = 0;
   // Per (site, argument) previous values of the current run.
   struct Prev {
@@ -307,21 +456,23 @@ std::string decode_body(std::span<const std::uint8_t> body, const SiteTypes& typ
   std::uint32_t epoch = 0;
   DecodedRecord rec;
   std::uint64_t v;
-  while (p < end) {
+  while (control.p < control.end) {
     // Run header.
     ++epoch;
-    if (!get_varint(p, end, v) || v > 0xFFFF'FFFFu) return "bad run slot";
+    if (!control.varint(v) || v > 0xFFFF'FFFFu) return "bad run slot";
     rec.slot = static_cast<std::uint32_t>(v);
-    if (!get_varint(p, end, v) || v > 0xFFFF'FFFFu) return "bad run thread id";
+    if (!control.varint(v) || v > 0xFFFF'FFFFu) return "bad run thread id";
     rec.tid = static_cast<std::uint32_t>(v);
-    if (p == end || *p > 16 || end - p - 1 < *p) return "bad run thread name";
-    rec.thread_name = std::string_view(reinterpret_cast<const char*>(p + 1), *p);
-    p += 1 + *p;
-    if (!get_varint(p, end, rec.seq)) return "bad run sequence number";
+    if (!control.bytes(1) || *control.p > 16 || !control.bytes(1u + *control.p)) {
+      return "bad run thread name";
+    }
+    rec.thread_name = std::string_view(reinterpret_cast<const char*>(control.p + 1), *control.p);
+    control.p += 1 + *control.p;
+    if (!control.varint(rec.seq)) return "bad run sequence number";
     const std::uint8_t* prev_trace = nullptr;
     for (;; ++rec.seq) {
       std::uint64_t key;
-      if (!get_varint(p, end, key)) return "bad record key";
+      if (!control.varint(key)) return "bad record key";
       if (key == 0) break;  // end of run
       const std::uint64_t id = key >> 2;
       const std::uint64_t trace_mode = key & 3;
@@ -329,14 +480,14 @@ std::string decode_body(std::span<const std::uint8_t> body, const SiteTypes& typ
       rec.site = static_cast<std::uint32_t>(id);
       const std::vector<detail::ArgType>* arg_types = types(rec.site);
       if (arg_types == nullptr) return "record of undefined site " + std::to_string(id);
-      if (!get_varint(p, end, v)) return "bad record time";
+      if (!time.varint(v)) return "bad record time";
       prev_ns = static_cast<std::int64_t>(static_cast<std::uint64_t>(prev_ns) +
                                           static_cast<std::uint64_t>(unzigzag(v)));
       rec.time_ns = prev_ns;
       if (trace_mode == 1) {
-        if (end - p < static_cast<std::ptrdiff_t>(detail::kTraceBytes)) return "bad trace";
-        prev_trace = p;
-        p += detail::kTraceBytes;
+        if (!text.bytes(detail::kTraceBytes)) return "bad trace";
+        prev_trace = text.p;
+        text.p += detail::kTraceBytes;
       } else if (trace_mode == 2 && prev_trace == nullptr) {
         return "repeated trace without a previous one";
       }
@@ -351,48 +502,52 @@ std::string decode_body(std::span<const std::uint8_t> body, const SiteTypes& typ
       for (std::size_t i = 0; i < arg_types->size(); ++i) {
         const ArgType type = (*arg_types)[i];
         const std::uint32_t width = detail::fixed_size(type);
-        const std::size_t at = wire.size();
+        const std::size_t w = wire.size();
         if (width == 1) {
-          if (p == end) return "argument runs past the chunk";
-          wire.push_back(static_cast<std::byte>(*p++));
+          if (!ints.bytes(1)) return "argument runs past its stream";
+          wire.push_back(static_cast<std::byte>(*ints.p++));
         } else if (width != 0) {
-          if (!get_varint(p, end, v)) return "bad numeric argument";
           std::uint64_t value;
           if (type == ArgType::f64) {
-            value = __builtin_bswap64(v) ^ prev.value[i];
+            if (!floats.varint(v)) return "bad f64 argument";
+            value = bswap(v) ^ prev.value[i];
           } else if (type == ArgType::f32) {
-            if (v > 0xFFFF'FFFFu) return "bad f32 argument";
-            value = __builtin_bswap32(static_cast<std::uint32_t>(v)) ^ prev.value[i];
+            if (!floats.varint(v) || v > 0xFFFF'FFFFu) return "bad f32 argument";
+            value = bswap(static_cast<std::uint32_t>(v)) ^ prev.value[i];
           } else {
+            if (!ints.varint(v)) return "bad integer argument";
             value = prev.value[i] + static_cast<std::uint64_t>(unzigzag(v));
           }
           prev.value[i] = value;
-          wire.resize(at + width);
-          std::memcpy(wire.data() + at, &value, width);
+          wire.resize(w + width);
+          std::memcpy(wire.data() + w, &value, width);
         } else {
-          if (!get_varint(p, end, v)) return "bad string length";
+          if (!text.varint(v)) return "bad string length";
           if (v == 0) {
             if (prev.text[i].second == kNoString) return "repeated string without a previous one";
           } else {
             const std::uint64_t len = (v - 1) / 2;
-            if (len > detail::kStringLengthMask || static_cast<std::uint64_t>(end - p) < len) {
-              return "string runs past the chunk";
+            if (len > detail::kStringLengthMask || !text.bytes(len)) {
+              return "string runs past its stream";
             }
             const auto word = static_cast<std::uint32_t>(
                 len | ((v - 1) % 2 != 0 ? detail::kStringTruncated : 0));
-            prev.text[i] = {p, word};
-            p += len;
+            prev.text[i] = {text.p, word};
+            text.p += len;
           }
           const auto [bytes, word] = prev.text[i];
           const std::uint32_t len = word & detail::kStringLengthMask;
-          wire.resize(at + 4 + len);
-          std::memcpy(wire.data() + at, &word, 4);
-          if (len != 0) std::memcpy(wire.data() + at + 4, bytes, len);
+          wire.resize(w + 4 + len);
+          std::memcpy(wire.data() + w, &word, 4);
+          if (len != 0) std::memcpy(wire.data() + w + 4, bytes, len);
         }
       }
       rec.args = std::span<const std::byte>(wire.data(), wire.size());
       sink(rec);
     }
+  }
+  if (time.p != time.end || ints.p != ints.end || floats.p != floats.end || text.p != text.end) {
+    return "streams longer than their records";
   }
   return {};
 }

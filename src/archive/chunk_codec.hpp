@@ -1,17 +1,25 @@
 // Record chunks: ring records re-encoded compactly before zstd sees them, and decoded back
 // into the ring's wire form for the reader (docs/format.md, "Chunk body").
 //
-// A body is a sequence of runs; a run is consecutive records (by sequence number) of one
-// thread in one slot:
-//   run    := varint slot, varint tid, u8 name_len, name, varint first_seq, record*, varint 0
-//   record := varint (site_id << 2 | trace_mode), varint zigzag(ns - previous ns), [trace],
-//             argument*
-// trace_mode: 0 none, 1 a 24-byte trace context follows, 2 the run's previous one again.
-// The previous ns starts at 0 in each chunk and carries across its runs. Arguments are
+// The body is five streams, each a column of like values, so that zstd finds long matches
+// and cheap literals (a row of mixed fields would give it short matches at best):
+//   body    := u32 length[5], control, time, ints, floats, text
+//   control := run*            run := varint slot, varint tid, u8 name_len, name,
+//                                     varint first_seq, key*, varint 0 (end of run)
+//              key := varint (site_id << 2 | trace_mode)
+//   time    := per record, varint zigzag(ns - previous ns) (previous: 0 at chunk start,
+//              carried across runs)
+//   ints    := per integer, pointer, bool or char argument, in record order
+//   floats  := per f32 / f64 argument
+//   text    := per record with trace_mode 1, its 24-byte trace context; per string
+//              argument, its encoding
+// A run is consecutive records (by sequence number) of one thread in one slot. trace_mode:
+// 0 none, 1 a new trace context (in text), 2 the run's previous one again. Arguments are
 // encoded against the previous value of the same argument of the same site in the same run
 // (all start at 0 / "none" at each run start):
-//   1-byte types (i8, u8, bool, char): the byte
-//   integers and pointers: varint zigzag(value - previous), as 64-bit (signed: sign-extended)
+//   1-byte types (i8, u8, bool, char): the byte (ints)
+//   integers and pointers: varint zigzag(value - previous), as 64-bit (signed types are
+//   sign-extended) (ints)
 //   f32 / f64: varint of byte-swapped (bits XOR previous bits): equal values cost one byte
 //   strings: varint 0 = same as previous; else varint (len * 2 + truncated + 1), bytes
 // Nothing about a record is lost: decoding gives back the exact wire bytes of its arguments.
@@ -77,7 +85,8 @@ class ChunkEncoder {
   };
   [[nodiscard]] const std::vector<Thread>& threads() const noexcept { return threads_; }
 
-  [[nodiscard]] std::size_t body_bytes() const noexcept { return used_; }
+  [[nodiscard]] std::size_t body_bytes() const noexcept { return body_bytes_; }
+  static constexpr int kStreams = 5;
   [[nodiscard]] std::uint32_t record_count() const noexcept { return index_.record_count; }
 
   // Sites the chunk being built uses whose definition this file has not had yet; marks
@@ -96,12 +105,17 @@ class ChunkEncoder {
   void start_run(std::uint32_t slot, std::uint32_t tid, const char* thread_name,
                  std::uint64_t seq);
   void reset_chunk() noexcept;
+  void grow(std::size_t headroom);
 
   std::vector<std::unique_ptr<Site>> sites_;
   std::vector<std::uint32_t> chunk_sites_;  // sites used by the chunk being built
   std::uint32_t chunk_epoch_ = 1;
-  std::vector<std::uint8_t> body_;
-  std::size_t used_ = 0;
+  // The streams (control, time, ints, floats, text) and where each is written next.
+  std::vector<std::uint8_t> stream_[kStreams];
+  std::uint8_t* out_[kStreams] = {};
+  std::size_t room_ = 0;        // bytes every stream can still take (see add())
+  std::size_t body_bytes_ = 0;  // the joined body's size so far, stream table included
+  std::vector<std::uint8_t> body_;  // the streams joined, for zstd
   ChunkIndex index_{};
   std::vector<Thread> threads_;
   std::size_t run_thread_ = 0;  // index in threads_ of the open run's thread
