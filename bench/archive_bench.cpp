@@ -30,6 +30,7 @@
 
 #include "blackbox/blackbox.hpp"
 #include "messages.hpp"
+#include "workload.hpp"
 
 namespace {
 
@@ -43,12 +44,11 @@ double seconds_since(Clock::time_point start) {
 
 // Logs records [first, first + n) of the 4-argument message; `rate` > 0 paces the calls to
 // that many records per second (checked every 256 records).
-void produce(std::uint64_t first, std::uint64_t n, double rate) {
-  const char* user = bench::kUser;
+void produce(int kind, std::uint64_t first, std::uint64_t n, double rate) {
   const auto start = Clock::now();
   for (std::uint64_t k = 0; k < n; ++k) {
-    const std::uint64_t i = first + k;
-    BBX_INFO(BENCH_FOUR_FMT, i, static_cast<double>(i) * 0.5, 200, user);
+    const bench::Values v = bench::values(kind, first + k);
+    BBX_INFO(BENCH_FOUR_FMT, v.id, v.ms, v.status, v.user);
     if (rate > 0 && (k & 255) == 255) {
       while (seconds_since(start) * rate < static_cast<double>(k)) {
       }
@@ -56,10 +56,12 @@ void produce(std::uint64_t first, std::uint64_t n, double rate) {
   }
 }
 
-// Unpaced when range(1) == 0, else paced at range(1) M records/s in total.
+// range(0) producers; unpaced when range(1) == 0, else paced at range(1) M records/s in
+// total; range(2) the workload.
 void e2e_blackbox(benchmark::State& state) {
   const auto threads = static_cast<std::uint64_t>(state.range(0));
   const double rate = static_cast<double>(state.range(1)) * 1e6 / static_cast<double>(threads);
+  const auto kind = static_cast<int>(state.range(2));
   std::uint64_t next = 0;
   double bytes = 0, lost = 0;
   for (auto _ : state) {
@@ -67,7 +69,8 @@ void e2e_blackbox(benchmark::State& state) {
     const auto start = Clock::now();
     std::vector<std::thread> producers;
     for (std::uint64_t t = 0; t < threads; ++t) {
-      producers.emplace_back(produce, next + t * (kRecords / threads), kRecords / threads, rate);
+      producers.emplace_back(produce, kind, next + t * (kRecords / threads), kRecords / threads,
+                             rate);
     }
     for (auto& p : producers) p.join();
     if (!blackbox::flush()) state.SkipWithError("flush failed");
@@ -106,6 +109,7 @@ std::string bench_dir() {
 // its worker: the queue is FIFO, so everything logged before has been written by then.
 void e2e_spdlog_async(benchmark::State& state) {
   const auto threads = static_cast<std::uint64_t>(state.range(0));
+  const auto kind = static_cast<int>(state.range(1));
   const std::string path = bench_dir() + "/e2e_async.log";
   double text = 0, z1 = 0, z3 = 0;
   for (auto _ : state) {
@@ -117,11 +121,11 @@ void e2e_spdlog_async(benchmark::State& state) {
                                                         spdlog::async_overflow_policy::block);
       std::vector<std::thread> producers;
       for (std::uint64_t t = 0; t < threads; ++t) {
-        producers.emplace_back([&log, t, threads] {
-          const char* user = bench::kUser;
+        producers.emplace_back([&log, t, threads, kind] {
           const std::uint64_t n = kRecords / threads, first = t * n;
           for (std::uint64_t i = first; i < first + n; ++i) {
-            log->info(BENCH_FOUR_FMT, i, static_cast<double>(i) * 0.5, 200, user);
+            const bench::Values v = bench::values(kind, i);
+            log->info(BENCH_FOUR_FMT, v.id, v.ms, v.status, v.user);
           }
         });
       }
@@ -143,13 +147,21 @@ void e2e_spdlog_async(benchmark::State& state) {
   state.counters["zstd3 B/rec"] = z3 / total;
 }
 
-BENCHMARK(e2e_blackbox)->ArgsProduct({{1, 2}, {0}})->Iterations(1)->UseManualTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(e2e_blackbox)
-    ->ArgsProduct({{1}, {10, 20, 30, 40}})
+    ->ArgsProduct({{1, 2}, {0}, {0, 1}})
     ->Iterations(1)
     ->UseManualTime()
     ->Unit(benchmark::kMillisecond);
-BENCHMARK(e2e_spdlog_async)->Arg(1)->Arg(2)->Iterations(1)->UseManualTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(e2e_blackbox)
+    ->ArgsProduct({{1}, {10, 20, 30}, {0, 1}})
+    ->Iterations(1)
+    ->UseManualTime()
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK(e2e_spdlog_async)
+    ->ArgsProduct({{1, 2}, {0, 1}})
+    ->Iterations(1)
+    ->UseManualTime()
+    ->Unit(benchmark::kMillisecond);
 
 // Keeps the median (or only) run of each benchmark for the summary.
 class SummaryReporter : public benchmark::ConsoleReporter {
@@ -170,24 +182,34 @@ class SummaryReporter : public benchmark::ConsoleReporter {
   }
   void Finalize() override {
     ConsoleReporter::Finalize();
-    const auto base = rows_.find("e2e_spdlog_async/1");
-    const double z1 = base == rows_.end() ? 0 : base->second.counters["zstd1 B/rec"];
-    const double z3 = base == rows_.end() ? 0 : base->second.counters["zstd3 B/rec"];
-    const double spdlog_rate = base == rows_.end() ? 0 : base->second.mrec_s;
     std::printf("\nend to end, 4-argument message, %llu records per run (median of repetitions)\n",
                 static_cast<unsigned long long>(kRecords));
-    std::printf("%-32s %10s %12s %10s %12s %12s\n", "run", "M rec/s", "x spdlog", "lost",
-                "B/record", "x zstd -1");
-    for (auto& [name, row] : rows_) {
-      std::printf("%-32s %10.2f %11.2fx %10.0f %12.2f %11.2fx\n", name.c_str(), row.mrec_s,
-                  spdlog_rate > 0 ? row.mrec_s / spdlog_rate : 0, row.counters["lost"],
-                  row.counters["B/rec"], z1 > 0 ? row.counters["B/rec"] / z1 : 0);
+    for (int kind = 0; kind < 2; ++kind) {
+      const std::string suffix = "/" + std::to_string(kind);
+      const auto base = rows_.find("e2e_spdlog_async/1" + suffix);
+      if (base == rows_.end()) continue;
+      const double z1 = base->second.counters["zstd1 B/rec"];
+      const double z3 = base->second.counters["zstd3 B/rec"];
+      const double spdlog_rate = base->second.mrec_s;
+      std::printf("\nworkload %s\n", kind == 0 ? "regular (hot-path values)" : "service (varied values)");
+      std::printf("%-32s %10s %12s %10s %12s %12s\n", "run", "M rec/s", "x spdlog", "lost",
+                  "B/record", "x zstd -1");
+      for (auto& [name, row] : rows_) {
+        if (name.size() < suffix.size() ||
+            name.compare(name.size() - suffix.size(), suffix.size(), suffix) != 0) {
+          continue;
+        }
+        std::printf("%-32s %10.2f %11.2fx %10.0f %12.2f %11.2fx\n", name.c_str(), row.mrec_s,
+                    row.mrec_s / spdlog_rate, row.counters["lost"], row.counters["B/rec"],
+                    row.counters["B/rec"] / z1);
+      }
+      std::printf("%-32s %10s %12s %10s %12.2f %11.2fx\n", "spdlog text | zstd -1", "-", "-", "-",
+                  z1, 1.0);
+      std::printf("%-32s %10s %12s %10s %12.2f %11.2fx\n", "spdlog text | zstd -3", "-", "-", "-",
+                  z3, z3 / z1);
     }
-    std::printf("%-32s %10s %12s %10s %12.2f %11.2fx\n", "spdlog text | zstd -1", "-", "-", "-", z1,
-                1.0);
-    std::printf("%-32s %10s %12s %10s %12.2f %11.2fx\n", "spdlog text | zstd -3", "-", "-", "-", z3,
-                z1 > 0 ? z3 / z1 : 0);
-    std::printf("(e2e_blackbox/T/R: T producers; R = 0 unpaced, else paced at R M records/s)\n");
+    std::printf("(e2e_blackbox/T/R/W: T producers, R = 0 unpaced, else paced at R M records/s,\n"
+                " W workload; e2e_spdlog_async/T/W)\n");
   }
 
  private:

@@ -9,6 +9,7 @@
 
 #include "blackbox/blackbox.hpp"
 #include "messages.hpp"
+#include "workload.hpp"
 #include "peers.hpp"
 
 extern "C" {
@@ -66,6 +67,14 @@ __attribute__((noinline)) void bbx_run_fmt_fwrite_four_args(std::uint64_t n) {
   }
 }
 
+// The "service" workload of archive_bench (varied ids, latencies, statuses and users).
+__attribute__((noinline)) void bbx_run_four_args_service(std::uint64_t n) {
+  for (std::uint64_t i = 0; i < n; ++i) {
+    const bench::Values v = bench::values(1, i);
+    BBX_INFO(BENCH_FOUR_FMT, v.id, v.ms, v.status, v.user);
+  }
+}
+
 __attribute__((noinline)) void bbx_run_two_ints(std::uint64_t n) {
   for (std::uint64_t i = 0; i < n; ++i) BBX_INFO(BENCH_TWO_INT_FMT, i, i * 3);
 }
@@ -85,7 +94,7 @@ int main(int argc, char** argv) {
     std::fprintf(
         stderr,
         "usage: instr_count KIND N  (KIND: four_args four_args_std_string two_ints static_string\n"
-        "        disabled spdlog_async_four_args fmt_fwrite_four_args empty flusher_four_args)\n");
+        "        disabled spdlog_async_four_args fmt_fwrite_four_args empty flusher_four_args\n        flusher_four_args_service)\n");
     return 2;
   }
   const std::uint64_t n = std::strtoull(argv[2], nullptr, 10);
@@ -96,7 +105,8 @@ int main(int argc, char** argv) {
                        "/instr_count_archive";
   // flusher_four_args: the flusher's instructions per record (callgrind.sh counts inside
   // Flusher::pass). The ring holds all N records, so one pass at flush() drains them all.
-  const bool flusher = std::strcmp(argv[1], "flusher_four_args") == 0;
+  const bool flusher = std::strcmp(argv[1], "flusher_four_args") == 0 ||
+                       std::strcmp(argv[1], "flusher_four_args_service") == 0;
   if (flusher) {
     config.ring_bytes = 256u << 20;
     config.max_threads = 4;
@@ -115,7 +125,8 @@ int main(int argc, char** argv) {
   if (std::strcmp(kind, "static_string") == 0) run = bbx_run_static_string;
   if (std::strcmp(kind, "disabled") == 0) run = bbx_run_disabled;
   if (std::strcmp(kind, "empty") == 0) run = bbx_run_empty;
-  if (flusher) run = bbx_run_four_args;
+  if (std::strcmp(kind, "flusher_four_args") == 0) run = bbx_run_four_args;
+  if (std::strcmp(kind, "flusher_four_args_service") == 0) run = bbx_run_four_args_service;
   if (run == nullptr) return 2;
   run(1);  // defines the site (slow path, once) before the counted run
   run(n);

@@ -12,6 +12,8 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <limits>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -242,6 +244,70 @@ TEST(ChunkCodec, MalformedRecordsAreRefusedAndTheRestStillDecodes) {
       [&](const blackbox::archive::DecodedRecord&) { ++delivered; });
   EXPECT_EQ(mid_error, "record of undefined site 1");
   EXPECT_EQ(delivered, 2u);
+}
+
+}  // namespace
+
+namespace {
+
+// Every double comes back bit for bit, whichever form the encoder picked for it.
+TEST(ChunkCodec, DoublesRoundTripBitForBit) {
+  using blackbox::detail::ArgType;
+  const std::vector<ArgType> types = {ArgType::f64};
+  std::vector<double> values = {0.0, -0.0, 1.5, 12.345, 12.345, -7.25, 0.1, 0.1 + 0.2, 1e300,
+                                -1e-300, 5e-324, std::numeric_limits<double>::infinity(),
+                                -std::numeric_limits<double>::infinity(),
+                                std::numeric_limits<double>::quiet_NaN(), 9007199254740993.0,
+                                123456.789012, 1.0 / 3, 2.5e-7, 42.0};
+  std::mt19937_64 rng(99);
+  for (int i = 0; i < 2000; ++i) {
+    const std::uint64_t r = rng();
+    double d;
+    switch (i % 4) {
+      case 0:
+        d = static_cast<double>(r % 100000) / 1000;  // short decimals
+        break;
+      case 1:
+        d = static_cast<double>(r % 1000000) * 1e-6 * (r % 2 ? -1 : 1);
+        break;
+      case 2:
+        std::memcpy(&d, &r, 8);  // any bits at all (NaN payloads included)
+        break;
+      default:
+        d = static_cast<double>(i) * 0.5;
+        break;
+    }
+    values.push_back(d);
+  }
+  blackbox::archive::ChunkEncoder enc;
+  enc.set_clock(blackbox::archive::TickConverter::from(0, 0, 1000, 1000));
+  enc.define_site(1, blackbox::Level::info, types);
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    std::vector<std::uint8_t> arg(8);
+    std::memcpy(arg.data(), &values[i], 8);
+    const auto rec = ring_record(1, i, arg);
+    ASSERT_TRUE(enc.add(0, 1, "t", i, rec.data(), static_cast<std::uint32_t>(rec.size())));
+  }
+  std::vector<std::byte> payload;
+  ASSERT_TRUE(enc.finish(1, payload));
+  blackbox::archive::ChunkIndex index;
+  std::memcpy(&index, payload.data(), sizeof index);
+  std::vector<std::uint8_t> body(index.body_bytes);
+  const std::size_t head = sizeof index + index.tid_count * 4u;
+  ASSERT_EQ(ZSTD_decompress(body.data(), body.size(), payload.data() + head, payload.size() - head),
+            body.size());
+  std::size_t k = 0;
+  const std::string error = blackbox::archive::decode_body(
+      body, [&](std::uint32_t) { return &types; },
+      [&](const blackbox::archive::DecodedRecord& r) {
+        std::uint64_t got, want;
+        std::memcpy(&got, r.args.data(), 8);
+        std::memcpy(&want, &values[k], 8);
+        EXPECT_EQ(got, want) << "value " << k << " = " << values[k];
+        ++k;
+      });
+  EXPECT_EQ(error, "");
+  EXPECT_EQ(k, values.size());
 }
 
 }  // namespace

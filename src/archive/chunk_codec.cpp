@@ -3,6 +3,9 @@
 
 #include <zstd.h>
 
+#define XXH_INLINE_ALL  // Debian's libxxhash-dev header, compiled in
+#include <xxhash.h>
+
 #include <algorithm>
 #include <bit>
 #include <cstring>
@@ -26,13 +29,83 @@ T load(const std::uint8_t* p) noexcept {
 std::uint64_t bswap(std::uint64_t v) noexcept { return __builtin_bswap64(v); }
 std::uint32_t bswap(std::uint32_t v) noexcept { return __builtin_bswap32(v); }
 
-// Whether the `len` bytes at a and b are equal; short strings without a call to memcmp.
+// Whether the `len` bytes at a and b are equal; up to 32 bytes without a call to memcmp
+// (overlapping word loads, never outside the strings).
 bool same_bytes(const std::uint8_t* a, const std::uint8_t* b, std::uint32_t len) noexcept {
   if (len >= 8 && len <= 16) {
     return load<std::uint64_t>(a) == load<std::uint64_t>(b) &&
            load<std::uint64_t>(a + len - 8) == load<std::uint64_t>(b + len - 8);
   }
+  if (len > 16 && len <= 32) {
+    return ((load<std::uint64_t>(a) ^ load<std::uint64_t>(b)) |
+            (load<std::uint64_t>(a + 8) ^ load<std::uint64_t>(b + 8)) |
+            (load<std::uint64_t>(a + len - 16) ^ load<std::uint64_t>(b + len - 16)) |
+            (load<std::uint64_t>(a + len - 8) ^ load<std::uint64_t>(b + len - 8))) == 0;
+  }
   return std::memcmp(a, b, len) == 0;
+}
+
+// An argument's previous value in the current run (the encoder's and the decoder's).
+struct ArgState {
+  std::uint64_t prev = 0;      // value, f32/f64 bits, or (encoder) pointer to the string
+  std::uint64_t prev_m = 0;    // f64: the previous decimal mantissa
+  std::uint32_t prev_len = kNoString;  // strings: previous length word
+  std::uint8_t hint = 0;       // f64: exponent that worked last (kNotDecimal: none did)
+  std::uint8_t retry = 0;      // f64: records until a non-decimal argument is tried again
+};
+
+// f64 arguments: a double that is a short decimal (12.345 = 12345 / 10^3), as most logged
+// measurements are, is stored as its mantissa's delta and exponent, a few bits instead of
+// the ~7 random bytes of its binary fraction. Exact: the decoder computes m / 10^e, and
+// the encoder uses this form only if that gives back the very same bits. Tag (low 3 bits):
+// 0..6 = exponent, then zigzag(m - previous m); kNotDecimal = the XOR form follows.
+constexpr std::uint8_t kNotDecimal = 7;
+constexpr double kPow10[7] = {1, 10, 100, 1e3, 1e4, 1e5, 1e6};
+
+double as_double(std::uint64_t bits) noexcept {
+  double d;
+  std::memcpy(&d, &bits, 8);
+  return d;
+}
+
+std::uint64_t bits_of(double d) noexcept {
+  std::uint64_t bits;
+  std::memcpy(&bits, &d, 8);
+  return bits;
+}
+
+// Whether `bits` is m / 10^e exactly, for some |m| < 2^53; sets m.
+bool decimal(std::uint64_t bits, std::uint8_t e, std::int64_t& m) noexcept {
+  const double scaled = as_double(bits) * kPow10[e];
+  if (!(scaled > -9007199254740992.0 && scaled < 9007199254740992.0)) return false;  // NaN too
+  m = static_cast<std::int64_t>(scaled + (scaled >= 0 ? 0.5 : -0.5));
+  return bits_of(static_cast<double>(m) / kPow10[e]) == bits;
+}
+
+std::uint8_t* put_f64(std::uint8_t* out, std::uint64_t bits, ArgState& s) noexcept {
+  std::int64_t m = 0;
+  std::uint8_t e = s.hint;
+  bool found = e != kNotDecimal && decimal(bits, e, m);
+  if (!found && (e != kNotDecimal || s.retry-- == 0)) {
+    for (e = 0; e < kNotDecimal && !decimal(bits, e, m); ++e) {
+    }
+    found = e != kNotDecimal;
+    s.retry = 64;  // a value that is not a short decimal: look again in 64 records
+  }
+  if (found) {
+    out = put_varint(out, zigzag(static_cast<std::int64_t>(static_cast<std::uint64_t>(m) -
+                                                           s.prev_m))
+                                  << 3 |
+                              e);
+    s.prev_m = static_cast<std::uint64_t>(m);
+    s.hint = e;
+  } else {
+    *out++ = kNotDecimal;
+    out = put_varint(out, bswap(bits ^ s.prev));
+    s.hint = kNotDecimal;
+  }
+  s.prev = bits;
+  return out;
 }
 
 }  // namespace
@@ -92,12 +165,11 @@ struct ChunkEncoder::Site {
   std::uint8_t level = 0;
   bool defined_in_file = false;
   std::uint32_t chunk_epoch = 0;  // chunk_epoch_ when last added to chunk_sites_
-  std::uint32_t epoch = 0;        // run_epoch_ when prev/prev_len were last reset
+  std::uint32_t epoch = 0;        // run_epoch_ when `state` was last reset
   std::uint32_t min_bytes = 0;    // argument bytes a record must have at least
   std::vector<Op> ops;
   std::vector<std::uint32_t> min_after;  // argument bytes at least after argument i
-  std::vector<std::uint64_t> prev;       // previous value, or pointer to previous string
-  std::vector<std::uint32_t> prev_len;   // previous string's length word, or kNoString
+  std::vector<ArgState> state;
 };
 
 ChunkEncoder::ChunkEncoder() : cctx_(ZSTD_createCCtx()) {
@@ -121,8 +193,7 @@ void ChunkEncoder::define_site(std::uint32_t id, Level level,
   }
   site->min_bytes = after;
   for (const ArgType t : types) site->ops.push_back(op_for(t));
-  site->prev.assign(types.size(), 0);
-  site->prev_len.assign(types.size(), kNoString);
+  site->state.assign(types.size(), ArgState{});
   sites_[id] = std::move(site);
 }
 
@@ -177,6 +248,31 @@ void ChunkEncoder::end_run() {
   run_open_ = false;
 }
 
+const ChunkEncoder::DictSlot* ChunkEncoder::find_string(std::uint64_t hash, std::uint32_t word,
+                                                        const std::uint8_t* bytes) const noexcept {
+  const std::uint32_t len = word & detail::kStringLengthMask;
+  for (std::size_t k = 0; k < kDictProbes; ++k) {
+    const DictSlot& slot = dict_[(hash + k) & (kDictSlots - 1)];
+    if (slot.offset == 0) return nullptr;  // empty: not there
+    if (slot.hash == hash && slot.word == word &&
+        same_bytes(stream_[4].data() + slot.offset, bytes, len)) {
+      return &slot;
+    }
+  }
+  return nullptr;
+}
+
+void ChunkEncoder::remember_string(const NewString& s, std::uint32_t index) noexcept {
+  if (dict_used_ >= kDictSlots / 2) return;  // keep probes short: the rest go unremembered
+  for (std::size_t k = 0; k < kDictProbes; ++k) {
+    DictSlot& slot = dict_[(s.hash + k) & (kDictSlots - 1)];
+    if (slot.offset != 0) continue;
+    slot = {s.hash, s.word, s.offset, index};
+    ++dict_used_;
+    return;
+  }
+}
+
 bool ChunkEncoder::add(std::uint32_t slot, std::uint32_t tid, const char* thread_name,
                        std::uint64_t seq, const std::byte* bytes, std::uint32_t size) {
   const auto* rec = reinterpret_cast<const std::uint8_t*>(bytes);
@@ -197,6 +293,9 @@ bool ChunkEncoder::add(std::uint32_t slot, std::uint32_t tid, const char* thread
     start_run(slot, tid, thread_name, seq);
   }
   // Written through locals and committed at the end: a malformed record leaves no trace.
+  // Its new strings too: they enter the dictionary only once the record is committed.
+  NewString new_strings[kNewStringsPerRecord];
+  std::uint32_t new_count = 0;
   std::uint8_t* ints = out_[2];
   std::uint8_t* floats = out_[3];
   std::uint8_t* text = out_[4];
@@ -215,12 +314,11 @@ bool ChunkEncoder::add(std::uint32_t slot, std::uint32_t tid, const char* thread
   if (end - p < static_cast<std::ptrdiff_t>(site.min_bytes)) goto malformed;
   if (site.epoch != run_epoch_) [[unlikely]] {
     site.epoch = run_epoch_;
-    std::fill(site.prev.begin(), site.prev.end(), 0);
-    std::fill(site.prev_len.begin(), site.prev_len.end(), kNoString);
+    std::fill(site.state.begin(), site.state.end(), ArgState{});
   }
   {
     const Op* ops = site.ops.data();
-    std::uint64_t* prev = site.prev.data();
+    ArgState* state = site.state.data();
     const std::size_t n = site.ops.size();
     for (std::size_t i = 0; i < n; ++i) {
       std::uint64_t v = 0;
@@ -251,15 +349,14 @@ bool ChunkEncoder::add(std::uint32_t slot, std::uint32_t tid, const char* thread
         case Op::f32: {
           const std::uint32_t bits = load<std::uint32_t>(p);
           p += 4;
-          floats = put_varint(floats, bswap(bits ^ static_cast<std::uint32_t>(prev[i])));
-          prev[i] = bits;
+          floats = put_varint(floats, bswap(bits ^ static_cast<std::uint32_t>(state[i].prev)));
+          state[i].prev = bits;
           continue;
         }
         case Op::f64: {
           const std::uint64_t bits = load<std::uint64_t>(p);
           p += 8;
-          floats = put_varint(floats, bswap(bits ^ prev[i]));
-          prev[i] = bits;
+          floats = put_f64(floats, bits, state[i]);
           continue;
         }
         case Op::text: {
@@ -268,23 +365,35 @@ bool ChunkEncoder::add(std::uint32_t slot, std::uint32_t tid, const char* thread
           p += 4;
           // Room for this string and the minimum of every argument after it.
           if (len > static_cast<std::uint64_t>(end - p) - site.min_after[i]) goto malformed;
-          if (word == site.prev_len[i] &&
-              same_bytes(reinterpret_cast<const std::uint8_t*>(prev[i]), p, len)) {
+          if (word == state[i].prev_len &&
+              same_bytes(reinterpret_cast<const std::uint8_t*>(state[i].prev), p, len)) {
             *text++ = 0;
           } else {
-            const std::uint64_t truncated = (word & detail::kStringTruncated) != 0 ? 1 : 0;
-            text = put_varint(text, std::uint64_t{len} * 2 + truncated + 1);
-            std::memcpy(text, p, len);
-            text += len;
-            prev[i] = reinterpret_cast<std::uint64_t>(p);
-            site.prev_len[i] = word;
+            // Seen earlier in this chunk (any site, any argument)? Then its index.
+            const std::uint64_t hash = XXH3_64bits(p, len) ^ word;
+            const DictSlot* hit = find_string(hash, word, p);
+            if (hit != nullptr) {
+              text = put_varint(text, (std::uint64_t{hit->index} + 1) * 2);
+            } else {
+              const std::uint64_t truncated = (word & detail::kStringTruncated) != 0 ? 1 : 0;
+              text = put_varint(text, (std::uint64_t{len} * 2 + truncated) * 2 + 1);
+              if (new_count < kNewStringsPerRecord) {
+                new_strings[new_count] = {hash, word,
+                                          static_cast<std::uint32_t>(text - stream_[4].data())};
+              }
+              ++new_count;
+              std::memcpy(text, p, len);
+              text += len;
+            }
+            state[i].prev = reinterpret_cast<std::uint64_t>(p);
+            state[i].prev_len = word;
           }
           p += len;
           continue;
         }
       }
-      ints = put_varint(ints, zigzag(static_cast<std::int64_t>(v - prev[i])));
-      prev[i] = v;
+      ints = put_varint(ints, zigzag(static_cast<std::int64_t>(v - state[i].prev)));
+      state[i].prev = v;
     }
   }
   // Only padding may follow the arguments.
@@ -303,6 +412,12 @@ bool ChunkEncoder::add(std::uint32_t slot, std::uint32_t tid, const char* thread
     out_[2] = ints;
     out_[3] = floats;
     out_[4] = text;
+    for (std::uint32_t k = 0; k < new_count; ++k) {
+      // Every literal takes the next index, as in the decoder; only the first few of one
+      // record are remembered for lookups.
+      if (k < kNewStringsPerRecord) remember_string(new_strings[k], strings_in_chunk_);
+      ++strings_in_chunk_;
+    }
     prev_ns_ = ns;
     index_.min_ns = std::min(index_.min_ns, ns);
     index_.max_ns = std::max(index_.max_ns, ns);
@@ -363,6 +478,9 @@ void ChunkEncoder::reset_chunk() noexcept {
   threads_.clear();
   chunk_sites_.clear();
   ++chunk_epoch_;
+  if (dict_used_ != 0 || dict_.empty()) dict_.assign(kDictSlots, DictSlot{});
+  dict_used_ = 0;
+  strings_in_chunk_ = 0;
   prev_ns_ = 0;
   have_trace_ = false;
 }
@@ -448,10 +566,10 @@ std::string decode_body(std::span<const std::uint8_t> body, const SiteTypes& typ
   // Per (site, argument) previous values of the current run.
   struct Prev {
     std::uint32_t epoch = 0;
-    std::vector<std::uint64_t> value;
-    std::vector<std::pair<const std::uint8_t*, std::uint32_t>> text;  // bytes, length word
+    std::vector<ArgState> args;  // prev of a string: pointer to its bytes in the body
   };
   std::unordered_map<std::uint32_t, Prev> prevs;
+  std::vector<std::pair<const std::uint8_t*, std::uint32_t>> strings;  // every literal, in order
   std::vector<std::byte> wire;
   std::uint32_t epoch = 0;
   DecodedRecord rec;
@@ -495,8 +613,7 @@ std::string decode_body(std::span<const std::uint8_t> body, const SiteTypes& typ
       Prev& prev = prevs[rec.site];
       if (prev.epoch != epoch) {
         prev.epoch = epoch;
-        prev.value.assign(arg_types->size(), 0);
-        prev.text.assign(arg_types->size(), {nullptr, kNoString});
+        prev.args.assign(arg_types->size(), ArgState{});
       }
       wire.clear();
       for (std::size_t i = 0; i < arg_types->size(); ++i) {
@@ -507,35 +624,53 @@ std::string decode_body(std::span<const std::uint8_t> body, const SiteTypes& typ
           if (!ints.bytes(1)) return "argument runs past its stream";
           wire.push_back(static_cast<std::byte>(*ints.p++));
         } else if (width != 0) {
+          ArgState& a = prev.args[i];
           std::uint64_t value;
           if (type == ArgType::f64) {
             if (!floats.varint(v)) return "bad f64 argument";
-            value = bswap(v) ^ prev.value[i];
+            const auto e = static_cast<std::uint8_t>(v & 7);
+            if (e == kNotDecimal) {
+              if (v != kNotDecimal || !floats.varint(v)) return "bad f64 argument";
+              value = bswap(v) ^ a.prev;
+            } else {
+              a.prev_m += static_cast<std::uint64_t>(unzigzag(v >> 3));
+              value = bits_of(static_cast<double>(static_cast<std::int64_t>(a.prev_m)) /
+                              kPow10[e]);
+            }
           } else if (type == ArgType::f32) {
             if (!floats.varint(v) || v > 0xFFFF'FFFFu) return "bad f32 argument";
-            value = bswap(static_cast<std::uint32_t>(v)) ^ prev.value[i];
+            value = bswap(static_cast<std::uint32_t>(v)) ^ a.prev;
           } else {
             if (!ints.varint(v)) return "bad integer argument";
-            value = prev.value[i] + static_cast<std::uint64_t>(unzigzag(v));
+            value = a.prev + static_cast<std::uint64_t>(unzigzag(v));
           }
-          prev.value[i] = value;
+          a.prev = value;
           wire.resize(w + width);
           std::memcpy(wire.data() + w, &value, width);
         } else {
+          ArgState& a = prev.args[i];
           if (!text.varint(v)) return "bad string length";
           if (v == 0) {
-            if (prev.text[i].second == kNoString) return "repeated string without a previous one";
+            if (a.prev_len == kNoString) return "repeated string without a previous one";
+          } else if (v % 2 == 0) {  // an earlier string of this chunk
+            const std::uint64_t index = v / 2 - 1;
+            if (index >= strings.size()) return "reference to an unknown string";
+            a.prev = reinterpret_cast<std::uint64_t>(strings[index].first);
+            a.prev_len = strings[index].second;
           } else {
-            const std::uint64_t len = (v - 1) / 2;
+            const std::uint64_t len = (v - 1) / 4;
             if (len > detail::kStringLengthMask || !text.bytes(len)) {
               return "string runs past its stream";
             }
             const auto word = static_cast<std::uint32_t>(
-                len | ((v - 1) % 2 != 0 ? detail::kStringTruncated : 0));
-            prev.text[i] = {text.p, word};
+                len | ((v - 1) / 2 % 2 != 0 ? detail::kStringTruncated : 0));
+            a.prev = reinterpret_cast<std::uint64_t>(text.p);
+            a.prev_len = word;
+            strings.emplace_back(text.p, word);
             text.p += len;
           }
-          const auto [bytes, word] = prev.text[i];
+          const auto* bytes = reinterpret_cast<const std::uint8_t*>(a.prev);
+          const std::uint32_t word = a.prev_len;
           const std::uint32_t len = word & detail::kStringLengthMask;
           wire.resize(w + 4 + len);
           std::memcpy(wire.data() + w, &word, 4);

@@ -21,7 +21,9 @@
 //   integers and pointers: varint zigzag(value - previous), as 64-bit (signed types are
 //   sign-extended) (ints)
 //   f32 / f64: varint of byte-swapped (bits XOR previous bits): equal values cost one byte
-//   strings: varint 0 = same as previous; else varint (len * 2 + truncated + 1), bytes
+//   strings: varint 0 = same as previous; even v = the chunk's string number v / 2 - 1
+//   (strings are numbered in the order they appear in full); odd v = in full:
+//   varint ((len * 2 + truncated) * 2 + 1), then the bytes
 // Nothing about a record is lost: decoding gives back the exact wire bytes of its arguments.
 #pragma once
 
@@ -107,6 +109,27 @@ class ChunkEncoder {
   void reset_chunk() noexcept;
   void grow(std::size_t headroom);
 
+  // The chunk's string dictionary: every string written out in full gets the next index;
+  // a later equal string (any site, any argument) is written as that index. Open
+  // addressing over (hash, length word, offset of the bytes in the text stream).
+  struct DictSlot {
+    std::uint64_t hash;
+    std::uint32_t word;
+    std::uint32_t offset;  // 0: empty (a string's bytes never start the text stream)
+    std::uint32_t index;
+  };
+  struct NewString {
+    std::uint64_t hash;
+    std::uint32_t word;
+    std::uint32_t offset;
+  };
+  static constexpr std::size_t kDictSlots = 8192;
+  static constexpr std::size_t kDictProbes = 8;
+  static constexpr std::uint32_t kNewStringsPerRecord = 8;
+  [[nodiscard]] const DictSlot* find_string(std::uint64_t hash, std::uint32_t word,
+                                            const std::uint8_t* bytes) const noexcept;
+  void remember_string(const NewString& s, std::uint32_t index) noexcept;
+
   std::vector<std::unique_ptr<Site>> sites_;
   std::vector<std::uint32_t> chunk_sites_;  // sites used by the chunk being built
   std::uint32_t chunk_epoch_ = 1;
@@ -116,6 +139,9 @@ class ChunkEncoder {
   std::size_t room_ = 0;        // bytes every stream can still take (see add())
   std::size_t body_bytes_ = 0;  // the joined body's size so far, stream table included
   std::vector<std::uint8_t> body_;  // the streams joined, for zstd
+  std::vector<DictSlot> dict_;
+  std::size_t dict_used_ = 0;
+  std::uint32_t strings_in_chunk_ = 0;
   ChunkIndex index_{};
   std::vector<Thread> threads_;
   std::size_t run_thread_ = 0;  // index in threads_ of the open run's thread

@@ -217,7 +217,10 @@ struct Flusher::Visitor {
     std::memcpy(&h, bytes, sizeof h);
     if (!f.encoder_.knows_site(h.site & detail::kSiteIdMask)) f.refresh_sites();
     if (!f.encoder_.add(slot, c.tid, c.thread_name, c.next_seq, bytes, size)) return false;
-    if (f.encoder_.body_bytes() >= kChunkBodyBytes) [[unlikely]] {
+    // Chunks are cut after the pass has copied every ring (compressing takes a while and
+    // the producers keep writing meanwhile); only a pass with an unusual amount of work
+    // cuts one in the middle, to bound the flusher's memory.
+    if (f.encoder_.body_bytes() >= kMaxChunkBodyBytes) [[unlikely]] {
       f.write_out(f.now_ns_);
     }
     return true;

@@ -88,6 +88,7 @@ class Flusher {
   // Bodies reach this size before a chunk is cut (fewer, better-compressed chunks); a pass
   // also cuts one when the interval is up, on flush() and at stop().
   static constexpr std::size_t kChunkBodyBytes = 256u << 10;
+  static constexpr std::size_t kMaxChunkBodyBytes = 4u << 20;
 
  private:
   struct Visitor;

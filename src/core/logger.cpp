@@ -301,7 +301,7 @@ bool attach_producer(Producer& p) noexcept {
   p.slot = static_cast<std::uint32_t>(slot);
   core::tls_info.ring = ring;
   core::tls_info.slot = &header;
-  core::tls_info.fill_mark = layout.ring_bytes / 2;
+  core::tls_info.fill_mark = layout.ring_bytes / 4;
   core::tls_info.tid = tid;
   core::tls_info.block_bytes = layout.block_bytes;
   std::memset(core::tls_info.name, 0, sizeof core::tls_info.name);
@@ -339,7 +339,8 @@ std::byte* reserve_slow(Producer& p) noexcept {
   p.wpos = w;
   p.block_end = (w & ~(block - 1)) + block;
   ring::maybe_refresh(t.ring->header().clock, now_ticks());
-  // More than half the ring unread by the flusher: wake it before we lap it. Relaxed: a hint.
+  // A quarter of the ring unread by the flusher: wake it well before we lap it. Relaxed: a
+  // hint.
   if (w - t.slot->drained_pos.load(std::memory_order_relaxed) > t.fill_mark) [[unlikely]] {
     archive::wake_flusher();
   }
