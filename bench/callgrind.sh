@@ -29,12 +29,14 @@ awk -v e="$empty" -v n="$n" \
   'BEGIN { printf "(loop overhead subtracted: %.1f Ir per iteration)\n", e / (n + 1) }'
 
 # The flusher thread: everything inside Flusher::run (drain, encode, zstd, framing, the
-# write call; not the kernel's side of write) for N records of the 4-argument message.
-out=$(mktemp)
-BBX_DIR=${BBX_DIR:-/dev/shm/blackbox} valgrind --tool=callgrind --callgrind-out-file="$out" \
-  --toggle-collect='blackbox::archive::Flusher::run*' "$bin" flusher_four_args "$n" \
-  >/dev/null 2>&1
-total=$(callgrind_annotate "$out" 2>/dev/null | awk '/PROGRAM TOTALS/ {gsub(",", "", $1); print $1}')
-rm -f "$out"
-awk -v t="$total" -v n="$n" \
-  'BEGIN { printf "%-24s %12s %10.1f   (flusher thread, per record)\n", "flusher_four_args", t, t / (n + 1) }'
+# write call; not the kernel's side of write) per record of the 4-argument message, with
+# the hot-path benchmark's values and with archive_bench's varied "service" values.
+for kind in flusher_four_args flusher_four_args_service; do
+  out=$(mktemp)
+  BBX_DIR=${BBX_DIR:-/dev/shm/blackbox} valgrind --tool=callgrind --callgrind-out-file="$out" \
+    --toggle-collect='blackbox::archive::Flusher::run*' "$bin" "$kind" "$n" >/dev/null 2>&1
+  total=$(callgrind_annotate "$out" 2>/dev/null | awk '/PROGRAM TOTALS/ {gsub(",", "", $1); print $1}')
+  rm -f "$out"
+  awk -v k="$kind" -v t="$total" -v n="$n" \
+    'BEGIN { printf "%-26s %12s %10.1f   (flusher thread)\n", k, t, t / n }'
+done

@@ -107,6 +107,23 @@ int main() {
     }
   }
   std::printf("\nlost records: %llu\n", static_cast<unsigned long long>(reader->lost_records()));
+
+  // The same records, from the archive the flusher writes in the background.
+  if (blackbox::flush()) {
+    const std::string archive = blackbox::archive_path();
+    auto archived = blackbox::ArchiveReader::open(archive, &error);
+    if (!archived) {
+      std::fprintf(stderr, "demo: %s\n", error.c_str());
+      return 1;
+    }
+    const std::size_t n = archived->poll([](const blackbox::Record&) {});
+    const blackbox::Stats stats = blackbox::stats();
+    std::printf("archive: %s: %zu records, %llu bytes written\n", archive.c_str(), n,
+                static_cast<unsigned long long>(stats.archive_bytes_written));
+  } else {
+    std::printf("archive: not written (disabled, or the directory is not writable: see %s)\n",
+                "blackbox::stats()");
+  }
   blackbox::shutdown();
   return 0;
 }

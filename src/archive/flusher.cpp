@@ -213,10 +213,15 @@ struct Flusher::Visitor {
   std::uint32_t slot;
   bool record(const std::byte* bytes, std::uint32_t size, std::uint64_t,
               const reader::SlotCursor& c) {
-    detail::RecordHeader h;
-    std::memcpy(&h, bytes, sizeof h);
-    if (!f.encoder_.knows_site(h.site & detail::kSiteIdMask)) f.refresh_sites();
-    if (!f.encoder_.add(slot, c.tid, c.thread_name, c.next_seq, bytes, size)) return false;
+    if (!f.encoder_.add(slot, c.tid, c.thread_name, c.next_seq, bytes, size)) [[unlikely]] {
+      // A site defined since we last looked at the table? Then once more; else it is bad.
+      detail::RecordHeader h;
+      std::memcpy(&h, bytes, sizeof h);
+      const std::uint32_t id = h.site & detail::kSiteIdMask;
+      if (f.encoder_.knows_site(id)) return false;
+      f.refresh_sites();
+      if (!f.encoder_.add(slot, c.tid, c.thread_name, c.next_seq, bytes, size)) return false;
+    }
     // Chunks are cut after the pass has copied every ring (compressing takes a while and
     // the producers keep writing meanwhile); only a pass with an unusual amount of work
     // cuts one in the middle, to bound the flusher's memory.
