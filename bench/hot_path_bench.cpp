@@ -159,6 +159,9 @@ class SummaryReporter : public benchmark::ConsoleReporter {
 int main(int argc, char** argv) {
   blackbox::Config config = blackbox::Config::from_env();
   config.app = "hot_path_bench";
+  // The flusher runs as in production (on the other core), archiving into the bench
+  // directory, which Peers removes at exit.
+  config.archive_dir = bench::Peers::dir() + "/archive";
   if (auto r = blackbox::init(config); !r.ok()) std::fprintf(stderr, "%s\n", r.error.c_str());
   benchmark::Initialize(&argc, argv);
   SummaryReporter reporter;

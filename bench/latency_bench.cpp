@@ -84,6 +84,9 @@ int main(int argc, char** argv) {
   const std::size_t calls = argc > 1 ? std::strtoull(argv[1], nullptr, 10) : 1'000'000;
   blackbox::Config config = blackbox::Config::from_env();
   config.app = "latency_bench";
+  // The flusher runs as in production (on the other core), archiving into the bench
+  // directory, which Peers removes at exit.
+  config.archive_dir = bench::Peers::dir() + "/archive";
   if (auto r = blackbox::init(config); !r.ok()) std::fprintf(stderr, "%s\n", r.error.c_str());
   const double per_ns = ticks_per_ns();
   std::printf("TSC %.3f ticks/ns; %zu calls per thread; 4-argument message\n", per_ns, calls);

@@ -8,9 +8,13 @@
 
 namespace bench {
 
-Peers::Peers() {
+std::string Peers::dir() {
   const char* dir = std::getenv("BBX_BENCH_DIR");
-  dir_ = dir != nullptr ? dir : "/tmp/blackbox-bench";
+  return dir != nullptr ? dir : "/tmp/blackbox-bench";
+}
+
+Peers::Peers() {
+  dir_ = dir();
   std::filesystem::create_directories(dir_);
   // spdlog's documented default queue (8192 entries), one worker thread; a full queue
   // blocks the caller (spdlog's default overflow policy).

@@ -15,6 +15,7 @@ class Peers {
  public:
   // Files go to $BBX_BENCH_DIR or /tmp/blackbox-bench (a disk, like a real log file).
   Peers();
+  [[nodiscard]] static std::string dir();
   ~Peers();
   // Recreates every sink on empty files, so no benchmark pays for another's backlog.
   void reset();

@@ -27,5 +27,6 @@ else()
       -DCONSUMER_MODE=add_subdirectory -DBLACKBOX_SOURCE_DIR=${SOURCE_DIR})
 endif()
 run(${CMAKE_COMMAND} --build ${WORK_DIR}/consumer -j2)
-run(${CMAKE_COMMAND} -E env BBX_DIR=${WORK_DIR} ${WORK_DIR}/consumer/consumer)
+run(${CMAKE_COMMAND} -E env BBX_DIR=${WORK_DIR} BBX_ARCHIVE_DIR=${WORK_DIR}/archive
+  ${WORK_DIR}/consumer/consumer)
 message(STATUS "${MODE}: consumer built and ran")
