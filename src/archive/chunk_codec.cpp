@@ -218,15 +218,13 @@ void ChunkEncoder::start_run(std::uint32_t slot, std::uint32_t tid, const char* 
   end_run();
   ++run_epoch_;
   have_trace_ = false;
-  std::uint8_t* const start = out_[0];
-  std::uint8_t* out = start;
+  std::uint8_t* out = out_[0];
   out = put_varint(out, slot);
   out = put_varint(out, tid);
   const std::size_t name_len = strnlen(thread_name, 16);
   *out++ = static_cast<std::uint8_t>(name_len);
   std::memcpy(out, thread_name, name_len);
   out_[0] = put_varint(out + name_len, seq);
-  body_bytes_ += static_cast<std::size_t>(out_[0] - start);  // within the record's bound
   run_open_ = true;
   run_slot_ = slot;
   run_tid_ = tid;
@@ -244,7 +242,6 @@ void ChunkEncoder::end_run() {
   // Key 0: end of run (site ids start at 1). The room for it: every add() leaves at least
   // its bound minus what it wrote, which is far more than one byte.
   *out_[0]++ = 0;
-  ++body_bytes_;
   run_open_ = false;
 }
 
@@ -273,37 +270,22 @@ void ChunkEncoder::remember_string(const NewString& s, std::uint32_t index) noex
   }
 }
 
-bool ChunkEncoder::add(std::uint32_t slot, std::uint32_t tid, const char* thread_name,
-                       std::uint64_t seq, const std::byte* bytes, std::uint32_t size) {
-  const auto* rec = reinterpret_cast<const std::uint8_t*>(bytes);
+// Encodes one record's trace context and arguments into `o` (the streams' write positions,
+// held in locals by the caller: stores through byte pointers would otherwise make the
+// compiler reload every member after each one). Returns false if the record is malformed;
+// `o` may then hold partial output, which the caller drops.
+[[gnu::always_inline]] inline bool ChunkEncoder::encode_record(const std::uint8_t* rec, std::uint32_t size, Site& site,
+                                        Out& o, std::uint32_t& trace_mode,
+                                        NewString* new_strings, std::uint32_t& new_count) {
   const auto h = load<detail::RecordHeader>(rec);
-  const std::uint32_t id = h.site & detail::kSiteIdMask;
-  if (id >= sites_.size() || sites_[id] == nullptr) [[unlikely]] {
-    return false;
-  }
-  Site& site = *sites_[id];
-  // Any stream may get up to 10 bytes per 8 of the record, plus a run header: `room_` is
-  // what every stream can still take before grow() must look again.
-  const std::size_t bound = 2 * std::size_t{size} + 64;
-  if (bound > room_) [[unlikely]] {
-    grow(bound);
-  }
-  room_ -= bound;  // whatever happens below writes less than this into any stream
-  if (!run_open_ || seq != next_seq_ || tid != run_tid_ || slot != run_slot_) [[unlikely]] {
-    start_run(slot, tid, thread_name, seq);
-  }
-  // Written through locals and committed at the end: a malformed record leaves no trace.
-  // Its new strings too: they enter the dictionary only once the record is committed.
-  NewString new_strings[kNewStringsPerRecord];
-  std::uint32_t new_count = 0;
-  std::uint8_t* ints = out_[2];
-  std::uint8_t* floats = out_[3];
-  std::uint8_t* text = out_[4];
   const std::uint8_t* p = rec + sizeof h;
   const std::uint8_t* const end = rec + size;
-  std::uint32_t trace_mode = 0;
+  std::uint8_t*& ints = o.s[2];
+  std::uint8_t*& floats = o.s[3];
+  std::uint8_t*& text = o.s[4];
+  trace_mode = 0;
   if ((h.site & detail::kSiteHasTrace) != 0) {
-    if (end - p < static_cast<std::ptrdiff_t>(detail::kTraceBytes)) goto malformed;
+    if (end - p < static_cast<std::ptrdiff_t>(detail::kTraceBytes)) return false;
     trace_mode = have_trace_ && std::memcmp(p, prev_trace_, detail::kTraceBytes) == 0 ? 2 : 1;
     if (trace_mode == 1) {
       std::memcpy(text, p, detail::kTraceBytes);
@@ -311,7 +293,7 @@ bool ChunkEncoder::add(std::uint32_t slot, std::uint32_t tid, const char* thread
     }
     p += detail::kTraceBytes;
   }
-  if (end - p < static_cast<std::ptrdiff_t>(site.min_bytes)) goto malformed;
+  if (end - p < static_cast<std::ptrdiff_t>(site.min_bytes)) return false;
   if (site.epoch != run_epoch_) [[unlikely]] {
     site.epoch = run_epoch_;
     std::fill(site.state.begin(), site.state.end(), ArgState{});
@@ -364,7 +346,7 @@ bool ChunkEncoder::add(std::uint32_t slot, std::uint32_t tid, const char* thread
           const std::uint32_t len = word & detail::kStringLengthMask;
           p += 4;
           // Room for this string and the minimum of every argument after it.
-          if (len > static_cast<std::uint64_t>(end - p) - site.min_after[i]) goto malformed;
+          if (len > static_cast<std::uint64_t>(end - p) - site.min_after[i]) return false;
           if (word == state[i].prev_len &&
               same_bytes(reinterpret_cast<const std::uint8_t*>(state[i].prev), p, len)) {
             *text++ = 0;
@@ -397,54 +379,93 @@ bool ChunkEncoder::add(std::uint32_t slot, std::uint32_t tid, const char* thread
     }
   }
   // Only padding may follow the arguments.
-  if (end - p >= static_cast<std::ptrdiff_t>(detail::kRecordAlign)) goto malformed;
-  {
-    std::uint8_t* const control = out_[0];
-    out_[0] = put_varint(control, std::uint64_t{id} << 2 | trace_mode);
+  return end - p < static_cast<std::ptrdiff_t>(detail::kRecordAlign);
+}
+
+std::uint32_t ChunkEncoder::add_batch(std::uint32_t slot, std::uint32_t tid,
+                                      const char* thread_name, std::uint64_t first_seq,
+                                      const BatchRecord* records, std::uint32_t count) {
+  // Any stream may get up to 10 bytes per 8 of a record, plus a run header: `room_` is
+  // what every stream can still take before grow() must look again.
+  std::size_t bound = 64;
+  for (std::uint32_t k = 0; k < count; ++k) bound += 2 * std::size_t{records[k].size} + 64;
+  if (bound > room_) [[unlikely]] {
+    grow(bound);
+  }
+  room_ -= bound;  // whatever happens below writes less than this into any stream
+  if (!run_open_ || first_seq != next_seq_ || tid != run_tid_ || slot != run_slot_) {
+    start_run(slot, tid, thread_name, first_seq);
+  }
+  Out o{{out_[0], out_[1], out_[2], out_[3], out_[4]}};
+  std::int64_t prev_ns = prev_ns_, min_ns = index_.min_ns, max_ns = index_.max_ns;
+  std::uint32_t refused = 0, accepted = 0;
+  for (std::uint32_t k = 0; k < count; ++k) {
+    const auto* rec = reinterpret_cast<const std::uint8_t*>(records[k].bytes);
+    const auto h = load<detail::RecordHeader>(rec);
+    const std::uint32_t id = h.site & detail::kSiteIdMask;
+    Site* site = id < sites_.size() ? sites_[id].get() : nullptr;
+    // Written to a copy and committed at the end: a malformed record leaves no trace. Its
+    // new strings too: they enter the dictionary only once the record is committed.
+    Out r = o;
+    std::uint32_t trace_mode = 0, new_count = 0;
+    NewString new_strings[kNewStringsPerRecord];
+    if (site == nullptr ||
+        !encode_record(rec, records[k].size, *site, r, trace_mode, new_strings, new_count))
+        [[unlikely]] {
+      // Previous values may have moved: end the run here and start the next record in a
+      // new one (the decoder resets with it), so both sides agree again.
+      ++refused;
+      for (int s = 0; s < kStreams; ++s) out_[s] = o.s[s];
+      prev_ns_ = prev_ns;
+      end_run();
+      start_run(slot, tid, thread_name, first_seq + k + 1);
+      o = Out{{out_[0], out_[1], out_[2], out_[3], out_[4]}};
+      continue;
+    }
+    o.s[0] = put_varint(o.s[0], std::uint64_t{id} << 2 | trace_mode);
     const std::int64_t ns = clock_(h.time);
-    std::uint8_t* const time = out_[1];
-    out_[1] = put_varint(time, zigzag(ns - prev_ns_));
-    body_bytes_ += static_cast<std::size_t>(out_[0] - control) +
-                   static_cast<std::size_t>(out_[1] - time) +
-                   static_cast<std::size_t>(ints - out_[2]) +
-                   static_cast<std::size_t>(floats - out_[3]) +
-                   static_cast<std::size_t>(text - out_[4]);
-    out_[2] = ints;
-    out_[3] = floats;
-    out_[4] = text;
-    for (std::uint32_t k = 0; k < new_count; ++k) {
+    o.s[1] = put_varint(o.s[1], zigzag(ns - prev_ns));
+    o.s[2] = r.s[2];
+    o.s[3] = r.s[3];
+    o.s[4] = r.s[4];
+    prev_ns = ns;
+    min_ns = std::min(min_ns, ns);
+    max_ns = std::max(max_ns, ns);
+    for (std::uint32_t j = 0; j < new_count; ++j) {
       // Every literal takes the next index, as in the decoder; only the first few of one
       // record are remembered for lookups.
-      if (k < kNewStringsPerRecord) remember_string(new_strings[k], strings_in_chunk_);
+      if (j < kNewStringsPerRecord) remember_string(new_strings[j], strings_in_chunk_);
       ++strings_in_chunk_;
     }
-    prev_ns_ = ns;
-    index_.min_ns = std::min(index_.min_ns, ns);
-    index_.max_ns = std::max(index_.max_ns, ns);
+    if (trace_mode == 1) [[unlikely]] {
+      std::memcpy(prev_trace_, rec + sizeof h, detail::kTraceBytes);
+      have_trace_ = true;
+      std::uint32_t a, b;
+      trace_filter_bits(prev_trace_, a, b);
+      index_.trace_filter[a / 8] |= static_cast<std::uint8_t>(1u << (a % 8));
+      index_.trace_filter[b / 8] |= static_cast<std::uint8_t>(1u << (b % 8));
+    }
+    ++index_.level_counts[site->level];
+    ++accepted;
+    if (site->chunk_epoch != chunk_epoch_) [[unlikely]] {
+      site->chunk_epoch = chunk_epoch_;
+      chunk_sites_.push_back(id);
+    }
   }
-  if (trace_mode == 1) {
-    std::memcpy(prev_trace_, rec + sizeof h, detail::kTraceBytes);
-    have_trace_ = true;
-    std::uint32_t a, b;
-    trace_filter_bits(prev_trace_, a, b);
-    index_.trace_filter[a / 8] |= static_cast<std::uint8_t>(1u << (a % 8));
-    index_.trace_filter[b / 8] |= static_cast<std::uint8_t>(1u << (b % 8));
-  }
-  ++index_.record_count;
-  ++index_.level_counts[site.level];
-  ++threads_[run_thread_].records;
-  ++next_seq_;
-  if (site.chunk_epoch != chunk_epoch_) [[unlikely]] {
-    site.chunk_epoch = chunk_epoch_;
-    chunk_sites_.push_back(id);
-  }
-  return true;
+  for (int s = 0; s < kStreams; ++s) out_[s] = o.s[s];
+  prev_ns_ = prev_ns;
+  index_.min_ns = min_ns;
+  index_.max_ns = max_ns;
+  index_.record_count += accepted;
+  threads_[run_thread_].records += accepted;
+  next_seq_ = first_seq + count;
+  return refused;
+}
 
-malformed:
-  // The previous values may have moved: end the run here (the decoder resets with it) so
-  // both sides agree again. The run header just written, if any, stays (an empty run).
-  end_run();
-  return false;
+bool ChunkEncoder::add(std::uint32_t slot, std::uint32_t tid, const char* thread_name,
+                       std::uint64_t seq, const std::byte* bytes, std::uint32_t size) {
+  const BatchRecord record{bytes, size};
+  return add_batch(slot, tid, thread_name, seq, &record, 1) == 0;
 }
 
 std::vector<std::uint32_t> ChunkEncoder::take_undefined_sites() {
@@ -466,7 +487,6 @@ void ChunkEncoder::forget_file_sites() noexcept {
 
 void ChunkEncoder::reset_chunk() noexcept {
   for (int k = 0; k < kStreams; ++k) out_[k] = stream_[k].data();
-  body_bytes_ = 4 * kStreams;
   grow(0);
   run_open_ = false;
   ++run_epoch_;

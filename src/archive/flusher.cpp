@@ -207,35 +207,59 @@ void Flusher::note_loss(std::uint32_t slot, std::uint32_t tid, LossCause cause,
   }
 }
 
-// What drain_slot() reports goes to the encoder, and losses to the pending markers.
+// What drain_slot() reports goes to the encoder in batches of consecutive records of one
+// thread (cheaper per record than one call each), and losses to the pending markers.
 struct Flusher::Visitor {
+  static constexpr std::uint32_t kBatch = 256;
+  Visitor(Flusher& flusher, std::uint32_t slot_index) : f(flusher), slot(slot_index) {}
   Flusher& f;
   std::uint32_t slot;
-  bool record(const std::byte* bytes, std::uint32_t size, std::uint64_t,
-              const reader::SlotCursor& c) {
-    if (!f.encoder_.add(slot, c.tid, c.thread_name, c.next_seq, bytes, size)) [[unlikely]] {
-      // A site defined since we last looked at the table? Then once more; else it is bad.
-      detail::RecordHeader h;
-      std::memcpy(&h, bytes, sizeof h);
-      const std::uint32_t id = h.site & detail::kSiteIdMask;
-      if (f.encoder_.knows_site(id)) return false;
-      f.refresh_sites();
-      if (!f.encoder_.add(slot, c.tid, c.thread_name, c.next_seq, bytes, size)) return false;
+  std::uint32_t tid = 0;
+  const char* thread_name = nullptr;
+  std::uint64_t first_seq = 0;
+  std::uint32_t count = 0;
+  ChunkEncoder::BatchRecord batch[kBatch];
+
+  void flush_batch() {
+    if (count == 0) return;
+    const std::uint32_t refused =
+        f.encoder_.add_batch(slot, tid, thread_name, first_seq, batch, count);
+    if (refused != 0) [[unlikely]] {
+      f.note_loss(slot, tid, LossCause::corrupt, refused, 0);
     }
+    count = 0;
     // Chunks are cut after the pass has copied every ring (compressing takes a while and
     // the producers keep writing meanwhile); only a pass with an unusual amount of work
     // cuts one in the middle, to bound the flusher's memory.
     if (f.encoder_.body_bytes() >= kMaxChunkBodyBytes) [[unlikely]] {
+      f.encoder_.end_run();
       f.write_out(f.now_ns_);
     }
-    return true;
   }
-  void lost(std::uint32_t tid, std::uint64_t records, std::uint64_t bytes,
+  bool record(const std::byte* bytes, std::uint32_t size, std::uint64_t,
+              const reader::SlotCursor& c) {
+    std::uint32_t site;
+    std::memcpy(&site, bytes + 4, sizeof site);
+    if (!f.encoder_.knows_site(site & detail::kSiteIdMask)) [[unlikely]] {
+      f.refresh_sites();  // defined since we last looked (or bad: add_batch refuses it)
+    }
+    if (count == kBatch || (count != 0 && (c.tid != tid || c.next_seq != first_seq + count))) {
+      flush_batch();
+    }
+    if (count == 0) {
+      tid = c.tid;
+      thread_name = c.thread_name;
+      first_seq = c.next_seq;
+    }
+    batch[count++] = {bytes, size};
+    return true;  // refusals are counted when the batch is encoded
+  }
+  void lost(std::uint32_t lost_tid, std::uint64_t records, std::uint64_t bytes,
             std::uint64_t corrupt_bytes) {
     const LossCause cause = corrupt_bytes != 0 ? LossCause::corrupt
                             : f.lost_while_open_ ? LossCause::disk_error
                                                  : LossCause::overwritten;
-    f.note_loss(slot, tid, cause, records, bytes);
+    f.note_loss(slot, lost_tid, cause, records, bytes);
   }
 };
 
@@ -256,6 +280,7 @@ bool Flusher::pass(bool write_small, bool probe) {
     if (slot.write_pos.load(std::memory_order_relaxed) <= cursors_[i].read_pos) continue;
     Visitor visitor{*this, i};
     reader::drain_slot(slot, ring_.slot_data(i), layout, cursors_[i], copy_, visitor);
+    visitor.flush_batch();
     encoder_.end_run();  // the run's strings point into copy_, which the next slot reuses
     slot.drained_pos.store(cursors_[i].read_pos, std::memory_order_relaxed);
     if (failed_this_pass_) {  // leave the other slots' records in their rings
