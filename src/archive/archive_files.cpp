@@ -124,7 +124,6 @@ int ArchiveFiles::open_new(std::int64_t now_ns) {
 int ArchiveFiles::append(std::span<const std::byte> frames, std::int64_t now_ns) {
   if (fd_ < 0) {
     if (const int err = open_new(now_ns); err != 0) return err;
-    apply_retention(now_ns);
   }
   std::size_t done = 0;
   while (done < frames.size()) {

@@ -35,7 +35,8 @@ class ArchiveFiles {
   [[nodiscard]] bool at_file_start() const noexcept { return fd_ < 0 || size_ == 0; }
   // Whether the current file is full or old enough to be closed before appending `bytes`.
   [[nodiscard]] bool should_rotate(std::int64_t now_ns, std::size_t bytes) const noexcept;
-  // Closes the current file; the next append creates a new one (and runs retention).
+  // Closes the current file; the next append creates a new one (the caller then runs
+  // apply_retention()).
   void close_current() noexcept;
 
   // Appends whole frames to the current file, creating it first if needed. Returns 0, or

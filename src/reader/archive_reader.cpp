@@ -382,13 +382,7 @@ std::size_t ArchiveReader::poll(const std::function<void(const Record&)>& sink) 
   return total;
 }
 
-std::vector<Record> ArchiveReader::read_sorted() {
-  std::vector<Record> out;
-  poll([&out](const Record& r) { out.push_back(r); });
-  std::stable_sort(out.begin(), out.end(),
-                   [](const Record& a, const Record& b) { return a.time_ns < b.time_ns; });
-  return out;
-}
+std::vector<Record> ArchiveReader::read_sorted() { return reader::read_sorted_by_time(*this); }
 
 std::vector<Loss> ArchiveReader::losses() const { return impl_->losses; }
 

@@ -3,6 +3,7 @@
 // checked against the bytes actually present.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -42,6 +43,17 @@ inline void apply_site(const SiteInfo& site, Record& record) {
   record.function = site.function;
   record.message_template = site.message_template;
   record.line = site.line;
+}
+
+// What every reader's read_sorted() does: poll everything, then a stable sort by time (a
+// slot's or a file's own order is kept for equal times).
+template <typename Reader>
+std::vector<Record> read_sorted_by_time(Reader& reader) {
+  std::vector<Record> out;
+  reader.poll([&out](const Record& r) { out.push_back(r); });
+  std::stable_sort(out.begin(), out.end(),
+                   [](const Record& a, const Record& b) { return a.time_ns < b.time_ns; });
+  return out;
 }
 
 // Decodes the arguments in [data, data + size) into `record.fields` and formats
