@@ -11,6 +11,9 @@
 // records/s), which finds the highest rate that arrives with zero loss. spdlog's queue
 // blocks the producer when full, so it never loses and needs no pacing.
 #include <benchmark/benchmark.h>
+#include <spdlog/async.h>
+#include <spdlog/sinks/basic_file_sink.h>
+#include <spdlog/spdlog.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zstd.h>
@@ -23,10 +26,6 @@
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <spdlog/async.h>
-#include <spdlog/sinks/basic_file_sink.h>
-#include <spdlog/spdlog.h>
 
 #include "blackbox/blackbox.hpp"
 #include "messages.hpp"
@@ -191,9 +190,10 @@ class SummaryReporter : public benchmark::ConsoleReporter {
       const double z1 = base->second.counters["zstd1 B/rec"];
       const double z3 = base->second.counters["zstd3 B/rec"];
       const double spdlog_rate = base->second.mrec_s;
-      std::printf("\nworkload %s\n", kind == 0 ? "regular (hot-path values)" : "service (varied values)");
-      std::printf("%-24s %9s %12s %10s %10s %10s %11s\n", "run", "offered", "kept M/s",
-                  "x spdlog", "lost", "B/record", "x zstd -1");
+      std::printf("\nworkload %s\n",
+                  kind == 0 ? "regular (hot-path values)" : "service (varied values)");
+      std::printf("%-24s %9s %12s %10s %10s %10s %11s\n", "run", "offered", "kept M/s", "x spdlog",
+                  "lost", "B/record", "x zstd -1");
       for (auto& [name, row] : rows_) {
         if (name.size() < suffix.size() ||
             name.compare(name.size() - suffix.size(), suffix.size(), suffix) != 0) {
@@ -201,18 +201,19 @@ class SummaryReporter : public benchmark::ConsoleReporter {
         }
         // Records that reached the disk per second of the run (offered minus lost).
         const double kept = row.mrec_s * (1.0 - row.counters["lost"] / kRecords);
-        std::printf("%-24s %9.2f %12.2f %9.2fx %10.0f %10.2f %10.2fx\n", name.c_str(),
-                    row.mrec_s, kept, kept / spdlog_rate, row.counters["lost"],
-                    row.counters["B/rec"], row.counters["B/rec"] / z1);
+        std::printf("%-24s %9.2f %12.2f %9.2fx %10.0f %10.2f %10.2fx\n", name.c_str(), row.mrec_s,
+                    kept, kept / spdlog_rate, row.counters["lost"], row.counters["B/rec"],
+                    row.counters["B/rec"] / z1);
       }
-      std::printf("%-24s %9s %12s %10s %10s %10.2f %10.2fx\n", "spdlog text | zstd -1", "", "",
-                  "", "", z1, 1.0);
-      std::printf("%-24s %9s %12s %10s %10s %10.2f %10.2fx\n", "spdlog text | zstd -3", "", "",
-                  "", "", z3, z3 / z1);
+      std::printf("%-24s %9s %12s %10s %10s %10.2f %10.2fx\n", "spdlog text | zstd -1", "", "", "",
+                  "", z1, 1.0);
+      std::printf("%-24s %9s %12s %10s %10s %10.2f %10.2fx\n", "spdlog text | zstd -3", "", "", "",
+                  "", z3, z3 / z1);
     }
-    std::printf("(e2e_blackbox/T/R/W: T producers, R = 0 unpaced, else paced at R M records/s,\n"
-                " W workload; e2e_spdlog_async/T/W. offered: records logged per second of the\n"
-                " run, which ends when all are on disk; kept: the same minus lost records)\n");
+    std::printf(
+        "(e2e_blackbox/T/R/W: T producers, R = 0 unpaced, else paced at R M records/s,\n"
+        " W workload; e2e_spdlog_async/T/W. offered: records logged per second of the\n"
+        " run, which ends when all are on disk; kept: the same minus lost records)\n");
   }
 
  private:

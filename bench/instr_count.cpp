@@ -1,17 +1,17 @@
 // Logs N records of one kind inside a function callgrind can be told to count
 // (--toggle-collect=bbx_run_<kind>). callgrind.sh divides the count by N: instructions per
 // record on the logging thread, a figure that repeats exactly from run to run.
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
-#include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <string>
 
 #include "blackbox/blackbox.hpp"
 #include "messages.hpp"
-#include "workload.hpp"
 #include "peers.hpp"
+#include "workload.hpp"
 
 extern "C" {
 
@@ -95,7 +95,8 @@ int main(int argc, char** argv) {
     std::fprintf(
         stderr,
         "usage: instr_count KIND N  (KIND: four_args four_args_std_string two_ints static_string\n"
-        "        disabled spdlog_async_four_args fmt_fwrite_four_args empty flusher_four_args\n        flusher_four_args_service)\n");
+        "        disabled spdlog_async_four_args fmt_fwrite_four_args empty flusher_four_args\n    "
+        "    flusher_four_args_service)\n");
     return 2;
   }
   const std::uint64_t n = std::strtoull(argv[2], nullptr, 10);

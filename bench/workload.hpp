@@ -25,7 +25,8 @@ struct Values {
 inline const std::vector<std::string>& users() {
   static const std::vector<std::string> names = [] {
     std::vector<std::string> v;
-    for (int k = 0; k < 500; ++k) v.push_back("user" + std::to_string(k * 7919 % 10007) + "@example.com");
+    for (int k = 0; k < 500; ++k)
+      v.push_back("user" + std::to_string(k * 7919 % 10007) + "@example.com");
     return v;
   }();
   return names;

@@ -73,8 +73,8 @@ std::vector<FrameSpan> frames_of(const std::vector<std::byte>& bytes) {
   std::vector<FrameSpan> out;
   blackbox::archive::FrameScanner scanner(bytes);
   while (const auto f = scanner.next()) {
-    out.push_back({f->offset, f->offset + blackbox::archive::kFrameHeaderBytes + f->payload.size(),
-                   f->type});
+    out.push_back(
+        {f->offset, f->offset + blackbox::archive::kFrameHeaderBytes + f->payload.size(), f->type});
   }
   EXPECT_TRUE(scanner.damage().empty());
   return out;
@@ -141,7 +141,8 @@ TEST(ArchiveDamage, RandomBitFlipsLoseOnlyTheFramesTheyHit) {
     while (flipped.size() < static_cast<std::size_t>(flips)) {
       flipped.insert(rng() % bytes.size());  // distinct bytes: two flips never cancel out
     }
-    for (const std::uint64_t at : flipped) bytes[at] ^= std::byte{static_cast<unsigned char>(1u << (rng() % 8))};
+    for (const std::uint64_t at : flipped)
+      bytes[at] ^= std::byte{static_cast<unsigned char>(1u << (rng() % 8))};
     auto reader = ArchiveReader::open_bytes(bytes, "flipped");
     const auto got = records_by_chunk(*reader);
     auto hit = [&](const FrameSpan& f) {
@@ -162,9 +163,8 @@ TEST(ArchiveDamage, RandomBitFlipsLoseOnlyTheFramesTheyHit) {
     // Every flipped byte is inside a reported range.
     for (const std::uint64_t at : flipped) {
       const bool reported =
-          std::any_of(reader->damage().begin(), reader->damage().end(), [&](const auto& d) {
-            return d.offset <= at && at < d.offset + d.length;
-          });
+          std::any_of(reader->damage().begin(), reader->damage().end(),
+                      [&](const auto& d) { return d.offset <= at && at < d.offset + d.length; });
       EXPECT_TRUE(reported) << "round " << round << ": byte " << at << " not reported";
     }
   }

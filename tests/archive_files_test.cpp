@@ -1,6 +1,8 @@
 // Archive files: names, modes, rotation and retention (oldest first, by bytes and by age,
 // never a file another process is still writing, never another app's); and the chunk codec
 // on records a damaged ring could hold.
+#include "archive/archive_files.hpp"
+
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/file.h>
@@ -17,7 +19,6 @@
 #include <string>
 #include <vector>
 
-#include "archive/archive_files.hpp"
 #include "archive/chunk_codec.hpp"
 #include "archive/frame.hpp"
 #include "support/test_env.hpp"
@@ -42,8 +43,8 @@ std::vector<std::string> names_in(const std::string& dir) {
 }
 
 // A file as another process would have left it: `bytes` long, last written at `mtime_ns`.
-std::string plant(const std::string& dir, const std::string& app, std::int64_t start_ns,
-                  int pid, std::size_t bytes, std::int64_t mtime_ns) {
+std::string plant(const std::string& dir, const std::string& app, std::int64_t start_ns, int pid,
+                  std::size_t bytes, std::int64_t mtime_ns) {
   const std::string name =
       blackbox::archive::file_time(start_ns) + "." + app + "." + std::to_string(pid) + ".bbx";
   std::ofstream(dir + "/" + name) << std::string(bytes, 'x');
@@ -57,8 +58,8 @@ TEST(ArchiveFiles, NamesSortByTimeAndParseBack) {
   EXPECT_EQ(blackbox::archive::file_time(kNow + 123'456'789), "20261124T120000.123456Z");
   std::string app;
   int pid = 0;
-  ASSERT_TRUE(blackbox::archive::parse_file_name("20261124T120000.123456Z.my.app-1.4711.bbx",
-                                                 app, pid));
+  ASSERT_TRUE(
+      blackbox::archive::parse_file_name("20261124T120000.123456Z.my.app-1.4711.bbx", app, pid));
   EXPECT_EQ(app, "my.app-1");
   EXPECT_EQ(pid, 4711);
   EXPECT_FALSE(blackbox::archive::parse_file_name("20261124T120000.123456Z.app.bbx", app, pid));
@@ -254,11 +255,25 @@ namespace {
 TEST(ChunkCodec, DoublesRoundTripBitForBit) {
   using blackbox::detail::ArgType;
   const std::vector<ArgType> types = {ArgType::f64};
-  std::vector<double> values = {0.0, -0.0, 1.5, 12.345, 12.345, -7.25, 0.1, 0.1 + 0.2, 1e300,
-                                -1e-300, 5e-324, std::numeric_limits<double>::infinity(),
+  std::vector<double> values = {0.0,
+                                -0.0,
+                                1.5,
+                                12.345,
+                                12.345,
+                                -7.25,
+                                0.1,
+                                0.1 + 0.2,
+                                1e300,
+                                -1e-300,
+                                5e-324,
+                                std::numeric_limits<double>::infinity(),
                                 -std::numeric_limits<double>::infinity(),
-                                std::numeric_limits<double>::quiet_NaN(), 9007199254740993.0,
-                                123456.789012, 1.0 / 3, 2.5e-7, 42.0};
+                                std::numeric_limits<double>::quiet_NaN(),
+                                9007199254740993.0,
+                                123456.789012,
+                                1.0 / 3,
+                                2.5e-7,
+                                42.0};
   std::mt19937_64 rng(99);
   for (int i = 0; i < 2000; ++i) {
     const std::uint64_t r = rng();

@@ -6,9 +6,9 @@
 #include <pthread.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cstring>
-#include <algorithm>
 #include <filesystem>
 #include <map>
 #include <set>
@@ -54,7 +54,8 @@ std::string long_text(std::uint64_t i) {
 
 std::array<std::uint8_t, 16> trace_of(std::uint64_t t, std::uint64_t i) {
   std::array<std::uint8_t, 16> id{};
-  const std::uint64_t a = (t + 1) * 0x9E3779B97F4A7C15ull, b = (i / 100 + 1) * 0xC2B2AE3D27D4EB4Full;
+  const std::uint64_t a = (t + 1) * 0x9E3779B97F4A7C15ull,
+                      b = (i / 100 + 1) * 0xC2B2AE3D27D4EB4Full;
   std::memcpy(id.data(), &a, 8);
   std::memcpy(id.data() + 8, &b, 8);
   return id;
@@ -69,20 +70,21 @@ void log_one(std::uint64_t t, std::uint64_t i) {
                i % 2 == 0 ? 'B' : 'S');
       break;
     case 1:
-      BBX_WARN("user {user} from {ip} ok {ok}", "user-" + std::to_string(i % 37),
-               kHosts[i % 4], i % 3 == 0);
+      BBX_WARN("user {user} from {ip} ok {ok}", "user-" + std::to_string(i % 37), kHosts[i % 4],
+               i % 3 == 0);
       break;
     case 2:
-      BBX_DEBUG("small {a} {b} {c} {d} {e}", static_cast<std::int8_t>(i), static_cast<std::int16_t>(-i),
-                static_cast<std::uint16_t>(i * 7), static_cast<float>(i) / 8.0f,
-                static_cast<std::uint8_t>(i));
+      BBX_DEBUG("small {a} {b} {c} {d} {e}", static_cast<std::int8_t>(i),
+                static_cast<std::int16_t>(-i), static_cast<std::uint16_t>(i * 7),
+                static_cast<float>(i) / 8.0f, static_cast<std::uint8_t>(i));
       break;
     case 3:
       BBX_ERROR("text {body}", long_text(i));
       break;
     case 4: {
       const auto id = trace_of(t, i);
-      blackbox::TraceScope scope(blackbox::TraceContext{id, {1, 2, 3, 4, 5, 6, 7, static_cast<std::uint8_t>(i)}});
+      blackbox::TraceScope scope(
+          blackbox::TraceContext{id, {1, 2, 3, 4, 5, 6, 7, static_cast<std::uint8_t>(i)}});
       BBX_INFO("traced {n} at {p}", static_cast<std::int64_t>(i) - 500,
                reinterpret_cast<const void*>(0x7f0000001000 + i * 64));
       break;

@@ -42,8 +42,7 @@ std::string file_time(std::int64_t ns) {
   char buf[32];
   std::strftime(buf, sizeof buf, "%Y%m%dT%H%M%S", &tm);
   char out[64];
-  std::snprintf(out, sizeof out, "%s.%06dZ", buf,
-                static_cast<int>((ns % 1'000'000'000) / 1000));
+  std::snprintf(out, sizeof out, "%s.%06dZ", buf, static_cast<int>((ns % 1'000'000'000) / 1000));
   return out;
 }
 
@@ -77,7 +76,7 @@ bool ArchiveFiles::should_rotate(std::int64_t now_ns, std::size_t bytes) const n
 void ArchiveFiles::close_current() noexcept {
   if (fd_ < 0) return;
   if (size_ == 0) unlink(path_.c_str());  // never leave a file without even its header
-  close(fd_);                              // also drops the flock
+  close(fd_);                             // also drops the flock
   fd_ = -1;
   size_ = 0;
 }
@@ -101,8 +100,7 @@ int ArchiveFiles::open_new(std::int64_t now_ns) {
     name = file_time(now_ns + attempt * 1000) + "." + settings_.app + "." +
            std::to_string(getpid()) + kSuffix;
     fd = sys::calls().openat(dir_fd, name.c_str(),
-                             O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_APPEND,
-                             0640);
+                             O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_APPEND, 0640);
     if (fd < 0 && errno != EEXIST) break;
   }
   const int err = errno;

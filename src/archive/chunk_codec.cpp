@@ -31,7 +31,8 @@ std::uint32_t bswap(std::uint32_t v) noexcept { return __builtin_bswap32(v); }
 
 // Whether the `len` bytes at a and b are equal; up to 32 bytes without a call to memcmp
 // (overlapping word loads, never outside the strings).
-bool same_bytes(const std::uint8_t* a, const std::uint8_t* b, std::uint32_t len) noexcept {
+[[gnu::always_inline]] inline bool same_bytes(const std::uint8_t* a, const std::uint8_t* b,
+                                              std::uint32_t len) noexcept {
   if (len >= 8 && len <= 16) {
     return load<std::uint64_t>(a) == load<std::uint64_t>(b) &&
            load<std::uint64_t>(a + len - 8) == load<std::uint64_t>(b + len - 8);
@@ -47,11 +48,11 @@ bool same_bytes(const std::uint8_t* a, const std::uint8_t* b, std::uint32_t len)
 
 // An argument's previous value in the current run (the encoder's and the decoder's).
 struct ArgState {
-  std::uint64_t prev = 0;      // value, f32/f64 bits, or (encoder) pointer to the string
-  std::uint64_t prev_m = 0;    // f64: the previous decimal mantissa
+  std::uint64_t prev = 0;              // value, f32/f64 bits, or (encoder) pointer to the string
+  std::uint64_t prev_m = 0;            // f64: the previous decimal mantissa
   std::uint32_t prev_len = kNoString;  // strings: previous length word
-  std::uint8_t hint = 0;       // f64: exponent that worked last (kNotDecimal: none did)
-  std::uint8_t retry = 0;      // f64: records until a non-decimal argument is tried again
+  std::uint8_t hint = 0;               // f64: exponent that worked last (kNotDecimal: none did)
+  std::uint8_t retry = 0;              // f64: records until a non-decimal argument is tried again
 };
 
 // f64 arguments: a double that is a short decimal (12.345 = 12345 / 10^3), as most logged
@@ -82,7 +83,8 @@ bool decimal(std::uint64_t bits, std::uint8_t e, std::int64_t& m) noexcept {
   return bits_of(static_cast<double>(m) / kPow10[e]) == bits;
 }
 
-std::uint8_t* put_f64(std::uint8_t* out, std::uint64_t bits, ArgState& s) noexcept {
+[[gnu::always_inline]] inline std::uint8_t* put_f64(std::uint8_t* out, std::uint64_t bits,
+                                                    ArgState& s) noexcept {
   std::int64_t m = 0;
   std::uint8_t e = s.hint;
   bool found = e != kNotDecimal && decimal(bits, e, m);
@@ -93,10 +95,8 @@ std::uint8_t* put_f64(std::uint8_t* out, std::uint64_t bits, ArgState& s) noexce
     s.retry = 64;  // a value that is not a short decimal: look again in 64 records
   }
   if (found) {
-    out = put_varint(out, zigzag(static_cast<std::int64_t>(static_cast<std::uint64_t>(m) -
-                                                           s.prev_m))
-                                  << 3 |
-                              e);
+    out = put_varint(
+        out, zigzag(static_cast<std::int64_t>(static_cast<std::uint64_t>(m) - s.prev_m)) << 3 | e);
     s.prev_m = static_cast<std::uint64_t>(m);
     s.hint = e;
   } else {
@@ -274,9 +274,11 @@ void ChunkEncoder::remember_string(const NewString& s, std::uint32_t index) noex
 // held in locals by the caller: stores through byte pointers would otherwise make the
 // compiler reload every member after each one). Returns false if the record is malformed;
 // `o` may then hold partial output, which the caller drops.
-[[gnu::always_inline]] inline bool ChunkEncoder::encode_record(const std::uint8_t* rec, std::uint32_t size, Site& site,
-                                        Out& o, std::uint32_t& trace_mode,
-                                        NewString* new_strings, std::uint32_t& new_count) {
+[[gnu::always_inline]] inline bool ChunkEncoder::encode_record(const std::uint8_t* rec,
+                                                               std::uint32_t size, Site& site,
+                                                               Out& o, std::uint32_t& trace_mode,
+                                                               NewString* new_strings,
+                                                               std::uint32_t& new_count) {
   const auto h = load<detail::RecordHeader>(rec);
   const std::uint8_t* p = rec + sizeof h;
   const std::uint8_t* const end = rec + size;
@@ -409,9 +411,8 @@ std::uint32_t ChunkEncoder::add_batch(std::uint32_t slot, std::uint32_t tid,
     Out r = o;
     std::uint32_t trace_mode = 0, new_count = 0;
     NewString new_strings[kNewStringsPerRecord];
-    if (site == nullptr ||
-        !encode_record(rec, records[k].size, *site, r, trace_mode, new_strings, new_count))
-        [[unlikely]] {
+    if (site == nullptr || !encode_record(rec, records[k].size, *site, r, trace_mode, new_strings,
+                                          new_count)) [[unlikely]] {
       // Previous values may have moved: end the run here and start the next record in a
       // new one (the decoder resets with it), so both sides agree again.
       ++refused;
@@ -654,8 +655,7 @@ std::string decode_body(std::span<const std::uint8_t> body, const SiteTypes& typ
               value = bswap(v) ^ a.prev;
             } else {
               a.prev_m += static_cast<std::uint64_t>(unzigzag(v >> 3));
-              value = bits_of(static_cast<double>(static_cast<std::int64_t>(a.prev_m)) /
-                              kPow10[e]);
+              value = bits_of(static_cast<double>(static_cast<std::int64_t>(a.prev_m)) / kPow10[e]);
             }
           } else if (type == ArgType::f32) {
             if (!floats.varint(v) || v > 0xFFFF'FFFFu) return "bad f32 argument";

@@ -49,8 +49,8 @@ struct TickConverter {
   std::uint64_t ref_ticks = 0;
   std::int64_t ref_ns = 0;
   std::uint64_t mult = 0;  // ns per tick, 32.32 fixed point
-  static TickConverter from(std::uint64_t base_ticks, std::int64_t base_ns,
-                            std::uint64_t ref_ticks, std::int64_t ref_ns) noexcept;
+  static TickConverter from(std::uint64_t base_ticks, std::int64_t base_ns, std::uint64_t ref_ticks,
+                            std::int64_t ref_ns) noexcept;
   [[nodiscard]] std::int64_t operator()(std::uint64_t ticks) const noexcept {
     const auto dt = static_cast<int128_t>(static_cast<std::int64_t>(ticks - ref_ticks));
     return ref_ns + static_cast<std::int64_t>((dt * static_cast<int128_t>(mult)) >> 32);
@@ -84,8 +84,7 @@ class ChunkEncoder {
     std::uint32_t size;
   };
   std::uint32_t add_batch(std::uint32_t slot, std::uint32_t tid, const char* thread_name,
-                          std::uint64_t first_seq, const BatchRecord* records,
-                          std::uint32_t count);
+                          std::uint64_t first_seq, const BatchRecord* records, std::uint32_t count);
   // Ends the current run (call before the bytes the run's strings point into change).
   void end_run();
 
@@ -117,8 +116,7 @@ class ChunkEncoder {
 
  private:
   struct Site;
-  void start_run(std::uint32_t slot, std::uint32_t tid, const char* thread_name,
-                 std::uint64_t seq);
+  void start_run(std::uint32_t slot, std::uint32_t tid, const char* thread_name, std::uint64_t seq);
   void reset_chunk() noexcept;
   void grow(std::size_t headroom);
 
@@ -146,8 +144,7 @@ class ChunkEncoder {
     std::uint8_t* s[kStreams];
   };
   bool encode_record(const std::uint8_t* rec, std::uint32_t size, Site& site, Out& o,
-                     std::uint32_t& trace_mode, NewString* new_strings,
-                     std::uint32_t& new_count);
+                     std::uint32_t& trace_mode, NewString* new_strings, std::uint32_t& new_count);
 
   std::vector<std::unique_ptr<Site>> sites_;
   std::vector<std::uint32_t> chunk_sites_;  // sites used by the chunk being built
@@ -155,7 +152,7 @@ class ChunkEncoder {
   // The streams (control, time, ints, floats, text) and where each is written next.
   std::vector<std::uint8_t> stream_[kStreams];
   std::uint8_t* out_[kStreams] = {};
-  std::size_t room_ = 0;  // bytes every stream can still take (see add_batch())
+  std::size_t room_ = 0;            // bytes every stream can still take (see add_batch())
   std::vector<std::uint8_t> body_;  // the streams joined, for zstd
   std::vector<DictSlot> dict_;
   std::size_t dict_used_ = 0;

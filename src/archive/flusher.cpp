@@ -44,8 +44,8 @@ std::int64_t monotonic_ns() noexcept {
 void futex_sleep(std::int64_t ns) noexcept {
   if (ns <= 0) return;
   timespec ts{static_cast<time_t>(ns / 1'000'000'000), static_cast<long>(ns % 1'000'000'000)};
-  syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&g_wake), FUTEX_WAIT_PRIVATE, 0, &ts,
-          nullptr, 0);
+  syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&g_wake), FUTEX_WAIT_PRIVATE, 0, &ts, nullptr,
+          0);
 }
 
 // resize + memcpy rather than insert(): g++ 12 at -O3 warns falsely about the latter.
@@ -68,8 +68,8 @@ void append_text(std::vector<std::byte>& out, std::string_view text) {
 
 void wake_flusher() noexcept {
   if (g_wake.exchange(1, std::memory_order_relaxed) == 0) {
-    syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&g_wake), FUTEX_WAKE_PRIVATE, 1,
-            nullptr, nullptr, 0);
+    syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&g_wake), FUTEX_WAKE_PRIVATE, 1, nullptr,
+            nullptr, 0);
   }
 }
 
@@ -256,7 +256,7 @@ struct Flusher::Visitor {
   }
   void lost(std::uint32_t lost_tid, std::uint64_t records, std::uint64_t bytes,
             std::uint64_t corrupt_bytes) {
-    const LossCause cause = corrupt_bytes != 0 ? LossCause::corrupt
+    const LossCause cause = corrupt_bytes != 0   ? LossCause::corrupt
                             : f.lost_while_open_ ? LossCause::disk_error
                                                  : LossCause::overwritten;
     f.note_loss(slot, lost_tid, cause, records, bytes);
@@ -370,9 +370,9 @@ bool Flusher::write_out(std::int64_t now_ns) {
       payload_.clear();
       for (const std::uint32_t id : sites) {
         append_bytes(payload_, id);
-        append_text(payload_, std::string_view(
-                                  reinterpret_cast<const char*>(site_entries_[id].data()),
-                                  site_entries_[id].size()));
+        append_text(payload_,
+                    std::string_view(reinterpret_cast<const char*>(site_entries_[id].data()),
+                                     site_entries_[id].size()));
       }
       (void)append_frame(frames_, static_cast<std::uint16_t>(FrameType::sites), 0, payload_);
     }

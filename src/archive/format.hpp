@@ -23,10 +23,10 @@ enum class FrameType : std::uint16_t {
 
 // file_header payload: this struct, then app, host and library version (not NUL-terminated).
 struct FileHeader {
-  std::uint32_t version;       // kArchiveVersion
-  std::uint32_t fixed_bytes;   // sizeof(FileHeader): lets later versions append fields
+  std::uint32_t version;      // kArchiveVersion
+  std::uint32_t fixed_bytes;  // sizeof(FileHeader): lets later versions append fields
   std::int32_t pid;
-  std::uint32_t file_index;    // 0 for the process's first file, then +1 per rotation
+  std::uint32_t file_index;       // 0 for the process's first file, then +1 per rotation
   std::int64_t process_start_ns;  // wall clock
   std::int64_t file_start_ns;
   // The clock calibration the writer converted ticks with (base and reference points).
@@ -54,7 +54,7 @@ struct ChunkIndex {
   std::uint32_t level_counts[8];  // by Level value (trace = 0 .. fatal = 5)
   std::uint32_t body_bytes;       // decompressed size of the records
   std::uint16_t tid_count;
-  std::uint8_t codec;     // 1: zstd
+  std::uint8_t codec;  // 1: zstd
   std::uint8_t reserved;
   // A Bloom filter over the trace ids of the chunk's records (kTraceFilterBits bits, two
   // probes): a reader looking for one trace skips a chunk whose filter says "absent"

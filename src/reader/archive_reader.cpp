@@ -70,8 +70,8 @@ bool read_tail(const std::string& path, std::uint64_t offset, std::vector<std::b
     out.resize(size - offset);
     std::size_t done = 0;
     while (done < out.size()) {
-      const ssize_t n = pread(fd, out.data() + done, out.size() - done,
-                              static_cast<off_t>(offset + done));
+      const ssize_t n =
+          pread(fd, out.data() + done, out.size() - done, static_cast<off_t>(offset + done));
       if (n < 0 && errno == EINTR) continue;
       if (n <= 0) break;  // shrank meanwhile: read what is there
       done += static_cast<std::size_t>(n);
@@ -195,8 +195,8 @@ void ArchiveReader::Impl::read_losses(FileState& f, const archive::FrameView& fr
     loss.tid = e.tid;
     loss.records = e.records;
     loss.bytes = e.bytes;
-    loss.cause = e.cause >= 1 && e.cause <= 5 ? static_cast<LossCause>(e.cause)
-                                              : LossCause::overwritten;
+    loss.cause =
+        e.cause >= 1 && e.cause <= 5 ? static_cast<LossCause>(e.cause) : LossCause::overwritten;
     loss.corrupt_bytes = loss.cause == LossCause::corrupt ? e.bytes : 0;
     loss.time_ns = e.time_ns;
     losses.push_back(loss);
@@ -221,7 +221,8 @@ std::size_t ArchiveReader::Impl::read_chunk(FileState& f, const archive::FrameVi
     return 0;
   }
   in = in.subspan(std::size_t{index.tid_count} * 4);
-  if (trace_filter && !archive::trace_filter_may_contain(index.trace_filter, trace_filter->data())) {
+  if (trace_filter &&
+      !archive::trace_filter_may_contain(index.trace_filter, trace_filter->data())) {
     ++counters.chunks_skipped;
     return 0;
   }
@@ -235,8 +236,7 @@ std::size_t ArchiveReader::Impl::read_chunk(FileState& f, const archive::FrameVi
     return 0;
   }
   body.resize(index.body_bytes);
-  const std::size_t got =
-      ZSTD_decompressDCtx(dctx, body.data(), body.size(), in.data(), in.size());
+  const std::size_t got = ZSTD_decompressDCtx(dctx, body.data(), body.size(), in.data(), in.size());
   if (ZSTD_isError(got) || got != index.body_bytes) {
     add_damage(f, frame_offset, frame_bytes,
                std::string("chunk does not decompress: ") +
@@ -251,34 +251,33 @@ std::size_t ArchiveReader::Impl::read_chunk(FileState& f, const archive::FrameVi
     const auto it = f.sites.find(id);
     return it == f.sites.end() ? nullptr : &it->second->types;
   };
-  const std::string error =
-      archive::decode_body(body, types, [&](const archive::DecodedRecord& d) {
-        const auto& site = f.sites.at(d.site);
-        if (trace_filter && (d.trace == nullptr ||
-                             std::memcmp(d.trace, trace_filter->data(), 16) != 0)) {
-          return;
-        }
-        if (r.site_owner != site) r.site_owner = site;
-        reader::apply_site(*site, r);
-        r.time_ns = d.time_ns;
-        r.ticks = 0;
-        r.tid = d.tid;
-        r.thread_name.assign(d.thread_name);
-        r.has_trace = d.trace != nullptr;
-        if (r.has_trace) {
-          std::memcpy(r.trace_id.data(), d.trace, 16);
-          std::memcpy(r.span_id.data(), d.trace + 16, 8);
-        } else {
-          r.trace_id = {};
-          r.span_id = {};
-        }
-        r.slot = d.slot;
-        r.position = frame_offset;
-        r.sequence = d.seq;
-        if (!reader::decode_args(*site, d.args.data(), d.args.size(), r)) return;
-        sink(r);
-        ++emitted;
-      });
+  const std::string error = archive::decode_body(body, types, [&](const archive::DecodedRecord& d) {
+    const auto& site = f.sites.at(d.site);
+    if (trace_filter &&
+        (d.trace == nullptr || std::memcmp(d.trace, trace_filter->data(), 16) != 0)) {
+      return;
+    }
+    if (r.site_owner != site) r.site_owner = site;
+    reader::apply_site(*site, r);
+    r.time_ns = d.time_ns;
+    r.ticks = 0;
+    r.tid = d.tid;
+    r.thread_name.assign(d.thread_name);
+    r.has_trace = d.trace != nullptr;
+    if (r.has_trace) {
+      std::memcpy(r.trace_id.data(), d.trace, 16);
+      std::memcpy(r.span_id.data(), d.trace + 16, 8);
+    } else {
+      r.trace_id = {};
+      r.span_id = {};
+    }
+    r.slot = d.slot;
+    r.position = frame_offset;
+    r.sequence = d.seq;
+    if (!reader::decode_args(*site, d.args.data(), d.args.size(), r)) return;
+    sink(r);
+    ++emitted;
+  });
   if (!error.empty()) add_damage(f, frame_offset, frame_bytes, "bad chunk body: " + error);
   return emitted;
 }
@@ -363,8 +362,12 @@ std::unique_ptr<ArchiveReader> ArchiveReader::open_bytes(std::vector<std::byte> 
                                                          std::string name) {
   auto impl = std::make_unique<Impl>();
   impl->root = name;
-  impl->files.push_back(FileState{std::move(name), 0, {}, {},
-                                  std::make_shared<const std::vector<std::byte>>(std::move(image))});
+  impl->files.push_back(
+      FileState{std::move(name),
+                0,
+                {},
+                {},
+                std::make_shared<const std::vector<std::byte>>(std::move(image))});
   return std::unique_ptr<ArchiveReader>(new ArchiveReader(std::move(impl)));
 }
 

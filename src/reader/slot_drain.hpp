@@ -42,8 +42,7 @@ namespace blackbox::reader {
 #if defined(__SANITIZE_THREAD__)
 #define BLACKBOX_TSAN 1
 #endif
-__attribute__((no_sanitize("thread"))) inline void racy_copy(std::byte* dst,
-                                                             const std::byte* src,
+__attribute__((no_sanitize("thread"))) inline void racy_copy(std::byte* dst, const std::byte* src,
                                                              std::size_t bytes) {
 #ifdef BLACKBOX_TSAN
   auto* d = reinterpret_cast<std::uint64_t*>(dst);

@@ -1,21 +1,19 @@
 // A helper process for the tests: a child that logs and acknowledges (to be killed), an
 // external reader of a live ring, and a logger whose ring directory is unusable.
 #include <fcntl.h>
-#include <sys/mman.h>
 #include <poll.h>
+#include <sys/mman.h>
 #include <unistd.h>
+#include <zstd.h>
 
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <string>
 #include <thread>
-
-#include <zstd.h>
-
-#include <iterator>
 
 #include "archive/format.hpp"
 #include "archive/frame.hpp"
@@ -210,8 +208,8 @@ int archive_seed(const std::string& out) {
       BBX_WARN("float {:.2f} double {:e} bool {} char {}", 0.5f * static_cast<float>(i),
                1.0 / (i + 1), i % 2 == 0, static_cast<char>('a' + i % 26));
       blackbox::TraceScope scope(*ctx);
-      BBX_ERROR("string {name:>10} again {name2}", std::string(static_cast<std::size_t>(i % 7), 'x'),
-                "same");
+      BBX_ERROR("string {name:>10} again {name2}",
+                std::string(static_cast<std::size_t>(i % 7), 'x'), "same");
     }
     if (!blackbox::flush()) return 1;
   }
@@ -224,8 +222,8 @@ int archive_seed(const std::string& out) {
     const auto u = static_cast<std::uint16_t>(v);
     items.append(reinterpret_cast<const char*>(&u), 2);
   };
-  blackbox::archive::FrameScanner scanner(std::span<const std::byte>(
-      reinterpret_cast<const std::byte*>(file.data()), file.size()));
+  blackbox::archive::FrameScanner scanner(
+      std::span<const std::byte>(reinterpret_cast<const std::byte*>(file.data()), file.size()));
   while (const auto frame = scanner.next()) {
     const auto* payload = reinterpret_cast<const char*>(frame->payload.data());
     if (frame->type != static_cast<std::uint16_t>(blackbox::archive::FrameType::chunk)) {
@@ -239,8 +237,8 @@ int archive_seed(const std::string& out) {
     std::memcpy(&index, payload, sizeof index);
     const std::size_t head = sizeof index + index.tid_count * 4u;
     std::string body(index.body_bytes, '\0');
-    if (ZSTD_decompress(body.data(), body.size(), payload + head,
-                        frame->payload.size() - head) != body.size()) {
+    if (ZSTD_decompress(body.data(), body.size(), payload + head, frame->payload.size() - head) !=
+        body.size()) {
       return 1;
     }
     items.push_back('\2');
