@@ -40,3 +40,14 @@ for kind in flusher_four_args flusher_four_args_service; do
   awk -v k="$kind" -v t="$total" -v n="$n" \
     'BEGIN { printf "%-26s %12s %10.1f   (flusher thread)\n", k, t, t / n }'
 done
+
+# spdlog async's back end for comparison: its worker thread (format + write) per record of
+# the same 4-argument message (hot-path values).
+out=$(mktemp)
+valgrind --tool=callgrind --callgrind-out-file="$out" \
+  --toggle-collect='spdlog::details::thread_pool::worker_loop_*' "$bin" spdlog_async_four_args "$n" \
+  >/dev/null 2>&1
+total=$(callgrind_annotate "$out" 2>/dev/null | awk '/PROGRAM TOTALS/ {gsub(",", "", $1); print $1}')
+rm -f "$out"
+awk -v t="$total" -v n="$n" \
+  'BEGIN { printf "%-26s %12s %10.1f   (spdlog worker thread)\n", "spdlog_async_backend", t, t / n }'
