@@ -326,3 +326,39 @@ TEST(ChunkCodec, DoublesRoundTripBitForBit) {
 }
 
 }  // namespace
+
+namespace {
+
+// A recalibration between two passes must not move a thread's time backwards.
+TEST(ChunkCodec, TimesOfOneSlotNeverGoBackAcrossRecalibration) {
+  using blackbox::detail::ArgType;
+  const std::vector<ArgType> types;
+  blackbox::archive::ChunkEncoder enc;
+  enc.define_site(1, blackbox::Level::info, types);
+  // Old calibration: 1 tick = 1 ns. New one: the same ticks read 500 ns earlier.
+  enc.set_clock(blackbox::archive::TickConverter::from(0, 0, 1'000'000, 1'000'000));
+  const auto r1 = ring_record(1, 2'000'000, {});
+  ASSERT_TRUE(enc.add(0, 7, "t", 0, r1.data(), static_cast<std::uint32_t>(r1.size())));
+  enc.end_run();
+  enc.set_clock(blackbox::archive::TickConverter::from(0, -500, 1'000'000, 999'500));
+  const auto r2 = ring_record(1, 2'000'100, {});  // 100 ticks later: 1'999'600 by the new clock
+  const auto r3 = ring_record(1, 2'001'000, {});  // 2'000'500 by the new clock
+  ASSERT_TRUE(enc.add(0, 7, "t", 1, r2.data(), static_cast<std::uint32_t>(r2.size())));
+  ASSERT_TRUE(enc.add(0, 7, "t", 2, r3.data(), static_cast<std::uint32_t>(r3.size())));
+  std::vector<std::byte> payload;
+  ASSERT_TRUE(enc.finish(1, payload));
+  blackbox::archive::ChunkIndex index;
+  std::memcpy(&index, payload.data(), sizeof index);
+  std::vector<std::uint8_t> body(index.body_bytes);
+  const std::size_t head = sizeof index + index.tid_count * 4u;
+  ASSERT_EQ(ZSTD_decompress(body.data(), body.size(), payload.data() + head, payload.size() - head),
+            body.size());
+  std::vector<std::int64_t> times;
+  EXPECT_EQ(blackbox::archive::decode_body(
+                body, [&](std::uint32_t) { return &types; },
+                [&](const blackbox::archive::DecodedRecord& r) { times.push_back(r.time_ns); }),
+            "");
+  EXPECT_EQ(times, (std::vector<std::int64_t>{2'000'000, 2'000'000, 2'000'500}));
+}
+
+}  // namespace

@@ -205,11 +205,15 @@ TEST(ArchiveRoundTrip, MillionsOfMixedRecordsFromThreadsAcrossRotations) {
                     r.thread_name == "worker-" + std::to_string(p.t) &&
                     r.tag == (i % kKinds == 5 ? "net" : "main") &&
                     r.time_ns >= p.previous_ns;  // one thread's clock never goes back
-    p.previous_ns = r.time_ns;
     if (!ok && ++mismatches <= 5) {
       ADD_FAILURE() << "thread " << p.t << " record " << i << " (sequence " << r.sequence
-                    << "): got \"" << r.message << "\", want \"" << e.message << "\"";
+                    << "): got \"" << r.message << "\", want \"" << e.message << "\"; level "
+                    << static_cast<int>(r.level) << "/" << static_cast<int>(e.level) << " trace "
+                    << r.has_trace << "/" << e.has_trace << " truncated " << r.truncated << "/"
+                    << e.truncated << " thread " << r.thread_name << " tag " << r.tag << " time "
+                    << r.time_ns << " after " << p.previous_ns;
     }
+    p.previous_ns = r.time_ns;
     // Typed fields too, for one record of each kind.
     switch (i) {
       case 7:

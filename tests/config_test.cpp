@@ -3,6 +3,7 @@
 #include "blackbox/config.hpp"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cstdlib>
 
@@ -90,6 +91,57 @@ TEST(ConfigTest, EnvironmentOverridesDefaultsAndBadValuesNameTheirVariable) {
   }
 }
 
+TEST(ConfigTest, ArchiveSettingsFromTheEnvironment) {
+  setenv("BBX_ARCHIVE_DIR", "/srv/logs", 1);
+  setenv("BBX_FLUSH_MS", "250", 1);
+  setenv("BBX_ZSTD_LEVEL", "-3", 1);
+  setenv("BBX_ROTATE_BYTES", "16M", 1);
+  setenv("BBX_ROTATE_SECONDS", "600", 1);
+  setenv("BBX_RETAIN_BYTES", "0", 1);
+  setenv("BBX_RETAIN_SECONDS", "86400", 1);
+  std::vector<std::string> warnings;
+  auto c = blackbox::Config::from_env(&warnings);
+  EXPECT_TRUE(warnings.empty());
+  EXPECT_EQ(c.archive_dir, "/srv/logs");
+  EXPECT_EQ(c.flush_interval_ms, 250u);
+  EXPECT_EQ(c.zstd_level, -3);
+  EXPECT_EQ(c.rotate_bytes, 16u << 20);
+  EXPECT_EQ(c.rotate_seconds, 600u);
+  EXPECT_EQ(c.retain_bytes, 0u);
+  EXPECT_EQ(c.retain_seconds, 86400u);
+  EXPECT_TRUE(c.validate().empty());
+
+  setenv("BBX_ARCHIVE_DIR", "off", 1);
+  setenv("BBX_FLUSH_MS", "5", 1);
+  setenv("BBX_ZSTD_LEVEL", "max", 1);
+  setenv("BBX_ROTATE_BYTES", "1K", 1);
+  warnings.clear();
+  c = blackbox::Config::from_env(&warnings);
+  EXPECT_EQ(c.archive_dir, "");  // no archive, no flusher thread
+  ASSERT_EQ(warnings.size(), 3u);
+  EXPECT_EQ(warnings[0].find("BBX_FLUSH_MS=\"5\": out of range 10 .. 60000"), 0u) << warnings[0];
+  EXPECT_EQ(warnings[1].find("BBX_ZSTD_LEVEL=\"max\": expected an integer -7 .. 19"), 0u)
+      << warnings[1];
+  EXPECT_EQ(warnings[2].find("BBX_ROTATE_BYTES=\"1K\": out of range"), 0u) << warnings[2];
+  EXPECT_EQ(c.flush_interval_ms, blackbox::Config{}.flush_interval_ms);
+  EXPECT_EQ(c.zstd_level, 1);
+  for (const char* v : {"BBX_ARCHIVE_DIR", "BBX_FLUSH_MS", "BBX_ZSTD_LEVEL", "BBX_ROTATE_BYTES",
+                        "BBX_ROTATE_SECONDS", "BBX_RETAIN_BYTES", "BBX_RETAIN_SECONDS"}) {
+    unsetenv(v);
+  }
+  // The documented default: under $XDG_STATE_HOME, else $HOME, else /var/tmp per user.
+  const std::string home = std::getenv("HOME") != nullptr ? std::getenv("HOME") : "";
+  setenv("XDG_STATE_HOME", "/state", 1);
+  EXPECT_EQ(blackbox::Config::default_archive_dir(), "/state/blackbox");
+  unsetenv("XDG_STATE_HOME");
+  setenv("HOME", "/home/u", 1);
+  EXPECT_EQ(blackbox::Config::default_archive_dir(), "/home/u/.local/state/blackbox");
+  unsetenv("HOME");
+  EXPECT_EQ(blackbox::Config::default_archive_dir(),
+            "/var/tmp/blackbox-" + std::to_string(getuid()));
+  if (!home.empty()) setenv("HOME", home.c_str(), 1);
+}
+
 TEST(ConfigTest, ValidateNamesEveryBadField) {
   blackbox::Config c;
   EXPECT_TRUE(c.validate().empty());
@@ -99,6 +151,17 @@ TEST(ConfigTest, ValidateNamesEveryBadField) {
   c.levels = "loud";
   const auto errors = c.validate();
   ASSERT_EQ(errors.size(), 5u);
+  blackbox::Config archive;
+  archive.flush_interval_ms = 1;
+  archive.zstd_level = 30;
+  archive.rotate_bytes = 10;
+  archive.rotate_seconds = 0;
+  const auto archive_errors = archive.validate();
+  ASSERT_EQ(archive_errors.size(), 4u);
+  EXPECT_EQ(archive_errors[0].find("flush_interval_ms:"), 0u);
+  EXPECT_EQ(archive_errors[1].find("zstd_level:"), 0u);
+  EXPECT_EQ(archive_errors[2].find("rotate_bytes:"), 0u);
+  EXPECT_EQ(archive_errors[3].find("rotate_seconds:"), 0u);
   EXPECT_EQ(errors[0].find("levels:"), 0u);
   EXPECT_EQ(errors[1].find("ring_bytes:"), 0u);
   EXPECT_EQ(errors[2].find("block_bytes:"), 0u);

@@ -400,6 +400,11 @@ std::uint32_t ChunkEncoder::add_batch(std::uint32_t slot, std::uint32_t tid,
   }
   Out o{{out_[0], out_[1], out_[2], out_[3], out_[4]}};
   std::int64_t prev_ns = prev_ns_, min_ns = index_.min_ns, max_ns = index_.max_ns;
+  // A thread's times never go backwards in the archive: when the ring's clock calibration is
+  // refreshed between two passes, converting with the new one can put a record a little
+  // before the last one converted with the old; such a record keeps the last time instead.
+  if (slot >= slot_floor_ns_.size()) slot_floor_ns_.resize(slot + 1, 0);
+  std::int64_t floor_ns = slot_floor_ns_[slot];
   std::uint32_t refused = 0, accepted = 0;
   for (std::uint32_t k = 0; k < count; ++k) {
     const auto* rec = reinterpret_cast<const std::uint8_t*>(records[k].bytes);
@@ -424,7 +429,8 @@ std::uint32_t ChunkEncoder::add_batch(std::uint32_t slot, std::uint32_t tid,
       continue;
     }
     o.s[0] = put_varint(o.s[0], std::uint64_t{id} << 2 | trace_mode);
-    const std::int64_t ns = clock_(h.time);
+    const std::int64_t ns = std::max(clock_(h.time), floor_ns);
+    floor_ns = ns;
     o.s[1] = put_varint(o.s[1], zigzag(ns - prev_ns));
     o.s[2] = r.s[2];
     o.s[3] = r.s[3];
@@ -454,6 +460,7 @@ std::uint32_t ChunkEncoder::add_batch(std::uint32_t slot, std::uint32_t tid,
     }
   }
   for (int s = 0; s < kStreams; ++s) out_[s] = o.s[s];
+  slot_floor_ns_[slot] = floor_ns;
   prev_ns_ = prev_ns;
   index_.min_ns = min_ns;
   index_.max_ns = max_ns;

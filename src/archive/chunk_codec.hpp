@@ -159,7 +159,8 @@ class ChunkEncoder {
   std::uint32_t strings_in_chunk_ = 0;
   ChunkIndex index_{};
   std::vector<Thread> threads_;
-  std::size_t run_thread_ = 0;  // index in threads_ of the open run's thread
+  std::vector<std::int64_t> slot_floor_ns_;  // per slot: the last time written
+  std::size_t run_thread_ = 0;               // index in threads_ of the open run's thread
   TickConverter clock_;
   std::int64_t prev_ns_ = 0;
   std::uint32_t run_epoch_ = 1;
