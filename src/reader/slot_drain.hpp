@@ -89,6 +89,11 @@ std::size_t drain_slot(const ring::SlotHeader& slot, const std::byte* data,
   const std::uint64_t w = slot.write_pos.load(std::memory_order_acquire) & ~std::uint64_t{7};
   // Nothing new. (read_pos can be past w only after skipping a damaged block's tail.)
   if (w <= c.read_pos) return 0;
+  // A position no writer can reach (2^62 bytes would take centuries) is damage; refusing it
+  // also keeps every position sum below from wrapping around.
+  if (w > ring::kMaxStreamPosition) [[unlikely]] {
+    return 0;
+  }
   std::uint64_t r = c.read_pos;
   const std::uint64_t lo = ring::window_start(w, ring_bytes, block);
   if (r < lo) {

@@ -38,6 +38,9 @@ inline constexpr char kMagic[8] = {'B', 'B', 'X', 'R', 'I', 'N', 'G', '\0'};
 inline constexpr std::uint32_t kFormatVersion = 1;
 inline constexpr std::uint32_t kEndianMark = 0x01020304;
 inline constexpr std::uint64_t kPageBytes = 4096;
+// Readers refuse stream positions above this (damage): no writer gets there, and it keeps
+// position arithmetic far from wrapping.
+inline constexpr std::uint64_t kMaxStreamPosition = std::uint64_t{1} << 62;
 
 enum class ClockKind : std::uint32_t { tsc = 1, monotonic_ns = 2 };
 enum class SlotState : std::uint32_t { free = 0, owned = 1, exited = 2 };
