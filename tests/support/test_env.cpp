@@ -9,6 +9,8 @@
 #include <cstdlib>
 #include <filesystem>
 
+#include "blackbox/blackbox.hpp"
+
 namespace blackbox::test {
 namespace {
 
@@ -82,6 +84,8 @@ int main(int argc, char** argv) {
   setenv("BBX_ARCHIVE_DIR", (tmpl + "/archive").c_str(), 1);
   ::testing::InitGoogleTest(&argc, argv);
   const int rc = RUN_ALL_TESTS();
+  // The final flush first: after the directory is gone it would create the archive again.
+  blackbox::shutdown();
   std::error_code ignored;
   std::filesystem::remove_all(tmpl, ignored);
   return rc;
