@@ -144,6 +144,21 @@ TEST(ArchiveFiles, RetentionDeletesOldestFirstButNeverALiveWritersFile) {
 }
 
 // A ring record: header, then the arguments in wire form, padded to 8 bytes.
+// Ends the encoder's chunk and returns its body, decompressed (empty on any failure).
+std::vector<std::uint8_t> finish_and_decompress(blackbox::archive::ChunkEncoder& enc) {
+  std::vector<std::byte> payload;
+  if (!enc.finish(1, payload)) return {};
+  blackbox::archive::ChunkIndex index;
+  std::memcpy(&index, payload.data(), sizeof index);
+  std::vector<std::uint8_t> body(index.body_bytes);
+  const std::size_t head = sizeof index + index.tid_count * 4u;
+  if (ZSTD_decompress(body.data(), body.size(), payload.data() + head, payload.size() - head) !=
+      body.size()) {
+    return {};
+  }
+  return body;
+}
+
 std::vector<std::byte> ring_record(std::uint32_t site, std::uint64_t ticks,
                                    const std::vector<std::uint8_t>& args) {
   std::vector<std::byte> out(16 + (args.size() + 7) / 8 * 8);
@@ -303,14 +318,8 @@ TEST(ChunkCodec, DoublesRoundTripBitForBit) {
     const auto rec = ring_record(1, i, arg);
     ASSERT_TRUE(enc.add(0, 1, "t", i, rec.data(), static_cast<std::uint32_t>(rec.size())));
   }
-  std::vector<std::byte> payload;
-  ASSERT_TRUE(enc.finish(1, payload));
-  blackbox::archive::ChunkIndex index;
-  std::memcpy(&index, payload.data(), sizeof index);
-  std::vector<std::uint8_t> body(index.body_bytes);
-  const std::size_t head = sizeof index + index.tid_count * 4u;
-  ASSERT_EQ(ZSTD_decompress(body.data(), body.size(), payload.data() + head, payload.size() - head),
-            body.size());
+  const std::vector<std::uint8_t> body = finish_and_decompress(enc);
+  ASSERT_FALSE(body.empty());
   std::size_t k = 0;
   const std::string error = blackbox::archive::decode_body(
       body, [&](std::uint32_t) { return &types; },
@@ -345,14 +354,8 @@ TEST(ChunkCodec, TimesOfOneSlotNeverGoBackAcrossRecalibration) {
   const auto r3 = ring_record(1, 2'001'000, {});  // 2'000'500 by the new clock
   ASSERT_TRUE(enc.add(0, 7, "t", 1, r2.data(), static_cast<std::uint32_t>(r2.size())));
   ASSERT_TRUE(enc.add(0, 7, "t", 2, r3.data(), static_cast<std::uint32_t>(r3.size())));
-  std::vector<std::byte> payload;
-  ASSERT_TRUE(enc.finish(1, payload));
-  blackbox::archive::ChunkIndex index;
-  std::memcpy(&index, payload.data(), sizeof index);
-  std::vector<std::uint8_t> body(index.body_bytes);
-  const std::size_t head = sizeof index + index.tid_count * 4u;
-  ASSERT_EQ(ZSTD_decompress(body.data(), body.size(), payload.data() + head, payload.size() - head),
-            body.size());
+  const std::vector<std::uint8_t> body = finish_and_decompress(enc);
+  ASSERT_FALSE(body.empty());
   std::vector<std::int64_t> times;
   EXPECT_EQ(blackbox::archive::decode_body(
                 body, [&](std::uint32_t) { return &types; },
