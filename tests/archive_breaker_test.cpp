@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstring>
 #include <string>
 
 #include "archive/flusher.hpp"
@@ -49,6 +50,7 @@ class ArchiveBreaker : public ::testing::TestWithParam<int> {};
 TEST_P(ArchiveBreaker, FullDiskCountsEveryLostRecordAndRecovers) {
   const std::string dir = blackbox::test::make_temp_dir("archive");
   install_disk(dir, 64u << 10);
+  ::testing::internal::CaptureStderr();
   std::uint64_t logged = 0;
   for (int i = 0; i < 1000; ++i) BBX_INFO("n {}", logged++);
   ASSERT_TRUE(blackbox::flush());
@@ -101,6 +103,15 @@ TEST_P(ArchiveBreaker, FullDiskCountsEveryLostRecordAndRecovers) {
   EXPECT_TRUE(disk_cause);
   // The first 1,000 and the last 10 records are there.
   EXPECT_EQ(next, logged);
+  // The operator was told, once when it tripped and once when it closed, with the cost.
+  const std::string said = ::testing::internal::GetCapturedStderr();
+  EXPECT_NE(said.find("blackbox: cannot write "), std::string::npos) << said;
+  EXPECT_NE(said.find(std::strerror(GetParam())), std::string::npos) << said;
+  EXPECT_NE(said.find("archiving paused"), std::string::npos) << said;
+  EXPECT_NE(said.find("blackbox: archive writes work again; " + std::to_string(s.lost_disk_error) +
+                      " records could not be kept"),
+            std::string::npos)
+      << said;
 }
 
 INSTANTIATE_TEST_SUITE_P(Errno, ArchiveBreaker, ::testing::Values(ENOSPC, EDQUOT, EIO, EROFS),

@@ -23,6 +23,7 @@
 #include <cstring>
 
 #include "archive/frame.hpp"
+#include "core/logger.hpp"
 #include "reader/decode.hpp"
 #include "ring/clock.hpp"
 
@@ -392,13 +393,25 @@ bool Flusher::write_out(std::int64_t now_ns) {
   if (err != 0) {
     write_errors_.fetch_add(1, std::memory_order_relaxed);
     last_errno_.store(err, std::memory_order_relaxed);
-    if (!breaker_.open) breaker_trips_.fetch_add(1, std::memory_order_relaxed);
+    if (!breaker_.open) {
+      breaker_trips_.fetch_add(1, std::memory_order_relaxed);
+      core::say(
+          files_.last_error() +
+          "; archiving paused (the rings keep recording; what they cannot keep is counted and "
+          "written as a loss marker when writing works again)");
+      lost_disk_at_trip_ = lost_disk_.load(std::memory_order_relaxed);
+    }
     breaker_.failed(now_ns);
     breaker_open_.store(true, std::memory_order_relaxed);
     failed_this_pass_ = true;
     encoder_.forget_file_sites();
     for (const auto& t : threads) note_loss(t.slot, t.tid, LossCause::disk_error, t.records, 0);
     return false;
+  }
+  if (breaker_.open) {
+    core::say("archive writes work again; " +
+              std::to_string(lost_disk_.load(std::memory_order_relaxed) - lost_disk_at_trip_) +
+              " records could not be kept meanwhile (written as a loss marker)");
   }
   breaker_.succeeded();
   breaker_open_.store(false, std::memory_order_relaxed);

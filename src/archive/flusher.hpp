@@ -115,8 +115,9 @@ class Flusher {
   std::uint64_t seen_no_slot_ = 0, seen_after_exit_ = 0;
   std::vector<std::byte> frames_, payload_;
   Breaker breaker_;
-  bool lost_while_open_ = false;   // losses noticed now were caused by the open breaker
-  bool failed_this_pass_ = false;  // a write failed during the current pass
+  bool lost_while_open_ = false;         // losses noticed now were caused by the open breaker
+  bool failed_this_pass_ = false;        // a write failed during the current pass
+  std::uint64_t lost_disk_at_trip_ = 0;  // lost_disk_ when the breaker last opened
   std::int64_t chunk_started_ns_ = 0;
   std::int64_t now_ns_ = 0;
 

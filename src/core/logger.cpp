@@ -80,12 +80,6 @@ Logger& g() {
   return *logger;
 }
 
-void say(const std::string& message) {
-  // One line, one write: readable even when several processes share the terminal.
-  const std::string line = "blackbox: " + message + "\n";
-  [[maybe_unused]] const ssize_t n = write(STDERR_FILENO, line.data(), line.size());
-}
-
 Level level_for_locked(std::string_view tag) {
   const auto& tags = g().levels.tags;
   for (auto it = tags.rbegin(); it != tags.rend(); ++it) {
@@ -198,6 +192,12 @@ std::string join(const std::vector<std::string>& parts) {
 }
 
 }  // namespace
+
+void say(const std::string& message) {
+  // One line, one write: readable even when several processes share the terminal.
+  const std::string line = "blackbox: " + message + "\n";
+  [[maybe_unused]] const ssize_t n = write(STDERR_FILENO, line.data(), line.size());
+}
 
 ring::RingMemory* current_ring() noexcept { return g().ring.load(std::memory_order_acquire); }
 

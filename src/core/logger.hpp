@@ -2,6 +2,8 @@
 // the call-site registry and per-tag levels. Internal; tests may use it.
 #pragma once
 
+#include <string>
+
 #include "ring/ring_memory.hpp"
 
 namespace blackbox::core {
@@ -12,5 +14,8 @@ namespace blackbox::core {
 
 // The current ring without starting anything (null if not started). Thread-safe.
 [[nodiscard]] ring::RingMemory* current_ring() noexcept;
+
+// Tells the operator something on stderr: one line, "blackbox: " first, one write().
+void say(const std::string& message);
 
 }  // namespace blackbox::core
