@@ -3,6 +3,7 @@
 // good record printed), usage errors (exit 2) and a closed pipe (exit 0).
 #include <gtest/gtest.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <filesystem>
@@ -82,6 +83,41 @@ TEST_F(LogcatTest, FiltersAloneAndCombined) {
   EXPECT_EQ(logcat(dir_ + " -o raw -e 'select \\d'").out, "query select 1 took 0.2 ms\n");
   EXPECT_EQ(logcat(dir_ + " -o raw -e query -l warn").out, "slow query select *\n");
   EXPECT_EQ(logcat(dir_ + " -o raw 'net:I' '*:S'").out, "closed\n");
+}
+
+TEST_F(LogcatTest, TimeThreadTraceAndLastN) {
+  EXPECT_EQ(logcat(dir_ + " -o raw -n 2").out, "request 42 failed: timeout \"x\"\nclosed\n");
+  EXPECT_EQ(logcat(dir_ + " -o raw --trace 0AF7651916CD43DD8448EB211C80319C").out,
+            "request 42 failed: timeout \"x\"\n");
+  EXPECT_EQ(logcat(dir_ + " -o raw --trace 0af7651916cd43dd8448eb211c803190").out, "");
+  EXPECT_EQ(logcat(dir_ + " -o raw --since 1h -l error").out, "request 42 failed: timeout \"x\"\n");
+  EXPECT_EQ(logcat(dir_ + " -o raw --until 1h").out, "");
+  EXPECT_EQ(logcat(dir_ + " -o raw --since 2200-01-01T00:00:00Z").out, "");
+  EXPECT_EQ(logcat(dir_ + " -o raw --until 2200-01-01T00:00:00.5Z -n 1").out, "closed\n");
+  // The warning came from a thread of its own.
+  const std::string json = logcat(dir_ + " -o json -l warn -n 2").out;
+  const std::size_t at = json.find("\"tid\":");
+  ASSERT_NE(at, std::string::npos) << json;
+  const std::string tid = json.substr(at + 6, json.find(',', at) - at - 6);
+  EXPECT_EQ(logcat(dir_ + " -o raw --thread " + tid).out, "slow query select *\n");
+  EXPECT_EQ(logcat(dir_ + " --since yesterday").status, 2);
+  EXPECT_EQ(logcat(dir_ + " --trace 12345").status, 2);
+}
+
+TEST_F(LogcatTest, LogfmtAndPid) {
+  EXPECT_NE(logcat(dir_ + " -o logfmt -l error").out.find(" level=error tag=http tid="),
+            std::string::npos);
+  EXPECT_NE(logcat(dir_ + " -o logfmt -l error")
+                .out.find(" msg=\"request 42 failed: timeout \\\"x\\\"\" id=42 "
+                          "why=\"timeout \\\"x\\\"\" trace_id=0af7651916cd43dd8448eb211c80319c\n"),
+            std::string::npos)
+      << logcat(dir_ + " -o logfmt -l error").out;
+  EXPECT_EQ(logcat(dir_ + " -o logfmt 'db:W' '*:S'").out.find("time=20"), 0u);
+  // -p finds this process's ring file in BBX_DIR.
+  const Output ring = logcat("-p " + std::to_string(getpid()) + " -o raw 'net:D' '*:S'");
+  EXPECT_EQ(ring.status, 0) << ring.out;
+  EXPECT_EQ(ring.out, "connect db1:5432\nclosed\n");
+  EXPECT_EQ(logcat("-p 999999999").status, 2);
 }
 
 TEST_F(LogcatTest, TextAndJsonLines) {

@@ -1,8 +1,10 @@
-// logcat, first step: read archive files, archive directories and ring files, merge their
-// records by time, filter (level, Android-style TAG:L filterspecs, regex on the message) and
-// print them as human text, JSON lines or raw messages. Built on the public reader API only.
+// logcat: read archive files, archive directories and ring files, merge their records by
+// time, filter (level, Android-style TAG:L filterspecs, time range, threads, trace id, regex
+// on the message, last N) and print them as human text, JSON lines, logfmt or raw messages.
+// Built on the public reader API only.
 //
-//   logcat [INPUT...] [TAG:L...] [-l LEVEL] [-e REGEX] [-o text|json|raw] [--utc]
+//   logcat [INPUT...] [TAG:L...] [-p PID] [-l LEVEL] [-e REGEX] [--since T] [--until T]
+//          [--thread TID] [--trace ID] [-n N] [-o text|json|logfmt|raw] [--utc]
 //          [--color auto|always|never]
 //
 // Exit status: 0 clean, 1 some input was damaged (everything readable was printed), 2 usage.
@@ -14,9 +16,14 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <ctime>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <memory>
@@ -182,6 +189,86 @@ std::string json_value(const blackbox::Value& v) {
       v);
 }
 
+std::int64_t now_ns() {
+  timespec ts{};
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return ts.tv_sec * 1'000'000'000ll + ts.tv_nsec;
+}
+
+// "90s", "10m", "2h", "1d" (an age: now minus it), or ISO 8601 "2026-11-24T13:00:00" with an
+// optional fraction and "Z" (UTC; without "Z", local time).
+std::optional<std::int64_t> parse_time(const std::string& text, std::int64_t now) {
+  if (!text.empty() && std::isdigit(static_cast<unsigned char>(text[0])) &&
+      std::string_view("smhd").find(text.back()) != std::string_view::npos &&
+      text.find_first_not_of("0123456789") == text.size() - 1) {
+    const std::int64_t n = std::stoll(text.substr(0, text.size() - 1));
+    const std::int64_t unit = text.back() == 's'   ? 1
+                              : text.back() == 'm' ? 60
+                              : text.back() == 'h' ? 3600
+                                                   : 86400;
+    return now - n * unit * 1'000'000'000;
+  }
+  std::tm tm{};
+  const char* rest = strptime(text.c_str(), "%Y-%m-%dT%H:%M:%S", &tm);
+  if (rest == nullptr) rest = strptime(text.c_str(), "%Y-%m-%d %H:%M:%S", &tm);
+  if (rest == nullptr) return std::nullopt;
+  std::int64_t fraction_ns = 0;
+  if (*rest == '.') {
+    std::int64_t scale = 100'000'000;
+    for (++rest; std::isdigit(static_cast<unsigned char>(*rest)); ++rest, scale /= 10) {
+      fraction_ns += (*rest - '0') * scale;
+    }
+  }
+  const bool utc = *rest == 'Z';
+  if (utc) ++rest;
+  if (*rest != '\0') return std::nullopt;
+  tm.tm_isdst = -1;
+  const std::time_t seconds = utc ? timegm(&tm) : mktime(&tm);
+  if (seconds < 0 || seconds > 9'000'000'000) return std::nullopt;  // ns must fit in 64 bits
+  return static_cast<std::int64_t>(seconds) * 1'000'000'000 + fraction_ns;
+}
+
+std::optional<std::array<std::uint8_t, 16>> parse_trace(const std::string& hex) {
+  if (hex.size() != 32) return std::nullopt;
+  std::array<std::uint8_t, 16> id{};
+  for (std::size_t i = 0; i < 16; ++i) {
+    unsigned v = 0;
+    for (std::size_t k = 0; k < 2; ++k) {
+      const char c = static_cast<char>(std::tolower(static_cast<unsigned char>(hex[2 * i + k])));
+      if (c >= '0' && c <= '9') {
+        v = v * 16 + static_cast<unsigned>(c - '0');
+      } else if (c >= 'a' && c <= 'f') {
+        v = v * 16 + static_cast<unsigned>(c - 'a' + 10);
+      } else {
+        return std::nullopt;
+      }
+    }
+    id[i] = static_cast<std::uint8_t>(v);
+  }
+  return id;
+}
+
+// logfmt: bare if it has no space, quote or '='; else quoted with escapes.
+std::string logfmt_value(std::string_view s) {
+  if (!s.empty() && s.find_first_of(" \"=\t\n\\") == std::string_view::npos) return std::string(s);
+  return json_string(s);
+}
+
+std::string plain_value(const blackbox::Value& v) {
+  return std::visit(
+      [](const auto& x) -> std::string {
+        using T = std::decay_t<decltype(x)>;
+        if constexpr (std::is_same_v<T, std::string>) {
+          return x;
+        } else if constexpr (std::is_same_v<T, blackbox::Pointer>) {
+          return fmt::format("{:#x}", x.address);
+        } else {
+          return fmt::format("{}", x);
+        }
+      },
+      v);
+}
+
 // OpenTelemetry severity numbers: TRACE 1, DEBUG 5, INFO 9, WARN 13, ERROR 17, FATAL 21.
 int otel_severity(Level level) { return 1 + 4 * static_cast<int>(level); }
 
@@ -208,11 +295,26 @@ int main(int argc, char** argv) {
   app.add_option("-l,--level", level_name,
                  "lowest level shown (trace debug info warn error fatal)");
   app.add_option("-e,--regex", regex, "only records whose message matches (RE2 syntax)");
-  app.add_option("-o,--output", output, "text, json (one object per line) or raw (message only)")
-      ->check(CLI::IsMember({"text", "json", "raw"}));
+  app.add_option("-o,--output", output,
+                 "text, json (one object per line), logfmt or raw (message only)")
+      ->check(CLI::IsMember({"text", "json", "logfmt", "raw"}));
   app.add_option("--color", colour, "auto (on a terminal, unless NO_COLOR), always, never")
       ->check(CLI::IsMember({"auto", "always", "never"}));
   app.add_flag("--utc", utc, "times in UTC (default: local time)");
+  std::string since, until, trace;
+  std::vector<std::uint32_t> threads;
+  std::size_t last_n = 0;
+  int pid = 0;
+  app.add_option("--since", since,
+                 "only records at or after: ISO 8601 (2026-11-24T13:00:00[Z]) or an age (90s, "
+                 "10m, 2h, 1d)");
+  app.add_option("--until", until, "only records before (same forms as --since)");
+  app.add_option("--thread", threads, "only these thread ids (repeatable)");
+  app.add_option("--trace", trace,
+                 "only records of this trace id (32 hex digits); archive chunks that cannot "
+                 "hold it are skipped without decompressing");
+  app.add_option("-n,--lines", last_n, "only the last N records (after filtering)");
+  app.add_option("-p,--pid", pid, "the ring file of this process (in BBX_DIR)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -233,6 +335,25 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
+  const std::int64_t now = now_ns();
+  std::optional<std::int64_t> since_ns, until_ns;
+  for (auto [text, out] : {std::pair{&since, &since_ns}, std::pair{&until, &until_ns}}) {
+    if (text->empty()) continue;
+    *out = parse_time(*text, now);
+    if (!*out) {
+      std::fprintf(stderr, "logcat: bad time \"%s\" (ISO 8601 or an age like 10m)\n",
+                   text->c_str());
+      return 2;
+    }
+  }
+  std::optional<std::array<std::uint8_t, 16>> trace_id;
+  if (!trace.empty()) {
+    trace_id = parse_trace(trace);
+    if (!trace_id) {
+      std::fprintf(stderr, "logcat: bad trace id \"%s\" (32 hex digits)\n", trace.c_str());
+      return 2;
+    }
+  }
   // An argument that names an existing path is an input; a TAG:L one is a filterspec.
   std::vector<std::string> inputs;
   Filterspecs specs;
@@ -244,6 +365,25 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "logcat: %s: no such file, and not a TAG:L filterspec\n", a.c_str());
       return 2;
     }
+  }
+  if (pid != 0) {
+    // The ring directory's file of that process: <app>.<pid>.bbr.
+    const std::string dir = blackbox::Config::from_env().dir;
+    const std::string suffix = "." + std::to_string(pid) + ".bbr";
+    std::string found;
+    std::error_code ec;
+    for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
+      const std::string name = e.path().filename();
+      if (name.size() > suffix.size() &&
+          name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0) {
+        found = e.path();
+      }
+    }
+    if (found.empty()) {
+      std::fprintf(stderr, "logcat: no ring file of pid %d in %s\n", pid, dir.c_str());
+      return 2;
+    }
+    inputs.push_back(found);
   }
   if (inputs.empty()) inputs.push_back(blackbox::Config::from_env().archive_dir);
 
@@ -269,6 +409,7 @@ int main(int argc, char** argv) {
       continue;
     }
     auto reader = blackbox::ArchiveReader::open(path, &error);
+    if (reader && trace_id) reader->set_trace_filter(trace_id);
     if (!reader) {
       std::fprintf(stderr, "logcat: %s\n", error.c_str());
       damaged = true;
@@ -288,13 +429,37 @@ int main(int argc, char** argv) {
 
   const bool colours = colour == "always" || (colour == "auto" && isatty(STDOUT_FILENO) &&
                                               std::getenv("NO_COLOR") == nullptr);
-  std::string line;
+  std::vector<const Record*> shown;
   for (const Record& r : records) {
     if (r.level < *min_level || !specs.pass(r.tag, r.level)) continue;
+    if (since_ns && r.time_ns < *since_ns) continue;
+    if (until_ns && r.time_ns >= *until_ns) continue;
+    if (!threads.empty() && std::find(threads.begin(), threads.end(), r.tid) == threads.end()) {
+      continue;
+    }
+    if (trace_id && (!r.has_trace || r.trace_id != *trace_id)) continue;
     if (pattern && !re2::RE2::PartialMatch(r.message, *pattern)) continue;
+    shown.push_back(&r);
+  }
+  if (last_n != 0 && shown.size() > last_n) {
+    shown.erase(shown.begin(), shown.end() - static_cast<std::ptrdiff_t>(last_n));
+  }
+  std::string line;
+  for (const Record* record : shown) {
+    const Record& r = *record;
     line.clear();
     if (output == "raw") {
       line = r.message;
+    } else if (output == "logfmt") {
+      line = fmt::format("time={} level={} tag={} tid={} msg={}", time_text(r.time_ns, true, true),
+                         blackbox::level_name(r.level), logfmt_value(r.tag), r.tid,
+                         logfmt_value(r.message));
+      for (std::size_t i = 0; i < r.fields.size(); ++i) {
+        const auto& f = r.fields[i];
+        line += fmt::format(" {}={}", f.name.empty() ? "arg" + std::to_string(i) : f.name,
+                            logfmt_value(plain_value(f.value)));
+      }
+      if (r.has_trace) line += " trace_id=" + trace_hex(r);
     } else if (output == "json") {
       line = fmt::format(
           "{{\"time\":{},\"severity\":{},\"severity_text\":{},\"tag\":{},"
