@@ -46,33 +46,13 @@ struct Filterspecs {
   bool parse(const std::string& spec) {
     const std::size_t colon = spec.rfind(':');
     if (colon == std::string::npos || colon == 0 || colon + 2 != spec.size()) return false;
-    Level level;
-    switch (spec[colon + 1]) {
-      case 'V':
-      case 'T':
-        level = Level::trace;
-        break;
-      case 'D':
-        level = Level::debug;
-        break;
-      case 'I':
-        level = Level::info;
-        break;
-      case 'W':
-        level = Level::warn;
-        break;
-      case 'E':
-        level = Level::error;
-        break;
-      case 'F':
-        level = Level::fatal;
-        break;
-      case 'S':
-        level = Level::off;
-        break;
-      default:
-        return false;
-    }
+    // Letters as Android's logcat has them (V verbose = our trace, S silent); T is trace too.
+    static constexpr std::string_view kLetters = "VDIWEFST";
+    static constexpr Level kLevels[] = {Level::trace, Level::debug, Level::info, Level::warn,
+                                        Level::error, Level::fatal, Level::off,  Level::trace};
+    const std::size_t at = kLetters.find(spec[colon + 1]);
+    if (at == std::string_view::npos) return false;
+    const Level level = kLevels[at];
     const std::string tag = spec.substr(0, colon);
     if (tag == "*") {
       any = level;
@@ -168,27 +148,6 @@ std::string json_string(std::string_view s) {
   return out + "\"";
 }
 
-std::string json_value(const blackbox::Value& v) {
-  return std::visit(
-      [](const auto& x) -> std::string {
-        using T = std::decay_t<decltype(x)>;
-        if constexpr (std::is_same_v<T, std::string>) {
-          return json_string(x);
-        } else if constexpr (std::is_same_v<T, bool>) {
-          return x ? "true" : "false";
-        } else if constexpr (std::is_same_v<T, char>) {
-          return json_string(std::string(1, x));
-        } else if constexpr (std::is_same_v<T, blackbox::Pointer>) {
-          return json_string(fmt::format("{:#x}", x.address));
-        } else if constexpr (std::is_same_v<T, double>) {
-          return std::isfinite(x) ? fmt::format("{}", x) : json_string(fmt::format("{}", x));
-        } else {
-          return fmt::format("{}", x);
-        }
-      },
-      v);
-}
-
 std::int64_t now_ns() {
   timespec ts{};
   clock_gettime(CLOCK_REALTIME, &ts);
@@ -267,6 +226,15 @@ std::string plain_value(const blackbox::Value& v) {
         }
       },
       v);
+}
+
+// A field as JSON: numbers and booleans bare, everything else (and inf/nan) as a string.
+std::string json_value(const blackbox::Value& v) {
+  const std::string text = plain_value(v);
+  const bool bare = std::holds_alternative<bool>(v) || std::holds_alternative<std::int64_t>(v) ||
+                    std::holds_alternative<std::uint64_t>(v) ||
+                    (std::holds_alternative<double>(v) && std::isfinite(std::get<double>(v)));
+  return bare ? text : json_string(text);
 }
 
 // OpenTelemetry severity numbers: TRACE 1, DEBUG 5, INFO 9, WARN 13, ERROR 17, FATAL 21.
