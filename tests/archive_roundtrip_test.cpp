@@ -8,6 +8,9 @@
 
 #include <algorithm>
 #include <array>
+#include <chrono>
+#include <functional>
+#include <tuple>
 #include <cstring>
 #include <filesystem>
 #include <map>
@@ -286,6 +289,139 @@ TEST(ArchiveRoundTrip, TraceFilterSkipsChunksWithoutDecompressing) {
   for (const Record& r : got) EXPECT_EQ(r.trace_id, wanted);
   EXPECT_GE(reader->counters().chunks_skipped, 8u);
   EXPECT_LE(reader->counters().chunks_read, 2u);
+}
+
+// Rounds of two threads' records, one flush (so at least one chunk) per round; returns the
+// time of each round's first record.
+std::vector<std::int64_t> log_rounds(int rounds, std::uint32_t& second_tid) {
+  std::vector<std::int64_t> starts;
+  for (int round = 0; round < rounds; ++round) {
+    starts.push_back(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                         std::chrono::system_clock::now().time_since_epoch())
+                         .count());
+    for (std::uint64_t i = 0; i < 2'000; ++i) log_one(0, round * 2'000 + i);
+    std::thread other([&] {
+      second_tid = static_cast<std::uint32_t>(gettid());
+      for (std::uint64_t i = 0; i < 2'000; ++i) log_one(1, round * 2'000 + i);
+    });
+    other.join();
+    EXPECT_TRUE(blackbox::flush());
+  }
+  return starts;
+}
+
+std::tuple<std::int64_t, std::uint32_t, std::uint64_t> identity(const Record& r) {
+  return {r.time_ns, r.slot, r.sequence};
+}
+
+TEST(ArchiveRoundTrip, ChunkByChunkReadingMergesInTimeOrder) {
+  const std::string dir = blackbox::test::make_temp_dir("archive");
+  blackbox::Config c = archive_config(dir);
+  c.rotate_bytes = 16u << 20;  // one file: chunk order alone must not be what sorts
+  ASSERT_TRUE(blackbox::init(c).ok());
+  std::uint32_t second_tid = 0;
+  log_rounds(6, second_tid);
+  std::string error;
+  auto whole = ArchiveReader::open(dir, &error);
+  ASSERT_TRUE(whole) << error;
+  std::vector<Record> expected = whole->read_sorted();
+  ASSERT_EQ(expected.size(), 6u * 4'000u);
+
+  // The merge logcat does: decode the chunk that starts earliest; a record is final once no
+  // unread chunk can start before it.
+  auto reader = ArchiveReader::open(dir, &error);
+  ASSERT_TRUE(reader) << error;
+  EXPECT_GE(reader->scan(), 6u);
+  auto later = [](const Record& a, const Record& b) { return identity(a) > identity(b); };
+  std::vector<Record> heap, merged;
+  std::size_t most_held = 0;
+  for (;;) {
+    const auto next = reader->next_chunk_time();
+    while (!heap.empty() && (!next || heap.front().time_ns < *next)) {
+      std::pop_heap(heap.begin(), heap.end(), later);
+      merged.push_back(std::move(heap.back()));
+      heap.pop_back();
+    }
+    if (!next) break;
+    reader->read_next_chunk([&](const Record& r) {
+      heap.push_back(r);
+      std::push_heap(heap.begin(), heap.end(), later);
+    });
+    most_held = std::max(most_held, heap.size());
+  }
+  ASSERT_EQ(merged.size(), expected.size());
+  EXPECT_TRUE(std::is_sorted(merged.begin(), merged.end(),
+                             [](const Record& a, const Record& b) { return a.time_ns < b.time_ns; }));
+  std::sort(expected.begin(), expected.end(),
+            [](const Record& a, const Record& b) { return identity(a) < identity(b); });
+  for (std::size_t i = 0; i < merged.size(); ++i) {
+    ASSERT_EQ(identity(merged[i]), identity(expected[i])) << i;
+    ASSERT_EQ(merged[i].message, expected[i].message) << i;
+  }
+  EXPECT_LT(most_held, expected.size() / 2);  // bounded by the chunks, not the archive
+
+  // Records say which process wrote them, as the ring does.
+  auto ring = blackbox::RingReader::open_self(&error);
+  ASSERT_TRUE(ring) << error;
+  for (const Record& r : merged) {
+    ASSERT_EQ(r.pid, getpid());
+    ASSERT_EQ(r.process_start_ns, ring->info().start_time_ns);
+  }
+}
+
+TEST(ArchiveRoundTrip, FiltersSkipChunksByTheirIndexAndRecordsBeforeDecoding) {
+  const std::string dir = blackbox::test::make_temp_dir("archive");
+  ASSERT_TRUE(blackbox::init(archive_config(dir)).ok());
+  std::uint32_t second_tid = 0;
+  const std::vector<std::int64_t> starts = log_rounds(10, second_tid);
+  std::string error;
+  auto all = ArchiveReader::open(dir, &error);
+  ASSERT_TRUE(all) << error;
+  const std::vector<Record> every = all->read_sorted();
+  const std::uint64_t chunks = all->counters().chunks_read;
+  ASSERT_GE(chunks, 10u);
+
+  auto count = [&](const blackbox::ReadFilter& filter,
+                   const std::function<bool(const Record&)>& expect_pass) {
+    auto reader = ArchiveReader::open(dir, &error);
+    EXPECT_TRUE(reader) << error;
+    reader->set_filter(filter);
+    std::size_t got = 0;
+    reader->poll([&](const Record& r) {
+      EXPECT_TRUE(expect_pass(r)) << r.message;
+      ++got;
+    });
+    const auto wanted =
+        static_cast<std::size_t>(std::count_if(every.begin(), every.end(), expect_pass));
+    EXPECT_EQ(got, wanted);
+    return reader->counters();
+  };
+
+  // A time window of three rounds: the other rounds' chunks are not decompressed.
+  blackbox::ReadFilter window;
+  window.since_ns = starts[3];
+  window.until_ns = starts[6];
+  auto counters = count(window, [&](const Record& r) {
+    return r.time_ns >= starts[3] && r.time_ns < starts[6];
+  });
+  EXPECT_GE(counters.chunks_skipped, 6u);
+  EXPECT_LE(counters.chunks_read, chunks - 6);
+
+  // One thread, at or above warn, tag "net" only (the site predicate): kind 5 of thread 1.
+  blackbox::ReadFilter narrow;
+  narrow.tids = {second_tid};
+  narrow.min_level = Level::warn;
+  narrow.site = [](std::string_view tag, Level) { return tag == "net"; };
+  count(narrow, [&](const Record& r) {
+    return r.tid == second_tid && r.level >= Level::warn && r.tag == "net";
+  });
+
+  // Another pid: nothing is decompressed at all.
+  blackbox::ReadFilter other_pid;
+  other_pid.pid = getpid() + 1;
+  counters = count(other_pid, [](const Record&) { return false; });
+  EXPECT_EQ(counters.chunks_read, 0u);
+  EXPECT_EQ(counters.chunks_skipped, chunks);
 }
 
 TEST(ArchiveRoundTrip, LappedFlusherWritesExactLossMarkers) {

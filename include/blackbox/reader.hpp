@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <string>
@@ -56,7 +57,27 @@ struct Record {
   std::uint32_t slot = 0;
   std::uint64_t position = 0;
   std::uint64_t sequence = 0;
+  // The process that logged it: pid and that process's start time (pids are reused).
+  // (slot, sequence) within one process is the record's identity in rings and archives alike:
+  // the same record read from a ring file and from the archive has the same four values.
+  std::int32_t pid = 0;
+  std::int64_t process_start_ns = 0;
   std::shared_ptr<const void> site_owner;  // keeps the views above alive
+};
+
+// What a reader may skip rather than decode. Archive chunks whose index rules them out
+// (time range, levels present, threads, trace Bloom filter, the writer's pid) are not even
+// decompressed; the other records are checked by site, time, thread and trace before their
+// arguments are decoded and their message formatted. Every condition must hold.
+struct ReadFilter {
+  Level min_level = Level::trace;
+  std::int64_t since_ns = std::numeric_limits<std::int64_t>::min();  // inclusive
+  std::int64_t until_ns = std::numeric_limits<std::int64_t>::max();  // exclusive
+  std::vector<std::uint32_t> tids;                                   // empty: every thread
+  std::optional<std::int32_t> pid;
+  std::optional<std::array<std::uint8_t, 16>> trace_id;
+  // Asked once per call site (and file): whether the site's records may pass. Empty: all.
+  std::function<bool(std::string_view tag, Level level)> site;
 };
 
 // Why records were lost. Rings report overwritten (corrupt bytes counted alongside);
@@ -123,6 +144,10 @@ class RingReader {
   // Returns the number of records. Not thread-safe: one reader object per thread.
   std::size_t poll(const std::function<void(const Record&)>& sink);
 
+  // Only records that pass `filter` reach the sink (the others are still read, and their
+  // losses counted).
+  void set_filter(ReadFilter filter);
+
   // poll() into a vector sorted by time (stable: a slot's order is kept on equal times).
   [[nodiscard]] std::vector<Record> read_sorted();
 
@@ -172,8 +197,10 @@ class ArchiveReader {
   ArchiveReader(const ArchiveReader&) = delete;
   ArchiveReader& operator=(const ArchiveReader&) = delete;
 
-  // Only records with this trace id (chunks whose index rules it out are not even
-  // decompressed). nullopt: every record.
+  // Only records that pass `filter` reach the sink; chunks it rules out by their index are
+  // skipped without decompressing (counted in counters().chunks_skipped).
+  void set_filter(ReadFilter filter);
+  // The same for a trace id alone (the rest of the filter is kept). nullopt: every trace.
   void set_trace_filter(std::optional<std::array<std::uint8_t, 16>> trace_id);
 
   // Reads every record written since the previous call (the first call: everything), file
@@ -181,6 +208,18 @@ class ArchiveReader {
   // are picked up. A frame still being appended by a live writer is left for the next call.
   std::size_t poll(const std::function<void(const Record&)>& sink);
   [[nodiscard]] std::vector<Record> read_sorted();
+
+  // Reading in time order with bounded memory, one chunk at a time (how logcat merges
+  // archives far larger than memory). scan() reads the frames appended since the last scan
+  // (poll() does too) without decompressing any chunk: file headers, site definitions and
+  // loss markers are taken in, chunks are only indexed (those the filter rules out are
+  // skipped). It returns the number of chunks indexed. next_chunk_time() is the earliest
+  // start time of the indexed chunks not yet read: no record still to come from them is
+  // earlier. read_next_chunk() decodes that chunk into `sink` (its records in file order, not
+  // sorted) and returns how many passed the filter.
+  std::size_t scan();
+  [[nodiscard]] std::optional<std::int64_t> next_chunk_time() const;
+  std::size_t read_next_chunk(const std::function<void(const Record&)>& sink);
 
   [[nodiscard]] std::vector<Loss> losses() const;  // the loss markers read so far
   [[nodiscard]] std::uint64_t lost_records() const;

@@ -12,6 +12,8 @@
 
 #include <algorithm>
 #include <cstring>
+#include <functional>
+#include <tuple>
 #include <unordered_map>
 
 #include "archive/chunk_codec.hpp"
@@ -30,10 +32,23 @@ constexpr std::uint32_t kMaxBodyBytes = 64u << 20;
 
 struct FileState {
   std::string path;
-  std::uint64_t consumed = 0;  // bytes read and accounted for
+  std::uint64_t consumed = 0;  // bytes scanned and accounted for
   ArchiveFileInfo info;
   std::unordered_map<std::uint32_t, std::shared_ptr<const reader::SiteInfo>> sites;
+  std::unordered_map<std::uint32_t, bool> site_verdicts;  // the filter's answer, per site
   std::shared_ptr<const std::vector<std::byte>> image;  // open_bytes(): the whole file
+};
+
+// A chunk frame scan() indexed and nobody has read yet.
+struct PendingChunk {
+  std::int64_t min_ns;  // from its index: no record in it is earlier
+  std::size_t file;     // into Impl::files
+  std::uint64_t offset;  // of the frame in the file
+  std::uint64_t bytes;   // of the whole frame
+  // Earliest first; ties in file order.
+  friend bool operator>(const PendingChunk& a, const PendingChunk& b) {
+    return std::tie(a.min_ns, a.file, a.offset) > std::tie(b.min_ns, b.file, b.offset);
+  }
 };
 
 bool ends_with(const std::string& s, const char* suffix) {
@@ -99,7 +114,8 @@ struct ArchiveReader::Impl {
   std::vector<Loss> losses;
   std::vector<DamagedRange> damage;
   Counters counters;
-  std::optional<std::array<std::uint8_t, 16>> trace_filter;
+  ReadFilter filter;
+  std::vector<PendingChunk> pending;  // a min-heap by (min_ns, file, offset)
   std::vector<std::byte> buffer;
   std::vector<std::uint8_t> body;
   ZSTD_DCtx* dctx = ZSTD_createDCtx();
@@ -126,17 +142,112 @@ struct ArchiveReader::Impl {
       const std::string path = root + "/" + name;
       const bool known = std::any_of(files.begin(), files.end(),
                                      [&](const FileState& f) { return f.path == path; });
-      if (!known) files.push_back(FileState{path, 0, {}, {}, nullptr});
+      if (!known) files.push_back(FileState{path, 0, {}, {}, {}, nullptr});
     }
   }
 
-  std::size_t poll_file(FileState& f, const std::function<void(const Record&)>& sink);
+  std::size_t scan_file(std::size_t file_index);
   void read_header(FileState& f, std::span<const std::byte> payload);
   void read_sites(FileState& f, const archive::FrameView& frame, std::uint64_t base);
   void read_losses(FileState& f, const archive::FrameView& frame, std::uint64_t base);
+  bool index_chunk(std::size_t file_index, const archive::FrameView& frame, std::uint64_t base);
+  std::size_t read_pending(const PendingChunk& chunk,
+                           const std::function<void(const Record&)>& sink);
   std::size_t read_chunk(FileState& f, const archive::FrameView& frame, std::uint64_t base,
                          const std::function<void(const Record&)>& sink);
+  bool site_passes(FileState& f, std::uint32_t id, const reader::SiteInfo& site) {
+    const auto [it, fresh] = f.site_verdicts.try_emplace(id, false);
+    if (fresh) it->second = reader::site_passes(filter, site);
+    return it->second;
+  }
 };
+
+// Parses a chunk frame's index and thread list; false if they are malformed.
+bool parse_chunk_index(std::span<const std::byte>& in, archive::ChunkIndex& index,
+                       std::span<const std::byte>& tids) {
+  if (!take(in, index) || index.fixed_bytes < sizeof index ||
+      in.size() + sizeof index < index.fixed_bytes) {
+    return false;
+  }
+  in = in.subspan(index.fixed_bytes - sizeof index);
+  if (in.size() / 4 < index.tid_count) return false;
+  tids = in.first(std::size_t{index.tid_count} * 4);
+  in = in.subspan(tids.size());
+  return true;
+}
+
+bool ArchiveReader::Impl::index_chunk(std::size_t file_index, const archive::FrameView& frame,
+                                      std::uint64_t base) {
+  FileState& f = files[file_index];
+  const std::uint64_t frame_offset = base + frame.offset;
+  const std::uint64_t frame_bytes = archive::kFrameHeaderBytes + frame.payload.size();
+  std::span<const std::byte> in = frame.payload, tids;
+  archive::ChunkIndex index;
+  if (!parse_chunk_index(in, index, tids)) {
+    add_damage(f, frame_offset, frame_bytes, "bad chunk index");
+    return false;
+  }
+  // What the index can rule out without decompressing: the writer, the time range, the
+  // levels present, the threads, the trace ids (a Bloom filter: "absent" is certain).
+  bool possible = !(filter.pid && f.info.header_ok && f.info.pid != *filter.pid) &&
+                  index.max_ns >= filter.since_ns && index.min_ns < filter.until_ns;
+  std::uint64_t at_level = 0;
+  for (std::size_t l = static_cast<std::size_t>(filter.min_level); l < 8; ++l) {
+    at_level += index.level_counts[l];
+  }
+  possible = possible && at_level != 0;
+  if (possible && !filter.tids.empty()) {
+    bool any = false;
+    for (std::size_t i = 0; i < index.tid_count && !any; ++i) {
+      std::uint32_t tid;
+      std::memcpy(&tid, tids.data() + 4 * i, 4);
+      any = std::find(filter.tids.begin(), filter.tids.end(), tid) != filter.tids.end();
+    }
+    possible = any;
+  }
+  if (possible && filter.trace_id) {
+    possible = archive::trace_filter_may_contain(index.trace_filter, filter.trace_id->data());
+  }
+  if (!possible) {
+    ++counters.chunks_skipped;
+    return false;
+  }
+  pending.push_back({index.min_ns, file_index, frame_offset, frame_bytes});
+  std::push_heap(pending.begin(), pending.end(), std::greater<>{});
+  return true;
+}
+
+std::size_t ArchiveReader::Impl::read_pending(const PendingChunk& chunk,
+                                              const std::function<void(const Record&)>& sink) {
+  FileState& f = files[chunk.file];
+  std::span<const std::byte> bytes;
+  if (f.image != nullptr) {
+    if (chunk.offset + chunk.bytes > f.image->size()) return 0;  // cannot happen: scanned
+    bytes = std::span<const std::byte>(*f.image).subspan(chunk.offset, chunk.bytes);
+  } else {
+    // Read the frame again (scan() kept no copy): bounded by the frame size, checked again.
+    buffer.resize(chunk.bytes);
+    std::size_t done = 0;
+    const int fd = ::open(f.path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    while (fd >= 0 && done < buffer.size()) {
+      const ssize_t n = pread(fd, buffer.data() + done, buffer.size() - done,
+                              static_cast<off_t>(chunk.offset + done));
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;
+      done += static_cast<std::size_t>(n);
+    }
+    if (fd >= 0) close(fd);
+    bytes = std::span<const std::byte>(buffer).first(done);
+  }
+  archive::FrameScanner scanner(bytes);
+  const auto frame = scanner.next();
+  if (!frame || frame->offset != 0 || frame->payload.size() + archive::kFrameHeaderBytes !=
+                                          chunk.bytes) {
+    add_damage(f, chunk.offset, chunk.bytes, "chunk changed after it was scanned");
+    return 0;
+  }
+  return read_chunk(f, *frame, chunk.offset, sink);
+}
 
 void ArchiveReader::Impl::read_header(FileState& f, std::span<const std::byte> payload) {
   archive::FileHeader h;
@@ -208,22 +319,10 @@ std::size_t ArchiveReader::Impl::read_chunk(FileState& f, const archive::FrameVi
                                             const std::function<void(const Record&)>& sink) {
   const std::uint64_t frame_offset = base + frame.offset;
   const std::uint64_t frame_bytes = archive::kFrameHeaderBytes + frame.payload.size();
-  std::span<const std::byte> in = frame.payload;
+  std::span<const std::byte> in = frame.payload, tids;
   archive::ChunkIndex index;
-  if (!take(in, index) || index.fixed_bytes < sizeof index ||
-      in.size() + sizeof index < index.fixed_bytes) {
+  if (!parse_chunk_index(in, index, tids)) {
     add_damage(f, frame_offset, frame_bytes, "bad chunk index");
-    return 0;
-  }
-  in = in.subspan(index.fixed_bytes - sizeof index);
-  if (in.size() / 4 < index.tid_count) {
-    add_damage(f, frame_offset, frame_bytes, "bad chunk index");
-    return 0;
-  }
-  in = in.subspan(std::size_t{index.tid_count} * 4);
-  if (trace_filter &&
-      !archive::trace_filter_may_contain(index.trace_filter, trace_filter->data())) {
-    ++counters.chunks_skipped;
     return 0;
   }
   if (index.codec != archive::kCodecZstd || index.body_bytes > kMaxBodyBytes) {
@@ -253,8 +352,8 @@ std::size_t ArchiveReader::Impl::read_chunk(FileState& f, const archive::FrameVi
   };
   const std::string error = archive::decode_body(body, types, [&](const archive::DecodedRecord& d) {
     const auto& site = f.sites.at(d.site);
-    if (trace_filter &&
-        (d.trace == nullptr || std::memcmp(d.trace, trace_filter->data(), 16) != 0)) {
+    if (!site_passes(f, d.site, *site) ||
+        !reader::record_passes(filter, d.time_ns, d.tid, d.trace)) {
       return;
     }
     if (r.site_owner != site) r.site_owner = site;
@@ -274,6 +373,8 @@ std::size_t ArchiveReader::Impl::read_chunk(FileState& f, const archive::FrameVi
     r.slot = d.slot;
     r.position = frame_offset;
     r.sequence = d.seq;
+    r.pid = f.info.pid;
+    r.process_start_ns = f.info.process_start_ns;
     if (!reader::decode_args(*site, d.args.data(), d.args.size(), r)) return;
     sink(r);
     ++emitted;
@@ -282,8 +383,9 @@ std::size_t ArchiveReader::Impl::read_chunk(FileState& f, const archive::FrameVi
   return emitted;
 }
 
-std::size_t ArchiveReader::Impl::poll_file(FileState& f,
-                                           const std::function<void(const Record&)>& sink) {
+std::size_t ArchiveReader::Impl::scan_file(std::size_t file_index) {
+  FileState& f = files[file_index];
+  f.info.path = f.path;
   std::string error;
   if (f.image != nullptr) {
     const std::uint64_t from = std::min<std::uint64_t>(f.consumed, f.image->size());
@@ -295,7 +397,7 @@ std::size_t ArchiveReader::Impl::poll_file(FileState& f,
   if (buffer.empty()) return 0;
   const std::uint64_t base = f.consumed;
   archive::FrameScanner scanner(buffer);
-  std::size_t emitted = 0;
+  std::size_t indexed = 0;
   std::uint64_t end_of_frames = 0;
   while (const auto frame = scanner.next()) {
     end_of_frames = frame->offset + archive::kFrameHeaderBytes + frame->payload.size();
@@ -310,7 +412,7 @@ std::size_t ArchiveReader::Impl::poll_file(FileState& f,
         read_losses(f, *frame, base);
         break;
       case archive::FrameType::chunk:
-        emitted += read_chunk(f, *frame, base, sink);
+        indexed += index_chunk(file_index, *frame, base) ? 1 : 0;
         break;
       default:
         ++counters.unknown_frames;
@@ -329,7 +431,7 @@ std::size_t ArchiveReader::Impl::poll_file(FileState& f,
   }
   for (const auto& d : found) add_damage(f, base + d.offset, d.length, d.reason);
   f.consumed = base + consumed;
-  return emitted;
+  return indexed;
 }
 
 ArchiveReader::ArchiveReader(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -350,7 +452,7 @@ std::unique_ptr<ArchiveReader> ArchiveReader::open(const std::string& path, std:
       return nullptr;
     }
   } else if (S_ISREG(st.st_mode)) {
-    impl->files.push_back(FileState{path, 0, {}, {}, nullptr});
+    impl->files.push_back(FileState{path, 0, {}, {}, {}, nullptr});
   } else {
     if (error != nullptr) *error = path + ": not a file or directory";
     return nullptr;
@@ -367,21 +469,51 @@ std::unique_ptr<ArchiveReader> ArchiveReader::open_bytes(std::vector<std::byte> 
                 0,
                 {},
                 {},
+                {},
                 std::make_shared<const std::vector<std::byte>>(std::move(image))});
   return std::unique_ptr<ArchiveReader>(new ArchiveReader(std::move(impl)));
 }
 
+void ArchiveReader::set_filter(ReadFilter filter) {
+  impl_->filter = std::move(filter);
+  for (FileState& f : impl_->files) f.site_verdicts.clear();
+}
+
 void ArchiveReader::set_trace_filter(std::optional<std::array<std::uint8_t, 16>> trace_id) {
-  impl_->trace_filter = trace_id;
+  impl_->filter.trace_id = trace_id;
+}
+
+std::size_t ArchiveReader::scan() {
+  impl_->discover();
+  std::size_t indexed = 0;
+  for (std::size_t i = 0; i < impl_->files.size(); ++i) indexed += impl_->scan_file(i);
+  return indexed;
+}
+
+std::optional<std::int64_t> ArchiveReader::next_chunk_time() const {
+  if (impl_->pending.empty()) return std::nullopt;
+  return impl_->pending.front().min_ns;
+}
+
+std::size_t ArchiveReader::read_next_chunk(const std::function<void(const Record&)>& sink) {
+  auto& pending = impl_->pending;
+  if (pending.empty()) return 0;
+  std::pop_heap(pending.begin(), pending.end(), std::greater<>{});
+  const PendingChunk chunk = pending.back();
+  pending.pop_back();
+  return impl_->read_pending(chunk, sink);
 }
 
 std::size_t ArchiveReader::poll(const std::function<void(const Record&)>& sink) {
-  impl_->discover();
+  scan();
+  // Everything scanned, file by file, each file in its order.
+  auto& pending = impl_->pending;
+  std::sort(pending.begin(), pending.end(), [](const PendingChunk& a, const PendingChunk& b) {
+    return std::tie(a.file, a.offset) < std::tie(b.file, b.offset);
+  });
   std::size_t total = 0;
-  for (FileState& f : impl_->files) {
-    f.info.path = f.path;
-    total += impl_->poll_file(f, sink);
-  }
+  for (const PendingChunk& chunk : pending) total += impl_->read_pending(chunk, sink);
+  pending.clear();
   return total;
 }
 

@@ -56,6 +56,22 @@ std::vector<Record> read_sorted_by_time(Reader& reader) {
   return out;
 }
 
+// ReadFilter, shared by the readers. Site facts first (the caller caches the verdict per
+// site), then the record's own; both before any argument is decoded.
+inline bool site_passes(const ReadFilter& filter, const SiteInfo& site) {
+  return site.level >= filter.min_level && (!filter.site || filter.site(site.tag, site.level));
+}
+inline bool record_passes(const ReadFilter& filter, std::int64_t time_ns, std::uint32_t tid,
+                          const std::uint8_t* trace /* null: none */) {
+  if (time_ns < filter.since_ns || time_ns >= filter.until_ns) return false;
+  if (!filter.tids.empty() &&
+      std::find(filter.tids.begin(), filter.tids.end(), tid) == filter.tids.end()) {
+    return false;
+  }
+  return !filter.trace_id ||
+         (trace != nullptr && std::equal(filter.trace_id->begin(), filter.trace_id->end(), trace));
+}
+
 // Decodes the arguments in [data, data + size) into `record.fields` and formats
 // `record.message`. Returns false if the bytes do not match the site's argument types.
 [[nodiscard]] bool decode_args(const SiteInfo& site, const std::byte* data, std::size_t size,

@@ -52,6 +52,8 @@ struct RingReader::Impl {
   std::vector<std::byte> copy;
   std::vector<std::byte> image;  // open_bytes(): the reader owns the bytes
   ring::ClockSnapshot clock;
+  ReadFilter filter;
+  std::unordered_map<const reader::SiteInfo*, bool> site_verdicts;
 
   ~Impl() {
     if (owns_mapping && base != nullptr) munmap(const_cast<std::byte*>(base), size);
@@ -189,11 +191,24 @@ std::size_t RingReader::Impl::read_slot(std::uint32_t index,
                 const reader::SlotCursor& c) {
       Record& r = decoded;
       if (!impl.decode(p, record_size, r)) return false;
+      // Filtered after decoding: a ring holds at most a few MB, so this is not worth a
+      // second decoder; what matters is that the cursor and loss counts still advance.
+      const auto* site = static_cast<const reader::SiteInfo*>(r.site_owner.get());
+      const auto [verdict, fresh] = impl.site_verdicts.try_emplace(site, false);
+      if (fresh) verdict->second = reader::site_passes(impl.filter, *site);
+      if (!verdict->second ||
+          !reader::record_passes(impl.filter, r.time_ns, c.tid,
+                                 r.has_trace ? r.trace_id.data() : nullptr) ||
+          (impl.filter.pid && *impl.filter.pid != impl.header().pid)) {
+        return true;
+      }
       r.tid = c.tid;
       r.thread_name.assign(c.thread_name, strnlen(c.thread_name, sizeof c.thread_name));
       r.slot = index;
       r.position = position;
       r.sequence = c.next_seq;
+      r.pid = impl.header().pid;
+      r.process_start_ns = impl.header().start_time_ns;
       sink(r);
       return true;
     }
@@ -280,11 +295,18 @@ std::unique_ptr<RingReader> RingReader::open_self(std::string* error) {
 
 std::size_t RingReader::poll(const std::function<void(const Record&)>& sink) {
   impl_->clock = ring::read_clock(impl_->header().clock);
-  std::size_t total = 0;
-  for (std::uint32_t i = 0; i < impl_->layout.slot_count; ++i) {
-    total += impl_->read_slot(i, sink);
-  }
-  return total;
+  std::size_t passed = 0;
+  const std::function<void(const Record&)> counted = [&](const Record& r) {
+    ++passed;
+    sink(r);
+  };
+  for (std::uint32_t i = 0; i < impl_->layout.slot_count; ++i) impl_->read_slot(i, counted);
+  return passed;
+}
+
+void RingReader::set_filter(ReadFilter filter) {
+  impl_->filter = std::move(filter);
+  impl_->site_verdicts.clear();
 }
 
 std::vector<Record> RingReader::read_sorted() { return reader::read_sorted_by_time(*this); }
