@@ -2,12 +2,17 @@
 // output format, each filter alone and combined, merge order, damaged input (exit 1, every
 // good record printed), usage errors (exit 2) and a closed pipe (exit 0).
 #include <gtest/gtest.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <regex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -36,6 +41,97 @@ Output shell(const std::string& command) {
 }
 
 Output logcat(const std::string& args) { return shell(std::string(BBX_LOGCAT) + " " + args); }
+
+// A child process with a pipe to its stdin and one from its stdout (stderr is inherited).
+class Child {
+ public:
+  explicit Child(const std::vector<std::string>& argv,
+                 const std::vector<std::pair<std::string, std::string>>& env = {}) {
+    int in[2], out[2];
+    // Close-on-exec: a later child must not hold this one's stdin open.
+    if (pipe2(in, O_CLOEXEC) != 0 || pipe2(out, O_CLOEXEC) != 0) return;
+    pid_ = fork();
+    if (pid_ == 0) {
+      dup2(in[0], 0);
+      dup2(out[1], 1);
+      close(in[0]);
+      close(in[1]);
+      close(out[0]);
+      close(out[1]);
+      for (const auto& [k, v] : env) setenv(k.c_str(), v.c_str(), 1);
+      std::vector<char*> args;
+      for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+      args.push_back(nullptr);
+      execv(args[0], args.data());
+      _exit(127);
+    }
+    close(in[0]);
+    close(out[1]);
+    to_ = in[1];
+    from_ = out[0];
+  }
+  ~Child() {
+    close_stdin();
+    if (from_ >= 0) close(from_);
+    if (pid_ > 0 && !reaped_) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+    }
+  }
+  pid_t pid() const { return pid_; }
+  void send(const std::string& line) {
+    const std::string text = line + "\n";
+    ASSERT_EQ(write(to_, text.data(), text.size()), static_cast<ssize_t>(text.size()));
+  }
+  void close_stdin() {
+    if (to_ >= 0) close(to_);
+    to_ = -1;
+  }
+  // Lines up to and including `want`. Blocks until it comes; gives up (returning what it
+  // has, without `want`) only if nothing at all arrives for a minute: a guard against a
+  // hang, not a timing assertion.
+  std::vector<std::string> read_until(const std::string& want) {
+    std::vector<std::string> lines;
+    for (;;) {
+      const std::size_t nl = pending_.find('\n');
+      if (nl != std::string::npos) {
+        lines.push_back(pending_.substr(0, nl));
+        pending_.erase(0, nl + 1);
+        if (lines.back() == want) return lines;
+        continue;
+      }
+      pollfd p{from_, POLLIN, 0};
+      if (poll(&p, 1, 60'000) <= 0) return lines;
+      char buf[4096];
+      const ssize_t n = read(from_, buf, sizeof buf);
+      if (n <= 0) return lines;
+      pending_.append(buf, static_cast<std::size_t>(n));
+    }
+  }
+  // The rest of its output, until it closes stdout.
+  std::string read_rest() {
+    std::string all = pending_;
+    pending_.clear();
+    char buf[4096];
+    ssize_t n;
+    while ((n = read(from_, buf, sizeof buf)) > 0) all.append(buf, static_cast<std::size_t>(n));
+    return all;
+  }
+  int wait() {
+    int status = 0;
+    waitpid(pid_, &status, 0);
+    reaped_ = true;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  }
+
+ private:
+  pid_t pid_ = -1;
+  int to_ = -1, from_ = -1;
+  bool reaped_ = false;
+  std::string pending_;
+};
+
+std::string helper() { return blackbox::test::helper_path(); }
 
 class LogcatTest : public ::testing::Test {
  protected:
@@ -181,6 +277,215 @@ TEST_F(LogcatTest, UsageErrorsExitTwoAndAClosedPipeIsQuiet) {
                             " -o raw | head -1; exit ${PIPESTATUS[0]}'");
   EXPECT_EQ(head.status, 0) << head.out;
   EXPECT_EQ(head.out, "connect db1:5432\n");
+}
+
+}  // namespace
+
+namespace {
+
+// Masks what differs between runs: times, thread and process ids.
+std::string masked(std::string s) {
+  s = std::regex_replace(s, std::regex(R"(\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d\.\d{6}Z?)"), "TIME");
+  s = std::regex_replace(s, std::regex(R"re("(tid|pid)":\d+)re"), "\"$1\":ID");
+  s = std::regex_replace(s, std::regex(R"(tid=\d+)"), "tid=ID");
+  s = std::regex_replace(s, std::regex(R"re("line":\d+)re"), "\"line\":N");
+  return s;
+}
+
+TEST_F(LogcatTest, GoldenOutputOfEachFormat) {
+  EXPECT_EQ(masked(logcat(dir_ + " -o json -l warn").out),
+            "{\"time\":\"TIME\",\"severity\":13,\"severity_text\":\"WARN\",\"tag\":\"db\","
+            "\"pid\":ID,\"tid\":ID,\"thread\":\"logcat_test\",\"message\":\"slow query select *\","
+            "\"fields\":{\"sql\":\"select *\"},\"file\":\"" __FILE__ "\",\"line\":N}\n"
+            "{\"time\":\"TIME\",\"severity\":17,\"severity_text\":\"ERROR\",\"tag\":\"http\","
+            "\"pid\":ID,\"tid\":ID,\"thread\":\"logcat_test\",\"message\":\"request 42 failed: "
+            "timeout \\\"x\\\"\",\"fields\":{\"id\":42,\"why\":\"timeout \\\"x\\\"\"},"
+            "\"trace_id\":\"0af7651916cd43dd8448eb211c80319c\",\"span_id\":\"b7ad6b7169203331\","
+            "\"file\":\"" __FILE__ "\",\"line\":N}\n");
+  EXPECT_EQ(masked(logcat(dir_ + " -o logfmt -l info").out),
+            "time=TIME level=info tag=db tid=ID msg=\"query select 1 took 0.2 ms\" "
+            "sql=\"select 1\" ms=0.25\n"
+            "time=TIME level=warn tag=db tid=ID msg=\"slow query select *\" sql=\"select *\"\n"
+            "time=TIME level=error tag=http tid=ID msg=\"request 42 failed: timeout \\\"x\\\"\" "
+            "id=42 why=\"timeout \\\"x\\\"\" trace_id=0af7651916cd43dd8448eb211c80319c\n"
+            "time=TIME level=info tag=net tid=ID msg=closed\n");
+  const std::string text = logcat(dir_ + " --utc --color=never").out;
+  EXPECT_EQ(std::regex_replace(masked(text), std::regex(R"( [DIWE] +\d+ )"), " L TID "),
+            "TIME L TID net      connect db1:5432\n"
+            "TIME L TID db       query select 1 took 0.2 ms\n"
+            "TIME L TID db       slow query select *\n"
+            "TIME L TID http     request 42 failed: timeout \"x\" "
+            "trace=0af7651916cd43dd8448eb211c80319c\n"
+            "TIME L TID net      closed\n")
+      << text;
+  EXPECT_EQ(logcat(dir_ + " -o raw -l warn").out,
+            "slow query select *\nrequest 42 failed: timeout \"x\"\n");
+}
+
+TEST_F(LogcatTest, FieldFilterComparesValuesAsText) {
+  EXPECT_EQ(logcat(dir_ + " -o raw --field id=42").out, "request 42 failed: timeout \"x\"\n");
+  EXPECT_EQ(logcat(dir_ + " -o raw --field port=5432").out, "connect db1:5432\n");
+  EXPECT_EQ(logcat(dir_ + " -o raw --field 'sql=select 1'").out, "query select 1 took 0.2 ms\n");
+  EXPECT_EQ(logcat(dir_ + " -o raw --field ms=0.25 --field 'sql=select 1'").out,
+            "query select 1 took 0.2 ms\n");
+  EXPECT_EQ(logcat(dir_ + " -o raw --field ms=0.25 --field sql=other").out, "");
+  EXPECT_EQ(logcat(dir_ + " -o raw --field id=43").out, "");
+  EXPECT_EQ(logcat(dir_ + " -o raw --field nosuch=1").out, "");
+  EXPECT_EQ(logcat(dir_ + " --field novalue").status, 2);
+}
+
+TEST_F(LogcatTest, RecordsBothInTheRingAndTheArchiveAreShownOnce) {
+  const std::string all =
+      "connect db1:5432\nquery select 1 took 0.2 ms\nslow query select *\n"
+      "request 42 failed: timeout \"x\"\nclosed\n";
+  // Flushed: every record is in both.
+  EXPECT_EQ(logcat(blackbox::ring_path() + " " + dir_ + " -o raw").out, all);
+  EXPECT_EQ(logcat(dir_ + " " + blackbox::ring_path() + " -o raw").out, all);
+  // One more, not flushed: only in the ring, still shown once, in its place.
+  BBX_LOG("net", blackbox::Level::info, "only in the ring");
+  EXPECT_EQ(logcat(blackbox::ring_path() + " " + dir_ + " -o raw").out,
+            all + "only in the ring\n");
+  EXPECT_EQ(logcat("-p " + std::to_string(getpid()) + " " + dir_ + " -o raw -n 2").out,
+            "closed\nonly in the ring\n");
+}
+
+TEST_F(LogcatTest, StatsCountsLevelsTagsSitesThreadsAndLosses) {
+  const Output r = logcat("stats " + dir_);
+  EXPECT_EQ(r.status, 0) << r.out;
+  EXPECT_NE(r.out.find("records     5 from 1 archive file(s) and 0 ring file(s)\n"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("levels      T:0 D:1 I:2 W:1 E:1 F:0\n"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("tags (records)\n             2  db\n             2  net\n"
+                       "             1  http\n"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("  20.0%  E http     " __FILE__), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("\"request {id} failed: {why}\"\n"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("top threads (records)\n             4  pid " + std::to_string(getpid())),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("lost        0 records\ndamaged     0 range(s)\n"), std::string::npos);
+  EXPECT_NE(r.out.find("rate over time (records/s)\n"), std::string::npos);
+  // Filters apply to stats too.
+  EXPECT_NE(logcat("stats " + dir_ + " -l error").out.find("records     1 from"),
+            std::string::npos);
+}
+
+TEST_F(LogcatTest, VerifyNamesDamagedRangesByOffset) {
+  const Output good = logcat("verify " + dir_ + " " + blackbox::ring_path());
+  EXPECT_EQ(good.status, 0) << good.out;
+  EXPECT_NE(good.out.find("ok       " + dir_ + "/"), std::string::npos) << good.out;
+  EXPECT_TRUE(std::regex_search(good.out, std::regex(R"(: \d+ chunks, 5 records, 0 lost)")))
+      << good.out;
+  EXPECT_NE(good.out.find("ok       " + blackbox::ring_path() + ": ring, 5 records"),
+            std::string::npos)
+      << good.out;
+  std::string only;
+  for (const auto& e : std::filesystem::directory_iterator(dir_)) only = e.path();
+  const std::string copy = dir_ + "/../verify.bbx";
+  std::filesystem::copy_file(only, copy);
+  const auto at = std::filesystem::file_size(copy) - 10;
+  {
+    std::fstream f(copy, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(static_cast<std::streamoff>(at));
+    f.put('\x55');
+  }
+  const Output bad = logcat("verify " + copy);
+  EXPECT_EQ(bad.status, 1) << bad.out;
+  EXPECT_NE(bad.out.find("DAMAGED  " + copy + ": "), std::string::npos) << bad.out;
+  // The damaged range is named by offset and holds the byte that was changed.
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(
+      bad.out, m, std::regex(R"(\n  offset (\d+), (\d+) bytes: payload checksum mismatch\n)")))
+      << bad.out;
+  EXPECT_LE(std::stoull(m[1]), at);
+  EXPECT_GT(std::stoull(m[1]) + std::stoull(m[2]), at);
+  EXPECT_EQ(logcat("verify /no/such/file").status, 2);
+  EXPECT_EQ(logcat("verify").status, 2);
+}
+
+// Two processes writing into one archive directory, turn by turn (each line acknowledged
+// before the other writes): their files merge into one time order.
+TEST(LogcatMerge, ProcessesAndFilesMergeInTimeOrder) {
+  const std::string dir = blackbox::test::make_temp_dir("merge");
+  const std::vector<std::pair<std::string, std::string>> env = {{"BBX_ARCHIVE_DIR", dir}};
+  Child a({helper(), "echo-log"}, env);
+  ASSERT_EQ(a.read_until("ready").back(), "ready");
+  Child b({helper(), "echo-log"}, env);
+  ASSERT_EQ(b.read_until("ready").back(), "ready");
+  for (int i = 1; i <= 3; ++i) {
+    for (Child* c : {&a, &b}) {
+      const std::string line = std::string(c == &a ? "a" : "b") + std::to_string(i);
+      c->send(line);
+      ASSERT_EQ(c->read_until(line).back(), line);
+    }
+  }
+  a.close_stdin();
+  b.close_stdin();
+  EXPECT_EQ(a.wait(), 0);
+  EXPECT_EQ(b.wait(), 0);
+  const Output r = logcat(dir + " -o raw");
+  EXPECT_EQ(r.status, 0) << r.out;
+  EXPECT_EQ(r.out, "ready\nready\na1\nb1\na2\nb2\na3\nb3\n");
+}
+
+// logcat -f on a directory while a writer process appends, flushes and rotates files.
+TEST(LogcatFollow, GrowingArchiveAcrossRotation) {
+  const std::string dir = blackbox::test::make_temp_dir("follow");
+  Child writer({helper(), "echo-log"},
+               {{"BBX_ARCHIVE_DIR", dir}, {"BBX_ROTATE_BYTES", "65536"}, {"BBX_FLUSH_MS", "60000"}});
+  writer.send("!first");  // flushed: the directory and the first file exist
+  ASSERT_EQ(writer.read_until("first").back(), "first");
+  Child follow({BBX_LOGCAT, "-f", "--interval", "0.05", "-o", "raw", dir});
+  ASSERT_EQ(follow.read_until("first").size(), 2u);  // "ready", "first"
+  // About 200 KB of incompressible text, flushed: more than three 64 KiB files.
+  std::vector<std::string> sent;
+  std::uint64_t x = 88172645463325252ull;
+  for (int i = 0; i < 200; ++i) {
+    std::string line = "x" + std::to_string(i) + " ";
+    while (line.size() < 1000) {
+      x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+      line += "0123456789abcdefghijklmnopqrstuvwxyz"[x % 36];
+    }
+    writer.send((i % 50 == 49 ? "!" : "") + line);
+    ASSERT_EQ(writer.read_until(line).back(), line);
+    sent.push_back(line);
+  }
+  writer.send("!last");
+  ASSERT_EQ(writer.read_until("last").back(), "last");
+  sent.push_back("last");
+  const std::vector<std::string> got = follow.read_until("last");
+  EXPECT_EQ(got, sent);  // each once, in order, across every rotation
+  std::size_t files = 0;
+  for (const auto& e : std::filesystem::directory_iterator(dir)) files += e.path().extension() == ".bbx";
+  EXPECT_GE(files, 3u);
+  writer.close_stdin();
+  EXPECT_EQ(writer.wait(), 0);
+  kill(follow.pid(), SIGTERM);
+  EXPECT_EQ(follow.wait(), 128 + SIGTERM);
+}
+
+// logcat -f -p PID reads a live process's ring (nothing flushed yet), and stops by itself
+// once the process has exited; what the process archived on exit is not shown twice.
+TEST(LogcatFollow, LiveRingUntilTheProcessExits) {
+  const std::string dir = blackbox::test::make_temp_dir("live");
+  Child writer({helper(), "echo-log"}, {{"BBX_ARCHIVE_DIR", dir}, {"BBX_FLUSH_MS", "60000"}});
+  ASSERT_EQ(writer.read_until("ready").back(), "ready");
+  Child follow({BBX_LOGCAT, "-f", "--interval", "0.05", "-o", "raw", "-p",
+                std::to_string(writer.pid())},
+               {{"BBX_ARCHIVE_DIR", dir}});
+  ASSERT_EQ(follow.read_until("ready").back(), "ready");
+  for (const std::string line : {"one", "two", "three"}) {
+    writer.send(line);
+    ASSERT_EQ(follow.read_until(line).back(), line);
+  }
+  writer.close_stdin();
+  EXPECT_EQ(writer.wait(), 0);  // exits: flushes everything to the archive
+  EXPECT_EQ(follow.read_rest(), "");
+  EXPECT_EQ(follow.wait(), 0);
+  // Afterwards the archive has them all, and the ring file is gone.
+  EXPECT_EQ(logcat(dir + " -o raw").out, "ready\none\ntwo\nthree\n");
 }
 
 }  // namespace

@@ -26,7 +26,7 @@ namespace {
 int usage() {
   std::fprintf(
       stderr,
-      "usage: helper log-ack | read RING_PATH FIRST_WRITER END_WRITER | report | enospc |\n"
+      "usage: helper log-ack | echo-log | read RING_PATH FIRST_WRITER END_WRITER | report | enospc |\n"
       "       eacces | nomem | archive-exit return|exit|shutdown | archive-seed OUT |\n"
       "       seed OUT empty|mixed|wrapped\n");
   return 2;
@@ -185,6 +185,33 @@ int write_seed(const std::string& out, const std::string& kind) {
 // overwritten before the final flush), then leaves by `how`: "return" from main, "exit" (std::exit
 // from a function, as a library would), or an explicit "shutdown" first. The archive must
 // hold every record and the ring file must be gone.
+// Logs each line read from stdin as a record of its own (tag "echo"), flushing it to the
+// archive when asked (a line starting with '!'), and acknowledges each on stdout once it
+// is logged. Exits normally at the end of stdin (the archive then has everything).
+int echo_log() {
+  blackbox::Config config = blackbox::Config::from_env();
+  config.app = "echo";
+  if (auto r = blackbox::init(config); !r.ok()) {
+    std::fprintf(stderr, "%s\n", r.error.c_str());
+    return 1;
+  }
+  BBX_LOG("echo", blackbox::Level::info, "ready");
+  std::printf("ready\n");
+  std::fflush(stdout);
+  char line[4096];
+  while (std::fgets(line, sizeof line, stdin) != nullptr) {
+    std::string text(line);
+    if (!text.empty() && text.back() == '\n') text.pop_back();
+    const bool flush = !text.empty() && text[0] == '!';
+    if (flush) text.erase(0, 1);
+    BBX_LOG("echo", blackbox::Level::info, "{line}", text);
+    if (flush && !blackbox::flush()) return 1;
+    std::printf("%s\n", text.c_str());
+    std::fflush(stdout);
+  }
+  return 0;
+}
+
 int archive_exit(const std::string& how) {
   for (std::uint64_t i = 0; i < 30'000; ++i) BBX_INFO("n {}", i);
   if (how == "exit") std::exit(0);
@@ -257,6 +284,7 @@ int main(int argc, char** argv) {
   if (argc < 2) return usage();
   const std::string mode = argv[1];
   if (mode == "log-ack") return log_ack();
+  if (mode == "echo-log") return echo_log();
   if (mode == "read" && argc == 5) {
     return read_ring(argv[2], std::stoull(argv[3]), std::stoull(argv[4]));
   }

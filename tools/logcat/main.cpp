@@ -1,0 +1,283 @@
+// logcat: read blackbox archives, archive directories and ring files; merge their records in
+// time order (each record once); filter; print as text, JSON lines, logfmt or raw messages;
+// follow growing archives and live rings; summarise (stats) and check (verify).
+// Built on the public reader API only (blackbox/reader.hpp).
+//
+// Exit status: 0 clean, 1 some input was damaged (everything readable was printed), 2 usage.
+#include <errno.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <deque>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "blackbox/config.hpp"
+#include "commands.hpp"
+#include "render.hpp"
+#include "select.hpp"
+#include "sources.hpp"
+
+namespace {
+
+using logcat::Record;
+
+constexpr const char* kDescription =
+    "logcat: read, filter and follow blackbox archives and ring files.\n"
+    "\n"
+    "Inputs are archive files (*.bbx), archive directories and ring files (*.bbr, live or\n"
+    "dead); with none, the configured archive directory ($BBX_ARCHIVE_DIR, else\n"
+    "$XDG_STATE_HOME/blackbox or ~/.local/state/blackbox). Records of every input are merged\n"
+    "in time order; a record both archived and still in its ring file is shown once.\n"
+    "\n"
+    "An argument that names an existing path is an input; one of the form TAG:L is an\n"
+    "Android-style filterspec: L is V D I W E F or S (silent), '*' is every other tag.\n"
+    "\n"
+    "Examples:\n"
+    "  logcat --since 1h -l error             errors of the last hour\n"
+    "  logcat -p 4711 -n 50                   the last 50 records of process 4711\n"
+    "  logcat -f -p 4711                      follow process 4711 live\n"
+    "  logcat --trace 0af7651916cd43dd8448eb211c80319c   everything of one trace\n"
+    "  logcat db:W net:I '*:S' -e 'timeout|refused'\n"
+    "  logcat -o json --field user=alice | jq .message\n"
+    "  logcat stats --since 1d                who logs what, losses, rate over time\n"
+    "  logcat verify /var/log/app             check every frame of every file\n"
+    "\n"
+    "Exit status: 0 clean; 1 an input was damaged (damaged ranges are named on stderr,\n"
+    "everything readable was printed); 2 usage error. A closed pipe (| head) ends quietly.";
+
+struct Args {
+  std::vector<std::string> positional;  // inputs and filterspecs
+  std::string level = "trace", regex, since, until, trace;
+  std::vector<std::uint32_t> threads;
+  std::vector<std::string> fields;
+  int pid = 0;
+  // Printing only.
+  std::string output = "text", colour = "auto";
+  bool utc = false, follow = false;
+  std::size_t last_n = 0;
+  double interval_s = 0.2;
+};
+
+void add_selection_options(CLI::App& app, Args& a) {
+  app.add_option("inputs", a.positional, "archive files or directories, ring files, TAG:L");
+  app.add_option("-l,--level", a.level, "lowest level shown: trace debug info warn error fatal");
+  app.add_option("-e,--regex", a.regex, "only records whose message matches (RE2 syntax)");
+  app.add_option("--since", a.since,
+                 "only records at or after: ISO 8601 (2026-11-24T13:00:00, Z for UTC, else "
+                 "local time) or an age (90s, 10m, 2h, 1d)");
+  app.add_option("--until", a.until, "only records before (same forms as --since)");
+  app.add_option("--thread", a.threads, "only this thread id (repeatable)");
+  app.add_option("--trace", a.trace,
+                 "only this trace id (32 hex digits); archive chunks that cannot hold it are "
+                 "not even decompressed");
+  app.add_option("--field", a.fields,
+                 "only records with this field: name=value, compared with the value as text "
+                 "(repeatable; all must match)");
+  app.add_option("-p,--pid", a.pid,
+                 "only this process; adds its ring file (from $BBX_DIR) to the inputs");
+  app.add_flag("--utc", a.utc, "times in UTC (default: local time)");
+}
+
+// Builds the selection from the arguments. Returns 0, or 2 after saying what is wrong.
+int select(Args& a, logcat::Selection& sel, std::vector<std::string>& inputs) {
+  const auto min_level = blackbox::parse_level(a.level);
+  if (!min_level) {
+    std::fprintf(stderr, "logcat: unknown level \"%s\"\n", a.level.c_str());
+    return 2;
+  }
+  sel.read.min_level = *min_level;
+  if (!a.regex.empty()) {
+    sel.regex = std::make_unique<re2::RE2>(a.regex, re2::RE2::Quiet);
+    if (!sel.regex->ok()) {
+      std::fprintf(stderr, "logcat: bad regex \"%s\": %s\n", a.regex.c_str(),
+                   sel.regex->error().c_str());
+      return 2;
+    }
+  }
+  const std::int64_t now = logcat::now_ns();
+  for (auto [text, out] : {std::pair{&a.since, &sel.read.since_ns},
+                           std::pair{&a.until, &sel.read.until_ns}}) {
+    if (text->empty()) continue;
+    const auto t = logcat::parse_time(*text, now);
+    if (!t) {
+      std::fprintf(stderr, "logcat: bad time \"%s\" (ISO 8601 or an age like 10m)\n",
+                   text->c_str());
+      return 2;
+    }
+    *out = *t;
+  }
+  if (!a.trace.empty()) {
+    sel.read.trace_id = logcat::parse_trace(a.trace);
+    if (!sel.read.trace_id) {
+      std::fprintf(stderr, "logcat: bad trace id \"%s\" (32 hex digits)\n", a.trace.c_str());
+      return 2;
+    }
+  }
+  for (const auto& f : a.fields) {
+    const std::size_t eq = f.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      std::fprintf(stderr, "logcat: bad --field \"%s\" (name=value)\n", f.c_str());
+      return 2;
+    }
+    sel.fields.emplace_back(f.substr(0, eq), f.substr(eq + 1));
+  }
+  sel.read.tids = a.threads;
+  auto specs = std::make_shared<logcat::Filterspecs>();
+  for (const auto& p : a.positional) {
+    struct stat st {};
+    if (stat(p.c_str(), &st) == 0) {
+      inputs.push_back(p);
+    } else if (!specs->parse(p)) {
+      std::fprintf(stderr, "logcat: %s: no such file, and not a TAG:L filterspec\n", p.c_str());
+      return 2;
+    }
+  }
+  if (!specs->empty()) {
+    sel.read.site = [specs](std::string_view tag, blackbox::Level level) {
+      return specs->pass(tag, level);
+    };
+  }
+  const bool explicit_inputs = !inputs.empty();
+  if (a.pid != 0) {
+    sel.read.pid = a.pid;
+    // Its ring file in the ring directory: <app>.<pid>.bbr.
+    const std::string dir = blackbox::Config::from_env().dir;
+    const std::string suffix = "." + std::to_string(a.pid) + ".bbr";
+    std::string found;
+    std::error_code ec;
+    for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
+      const std::string name = e.path().filename();
+      if (name.size() > suffix.size() &&
+          name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0) {
+        found = e.path();
+      }
+    }
+    if (found.empty()) {
+      std::fprintf(stderr, "logcat: no ring file of pid %d in %s: archived records only\n", a.pid,
+                   dir.c_str());
+    } else {
+      inputs.push_back(found);
+    }
+  }
+  if (!explicit_inputs) {
+    const std::string archive_dir = blackbox::Config::from_env().archive_dir;
+    struct stat st {};
+    if (!archive_dir.empty() && stat(archive_dir.c_str(), &st) == 0) {
+      inputs.push_back(archive_dir);
+    } else if (inputs.empty()) {
+      std::fprintf(stderr, "logcat: no inputs, and no archive directory (%s)\n",
+                   archive_dir.empty() ? "archiving is off" : archive_dir.c_str());
+      return 2;
+    }
+  }
+  return 0;
+}
+
+bool process_gone(int pid) { return pid != 0 && kill(pid, 0) != 0 && errno == ESRCH; }
+
+int print_records(Args& a, logcat::Inputs& inputs) {
+  const auto format = a.output == "json"     ? logcat::Format::json
+                      : a.output == "logfmt" ? logcat::Format::logfmt
+                      : a.output == "raw"    ? logcat::Format::raw
+                                             : logcat::Format::text;
+  const bool colour = a.colour == "always" || (a.colour == "auto" && isatty(STDOUT_FILENO) &&
+                                               std::getenv("NO_COLOR") == nullptr);
+  logcat::Renderer renderer(format, colour, a.utc);
+  logcat::Output out;
+  auto print = [&](const Record& r) {
+    renderer.render(r, out.buffer());
+    return out.commit();
+  };
+  if (a.last_n == 0) {
+    inputs.read_all(print);
+  } else {
+    std::deque<Record> last;  // the last N, as they go by
+    inputs.read_all([&](const Record& r) {
+      if (last.size() == a.last_n) last.pop_front();
+      last.push_back(r);
+      return true;
+    });
+    for (const Record& r : last) {
+      if (!print(r)) break;
+    }
+  }
+  out.flush();
+  // -f: poll the inputs (growing files, new files after a rotation, live rings) until
+  // interrupted, the output closes, or the process followed with -p has exited.
+  while (a.follow && !out.closed()) {
+    const bool gone = process_gone(a.pid);
+    const timespec pause{static_cast<time_t>(a.interval_s),
+                         static_cast<long>((a.interval_s - static_cast<double>(
+                                                               static_cast<time_t>(a.interval_s))) *
+                                           1e9)};
+    nanosleep(&pause, nullptr);
+    inputs.read_new(print);
+    out.flush();
+    if (gone) break;  // it had exited before this last read: everything is in
+  }
+  if (out.failed()) return 1;
+  return inputs.damaged() ? 1 : 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  signal(SIGPIPE, SIG_IGN);  // a closed pipe ends output quietly (EPIPE)
+  CLI::App app{kDescription};
+  app.get_formatter()->column_width(34);
+  Args args;
+  add_selection_options(app, args);
+  app.add_option("-o,--output", args.output,
+                 "text (default), json (one object per line), logfmt or raw (message only)")
+      ->check(CLI::IsMember({"text", "json", "logfmt", "raw"}));
+  app.add_option("--color", args.colour, "auto (on a terminal, unless NO_COLOR), always, never")
+      ->check(CLI::IsMember({"auto", "always", "never"}));
+  app.add_option("-n,--lines", args.last_n, "only the last N records (after filtering)");
+  app.add_flag("-f,--follow", args.follow,
+               "keep printing new records as they arrive (growing archives, rotation, live "
+               "rings); with -p, until that process exits");
+  app.add_option("--interval", args.interval_s, "seconds between polls when following")
+      ->check(CLI::Range(0.01, 60.0));
+
+  CLI::App* stats = app.add_subcommand(
+      "stats", "records per level, tag, call site and thread; losses; damage; rate over time");
+  Args stats_args;
+  add_selection_options(*stats, stats_args);
+  CLI::App* verify =
+      app.add_subcommand("verify", "check every frame of archives and ring files; exit 1 on "
+                                   "damage, naming each damaged range by offset");
+  std::vector<std::string> verify_paths;
+  verify->add_option("inputs", verify_paths, "archive files or directories, ring files")
+      ->required();
+  app.require_subcommand(0, 1);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int rc = app.exit(e);
+    return rc == 0 ? 0 : 2;
+  }
+  if (*verify) return logcat::run_verify(verify_paths);
+
+  Args& a = *stats ? stats_args : args;
+  logcat::Selection selection;
+  std::vector<std::string> paths;
+  if (const int rc = select(a, selection, paths); rc != 0) return rc;
+  logcat::Inputs inputs(selection);
+  bool unopened = false;
+  for (const auto& path : paths) {
+    std::string error;
+    if (!inputs.add(path, error)) {
+      std::fprintf(stderr, "logcat: %s\n", error.c_str());
+      unopened = true;
+    }
+  }
+  const int rc = *stats ? logcat::run_stats(inputs, a.utc) : print_records(a, inputs);
+  return rc == 0 && unopened ? 1 : rc;
+}

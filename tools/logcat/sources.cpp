@@ -1,0 +1,200 @@
+#include "sources.hpp"
+
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <limits>
+
+namespace logcat {
+namespace {
+
+bool is_ring_file(const std::string& path) {
+  char magic[8] = {};
+  std::ifstream in(path, std::ios::binary);
+  in.read(magic, sizeof magic);
+  return in.gcount() == 8 && std::memcmp(magic, "BBXRING", 8) == 0;
+}
+
+}  // namespace
+
+bool Inputs::Later::operator()(const std::unique_ptr<Record>& a,
+                               const std::unique_ptr<Record>& b) const {
+  // Time, then a fixed order for equal times: process, slot, sequence.
+  return std::tie(a->time_ns, a->pid, a->process_start_ns, a->slot, a->sequence) >
+         std::tie(b->time_ns, b->pid, b->process_start_ns, b->slot, b->sequence);
+}
+
+bool Inputs::add(const std::string& path, std::string& error) {
+  struct stat st {};
+  const bool dir = stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+  if (!dir && is_ring_file(path)) {
+    auto reader = blackbox::RingReader::open(path, &error);
+    if (!reader) return false;
+    rings_.push_back(std::move(reader));
+    corrupt_reported_.push_back(0);
+    return true;
+  }
+  auto reader = blackbox::ArchiveReader::open(path, &error);
+  if (!reader) return false;
+  reader->set_filter(selection_.read);
+  archives_.push_back(std::move(reader));
+  damage_reported_.push_back(0);
+  return true;
+}
+
+void Inputs::push(const Record& r) {
+  std::unique_ptr<Record> slot;
+  if (pool_.empty()) {
+    slot = std::make_unique<Record>(r);
+  } else {
+    slot = std::move(pool_.back());
+    pool_.pop_back();
+    *slot = r;  // reuses the strings' and vectors' storage
+  }
+  heap_.push_back(std::move(slot));
+  std::push_heap(heap_.begin(), heap_.end(), Later{});
+}
+
+// Rings are read unfiltered: every record's sequence number matters for de-duplication.
+void Inputs::take_ring_record(const Record& r) {
+  if (!archives_.empty()) {
+    const Key key{r.pid, r.process_start_ns, r.slot};
+    ring_first_.try_emplace(key, r.sequence);  // a slot's records arrive in sequence order
+    const auto last = archive_last_.find(key);
+    if (last != archive_last_.end() && r.sequence <= last->second) {
+      ++duplicates_;
+      return;
+    }
+  }
+  if (selection_.pass_read_filter(r) && selection_.pass_decoded(r)) push(r);
+}
+
+void Inputs::take_archive_record(const Record& r) {
+  if (!rings_.empty()) {
+    const Key key{r.pid, r.process_start_ns, r.slot};
+    const auto first = ring_first_.find(key);
+    if (first != ring_first_.end() && r.sequence >= first->second) {
+      ++duplicates_;
+      return;
+    }
+    auto& last = archive_last_[key];
+    last = std::max(last, r.sequence);
+  }
+  if (selection_.pass_decoded(r)) push(r);
+}
+
+// Delivers waiting records earlier than `limit` (all of them if `everything`).
+bool Inputs::pop_until(std::int64_t limit, bool everything, const Sink& sink) {
+  while (!heap_.empty() && (everything || heap_.front()->time_ns < limit)) {
+    std::pop_heap(heap_.begin(), heap_.end(), Later{});
+    std::unique_ptr<Record> r = std::move(heap_.back());
+    heap_.pop_back();
+    const bool more = sink(*r);
+    pool_.push_back(std::move(r));
+    if (!more) return false;
+  }
+  return true;
+}
+
+void Inputs::poll_rings() {
+  for (auto& ring : rings_) ring->poll([this](const Record& r) { take_ring_record(r); });
+}
+
+void Inputs::report_damage() {
+  for (std::size_t i = 0; i < archives_.size(); ++i) {
+    const auto& damage = archives_[i]->damage();
+    for (; damage_reported_[i] < damage.size(); ++damage_reported_[i]) {
+      const auto& d = damage[damage_reported_[i]];
+      std::fprintf(stderr, "logcat: %s: %llu bytes at offset %llu damaged: %s\n", d.file.c_str(),
+                   static_cast<unsigned long long>(d.length),
+                   static_cast<unsigned long long>(d.offset), d.reason.c_str());
+      damaged_ = true;
+    }
+  }
+  for (std::size_t i = 0; i < rings_.size(); ++i) {
+    std::uint64_t corrupt = 0;
+    for (const auto& loss : rings_[i]->losses()) corrupt += loss.corrupt_bytes;
+    if (corrupt > corrupt_reported_[i]) {
+      std::fprintf(stderr, "logcat: %s: %llu bytes damaged (records in them are lost)\n",
+                   rings_[i]->info().path.c_str(),
+                   static_cast<unsigned long long>(corrupt - corrupt_reported_[i]));
+      corrupt_reported_[i] = corrupt;
+      damaged_ = true;
+    }
+  }
+}
+
+void Inputs::read_all(const Sink& sink) {
+  poll_rings();
+  for (auto& archive : archives_) archive->scan();
+  for (;;) {
+    // The archive whose next chunk starts first; every waiting record before that start is
+    // final.
+    blackbox::ArchiveReader* next = nullptr;
+    std::int64_t next_time = std::numeric_limits<std::int64_t>::max();
+    for (auto& archive : archives_) {
+      const auto t = archive->next_chunk_time();
+      if (t && *t < next_time) {
+        next_time = *t;
+        next = archive.get();
+      }
+    }
+    if (!pop_until(next_time, next == nullptr, sink)) break;
+    if (next == nullptr) break;
+    next->read_next_chunk([this](const Record& r) { take_archive_record(r); });
+  }
+  report_damage();
+}
+
+std::size_t Inputs::read_new(const Sink& sink) {
+  poll_rings();
+  for (auto& archive : archives_) {
+    archive->scan();
+    while (archive->next_chunk_time()) {
+      archive->read_next_chunk([this](const Record& r) { take_archive_record(r); });
+    }
+  }
+  const std::size_t n = heap_.size();
+  pop_until(0, true, sink);
+  report_damage();
+  return n;
+}
+
+std::vector<blackbox::DamagedRange> Inputs::damage() const {
+  std::vector<blackbox::DamagedRange> out;
+  for (const auto& a : archives_) out.insert(out.end(), a->damage().begin(), a->damage().end());
+  return out;
+}
+
+std::vector<blackbox::Loss> Inputs::losses() const {
+  std::vector<blackbox::Loss> out;
+  for (const auto& a : archives_) {
+    const auto l = a->losses();
+    out.insert(out.end(), l.begin(), l.end());
+  }
+  for (const auto& r : rings_) {
+    const auto l = r->losses();
+    out.insert(out.end(), l.begin(), l.end());
+  }
+  return out;
+}
+
+std::vector<blackbox::ArchiveFileInfo> Inputs::archive_files() const {
+  std::vector<blackbox::ArchiveFileInfo> out;
+  for (const auto& a : archives_) {
+    const auto f = a->files();
+    out.insert(out.end(), f.begin(), f.end());
+  }
+  return out;
+}
+
+std::vector<blackbox::RingInfo> Inputs::rings() const {
+  std::vector<blackbox::RingInfo> out;
+  for (const auto& r : rings_) out.push_back(r->info());
+  return out;
+}
+
+}  // namespace logcat
