@@ -18,14 +18,13 @@ bool is_ring_file(const std::string& path) {
   return in.gcount() == 8 && std::memcmp(magic, "BBXRING", 8) == 0;
 }
 
-}  // namespace
-
-bool Inputs::Later::operator()(const std::unique_ptr<Record>& a,
-                               const std::unique_ptr<Record>& b) const {
-  // Time, then a fixed order for equal times: process, slot, sequence.
-  return std::tie(a->time_ns, a->pid, a->process_start_ns, a->slot, a->sequence) >
-         std::tie(b->time_ns, b->pid, b->process_start_ns, b->slot, b->sequence);
+// Time, then a fixed order for equal times: process, slot, sequence.
+bool earlier(const Record& a, const Record& b) {
+  return std::tie(a.time_ns, a.pid, a.process_start_ns, a.slot, a.sequence) <
+         std::tie(b.time_ns, b.pid, b.process_start_ns, b.slot, b.sequence);
 }
+
+}  // namespace
 
 bool Inputs::add(const std::string& path, std::string& error) {
   struct stat st {};
@@ -45,17 +44,39 @@ bool Inputs::add(const std::string& path, std::string& error) {
   return true;
 }
 
-void Inputs::push(const Record& r) {
-  std::unique_ptr<Record> slot;
-  if (pool_.empty()) {
-    slot = std::make_unique<Record>(r);
-  } else {
-    slot = std::move(pool_.back());
-    pool_.pop_back();
-    *slot = r;  // reuses the strings' and vectors' storage
+void Inputs::add(const Record& r) {
+  if (!filling_) {
+    if (spent_.empty()) {
+      filling_ = std::make_unique<Batch>();
+    } else {
+      filling_ = std::move(spent_.back());
+      spent_.pop_back();
+    }
+    filling_->used = 0;
   }
-  heap_.push_back(std::move(slot));
-  std::push_heap(heap_.begin(), heap_.end(), Later{});
+  Batch& b = *filling_;
+  if (b.used == b.records.size()) {
+    b.records.push_back(r);
+  } else {
+    b.records[b.used] = r;  // reuses the strings' and vectors' storage
+  }
+  ++b.used;
+}
+
+void Inputs::seal() {
+  if (!filling_) return;
+  Batch& b = *filling_;
+  b.order.resize(b.used);
+  for (std::uint32_t i = 0; i < b.used; ++i) b.order[i] = i;
+  std::stable_sort(b.order.begin(), b.order.end(), [&b](std::uint32_t x, std::uint32_t y) {
+    return earlier(b.records[x], b.records[y]);
+  });
+  b.next = 0;
+  if (b.used == 0) {
+    spent_.push_back(std::move(filling_));
+  } else {
+    active_.push_back(std::move(filling_));
+  }
 }
 
 // Rings are read unfiltered: every record's sequence number matters for de-duplication.
@@ -69,7 +90,7 @@ void Inputs::take_ring_record(const Record& r) {
       return;
     }
   }
-  if (selection_.pass_read_filter(r) && selection_.pass_decoded(r)) push(r);
+  if (selection_.pass_read_filter(r) && selection_.pass_decoded(r)) add(r);
 }
 
 void Inputs::take_archive_record(const Record& r) {
@@ -83,24 +104,33 @@ void Inputs::take_archive_record(const Record& r) {
     auto& last = archive_last_[key];
     last = std::max(last, r.sequence);
   }
-  if (selection_.pass_decoded(r)) push(r);
+  if (selection_.pass_decoded(r)) add(r);
 }
 
-// Delivers waiting records earlier than `limit` (all of them if `everything`).
-bool Inputs::pop_until(std::int64_t limit, bool everything, const Sink& sink) {
-  while (!heap_.empty() && (everything || heap_.front()->time_ns < limit)) {
-    std::pop_heap(heap_.begin(), heap_.end(), Later{});
-    std::unique_ptr<Record> r = std::move(heap_.back());
-    heap_.pop_back();
-    const bool more = sink(*r);
-    pool_.push_back(std::move(r));
+// Delivers waiting records earlier than `limit` (all of them if `everything`), in order.
+bool Inputs::emit_before(std::int64_t limit, bool everything, const Sink& sink) {
+  for (;;) {
+    Batch* first = nullptr;
+    for (const auto& b : active_) {
+      if (first == nullptr || earlier(b->head(), first->head())) first = b.get();
+    }
+    if (first == nullptr || (!everything && first->head().time_ns >= limit)) return true;
+    const bool more = sink(first->head());
+    if (++first->next == first->used) {
+      const auto it = std::find_if(active_.begin(), active_.end(),
+                                   [first](const auto& b) { return b.get() == first; });
+      spent_.push_back(std::move(*it));
+      active_.erase(it);
+    }
     if (!more) return false;
   }
-  return true;
 }
 
 void Inputs::poll_rings() {
-  for (auto& ring : rings_) ring->poll([this](const Record& r) { take_ring_record(r); });
+  for (auto& ring : rings_) {
+    ring->poll([this](const Record& r) { take_ring_record(r); });
+    seal();
+  }
 }
 
 void Inputs::report_damage() {
@@ -142,9 +172,10 @@ void Inputs::read_all(const Sink& sink) {
         next = archive.get();
       }
     }
-    if (!pop_until(next_time, next == nullptr, sink)) break;
+    if (!emit_before(next_time, next == nullptr, sink)) break;
     if (next == nullptr) break;
     next->read_next_chunk([this](const Record& r) { take_archive_record(r); });
+    seal();
   }
   report_damage();
 }
@@ -155,10 +186,12 @@ std::size_t Inputs::read_new(const Sink& sink) {
     archive->scan();
     while (archive->next_chunk_time()) {
       archive->read_next_chunk([this](const Record& r) { take_archive_record(r); });
+      seal();
     }
   }
-  const std::size_t n = heap_.size();
-  pop_until(0, true, sink);
+  std::size_t n = 0;
+  for (const auto& b : active_) n += b->used - b->next;
+  emit_before(0, true, sink);
   report_damage();
   return n;
 }

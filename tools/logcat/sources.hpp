@@ -2,8 +2,9 @@
 // stream in time order with bounded memory, each record once.
 //
 // Merge: archives are read one chunk at a time, earliest-starting chunk first
-// (ArchiveReader::next_chunk_time); decoded records wait in a heap and leave it once no
-// unread chunk can start before them. Rings (a few MB each) are read whole.
+// (ArchiveReader::next_chunk_time); each chunk's records are sorted, and records leave the
+// sorted batches (earliest first) once no unread chunk can start before them. Rings (a few
+// MB each) are read whole, as one batch per poll.
 //
 // Once: a record the flusher already archived may still be in its process's ring file. A
 // record's identity is (pid, process start, slot, sequence). Per process and slot, a ring
@@ -53,14 +54,23 @@ class Inputs {
 
  private:
   using Key = std::tuple<std::int32_t, std::int64_t, std::uint32_t>;  // pid, start, slot
-  struct Later {
-    bool operator()(const std::unique_ptr<Record>& a, const std::unique_ptr<Record>& b) const;
+
+  // Records of one read (an archive chunk, a ring poll) sorted by time; the merge takes
+  // from the batch whose next record is earliest. A chunk holds runs of each thread, so
+  // sorting a batch and merging a handful of batches is far cheaper than a heap of records.
+  struct Batch {
+    std::vector<Record> records;  // storage reused from batch to batch (no allocation)
+    std::size_t used = 0;
+    std::vector<std::uint32_t> order;  // indices into records, by time
+    std::size_t next = 0;              // into order
+    [[nodiscard]] const Record& head() const { return records[order[next]]; }
   };
 
   void take_ring_record(const Record& r);
   void take_archive_record(const Record& r);
-  void push(const Record& r);
-  bool pop_until(std::int64_t limit, bool everything, const Sink& sink);
+  void add(const Record& r);   // into the batch being filled
+  void seal();                 // the batch being filled is complete: sort it, make it active
+  bool emit_before(std::int64_t limit, bool everything, const Sink& sink);
   void poll_rings();
   void report_damage();
 
@@ -71,8 +81,9 @@ class Inputs {
   std::vector<std::uint64_t> corrupt_reported_;  // per ring
   std::map<Key, std::uint64_t> ring_first_;    // first sequence a ring showed
   std::map<Key, std::uint64_t> archive_last_;  // last sequence an archive delivered
-  std::vector<std::unique_ptr<Record>> heap_;  // waiting records, earliest on top
-  std::vector<std::unique_ptr<Record>> pool_;  // spent records, reused (no allocation)
+  std::unique_ptr<Batch> filling_;                // the read in progress
+  std::vector<std::unique_ptr<Batch>> active_;    // sealed, with records left
+  std::vector<std::unique_ptr<Batch>> spent_;     // for reuse
   bool damaged_ = false;
   std::uint64_t duplicates_ = 0;
 };
