@@ -443,12 +443,14 @@ TEST(LogcatFollow, GrowingArchiveAcrossRotation) {
   std::vector<std::string> sent;
   std::uint64_t x = 88172645463325252ull;
   for (int i = 0; i < 200; ++i) {
-    std::string line = "x" + std::to_string(i) + " ";
+    std::string line = "x";  // (appended, not "x" + ...: g++ 12 -O3 warns falsely on that)
+    line += std::to_string(i);
+    line += ' ';
     while (line.size() < 1000) {
       x ^= x << 13, x ^= x >> 7, x ^= x << 17;
       line += "0123456789abcdefghijklmnopqrstuvwxyz"[x % 36];
     }
-    writer.send((i % 50 == 49 ? "!" : "") + line);
+    writer.send(i % 50 == 49 ? "!" + line : line);
     ASSERT_EQ(writer.read_until(line).back(), line);
     sent.push_back(line);
   }
