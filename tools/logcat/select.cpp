@@ -45,10 +45,10 @@ bool Selection::pass_read_filter(const Record& r) const {
 }
 
 bool Selection::pass_decoded(const Record& r) const {
-  for (const auto& [key, value] : fields) {
+  for (const auto& wanted : fields) {
     const auto it = std::find_if(r.fields.begin(), r.fields.end(),
-                                 [&](const blackbox::Field& f) { return f.name == key; });
-    if (it == r.fields.end() || plain_value(it->value) != value) return false;
+                                 [&](const blackbox::Field& f) { return f.name == wanted.first; });
+    if (it == r.fields.end() || plain_value(it->value) != wanted.second) return false;
   }
   return regex == nullptr || re2::RE2::PartialMatch(r.message, *regex);
 }
