@@ -80,23 +80,23 @@ struct Request {
   int log_blackbox() const {
     const auto id = trace_of(r);
     blackbox::TraceScope scope(blackbox::TraceContext{id, {1, 2, 3, 4, 5, 6, 7, 8}});
-    BBX_LOG("http", blackbox::Level::info, "request {id} {method} /api/v1/{path}", r, method,
-            path);
+    BBX_LOG("http", blackbox::Level::info, "request {id} {method} /api/v1/{path}", r, method, path);
     BBX_LOG("auth", blackbox::Level::debug, "user {user} authenticated", user);
-    BBX_LOG("db", blackbox::Level::info, "query {table} rows {rows} took {ms:.3f} ms", table,
-            rows, query_ms);
+    BBX_LOG("db", blackbox::Level::info, "query {table} rows {rows} took {ms:.3f} ms", table, rows,
+            query_ms);
     int n = 3;
     if (slow) {
       BBX_LOG("db", blackbox::Level::warn, "slow query {table} took {ms:.1f} ms", table, query_ms);
       ++n;
     }
     if (failed) {
-      BBX_LOG("http", blackbox::Level::error, "request {id} failed: {error}", r,
-              kErrors[h % 3]);
+      BBX_LOG("http", blackbox::Level::error, "request {id} failed: {error}", r, kErrors[h % 3]);
       ++n;
     }
-    BBX_LOG("http", blackbox::Level::info, "request {id} done status {status} in {ms:.3f} ms "
-            "bytes {bytes}", r, status, total_ms, bytes);
+    BBX_LOG("http", blackbox::Level::info,
+            "request {id} done status {status} in {ms:.3f} ms "
+            "bytes {bytes}",
+            r, status, total_ms, bytes);
     return n + 1;
   }
 

@@ -9,14 +9,14 @@
 #include <algorithm>
 #include <array>
 #include <chrono>
-#include <functional>
-#include <tuple>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <set>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include "blackbox/blackbox.hpp"
@@ -350,8 +350,9 @@ TEST(ArchiveRoundTrip, ChunkByChunkReadingMergesInTimeOrder) {
     most_held = std::max(most_held, heap.size());
   }
   ASSERT_EQ(merged.size(), expected.size());
-  EXPECT_TRUE(std::is_sorted(merged.begin(), merged.end(),
-                             [](const Record& a, const Record& b) { return a.time_ns < b.time_ns; }));
+  EXPECT_TRUE(std::is_sorted(merged.begin(), merged.end(), [](const Record& a, const Record& b) {
+    return a.time_ns < b.time_ns;
+  }));
   std::sort(expected.begin(), expected.end(),
             [](const Record& a, const Record& b) { return identity(a) < identity(b); });
   for (std::size_t i = 0; i < merged.size(); ++i) {
@@ -401,9 +402,8 @@ TEST(ArchiveRoundTrip, FiltersSkipChunksByTheirIndexAndRecordsBeforeDecoding) {
   blackbox::ReadFilter window;
   window.since_ns = starts[3];
   window.until_ns = starts[6];
-  auto counters = count(window, [&](const Record& r) {
-    return r.time_ns >= starts[3] && r.time_ns < starts[6];
-  });
+  auto counters = count(
+      window, [&](const Record& r) { return r.time_ns >= starts[3] && r.time_ns < starts[6]; });
   EXPECT_GE(counters.chunks_skipped, 6u);
   EXPECT_LE(counters.chunks_read, chunks - 6);
 

@@ -1,8 +1,8 @@
 // logcat through its command line, against archives and a ring this test writes: each
 // output format, each filter alone and combined, merge order, damaged input (exit 1, every
 // good record printed), usage errors (exit 2) and a closed pipe (exit 0).
-#include <gtest/gtest.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -296,7 +296,8 @@ TEST_F(LogcatTest, GoldenOutputOfEachFormat) {
   EXPECT_EQ(masked(logcat(dir_ + " -o json -l warn").out),
             "{\"time\":\"TIME\",\"severity\":13,\"severity_text\":\"WARN\",\"tag\":\"db\","
             "\"pid\":ID,\"tid\":ID,\"thread\":\"logcat_test\",\"message\":\"slow query select *\","
-            "\"fields\":{\"sql\":\"select *\"},\"file\":\"" __FILE__ "\",\"line\":N}\n"
+            "\"fields\":{\"sql\":\"select *\"},\"file\":\"" __FILE__
+            "\",\"line\":N}\n"
             "{\"time\":\"TIME\",\"severity\":17,\"severity_text\":\"ERROR\",\"tag\":\"http\","
             "\"pid\":ID,\"tid\":ID,\"thread\":\"logcat_test\",\"message\":\"request 42 failed: "
             "timeout \\\"x\\\"\",\"fields\":{\"id\":42,\"why\":\"timeout \\\"x\\\"\"},"
@@ -343,8 +344,7 @@ TEST_F(LogcatTest, RecordsBothInTheRingAndTheArchiveAreShownOnce) {
   EXPECT_EQ(logcat(dir_ + " " + blackbox::ring_path() + " -o raw").out, all);
   // One more, not flushed: only in the ring, still shown once, in its place.
   BBX_LOG("net", blackbox::Level::info, "only in the ring");
-  EXPECT_EQ(logcat(blackbox::ring_path() + " " + dir_ + " -o raw").out,
-            all + "only in the ring\n");
+  EXPECT_EQ(logcat(blackbox::ring_path() + " " + dir_ + " -o raw").out, all + "only in the ring\n");
   EXPECT_EQ(logcat("-p " + std::to_string(getpid()) + " " + dir_ + " -o raw -n 2").out,
             "closed\nonly in the ring\n");
 }
@@ -433,8 +433,9 @@ TEST(LogcatMerge, ProcessesAndFilesMergeInTimeOrder) {
 // logcat -f on a directory while a writer process appends, flushes and rotates files.
 TEST(LogcatFollow, GrowingArchiveAcrossRotation) {
   const std::string dir = blackbox::test::make_temp_dir("follow");
-  Child writer({helper(), "echo-log"},
-               {{"BBX_ARCHIVE_DIR", dir}, {"BBX_ROTATE_BYTES", "65536"}, {"BBX_FLUSH_MS", "60000"}});
+  Child writer(
+      {helper(), "echo-log"},
+      {{"BBX_ARCHIVE_DIR", dir}, {"BBX_ROTATE_BYTES", "65536"}, {"BBX_FLUSH_MS", "60000"}});
   writer.send("!first");  // flushed: the directory and the first file exist
   ASSERT_EQ(writer.read_until("first").back(), "first");
   Child follow({BBX_LOGCAT, "-f", "--interval", "0.05", "-o", "raw", dir});
@@ -460,7 +461,8 @@ TEST(LogcatFollow, GrowingArchiveAcrossRotation) {
   const std::vector<std::string> got = follow.read_until("last");
   EXPECT_EQ(got, sent);  // each once, in order, across every rotation
   std::size_t files = 0;
-  for (const auto& e : std::filesystem::directory_iterator(dir)) files += e.path().extension() == ".bbx";
+  for (const auto& e : std::filesystem::directory_iterator(dir))
+    files += e.path().extension() == ".bbx";
   EXPECT_GE(files, 3u);
   writer.close_stdin();
   EXPECT_EQ(writer.wait(), 0);
@@ -474,9 +476,9 @@ TEST(LogcatFollow, LiveRingUntilTheProcessExits) {
   const std::string dir = blackbox::test::make_temp_dir("live");
   Child writer({helper(), "echo-log"}, {{"BBX_ARCHIVE_DIR", dir}, {"BBX_FLUSH_MS", "60000"}});
   ASSERT_EQ(writer.read_until("ready").back(), "ready");
-  Child follow({BBX_LOGCAT, "-f", "--interval", "0.05", "-o", "raw", "-p",
-                std::to_string(writer.pid())},
-               {{"BBX_ARCHIVE_DIR", dir}});
+  Child follow(
+      {BBX_LOGCAT, "-f", "--interval", "0.05", "-o", "raw", "-p", std::to_string(writer.pid())},
+      {{"BBX_ARCHIVE_DIR", dir}});
   ASSERT_EQ(follow.read_until("ready").back(), "ready");
   for (const std::string line : {"one", "two", "three"}) {
     writer.send(line);

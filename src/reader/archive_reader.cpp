@@ -36,13 +36,13 @@ struct FileState {
   ArchiveFileInfo info;
   std::unordered_map<std::uint32_t, std::shared_ptr<const reader::SiteInfo>> sites;
   std::unordered_map<std::uint32_t, bool> site_verdicts;  // the filter's answer, per site
-  std::shared_ptr<const std::vector<std::byte>> image;  // open_bytes(): the whole file
+  std::shared_ptr<const std::vector<std::byte>> image;    // open_bytes(): the whole file
 };
 
 // A chunk frame scan() indexed and nobody has read yet.
 struct PendingChunk {
-  std::int64_t min_ns;  // from its index: no record in it is earlier
-  std::size_t file;     // into Impl::files
+  std::int64_t min_ns;   // from its index: no record in it is earlier
+  std::size_t file;      // into Impl::files
   std::uint64_t offset;  // of the frame in the file
   std::uint64_t bytes;   // of the whole frame
   // Earliest first; ties in file order.
@@ -241,8 +241,8 @@ std::size_t ArchiveReader::Impl::read_pending(const PendingChunk& chunk,
   }
   archive::FrameScanner scanner(bytes);
   const auto frame = scanner.next();
-  if (!frame || frame->offset != 0 || frame->payload.size() + archive::kFrameHeaderBytes !=
-                                          chunk.bytes) {
+  if (!frame || frame->offset != 0 ||
+      frame->payload.size() + archive::kFrameHeaderBytes != chunk.bytes) {
     add_damage(f, chunk.offset, chunk.bytes, "chunk changed after it was scanned");
     return 0;
   }

@@ -24,11 +24,11 @@
 namespace {
 
 int usage() {
-  std::fprintf(
-      stderr,
-      "usage: helper log-ack | echo-log | read RING_PATH FIRST_WRITER END_WRITER | report | enospc |\n"
-      "       eacces | nomem | archive-exit return|exit|shutdown | archive-seed OUT |\n"
-      "       seed OUT empty|mixed|wrapped\n");
+  std::fprintf(stderr,
+               "usage: helper log-ack | echo-log | read RING_PATH FIRST_WRITER END_WRITER | report "
+               "| enospc |\n"
+               "       eacces | nomem | archive-exit return|exit|shutdown | archive-seed OUT |\n"
+               "       seed OUT empty|mixed|wrapped\n");
   return 2;
 }
 

@@ -102,8 +102,8 @@ int select(Args& a, logcat::Selection& sel, std::vector<std::string>& inputs) {
     }
   }
   const std::int64_t now = logcat::now_ns();
-  for (auto [text, out] : {std::pair{&a.since, &sel.read.since_ns},
-                           std::pair{&a.until, &sel.read.until_ns}}) {
+  for (auto [text, out] :
+       {std::pair{&a.since, &sel.read.since_ns}, std::pair{&a.until, &sel.read.until_ns}}) {
     if (text->empty()) continue;
     const auto t = logcat::parse_time(*text, now);
     if (!t) {
@@ -213,10 +213,10 @@ int print_records(Args& a, logcat::Inputs& inputs) {
   // interrupted, the output closes, or the process followed with -p has exited.
   while (a.follow && !out.closed()) {
     const bool gone = process_gone(a.pid);
-    const timespec pause{static_cast<time_t>(a.interval_s),
-                         static_cast<long>((a.interval_s - static_cast<double>(
-                                                               static_cast<time_t>(a.interval_s))) *
-                                           1e9)};
+    const timespec pause{
+        static_cast<time_t>(a.interval_s),
+        static_cast<long>((a.interval_s - static_cast<double>(static_cast<time_t>(a.interval_s))) *
+                          1e9)};
     nanosleep(&pause, nullptr);
     inputs.read_new(print);
     out.flush();
@@ -250,9 +250,9 @@ int main(int argc, char** argv) {
       "stats", "records per level, tag, call site and thread; losses; damage; rate over time");
   Args stats_args;
   add_selection_options(*stats, stats_args);
-  CLI::App* verify =
-      app.add_subcommand("verify", "check every frame of archives and ring files; exit 1 on "
-                                   "damage, naming each damaged range by offset");
+  CLI::App* verify = app.add_subcommand("verify",
+                                        "check every frame of archives and ring files; exit 1 on "
+                                        "damage, naming each damaged range by offset");
   std::vector<std::string> verify_paths;
   verify->add_option("inputs", verify_paths, "archive files or directories, ring files")
       ->required();

@@ -191,8 +191,9 @@ void Renderer::render(const Record& r, std::string& out) {
     case Format::json: {
       out += "{\"time\":\"";
       append_time(r.time_ns, true, out);
-      fmt::format_to(std::back_inserter(out), "\",\"severity\":{},\"severity_text\":\"{}\",\"tag\":",
-                     otel_severity(r.level), otel_severity_text(r.level));
+      fmt::format_to(std::back_inserter(out),
+                     "\",\"severity\":{},\"severity_text\":\"{}\",\"tag\":", otel_severity(r.level),
+                     otel_severity_text(r.level));
       append_json_string(r.tag, out);
       fmt::format_to(std::back_inserter(out), ",\"pid\":{},\"tid\":{},\"thread\":", r.pid, r.tid);
       append_json_string(r.thread_name, out);

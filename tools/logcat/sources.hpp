@@ -68,8 +68,8 @@ class Inputs {
 
   void take_ring_record(const Record& r);
   void take_archive_record(const Record& r);
-  void add(const Record& r);   // into the batch being filled
-  void seal();                 // the batch being filled is complete: sort it, make it active
+  void add(const Record& r);  // into the batch being filled
+  void seal();                // the batch being filled is complete: sort it, make it active
   bool emit_before(std::int64_t limit, bool everything, const Sink& sink);
   void poll_rings();
   void report_damage();
@@ -77,13 +77,13 @@ class Inputs {
   const Selection& selection_;
   std::vector<std::unique_ptr<blackbox::RingReader>> rings_;
   std::vector<std::unique_ptr<blackbox::ArchiveReader>> archives_;
-  std::vector<std::size_t> damage_reported_;  // per archive
+  std::vector<std::size_t> damage_reported_;     // per archive
   std::vector<std::uint64_t> corrupt_reported_;  // per ring
-  std::map<Key, std::uint64_t> ring_first_;    // first sequence a ring showed
-  std::map<Key, std::uint64_t> archive_last_;  // last sequence an archive delivered
-  std::unique_ptr<Batch> filling_;                // the read in progress
-  std::vector<std::unique_ptr<Batch>> active_;    // sealed, with records left
-  std::vector<std::unique_ptr<Batch>> spent_;     // for reuse
+  std::map<Key, std::uint64_t> ring_first_;      // first sequence a ring showed
+  std::map<Key, std::uint64_t> archive_last_;    // last sequence an archive delivered
+  std::unique_ptr<Batch> filling_;               // the read in progress
+  std::vector<std::unique_ptr<Batch>> active_;   // sealed, with records left
+  std::vector<std::unique_ptr<Batch>> spent_;    // for reuse
   bool damaged_ = false;
   std::uint64_t duplicates_ = 0;
 };

@@ -12,7 +12,7 @@
 namespace logcat {
 namespace {
 
-constexpr const char* kCauses[] = {"?",         "overwritten", "corrupt",
+constexpr const char* kCauses[] = {"?",          "overwritten", "corrupt",
                                    "disk error", "no slot",     "after exit"};
 
 std::string clock_text(std::int64_t ns, bool utc) {
@@ -38,7 +38,8 @@ std::string span_text(std::int64_t ns) {
 template <typename Map>
 std::vector<std::pair<typename Map::key_type, std::uint64_t>> by_count(const Map& m) {
   std::vector<std::pair<typename Map::key_type, std::uint64_t>> v(m.begin(), m.end());
-  std::stable_sort(v.begin(), v.end(), [](const auto& a, const auto& b) { return a.second > b.second; });
+  std::stable_sort(v.begin(), v.end(),
+                   [](const auto& a, const auto& b) { return a.second > b.second; });
   return v;
 }
 
@@ -121,8 +122,8 @@ int run_stats(Inputs& inputs, bool utc) {
       line(fmt::format("  ... {} more call sites", sites.size() - 15));
       break;
     }
-    line(fmt::format("  {:>12}  {:5.1f}%  {}", n, 100.0 * static_cast<double>(n) /
-                                                      static_cast<double>(total), site));
+    line(fmt::format("  {:>12}  {:5.1f}%  {}", n,
+                     100.0 * static_cast<double>(n) / static_cast<double>(total), site));
   }
   line("");
   line("top threads (records)");
@@ -169,10 +170,10 @@ int run_stats(Inputs& inputs, bool utc) {
     const std::uint64_t most = *std::max_element(std::begin(counts), std::end(counts));
     const double row_seconds = static_cast<double>(span) / 1e9 / kRows;
     for (std::size_t row = 0; row < kRows; ++row) {
-      const auto width = static_cast<std::size_t>(
-          most == 0 ? 0 : (counts[row] * 50 + most - 1) / most);
-      const std::int64_t at = first + static_cast<std::int64_t>(static_cast<double>(span) /
-                                                                   kRows * static_cast<double>(row));
+      const auto width =
+          static_cast<std::size_t>(most == 0 ? 0 : (counts[row] * 50 + most - 1) / most);
+      const std::int64_t at = first + static_cast<std::int64_t>(static_cast<double>(span) / kRows *
+                                                                static_cast<double>(row));
       line(fmt::format("  {}  {:<50} {:.0f}", clock_text(at, utc).substr(11),
                        std::string(width, '#'),
                        static_cast<double>(counts[row]) / std::max(row_seconds, 1e-9)));
