@@ -11,13 +11,6 @@
 namespace logcat {
 namespace {
 
-bool is_ring_file(const std::string& path) {
-  char magic[8] = {};
-  std::ifstream in(path, std::ios::binary);
-  in.read(magic, sizeof magic);
-  return in.gcount() == 8 && std::memcmp(magic, "BBXRING", 8) == 0;
-}
-
 // Time, then a fixed order for equal times: process, slot, sequence.
 bool earlier(const Record& a, const Record& b) {
   return std::tie(a.time_ns, a.pid, a.process_start_ns, a.slot, a.sequence) <
@@ -25,6 +18,13 @@ bool earlier(const Record& a, const Record& b) {
 }
 
 }  // namespace
+
+bool is_ring_file(const std::string& path) {
+  char magic[8] = {};
+  std::ifstream in(path, std::ios::binary);
+  in.read(magic, sizeof magic);
+  return in.gcount() == 8 && std::memcmp(magic, "BBXRING", 8) == 0;
+}
 
 bool Inputs::add(const std::string& path, std::string& error) {
   struct stat st {};

@@ -25,6 +25,9 @@
 
 namespace logcat {
 
+// Whether `path` starts with a ring file's magic (archives and directories do not).
+bool is_ring_file(const std::string& path);
+
 class Inputs {
  public:
   using Sink = std::function<bool(const Record&)>;  // false: stop (the output is gone)

@@ -11,13 +11,6 @@
 namespace logcat {
 namespace {
 
-bool has_ring_magic(const std::string& path) {
-  char magic[8] = {};
-  std::ifstream in(path, std::ios::binary);
-  in.read(magic, sizeof magic);
-  return in.gcount() == 8 && std::memcmp(magic, "BBXRING", 8) == 0;
-}
-
 // Returns 0 intact, 1 damaged, 2 unreadable.
 int verify_ring(const std::string& path) {
   std::string error;
@@ -80,7 +73,7 @@ int run_verify(const std::vector<std::string>& paths) {
       files.push_back(path);
     }
     for (const auto& file : files) {
-      status = std::max(status, has_ring_magic(file) ? verify_ring(file) : verify_archive(file));
+      status = std::max(status, is_ring_file(file) ? verify_ring(file) : verify_archive(file));
     }
   }
   std::fflush(stdout);
