@@ -424,6 +424,72 @@ TEST(ArchiveRoundTrip, FiltersSkipChunksByTheirIndexAndRecordsBeforeDecoding) {
   EXPECT_EQ(counters.chunks_skipped, chunks);
 }
 
+// Each chunk's filter frame (its sites, a Bloom filter sized to its trace ids) lets a lookup
+// skip chunks that hold thousands of traces, where the index's 256-bit filter is all ones.
+TEST(ArchiveRoundTrip, TraceAndSiteLookupsReadOnlyTheChunksThatHoldThem) {
+  const std::string dir = blackbox::test::make_temp_dir("archive");
+  ASSERT_TRUE(blackbox::init(archive_config(dir)).ok());
+  constexpr int kRounds = 12;
+  constexpr std::uint64_t kTracesPerRound = 3000;
+  auto trace = [](std::uint64_t n) {
+    blackbox::TraceContext c;
+    const std::uint64_t a = (n + 1) * 0x9E3779B97F4A7C15ull, b = ~n * 0xC2B2AE3D27D4EB4Full;
+    std::memcpy(c.trace_id.data(), &a, 8);
+    std::memcpy(c.trace_id.data() + 8, &b, 8);
+    c.span_id[7] = 1;
+    return c;
+  };
+  for (int round = 0; round < kRounds; ++round) {
+    for (std::uint64_t i = 0; i < kTracesPerRound; ++i) {
+      blackbox::TraceScope scope(trace(round * kTracesPerRound + i));
+      BBX_INFO("request {n} begins", i);
+      BBX_DEBUG("request {n} ends", i);
+    }
+    if (round == 7) BBX_LOG("rare", Level::info, "once in round {round}", round);
+    ASSERT_TRUE(blackbox::flush());  // a chunk per round
+  }
+  std::string error;
+  auto all = ArchiveReader::open(dir, &error);
+  ASSERT_TRUE(all) << error;
+  std::size_t total = 0;
+  all->poll([&](const Record&) { ++total; });
+  const std::uint64_t chunks = all->counters().chunks_read;
+  ASSERT_EQ(total, kRounds * kTracesPerRound * 2 + 1);
+  ASSERT_GE(chunks, static_cast<std::uint64_t>(kRounds));
+
+  // One trace of round 5: its two records, from its chunk alone (or, at ~1% per chunk, a
+  // false positive more).
+  const blackbox::TraceContext wanted = trace(5 * kTracesPerRound + 1234);
+  auto by_trace = ArchiveReader::open(dir, &error);
+  by_trace->set_trace_filter(wanted.trace_id);
+  std::vector<std::string> found;
+  by_trace->poll([&](const Record& r) {
+    EXPECT_EQ(r.trace_id, wanted.trace_id);
+    found.push_back(r.message);
+  });
+  EXPECT_EQ(found, (std::vector<std::string>{"request 1234 begins", "request 1234 ends"}));
+  EXPECT_GE(by_trace->counters().chunks_read, 1u);
+  EXPECT_LE(by_trace->counters().chunks_read, 2u);
+  EXPECT_EQ(by_trace->counters().chunks_read + by_trace->counters().chunks_skipped, chunks);
+
+  // A trace that was never logged: (almost) nothing is decompressed.
+  auto absent = ArchiveReader::open(dir, &error);
+  absent->set_trace_filter(trace(kRounds * kTracesPerRound + 7).trace_id);
+  EXPECT_EQ(absent->poll([](const Record&) {}), 0u);
+  EXPECT_LE(absent->counters().chunks_read, 1u);
+
+  // A tag only round 7 used: the other chunks' site lists rule them out.
+  blackbox::ReadFilter rare;
+  rare.site = [](std::string_view tag, Level) { return tag == "rare"; };
+  auto by_site = ArchiveReader::open(dir, &error);
+  by_site->set_filter(rare);
+  found.clear();
+  by_site->poll([&](const Record& r) { found.push_back(r.message); });
+  EXPECT_EQ(found, (std::vector<std::string>{"once in round 7"}));
+  EXPECT_EQ(by_site->counters().chunks_read, 1u);
+  blackbox::shutdown();
+}
+
 TEST(ArchiveRoundTrip, LappedFlusherWritesExactLossMarkers) {
   const std::string dir = blackbox::test::make_temp_dir("archive");
   blackbox::Config c = archive_config(dir);

@@ -451,6 +451,7 @@ std::uint32_t ChunkEncoder::add_batch(std::uint32_t slot, std::uint32_t tid,
       trace_filter_bits(prev_trace_, a, b);
       index_.trace_filter[a / 8] |= static_cast<std::uint8_t>(1u << (a % 8));
       index_.trace_filter[b / 8] |= static_cast<std::uint8_t>(1u << (b % 8));
+      trace_hashes_.push_back(trace_hash(prev_trace_));
     }
     ++index_.level_counts[site->level];
     ++accepted;
@@ -511,6 +512,33 @@ void ChunkEncoder::reset_chunk() noexcept {
   strings_in_chunk_ = 0;
   prev_ns_ = 0;
   have_trace_ = false;
+  trace_hashes_.clear();
+}
+
+void ChunkEncoder::write_filter(std::vector<std::byte>& out) const {
+  ChunkFilter head{};
+  head.fixed_bytes = sizeof head;
+  head.site_count = static_cast<std::uint32_t>(chunk_sites_.size());
+  head.trace_count = static_cast<std::uint32_t>(trace_hashes_.size());
+  // kBloomBitsPerTrace bits per id, rounded up to whole 64-bit words; the chunk's record
+  // count bounds the ids, so this cannot reach kMaxBloomBits.
+  const std::uint64_t bits = (std::uint64_t{head.trace_count} * kBloomBitsPerTrace + 63) / 64 * 64;
+  head.bloom_bits = static_cast<std::uint32_t>(std::min<std::uint64_t>(bits, kMaxBloomBits));
+  head.probes = kBloomProbes;
+  const std::size_t at = out.size();
+  const std::size_t sites_bytes = chunk_sites_.size() * 4;
+  out.resize(at + sizeof head + sites_bytes + head.bloom_bits / 8);
+  std::byte* dst = out.data() + at;
+  std::memcpy(dst, &head, sizeof head);
+  if (sites_bytes != 0) std::memcpy(dst + sizeof head, chunk_sites_.data(), sites_bytes);
+  auto* bloom = reinterpret_cast<std::uint8_t*>(dst + sizeof head + sites_bytes);
+  std::memset(bloom, 0, head.bloom_bits / 8);
+  for (const std::uint64_t h : trace_hashes_) {
+    for (std::uint32_t i = 0; i < head.probes; ++i) {
+      const std::uint32_t b = bloom_bit(h, i, head.bloom_bits);
+      bloom[b / 8] |= static_cast<std::uint8_t>(1u << (b % 8));
+    }
+  }
 }
 
 void ChunkEncoder::discard() noexcept { reset_chunk(); }

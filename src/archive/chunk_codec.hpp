@@ -108,6 +108,10 @@ class ChunkEncoder {
   [[nodiscard]] std::vector<std::uint32_t> take_undefined_sites();
   void forget_file_sites() noexcept;
 
+  // Appends the chunk_filter payload of the chunk being built (its sites and a Bloom filter
+  // of its trace ids; format.hpp). Call before finish(), which starts a new chunk.
+  void write_filter(std::vector<std::byte>& out) const;
+
   // Ends the chunk: appends its payload (index, tids, zstd frame) to `out` and starts an
   // empty chunk. Returns false if compression failed (nothing appended).
   bool finish(int zstd_level, std::vector<std::byte>& out);
@@ -168,6 +172,7 @@ class ChunkEncoder {
   std::uint32_t run_slot_ = 0, run_tid_ = 0;
   std::uint64_t next_seq_ = 0;
   bool have_trace_ = false;
+  std::vector<std::uint64_t> trace_hashes_;  // trace_hash() of each trace context written
   std::uint8_t prev_trace_[detail::kTraceBytes] = {};
   void* cctx_ = nullptr;  // ZSTD_CCtx, reused
   std::vector<std::byte> compressed_;

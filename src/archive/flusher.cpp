@@ -377,6 +377,10 @@ bool Flusher::write_out(std::int64_t now_ns) {
       }
       (void)append_frame(frames_, static_cast<std::uint16_t>(FrameType::sites), 0, payload_);
     }
+    // The chunk's filter frame first: a reader skipping chunks reads it during its scan.
+    payload_.clear();
+    encoder_.write_filter(payload_);
+    (void)append_frame(frames_, static_cast<std::uint16_t>(FrameType::chunk_filter), 0, payload_);
     payload_.clear();
     if (!encoder_.finish(settings_.zstd_level, payload_) ||
         !append_frame(frames_, static_cast<std::uint16_t>(FrameType::chunk), 0, payload_)) {

@@ -19,6 +19,7 @@ enum class FrameType : std::uint16_t {
   sites = 2,        // site definitions, before the first chunk that uses them
   chunk = 3,        // an index, then a zstd frame of encoded records
   losses = 4,       // records that were lost, and why
+  chunk_filter = 5,  // what the next chunk holds, for readers that look for little in much
 };
 
 // file_header payload: this struct, then app, host and library version (not NUL-terminated).
@@ -79,6 +80,57 @@ inline bool trace_filter_may_contain(const std::uint8_t* filter, const std::uint
   std::uint32_t a, b;
   trace_filter_bits(trace_id, a, b);
   return (filter[a / 8] & (1u << (a % 8))) != 0 && (filter[b / 8] & (1u << (b % 8))) != 0;
+}
+
+// chunk_filter payload, written just before the chunk frame it describes: ChunkFilter,
+// site_count u32 site ids (every site the chunk's records use), then bloom_bits / 8 bytes
+// of a Bloom filter over the chunk's trace ids, sized to them (kBloomBitsPerTrace bits per
+// id, kBloomProbes probes: about 1% false positives whatever the chunk holds). A reader
+// that looks for one trace, or for a few call sites, skips the chunk without decompressing
+// it. Readers that do not know the frame skip it and use the index's 256-bit filter.
+struct ChunkFilter {
+  std::uint32_t fixed_bytes;  // sizeof(ChunkFilter)
+  std::uint32_t site_count;
+  std::uint32_t trace_count;  // trace ids added (a repeated one may count twice)
+  std::uint32_t bloom_bits;   // a multiple of 64; 0: no record has a trace
+  std::uint8_t probes;        // bits set per trace id
+  std::uint8_t reserved[7];
+};
+static_assert(sizeof(ChunkFilter) == 24);
+inline constexpr std::uint32_t kBloomBitsPerTrace = 10;
+inline constexpr std::uint8_t kBloomProbes = 7;
+inline constexpr std::uint32_t kMaxBloomBits = 1u << 26;  // 8 MiB: more is refused on read
+
+// A trace id's 64-bit hash for the chunk filter (the id's bytes are random already; the
+// mix makes a made-up or sequential id spread too).
+inline std::uint64_t trace_hash(const std::uint8_t* trace_id) {
+  std::uint64_t lo, hi;
+  std::memcpy(&lo, trace_id, 8);
+  std::memcpy(&hi, trace_id + 8, 8);
+  std::uint64_t h = lo ^ (hi * 0x9E3779B97F4A7C15ull);
+  h ^= h >> 33;
+  h *= 0xFF51AFD7ED558CCDull;
+  h ^= h >> 33;
+  h *= 0xC4CEB9FE1A85EC53ull;
+  return h ^ (h >> 33);
+}
+
+// The i-th probe's bit of hash `h` in a filter of `bits` bits (double hashing; the bit
+// index is scaled into [0, bits) with a multiply, so `bits` need not be a power of two).
+inline std::uint32_t bloom_bit(std::uint64_t h, std::uint32_t i, std::uint32_t bits) {
+  const auto h1 = static_cast<std::uint32_t>(h);
+  const auto h2 = static_cast<std::uint32_t>(h >> 32) | 1u;
+  const std::uint32_t x = h1 + i * h2;
+  return static_cast<std::uint32_t>((std::uint64_t{x} * bits) >> 32);
+}
+
+inline bool bloom_may_contain(const std::uint8_t* filter, std::uint32_t bits, std::uint8_t probes,
+                              std::uint64_t h) {
+  for (std::uint32_t i = 0; i < probes; ++i) {
+    const std::uint32_t b = bloom_bit(h, i, bits);
+    if ((filter[b / 8] & (1u << (b % 8))) == 0) return false;
+  }
+  return true;
 }
 
 // Why records were lost (values are stored in loss frames; never renumber).

@@ -13,6 +13,8 @@
 #include <algorithm>
 #include <cstring>
 #include <functional>
+#include <optional>
+#include <span>
 #include <tuple>
 #include <unordered_map>
 
@@ -105,6 +107,37 @@ bool take(std::span<const std::byte>& in, T& value) {
   return true;
 }
 
+// A chunk_filter frame's contents (format.hpp), pointing into the scanned bytes. It applies
+// to the chunk frame that starts where it ends, and to no other.
+struct ChunkFilterView {
+  std::uint64_t chunk_offset = 0;     // in the scanned bytes: where its chunk frame starts
+  std::span<const std::byte> sites;   // u32 site ids
+  std::span<const std::byte> bloom;   // bloom_bits / 8 bytes
+  std::uint32_t bloom_bits = 0;
+  std::uint8_t probes = 0;
+};
+
+bool parse_chunk_filter(std::span<const std::byte> in, ChunkFilterView& out) {
+  archive::ChunkFilter head;
+  if (!take(in, head) || head.fixed_bytes < sizeof head ||
+      in.size() + sizeof head < head.fixed_bytes) {
+    return false;
+  }
+  in = in.subspan(head.fixed_bytes - sizeof head);
+  if (in.size() / 4 < head.site_count) return false;
+  out.sites = in.first(std::size_t{head.site_count} * 4);
+  in = in.subspan(out.sites.size());
+  if (head.bloom_bits % 8 != 0 || head.bloom_bits > archive::kMaxBloomBits ||
+      in.size() != head.bloom_bits / 8 || (head.bloom_bits != 0 && head.probes == 0) ||
+      head.probes > 32) {
+    return false;
+  }
+  out.bloom = in;
+  out.bloom_bits = head.bloom_bits;
+  out.probes = head.probes;
+  return true;
+}
+
 }  // namespace
 
 struct ArchiveReader::Impl {
@@ -150,7 +183,9 @@ struct ArchiveReader::Impl {
   void read_header(FileState& f, std::span<const std::byte> payload);
   void read_sites(FileState& f, const archive::FrameView& frame, std::uint64_t base);
   void read_losses(FileState& f, const archive::FrameView& frame, std::uint64_t base);
-  bool index_chunk(std::size_t file_index, const archive::FrameView& frame, std::uint64_t base);
+  bool index_chunk(std::size_t file_index, const archive::FrameView& frame, std::uint64_t base,
+                   const ChunkFilterView* chunk_filter);
+  bool chunk_filter_allows(FileState& f, const ChunkFilterView& cf);
   std::size_t read_pending(const PendingChunk& chunk,
                            const std::function<void(const Record&)>& sink);
   std::size_t read_chunk(FileState& f, const archive::FrameView& frame, std::uint64_t base,
@@ -176,8 +211,30 @@ bool parse_chunk_index(std::span<const std::byte>& in, archive::ChunkIndex& inde
   return true;
 }
 
+// What a chunk's filter frame rules out: every site it uses fails the filter, or the trace
+// looked for is not in its Bloom filter ("absent" is certain; "present" is ~1% wrong).
+bool ArchiveReader::Impl::chunk_filter_allows(FileState& f, const ChunkFilterView& cf) {
+  if (filter.trace_id) {
+    if (cf.bloom_bits == 0) return false;  // no record of the chunk has a trace
+    const auto* bloom = reinterpret_cast<const std::uint8_t*>(cf.bloom.data());
+    if (!archive::bloom_may_contain(bloom, cf.bloom_bits, cf.probes,
+                                    archive::trace_hash(filter.trace_id->data()))) {
+      return false;
+    }
+  }
+  if (!filter.site) return true;
+  for (std::size_t i = 0; i < cf.sites.size(); i += 4) {
+    std::uint32_t id;
+    std::memcpy(&id, cf.sites.data() + i, 4);
+    const auto it = f.sites.find(id);
+    // An undefined site cannot be ruled out here; reading the chunk reports it.
+    if (it == f.sites.end() || site_passes(f, id, *it->second)) return true;
+  }
+  return false;
+}
+
 bool ArchiveReader::Impl::index_chunk(std::size_t file_index, const archive::FrameView& frame,
-                                      std::uint64_t base) {
+                                      std::uint64_t base, const ChunkFilterView* chunk_filter) {
   FileState& f = files[file_index];
   const std::uint64_t frame_offset = base + frame.offset;
   const std::uint64_t frame_bytes = archive::kFrameHeaderBytes + frame.payload.size();
@@ -208,6 +265,7 @@ bool ArchiveReader::Impl::index_chunk(std::size_t file_index, const archive::Fra
   if (possible && filter.trace_id) {
     possible = archive::trace_filter_may_contain(index.trace_filter, filter.trace_id->data());
   }
+  if (possible && chunk_filter != nullptr) possible = chunk_filter_allows(f, *chunk_filter);
   if (!possible) {
     ++counters.chunks_skipped;
     return false;
@@ -399,8 +457,10 @@ std::size_t ArchiveReader::Impl::scan_file(std::size_t file_index) {
   archive::FrameScanner scanner(buffer);
   std::size_t indexed = 0;
   std::uint64_t end_of_frames = 0;
+  std::optional<ChunkFilterView> chunk_filter;  // the last filter frame, until its chunk
   while (const auto frame = scanner.next()) {
     end_of_frames = frame->offset + archive::kFrameHeaderBytes + frame->payload.size();
+    if (chunk_filter && chunk_filter->chunk_offset != frame->offset) chunk_filter.reset();
     switch (static_cast<archive::FrameType>(frame->type)) {
       case archive::FrameType::file_header:
         read_header(f, frame->payload);
@@ -412,7 +472,18 @@ std::size_t ArchiveReader::Impl::scan_file(std::size_t file_index) {
         read_losses(f, *frame, base);
         break;
       case archive::FrameType::chunk:
-        indexed += index_chunk(file_index, *frame, base) ? 1 : 0;
+        indexed += index_chunk(file_index, *frame, base, chunk_filter ? &*chunk_filter : nullptr);
+        chunk_filter.reset();
+        break;
+      case archive::FrameType::chunk_filter:
+        chunk_filter.emplace();
+        if (parse_chunk_filter(frame->payload, *chunk_filter)) {
+          chunk_filter->chunk_offset = end_of_frames;
+        } else {
+          chunk_filter.reset();  // its chunk is still read: the index alone decides
+          add_damage(f, base + frame->offset, archive::kFrameHeaderBytes + frame->payload.size(),
+                     "bad chunk filter");
+        }
         break;
       default:
         ++counters.unknown_frames;
