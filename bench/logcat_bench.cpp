@@ -1,8 +1,8 @@
 // logcat over a large multi-file archive, side by side with `zstd -dc | grep` over spdlog's
 // text log of the same records (compressed with zstd -1), in one run:
-//   scan    a filter that passes nothing, no output: records scanned per second. Three kinds:
-//           a TAG:L filterspec (checked per record before decoding), a level the chunk
-//           indexes rule out, and a regex (every message formatted);
+//   scan    a filter that passes (almost) nothing: records scanned per second. Three kinds:
+//           a TAG:L filterspec passing ~1% (checked per record before decoding), a level the
+//           chunk indexes rule out, and a regex (every message formatted);
 //   text    every record as human text to /dev/null: lines per second;
 //   trace   --trace ID of one request: wall time, and the fraction of chunks decompressed.
 // Each iteration runs the command line (logcat, or sh -c for the peers) and times it.
@@ -196,8 +196,10 @@ void timed(benchmark::State& state, const std::string& command) {
 
 std::string logcat() { return BBX_LOGCAT_PATH; }
 
+// Slow-query warnings (~1% of records): every chunk holds some, so every chunk is
+// decompressed and every record checked; the few that pass are printed.
 void scan_logcat_tag(benchmark::State& state) {
-  timed(state, logcat() + " " + g_archive + " 'nosuchtag:V' '*:S'");
+  timed(state, logcat() + " " + g_archive + " 'db:W' '*:S'");
 }
 void scan_logcat_level_index(benchmark::State& state) {
   timed(state, logcat() + " " + g_archive + " -l fatal");

@@ -17,7 +17,6 @@ namespace {
 
 using detail::ArgType;
 
-constexpr std::uint32_t kNoString = 0xFFFF'FFFFu;  // "no previous string" in a run
 
 template <typename T>
 T load(const std::uint8_t* p) noexcept {
@@ -46,14 +45,6 @@ std::uint32_t bswap(std::uint32_t v) noexcept { return __builtin_bswap32(v); }
   return std::memcmp(a, b, len) == 0;
 }
 
-// An argument's previous value in the current run (the encoder's and the decoder's).
-struct ArgState {
-  std::uint64_t prev = 0;              // value, f32/f64 bits, or (encoder) pointer to the string
-  std::uint64_t prev_m = 0;            // f64: the previous decimal mantissa
-  std::uint32_t prev_len = kNoString;  // strings: previous length word
-  std::uint8_t hint = 0;               // f64: exponent that worked last (kNotDecimal: none did)
-  std::uint8_t retry = 0;              // f64: records until a non-decimal argument is tried again
-};
 
 // f64 arguments: a double that is a short decimal (12.345 = 12345 / 10^3), as most logged
 // measurements are, is stored as its mantissa's delta and exponent, a few bits instead of
@@ -598,9 +589,64 @@ struct In {
 
 }  // namespace
 
-std::string decode_body(std::span<const std::uint8_t> body, const SiteTypes& types,
-                        const std::function<void(const DecodedRecord&)>& sink) {
+ChunkDecoder::SiteState* ChunkDecoder::site(std::uint32_t id, const SiteLookupFn& sites) {
+  CacheEntry& hit = cache_[id % kCacheEntries];
+  if (hit.id == id && id != 0) return &states_[hit.state];
+  const auto [it, fresh] = state_of_.try_emplace(id, static_cast<std::uint32_t>(used_));
+  if (fresh) {
+    if (used_ == states_.size()) states_.emplace_back();
+    SiteState& s = states_[used_++];
+    s.lookup = sites(id);
+    s.epoch = 0;
+  }
+  hit = {id, it->second};
+  return &states_[it->second];
+}
+
+// Whether any record of the body can pass, from the control and time streams alone (the
+// argument streams are not touched). Malformed bytes answer "yes": decode() reports them.
+bool ChunkDecoder::any_wanted(std::span<const std::uint8_t> control_bytes,
+                              std::span<const std::uint8_t> time_bytes, const SiteLookupFn& sites,
+                              const RecordFilter& filter) {
+  In control{control_bytes.data(), control_bytes.data() + control_bytes.size()};
+  In time{time_bytes.data(), time_bytes.data() + time_bytes.size()};
+  std::int64_t ns = 0;
+  std::uint64_t v;
+  while (control.p < control.end) {
+    std::uint64_t tid;
+    if (!control.varint(v) || !control.varint(tid) || !control.bytes(1) ||
+        !control.bytes(1u + *control.p)) {
+      return true;
+    }
+    control.p += 1 + *control.p;
+    if (!control.varint(v)) return true;
+    const bool thread_ok =
+        filter.tids.empty() ||
+        std::find(filter.tids.begin(), filter.tids.end(), tid) != filter.tids.end();
+    for (;;) {
+      std::uint64_t key;
+      if (!control.varint(key)) return true;
+      if (key == 0) break;
+      if ((key >> 2) > 0xFFFF'FFFFu || !time.varint(v)) return true;
+      ns = static_cast<std::int64_t>(static_cast<std::uint64_t>(ns) +
+                                     static_cast<std::uint64_t>(unzigzag(v)));
+      if (!thread_ok || ns < filter.since_ns || ns >= filter.until_ns) continue;
+      const SiteState* s = site(static_cast<std::uint32_t>(key >> 2), sites);
+      if (s->lookup.types == nullptr || s->lookup.wanted) return true;
+    }
+  }
+  return false;
+}
+
+std::string ChunkDecoder::decode(std::span<const std::uint8_t> body, const SiteLookupFn& sites,
+                                 const RecordFilter& filter,
+                                 const std::function<void(const DecodedRecord&)>& sink) {
   constexpr int kStreams = ChunkEncoder::kStreams;
+  // Sites are per body (ids are per file): forget the last body's.
+  std::fill(cache_.begin(), cache_.end(), CacheEntry{});
+  state_of_.clear();
+  used_ = 0;
+  strings_.clear();
   if (body.size() < 4 * kStreams) return "body shorter than its stream table";
   In in[kStreams];
   const std::uint8_t* at = body.data() + 4 * kStreams;
@@ -618,15 +664,11 @@ std::string decode_body(std::span<const std::uint8_t> body, const SiteTypes& typ
   In& ints = in[2];
   In& floats = in[3];
   In& text = in[4];
+  const bool filtering = filter.since_ns != std::numeric_limits<std::int64_t>::min() ||
+                         filter.until_ns != std::numeric_limits<std::int64_t>::max() ||
+                         !filter.tids.empty() || filter.trace_id != nullptr;
+  if (!any_wanted({control.p, control.end}, {time.p, time.end}, sites, filter)) return {};
   std::int64_t prev_ns = 0;
-  // Per (site, argument) previous values of the current run.
-  struct Prev {
-    std::uint32_t epoch = 0;
-    std::vector<ArgState> args;  // prev of a string: pointer to its bytes in the body
-  };
-  std::unordered_map<std::uint32_t, Prev> prevs;
-  std::vector<std::pair<const std::uint8_t*, std::uint32_t>> strings;  // every literal, in order
-  std::vector<std::byte> wire;
   std::uint32_t epoch = 0;
   DecodedRecord rec;
   std::uint64_t v;
@@ -643,6 +685,9 @@ std::string decode_body(std::span<const std::uint8_t> body, const SiteTypes& typ
     rec.thread_name = std::string_view(reinterpret_cast<const char*>(control.p + 1), *control.p);
     control.p += 1 + *control.p;
     if (!control.varint(rec.seq)) return "bad run sequence number";
+    const bool thread_ok =
+        filter.tids.empty() ||
+        std::find(filter.tids.begin(), filter.tids.end(), rec.tid) != filter.tids.end();
     const std::uint8_t* prev_trace = nullptr;
     for (;; ++rec.seq) {
       std::uint64_t key;
@@ -652,8 +697,10 @@ std::string decode_body(std::span<const std::uint8_t> body, const SiteTypes& typ
       const std::uint64_t trace_mode = key & 3;
       if (id > 0xFFFF'FFFFu || trace_mode == 3) return "bad record key";
       rec.site = static_cast<std::uint32_t>(id);
-      const std::vector<detail::ArgType>* arg_types = types(rec.site);
+      SiteState& s = *site(rec.site, sites);
+      const std::vector<ArgType>* arg_types = s.lookup.types;
       if (arg_types == nullptr) return "record of undefined site " + std::to_string(id);
+      rec.site_user = s.lookup.user;
       if (!time.varint(v)) return "bad record time";
       prev_ns = static_cast<std::int64_t>(static_cast<std::uint64_t>(prev_ns) +
                                           static_cast<std::uint64_t>(unzigzag(v)));
@@ -666,21 +713,33 @@ std::string decode_body(std::span<const std::uint8_t> body, const SiteTypes& typ
         return "repeated trace without a previous one";
       }
       rec.trace = trace_mode == 0 ? nullptr : prev_trace;
-      Prev& prev = prevs[rec.site];
-      if (prev.epoch != epoch) {
-        prev.epoch = epoch;
-        prev.args.assign(arg_types->size(), ArgState{});
+      if (s.epoch != epoch) {
+        s.epoch = epoch;
+        s.args.assign(arg_types->size(), ArgState{});
       }
-      wire.clear();
+      // Whether this record is delivered: if not, its arguments are only walked (their
+      // previous values still count for the records after it).
+      const bool wanted =
+          s.lookup.wanted &&
+          (!filtering ||
+           (thread_ok && rec.time_ns >= filter.since_ns && rec.time_ns < filter.until_ns &&
+            (filter.trace_id == nullptr ||
+             (rec.trace != nullptr && std::memcmp(rec.trace, filter.trace_id, 16) == 0))));
+      std::size_t w = 0;
+      if (wanted && wire_.size() < 64) wire_.resize(64);
       for (std::size_t i = 0; i < arg_types->size(); ++i) {
         const ArgType type = (*arg_types)[i];
         const std::uint32_t width = detail::fixed_size(type);
-        const std::size_t w = wire.size();
         if (width == 1) {
           if (!ints.bytes(1)) return "argument runs past its stream";
-          wire.push_back(static_cast<std::byte>(*ints.p++));
+          if (wanted) {
+            if (w + 1 > wire_.size()) wire_.resize(2 * wire_.size());
+            wire_[w] = static_cast<std::byte>(*ints.p);
+          }
+          ++ints.p;
+          w += 1;
         } else if (width != 0) {
-          ArgState& a = prev.args[i];
+          ArgState& a = s.args[i];
           std::uint64_t value;
           if (type == ArgType::f64) {
             if (!floats.varint(v)) return "bad f64 argument";
@@ -700,18 +759,21 @@ std::string decode_body(std::span<const std::uint8_t> body, const SiteTypes& typ
             value = a.prev + static_cast<std::uint64_t>(unzigzag(v));
           }
           a.prev = value;
-          wire.resize(w + width);
-          std::memcpy(wire.data() + w, &value, width);
+          if (wanted) {
+            if (w + width > wire_.size()) wire_.resize(2 * (w + width));
+            std::memcpy(wire_.data() + w, &value, width);
+          }
+          w += width;
         } else {
-          ArgState& a = prev.args[i];
+          ArgState& a = s.args[i];
           if (!text.varint(v)) return "bad string length";
           if (v == 0) {
             if (a.prev_len == kNoString) return "repeated string without a previous one";
           } else if (v % 2 == 0) {  // an earlier string of this chunk
             const std::uint64_t index = v / 2 - 1;
-            if (index >= strings.size()) return "reference to an unknown string";
-            a.prev = reinterpret_cast<std::uint64_t>(strings[index].first);
-            a.prev_len = strings[index].second;
+            if (index >= strings_.size()) return "reference to an unknown string";
+            a.prev = reinterpret_cast<std::uint64_t>(strings_[index].first);
+            a.prev_len = strings_[index].second;
           } else {
             const std::uint64_t len = (v - 1) / 4;
             if (len > detail::kStringLengthMask || !text.bytes(len)) {
@@ -721,18 +783,23 @@ std::string decode_body(std::span<const std::uint8_t> body, const SiteTypes& typ
                 len | ((v - 1) / 2 % 2 != 0 ? detail::kStringTruncated : 0));
             a.prev = reinterpret_cast<std::uint64_t>(text.p);
             a.prev_len = word;
-            strings.emplace_back(text.p, word);
+            strings_.emplace_back(text.p, word);
             text.p += len;
           }
-          const auto* bytes = reinterpret_cast<const std::uint8_t*>(a.prev);
           const std::uint32_t word = a.prev_len;
           const std::uint32_t len = word & detail::kStringLengthMask;
-          wire.resize(w + 4 + len);
-          std::memcpy(wire.data() + w, &word, 4);
-          if (len != 0) std::memcpy(wire.data() + w + 4, bytes, len);
+          if (wanted) {
+            if (w + 4 + len > wire_.size()) wire_.resize(2 * (w + 4 + len));
+            std::memcpy(wire_.data() + w, &word, 4);
+            if (len != 0) {
+              std::memcpy(wire_.data() + w + 4, reinterpret_cast<const std::uint8_t*>(a.prev), len);
+            }
+          }
+          w += 4 + len;
         }
       }
-      rec.args = std::span<const std::byte>(wire.data(), wire.size());
+      if (!wanted) continue;
+      rec.args = std::span<const std::byte>(wire_.data(), w);
       sink(rec);
     }
   }
@@ -740,6 +807,14 @@ std::string decode_body(std::span<const std::uint8_t> body, const SiteTypes& typ
     return "streams longer than their records";
   }
   return {};
+}
+
+std::string decode_body(std::span<const std::uint8_t> body, const SiteTypes& types,
+                        const std::function<void(const DecodedRecord&)>& sink) {
+  ChunkDecoder decoder;
+  return decoder.decode(
+      body, [&types](std::uint32_t id) { return SiteLookup{types(id), nullptr, true}; },
+      RecordFilter{}, sink);
 }
 
 }  // namespace blackbox::archive

@@ -30,9 +30,11 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <memory>
 #include <span>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "archive/format.hpp"
@@ -55,6 +57,17 @@ struct TickConverter {
     const auto dt = static_cast<int128_t>(static_cast<std::int64_t>(ticks - ref_ticks));
     return ref_ns + static_cast<std::int64_t>((dt * static_cast<int128_t>(mult)) >> 32);
   }
+};
+
+// An argument's previous value in the current run (the encoder's and the decoder's).
+inline constexpr std::uint32_t kNoString = 0xFFFF'FFFFu;  // "no previous string" in a run
+
+struct ArgState {
+  std::uint64_t prev = 0;              // value, f32/f64 bits, or (encoder) pointer to the string
+  std::uint64_t prev_m = 0;            // f64: the previous decimal mantissa
+  std::uint32_t prev_len = kNoString;  // strings: previous length word
+  std::uint8_t hint = 0;               // f64: exponent that worked last (kNotDecimal: none did)
+  std::uint8_t retry = 0;              // f64: records until a non-decimal argument is tried again
 };
 
 class ChunkEncoder {
@@ -184,16 +197,69 @@ struct DecodedRecord {
   std::string_view thread_name;
   std::uint64_t seq = 0;
   std::uint32_t site = 0;
+  const void* site_user = nullptr;  // SiteLookup::user of its site
   std::int64_t time_ns = 0;
   const std::uint8_t* trace = nullptr;  // 24 bytes, or null
   std::span<const std::byte> args;      // wire form, as decode_args() expects
 };
 
-// Argument types of a site, for the decoder (null: unknown site).
+// What the caller knows about a site id, asked once per site per body.
+struct SiteLookup {
+  const std::vector<detail::ArgType>* types = nullptr;  // null: undefined (the body is bad)
+  const void* user = nullptr;                           // handed back in DecodedRecord
+  bool wanted = true;  // false: its records are passed over (their arguments not rebuilt)
+};
+using SiteLookupFn = std::function<SiteLookup(std::uint32_t id)>;
+
+// Conditions on a record checked before its arguments are rebuilt.
+struct RecordFilter {
+  std::int64_t since_ns = std::numeric_limits<std::int64_t>::min();  // inclusive
+  std::int64_t until_ns = std::numeric_limits<std::int64_t>::max();  // exclusive
+  std::span<const std::uint32_t> tids;                               // empty: every thread
+  const std::uint8_t* trace_id = nullptr;                            // 16 bytes; null: any
+};
+
+// Decodes chunk bodies, keeping its working memory from body to body. Records that fail
+// the filter (or whose site is not wanted) cost only the walk over their encoded bytes;
+// when none of a body's records can pass, which its control and time streams alone tell,
+// its argument streams are not even walked (nor checked).
+class ChunkDecoder {
+ public:
+  // Calls `sink` per record that passes; stops at the first malformed byte and returns an
+  // error message ("" if the whole body decoded). Records before it are kept.
+  std::string decode(std::span<const std::uint8_t> body, const SiteLookupFn& sites,
+                     const RecordFilter& filter,
+                     const std::function<void(const DecodedRecord&)>& sink);
+
+ private:
+  struct SiteState {
+    SiteLookup lookup;
+    std::uint32_t epoch = 0;      // the run its argument states belong to
+    std::vector<ArgState> args;   // previous values in that run
+  };
+  SiteState* site(std::uint32_t id, const SiteLookupFn& sites);
+  bool any_wanted(std::span<const std::uint8_t> control, std::span<const std::uint8_t> time,
+                  const SiteLookupFn& sites, const RecordFilter& filter);
+
+  // Sites met in the current body: states_[0, used_) (storage kept), found by id through a
+  // direct-mapped cache in front of a map (ids come from the file: any u32).
+  std::vector<SiteState> states_;
+  std::size_t used_ = 0;
+  struct CacheEntry {
+    std::uint32_t id = 0;  // 0: empty (no site has id 0)
+    std::uint32_t state = 0;
+  };
+  static constexpr std::size_t kCacheEntries = 1024;
+  std::vector<CacheEntry> cache_ = std::vector<CacheEntry>(kCacheEntries);
+  std::unordered_map<std::uint32_t, std::uint32_t> state_of_;
+  std::vector<std::pair<const std::uint8_t*, std::uint32_t>> strings_;  // literals, in order
+  std::vector<std::byte> wire_;
+};
+
+// Argument types of a site (null: unknown site), for decode_body().
 using SiteTypes = std::function<const std::vector<detail::ArgType>*(std::uint32_t id)>;
 
-// Decodes a chunk body. Calls `sink` per record; stops at the first malformed byte and
-// returns an error message ("" if the whole body decoded). Records before it are kept.
+// Decodes every record of a chunk body (asks `types` once per site).
 std::string decode_body(std::span<const std::uint8_t> body, const SiteTypes& types,
                         const std::function<void(const DecodedRecord&)>& sink);
 

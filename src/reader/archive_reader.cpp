@@ -151,6 +151,8 @@ struct ArchiveReader::Impl {
   std::vector<PendingChunk> pending;  // a min-heap by (min_ns, file, offset)
   std::vector<std::byte> buffer;
   std::vector<std::uint8_t> body;
+  archive::ChunkDecoder decoder;
+  Record record;  // the one handed to sinks (they may take its contents: it is refilled)
   ZSTD_DCtx* dctx = ZSTD_createDCtx();
 
   ~Impl() { ZSTD_freeDCtx(dctx); }
@@ -187,9 +189,9 @@ struct ArchiveReader::Impl {
                    const ChunkFilterView* chunk_filter);
   bool chunk_filter_allows(FileState& f, const ChunkFilterView& cf);
   std::size_t read_pending(const PendingChunk& chunk,
-                           const std::function<void(const Record&)>& sink);
+                           const std::function<void(Record&)>& sink);
   std::size_t read_chunk(FileState& f, const archive::FrameView& frame, std::uint64_t base,
-                         const std::function<void(const Record&)>& sink);
+                         const std::function<void(Record&)>& sink);
   bool site_passes(FileState& f, std::uint32_t id, const reader::SiteInfo& site) {
     const auto [it, fresh] = f.site_verdicts.try_emplace(id, false);
     if (fresh) it->second = reader::site_passes(filter, site);
@@ -276,7 +278,7 @@ bool ArchiveReader::Impl::index_chunk(std::size_t file_index, const archive::Fra
 }
 
 std::size_t ArchiveReader::Impl::read_pending(const PendingChunk& chunk,
-                                              const std::function<void(const Record&)>& sink) {
+                                              const std::function<void(Record&)>& sink) {
   FileState& f = files[chunk.file];
   std::span<const std::byte> bytes;
   if (f.image != nullptr) {
@@ -374,7 +376,7 @@ void ArchiveReader::Impl::read_losses(FileState& f, const archive::FrameView& fr
 
 std::size_t ArchiveReader::Impl::read_chunk(FileState& f, const archive::FrameView& frame,
                                             std::uint64_t base,
-                                            const std::function<void(const Record&)>& sink) {
+                                            const std::function<void(Record&)>& sink) {
   const std::uint64_t frame_offset = base + frame.offset;
   const std::uint64_t frame_bytes = archive::kFrameHeaderBytes + frame.payload.size();
   std::span<const std::byte> in = frame.payload, tids;
@@ -402,20 +404,25 @@ std::size_t ArchiveReader::Impl::read_chunk(FileState& f, const archive::FrameVi
   }
   ++counters.chunks_read;
   std::size_t emitted = 0;
-  Record r;
-  std::shared_ptr<const reader::SiteInfo> current;
-  const archive::SiteTypes types = [&](std::uint32_t id) -> const std::vector<detail::ArgType>* {
+  // Each site once per chunk: its types, and whether the filter wants its records.
+  const archive::SiteLookupFn lookup = [&](std::uint32_t id) {
     const auto it = f.sites.find(id);
-    return it == f.sites.end() ? nullptr : &it->second->types;
+    if (it == f.sites.end()) return archive::SiteLookup{};
+    return archive::SiteLookup{&it->second->types, &it->second,
+                               site_passes(f, id, *it->second)};
   };
-  const std::string error = archive::decode_body(body, types, [&](const archive::DecodedRecord& d) {
-    const auto& site = f.sites.at(d.site);
-    if (!site_passes(f, d.site, *site) ||
-        !reader::record_passes(filter, d.time_ns, d.tid, d.trace)) {
-      return;
+  archive::RecordFilter by_record;
+  by_record.since_ns = filter.since_ns;
+  by_record.until_ns = filter.until_ns;
+  by_record.tids = filter.tids;
+  by_record.trace_id = filter.trace_id ? filter.trace_id->data() : nullptr;
+  Record& r = record;
+  const std::string error = decoder.decode(body, lookup, by_record, [&](const archive::DecodedRecord& d) {
+    const auto& site = *static_cast<const std::shared_ptr<const reader::SiteInfo>*>(d.site_user);
+    if (r.site_owner != site) {
+      r.site_owner = site;
+      reader::apply_site(*site, r);
     }
-    if (r.site_owner != site) r.site_owner = site;
-    reader::apply_site(*site, r);
     r.time_ns = d.time_ns;
     r.ticks = 0;
     r.tid = d.tid;
@@ -566,7 +573,7 @@ std::optional<std::int64_t> ArchiveReader::next_chunk_time() const {
   return impl_->pending.front().min_ns;
 }
 
-std::size_t ArchiveReader::read_next_chunk(const std::function<void(const Record&)>& sink) {
+std::size_t ArchiveReader::read_next_chunk(const std::function<void(Record&)>& sink) {
   auto& pending = impl_->pending;
   if (pending.empty()) return 0;
   std::pop_heap(pending.begin(), pending.end(), std::greater<>{});
@@ -583,7 +590,8 @@ std::size_t ArchiveReader::poll(const std::function<void(const Record&)>& sink) 
     return std::tie(a.file, a.offset) < std::tie(b.file, b.offset);
   });
   std::size_t total = 0;
-  for (const PendingChunk& chunk : pending) total += impl_->read_pending(chunk, sink);
+  const std::function<void(Record&)> give = [&sink](Record& r) { sink(r); };
+  for (const PendingChunk& chunk : pending) total += impl_->read_pending(chunk, give);
   pending.clear();
   return total;
 }

@@ -5,6 +5,7 @@
 
 #include <cstring>
 #include <iterator>
+#include <type_traits>
 
 #include "ring/layout.hpp"
 
@@ -20,16 +21,27 @@ T load(const std::byte* p) {
   return value;
 }
 
+// The message is built here, then copied into the record once: fmt appends to its own
+// buffer inline, where std::string appends are calls that grow and shrink.
+using Message = fmt::memory_buffer;
+
+void put(Message& out, const char* data, std::size_t size) {
+  const std::size_t at = out.size();
+  out.resize(at + size);  // inline, unlike buffer::append()
+  if (size != 0) std::memcpy(out.data() + at, data, size);
+}
+void put(Message& out, std::string_view s) { put(out, s.data(), s.size()); }
+
 // Formats `value` with the placeholder's fmt spec ("{:...}"), exactly as fmt::format would
 // at the call site. A spec fmt rejects (only possible in a damaged file) is shown inline.
 template <typename T>
-void format_one(std::string& out, const std::string& spec, const T& value) {
+void format_one(Message& out, const std::string& spec, const T& value) {
   try {
-    fmt::format_to(std::back_inserter(out), fmt::runtime(spec), value);
+    fmt::format_to(fmt::appender(out), fmt::runtime(spec), value);
   } catch (const fmt::format_error& e) {
-    out += "{bad spec: ";
-    out += e.what();
-    out += "}";
+    put(out, "{bad spec: ");
+    put(out, e.what());
+    put(out, "}");
   }
 }
 
@@ -42,6 +54,7 @@ bool parse_template(const std::string& text, SiteInfo& out) {
   out.literals.assign(1, std::string());
   out.names.clear();
   out.specs.clear();
+  out.plain.clear();
   for (std::size_t i = 0; i < text.size(); ++i) {
     const char c = text[i];
     if ((c == '{' || c == '}') && i + 1 < text.size() && text[i + 1] == c) {
@@ -72,6 +85,7 @@ bool parse_template(const std::string& text, SiteInfo& out) {
       return false;
     }
     spec += "}";
+    out.plain.push_back(spec == "{}");
     out.names.push_back(name);
     out.specs.push_back(std::move(spec));
     out.literals.emplace_back();
@@ -125,76 +139,124 @@ std::size_t parse_site_entry(const std::byte* data, std::size_t available, SiteI
   return e.size;
 }
 
+namespace {
+
+// Appends `value` formatted by placeholder `i` of `site` (plainly when the template is
+// damaged). A plain "{}" is formatted without parsing a format string at run time.
+template <typename T>
+void format_arg(Message& out, const SiteInfo& site, std::size_t i, const T& value) {
+  if (!site.template_ok || site.plain[i]) {
+    if constexpr (std::is_same_v<T, fmt::string_view>) {
+      put(out, value.data(), value.size());
+    } else if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool> &&
+                         !std::is_same_v<T, char>) {
+      const fmt::format_int text(value);
+      put(out, text.data(), text.size());
+    } else {
+      fmt::format_to(fmt::appender(out), "{}", value);
+    }
+  } else {
+    format_one(out, site.specs[i], value);
+  }
+}
+
+void set_text(Value& value, const char* data, std::size_t size) {
+  if (auto* s = std::get_if<std::string>(&value)) {
+    s->assign(data, size);  // reuses the string's storage
+  } else {
+    value.emplace<std::string>(data, size);
+  }
+}
+
+}  // namespace
+
 bool decode_args(const SiteInfo& site, const std::byte* data, std::size_t size, Record& record) {
-  record.fields.clear();
-  record.fields.reserve(site.types.size());
+  const std::size_t n = site.types.size();
+  // Fields, message and strings keep their storage from the record this one replaces.
+  record.fields.resize(n);
   record.truncated = false;
+  thread_local Message message;
+  message.clear();
+  if (site.template_ok) {
+    put(message, site.literals[0]);
+  } else {
+    put(message, site.message_template);  // damaged: the template, then the values
+  }
   std::size_t offset = 0;
-  std::string message;
-  if (site.template_ok) message = site.literals[0];
-  const std::string no_spec = "{}";  // a damaged template: show values plainly
-  for (std::size_t i = 0; i < site.types.size(); ++i) {
+  for (std::size_t i = 0; i < n; ++i) {
     const ArgType type = site.types[i];
-    Field field;
-    if (site.template_ok) field.name = site.names[i];
-    const std::string& spec = site.template_ok ? site.specs[i] : no_spec;
+    Field& field = record.fields[i];
+    if (site.template_ok) {
+      field.name.assign(site.names[i]);
+    } else {
+      field.name.clear();
+    }
+    field.truncated = false;
     const std::uint32_t fixed = detail::fixed_size(type);
     if (fixed != 0 && offset + fixed > size) return false;
     const std::byte* p = data + offset;
-    if (!site.template_ok) message += i == 0 ? " [" : ", ";
+    if (!site.template_ok) put(message, i == 0 ? " [" : ", ");
     switch (type) {
       case ArgType::i8:
         field.value = std::int64_t{load<std::int8_t>(p)};
-        format_one(message, spec, static_cast<signed char>(load<std::int8_t>(p)));
+        if (site.template_ok && !site.plain[i]) {
+          format_one(message, site.specs[i], static_cast<signed char>(load<std::int8_t>(p)));
+        } else {
+          format_arg(message, site, i, std::int64_t{load<std::int8_t>(p)});
+        }
         break;
       case ArgType::i16:
         field.value = std::int64_t{load<std::int16_t>(p)};
-        format_one(message, spec, load<std::int16_t>(p));
+        format_arg(message, site, i, load<std::int16_t>(p));
         break;
       case ArgType::i32:
         field.value = std::int64_t{load<std::int32_t>(p)};
-        format_one(message, spec, load<std::int32_t>(p));
+        format_arg(message, site, i, load<std::int32_t>(p));
         break;
       case ArgType::i64:
         field.value = load<std::int64_t>(p);
-        format_one(message, spec, load<std::int64_t>(p));
+        format_arg(message, site, i, load<std::int64_t>(p));
         break;
       case ArgType::u8:
         field.value = std::uint64_t{load<std::uint8_t>(p)};
-        format_one(message, spec, static_cast<unsigned char>(load<std::uint8_t>(p)));
+        if (site.template_ok && !site.plain[i]) {
+          format_one(message, site.specs[i], static_cast<unsigned char>(load<std::uint8_t>(p)));
+        } else {
+          format_arg(message, site, i, std::uint64_t{load<std::uint8_t>(p)});
+        }
         break;
       case ArgType::u16:
         field.value = std::uint64_t{load<std::uint16_t>(p)};
-        format_one(message, spec, load<std::uint16_t>(p));
+        format_arg(message, site, i, load<std::uint16_t>(p));
         break;
       case ArgType::u32:
         field.value = std::uint64_t{load<std::uint32_t>(p)};
-        format_one(message, spec, load<std::uint32_t>(p));
+        format_arg(message, site, i, load<std::uint32_t>(p));
         break;
       case ArgType::u64:
         field.value = load<std::uint64_t>(p);
-        format_one(message, spec, load<std::uint64_t>(p));
+        format_arg(message, site, i, load<std::uint64_t>(p));
         break;
       case ArgType::f32:
         field.value = double{load<float>(p)};
-        format_one(message, spec, load<float>(p));
+        format_arg(message, site, i, load<float>(p));
         break;
       case ArgType::f64:
         field.value = load<double>(p);
-        format_one(message, spec, load<double>(p));
+        format_arg(message, site, i, load<double>(p));
         break;
       case ArgType::boolean:
         field.value = load<std::uint8_t>(p) != 0;
-        format_one(message, spec, load<std::uint8_t>(p) != 0);
+        format_arg(message, site, i, load<std::uint8_t>(p) != 0);
         break;
       case ArgType::character:
         field.value = load<char>(p);
-        format_one(message, spec, load<char>(p));
+        format_arg(message, site, i, load<char>(p));
         break;
       case ArgType::pointer:
         field.value = Pointer{load<std::uint64_t>(p)};
-        format_one(
-            message, spec,
+        format_arg(
+            message, site, i,
             reinterpret_cast<const void*>(static_cast<std::uintptr_t>(load<std::uint64_t>(p))));
         break;
       case ArgType::string:
@@ -203,29 +265,57 @@ bool decode_args(const SiteInfo& site, const std::byte* data, std::size_t size, 
         const auto word = load<std::uint32_t>(p);
         const std::uint32_t length = word & detail::kStringLengthMask;
         if (length > size - offset - 4) return false;
-        std::string text(reinterpret_cast<const char*>(p + 4), length);
+        const auto* text = reinterpret_cast<const char*>(p + 4);
         field.truncated = (word & detail::kStringTruncated) != 0;
         record.truncated |= field.truncated;
-        if (type == ArgType::formatted)
-          message += text;  // its spec was applied when logged
-        else
-          format_one(message, spec, fmt::string_view(text));
-        field.value = std::move(text);
+        if (type == ArgType::formatted) {
+          put(message, text, length);  // its spec was applied when logged
+        } else {
+          format_arg(message, site, i, fmt::string_view(text, length));
+        }
+        set_text(field.value, text, length);
         offset += 4 + length;
         break;
       }
     }
     offset += fixed;
-    if (site.template_ok) message += site.literals[i + 1];
-    record.fields.push_back(std::move(field));
+    if (site.template_ok) put(message, site.literals[i + 1]);
   }
-  if (!site.template_ok) {
-    // A template that does not match its arguments (damaged file): show both.
-    message = site.message_template + message + (site.types.empty() ? "" : "]");
-  }
-  if (offset > size) return false;
-  record.message = std::move(message);
-  return true;
+  if (!site.template_ok && n != 0) put(message, "]");
+  record.message.assign(message.data(), message.size());
+  return offset <= size;
 }
 
 }  // namespace blackbox::reader
+
+namespace blackbox {
+
+void swap(Record& a, Record& b) noexcept {
+  // A member added to Record must be added here too.
+  static_assert(sizeof(void*) != 8 || sizeof(Record) == 272, "Record changed: update swap()");
+  using std::swap;
+  swap(a.time_ns, b.time_ns);
+  swap(a.ticks, b.ticks);
+  swap(a.tid, b.tid);
+  a.thread_name.swap(b.thread_name);
+  swap(a.level, b.level);
+  swap(a.tag, b.tag);
+  swap(a.file, b.file);
+  swap(a.function, b.function);
+  swap(a.message_template, b.message_template);
+  swap(a.line, b.line);
+  a.message.swap(b.message);
+  a.fields.swap(b.fields);
+  swap(a.has_trace, b.has_trace);
+  swap(a.trace_id, b.trace_id);
+  swap(a.span_id, b.span_id);
+  swap(a.truncated, b.truncated);
+  swap(a.slot, b.slot);
+  swap(a.position, b.position);
+  swap(a.sequence, b.sequence);
+  swap(a.pid, b.pid);
+  swap(a.process_start_ns, b.process_start_ns);
+  a.site_owner.swap(b.site_owner);
+}
+
+}  // namespace blackbox

@@ -23,6 +23,7 @@ struct SiteInfo {
   std::vector<std::string> literals;
   std::vector<std::string> names;
   std::vector<std::string> specs;  // "{:spec}" for fmt, or "{}"
+  std::vector<bool> plain;         // specs[i] == "{}": formatted without fmt's parser
   bool template_ok = false;        // parsed, and one placeholder per argument
 };
 

@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <array>
 #include <cmath>
 #include <cstring>
 #include <iterator>
@@ -31,7 +32,8 @@ const char* level_colour(Level level) {
   }
 }
 
-void append_json_string(std::string_view s, std::string& out) {
+template <typename Out>
+void append_json_string(std::string_view s, Out& out) {
   out += '"';
   for (const char c : s) {
     switch (c) {
@@ -52,7 +54,10 @@ void append_json_string(std::string_view s, std::string& out) {
         break;
       default:
         if (static_cast<unsigned char>(c) < 0x20) {
-          fmt::format_to(std::back_inserter(out), "\\u{:04x}", static_cast<unsigned char>(c));
+          static constexpr char kHex[] = "0123456789abcdef";
+          out += "\\u00";
+          out += kHex[static_cast<unsigned char>(c) >> 4];
+          out += kHex[c & 15];
         } else {
           out += c;
         }
@@ -62,7 +67,7 @@ void append_json_string(std::string_view s, std::string& out) {
 }
 
 // logfmt: bare if it has no space, quote or '='; else quoted with JSON escapes.
-void append_logfmt_value(std::string_view s, std::string& out) {
+void append_logfmt_value(std::string_view s, Text& out) {
   if (!s.empty() && s.find_first_of(" \"=\t\n\\") == std::string_view::npos) {
     out += s;
   } else {
@@ -71,7 +76,7 @@ void append_logfmt_value(std::string_view s, std::string& out) {
 }
 
 // A field as JSON: numbers and booleans bare, everything else (and inf/nan) as a string.
-void append_json_value(const blackbox::Value& v, std::string& out) {
+void append_json_value(const blackbox::Value& v, Text& out) {
   const std::string text = plain_value(v);
   const bool bare = std::holds_alternative<bool>(v) || std::holds_alternative<std::int64_t>(v) ||
                     std::holds_alternative<std::uint64_t>(v) ||
@@ -92,21 +97,47 @@ const char* otel_severity_text(Level level) {
   return i < 6 ? kNames[i] : "UNSPECIFIED";
 }
 
+// Every byte's two hex digits: one 2-byte copy per byte.
+constexpr std::array<char, 512> kHexPairs = [] {
+  std::array<char, 512> t{};
+  constexpr char kHex[] = "0123456789abcdef";
+  for (std::size_t b = 0; b < 256; ++b) {
+    t[2 * b] = kHex[b >> 4];
+    t[2 * b + 1] = kHex[b & 15];
+  }
+  return t;
+}();
+
+void hex(const std::uint8_t* bytes, std::size_t n, char* out) {
+  for (std::size_t i = 0; i < n; ++i) std::memcpy(out + 2 * i, &kHexPairs[2 * bytes[i]], 2);
+}
+
+void append_hex(const std::uint8_t* bytes, std::size_t n, Text& out) {
+  hex(bytes, n, out.reserve(2 * n));
+  out.added(2 * n);
+}
+
+// Appends fmt's output for `args` (the few places where a format string pays its way).
+template <typename... Args>
+void append_fmt(Text& out, fmt::format_string<Args...> format, Args&&... args) {
+  fmt::memory_buffer buffer;
+  fmt::format_to(fmt::appender(buffer), format, std::forward<Args>(args)...);
+  out.append(buffer.data(), buffer.size());
+}
+
 }  // namespace
 
-std::string json_string(std::string_view s) {
-  std::string out;
-  append_json_string(s, out);
-  return out;
+void Text::grow(std::size_t n) {
+  const std::size_t capacity = std::max(2 * capacity_, size_ + n);
+  auto bigger = std::make_unique<char[]>(capacity);
+  if (size_ != 0) std::memcpy(bigger.get(), data_.get(), size_);
+  data_ = std::move(bigger);
+  capacity_ = capacity;
 }
 
 std::string trace_hex(const std::uint8_t* bytes, std::size_t n) {
-  static constexpr char kHex[] = "0123456789abcdef";
   std::string out(2 * n, '0');
-  for (std::size_t i = 0; i < n; ++i) {
-    out[2 * i] = kHex[bytes[i] >> 4];
-    out[2 * i + 1] = kHex[bytes[i] & 15];
-  }
+  hex(bytes, n, out.data());
   return out;
 }
 
@@ -116,7 +147,7 @@ char level_letter(Level level) {
   return i < 6 ? kLetters[i] : '?';
 }
 
-void Renderer::append_time(std::int64_t ns, bool iso_utc, std::string& out) {
+void Renderer::append_time(std::int64_t ns, bool iso_utc, Text& out) {
   std::int64_t second = ns / 1'000'000'000;
   std::int64_t fraction_ns = ns % 1'000'000'000;
   if (fraction_ns < 0) {  // before 1970: floor, not truncate
@@ -131,12 +162,12 @@ void Renderer::append_time(std::int64_t ns, bool iso_utc, std::string& out) {
     } else {
       localtime_r(&seconds, &tm);
     }
-    std::strftime(cached_, sizeof cached_, iso_utc ? "%Y-%m-%dT%H:%M:%S" : "%Y-%m-%d %H:%M:%S",
-                  &tm);
+    cached_length_ = std::strftime(cached_, sizeof cached_,
+                                   iso_utc ? "%Y-%m-%dT%H:%M:%S" : "%Y-%m-%d %H:%M:%S", &tm);
     cached_second_ = second;
     cached_iso_ = iso_utc;
   }
-  out += cached_;
+  out.append(cached_, cached_length_);
   char micro[8];
   auto us = static_cast<std::uint32_t>(fraction_ns / 1000);
   micro[0] = '.';
@@ -145,7 +176,7 @@ void Renderer::append_time(std::int64_t ns, bool iso_utc, std::string& out) {
   if (utc_ || iso_utc) out += 'Z';
 }
 
-void Renderer::render(const Record& r, std::string& out) {
+void Renderer::render(const Record& r, Text& out) {
   switch (format_) {
     case Format::raw:
       out += r.message;
@@ -156,26 +187,32 @@ void Renderer::render(const Record& r, std::string& out) {
       if (colour_) out += level_colour(r.level);
       out += level_letter(r.level);
       if (colour_) out += "\x1b[0m";
-      fmt::format_to(std::back_inserter(out), " {:>7} {:<8} ", r.tid, r.tag);
+      // " {tid:>7} {tag:<8} " without fmt's format-string parser (this is the hot loop).
+      const fmt::format_int tid(r.tid);
+      out.append(tid.size() < 7 ? 8 - tid.size() : 1, ' ');
+      out.append(tid.data(), tid.size());
+      out += ' ';
+      out += r.tag;
+      out.append(r.tag.size() < 8 ? 9 - r.tag.size() : 1, ' ');
       out += r.message;
       if (r.has_trace) {
         out += " trace=";
-        out += trace_hex(r.trace_id.data(), 16);
+        append_hex(r.trace_id.data(), 16, out);
       }
       break;
     }
     case Format::logfmt: {
       out += "time=";
       append_time(r.time_ns, true, out);
-      fmt::format_to(std::back_inserter(out), " level={} tag=", blackbox::level_name(r.level));
+      append_fmt(out, " level={} tag=", blackbox::level_name(r.level));
       append_logfmt_value(r.tag, out);
-      fmt::format_to(std::back_inserter(out), " tid={} msg=", r.tid);
+      append_fmt(out, " tid={} msg=", r.tid);
       append_logfmt_value(r.message, out);
       for (std::size_t i = 0; i < r.fields.size(); ++i) {
         const auto& f = r.fields[i];
         out += ' ';
         if (f.name.empty()) {
-          fmt::format_to(std::back_inserter(out), "arg{}", i);
+          append_fmt(out, "arg{}", i);
         } else {
           out += f.name;
         }
@@ -184,18 +221,18 @@ void Renderer::render(const Record& r, std::string& out) {
       }
       if (r.has_trace) {
         out += " trace_id=";
-        out += trace_hex(r.trace_id.data(), 16);
+        append_hex(r.trace_id.data(), 16, out);
       }
       break;
     }
     case Format::json: {
       out += "{\"time\":\"";
       append_time(r.time_ns, true, out);
-      fmt::format_to(std::back_inserter(out),
+      append_fmt(out,
                      "\",\"severity\":{},\"severity_text\":\"{}\",\"tag\":", otel_severity(r.level),
                      otel_severity_text(r.level));
       append_json_string(r.tag, out);
-      fmt::format_to(std::back_inserter(out), ",\"pid\":{},\"tid\":{},\"thread\":", r.pid, r.tid);
+      append_fmt(out, ",\"pid\":{},\"tid\":{},\"thread\":", r.pid, r.tid);
       append_json_string(r.thread_name, out);
       out += ",\"message\":";
       append_json_string(r.message, out);
@@ -209,19 +246,22 @@ void Renderer::render(const Record& r, std::string& out) {
       }
       out += '}';
       if (r.has_trace) {
-        out += ",\"trace_id\":\"" + trace_hex(r.trace_id.data(), 16) + "\",\"span_id\":\"" +
-               trace_hex(r.span_id.data(), 8) + '"';
+        out += ",\"trace_id\":\"";
+        append_hex(r.trace_id.data(), 16, out);
+        out += "\",\"span_id\":\"";
+        append_hex(r.span_id.data(), 8, out);
+        out += '"';
       }
       out += ",\"file\":";
       append_json_string(r.file, out);
-      fmt::format_to(std::back_inserter(out), ",\"line\":{}}}", r.line);
+      append_fmt(out, ",\"line\":{}}}", r.line);
       break;
     }
   }
   out += '\n';
 }
 
-Output::Output() { buffer_.reserve(1 << 20); }
+Output::Output() = default;
 Output::~Output() { flush(); }
 
 bool Output::commit() { return buffer_.size() < (1u << 20) || flush(); }

@@ -5,7 +5,9 @@
 
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -15,17 +17,57 @@ namespace logcat {
 
 enum class Format { text, json, logfmt, raw };
 
+// An output buffer whose appends are a bounds check and a memcpy, inline (std::string's
+// are out-of-line calls, a dozen per line: they were a tenth of logcat's time).
+class Text {
+ public:
+  Text() { grow(1 << 20); }
+  Text& operator+=(std::string_view s) {
+    append(s.data(), s.size());
+    return *this;
+  }
+  Text& operator+=(char c) {
+    if (size_ == capacity_) grow(1);
+    data_[size_++] = c;
+    return *this;
+  }
+  void append(const char* p, std::size_t n) {
+    if (capacity_ - size_ < n) grow(n);
+    std::memcpy(data_.get() + size_, p, n);
+    size_ += n;
+  }
+  void append(std::size_t n, char c) {
+    if (capacity_ - size_ < n) grow(n);
+    std::memset(data_.get() + size_, c, n);
+    size_ += n;
+  }
+  // Room for `n` more bytes, to be written at end() and then kept with added(n).
+  char* reserve(std::size_t n) {
+    if (capacity_ - size_ < n) grow(n);
+    return data_.get() + size_;
+  }
+  void added(std::size_t n) { size_ += n; }
+  [[nodiscard]] const char* data() const { return data_.get(); }
+  [[nodiscard]] std::size_t size() const { return size_; }
+  void clear() { size_ = 0; }
+
+ private:
+  void grow(std::size_t n);
+  std::unique_ptr<char[]> data_;
+  std::size_t size_ = 0, capacity_ = 0;
+};
+
 class Renderer {
  public:
   Renderer(Format format, bool colour, bool utc) : format_(format), colour_(colour), utc_(utc) {}
 
   // Appends the record's line, newline included, to `out`.
-  void render(const blackbox::Record& r, std::string& out);
+  void render(const blackbox::Record& r, Text& out);
 
  private:
   // "2026-11-24 13:06:02" (or ISO 8601 with 'T'), computed once per second: localtime_r
   // costs far more than the rest of a line.
-  void append_time(std::int64_t ns, bool iso_utc, std::string& out);
+  void append_time(std::int64_t ns, bool iso_utc, Text& out);
 
   Format format_;
   bool colour_;
@@ -33,6 +75,7 @@ class Renderer {
   std::int64_t cached_second_ = -1;
   bool cached_iso_ = false;
   char cached_[32] = {};
+  std::size_t cached_length_ = 0;
 };
 
 // Buffered standard output that notices a closed pipe: write() returns false once stdout
@@ -43,20 +86,20 @@ class Output {
   ~Output();
   Output(const Output&) = delete;
   Output& operator=(const Output&) = delete;
-  std::string& buffer() { return buffer_; }
+  Text& buffer() { return buffer_; }
   bool commit();  // writes the buffer once it is large; false on EPIPE
   bool flush();   // writes everything now
   [[nodiscard]] bool closed() const { return closed_; }
   [[nodiscard]] bool failed() const { return failed_; }  // closed by an error other than EPIPE
 
  private:
-  std::string buffer_;
+  Text buffer_;
   bool closed_ = false;
   bool failed_ = false;
 };
 
-[[nodiscard]] std::string json_string(std::string_view s);
 [[nodiscard]] std::string trace_hex(const std::uint8_t* bytes, std::size_t n);
+
 [[nodiscard]] char level_letter(blackbox::Level level);
 
 }  // namespace logcat

@@ -44,7 +44,7 @@ bool Inputs::add(const std::string& path, std::string& error) {
   return true;
 }
 
-void Inputs::add(const Record& r) {
+Inputs::Batch& Inputs::filling() {
   if (!filling_) {
     if (spent_.empty()) {
       filling_ = std::make_unique<Batch>();
@@ -54,7 +54,11 @@ void Inputs::add(const Record& r) {
     }
     filling_->used = 0;
   }
-  Batch& b = *filling_;
+  return *filling_;
+}
+
+void Inputs::add(const Record& r) {
+  Batch& b = filling();
   if (b.used == b.records.size()) {
     b.records.push_back(r);
   } else {
@@ -63,14 +67,26 @@ void Inputs::add(const Record& r) {
   ++b.used;
 }
 
+void Inputs::take(Record& r) {
+  Batch& b = filling();
+  if (b.used == b.records.size()) b.records.emplace_back();
+  // The reader refills `r` next, into the storage of the record it gets back.
+  swap(b.records[b.used], r);
+  ++b.used;
+}
+
 void Inputs::seal() {
   if (!filling_) return;
   Batch& b = *filling_;
   b.order.resize(b.used);
   for (std::uint32_t i = 0; i < b.used; ++i) b.order[i] = i;
-  std::stable_sort(b.order.begin(), b.order.end(), [&b](std::uint32_t x, std::uint32_t y) {
+  const auto by_time = [&b](std::uint32_t x, std::uint32_t y) {
     return earlier(b.records[x], b.records[y]);
-  });
+  };
+  // A chunk of one thread's run is in order already: checking is cheaper than sorting.
+  if (!std::is_sorted(b.order.begin(), b.order.end(), by_time)) {
+    std::stable_sort(b.order.begin(), b.order.end(), by_time);
+  }
   b.next = 0;
   if (b.used == 0) {
     spent_.push_back(std::move(filling_));
@@ -93,7 +109,7 @@ void Inputs::take_ring_record(const Record& r) {
   if (selection_.pass_read_filter(r) && selection_.pass_decoded(r)) add(r);
 }
 
-void Inputs::take_archive_record(const Record& r) {
+void Inputs::take_archive_record(Record& r) {
   if (!rings_.empty()) {
     const Key key{r.pid, r.process_start_ns, r.slot};
     const auto first = ring_first_.find(key);
@@ -104,7 +120,7 @@ void Inputs::take_archive_record(const Record& r) {
     auto& last = archive_last_[key];
     last = std::max(last, r.sequence);
   }
-  if (selection_.pass_decoded(r)) add(r);
+  if (selection_.pass_decoded(r)) take(r);
 }
 
 // Delivers waiting records earlier than `limit` (all of them if `everything`), in order.
@@ -174,7 +190,7 @@ void Inputs::read_all(const Sink& sink) {
     }
     if (!emit_before(next_time, next == nullptr, sink)) break;
     if (next == nullptr) break;
-    next->read_next_chunk([this](const Record& r) { take_archive_record(r); });
+    next->read_next_chunk([this](Record& r) { take_archive_record(r); });
     seal();
   }
   report_damage();
@@ -185,7 +201,7 @@ std::size_t Inputs::read_new(const Sink& sink) {
   for (auto& archive : archives_) {
     archive->scan();
     while (archive->next_chunk_time()) {
-      archive->read_next_chunk([this](const Record& r) { take_archive_record(r); });
+      archive->read_next_chunk([this](Record& r) { take_archive_record(r); });
       seal();
     }
   }

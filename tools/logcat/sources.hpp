@@ -70,8 +70,10 @@ class Inputs {
   };
 
   void take_ring_record(const Record& r);
-  void take_archive_record(const Record& r);
-  void add(const Record& r);  // into the batch being filled
+  void take_archive_record(Record& r);
+  Batch& filling();           // the batch being filled (a fresh or reused one)
+  void add(const Record& r);  // a copy into the batch being filled
+  void take(Record& r);       // the same, by swapping `r` with a spent record
   void seal();                // the batch being filled is complete: sort it, make it active
   bool emit_before(std::int64_t limit, bool everything, const Sink& sink);
   void poll_rings();
