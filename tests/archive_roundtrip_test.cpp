@@ -343,8 +343,8 @@ TEST(ArchiveRoundTrip, ChunkByChunkReadingMergesInTimeOrder) {
       heap.pop_back();
     }
     if (!next) break;
-    reader->read_next_chunk([&](const Record& r) {
-      heap.push_back(r);
+    reader->read_next_chunk([&](std::unique_ptr<Record>& r) {
+      heap.push_back(*r);
       std::push_heap(heap.begin(), heap.end(), later);
     });
     most_held = std::max(most_held, heap.size());

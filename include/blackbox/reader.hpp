@@ -63,10 +63,6 @@ struct Record {
   std::int32_t pid = 0;
   std::int64_t process_start_ns = 0;
   std::shared_ptr<const void> site_owner;  // keeps the views above alive
-
-  // Member by member: cheaper than std::swap's three moves (readers and logcat hand records
-  // over by swapping, and keep the storage they get back).
-  friend void swap(Record& a, Record& b) noexcept;
 };
 
 // What a reader may skip rather than decode. Archive chunks whose index rules them out
@@ -220,11 +216,13 @@ class ArchiveReader {
   // skipped). It returns the number of chunks indexed. next_chunk_time() is the earliest
   // start time of the indexed chunks not yet read: no record still to come from them is
   // earlier. read_next_chunk() decodes that chunk into `sink` (its records in file order, not
-  // sorted) and returns how many passed the filter. The sink may take a record's contents
-  // (swap it with one of its own, whose storage the reader then reuses): no copy is needed.
+  // sorted) and returns how many passed the filter. The sink may keep a record without
+  // copying it: take the pointer (leaving null), or swap in a spent record of its own, whose
+  // storage the reader then reuses for the next one.
   std::size_t scan();
   [[nodiscard]] std::optional<std::int64_t> next_chunk_time() const;
-  std::size_t read_next_chunk(const std::function<void(Record&)>& sink);
+  using RecordSink = std::function<void(std::unique_ptr<Record>& record)>;
+  std::size_t read_next_chunk(const RecordSink& sink);
 
   [[nodiscard]] std::vector<Loss> losses() const;  // the loss markers read so far
   [[nodiscard]] std::uint64_t lost_records() const;

@@ -583,15 +583,72 @@ namespace {
 struct In {
   const std::uint8_t* p;
   const std::uint8_t* end;
-  bool varint(std::uint64_t& v) noexcept { return get_varint(p, end, v); }
+  bool varint(std::uint64_t& v) noexcept {
+    // Most varints are one byte; and away from the end no bound needs checking per byte.
+    if (p != end && *p < 0x80) [[likely]] {
+      v = *p++;
+      return true;
+    }
+    return get_varint(p, end, v);
+  }
+  // Steps over a varint without computing it (a record nobody wants).
+  bool skip_varint() noexcept {
+    if (end - p >= 10) [[likely]] {
+      for (int i = 0; i < 10; ++i) {
+        if (*p++ < 0x80) return true;
+      }
+      return false;
+    }
+    std::uint64_t v;
+    return get_varint(p, end, v);
+  }
   bool bytes(std::size_t n) const noexcept { return static_cast<std::size_t>(end - p) >= n; }
 };
 
+// Steps over the arguments of a record whose site nobody wants: its values are never
+// needed (nor, then, its site's previous values), but the strings written in full still
+// take their numbers, which later records may refer to. False if the bytes run out.
+bool skip_args(const std::vector<ArgType>& types, In& ints, In& floats, In& text,
+               std::vector<std::pair<const std::uint8_t*, std::uint32_t>>& strings) {
+  for (const ArgType type : types) {
+    switch (detail::fixed_size(type)) {
+      case 1:
+        if (!ints.bytes(1)) return false;
+        ++ints.p;
+        break;
+      case 0: {
+        std::uint64_t v;
+        if (!text.varint(v)) return false;
+        if (v % 2 == 1) {
+          const std::uint64_t len = (v - 1) / 4;
+          if (len > detail::kStringLengthMask || !text.bytes(len)) return false;
+          strings.emplace_back(text.p, static_cast<std::uint32_t>(
+                                           len | ((v - 1) / 2 % 2 != 0 ? detail::kStringTruncated
+                                                                       : 0)));
+          text.p += len;
+        }
+        break;
+      }
+      default:
+        if (type == ArgType::f64) {
+          std::uint64_t v;
+          if (!floats.varint(v)) return false;
+          if ((v & 7) == kNotDecimal && (v != kNotDecimal || !floats.skip_varint())) return false;
+        } else if (type == ArgType::f32) {
+          if (!floats.skip_varint()) return false;
+        } else if (!ints.skip_varint()) {
+          return false;
+        }
+        break;
+    }
+  }
+  return true;
+}
+
 }  // namespace
 
-ChunkDecoder::SiteState* ChunkDecoder::site(std::uint32_t id, const SiteLookupFn& sites) {
+ChunkDecoder::SiteState* ChunkDecoder::site_slow(std::uint32_t id, const SiteLookupFn& sites) {
   CacheEntry& hit = cache_[id % kCacheEntries];
-  if (hit.id == id && id != 0) return &states_[hit.state];
   const auto [it, fresh] = state_of_.try_emplace(id, static_cast<std::uint32_t>(used_));
   if (fresh) {
     if (used_ == states_.size()) states_.emplace_back();
@@ -713,6 +770,10 @@ std::string ChunkDecoder::decode(std::span<const std::uint8_t> body, const SiteL
         return "repeated trace without a previous one";
       }
       rec.trace = trace_mode == 0 ? nullptr : prev_trace;
+      if (!s.lookup.wanted) {
+        if (!skip_args(*arg_types, ints, floats, text, strings_)) return "argument runs past its stream";
+        continue;
+      }
       if (s.epoch != epoch) {
         s.epoch = epoch;
         s.args.assign(arg_types->size(), ArgState{});
@@ -720,7 +781,6 @@ std::string ChunkDecoder::decode(std::span<const std::uint8_t> body, const SiteL
       // Whether this record is delivered: if not, its arguments are only walked (their
       // previous values still count for the records after it).
       const bool wanted =
-          s.lookup.wanted &&
           (!filtering ||
            (thread_ok && rec.time_ns >= filter.since_ns && rec.time_ns < filter.until_ns &&
             (filter.trace_id == nullptr ||

@@ -237,7 +237,12 @@ class ChunkDecoder {
     std::uint32_t epoch = 0;      // the run its argument states belong to
     std::vector<ArgState> args;   // previous values in that run
   };
-  SiteState* site(std::uint32_t id, const SiteLookupFn& sites);
+  SiteState* site(std::uint32_t id, const SiteLookupFn& sites) {
+    const CacheEntry& hit = cache_[id % kCacheEntries];
+    if (hit.id == id && id != 0) [[likely]] return &states_[hit.state];
+    return site_slow(id, sites);
+  }
+  SiteState* site_slow(std::uint32_t id, const SiteLookupFn& sites);
   bool any_wanted(std::span<const std::uint8_t> control, std::span<const std::uint8_t> time,
                   const SiteLookupFn& sites, const RecordFilter& filter);
 

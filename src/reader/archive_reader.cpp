@@ -140,6 +140,8 @@ bool parse_chunk_filter(std::span<const std::byte> in, ChunkFilterView& out) {
 
 }  // namespace
 
+using RecordSink = ArchiveReader::RecordSink;
+
 struct ArchiveReader::Impl {
   std::string root;  // the file or directory opened
   bool is_dir = false;
@@ -152,7 +154,9 @@ struct ArchiveReader::Impl {
   std::vector<std::byte> buffer;
   std::vector<std::uint8_t> body;
   archive::ChunkDecoder decoder;
-  Record record;  // the one handed to sinks (they may take its contents: it is refilled)
+  // The record handed to sinks; they may take it (and leave null or a spent one, whose
+  // storage is reused).
+  std::unique_ptr<Record> record;
   ZSTD_DCtx* dctx = ZSTD_createDCtx();
 
   ~Impl() { ZSTD_freeDCtx(dctx); }
@@ -189,9 +193,9 @@ struct ArchiveReader::Impl {
                    const ChunkFilterView* chunk_filter);
   bool chunk_filter_allows(FileState& f, const ChunkFilterView& cf);
   std::size_t read_pending(const PendingChunk& chunk,
-                           const std::function<void(Record&)>& sink);
+                           const RecordSink& sink);
   std::size_t read_chunk(FileState& f, const archive::FrameView& frame, std::uint64_t base,
-                         const std::function<void(Record&)>& sink);
+                         const RecordSink& sink);
   bool site_passes(FileState& f, std::uint32_t id, const reader::SiteInfo& site) {
     const auto [it, fresh] = f.site_verdicts.try_emplace(id, false);
     if (fresh) it->second = reader::site_passes(filter, site);
@@ -278,7 +282,7 @@ bool ArchiveReader::Impl::index_chunk(std::size_t file_index, const archive::Fra
 }
 
 std::size_t ArchiveReader::Impl::read_pending(const PendingChunk& chunk,
-                                              const std::function<void(Record&)>& sink) {
+                                              const RecordSink& sink) {
   FileState& f = files[chunk.file];
   std::span<const std::byte> bytes;
   if (f.image != nullptr) {
@@ -376,7 +380,7 @@ void ArchiveReader::Impl::read_losses(FileState& f, const archive::FrameView& fr
 
 std::size_t ArchiveReader::Impl::read_chunk(FileState& f, const archive::FrameView& frame,
                                             std::uint64_t base,
-                                            const std::function<void(Record&)>& sink) {
+                                            const RecordSink& sink) {
   const std::uint64_t frame_offset = base + frame.offset;
   const std::uint64_t frame_bytes = archive::kFrameHeaderBytes + frame.payload.size();
   std::span<const std::byte> in = frame.payload, tids;
@@ -394,8 +398,10 @@ std::size_t ArchiveReader::Impl::read_chunk(FileState& f, const archive::FrameVi
     add_damage(f, frame_offset, frame_bytes, "chunk size does not match its index");
     return 0;
   }
-  body.resize(index.body_bytes);
-  const std::size_t got = ZSTD_decompressDCtx(dctx, body.data(), body.size(), in.data(), in.size());
+  // Grown, never shrunk: resize() would zero the difference again for every chunk.
+  if (body.size() < index.body_bytes) body.resize(index.body_bytes);
+  const std::size_t got =
+      ZSTD_decompressDCtx(dctx, body.data(), index.body_bytes, in.data(), in.size());
   if (ZSTD_isError(got) || got != index.body_bytes) {
     add_damage(f, frame_offset, frame_bytes,
                std::string("chunk does not decompress: ") +
@@ -416,8 +422,10 @@ std::size_t ArchiveReader::Impl::read_chunk(FileState& f, const archive::FrameVi
   by_record.until_ns = filter.until_ns;
   by_record.tids = filter.tids;
   by_record.trace_id = filter.trace_id ? filter.trace_id->data() : nullptr;
-  Record& r = record;
-  const std::string error = decoder.decode(body, lookup, by_record, [&](const archive::DecodedRecord& d) {
+  const std::span<const std::uint8_t> records(body.data(), index.body_bytes);
+  const std::string error = decoder.decode(records, lookup, by_record, [&](const archive::DecodedRecord& d) {
+    if (!record) record = std::make_unique<Record>();
+    Record& r = *record;
     const auto& site = *static_cast<const std::shared_ptr<const reader::SiteInfo>*>(d.site_user);
     if (r.site_owner != site) {
       r.site_owner = site;
@@ -441,7 +449,7 @@ std::size_t ArchiveReader::Impl::read_chunk(FileState& f, const archive::FrameVi
     r.pid = f.info.pid;
     r.process_start_ns = f.info.process_start_ns;
     if (!reader::decode_args(*site, d.args.data(), d.args.size(), r)) return;
-    sink(r);
+    sink(record);
     ++emitted;
   });
   if (!error.empty()) add_damage(f, frame_offset, frame_bytes, "bad chunk body: " + error);
@@ -573,7 +581,7 @@ std::optional<std::int64_t> ArchiveReader::next_chunk_time() const {
   return impl_->pending.front().min_ns;
 }
 
-std::size_t ArchiveReader::read_next_chunk(const std::function<void(Record&)>& sink) {
+std::size_t ArchiveReader::read_next_chunk(const RecordSink& sink) {
   auto& pending = impl_->pending;
   if (pending.empty()) return 0;
   std::pop_heap(pending.begin(), pending.end(), std::greater<>{});
@@ -590,7 +598,7 @@ std::size_t ArchiveReader::poll(const std::function<void(const Record&)>& sink) 
     return std::tie(a.file, a.offset) < std::tie(b.file, b.offset);
   });
   std::size_t total = 0;
-  const std::function<void(Record&)> give = [&sink](Record& r) { sink(r); };
+  const RecordSink give = [&sink](std::unique_ptr<Record>& r) { sink(*r); };
   for (const PendingChunk& chunk : pending) total += impl_->read_pending(chunk, give);
   pending.clear();
   return total;

@@ -1,6 +1,7 @@
 // Record arguments back into typed values and the formatted message.
 #include "reader/decode.hpp"
 
+#include <fmt/compile.h>
 #include <fmt/format.h>
 
 #include <cstring>
@@ -45,6 +46,20 @@ void format_one(Message& out, const std::string& spec, const T& value) {
   }
 }
 
+// N for a spec "{:.Nf}" (N < 100), the usual form for measurements; otherwise -1.
+std::int8_t fixed_precision(const std::string& spec) {
+  const std::size_t n = spec.size();
+  if (n < 6 || n > 7 || spec.compare(0, 3, "{:.") != 0 || spec.compare(n - 2, 2, "f}") != 0) {
+    return -1;
+  }
+  int precision = 0;
+  for (std::size_t i = 3; i < n - 2; ++i) {
+    if (spec[i] < '0' || spec[i] > '9') return -1;
+    precision = precision * 10 + (spec[i] - '0');
+  }
+  return static_cast<std::int8_t>(precision);
+}
+
 bool is_name_start(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_'; }
 bool is_name_char(char c) { return is_name_start(c) || (c >= '0' && c <= '9') || c == '.'; }
 
@@ -55,6 +70,7 @@ bool parse_template(const std::string& text, SiteInfo& out) {
   out.names.clear();
   out.specs.clear();
   out.plain.clear();
+  out.fixed.clear();
   for (std::size_t i = 0; i < text.size(); ++i) {
     const char c = text[i];
     if ((c == '{' || c == '}') && i + 1 < text.size() && text[i + 1] == c) {
@@ -86,6 +102,7 @@ bool parse_template(const std::string& text, SiteInfo& out) {
     }
     spec += "}";
     out.plain.push_back(spec == "{}");
+    out.fixed.push_back(fixed_precision(spec));
     out.names.push_back(name);
     out.specs.push_back(std::move(spec));
     out.literals.emplace_back();
@@ -154,6 +171,12 @@ void format_arg(Message& out, const SiteInfo& site, std::size_t i, const T& valu
       put(out, text.data(), text.size());
     } else {
       fmt::format_to(fmt::appender(out), "{}", value);
+    }
+  } else if constexpr (std::is_floating_point_v<T>) {
+    if (site.fixed[i] >= 0) {
+      fmt::format_to(fmt::appender(out), FMT_COMPILE("{:.{}f}"), value, int{site.fixed[i]});
+    } else {
+      format_one(out, site.specs[i], value);
     }
   } else {
     format_one(out, site.specs[i], value);
@@ -287,35 +310,3 @@ bool decode_args(const SiteInfo& site, const std::byte* data, std::size_t size, 
 }
 
 }  // namespace blackbox::reader
-
-namespace blackbox {
-
-void swap(Record& a, Record& b) noexcept {
-  // A member added to Record must be added here too.
-  static_assert(sizeof(void*) != 8 || sizeof(Record) == 272, "Record changed: update swap()");
-  using std::swap;
-  swap(a.time_ns, b.time_ns);
-  swap(a.ticks, b.ticks);
-  swap(a.tid, b.tid);
-  a.thread_name.swap(b.thread_name);
-  swap(a.level, b.level);
-  swap(a.tag, b.tag);
-  swap(a.file, b.file);
-  swap(a.function, b.function);
-  swap(a.message_template, b.message_template);
-  swap(a.line, b.line);
-  a.message.swap(b.message);
-  a.fields.swap(b.fields);
-  swap(a.has_trace, b.has_trace);
-  swap(a.trace_id, b.trace_id);
-  swap(a.span_id, b.span_id);
-  swap(a.truncated, b.truncated);
-  swap(a.slot, b.slot);
-  swap(a.position, b.position);
-  swap(a.sequence, b.sequence);
-  swap(a.pid, b.pid);
-  swap(a.process_start_ns, b.process_start_ns);
-  a.site_owner.swap(b.site_owner);
-}
-
-}  // namespace blackbox

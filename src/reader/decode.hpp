@@ -24,6 +24,7 @@ struct SiteInfo {
   std::vector<std::string> names;
   std::vector<std::string> specs;  // "{:spec}" for fmt, or "{}"
   std::vector<bool> plain;         // specs[i] == "{}": formatted without fmt's parser
+  std::vector<std::int8_t> fixed;  // specs[i] == "{:.Nf}": N (a compiled format), else -1
   bool template_ok = false;        // parsed, and one placeholder per argument
 };
 

@@ -59,19 +59,20 @@ Inputs::Batch& Inputs::filling() {
 
 void Inputs::add(const Record& r) {
   Batch& b = filling();
-  if (b.used == b.records.size()) {
-    b.records.push_back(r);
+  if (b.used == b.records.size()) b.records.emplace_back();
+  if (b.records[b.used]) {
+    *b.records[b.used] = r;  // reuses the strings' and vectors' storage
   } else {
-    b.records[b.used] = r;  // reuses the strings' and vectors' storage
+    b.records[b.used] = std::make_unique<Record>(r);
   }
   ++b.used;
 }
 
-void Inputs::take(Record& r) {
+void Inputs::take(std::unique_ptr<Record>& r) {
   Batch& b = filling();
   if (b.used == b.records.size()) b.records.emplace_back();
-  // The reader refills `r` next, into the storage of the record it gets back.
-  swap(b.records[b.used], r);
+  // The reader fills the record it gets back (or a new one, if null) next.
+  std::swap(b.records[b.used], r);
   ++b.used;
 }
 
@@ -81,7 +82,7 @@ void Inputs::seal() {
   b.order.resize(b.used);
   for (std::uint32_t i = 0; i < b.used; ++i) b.order[i] = i;
   const auto by_time = [&b](std::uint32_t x, std::uint32_t y) {
-    return earlier(b.records[x], b.records[y]);
+    return earlier(*b.records[x], *b.records[y]);
   };
   // A chunk of one thread's run is in order already: checking is cheaper than sorting.
   if (!std::is_sorted(b.order.begin(), b.order.end(), by_time)) {
@@ -109,7 +110,8 @@ void Inputs::take_ring_record(const Record& r) {
   if (selection_.pass_read_filter(r) && selection_.pass_decoded(r)) add(r);
 }
 
-void Inputs::take_archive_record(Record& r) {
+void Inputs::take_archive_record(std::unique_ptr<Record>& record) {
+  const Record& r = *record;
   if (!rings_.empty()) {
     const Key key{r.pid, r.process_start_ns, r.slot};
     const auto first = ring_first_.find(key);
@@ -120,7 +122,7 @@ void Inputs::take_archive_record(Record& r) {
     auto& last = archive_last_[key];
     last = std::max(last, r.sequence);
   }
-  if (selection_.pass_decoded(r)) take(r);
+  if (selection_.pass_decoded(r)) take(record);
 }
 
 // Delivers waiting records earlier than `limit` (all of them if `everything`), in order.
@@ -190,7 +192,7 @@ void Inputs::read_all(const Sink& sink) {
     }
     if (!emit_before(next_time, next == nullptr, sink)) break;
     if (next == nullptr) break;
-    next->read_next_chunk([this](Record& r) { take_archive_record(r); });
+    next->read_next_chunk([this](std::unique_ptr<Record>& r) { take_archive_record(r); });
     seal();
   }
   report_damage();
@@ -201,7 +203,7 @@ std::size_t Inputs::read_new(const Sink& sink) {
   for (auto& archive : archives_) {
     archive->scan();
     while (archive->next_chunk_time()) {
-      archive->read_next_chunk([this](Record& r) { take_archive_record(r); });
+      archive->read_next_chunk([this](std::unique_ptr<Record>& r) { take_archive_record(r); });
       seal();
     }
   }

@@ -62,18 +62,19 @@ class Inputs {
   // from the batch whose next record is earliest. A chunk holds runs of each thread, so
   // sorting a batch and merging a handful of batches is far cheaper than a heap of records.
   struct Batch {
-    std::vector<Record> records;  // storage reused from batch to batch (no allocation)
+    // Storage reused from batch to batch; records from archives arrive as pointers.
+    std::vector<std::unique_ptr<Record>> records;
     std::size_t used = 0;
     std::vector<std::uint32_t> order;  // indices into records, by time
     std::size_t next = 0;              // into order
-    [[nodiscard]] const Record& head() const { return records[order[next]]; }
+    [[nodiscard]] const Record& head() const { return *records[order[next]]; }
   };
 
   void take_ring_record(const Record& r);
-  void take_archive_record(Record& r);
+  void take_archive_record(std::unique_ptr<Record>& r);
   Batch& filling();           // the batch being filled (a fresh or reused one)
   void add(const Record& r);  // a copy into the batch being filled
-  void take(Record& r);       // the same, by swapping `r` with a spent record
+  void take(std::unique_ptr<Record>& r);  // the same, swapping `r` for a spent record
   void seal();                // the batch being filled is complete: sort it, make it active
   bool emit_before(std::int64_t limit, bool everything, const Sink& sink);
   void poll_rings();
