@@ -8,7 +8,9 @@
 //   0x01 u16 type, u16 n, n bytes    one frame of `type` with this payload
 //   0x02 u16 n, u16 m, n + m bytes   a chunk frame: n bytes of index (and thread ids) as
 //                                    given, then the m-byte body compressed with zstd
-// The first byte chooses options (bit 0: filter by a trace id). Invariants: no crash, no
+// The first byte chooses options (bit 0: filter by a trace id; bit 1: by call site, which
+// lets chunk filter frames rule chunks out; bit 2: by a time window and a thread, checked
+// before arguments are decoded). Invariants: no crash, no
 // sanitizer report, every damaged range inside the image, every record's fields match its
 // template's placeholders.
 #include <zstd.h>
@@ -18,6 +20,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <string_view>
 #include <vector>
 
 #include "archive/frame.hpp"
@@ -77,11 +80,23 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   std::vector<std::byte> image = build(Input{data, size}, options);
   const std::size_t image_size = image.size();
   auto reader = blackbox::ArchiveReader::open_bytes(std::move(image), "fuzz");
+  blackbox::ReadFilter filter;
   if ((options & 1) != 0) {
     std::array<std::uint8_t, 16> id{};
     std::memcpy(id.data(), data + 1, std::min<std::size_t>(size > 1 ? size - 1 : 0, 16));
-    reader->set_trace_filter(id);
+    filter.trace_id = id;
   }
+  if ((options & 2) != 0) {
+    filter.site = [](std::string_view tag, blackbox::Level level) {
+      return tag.size() % 2 == 0 || level >= blackbox::Level::error;
+    };
+  }
+  if ((options & 4) != 0) {
+    filter.since_ns = 1'000'000'000'000'000'000;  // 2001 onwards, before 2033
+    filter.until_ns = 2'000'000'000'000'000'000;
+    filter.tids = {static_cast<std::uint32_t>(options >> 3) * 1000u, 1u};
+  }
+  reader->set_filter(std::move(filter));
   reader->poll([](const blackbox::Record& r) {
     if (r.site_owner == nullptr) __builtin_trap();
     volatile std::size_t sink = r.message.size() + r.tag.size() + r.file.size();
