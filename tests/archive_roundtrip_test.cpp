@@ -393,6 +393,9 @@ TEST(ArchiveRoundTrip, FiltersSkipChunksByTheirIndexAndRecordsBeforeDecoding) {
     std::vector<Seen> got, wanted;
     reader->poll([&](const Record& r) {
       EXPECT_TRUE(expect_pass(r)) << r.message;
+      if (!filter.fields) {
+        EXPECT_TRUE(r.fields.empty()) << r.message;
+      }
       got.emplace_back(r.time_ns, r.slot, r.sequence, r.message);
     });
     for (const Record& r : every) {
@@ -413,6 +416,11 @@ TEST(ArchiveRoundTrip, FiltersSkipChunksByTheirIndexAndRecordsBeforeDecoding) {
       window, [&](const Record& r) { return r.time_ns >= starts[3] && r.time_ns < starts[6]; });
   EXPECT_GE(counters.chunks_skipped, 6u);
   EXPECT_LE(counters.chunks_read, chunks - 6);
+
+  // The same window without typed fields (what logcat asks for text output): the same
+  // messages, formatted all the same.
+  window.fields = false;
+  count(window, [&](const Record& r) { return r.time_ns >= starts[3] && r.time_ns < starts[6]; });
 
   // One thread, at or above warn, tag "net" only (the site predicate): kind 5 of thread 1.
   blackbox::ReadFilter narrow;

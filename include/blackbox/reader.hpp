@@ -78,6 +78,9 @@ struct ReadFilter {
   std::optional<std::array<std::uint8_t, 16>> trace_id;
   // Asked once per call site (and file): whether the site's records may pass. Empty: all.
   std::function<bool(std::string_view tag, Level level)> site;
+  // Whether records need Record::fields (false: left empty, only the message is formatted,
+  // which is cheaper for a reader that prints text).
+  bool fields = true;
 };
 
 // Why records were lost. Rings report overwritten (corrupt bytes counted alongside);

@@ -448,7 +448,7 @@ std::size_t ArchiveReader::Impl::read_chunk(FileState& f, const archive::FrameVi
     r.sequence = d.seq;
     r.pid = f.info.pid;
     r.process_start_ns = f.info.process_start_ns;
-    if (!reader::decode_args(*site, d.args.data(), d.args.size(), r)) return;
+    if (!reader::decode_args(*site, d.args.data(), d.args.size(), r, filter.fields)) return;
     sink(record);
     ++emitted;
   });

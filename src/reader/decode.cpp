@@ -193,10 +193,12 @@ void set_text(Value& value, const char* data, std::size_t size) {
 
 }  // namespace
 
-bool decode_args(const SiteInfo& site, const std::byte* data, std::size_t size, Record& record) {
+bool decode_args(const SiteInfo& site, const std::byte* data, std::size_t size, Record& record,
+                 bool fields) {
   const std::size_t n = site.types.size();
   // Fields, message and strings keep their storage from the record this one replaces.
-  record.fields.resize(n);
+  record.fields.resize(fields ? n : 0);
+  Field unused;  // stands in for the fields when they are not wanted (never assigned)
   record.truncated = false;
   thread_local Message message;
   message.clear();
@@ -208,10 +210,10 @@ bool decode_args(const SiteInfo& site, const std::byte* data, std::size_t size, 
   std::size_t offset = 0;
   for (std::size_t i = 0; i < n; ++i) {
     const ArgType type = site.types[i];
-    Field& field = record.fields[i];
-    if (site.template_ok) {
+    Field& field = fields ? record.fields[i] : unused;
+    if (fields && site.template_ok) {
       field.name.assign(site.names[i]);
-    } else {
+    } else if (fields) {
       field.name.clear();
     }
     field.truncated = false;
@@ -221,7 +223,7 @@ bool decode_args(const SiteInfo& site, const std::byte* data, std::size_t size, 
     if (!site.template_ok) put(message, i == 0 ? " [" : ", ");
     switch (type) {
       case ArgType::i8:
-        field.value = std::int64_t{load<std::int8_t>(p)};
+        if (fields) field.value = std::int64_t{load<std::int8_t>(p)};
         if (site.template_ok && !site.plain[i]) {
           format_one(message, site.specs[i], static_cast<signed char>(load<std::int8_t>(p)));
         } else {
@@ -229,19 +231,19 @@ bool decode_args(const SiteInfo& site, const std::byte* data, std::size_t size, 
         }
         break;
       case ArgType::i16:
-        field.value = std::int64_t{load<std::int16_t>(p)};
+        if (fields) field.value = std::int64_t{load<std::int16_t>(p)};
         format_arg(message, site, i, load<std::int16_t>(p));
         break;
       case ArgType::i32:
-        field.value = std::int64_t{load<std::int32_t>(p)};
+        if (fields) field.value = std::int64_t{load<std::int32_t>(p)};
         format_arg(message, site, i, load<std::int32_t>(p));
         break;
       case ArgType::i64:
-        field.value = load<std::int64_t>(p);
+        if (fields) field.value = load<std::int64_t>(p);
         format_arg(message, site, i, load<std::int64_t>(p));
         break;
       case ArgType::u8:
-        field.value = std::uint64_t{load<std::uint8_t>(p)};
+        if (fields) field.value = std::uint64_t{load<std::uint8_t>(p)};
         if (site.template_ok && !site.plain[i]) {
           format_one(message, site.specs[i], static_cast<unsigned char>(load<std::uint8_t>(p)));
         } else {
@@ -249,35 +251,35 @@ bool decode_args(const SiteInfo& site, const std::byte* data, std::size_t size, 
         }
         break;
       case ArgType::u16:
-        field.value = std::uint64_t{load<std::uint16_t>(p)};
+        if (fields) field.value = std::uint64_t{load<std::uint16_t>(p)};
         format_arg(message, site, i, load<std::uint16_t>(p));
         break;
       case ArgType::u32:
-        field.value = std::uint64_t{load<std::uint32_t>(p)};
+        if (fields) field.value = std::uint64_t{load<std::uint32_t>(p)};
         format_arg(message, site, i, load<std::uint32_t>(p));
         break;
       case ArgType::u64:
-        field.value = load<std::uint64_t>(p);
+        if (fields) field.value = load<std::uint64_t>(p);
         format_arg(message, site, i, load<std::uint64_t>(p));
         break;
       case ArgType::f32:
-        field.value = double{load<float>(p)};
+        if (fields) field.value = double{load<float>(p)};
         format_arg(message, site, i, load<float>(p));
         break;
       case ArgType::f64:
-        field.value = load<double>(p);
+        if (fields) field.value = load<double>(p);
         format_arg(message, site, i, load<double>(p));
         break;
       case ArgType::boolean:
-        field.value = load<std::uint8_t>(p) != 0;
+        if (fields) field.value = load<std::uint8_t>(p) != 0;
         format_arg(message, site, i, load<std::uint8_t>(p) != 0);
         break;
       case ArgType::character:
-        field.value = load<char>(p);
+        if (fields) field.value = load<char>(p);
         format_arg(message, site, i, load<char>(p));
         break;
       case ArgType::pointer:
-        field.value = Pointer{load<std::uint64_t>(p)};
+        if (fields) field.value = Pointer{load<std::uint64_t>(p)};
         format_arg(
             message, site, i,
             reinterpret_cast<const void*>(static_cast<std::uintptr_t>(load<std::uint64_t>(p))));
@@ -296,7 +298,7 @@ bool decode_args(const SiteInfo& site, const std::byte* data, std::size_t size, 
         } else {
           format_arg(message, site, i, fmt::string_view(text, length));
         }
-        set_text(field.value, text, length);
+        if (fields) set_text(field.value, text, length);
         offset += 4 + length;
         break;
       }

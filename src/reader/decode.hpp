@@ -74,9 +74,10 @@ inline bool record_passes(const ReadFilter& filter, std::int64_t time_ns, std::u
          (trace != nullptr && std::equal(filter.trace_id->begin(), filter.trace_id->end(), trace));
 }
 
-// Decodes the arguments in [data, data + size) into `record.fields` and formats
-// `record.message`. Returns false if the bytes do not match the site's argument types.
+// Decodes the arguments in [data, data + size) into `record.fields` (unless `fields` is
+// false: then they are left empty) and formats `record.message`. Returns false if the bytes
+// do not match the site's argument types.
 [[nodiscard]] bool decode_args(const SiteInfo& site, const std::byte* data, std::size_t size,
-                               Record& record);
+                               Record& record, bool fields = true);
 
 }  // namespace blackbox::reader

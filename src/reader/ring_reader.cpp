@@ -177,7 +177,7 @@ bool RingReader::Impl::decode(const std::byte* p, std::uint32_t record_size, Rec
   r.ticks = h.time;
   r.time_ns = ring::ticks_to_ns(clock, h.time);
   reader::apply_site(*info, r);
-  return reader::decode_args(*info, p + offset, record_size - offset, r);
+  return reader::decode_args(*info, p + offset, record_size - offset, r, filter.fields);
 }
 
 std::size_t RingReader::Impl::read_slot(std::uint32_t index,
