@@ -53,6 +53,25 @@ struct PendingChunk {
   }
 };
 
+// Byte buffers whose resize() leaves the new bytes uninitialised: they are read or
+// decompressed into at once, and zeroing them first cost as much as checksumming them.
+template <typename T>
+struct NoInit : std::allocator<T> {
+  template <typename U>
+  struct rebind {
+    using other = NoInit<U>;
+  };
+  NoInit() = default;
+  template <typename U>
+  explicit NoInit(const NoInit<U>&) noexcept {}
+  template <typename U>
+  void construct(U* p) noexcept {
+    ::new (static_cast<void*>(p)) U;
+  }
+};
+template <typename T>
+using Buffer = std::vector<T, NoInit<T>>;
+
 bool ends_with(const std::string& s, const char* suffix) {
   const std::size_t n = std::strlen(suffix);
   return s.size() >= n && s.compare(s.size() - n, n, suffix) == 0;
@@ -68,7 +87,7 @@ bool writer_alive(const std::string& path) {
 }
 
 // Reads [offset, end of file) of `path`. False with `error` set if it cannot.
-bool read_tail(const std::string& path, std::uint64_t offset, std::vector<std::byte>& out,
+bool read_tail(const std::string& path, std::uint64_t offset, Buffer<std::byte>& out,
                std::string& error) {
   out.clear();
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
@@ -151,8 +170,8 @@ struct ArchiveReader::Impl {
   Counters counters;
   ReadFilter filter;
   std::vector<PendingChunk> pending;  // a min-heap by (min_ns, file, offset)
-  std::vector<std::byte> buffer;
-  std::vector<std::uint8_t> body;
+  Buffer<std::byte> buffer;
+  Buffer<std::uint8_t> body;
   archive::ChunkDecoder decoder;
   // The record handed to sinks; they may take it (and leave null or a spent one, whose
   // storage is reused).
