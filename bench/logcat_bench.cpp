@@ -1,8 +1,9 @@
 // logcat over a large multi-file archive, side by side with `zstd -dc | grep` over spdlog's
 // text log of the same records (compressed with zstd -1), in one run:
-//   scan    a filter that passes (almost) nothing: records scanned per second. Three kinds:
-//           a TAG:L filterspec passing ~1% (checked per record before decoding), a level the
-//           chunk indexes rule out, and a regex (every message formatted);
+//   scan    a filter that passes (almost) nothing: records scanned per second. Four kinds:
+//           a TAG:L filterspec passing ~1% (every chunk decompressed, each record checked
+//           before decoding), a tag and a level the chunk indexes rule out (nothing
+//           decompressed), and a regex (every message formatted);
 //   text    every record as human text to /dev/null: lines per second;
 //   trace   --trace ID of one request: wall time, and the fraction of chunks decompressed.
 // Each iteration runs the command line (logcat, or sh -c for the peers) and times it.
@@ -201,6 +202,10 @@ std::string logcat() { return BBX_LOGCAT_PATH; }
 void scan_logcat_tag(benchmark::State& state) {
   timed(state, logcat() + " " + g_archive + " 'db:W' '*:S'");
 }
+// A tag no record has: every chunk's filter frame rules it out (nothing is decompressed).
+void scan_logcat_tag_absent(benchmark::State& state) {
+  timed(state, logcat() + " " + g_archive + " 'nosuchtag:V' '*:S'");
+}
 void scan_logcat_level_index(benchmark::State& state) {
   timed(state, logcat() + " " + g_archive + " -l fatal");
 }
@@ -256,6 +261,7 @@ int main(int argc, char** argv) {
   benchmark::AddCustomContext("spdlog_zstd1_bytes", std::to_string(fs::file_size(g_text)));
   for (auto* b : {
            benchmark::RegisterBenchmark("scan/logcat_tag_filter", scan_logcat_tag),
+           benchmark::RegisterBenchmark("scan/logcat_tag_absent_by_index", scan_logcat_tag_absent),
            benchmark::RegisterBenchmark("scan/logcat_level_by_index", scan_logcat_level_index),
            benchmark::RegisterBenchmark("scan/logcat_regex", scan_logcat_regex),
            benchmark::RegisterBenchmark("scan/zstd_dc_grep", scan_zstd_grep),

@@ -584,10 +584,21 @@ struct In {
   const std::uint8_t* p;
   const std::uint8_t* end;
   bool varint(std::uint64_t& v) noexcept {
-    // Most varints are one byte; and away from the end no bound needs checking per byte.
-    if (p != end && *p < 0x80) [[likely]] {
-      v = *p++;
-      return true;
+    // Away from the end (nearly always) no bound needs checking per byte; most varints are
+    // one or two bytes.
+    if (end - p >= 10) [[likely]] {
+      std::uint64_t byte = *p++;
+      if (byte < 0x80) {
+        v = byte;
+        return true;
+      }
+      v = byte & 0x7F;
+      for (unsigned shift = 7; shift < 64; shift += 7) {
+        byte = *p++;
+        v |= (byte & 0x7F) << shift;
+        if (byte < 0x80) return shift < 63 || byte <= 1;
+      }
+      return false;
     }
     return get_varint(p, end, v);
   }
@@ -607,16 +618,44 @@ struct In {
 
 // Steps over the arguments of a record whose site nobody wants: its values are never
 // needed (nor, then, its site's previous values), but the strings written in full still
-// take their numbers, which later records may refer to. False if the bytes run out.
-bool skip_args(const std::vector<ArgType>& types, In& ints, In& floats, In& text,
-               std::vector<std::pair<const std::uint8_t*, std::uint32_t>>& strings) {
+// take their numbers, which later records may refer to. `ops` is the site's skip plan
+// (skip_plan()). False if the bytes run out.
+enum SkipOp : std::uint8_t { kSkipByte, kSkipInt, kSkipF32, kSkipF64, kSkipString };
+
+std::vector<std::uint8_t> skip_plan(const std::vector<ArgType>& types) {
+  std::vector<std::uint8_t> ops;
   for (const ArgType type : types) {
-    switch (detail::fixed_size(type)) {
-      case 1:
+    const std::uint32_t width = detail::fixed_size(type);
+    ops.push_back(width == 1                ? kSkipByte
+                  : width == 0              ? kSkipString
+                  : type == ArgType::f64    ? kSkipF64
+                  : type == ArgType::f32    ? kSkipF32
+                                            : kSkipInt);
+  }
+  return ops;
+}
+
+bool skip_args(const std::vector<std::uint8_t>& ops, In& ints, In& floats, In& text,
+               std::vector<std::pair<const std::uint8_t*, std::uint32_t>>& strings) {
+  for (const std::uint8_t op : ops) {
+    switch (op) {
+      case kSkipByte:
         if (!ints.bytes(1)) return false;
         ++ints.p;
         break;
-      case 0: {
+      case kSkipInt:
+        if (!ints.skip_varint()) return false;
+        break;
+      case kSkipF32:
+        if (!floats.skip_varint()) return false;
+        break;
+      case kSkipF64: {
+        std::uint64_t v;
+        if (!floats.varint(v)) return false;
+        if ((v & 7) == kNotDecimal && (v != kNotDecimal || !floats.skip_varint())) return false;
+        break;
+      }
+      default: {
         std::uint64_t v;
         if (!text.varint(v)) return false;
         if (v % 2 == 1) {
@@ -629,17 +668,6 @@ bool skip_args(const std::vector<ArgType>& types, In& ints, In& floats, In& text
         }
         break;
       }
-      default:
-        if (type == ArgType::f64) {
-          std::uint64_t v;
-          if (!floats.varint(v)) return false;
-          if ((v & 7) == kNotDecimal && (v != kNotDecimal || !floats.skip_varint())) return false;
-        } else if (type == ArgType::f32) {
-          if (!floats.skip_varint()) return false;
-        } else if (!ints.skip_varint()) {
-          return false;
-        }
-        break;
     }
   }
   return true;
@@ -648,16 +676,18 @@ bool skip_args(const std::vector<ArgType>& types, In& ints, In& floats, In& text
 }  // namespace
 
 ChunkDecoder::SiteState* ChunkDecoder::site_slow(std::uint32_t id, const SiteLookupFn& sites) {
-  CacheEntry& hit = cache_[id % kCacheEntries];
-  const auto [it, fresh] = state_of_.try_emplace(id, static_cast<std::uint32_t>(used_));
+  const auto [it, fresh] = state_of_.try_emplace(id, nullptr);
   if (fresh) {
-    if (used_ == states_.size()) states_.emplace_back();
-    SiteState& s = states_[used_++];
+    if (used_ == states_.size()) states_.push_back(std::make_unique<SiteState>());
+    SiteState& s = *states_[used_++];
     s.lookup = sites(id);
     s.epoch = 0;
+    s.skip.clear();
+    if (s.lookup.types != nullptr) s.skip = skip_plan(*s.lookup.types);
+    it->second = &s;
   }
-  hit = {id, it->second};
-  return &states_[it->second];
+  cache_[id % kCacheEntries] = {id, it->second};
+  return it->second;
 }
 
 // Whether any record of the body can pass, from the control and time streams alone (the
@@ -771,7 +801,7 @@ std::string ChunkDecoder::decode(std::span<const std::uint8_t> body, const SiteL
       }
       rec.trace = trace_mode == 0 ? nullptr : prev_trace;
       if (!s.lookup.wanted) {
-        if (!skip_args(*arg_types, ints, floats, text, strings_)) return "argument runs past its stream";
+        if (!skip_args(s.skip, ints, floats, text, strings_)) return "argument runs past its stream";
         continue;
       }
       if (s.epoch != epoch) {

@@ -27,6 +27,7 @@
 // Nothing about a record is lost: decoding gives back the exact wire bytes of its arguments.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -236,27 +237,30 @@ class ChunkDecoder {
     SiteLookup lookup;
     std::uint32_t epoch = 0;      // the run its argument states belong to
     std::vector<ArgState> args;   // previous values in that run
+    std::vector<std::uint8_t> skip;  // how to step over a record's arguments, per argument
   };
+  // Every record asks: one load and compare when the site is in the cache (nearly always).
   SiteState* site(std::uint32_t id, const SiteLookupFn& sites) {
     const CacheEntry& hit = cache_[id % kCacheEntries];
-    if (hit.id == id && id != 0) [[likely]] return &states_[hit.state];
+    if (hit.id == id && id != 0) [[likely]] return hit.state;
     return site_slow(id, sites);
   }
   SiteState* site_slow(std::uint32_t id, const SiteLookupFn& sites);
   bool any_wanted(std::span<const std::uint8_t> control, std::span<const std::uint8_t> time,
                   const SiteLookupFn& sites, const RecordFilter& filter);
 
-  // Sites met in the current body: states_[0, used_) (storage kept), found by id through a
-  // direct-mapped cache in front of a map (ids come from the file: any u32).
-  std::vector<SiteState> states_;
+  // Sites met in the current body: states_[0, used_) (kept, and at fixed addresses, from
+  // body to body), found by id through a direct-mapped cache in front of a map (ids come
+  // from the file: any u32).
+  std::vector<std::unique_ptr<SiteState>> states_;
   std::size_t used_ = 0;
   struct CacheEntry {
     std::uint32_t id = 0;  // 0: empty (no site has id 0)
-    std::uint32_t state = 0;
+    SiteState* state = nullptr;
   };
-  static constexpr std::size_t kCacheEntries = 1024;
-  std::vector<CacheEntry> cache_ = std::vector<CacheEntry>(kCacheEntries);
-  std::unordered_map<std::uint32_t, std::uint32_t> state_of_;
+  static constexpr std::size_t kCacheEntries = 256;
+  std::array<CacheEntry, kCacheEntries> cache_{};
+  std::unordered_map<std::uint32_t, SiteState*> state_of_;
   std::vector<std::pair<const std::uint8_t*, std::uint32_t>> strings_;  // literals, in order
   std::vector<std::byte> wire_;
 };
