@@ -32,10 +32,22 @@ const char* level_colour(Level level) {
   }
 }
 
-template <typename Out>
-void append_json_string(std::string_view s, Out& out) {
+// Whether a byte must be escaped in a JSON string.
+constexpr std::array<bool, 256> kJsonEscape = [] {
+  std::array<bool, 256> t{};
+  for (int c = 0; c < 0x20; ++c) t[c] = true;
+  t['"'] = t['\\'] = true;
+  return t;
+}();
+
+void append_json_string(std::string_view s, Text& out) {
   out += '"';
-  for (const char c : s) {
+  std::size_t run = 0;  // start of the bytes not yet appended (appended in runs)
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (!kJsonEscape[c]) [[likely]] continue;
+    out.append(s.data() + run, i - run);
+    run = i + 1;
     switch (c) {
       case '"':
         out += "\\\"";
@@ -52,17 +64,15 @@ void append_json_string(std::string_view s, Out& out) {
       case '\t':
         out += "\\t";
         break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          static constexpr char kHex[] = "0123456789abcdef";
-          out += "\\u00";
-          out += kHex[static_cast<unsigned char>(c) >> 4];
-          out += kHex[c & 15];
-        } else {
-          out += c;
-        }
+      default: {
+        static constexpr char kHex[] = "0123456789abcdef";
+        out += "\\u00";
+        out += kHex[c >> 4];
+        out += kHex[c & 15];
+      }
     }
   }
+  out.append(s.data() + run, s.size() - run);
   out += '"';
 }
 
@@ -77,6 +87,17 @@ void append_logfmt_value(std::string_view s, Text& out) {
 
 // A field as JSON: numbers and booleans bare, everything else (and inf/nan) as a string.
 void append_json_value(const blackbox::Value& v, Text& out) {
+  // Integers (most fields) straight into the line; the rest through their text form.
+  if (const auto* i = std::get_if<std::int64_t>(&v)) {
+    const fmt::format_int text(*i);
+    out.append(text.data(), text.size());
+    return;
+  }
+  if (const auto* u = std::get_if<std::uint64_t>(&v)) {
+    const fmt::format_int text(*u);
+    out.append(text.data(), text.size());
+    return;
+  }
   const std::string text = plain_value(v);
   const bool bare = std::holds_alternative<bool>(v) || std::holds_alternative<std::int64_t>(v) ||
                     std::holds_alternative<std::uint64_t>(v) ||
@@ -117,12 +138,10 @@ void append_hex(const std::uint8_t* bytes, std::size_t n, Text& out) {
   out.added(2 * n);
 }
 
-// Appends fmt's output for `args` (the few places where a format string pays its way).
-template <typename... Args>
-void append_fmt(Text& out, fmt::format_string<Args...> format, Args&&... args) {
-  fmt::memory_buffer buffer;
-  fmt::format_to(fmt::appender(buffer), format, std::forward<Args>(args)...);
-  out.append(buffer.data(), buffer.size());
+template <typename Int>
+void append_int(Int value, Text& out) {
+  const fmt::format_int text(value);
+  out.append(text.data(), text.size());
 }
 
 }  // namespace
@@ -204,15 +223,20 @@ void Renderer::render(const Record& r, Text& out) {
     case Format::logfmt: {
       out += "time=";
       append_time(r.time_ns, true, out);
-      append_fmt(out, " level={} tag=", blackbox::level_name(r.level));
+      out += " level=";
+      out += blackbox::level_name(r.level);
+      out += " tag=";
       append_logfmt_value(r.tag, out);
-      append_fmt(out, " tid={} msg=", r.tid);
+      out += " tid=";
+      append_int(r.tid, out);
+      out += " msg=";
       append_logfmt_value(r.message, out);
       for (std::size_t i = 0; i < r.fields.size(); ++i) {
         const auto& f = r.fields[i];
         out += ' ';
         if (f.name.empty()) {
-          append_fmt(out, "arg{}", i);
+          out += "arg";
+          append_int(i, out);
         } else {
           out += f.name;
         }
@@ -228,11 +252,17 @@ void Renderer::render(const Record& r, Text& out) {
     case Format::json: {
       out += "{\"time\":\"";
       append_time(r.time_ns, true, out);
-      append_fmt(out,
-                     "\",\"severity\":{},\"severity_text\":\"{}\",\"tag\":", otel_severity(r.level),
-                     otel_severity_text(r.level));
+      out += "\",\"severity\":";
+      append_int(otel_severity(r.level), out);
+      out += ",\"severity_text\":\"";
+      out += otel_severity_text(r.level);
+      out += "\",\"tag\":";
       append_json_string(r.tag, out);
-      append_fmt(out, ",\"pid\":{},\"tid\":{},\"thread\":", r.pid, r.tid);
+      out += ",\"pid\":";
+      append_int(r.pid, out);
+      out += ",\"tid\":";
+      append_int(r.tid, out);
+      out += ",\"thread\":";
       append_json_string(r.thread_name, out);
       out += ",\"message\":";
       append_json_string(r.message, out);
@@ -240,7 +270,13 @@ void Renderer::render(const Record& r, Text& out) {
       for (std::size_t i = 0; i < r.fields.size(); ++i) {
         const auto& f = r.fields[i];
         if (i != 0) out += ',';
-        append_json_string(f.name.empty() ? std::to_string(i) : f.name, out);
+        if (f.name.empty()) {
+          out += '"';
+          append_int(i, out);  // "{}" placeholders are named by position
+          out += '"';
+        } else {
+          append_json_string(f.name, out);
+        }
         out += ':';
         append_json_value(f.value, out);
       }
@@ -254,7 +290,9 @@ void Renderer::render(const Record& r, Text& out) {
       }
       out += ",\"file\":";
       append_json_string(r.file, out);
-      append_fmt(out, ",\"line\":{}}}", r.line);
+      out += ",\"line\":";
+      append_int(r.line, out);
+      out += '}';
       break;
     }
   }
