@@ -17,7 +17,6 @@ namespace {
 
 using detail::ArgType;
 
-
 template <typename T>
 T load(const std::uint8_t* p) noexcept {
   T v;
@@ -44,7 +43,6 @@ std::uint32_t bswap(std::uint32_t v) noexcept { return __builtin_bswap32(v); }
   }
   return std::memcmp(a, b, len) == 0;
 }
-
 
 // f64 arguments: a double that is a short decimal (12.345 = 12345 / 10^3), as most logged
 // measurements are, is stored as its mantissa's delta and exponent, a few bits instead of
@@ -626,11 +624,11 @@ std::vector<std::uint8_t> skip_plan(const std::vector<ArgType>& types) {
   std::vector<std::uint8_t> ops;
   for (const ArgType type : types) {
     const std::uint32_t width = detail::fixed_size(type);
-    ops.push_back(width == 1                ? kSkipByte
-                  : width == 0              ? kSkipString
-                  : type == ArgType::f64    ? kSkipF64
-                  : type == ArgType::f32    ? kSkipF32
-                                            : kSkipInt);
+    ops.push_back(width == 1             ? kSkipByte
+                  : width == 0           ? kSkipString
+                  : type == ArgType::f64 ? kSkipF64
+                  : type == ArgType::f32 ? kSkipF32
+                                         : kSkipInt);
   }
   return ops;
 }
@@ -661,9 +659,9 @@ bool skip_args(const std::vector<std::uint8_t>& ops, In& ints, In& floats, In& t
         if (v % 2 == 1) {
           const std::uint64_t len = (v - 1) / 4;
           if (len > detail::kStringLengthMask || !text.bytes(len)) return false;
-          strings.emplace_back(text.p, static_cast<std::uint32_t>(
-                                           len | ((v - 1) / 2 % 2 != 0 ? detail::kStringTruncated
-                                                                       : 0)));
+          strings.emplace_back(text.p,
+                               static_cast<std::uint32_t>(
+                                   len | ((v - 1) / 2 % 2 != 0 ? detail::kStringTruncated : 0)));
           text.p += len;
         }
         break;
@@ -707,9 +705,8 @@ bool ChunkDecoder::any_wanted(std::span<const std::uint8_t> control_bytes,
     }
     control.p += 1 + *control.p;
     if (!control.varint(v)) return true;
-    const bool thread_ok =
-        filter.tids.empty() ||
-        std::find(filter.tids.begin(), filter.tids.end(), tid) != filter.tids.end();
+    const bool thread_ok = filter.tids.empty() || std::find(filter.tids.begin(), filter.tids.end(),
+                                                            tid) != filter.tids.end();
     for (;;) {
       std::uint64_t key;
       if (!control.varint(key)) return true;
@@ -772,9 +769,8 @@ std::string ChunkDecoder::decode(std::span<const std::uint8_t> body, const SiteL
     rec.thread_name = std::string_view(reinterpret_cast<const char*>(control.p + 1), *control.p);
     control.p += 1 + *control.p;
     if (!control.varint(rec.seq)) return "bad run sequence number";
-    const bool thread_ok =
-        filter.tids.empty() ||
-        std::find(filter.tids.begin(), filter.tids.end(), rec.tid) != filter.tids.end();
+    const bool thread_ok = filter.tids.empty() || std::find(filter.tids.begin(), filter.tids.end(),
+                                                            rec.tid) != filter.tids.end();
     const std::uint8_t* prev_trace = nullptr;
     for (;; ++rec.seq) {
       std::uint64_t key;
@@ -801,7 +797,8 @@ std::string ChunkDecoder::decode(std::span<const std::uint8_t> body, const SiteL
       }
       rec.trace = trace_mode == 0 ? nullptr : prev_trace;
       if (!s.lookup.wanted) {
-        if (!skip_args(s.skip, ints, floats, text, strings_)) return "argument runs past its stream";
+        if (!skip_args(s.skip, ints, floats, text, strings_))
+          return "argument runs past its stream";
         continue;
       }
       if (s.epoch != epoch) {
@@ -903,7 +900,10 @@ std::string decode_body(std::span<const std::uint8_t> body, const SiteTypes& typ
                         const std::function<void(const DecodedRecord&)>& sink) {
   ChunkDecoder decoder;
   return decoder.decode(
-      body, [&types](std::uint32_t id) { return SiteLookup{types(id), nullptr, true}; },
+      body,
+      [&types](std::uint32_t id) {
+        return SiteLookup{types(id), nullptr, true};
+      },
       RecordFilter{}, sink);
 }
 

@@ -235,14 +235,15 @@ class ChunkDecoder {
  private:
   struct SiteState {
     SiteLookup lookup;
-    std::uint32_t epoch = 0;      // the run its argument states belong to
-    std::vector<ArgState> args;   // previous values in that run
+    std::uint32_t epoch = 0;         // the run its argument states belong to
+    std::vector<ArgState> args;      // previous values in that run
     std::vector<std::uint8_t> skip;  // how to step over a record's arguments, per argument
   };
   // Every record asks: one load and compare when the site is in the cache (nearly always).
   SiteState* site(std::uint32_t id, const SiteLookupFn& sites) {
     const CacheEntry& hit = cache_[id % kCacheEntries];
-    if (hit.id == id && id != 0) [[likely]] return hit.state;
+    if (hit.id == id && id != 0) [[likely]]
+      return hit.state;
     return site_slow(id, sites);
   }
   SiteState* site_slow(std::uint32_t id, const SiteLookupFn& sites);

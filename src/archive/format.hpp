@@ -15,10 +15,10 @@ namespace blackbox::archive {
 inline constexpr std::uint32_t kArchiveVersion = 1;
 
 enum class FrameType : std::uint16_t {
-  file_header = 1,  // first frame of every file: who wrote it
-  sites = 2,        // site definitions, before the first chunk that uses them
-  chunk = 3,        // an index, then a zstd frame of encoded records
-  losses = 4,       // records that were lost, and why
+  file_header = 1,   // first frame of every file: who wrote it
+  sites = 2,         // site definitions, before the first chunk that uses them
+  chunk = 3,         // an index, then a zstd frame of encoded records
+  losses = 4,        // records that were lost, and why
   chunk_filter = 5,  // what the next chunk holds, for readers that look for little in much
 };
 

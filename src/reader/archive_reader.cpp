@@ -129,9 +129,9 @@ bool take(std::span<const std::byte>& in, T& value) {
 // A chunk_filter frame's contents (format.hpp), pointing into the scanned bytes. It applies
 // to the chunk frame that starts where it ends, and to no other.
 struct ChunkFilterView {
-  std::uint64_t chunk_offset = 0;     // in the scanned bytes: where its chunk frame starts
-  std::span<const std::byte> sites;   // u32 site ids
-  std::span<const std::byte> bloom;   // bloom_bits / 8 bytes
+  std::uint64_t chunk_offset = 0;    // in the scanned bytes: where its chunk frame starts
+  std::span<const std::byte> sites;  // u32 site ids
+  std::span<const std::byte> bloom;  // bloom_bits / 8 bytes
   std::uint32_t bloom_bits = 0;
   std::uint8_t probes = 0;
 };
@@ -211,8 +211,7 @@ struct ArchiveReader::Impl {
   bool index_chunk(std::size_t file_index, const archive::FrameView& frame, std::uint64_t base,
                    const ChunkFilterView* chunk_filter);
   bool chunk_filter_allows(FileState& f, const ChunkFilterView& cf);
-  std::size_t read_pending(const PendingChunk& chunk,
-                           const RecordSink& sink);
+  std::size_t read_pending(const PendingChunk& chunk, const RecordSink& sink);
   std::size_t read_chunk(FileState& f, const archive::FrameView& frame, std::uint64_t base,
                          const RecordSink& sink);
   bool site_passes(FileState& f, std::uint32_t id, const reader::SiteInfo& site) {
@@ -300,8 +299,7 @@ bool ArchiveReader::Impl::index_chunk(std::size_t file_index, const archive::Fra
   return true;
 }
 
-std::size_t ArchiveReader::Impl::read_pending(const PendingChunk& chunk,
-                                              const RecordSink& sink) {
+std::size_t ArchiveReader::Impl::read_pending(const PendingChunk& chunk, const RecordSink& sink) {
   FileState& f = files[chunk.file];
   std::span<const std::byte> bytes;
   if (f.image != nullptr) {
@@ -398,8 +396,7 @@ void ArchiveReader::Impl::read_losses(FileState& f, const archive::FrameView& fr
 }
 
 std::size_t ArchiveReader::Impl::read_chunk(FileState& f, const archive::FrameView& frame,
-                                            std::uint64_t base,
-                                            const RecordSink& sink) {
+                                            std::uint64_t base, const RecordSink& sink) {
   const std::uint64_t frame_offset = base + frame.offset;
   const std::uint64_t frame_bytes = archive::kFrameHeaderBytes + frame.payload.size();
   std::span<const std::byte> in = frame.payload, tids;
@@ -433,8 +430,7 @@ std::size_t ArchiveReader::Impl::read_chunk(FileState& f, const archive::FrameVi
   const archive::SiteLookupFn lookup = [&](std::uint32_t id) {
     const auto it = f.sites.find(id);
     if (it == f.sites.end()) return archive::SiteLookup{};
-    return archive::SiteLookup{&it->second->types, &it->second,
-                               site_passes(f, id, *it->second)};
+    return archive::SiteLookup{&it->second->types, &it->second, site_passes(f, id, *it->second)};
   };
   archive::RecordFilter by_record;
   by_record.since_ns = filter.since_ns;
@@ -442,35 +438,37 @@ std::size_t ArchiveReader::Impl::read_chunk(FileState& f, const archive::FrameVi
   by_record.tids = filter.tids;
   by_record.trace_id = filter.trace_id ? filter.trace_id->data() : nullptr;
   const std::span<const std::uint8_t> records(body.data(), index.body_bytes);
-  const std::string error = decoder.decode(records, lookup, by_record, [&](const archive::DecodedRecord& d) {
-    if (!record) record = std::make_unique<Record>();
-    Record& r = *record;
-    const auto& site = *static_cast<const std::shared_ptr<const reader::SiteInfo>*>(d.site_user);
-    if (r.site_owner != site) {
-      r.site_owner = site;
-      reader::apply_site(*site, r);
-    }
-    r.time_ns = d.time_ns;
-    r.ticks = 0;
-    r.tid = d.tid;
-    r.thread_name.assign(d.thread_name);
-    r.has_trace = d.trace != nullptr;
-    if (r.has_trace) {
-      std::memcpy(r.trace_id.data(), d.trace, 16);
-      std::memcpy(r.span_id.data(), d.trace + 16, 8);
-    } else {
-      r.trace_id = {};
-      r.span_id = {};
-    }
-    r.slot = d.slot;
-    r.position = frame_offset;
-    r.sequence = d.seq;
-    r.pid = f.info.pid;
-    r.process_start_ns = f.info.process_start_ns;
-    if (!reader::decode_args(*site, d.args.data(), d.args.size(), r, filter.fields)) return;
-    sink(record);
-    ++emitted;
-  });
+  const std::string error =
+      decoder.decode(records, lookup, by_record, [&](const archive::DecodedRecord& d) {
+        if (!record) record = std::make_unique<Record>();
+        Record& r = *record;
+        const auto& site =
+            *static_cast<const std::shared_ptr<const reader::SiteInfo>*>(d.site_user);
+        if (r.site_owner != site) {
+          r.site_owner = site;
+          reader::apply_site(*site, r);
+        }
+        r.time_ns = d.time_ns;
+        r.ticks = 0;
+        r.tid = d.tid;
+        r.thread_name.assign(d.thread_name);
+        r.has_trace = d.trace != nullptr;
+        if (r.has_trace) {
+          std::memcpy(r.trace_id.data(), d.trace, 16);
+          std::memcpy(r.span_id.data(), d.trace + 16, 8);
+        } else {
+          r.trace_id = {};
+          r.span_id = {};
+        }
+        r.slot = d.slot;
+        r.position = frame_offset;
+        r.sequence = d.seq;
+        r.pid = f.info.pid;
+        r.process_start_ns = f.info.process_start_ns;
+        if (!reader::decode_args(*site, d.args.data(), d.args.size(), r, filter.fields)) return;
+        sink(record);
+        ++emitted;
+      });
   if (!error.empty()) add_damage(f, frame_offset, frame_bytes, "bad chunk body: " + error);
   return emitted;
 }

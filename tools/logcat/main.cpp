@@ -270,8 +270,8 @@ int main(int argc, char** argv) {
   std::vector<std::string> paths;
   if (const int rc = select(a, selection, paths); rc != 0) return rc;
   // Text and raw lines need only the message: the readers then skip the typed fields.
-  selection.read.fields = *stats || a.output == "json" || a.output == "logfmt" ||
-                          !selection.fields.empty();
+  selection.read.fields =
+      *stats || a.output == "json" || a.output == "logfmt" || !selection.fields.empty();
   logcat::Inputs inputs(selection);
   bool unopened = false;
   for (const auto& path : paths) {

@@ -45,7 +45,8 @@ void append_json_string(std::string_view s, Text& out) {
   std::size_t run = 0;  // start of the bytes not yet appended (appended in runs)
   for (std::size_t i = 0; i < s.size(); ++i) {
     const auto c = static_cast<unsigned char>(s[i]);
-    if (!kJsonEscape[c]) [[likely]] continue;
+    if (!kJsonEscape[c]) [[likely]]
+      continue;
     out.append(s.data() + run, i - run);
     run = i + 1;
     switch (c) {

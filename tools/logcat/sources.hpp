@@ -72,10 +72,10 @@ class Inputs {
 
   void take_ring_record(const Record& r);
   void take_archive_record(std::unique_ptr<Record>& r);
-  Batch& filling();           // the batch being filled (a fresh or reused one)
-  void add(const Record& r);  // a copy into the batch being filled
+  Batch& filling();                       // the batch being filled (a fresh or reused one)
+  void add(const Record& r);              // a copy into the batch being filled
   void take(std::unique_ptr<Record>& r);  // the same, swapping `r` for a spent record
-  void seal();                // the batch being filled is complete: sort it, make it active
+  void seal();  // the batch being filled is complete: sort it, make it active
   bool emit_before(std::int64_t limit, bool everything, const Sink& sink);
   void poll_rings();
   void report_damage();
