@@ -91,6 +91,19 @@ TEST(ConfigTest, EnvironmentOverridesDefaultsAndBadValuesNameTheirVariable) {
   }
 }
 
+TEST(ConfigTest, CrashHandlersFromTheEnvironment) {
+  EXPECT_TRUE(blackbox::Config{}.crash_handlers);
+  setenv("BBX_CRASH_HANDLERS", "0", 1);
+  std::vector<std::string> warnings;
+  EXPECT_FALSE(blackbox::Config::from_env(&warnings).crash_handlers);
+  EXPECT_TRUE(warnings.empty());
+  setenv("BBX_CRASH_HANDLERS", "yes", 1);
+  EXPECT_TRUE(blackbox::Config::from_env(&warnings).crash_handlers);  // the default kept
+  ASSERT_EQ(warnings.size(), 1u);
+  EXPECT_EQ(warnings[0].find("BBX_CRASH_HANDLERS=\"yes\": expected 0 or 1"), 0u) << warnings[0];
+  unsetenv("BBX_CRASH_HANDLERS");
+}
+
 TEST(ConfigTest, ArchiveSettingsFromTheEnvironment) {
   setenv("BBX_ARCHIVE_DIR", "/srv/logs", 1);
   setenv("BBX_FLUSH_MS", "250", 1);

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -13,6 +14,7 @@
 #include <filesystem>
 #include <fstream>
 #include <regex>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -490,6 +492,60 @@ TEST(LogcatFollow, LiveRingUntilTheProcessExits) {
   EXPECT_EQ(follow.wait(), 0);
   // Afterwards the archive has them all, and the ring file is gone.
   EXPECT_EQ(logcat(dir + " -o raw").out, "ready\none\ntwo\nthree\n");
+}
+
+}  // namespace
+
+namespace {
+
+// A crashed process's ring file: logcat shows its crash report first, then its records.
+TEST(LogcatCrash, ACrashedRingStartsWithItsCrashReport) {
+  const rlimit no_core{0, 0};
+  setrlimit(RLIMIT_CORE, &no_core);  // the crash is the point, a core file is not
+  const std::string dir = blackbox::test::make_temp_dir("crashed");
+  // Sanitizers must let the signal through to blackbox's handler and the default action.
+  auto let_through = [](const char* name) {
+    const char* options = std::getenv(name);
+    return std::make_pair(std::string(name),
+                          std::string(options != nullptr ? options : "") + ":handle_segv=0");
+  };
+  Child child({helper(), "crash", "segv", "1"},
+              {{"BBX_DIR", dir}, let_through("ASAN_OPTIONS"), let_through("TSAN_OPTIONS")});
+  std::istringstream said(child.read_rest());
+  EXPECT_EQ(child.wait(), 128 + SIGSEGV);
+  std::string line, ring, tid;
+  while (std::getline(said, line)) {
+    std::istringstream words(line);
+    std::string word;
+    words >> word;
+    if (word == "ring") words >> ring;
+    if (word == "crash") words >> tid;
+  }
+  ASSERT_FALSE(ring.empty());
+  ASSERT_FALSE(tid.empty());
+  const std::string pid = ring.substr(ring.rfind('.', ring.size() - 5) + 1,
+                                      ring.size() - 4 - ring.rfind('.', ring.size() - 5) - 1);
+
+  const Output text = logcat(ring + " -l warn --color=never");
+  EXPECT_EQ(text.status, 0);
+  std::istringstream lines(text.out);
+  std::vector<std::string> got;
+  while (std::getline(lines, line)) got.push_back(line);
+  ASSERT_EQ(got.size(), 3u) << text.out;
+  const std::string head = "--- crash (pid " + pid +
+                           ") crashed: SIGSEGV (address not mapped) at address 0x0, thread " + tid +
+                           " (";
+  EXPECT_EQ(got[0].substr(0, head.size()), head);
+  EXPECT_EQ(got[1].rfind("--- stack (return addresses, innermost first): 0x", 0), 0u) << got[1];
+  EXPECT_TRUE(got[2].ends_with("about to crash: segv")) << got[2];
+
+  const Output json = logcat(ring + " -l warn -o json");
+  const std::string object = "{\"crash\":{\"pid\":" + pid +
+                             ",\"app\":\"crash\",\"signal\":11,\"signal_name\":\"SIGSEGV\","
+                             "\"code\":1,\"cause\":\"address not mapped\",\"fault_address\":"
+                             "\"0x0\",\"tid\":" +
+                             tid + ",";
+  EXPECT_EQ(json.out.substr(0, object.size()), object) << json.out;
 }
 
 }  // namespace

@@ -43,6 +43,13 @@ struct Config {
   // archive). A crash or kill always leaves it.
   bool remove_ring_on_exit = true;
 
+  // Crash handlers for SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT and std::terminate: they
+  // write a crash report into the ring file (signal, faulting address and thread, stack
+  // addresses, the exception), mark it crashed, then hand over to the handler that was
+  // installed before (or the default action: the process still dies of the signal and
+  // dumps core). Env: BBX_CRASH_HANDLERS (0 or 1).
+  bool crash_handlers = true;
+
   // --- The archive: a background thread flushes the rings to zstd-compressed files. ---
 
   // Directory for archive files. Env: BBX_ARCHIVE_DIR ("off" disables the archive). Created

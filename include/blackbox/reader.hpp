@@ -108,6 +108,20 @@ struct Loss {
 
 enum class RingState : std::uint32_t { live = 1, exited = 2, crashed = 3 };
 
+// What the crash handler recorded when the process died of a signal (or of an uncaught
+// exception, through std::terminate and SIGABRT).
+struct CrashInfo {
+  int signal = 0;
+  int code = 0;                     // si_code: how the signal came (e.g. SEGV_MAPERR)
+  std::uint64_t fault_address = 0;  // si_addr
+  std::uint32_t tid = 0;            // the thread that crashed
+  std::string thread_name;
+  std::int64_t time_ns = 0;
+  std::string exception;              // "type: what()" of an uncaught exception, else empty
+  std::vector<std::uint64_t> frames;  // return addresses, innermost first
+  std::uint32_t other_threads = 0;    // threads that crashed too meanwhile
+};
+
 struct RingInfo {
   std::string path;  // empty for an anonymous ring
   std::string app;
@@ -123,6 +137,7 @@ struct RingInfo {
   std::uint64_t dropped_no_slot = 0;
   std::uint64_t dropped_after_exit = 0;
   std::uint64_t sites_dropped = 0;
+  std::optional<CrashInfo> crash;  // state crashed, and the report is intact
 };
 
 class RingReader {

@@ -169,6 +169,13 @@ Config Config::from_env(std::vector<std::string>* warnings) {
   size_var({"BBX_RING_BYTES", 64u << 10, 1u << 30, true}, c.ring_bytes);
   size_var({"BBX_MAX_THREADS", 1, 65536, false}, c.max_threads);
   size_var({"BBX_MAX_STRING", 16, c.block_bytes / 2, false}, c.max_string_bytes);
+  if (const char* v = std::getenv("BBX_CRASH_HANDLERS"); v != nullptr) {
+    if (std::string_view(v) == "0" || std::string_view(v) == "1") {
+      c.crash_handlers = std::string_view(v) == "1";
+    } else {
+      warn("BBX_CRASH_HANDLERS", v, "expected 0 or 1", c.crash_handlers ? "1" : "0");
+    }
+  }
   if (const char* v = std::getenv("BBX_ARCHIVE_DIR"); v != nullptr) {
     c.archive_dir = std::string_view(v) == "off" ? "" : v;
   }

@@ -25,6 +25,7 @@
 #include "archive/flusher.hpp"
 #include "blackbox/blackbox.hpp"
 #include "core/level_spec.hpp"
+#include "crash/crash_handler.hpp"
 #include "ring/clock.hpp"
 
 extern char* program_invocation_short_name;  // glibc
@@ -110,6 +111,7 @@ void on_thread_exit(void*) {
   detail::Producer& p = detail::tls_producer;
   if (p.data != nullptr && tls_info.ring != nullptr) tls_info.ring->release_slot(p.slot, p.seq);
   detach(p);
+  crash::release_alt_stack();
   p.exited = true;  // later log calls on this thread (other destructors) are counted drops
 }
 
@@ -123,6 +125,7 @@ void after_fork_child() {
   // The parent's ring is shared memory: the child must not write into it. It starts its own
   // ring (same config, its own pid) on its first log call; sites are defined there anew.
   l.ring.store(nullptr, std::memory_order_relaxed);
+  crash::set_ring(nullptr);  // until the child has a ring of its own
   // The parent's flusher thread does not exist here; its object may hold locked mutexes.
   l.flusher.store(nullptr, std::memory_order_relaxed);
   archive::reset_wake();
@@ -167,6 +170,8 @@ void start_locked(const Config& config) {
     pthread_atfork(before_fork, after_fork_parent, after_fork_child);
     std::atexit(at_exit);
   }
+  // A crash from here on is reported into this ring (an anonymous one cannot outlive us).
+  if (config.crash_handlers && ring != nullptr && !l.anonymous) crash::install(ring);
   if (ring != nullptr && !config.archive_dir.empty()) {
     archive::FlusherSettings settings;
     settings.files.dir = config.archive_dir;
@@ -308,6 +313,7 @@ bool attach_producer(Producer& p) noexcept {
   pthread_getname_np(pthread_self(), core::tls_info.name, sizeof core::tls_info.name);
   // Any non-null value: makes on_thread_exit() run when this thread exits.
   pthread_setspecific(l.thread_key, &core::tls_info);
+  crash::ensure_alt_stack();  // a crash on this thread (even a stack overflow) is reported
   return true;
 }
 

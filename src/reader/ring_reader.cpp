@@ -325,6 +325,34 @@ std::uint64_t RingReader::lost_records() const {
   return n;
 }
 
+namespace {
+
+// The crash report in the header page (layout.hpp), if it is complete. Not trusted: the
+// frame count is bounded, strings end at their first NUL or their field's end.
+std::optional<CrashInfo> read_crash_report(const std::byte* base, std::size_t size) {
+  ring::CrashReport r;
+  if (size < ring::kCrashOffset + sizeof r) return std::nullopt;
+  std::memcpy(&r, base + ring::kCrashOffset, sizeof r);
+  if (std::memcmp(r.magic, ring::kCrashMagic, sizeof r.magic) != 0 || r.fixed_bytes < sizeof r) {
+    return std::nullopt;
+  }
+  CrashInfo c;
+  c.signal = r.signal;
+  c.code = r.code;
+  c.fault_address = r.fault_address;
+  c.tid = r.tid;
+  c.thread_name.assign(r.thread_name, strnlen(r.thread_name, sizeof r.thread_name));
+  c.time_ns = r.time_ns;
+  if ((r.flags & ring::kCrashFlagTerminate) != 0) {
+    c.exception.assign(r.exception, strnlen(r.exception, sizeof r.exception));
+  }
+  c.frames.assign(r.frames, r.frames + std::min(r.frame_count, ring::kCrashFrames));
+  c.other_threads = r.other_threads;
+  return c;
+}
+
+}  // namespace
+
 RingInfo RingReader::info() const {
   const RingHeader& h = impl_->header();
   RingInfo info;
@@ -342,6 +370,7 @@ RingInfo RingReader::info() const {
   info.dropped_no_slot = h.dropped_no_slot.load(std::memory_order_relaxed);
   info.dropped_after_exit = h.dropped_after_exit.load(std::memory_order_relaxed);
   info.sites_dropped = h.sites_dropped.load(std::memory_order_relaxed);
+  if (info.state == RingState::crashed) info.crash = read_crash_report(impl_->base, impl_->size);
   return info;
 }
 

@@ -100,6 +100,34 @@ static_assert(offsetof(RingHeader, state) == 232);
 static_assert(offsetof(RingHeader, clock) == 304);
 static_assert(sizeof(RingHeader) == 384);  // docs/format.md, "Ring header"
 
+// The crash report: written by the crash handler into the header's page, at kCrashOffset,
+// before it sets the header's state to crashed (release). Its magic is written last: a
+// reader that sees the magic and the crashed state sees a complete report. Nothing in it is
+// trusted by readers (counts are bounded, strings are cut at the first NUL or the end).
+inline constexpr std::uint64_t kCrashOffset = 1024;
+inline constexpr char kCrashMagic[8] = {'B', 'B', 'X', 'C', 'R', 'S', 'H', '\0'};
+inline constexpr std::uint32_t kCrashFrames = 64;
+inline constexpr std::uint32_t kCrashFlagTerminate = 1;  // std::terminate (exception text set)
+struct CrashReport {
+  char magic[8];
+  std::uint32_t fixed_bytes;  // sizeof(CrashReport)
+  std::int32_t signal;
+  std::int32_t code;  // si_code
+  std::uint32_t tid;  // the thread that crashed
+  std::uint64_t fault_address;
+  std::int64_t time_ns;  // wall clock
+  std::uint32_t flags;
+  std::uint32_t frame_count;    // <= kCrashFrames
+  std::uint32_t other_threads;  // threads that crashed too while this report was written
+  std::uint32_t reserved;
+  char thread_name[16];
+  char exception[248];                 // "type: what()" of an uncaught exception, NUL-terminated
+  std::uint64_t frames[kCrashFrames];  // return addresses, innermost first
+};
+static_assert(sizeof(CrashReport) == 832);
+static_assert(kCrashOffset >= sizeof(RingHeader) &&
+              kCrashOffset + sizeof(CrashReport) <= kPageBytes);
+
 // One per slot. The write position has a cache line of its own: the producer stores it per
 // record and readers poll it; the other fields change once per thread.
 struct SlotHeader {

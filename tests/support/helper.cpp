@@ -2,18 +2,22 @@
 // external reader of a live ring, and a logger whose ring directory is unusable.
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <sys/mman.h>
 #include <unistd.h>
 #include <zstd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <iterator>
 #include <map>
+#include <stdexcept>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "archive/format.hpp"
 #include "archive/frame.hpp"
@@ -28,7 +32,7 @@ int usage() {
                "usage: helper log-ack | echo-log | read RING_PATH FIRST_WRITER END_WRITER | report "
                "| enospc |\n"
                "       eacces | nomem | archive-exit return|exit|shutdown | archive-seed OUT |\n"
-               "       seed OUT empty|mixed|wrapped\n");
+               "       seed OUT empty|mixed|wrapped | crash KIND THREADS\n");
   return 2;
 }
 
@@ -280,11 +284,103 @@ int archive_seed(const std::string& out) {
 
 }  // namespace
 
+// Writes one line to stdout with a single write() (atomic on a pipe: threads never mix).
+void say_line(const std::string& line) { (void)write_all(1, line.data(), line.size()); }
+
+// The faults, written so that no sanitizer sees undefined behaviour first: the CPU raises
+// them (inline assembly), or the library does. One function each, so that no compiler
+// moves the faulting path out of line (the test looks for the function on the stack).
+[[gnu::noinline]] void crash_segv() {
+  volatile std::uintptr_t address = 0;  // a null pointer the compiler cannot see
+  const std::uintptr_t target = address;
+  asm volatile("movl $1, (%0)" : : "r"(target) : "memory");
+}
+[[gnu::noinline]] void crash_fpe() {
+  volatile int zero = 0;
+  const int divisor = zero;
+  int quotient = 0;
+  asm volatile("movl $1, %%eax; cltd; idivl %1" : "=&a"(quotient) : "r"(divisor) : "edx");
+  (void)quotient;
+}
+[[gnu::noinline]] void crash_ill() { __builtin_trap(); }
+// A mapped page of a file that no longer reaches it.
+[[gnu::noinline]] volatile char* page_past_end_of_file() {
+  char name[] = "/tmp/blackbox-bus-XXXXXX";
+  const int fd = mkstemp(name);
+  unlink(name);
+  (void)!ftruncate(fd, 4096);
+  auto* page =
+      static_cast<volatile char*>(mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0));
+  (void)!ftruncate(fd, 0);
+  return page;
+}
+[[gnu::noinline]] void crash_bus() {
+  volatile char* page = page_past_end_of_file();
+  page[0] = 1;
+}
+[[gnu::noinline]] void crash_abort() { std::abort(); }
+[[gnu::noinline]] void crash_throw() { throw std::runtime_error("the test threw this"); }
+[[gnu::noinline]] void crash_wait() {
+  for (;;) pause();  // for SIGKILL
+}
+
+// Crashes on purpose: `threads` threads log numbered records and acknowledge each on
+// stdout ("ack T I") once the call returned; once each has logged 100, the main thread says
+// "crash TID ADDR" (its tid, and the address of the crashing function) and crashes as
+// `kind` says, while the others keep logging. "prev" first installs a SIGSEGV handler of
+// its own, which must still run ("prev" on stdout) after blackbox's.
+int crash(const std::string& kind, int threads) {
+  if (kind == "prev") {
+    struct sigaction action {};
+    action.sa_handler = [](int) {
+      (void)!write(1, "prev\n", 5);
+      signal(SIGSEGV, SIG_DFL);  // the fault repeats on return, and kills
+    };
+    sigaction(SIGSEGV, &action, nullptr);
+  }
+  blackbox::Config config = blackbox::Config::from_env();
+  config.app = "crash";
+  config.archive_dir.clear();  // the records stay in the ring file
+  if (auto r = blackbox::init(config); !r.ok()) {
+    std::fprintf(stderr, "%s\n", r.error.c_str());
+    return 1;
+  }
+  say_line("ring " + blackbox::ring_path() + "\n");
+  std::atomic<int> ready{0};
+  std::vector<std::thread> workers;
+  for (int t = 0; t < threads; ++t) {
+    workers.emplace_back([t, &ready] {
+      for (int i = 0; i < 3000; ++i) {
+        BBX_INFO("thread {t} record {i}", t, i);
+        say_line("ack " + std::to_string(t) + " " + std::to_string(i) + "\n");
+        if (i == 100) ready.fetch_add(1);
+      }
+      for (;;) pause();
+    });
+  }
+  while (ready.load() < threads) std::this_thread::yield();
+  BBX_WARN("about to crash: {kind}", kind);
+  void (*const fault)() = kind == "segv" || kind == "prev" ? crash_segv
+                          : kind == "fpe"                  ? crash_fpe
+                          : kind == "ill"                  ? crash_ill
+                          : kind == "bus"                  ? crash_bus
+                          : kind == "abort"                ? crash_abort
+                          : kind == "throw"                ? crash_throw
+                                                           : crash_wait;
+  char line[128];
+  std::snprintf(line, sizeof line, "crash %ld %p\n", static_cast<long>(gettid()),
+                reinterpret_cast<void*>(fault));
+  say_line(line);
+  fault();
+  return 0;
+}
+
 int main(int argc, char** argv) {
   if (argc < 2) return usage();
   const std::string mode = argv[1];
   if (mode == "log-ack") return log_ack();
   if (mode == "echo-log") return echo_log();
+  if (mode == "crash" && argc == 4) return crash(argv[2], std::atoi(argv[3]));
   if (mode == "read" && argc == 5) {
     return read_ring(argv[2], std::stoull(argv[3]), std::stoull(argv[4]));
   }

@@ -195,6 +195,8 @@ int print_records(Args& a, logcat::Inputs& inputs) {
     renderer.render(r, out.buffer());
     return out.commit();
   };
+  // A crashed process's ring file starts with its crash report.
+  for (const auto& ring : inputs.rings()) render_crash(ring, format, a.utc, out.buffer());
   if (a.last_n == 0) {
     inputs.read_all(print);
   } else {

@@ -2,6 +2,8 @@
 
 #include <errno.h>
 #include <fmt/format.h>
+#include <signal.h>
+#include <string.h>
 #include <unistd.h>
 
 #include <array>
@@ -145,6 +147,21 @@ void append_int(Int value, Text& out) {
   out.append(text.data(), text.size());
 }
 
+// JSON object members after the first: `,"key":value`.
+template <typename Int>
+void int_member(std::string_view key, Int value, Text& out) {
+  out += ",\"";
+  out += key;
+  out += "\":";
+  append_int(value, out);
+}
+void string_member(std::string_view key, std::string_view value, Text& out) {
+  out += ",\"";
+  out += key;
+  out += "\":";
+  append_json_string(value, out);
+}
+
 }  // namespace
 
 void Text::grow(std::size_t n) {
@@ -257,16 +274,12 @@ void Renderer::render(const Record& r, Text& out) {
       append_int(otel_severity(r.level), out);
       out += ",\"severity_text\":\"";
       out += otel_severity_text(r.level);
-      out += "\",\"tag\":";
-      append_json_string(r.tag, out);
-      out += ",\"pid\":";
-      append_int(r.pid, out);
-      out += ",\"tid\":";
-      append_int(r.tid, out);
-      out += ",\"thread\":";
-      append_json_string(r.thread_name, out);
-      out += ",\"message\":";
-      append_json_string(r.message, out);
+      out += '"';
+      string_member("tag", r.tag, out);
+      int_member("pid", r.pid, out);
+      int_member("tid", r.tid, out);
+      string_member("thread", r.thread_name, out);
+      string_member("message", r.message, out);
       out += ",\"fields\":{";
       for (std::size_t i = 0; i < r.fields.size(); ++i) {
         const auto& f = r.fields[i];
@@ -298,6 +311,107 @@ void Renderer::render(const Record& r, Text& out) {
     }
   }
   out += '\n';
+}
+
+namespace {
+
+// What si_code says about how the signal came, for the signals the handler catches.
+const char* signal_cause(int signal, int code) {
+  if (code == SI_USER) return "sent by kill()";
+  if (code == SI_TKILL) return "raised by the process (raise, abort, pthread_kill)";
+  switch (signal) {
+    case SIGSEGV:
+      return code == SEGV_MAPERR   ? "address not mapped"
+             : code == SEGV_ACCERR ? "no permission for the access"
+                                   : "invalid memory access";
+    case SIGBUS:
+      return code == BUS_ADRALN   ? "misaligned address"
+             : code == BUS_ADRERR ? "address beyond the object (a truncated mapped file?)"
+                                  : "bus error";
+    case SIGFPE:
+      return code == FPE_INTDIV   ? "integer divide by zero"
+             : code == FPE_INTOVF ? "integer overflow"
+                                  : "arithmetic exception";
+    case SIGILL:
+      return code == ILL_ILLOPN || code == ILL_ILLOPC ? "illegal instruction (a trap?)"
+                                                      : "illegal instruction";
+    case SIGABRT:
+      return "abort";
+    default:
+      return "";
+  }
+}
+
+std::string signal_name(int signal) {
+  const char* abbrev = sigabbrev_np(signal);
+  return abbrev != nullptr ? std::string("SIG") + abbrev : "signal " + std::to_string(signal);
+}
+
+std::string hex_address(std::uint64_t address) { return fmt::format("{:#x}", address); }
+
+}  // namespace
+
+void render_crash(const blackbox::RingInfo& ring, Format format, bool utc, Text& out) {
+  if (!ring.crash) return;
+  const blackbox::CrashInfo& c = *ring.crash;
+  Renderer clock(Format::text, false, utc);
+  if (format == Format::json) {
+    out += "{\"crash\":{\"pid\":";
+    append_int(ring.pid, out);
+    string_member("app", ring.app, out);
+    int_member("signal", c.signal, out);
+    string_member("signal_name", signal_name(c.signal), out);
+    int_member("code", c.code, out);
+    string_member("cause", signal_cause(c.signal, c.code), out);
+    string_member("fault_address", hex_address(c.fault_address), out);
+    int_member("tid", c.tid, out);
+    string_member("thread", c.thread_name, out);
+    int_member("time_unix_nano", c.time_ns, out);
+    string_member("exception", c.exception, out);
+    out += ",\"frames\":[";
+    for (std::size_t i = 0; i < c.frames.size(); ++i) {
+      if (i != 0) out += ',';
+      append_json_string(hex_address(c.frames[i]), out);
+    }
+    out += "]}}\n";
+    return;
+  }
+  out += "--- ";
+  out += ring.app;
+  out += " (pid ";
+  append_int(ring.pid, out);
+  out += ") crashed: ";
+  out += signal_name(c.signal);
+  out += " (";
+  out += signal_cause(c.signal, c.code);
+  out += ") at address ";
+  out += hex_address(c.fault_address);
+  out += ", thread ";
+  append_int(c.tid, out);
+  if (!c.thread_name.empty()) {
+    out += " (";
+    out += c.thread_name;
+    out += ')';
+  }
+  out += ", ";
+  clock.append_time(c.time_ns, false, out);
+  out += '\n';
+  if (!c.exception.empty()) {
+    out += "--- uncaught exception: ";
+    out += c.exception;
+    out += '\n';
+  }
+  if (c.other_threads != 0) {
+    out += "--- other threads crashing at the same time: ";
+    append_int(c.other_threads, out);
+    out += '\n';
+  }
+  out += "--- stack (return addresses, innermost first):";
+  for (const std::uint64_t frame : c.frames) {
+    out += ' ';
+    out += hex_address(frame);
+  }
+  out += "\n";
 }
 
 Output::Output() = default;

@@ -64,11 +64,11 @@ class Renderer {
   // Appends the record's line, newline included, to `out`.
   void render(const blackbox::Record& r, Text& out);
 
- private:
-  // "2026-11-24 13:06:02" (or ISO 8601 with 'T'), computed once per second: localtime_r
-  // costs far more than the rest of a line.
+  // "2026-11-24 13:06:02.123456" (or ISO 8601 with 'T' and 'Z'), the seconds computed once
+  // per second: localtime_r costs far more than the rest of a line.
   void append_time(std::int64_t ns, bool iso_utc, Text& out);
 
+ private:
   Format format_;
   bool colour_;
   bool utc_;
@@ -77,6 +77,10 @@ class Renderer {
   char cached_[32] = {};
   std::size_t cached_length_ = 0;
 };
+
+// A crash report from a ring file, before its records: "crashed: SIGSEGV (address not
+// mapped) at 0x0 ..." lines (text formats), or one {"crash": {...}} object (json).
+void render_crash(const blackbox::RingInfo& ring, Format format, bool utc, Text& out);
 
 // Buffered standard output that notices a closed pipe: write() returns false once stdout
 // is gone (EPIPE), and logcat then stops quietly.

@@ -1,0 +1,198 @@
+// Crash handlers (crash_handler.hpp). Everything the signal handler calls is
+// async-signal-safe: syscalls (sigaction, raise, clock_gettime, prctl, nanosleep, alarm),
+// memcpy/memset, lock-free atomics, and backtrace(), which is only safe once libgcc_s is
+// loaded: install() calls it once first.
+#include "crash/crash_handler.hpp"
+
+#include <cxxabi.h>
+#include <execinfo.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <exception>
+#include <typeinfo>
+
+#include "ring/layout.hpp"
+#include "ring/ring_memory.hpp"
+
+namespace blackbox::crash {
+namespace {
+
+constexpr int kSignals[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT};
+constexpr std::size_t kGuardBytes = 4096;
+constexpr std::size_t kAltStackBytes = 64 * 1024;  // the handler needs ~2 KiB of it
+
+// The ring reports go to. Acquire in the handler: the ring is complete before its pointer.
+std::atomic<ring::RingMemory*> g_ring{nullptr};
+std::atomic<bool> g_installed{false};
+// The handlers that were there before ours, by signal: written once, before ours are
+// installed, and only read afterwards.
+struct sigaction g_previous[NSIG];
+std::terminate_handler g_previous_terminate = nullptr;
+
+// What std::terminate learnt of the exception, for the SIGABRT handler that runs next.
+char g_exception[sizeof(ring::CrashReport::exception)];
+std::atomic<bool> g_have_exception{false};
+
+// The thread writing the report (0: none yet). The first crashing thread wins.
+std::atomic<std::uint32_t> g_reporter{0};
+std::atomic<bool> g_report_done{false};
+std::atomic<std::uint32_t> g_other_threads{0};
+
+thread_local void* t_alt_stack = nullptr;  // the alternate stack ensure_alt_stack() mapped
+
+std::uint32_t current_tid() { return static_cast<std::uint32_t>(syscall(SYS_gettid)); }
+
+// The handler that was there before ours gets the signal once ours returns: the signal
+// is blocked while a handler runs, so raise() leaves it pending until then. A fault
+// re-executes the faulting instruction anyway; abort() raises SIGABRT again.
+void hand_over(int sig) {
+  sigaction(sig, &g_previous[sig], nullptr);
+  raise(sig);
+}
+
+void write_report(int sig, const siginfo_t* info, std::uint32_t tid) {
+  ring::RingMemory* ring = g_ring.load(std::memory_order_acquire);
+  if (ring == nullptr) return;
+  ring::CrashReport r;  // on the alternate stack
+  std::memset(&r, 0, sizeof r);
+  r.fixed_bytes = sizeof r;
+  r.signal = sig;
+  r.code = info->si_code;
+  r.tid = tid;
+  r.fault_address = reinterpret_cast<std::uintptr_t>(info->si_addr);
+  timespec now{};
+  clock_gettime(CLOCK_REALTIME, &now);
+  r.time_ns = std::int64_t{now.tv_sec} * 1'000'000'000 + now.tv_nsec;
+  prctl(PR_GET_NAME, r.thread_name);  // 16 bytes, NUL-terminated
+  if (g_have_exception.load(std::memory_order_acquire)) {
+    std::memcpy(r.exception, g_exception, sizeof r.exception);
+    r.flags |= ring::kCrashFlagTerminate;
+  }
+  void* frames[ring::kCrashFrames];
+  const int n = backtrace(frames, static_cast<int>(ring::kCrashFrames));
+  for (int i = 0; i < n; ++i) r.frames[i] = reinterpret_cast<std::uintptr_t>(frames[i]);
+  r.frame_count = n > 0 ? static_cast<std::uint32_t>(n) : 0;
+  r.other_threads = g_other_threads.load(std::memory_order_relaxed);
+  // Everything but the magic, then (release) the magic: a reader that sees the magic sees
+  // the rest.
+  auto* out = reinterpret_cast<char*>(ring->base() + ring::kCrashOffset);
+  std::memcpy(out + sizeof r.magic, reinterpret_cast<const char*>(&r) + sizeof r.magic,
+              sizeof r - sizeof r.magic);
+  std::atomic_thread_fence(std::memory_order_release);
+  std::memcpy(out, ring::kCrashMagic, sizeof r.magic);
+  // Release: the report before the state that says there is one.
+  ring->header().state.store(static_cast<std::uint32_t>(RingState::crashed),
+                             std::memory_order_release);
+}
+
+void on_crash(int sig, siginfo_t* info, void* /*context*/) {
+  const int saved_errno = errno;
+  const std::uint32_t tid = current_tid();
+  std::uint32_t reporter = 0;
+  if (g_reporter.compare_exchange_strong(reporter, tid, std::memory_order_acq_rel)) {
+    alarm(5);  // should anything below hang, SIGALRM ends the process
+    write_report(sig, info, tid);
+    alarm(0);
+    g_report_done.store(true, std::memory_order_release);
+  } else if (reporter != tid) {
+    // Another thread crashed first and is writing the report: give it up to a second,
+    // then die the same way (its hand-over usually ends the process first).
+    g_other_threads.fetch_add(1, std::memory_order_relaxed);
+    for (int i = 0; i < 1000 && !g_report_done.load(std::memory_order_acquire); ++i) {
+      timespec ms{0, 1'000'000};
+      nanosleep(&ms, nullptr);
+    }
+  }
+  // (reporter == tid: a crash inside our own handler. Report nothing more.)
+  hand_over(sig);
+  errno = saved_errno;
+}
+
+// Appends `text` to g_exception (cut to fit, NUL-terminated).
+void add_exception_text(std::size_t& used, const char* text) {
+  while (*text != '\0' && used + 1 < sizeof g_exception) g_exception[used++] = *text++;
+  g_exception[used] = '\0';
+}
+
+// std::terminate: note the exception's type and what() for the crash report, then let the
+// previous terminate handler (which prints it and calls abort()) carry on.
+[[noreturn]] void on_terminate() {
+  if (std::exception_ptr current = std::current_exception()) {
+    std::size_t used = 0;
+    if (const std::type_info* type = abi::__cxa_current_exception_type()) {
+      int status = 0;
+      char* name = abi::__cxa_demangle(type->name(), nullptr, nullptr, &status);
+      add_exception_text(used, status == 0 && name != nullptr ? name : type->name());
+      std::free(name);
+    }
+    try {
+      std::rethrow_exception(current);
+    } catch (const std::exception& e) {
+      add_exception_text(used, ": ");
+      add_exception_text(used, e.what());
+    } catch (...) {
+    }
+    g_have_exception.store(true, std::memory_order_release);
+  }
+  if (g_previous_terminate != nullptr) g_previous_terminate();
+  std::abort();
+}
+
+}  // namespace
+
+void set_ring(ring::RingMemory* ring) noexcept { g_ring.store(ring, std::memory_order_release); }
+
+void install(ring::RingMemory* ring) noexcept {
+  set_ring(ring);
+  if (g_installed.exchange(true)) return;
+  // backtrace() loads libgcc_s (malloc, locks) on its first call: make that call now.
+  void* warm[4];
+  (void)backtrace(warm, 4);
+  struct sigaction action {};
+  action.sa_sigaction = on_crash;
+  action.sa_flags = SA_SIGINFO | SA_ONSTACK;
+  sigemptyset(&action.sa_mask);
+  for (const int sig : kSignals) sigaction(sig, &action, &g_previous[sig]);
+  g_previous_terminate = std::set_terminate(on_terminate);
+  ensure_alt_stack();
+}
+
+void ensure_alt_stack() noexcept {
+  if (t_alt_stack != nullptr || !g_installed.load(std::memory_order_relaxed)) return;
+  stack_t current{};
+  if (sigaltstack(nullptr, &current) == 0 && (current.ss_flags & SS_DISABLE) == 0) {
+    return;  // the thread has one of its own (or a sanitizer's)
+  }
+  void* memory = mmap(nullptr, kGuardBytes + kAltStackBytes, PROT_READ | PROT_WRITE,
+                      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (memory == MAP_FAILED) return;
+  mprotect(memory, kGuardBytes, PROT_NONE);  // an overflow of the handler faults, not corrupts
+  stack_t stack{};
+  stack.ss_sp = static_cast<char*>(memory) + kGuardBytes;
+  stack.ss_size = kAltStackBytes;
+  if (sigaltstack(&stack, nullptr) != 0) {
+    munmap(memory, kGuardBytes + kAltStackBytes);
+    return;
+  }
+  t_alt_stack = memory;
+}
+
+void release_alt_stack() noexcept {
+  if (t_alt_stack == nullptr) return;
+  stack_t off{};
+  off.ss_flags = SS_DISABLE;
+  sigaltstack(&off, nullptr);
+  munmap(t_alt_stack, kGuardBytes + kAltStackBytes);
+  t_alt_stack = nullptr;
+}
+
+}  // namespace blackbox::crash

@@ -1,0 +1,32 @@
+// Crash handlers: on SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT (and std::terminate, through
+// SIGABRT) write a crash report into the ring file's header page, mark the ring crashed,
+// then hand the signal to the handler that was there before (or the default action), so
+// the process still dies of the same signal and dumps core. The records themselves need no
+// copying: the ring file is shared memory and outlives the process.
+//
+// The handler is async-signal-safe: no malloc, no locks, no stdio, no fmt. It runs on an
+// alternate signal stack (every thread that logs gets one), so a stack overflow is reported
+// too. The first crashing thread writes the report; another thread crashing meanwhile
+// waits for it (at most about a second), and alarm() bounds the whole handler.
+#pragma once
+
+namespace blackbox::ring {
+class RingMemory;
+}
+
+namespace blackbox::crash {
+
+// Installs the handlers (once per process; later calls only change the ring). Warms up
+// what is not async-signal-safe on first use (backtrace()).
+void install(ring::RingMemory* ring) noexcept;
+
+// The ring reports go to (null: none, e.g. after shutdown or in a forked child until it
+// has its own ring).
+void set_ring(ring::RingMemory* ring) noexcept;
+
+// Gives the calling thread an alternate signal stack unless it has one; and takes back the
+// one it gave, at thread exit.
+void ensure_alt_stack() noexcept;
+void release_alt_stack() noexcept;
+
+}  // namespace blackbox::crash

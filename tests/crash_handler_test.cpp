@@ -1,0 +1,179 @@
+// Child processes that really crash (tests/support/helper.cpp, "crash KIND THREADS"): a
+// null dereference, a bus error, an integer division by zero, __builtin_trap, abort(), an
+// uncaught exception, and kill -9, each with one and with four threads logging. Every
+// record the child acknowledged before it died is in its ring file; the crash report names
+// the signal, the crashing thread and, among its stack addresses, the crashing function;
+// the child still dies of its signal; a handler installed before blackbox's still runs.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <set>
+#include <sstream>
+#include <string>
+#include <utility>
+
+#include "blackbox/reader.hpp"
+#include "support/test_env.hpp"
+
+namespace {
+
+struct Kind {
+  const char* name;
+  int signal;  // what the child must die of
+};
+
+struct ChildRun {
+  std::string ring_path;
+  std::set<std::pair<int, int>> acked;  // (thread, record)
+  long crash_tid = 0;
+  std::uint64_t crash_function = 0;
+  bool previous_handler_ran = false;
+  int status = 0;
+};
+
+// Runs the helper and reads what it says until it dies (a kill -9 once it is about to
+// crash, for "kill"). A child that hangs is killed after a minute and the test fails.
+ChildRun run_child(const std::string& kind, int threads) {
+  ChildRun run;
+  const std::string dir = blackbox::test::make_temp_dir("crash-handler");
+  int out[2];
+  EXPECT_EQ(pipe2(out, O_CLOEXEC), 0);
+  const pid_t pid = fork();
+  if (pid == 0) {
+    dup2(out[1], 1);
+    setenv("BBX_DIR", dir.c_str(), 1);
+    // The crash is the point: no core file, and sanitizers must let the signal through.
+    const rlimit no_core{0, 0};
+    setrlimit(RLIMIT_CORE, &no_core);
+    for (const char* name : {"ASAN_OPTIONS", "TSAN_OPTIONS"}) {
+      std::string options = std::getenv(name) != nullptr ? std::getenv(name) : "";
+      options += ":handle_segv=0:handle_sigbus=0:handle_sigfpe=0:handle_sigill=0:handle_abort=0";
+      setenv(name, options.c_str(), 1);
+    }
+    const std::string helper = blackbox::test::helper_path();
+    const std::string count = std::to_string(threads);
+    execl(helper.c_str(), helper.c_str(), "crash", kind.c_str(), count.c_str(),
+          static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  close(out[1]);
+  std::string pending;
+  char buffer[65536];
+  for (;;) {
+    pollfd p{out[0], POLLIN, 0};
+    if (poll(&p, 1, 60'000) == 0) {
+      ADD_FAILURE() << "the child hung";
+      kill(pid, SIGKILL);
+      break;
+    }
+    const ssize_t n = read(out[0], buffer, sizeof buffer);
+    if (n <= 0) break;  // it died
+    pending.append(buffer, static_cast<std::size_t>(n));
+    std::size_t end;
+    while ((end = pending.find('\n')) != std::string::npos) {
+      std::istringstream line(pending.substr(0, end));
+      pending.erase(0, end + 1);
+      std::string word;
+      line >> word;
+      if (word == "ack") {
+        int t = 0, i = 0;
+        line >> t >> i;
+        run.acked.emplace(t, i);
+      } else if (word == "ring") {
+        line >> run.ring_path;
+      } else if (word == "crash") {
+        std::string address;
+        line >> run.crash_tid >> address;
+        run.crash_function = std::stoull(address, nullptr, 16);
+        if (kind == "kill") kill(pid, SIGKILL);
+      } else if (word == "prev") {
+        run.previous_handler_ran = true;
+      }
+    }
+  }
+  close(out[0]);
+  waitpid(pid, &run.status, 0);
+  return run;
+}
+
+class CrashHandler : public ::testing::TestWithParam<std::tuple<Kind, int>> {};
+
+TEST_P(CrashHandler, ReportsTheCrashAndKeepsEveryAcknowledgedRecord) {
+  const Kind kind = std::get<0>(GetParam());
+  const int threads = std::get<1>(GetParam());
+  const ChildRun run = run_child(kind.name, threads);
+  ASSERT_TRUE(WIFSIGNALED(run.status)) << "status " << run.status;
+  EXPECT_EQ(WTERMSIG(run.status), kind.signal) << "the child must die of its own signal";
+  ASSERT_FALSE(run.ring_path.empty());
+  ASSERT_NE(run.crash_tid, 0) << "the child never got to its crash";
+
+  std::string error;
+  auto reader = blackbox::RingReader::open(run.ring_path, &error);
+  ASSERT_TRUE(reader) << error;
+  const blackbox::RingInfo info = reader->info();
+  if (kind.signal == SIGKILL) {
+    EXPECT_EQ(info.state, blackbox::RingState::live);  // nothing runs on kill -9
+    EXPECT_FALSE(info.crash);
+  } else {
+    EXPECT_EQ(info.state, blackbox::RingState::crashed);
+    ASSERT_TRUE(info.crash);
+    EXPECT_EQ(info.crash->signal, kind.signal);
+    EXPECT_EQ(info.crash->tid, static_cast<std::uint32_t>(run.crash_tid));
+    EXPECT_EQ(info.crash->other_threads, 0u);
+    // The crashing function is on the stack (a return address inside it).
+    bool found = false;
+    for (const std::uint64_t frame : info.crash->frames) {
+      found = found || (frame >= run.crash_function && frame <= run.crash_function + 256);
+    }
+    EXPECT_TRUE(found) << info.crash->frames.size() << " frames";
+    if (std::string(kind.name) == "throw") {
+      EXPECT_EQ(info.crash->exception, "std::runtime_error: the test threw this");
+    } else {
+      EXPECT_EQ(info.crash->exception, "");
+    }
+    if (kind.signal == SIGSEGV) {
+      EXPECT_EQ(info.crash->fault_address, 0u);
+    }
+  }
+  if (std::string(kind.name) == "prev") {
+    EXPECT_TRUE(run.previous_handler_ran);
+  }
+
+  // Every acknowledged record is in the ring file (the default 1 MiB rings hold them all).
+  std::set<std::pair<int, int>> logged;
+  bool warned = false;
+  reader->poll([&](const blackbox::Record& r) {
+    if (r.message_template == "thread {t} record {i}") {
+      logged.emplace(static_cast<int>(std::get<std::int64_t>(r.fields.at(0).value)),
+                     static_cast<int>(std::get<std::int64_t>(r.fields.at(1).value)));
+    } else if (r.message == std::string("about to crash: ") + kind.name) {
+      warned = true;
+      EXPECT_EQ(r.tid, static_cast<std::uint32_t>(run.crash_tid));
+    }
+  });
+  EXPECT_TRUE(warned);
+  EXPECT_GE(run.acked.size(), static_cast<std::size_t>(101 * threads));
+  std::size_t missing = 0;
+  for (const auto& a : run.acked) missing += logged.count(a) == 0 ? 1 : 0;
+  EXPECT_EQ(missing, 0u) << "of " << run.acked.size() << " acknowledged records";
+  EXPECT_EQ(reader->lost_records(), 0u);
+}
+
+const Kind kKinds[] = {{"segv", SIGSEGV}, {"bus", SIGBUS},    {"fpe", SIGFPE},
+                       {"ill", SIGILL},   {"abort", SIGABRT}, {"throw", SIGABRT},
+                       {"kill", SIGKILL}, {"prev", SIGSEGV}};
+
+INSTANTIATE_TEST_SUITE_P(Matrix, CrashHandler,
+                         ::testing::Combine(::testing::ValuesIn(kKinds), ::testing::Values(1, 4)),
+                         [](const auto& param) {
+                           return std::string(std::get<0>(param.param).name) + "_" +
+                                  std::to_string(std::get<1>(param.param)) + "_threads";
+                         });
+
+}  // namespace
