@@ -347,26 +347,35 @@ int crash(const std::string& kind, int threads) {
   }
   say_line("ring " + blackbox::ring_path() + "\n");
   std::atomic<int> ready{0};
+  std::atomic<bool> go{false};
   std::vector<std::thread> workers;
   for (int t = 0; t < threads; ++t) {
-    workers.emplace_back([t, &ready] {
+    workers.emplace_back([t, &ready, &go, all = kind == "segv-all"] {
       for (int i = 0; i < 3000; ++i) {
         BBX_INFO("thread {t} record {i}", t, i);
         say_line("ack " + std::to_string(t) + " " + std::to_string(i) + "\n");
         if (i == 100) ready.fetch_add(1);
+        if (all && i >= 100) break;
+      }
+      if (all) {  // every thread crashes at once (as near as the scheduler lets them)
+        say_line("crasher " + std::to_string(gettid()) + "\n");
+        while (!go.load()) {
+        }
+        crash_segv();
       }
       for (;;) pause();
     });
   }
   while (ready.load() < threads) std::this_thread::yield();
   BBX_WARN("about to crash: {kind}", kind);
-  void (*const fault)() = kind == "segv" || kind == "prev" ? crash_segv
-                          : kind == "fpe"                  ? crash_fpe
-                          : kind == "ill"                  ? crash_ill
-                          : kind == "bus"                  ? crash_bus
-                          : kind == "abort"                ? crash_abort
-                          : kind == "throw"                ? crash_throw
-                                                           : crash_wait;
+  go.store(true);
+  void (*const fault)() = kind == "segv" || kind == "prev" || kind == "segv-all" ? crash_segv
+                          : kind == "fpe"                                        ? crash_fpe
+                          : kind == "ill"                                        ? crash_ill
+                          : kind == "bus"                                        ? crash_bus
+                          : kind == "abort"                                      ? crash_abort
+                          : kind == "throw"                                      ? crash_throw
+                                                                                 : crash_wait;
   char line[128];
   std::snprintf(line, sizeof line, "crash %ld %p\n", static_cast<long>(gettid()),
                 reinterpret_cast<void*>(fault));
