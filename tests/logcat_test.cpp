@@ -531,13 +531,20 @@ TEST(LogcatCrash, ACrashedRingStartsWithItsCrashReport) {
   std::istringstream lines(text.out);
   std::vector<std::string> got;
   while (std::getline(lines, line)) got.push_back(line);
-  ASSERT_EQ(got.size(), 3u) << text.out;
+  // The report, the stack, each thread's last record (the crashing thread first, in the
+  // trace it was in), then the records.
+  ASSERT_EQ(got.size(), 5u) << text.out;
   const std::string head = "--- crash (pid " + pid +
                            ") crashed: SIGSEGV (address not mapped) at address 0x0, thread " + tid +
                            " (";
   EXPECT_EQ(got[0].substr(0, head.size()), head);
   EXPECT_EQ(got[1].rfind("--- stack (return addresses, innermost first): 0x", 0), 0u) << got[1];
-  EXPECT_TRUE(got[2].ends_with("about to crash: segv")) << got[2];
+  EXPECT_EQ(got[2].rfind("--- thread " + tid + " (", 0), 0u) << got[2];
+  EXPECT_TRUE(got[2].ends_with(", in trace 4bf92f3577b34da6a3ce929d0e0e4736")) << got[2];
+  EXPECT_EQ(got[3].rfind("--- thread ", 0), 0u) << got[3];
+  EXPECT_EQ(got[3].find(" in trace "), std::string::npos) << got[3];  // the worker has none
+  EXPECT_TRUE(got[4].ends_with("about to crash: segv trace=4bf92f3577b34da6a3ce929d0e0e4736"))
+      << got[4];
 
   const Output json = logcat(ring + " -l warn -o json");
   const std::string object = "{\"crash\":{\"pid\":" + pid +
@@ -546,6 +553,9 @@ TEST(LogcatCrash, ACrashedRingStartsWithItsCrashReport) {
                              "\"0x0\",\"tid\":" +
                              tid + ",";
   EXPECT_EQ(json.out.substr(0, object.size()), object) << json.out;
+  EXPECT_NE(json.out.find("\"threads\":[{\"tid\":" + tid + ","), std::string::npos) << json.out;
+  EXPECT_NE(json.out.find("\"trace_id\":\"4bf92f3577b34da6a3ce929d0e0e4736\"}"), std::string::npos)
+      << json.out;
 }
 
 }  // namespace

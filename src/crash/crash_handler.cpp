@@ -69,7 +69,9 @@ void write_report(int sig, const siginfo_t* info, std::uint32_t tid) {
   r.signal = sig;
   r.code = info->si_code;
   r.tid = tid;
-  r.fault_address = reinterpret_cast<std::uintptr_t>(info->si_addr);
+  // si_addr means something only for a fault the kernel raised (si_code > 0); a signal
+  // sent by kill() or raise() (abort) has the sender's pid in that place.
+  r.fault_address = info->si_code > 0 ? reinterpret_cast<std::uintptr_t>(info->si_addr) : 0;
   timespec now{};
   clock_gettime(CLOCK_REALTIME, &now);
   r.time_ns = std::int64_t{now.tv_sec} * 1'000'000'000 + now.tv_nsec;

@@ -367,6 +367,9 @@ int crash(const std::string& kind, int threads) {
     });
   }
   while (ready.load() < threads) std::this_thread::yield();
+  // The crash comes inside a trace: the post-mortem view names it for this thread.
+  blackbox::TraceScope in_trace(
+      *blackbox::TraceContext::parse("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"));
   BBX_WARN("about to crash: {kind}", kind);
   go.store(true);
   void (*const fault)() = kind == "segv" || kind == "prev" || kind == "segv-all" ? crash_segv

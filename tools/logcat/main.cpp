@@ -14,6 +14,7 @@
 #include <cstdio>
 #include <deque>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -180,6 +181,25 @@ int select(Args& a, logcat::Selection& sel, std::vector<std::string>& inputs) {
   return 0;
 }
 
+// Each thread's last record in a crashed ring file, the crashing thread first.
+std::vector<logcat::LastRecord> last_records(const blackbox::RingInfo& ring) {
+  std::map<std::uint32_t, logcat::LastRecord> by_tid;
+  if (auto reader = blackbox::RingReader::open(ring.path)) {
+    reader->poll([&](const Record& r) {
+      logcat::LastRecord& last = by_tid[r.tid];
+      if (last.tid != 0 && r.time_ns < last.time_ns) return;
+      last = {r.tid, r.thread_name, r.time_ns, r.has_trace, r.trace_id};
+    });
+  }
+  std::vector<logcat::LastRecord> out;
+  const std::uint32_t crashed = ring.crash ? ring.crash->tid : 0;
+  if (const auto it = by_tid.find(crashed); it != by_tid.end()) out.push_back(it->second);
+  for (const auto& [tid, last] : by_tid) {
+    if (tid != crashed) out.push_back(last);
+  }
+  return out;
+}
+
 bool process_gone(int pid) { return pid != 0 && kill(pid, 0) != 0 && errno == ESRCH; }
 
 int print_records(Args& a, logcat::Inputs& inputs) {
@@ -196,7 +216,9 @@ int print_records(Args& a, logcat::Inputs& inputs) {
     return out.commit();
   };
   // A crashed process's ring file starts with its crash report.
-  for (const auto& ring : inputs.rings()) render_crash(ring, format, a.utc, out.buffer());
+  for (const auto& ring : inputs.rings()) {
+    if (ring.crash) render_crash(ring, last_records(ring), format, a.utc, out.buffer());
+  }
   if (a.last_n == 0) {
     inputs.read_all(print);
   } else {

@@ -351,7 +351,8 @@ std::string hex_address(std::uint64_t address) { return fmt::format("{:#x}", add
 
 }  // namespace
 
-void render_crash(const blackbox::RingInfo& ring, Format format, bool utc, Text& out) {
+void render_crash(const blackbox::RingInfo& ring, const std::vector<LastRecord>& threads,
+                  Format format, bool utc, Text& out) {
   if (!ring.crash) return;
   const blackbox::CrashInfo& c = *ring.crash;
   Renderer clock(Format::text, false, utc);
@@ -373,6 +374,20 @@ void render_crash(const blackbox::RingInfo& ring, Format format, bool utc, Text&
       if (i != 0) out += ',';
       append_json_string(hex_address(c.frames[i]), out);
     }
+    out += "],\"threads\":[";
+    for (std::size_t i = 0; i < threads.size(); ++i) {
+      const LastRecord& t = threads[i];
+      out += i == 0 ? "{\"tid\":" : ",{\"tid\":";
+      append_int(t.tid, out);
+      string_member("thread", t.thread_name, out);
+      int_member("last_record_time_unix_nano", t.time_ns, out);
+      if (t.has_trace) {
+        out += ",\"trace_id\":\"";
+        append_hex(t.trace_id.data(), 16, out);
+        out += '"';
+      }
+      out += '}';
+    }
     out += "]}}\n";
     return;
   }
@@ -384,8 +399,11 @@ void render_crash(const blackbox::RingInfo& ring, Format format, bool utc, Text&
   out += signal_name(c.signal);
   out += " (";
   out += signal_cause(c.signal, c.code);
-  out += ") at address ";
-  out += hex_address(c.fault_address);
+  out += ")";
+  if (c.code > 0) {  // a fault: where
+    out += " at address ";
+    out += hex_address(c.fault_address);
+  }
   out += ", thread ";
   append_int(c.tid, out);
   if (!c.thread_name.empty()) {
@@ -412,6 +430,19 @@ void render_crash(const blackbox::RingInfo& ring, Format format, bool utc, Text&
     out += hex_address(frame);
   }
   out += "\n";
+  for (const LastRecord& t : threads) {
+    out += "--- thread ";
+    append_int(t.tid, out);
+    out += " (";
+    out += t.thread_name;
+    out += "): last record ";
+    clock.append_time(t.time_ns, false, out);
+    if (t.has_trace) {
+      out += ", in trace ";
+      append_hex(t.trace_id.data(), 16, out);
+    }
+    out += '\n';
+  }
 }
 
 Output::Output() = default;

@@ -3,6 +3,7 @@
 // fields under their template names), logfmt, or the message alone.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
@@ -10,6 +11,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "blackbox/reader.hpp"
 
@@ -78,9 +80,21 @@ class Renderer {
   std::size_t cached_length_ = 0;
 };
 
+// What each thread of a crashed process was doing last: its last record's time and the
+// trace it was in (the traces in flight when the process died).
+struct LastRecord {
+  std::uint32_t tid = 0;
+  std::string thread_name;
+  std::int64_t time_ns = 0;
+  bool has_trace = false;
+  std::array<std::uint8_t, 16> trace_id{};
+};
+
 // A crash report from a ring file, before its records: "crashed: SIGSEGV (address not
-// mapped) at 0x0 ..." lines (text formats), or one {"crash": {...}} object (json).
-void render_crash(const blackbox::RingInfo& ring, Format format, bool utc, Text& out);
+// mapped) at 0x0 ..." lines, then one line per thread (text formats), or one
+// {"crash": {...}} object (json). `threads`: the crashing thread first.
+void render_crash(const blackbox::RingInfo& ring, const std::vector<LastRecord>& threads,
+                  Format format, bool utc, Text& out);
 
 // Buffered standard output that notices a closed pipe: write() returns false once stdout
 // is gone (EPIPE), and logcat then stops quietly.
