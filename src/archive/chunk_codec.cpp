@@ -614,6 +614,20 @@ struct In {
   bool bytes(std::size_t n) const noexcept { return static_cast<std::size_t>(end - p) >= n; }
 };
 
+// A string written in full (varint `v` odd: its length and truncation flag, then its bytes
+// in `text`): takes the chunk's next string number, and returns its ring length word.
+// False if it runs past its stream.
+bool take_literal(std::uint64_t v, In& text,
+                  std::vector<std::pair<const std::uint8_t*, std::uint32_t>>& strings,
+                  std::uint32_t& word) {
+  const std::uint64_t len = (v - 1) / 4;
+  if (len > detail::kStringLengthMask || !text.bytes(len)) return false;
+  word = static_cast<std::uint32_t>(len | ((v - 1) / 2 % 2 != 0 ? detail::kStringTruncated : 0));
+  strings.emplace_back(text.p, word);
+  text.p += len;
+  return true;
+}
+
 // Steps over the arguments of a record whose site nobody wants: its values are never
 // needed (nor, then, its site's previous values), but the strings written in full still
 // take their numbers, which later records may refer to. `ops` is the site's skip plan
@@ -655,15 +669,8 @@ bool skip_args(const std::vector<std::uint8_t>& ops, In& ints, In& floats, In& t
       }
       default: {
         std::uint64_t v;
-        if (!text.varint(v)) return false;
-        if (v % 2 == 1) {
-          const std::uint64_t len = (v - 1) / 4;
-          if (len > detail::kStringLengthMask || !text.bytes(len)) return false;
-          strings.emplace_back(text.p,
-                               static_cast<std::uint32_t>(
-                                   len | ((v - 1) / 2 % 2 != 0 ? detail::kStringTruncated : 0)));
-          text.p += len;
-        }
+        std::uint32_t word;
+        if (!text.varint(v) || (v % 2 == 1 && !take_literal(v, text, strings, word))) return false;
         break;
       }
     }
@@ -705,8 +712,7 @@ bool ChunkDecoder::any_wanted(std::span<const std::uint8_t> control_bytes,
     }
     control.p += 1 + *control.p;
     if (!control.varint(v)) return true;
-    const bool thread_ok = filter.tids.empty() || std::find(filter.tids.begin(), filter.tids.end(),
-                                                            tid) != filter.tids.end();
+    const bool thread_ok = filter.thread_passes(tid);
     for (;;) {
       std::uint64_t key;
       if (!control.varint(key)) return true;
@@ -714,7 +720,7 @@ bool ChunkDecoder::any_wanted(std::span<const std::uint8_t> control_bytes,
       if ((key >> 2) > 0xFFFF'FFFFu || !time.varint(v)) return true;
       ns = static_cast<std::int64_t>(static_cast<std::uint64_t>(ns) +
                                      static_cast<std::uint64_t>(unzigzag(v)));
-      if (!thread_ok || ns < filter.since_ns || ns >= filter.until_ns) continue;
+      if (!thread_ok || !filter.time_passes(ns)) continue;
       const SiteState* s = site(static_cast<std::uint32_t>(key >> 2), sites);
       if (s->lookup.types == nullptr || s->lookup.wanted) return true;
     }
@@ -748,9 +754,7 @@ std::string ChunkDecoder::decode(std::span<const std::uint8_t> body, const SiteL
   In& ints = in[2];
   In& floats = in[3];
   In& text = in[4];
-  const bool filtering = filter.since_ns != std::numeric_limits<std::int64_t>::min() ||
-                         filter.until_ns != std::numeric_limits<std::int64_t>::max() ||
-                         !filter.tids.empty() || filter.trace_id != nullptr;
+  const bool filtering = !filter.empty();
   if (!any_wanted({control.p, control.end}, {time.p, time.end}, sites, filter)) return {};
   std::int64_t prev_ns = 0;
   std::uint32_t epoch = 0;
@@ -769,8 +773,7 @@ std::string ChunkDecoder::decode(std::span<const std::uint8_t> body, const SiteL
     rec.thread_name = std::string_view(reinterpret_cast<const char*>(control.p + 1), *control.p);
     control.p += 1 + *control.p;
     if (!control.varint(rec.seq)) return "bad run sequence number";
-    const bool thread_ok = filter.tids.empty() || std::find(filter.tids.begin(), filter.tids.end(),
-                                                            rec.tid) != filter.tids.end();
+    const bool thread_ok = filter.thread_passes(rec.tid);
     const std::uint8_t* prev_trace = nullptr;
     for (;; ++rec.seq) {
       std::uint64_t key;
@@ -807,22 +810,20 @@ std::string ChunkDecoder::decode(std::span<const std::uint8_t> body, const SiteL
       }
       // Whether this record is delivered: if not, its arguments are only walked (their
       // previous values still count for the records after it).
-      const bool wanted =
-          (!filtering ||
-           (thread_ok && rec.time_ns >= filter.since_ns && rec.time_ns < filter.until_ns &&
-            (filter.trace_id == nullptr ||
-             (rec.trace != nullptr && std::memcmp(rec.trace, filter.trace_id, 16) == 0))));
+      const bool wanted = !filtering || (thread_ok && filter.time_passes(rec.time_ns) &&
+                                         filter.trace_passes(rec.trace));
       std::size_t w = 0;
-      if (wanted && wire_.size() < 64) wire_.resize(64);
+      // Room for `n` more wire bytes at w (only for a wanted record's arguments).
+      const auto room = [this, &w](std::size_t n) {
+        if (w + n > wire_.size()) wire_.resize(2 * (w + n));
+        return wire_.data() + w;
+      };
       for (std::size_t i = 0; i < arg_types->size(); ++i) {
         const ArgType type = (*arg_types)[i];
         const std::uint32_t width = detail::fixed_size(type);
         if (width == 1) {
           if (!ints.bytes(1)) return "argument runs past its stream";
-          if (wanted) {
-            if (w + 1 > wire_.size()) wire_.resize(2 * wire_.size());
-            wire_[w] = static_cast<std::byte>(*ints.p);
-          }
+          if (wanted) *room(1) = static_cast<std::byte>(*ints.p);
           ++ints.p;
           w += 1;
         } else if (width != 0) {
@@ -846,10 +847,7 @@ std::string ChunkDecoder::decode(std::span<const std::uint8_t> body, const SiteL
             value = a.prev + static_cast<std::uint64_t>(unzigzag(v));
           }
           a.prev = value;
-          if (wanted) {
-            if (w + width > wire_.size()) wire_.resize(2 * (w + width));
-            std::memcpy(wire_.data() + w, &value, width);
-          }
+          if (wanted) std::memcpy(room(width), &value, width);
           w += width;
         } else {
           ArgState& a = s.args[i];
@@ -862,25 +860,15 @@ std::string ChunkDecoder::decode(std::span<const std::uint8_t> body, const SiteL
             a.prev = reinterpret_cast<std::uint64_t>(strings_[index].first);
             a.prev_len = strings_[index].second;
           } else {
-            const std::uint64_t len = (v - 1) / 4;
-            if (len > detail::kStringLengthMask || !text.bytes(len)) {
-              return "string runs past its stream";
-            }
-            const auto word = static_cast<std::uint32_t>(
-                len | ((v - 1) / 2 % 2 != 0 ? detail::kStringTruncated : 0));
             a.prev = reinterpret_cast<std::uint64_t>(text.p);
-            a.prev_len = word;
-            strings_.emplace_back(text.p, word);
-            text.p += len;
+            if (!take_literal(v, text, strings_, a.prev_len)) return "string runs past its stream";
           }
           const std::uint32_t word = a.prev_len;
           const std::uint32_t len = word & detail::kStringLengthMask;
           if (wanted) {
-            if (w + 4 + len > wire_.size()) wire_.resize(2 * (w + 4 + len));
-            std::memcpy(wire_.data() + w, &word, 4);
-            if (len != 0) {
-              std::memcpy(wire_.data() + w + 4, reinterpret_cast<const std::uint8_t*>(a.prev), len);
-            }
+            std::byte* out = room(4 + len);
+            std::memcpy(out, &word, 4);
+            if (len != 0) std::memcpy(out + 4, reinterpret_cast<const std::uint8_t*>(a.prev), len);
           }
           w += 4 + len;
         }

@@ -27,9 +27,11 @@
 // Nothing about a record is lost: decoding gives back the exact wire bytes of its arguments.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <functional>
 #include <limits>
 #include <memory>
@@ -218,6 +220,22 @@ struct RecordFilter {
   std::int64_t until_ns = std::numeric_limits<std::int64_t>::max();  // exclusive
   std::span<const std::uint32_t> tids;                               // empty: every thread
   const std::uint8_t* trace_id = nullptr;                            // 16 bytes; null: any
+
+  [[nodiscard]] bool thread_passes(std::uint64_t tid) const noexcept {
+    return tids.empty() || std::find(tids.begin(), tids.end(), tid) != tids.end();
+  }
+  [[nodiscard]] bool time_passes(std::int64_t ns) const noexcept {
+    return ns >= since_ns && ns < until_ns;
+  }
+  // `trace`: the record's 24-byte trace context, or null.
+  [[nodiscard]] bool trace_passes(const std::uint8_t* trace) const noexcept {
+    return trace_id == nullptr || (trace != nullptr && std::memcmp(trace, trace_id, 16) == 0);
+  }
+  [[nodiscard]] bool empty() const noexcept {
+    return since_ns == std::numeric_limits<std::int64_t>::min() &&
+           until_ns == std::numeric_limits<std::int64_t>::max() && tids.empty() &&
+           trace_id == nullptr;
+  }
 };
 
 // Decodes chunk bodies, keeping its working memory from body to body. Records that fail

@@ -198,7 +198,6 @@ bool decode_args(const SiteInfo& site, const std::byte* data, std::size_t size, 
   const std::size_t n = site.types.size();
   // Fields, message and strings keep their storage from the record this one replaces.
   record.fields.resize(fields ? n : 0);
-  Field unused;  // stands in for the fields when they are not wanted (never assigned)
   record.truncated = false;
   thread_local Message message;
   message.clear();
@@ -210,76 +209,70 @@ bool decode_args(const SiteInfo& site, const std::byte* data, std::size_t size, 
   std::size_t offset = 0;
   for (std::size_t i = 0; i < n; ++i) {
     const ArgType type = site.types[i];
-    Field& field = fields ? record.fields[i] : unused;
-    if (fields && site.template_ok) {
-      field.name.assign(site.names[i]);
-    } else if (fields) {
-      field.name.clear();
+    Field* const field = fields ? &record.fields[i] : nullptr;  // null: values not kept
+    if (field != nullptr) {
+      if (site.template_ok) {
+        field->name = site.names[i];
+      } else {
+        field->name.clear();
+      }
+      field->truncated = false;
     }
-    field.truncated = false;
     const std::uint32_t fixed = detail::fixed_size(type);
     if (fixed != 0 && offset + fixed > size) return false;
     const std::byte* p = data + offset;
     if (!site.template_ok) put(message, i == 0 ? " [" : ", ");
     switch (type) {
       case ArgType::i8:
-        if (fields) field.value = std::int64_t{load<std::int8_t>(p)};
-        if (site.template_ok && !site.plain[i]) {
-          format_one(message, site.specs[i], static_cast<signed char>(load<std::int8_t>(p)));
-        } else {
-          format_arg(message, site, i, std::int64_t{load<std::int8_t>(p)});
-        }
+        if (field) field->value = std::int64_t{load<std::int8_t>(p)};
+        format_arg(message, site, i, static_cast<signed char>(load<std::int8_t>(p)));
         break;
       case ArgType::i16:
-        if (fields) field.value = std::int64_t{load<std::int16_t>(p)};
+        if (field) field->value = std::int64_t{load<std::int16_t>(p)};
         format_arg(message, site, i, load<std::int16_t>(p));
         break;
       case ArgType::i32:
-        if (fields) field.value = std::int64_t{load<std::int32_t>(p)};
+        if (field) field->value = std::int64_t{load<std::int32_t>(p)};
         format_arg(message, site, i, load<std::int32_t>(p));
         break;
       case ArgType::i64:
-        if (fields) field.value = load<std::int64_t>(p);
+        if (field) field->value = load<std::int64_t>(p);
         format_arg(message, site, i, load<std::int64_t>(p));
         break;
       case ArgType::u8:
-        if (fields) field.value = std::uint64_t{load<std::uint8_t>(p)};
-        if (site.template_ok && !site.plain[i]) {
-          format_one(message, site.specs[i], static_cast<unsigned char>(load<std::uint8_t>(p)));
-        } else {
-          format_arg(message, site, i, std::uint64_t{load<std::uint8_t>(p)});
-        }
+        if (field) field->value = std::uint64_t{load<std::uint8_t>(p)};
+        format_arg(message, site, i, static_cast<unsigned char>(load<std::uint8_t>(p)));
         break;
       case ArgType::u16:
-        if (fields) field.value = std::uint64_t{load<std::uint16_t>(p)};
+        if (field) field->value = std::uint64_t{load<std::uint16_t>(p)};
         format_arg(message, site, i, load<std::uint16_t>(p));
         break;
       case ArgType::u32:
-        if (fields) field.value = std::uint64_t{load<std::uint32_t>(p)};
+        if (field) field->value = std::uint64_t{load<std::uint32_t>(p)};
         format_arg(message, site, i, load<std::uint32_t>(p));
         break;
       case ArgType::u64:
-        if (fields) field.value = load<std::uint64_t>(p);
+        if (field) field->value = load<std::uint64_t>(p);
         format_arg(message, site, i, load<std::uint64_t>(p));
         break;
       case ArgType::f32:
-        if (fields) field.value = double{load<float>(p)};
+        if (field) field->value = double{load<float>(p)};
         format_arg(message, site, i, load<float>(p));
         break;
       case ArgType::f64:
-        if (fields) field.value = load<double>(p);
+        if (field) field->value = load<double>(p);
         format_arg(message, site, i, load<double>(p));
         break;
       case ArgType::boolean:
-        if (fields) field.value = load<std::uint8_t>(p) != 0;
+        if (field) field->value = load<std::uint8_t>(p) != 0;
         format_arg(message, site, i, load<std::uint8_t>(p) != 0);
         break;
       case ArgType::character:
-        if (fields) field.value = load<char>(p);
+        if (field) field->value = load<char>(p);
         format_arg(message, site, i, load<char>(p));
         break;
       case ArgType::pointer:
-        if (fields) field.value = Pointer{load<std::uint64_t>(p)};
+        if (field) field->value = Pointer{load<std::uint64_t>(p)};
         format_arg(
             message, site, i,
             reinterpret_cast<const void*>(static_cast<std::uintptr_t>(load<std::uint64_t>(p))));
@@ -291,14 +284,17 @@ bool decode_args(const SiteInfo& site, const std::byte* data, std::size_t size, 
         const std::uint32_t length = word & detail::kStringLengthMask;
         if (length > size - offset - 4) return false;
         const auto* text = reinterpret_cast<const char*>(p + 4);
-        field.truncated = (word & detail::kStringTruncated) != 0;
-        record.truncated |= field.truncated;
+        const bool truncated = (word & detail::kStringTruncated) != 0;
+        record.truncated |= truncated;
         if (type == ArgType::formatted) {
           put(message, text, length);  // its spec was applied when logged
         } else {
           format_arg(message, site, i, fmt::string_view(text, length));
         }
-        if (fields) set_text(field.value, text, length);
+        if (field) {
+          field->truncated = truncated;
+          set_text(field->value, text, length);
+        }
         offset += 4 + length;
         break;
       }
