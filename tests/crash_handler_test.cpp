@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <map>
 #include <set>
 #include <sstream>
 #include <string>
@@ -29,6 +30,8 @@ struct Kind {
 };
 
 struct ChildRun {
+  std::string dir;  // BBX_DIR; the archive is in dir/archive
+  pid_t pid = 0;
   std::string ring_path;
   std::set<std::pair<int, int>> acked;  // (thread, record)
   long crash_tid = 0;
@@ -43,12 +46,14 @@ struct ChildRun {
 ChildRun run_child(const std::string& kind, int threads) {
   ChildRun run;
   const std::string dir = blackbox::test::make_temp_dir("crash-handler");
+  run.dir = dir;
   int out[2];
   EXPECT_EQ(pipe2(out, O_CLOEXEC), 0);
   const pid_t pid = fork();
   if (pid == 0) {
     dup2(out[1], 1);
     setenv("BBX_DIR", dir.c_str(), 1);
+    setenv("BBX_ARCHIVE_DIR", (dir + "/archive").c_str(), 1);
     // The crash is the point: no core file, and sanitizers must let the signal through.
     const rlimit no_core{0, 0};
     setrlimit(RLIMIT_CORE, &no_core);
@@ -64,6 +69,7 @@ ChildRun run_child(const std::string& kind, int threads) {
     _exit(127);
   }
   close(out[1]);
+  run.pid = pid;
   std::string pending;
   char buffer[65536];
   for (;;) {
@@ -170,6 +176,41 @@ TEST_P(CrashHandler, ReportsTheCrashAndKeepsEveryAcknowledgedRecord) {
   for (const auto& a : run.acked) missing += logged.count(a) == 0 ? 1 : 0;
   EXPECT_EQ(missing, 0u) << "of " << run.acked.size() << " acknowledged records";
   EXPECT_EQ(reader->lost_records(), 0u);
+  reader.reset();
+
+  // The next start of the same app recovers the ring: what the child had not archived goes
+  // into an archive file of its own with the crash report, and the ring file goes. Its
+  // archive then holds every acknowledged record exactly once.
+  const auto start = blackbox::test::run_helper(
+      {"start", "crash"}, {"BBX_DIR=" + run.dir, "BBX_ARCHIVE_DIR=" + run.dir + "/archive"});
+  ASSERT_EQ(start.status, 0) << start.out;
+  EXPECT_NE(start.out.find("recovered 1 "), std::string::npos) << start.out;
+  EXPECT_NE(access(run.ring_path.c_str(), F_OK), 0) << "the ring file must be gone";
+  auto archive = blackbox::ArchiveReader::open(run.dir + "/archive", &error);
+  ASSERT_TRUE(archive) << error;
+  std::map<std::pair<int, int>, int> archived;
+  for (const blackbox::Record& r : archive->read_sorted()) {
+    if (r.pid == run.pid && r.message_template == "thread {t} record {i}") {
+      ++archived[{static_cast<int>(std::get<std::int64_t>(r.fields.at(0).value)),
+                  static_cast<int>(std::get<std::int64_t>(r.fields.at(1).value))}];
+    }
+  }
+  std::size_t not_once = 0;
+  for (const auto& a : run.acked) not_once += archived[a] == 1 ? 0 : 1;
+  EXPECT_EQ(not_once, 0u) << "of " << run.acked.size() << " acknowledged records";
+  EXPECT_EQ(archive->lost_records(), 0u);
+  EXPECT_TRUE(archive->damage().empty());
+  int reports = 0, files_of_child = 0;
+  for (const auto& file : archive->files()) {
+    files_of_child += file.pid == run.pid ? 1 : 0;
+    if (!file.crash) continue;
+    ++reports;
+    EXPECT_EQ(file.pid, run.pid);
+    EXPECT_EQ(file.crash->signal, kind.signal);
+    EXPECT_EQ(file.crash->tid, static_cast<std::uint32_t>(run.crash_tid));
+  }
+  EXPECT_EQ(reports, kind.signal == SIGKILL ? 0 : 1);
+  EXPECT_EQ(files_of_child, 2) << "its own archive file, and the recovered one";
 }
 
 // Every thread crashes at once: one report (by one of them), the others wait for it, and

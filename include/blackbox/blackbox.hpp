@@ -130,6 +130,9 @@ struct Stats {
   std::uint64_t breaker_trips = 0;  // times it opened
   std::uint64_t write_errors = 0;   // failed writes (including failed probes)
   int last_write_errno = 0;         // errno of the latest failure (ENOSPC, EIO, ...)
+  // Ring files that dead processes of this app left, recovered into the archive at start.
+  std::uint64_t rings_recovered = 0;
+  std::uint64_t records_recovered = 0;
 };
 [[nodiscard]] Stats stats();
 

@@ -200,6 +200,8 @@ struct ArchiveFileInfo {
   std::int64_t file_start_ns = 0;
   std::uint32_t format_version = 0;
   bool header_ok = false;  // false: the header frame was damaged (records still read)
+  // A file recovered from the ring of a process that crashed carries its crash report.
+  std::optional<CrashInfo> crash;
 };
 
 class ArchiveReader {

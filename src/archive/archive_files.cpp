@@ -98,7 +98,7 @@ int ArchiveFiles::open_new(std::int64_t now_ns) {
   std::string name;
   for (int attempt = 0; attempt < 64 && fd < 0; ++attempt) {
     name = file_time(now_ns + attempt * 1000) + "." + settings_.app + "." +
-           std::to_string(getpid()) + kSuffix;
+           std::to_string(settings_.pid != 0 ? settings_.pid : getpid()) + kSuffix;
     fd = sys::calls().openat(dir_fd, name.c_str(),
                              O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_APPEND, 0640);
     if (fd < 0 && errno != EEXIST) break;

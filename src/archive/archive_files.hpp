@@ -18,6 +18,7 @@ namespace blackbox::archive {
 struct FileSettings {
   std::string dir;
   std::string app;  // already sanitised for file names
+  int pid = 0;      // the pid in file names; 0: this process's
   std::uint64_t rotate_bytes = 64u << 20;
   std::int64_t rotate_ns = 3600'000'000'000;
   std::uint64_t retain_bytes = 0;  // 0: no limit

@@ -7,6 +7,9 @@
 //    visible after the site (the producer defined it before writing the record).
 //  - SlotHeader::drained_pos: relaxed store here, relaxed load by producers; only a hint for
 //    when to wake us early, never used to decide what is safe to read or overwrite.
+//  - SlotHeader::archived_pos/archived_seq: relaxed stores here after a successful write;
+//    read only by the recovery of this ring once this process is dead (the process's end
+//    orders everything).
 //  - g_wake: the futex word. Producers exchange(1) then FUTEX_WAKE; the flusher stores 0
 //    before a pass and sleeps with FUTEX_WAIT(0), so a wake during a pass makes the next
 //    sleep return at once. Relaxed: the futex syscall orders what matters; a lost wake only
@@ -23,6 +26,7 @@
 #include <cstring>
 
 #include "archive/frame.hpp"
+#include "archive/recovery.hpp"
 #include "core/logger.hpp"
 #include "reader/decode.hpp"
 #include "ring/clock.hpp"
@@ -81,7 +85,41 @@ Flusher::Flusher(ring::RingMemory& ring, FlusherSettings settings)
       settings_(std::move(settings)),
       files_(settings_.files),
       cursors_(ring.layout().slot_count),
+      staged_(ring.layout().slot_count),
       copy_(ring.layout().ring_bytes) {}
+
+void Flusher::resume_from_archived() {
+  const ring::Layout& layout = ring_.layout();
+  skip_before_.assign(layout.slot_count, 0);
+  for (std::uint32_t i = 0; i < layout.slot_count; ++i) {
+    const ring::SlotHeader& slot = ring_.slot_header(i);
+    const std::uint64_t pos = slot.archived_pos.load(std::memory_order_relaxed);
+    if (pos == 0 || pos > ring::kMaxStreamPosition) continue;  // nothing archived: all of it
+    // Start at the block holding `pos` (a block header tells the sequence numbers), skip
+    // the records before `pos`, and count as lost whatever was overwritten since.
+    reader::SlotCursor& c = cursors_[i];
+    c.read_pos = pos & ~std::uint64_t{layout.block_bytes - 1};
+    c.next_seq = slot.archived_seq.load(std::memory_order_relaxed);
+    c.started = true;
+    c.tid = slot.tid.load(std::memory_order_relaxed);
+    skip_before_[i] = pos;
+    staged_[i] = {pos, c.next_seq};
+  }
+  // Drops the dead process counted were in its own archive's loss markers already.
+  seen_no_slot_ = ring_.header().dropped_no_slot.load(std::memory_order_relaxed);
+  seen_after_exit_ = ring_.header().dropped_after_exit.load(std::memory_order_relaxed);
+}
+
+bool Flusher::drain_once() {
+  const bool ok = pass(true, true);
+  files_.close_current();
+  current_file_ = files_.current_path();
+  return ok;
+}
+
+void Flusher::add_frame(FrameType type, std::vector<std::byte> payload) {
+  extra_frames_.emplace_back(type, std::move(payload));
+}
 
 Flusher::~Flusher() { stop(); }
 
@@ -93,6 +131,18 @@ void Flusher::start() {
 }
 
 void Flusher::run() {
+  if (!settings_.recover_ring_dir.empty()) {
+    for (const Recovered& r : recover_dead_rings(settings_.recover_ring_dir, settings_.files.app,
+                                                 settings_.files, settings_.zstd_level)) {
+      if (r.outcome == Recovered::Outcome::recovered) {
+        rings_recovered_.fetch_add(1, std::memory_order_relaxed);
+        records_recovered_.fetch_add(r.records, std::memory_order_relaxed);
+      }
+      if (r.outcome != Recovered::Outcome::alive && r.outcome != Recovered::Outcome::exited) {
+        core::say(r.describe());
+      }
+    }
+  }
   std::int64_t last_write = monotonic_ns();
   while (true) {
     g_wake.store(0, std::memory_order_relaxed);
@@ -166,6 +216,8 @@ void Flusher::add_stats(Stats& s) const noexcept {
   s.breaker_trips = breaker_trips_.load(std::memory_order_relaxed);
   s.breaker_open = breaker_open_.load(std::memory_order_relaxed);
   s.last_write_errno = last_errno_.load(std::memory_order_relaxed);
+  s.rings_recovered = rings_recovered_.load(std::memory_order_relaxed);
+  s.records_recovered = records_recovered_.load(std::memory_order_relaxed);
 }
 
 void Flusher::refresh_sites() {
@@ -237,8 +289,10 @@ struct Flusher::Visitor {
       f.write_out(f.now_ns_);
     }
   }
-  bool record(const std::byte* bytes, std::uint32_t size, std::uint64_t,
+  bool record(const std::byte* bytes, std::uint32_t size, std::uint64_t position,
               const reader::SlotCursor& c) {
+    // Recovery: records before this were archived by the process that wrote them.
+    if (!f.skip_before_.empty() && position < f.skip_before_[slot]) return true;
     std::uint32_t site;
     std::memcpy(&site, bytes + 4, sizeof site);
     if (!f.encoder_.knows_site(site & detail::kSiteIdMask)) [[unlikely]] {
@@ -284,6 +338,7 @@ bool Flusher::pass(bool write_small, bool probe) {
     visitor.flush_batch();
     encoder_.end_run();  // the run's strings point into copy_, which the next slot reuses
     slot.drained_pos.store(cursors_[i].read_pos, std::memory_order_relaxed);
+    staged_[i] = {cursors_[i].read_pos, cursors_[i].next_seq};
     if (failed_this_pass_) {  // leave the other slots' records in their rings
       ok = false;
       break;
@@ -298,7 +353,8 @@ bool Flusher::pass(bool write_small, bool probe) {
   seen_no_slot_ = no_slot;
   seen_after_exit_ = after_exit;
 
-  const bool have_work = encoder_.record_count() != 0 || !pending_losses_.empty();
+  const bool have_work =
+      encoder_.record_count() != 0 || !pending_losses_.empty() || !extra_frames_.empty();
   if (have_work && encoder_.record_count() == 0) chunk_started_ns_ = now_ns_;
   const bool chunk_due = write_small || encoder_.body_bytes() >= kChunkBodyBytes ||
                          now_ns_ - chunk_started_ns_ >= settings_.interval_ns;
@@ -352,6 +408,9 @@ bool Flusher::write_out(std::int64_t now_ns) {
     (void)append_frame(frames_, static_cast<std::uint16_t>(FrameType::file_header), 0, payload_);
     // A new file stands alone: every site its chunks use is defined in it again.
     encoder_.forget_file_sites();
+  }
+  for (const auto& [type, payload] : extra_frames_) {
+    (void)append_frame(frames_, static_cast<std::uint16_t>(type), 0, payload);
   }
   // Loss markers first: the probe that closes the breaker carries them.
   if (!pending_losses_.empty()) {
@@ -421,6 +480,15 @@ bool Flusher::write_out(std::int64_t now_ns) {
   breaker_open_.store(false, std::memory_order_relaxed);
   lost_while_open_ = false;
   pending_losses_.clear();
+  extra_frames_.clear();
+  // Everything drained so far is in the file now (a chunk cut mid-slot holds more, which
+  // the next write records).
+  for (std::uint32_t i = 0; i < staged_.size(); ++i) {
+    ring::SlotHeader& slot = ring_.slot_header(i);
+    if (staged_[i].first == slot.archived_pos.load(std::memory_order_relaxed)) continue;
+    slot.archived_seq.store(staged_[i].second, std::memory_order_relaxed);
+    slot.archived_pos.store(staged_[i].first, std::memory_order_relaxed);
+  }
   records_archived_.fetch_add(records, std::memory_order_relaxed);
   bytes_written_.fetch_add(frames_.size(), std::memory_order_relaxed);
   if (records != 0) chunks_written_.fetch_add(1, std::memory_order_relaxed);

@@ -66,6 +66,9 @@ struct FlusherSettings {
   FileSettings files;
   int zstd_level = 1;
   std::int64_t interval_ns = 1'000'000'000;
+  // Before its first pass, the thread recovers the rings dead processes of the same app
+  // left in this directory (archive/recovery.hpp). Empty: none.
+  std::string recover_ring_dir;
 };
 
 class Flusher {
@@ -83,6 +86,15 @@ class Flusher {
   void stop() noexcept;
 
   void add_stats(Stats& s) const noexcept;
+
+  // Recovery of a dead process's ring (archive/recovery.hpp), instead of start(): drain
+  // only what that process had not archived (SlotHeader::archived_pos), with frames of
+  // our own (the crash report) after the file header, into a file of its own.
+  void resume_from_archived();
+  void add_frame(FrameType type, std::vector<std::byte> payload);
+  // One pass that writes everything, then closes the file. Returns whether all was written.
+  bool drain_once();
+  [[nodiscard]] const FlusherSettings& settings() const noexcept { return settings_; }
   [[nodiscard]] std::string current_file() const;
 
   // Bodies reach this size before a chunk is cut (fewer, better-compressed chunks); a pass
@@ -108,6 +120,10 @@ class Flusher {
   ArchiveFiles files_;
   ChunkEncoder encoder_;
   std::vector<reader::SlotCursor> cursors_;
+  // Per slot: (position, sequence) drained so far, archived once the next write succeeds.
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> staged_;
+  std::vector<std::uint64_t> skip_before_;  // recovery: records already archived, per slot
+  std::vector<std::pair<FrameType, std::vector<std::byte>>> extra_frames_;
   std::vector<std::byte> copy_;
   std::vector<std::vector<std::byte>> site_entries_;  // raw SiteEntry bytes by site id
   std::uint64_t site_parsed_ = 0;
@@ -136,6 +152,7 @@ class Flusher {
   std::atomic<std::uint64_t> write_errors_{0}, breaker_trips_{0};
   std::atomic<int> last_errno_{0};
   std::atomic<bool> breaker_open_{false};
+  std::atomic<std::uint64_t> rings_recovered_{0}, records_recovered_{0};
 };
 
 }  // namespace blackbox::archive

@@ -20,6 +20,7 @@ enum class FrameType : std::uint16_t {
   chunk = 3,         // an index, then a zstd frame of encoded records
   losses = 4,        // records that were lost, and why
   chunk_filter = 5,  // what the next chunk holds, for readers that look for little in much
+  crash = 6,         // the crash report of a process whose ring was recovered
 };
 
 // file_header payload: this struct, then app, host and library version (not NUL-terminated).

@@ -124,6 +124,9 @@ void after_fork_child() {
   l.mutex.unlock();
   // The parent's ring is shared memory: the child must not write into it. It starts its own
   // ring (same config, its own pid) on its first log call; sites are defined there anew.
+  if (ring::RingMemory* parent = l.ring.load(std::memory_order_relaxed); parent != nullptr) {
+    parent->forget_file();  // the mapping stays (never unmapped); the lock is the parent's
+  }
   l.ring.store(nullptr, std::memory_order_relaxed);
   crash::set_ring(nullptr);  // until the child has a ring of its own
   // The parent's flusher thread does not exist here; its object may hold locked mutexes.
@@ -182,6 +185,7 @@ void start_locked(const Config& config) {
     settings.files.retain_ns = std::int64_t{config.retain_seconds} * 1'000'000'000;
     settings.zstd_level = config.zstd_level;
     settings.interval_ns = std::int64_t{config.flush_interval_ms} * 1'000'000;
+    if (!l.anonymous) settings.recover_ring_dir = config.dir;
     auto* flusher = new archive::Flusher(*ring, std::move(settings));
     flusher->start();
     l.flusher.store(flusher, std::memory_order_release);

@@ -22,6 +22,7 @@
 #include "archive/format.hpp"
 #include "archive/frame.hpp"
 #include "blackbox/reader.hpp"
+#include "reader/crash_report.hpp"
 #include "reader/decode.hpp"
 #include "ring/layout.hpp"
 
@@ -515,6 +516,13 @@ std::size_t ArchiveReader::Impl::scan_file(std::size_t file_index) {
           chunk_filter.reset();  // its chunk is still read: the index alone decides
           add_damage(f, base + frame->offset, archive::kFrameHeaderBytes + frame->payload.size(),
                      "bad chunk filter");
+        }
+        break;
+      case archive::FrameType::crash:
+        f.info.crash = reader::parse_crash_report(frame->payload);
+        if (!f.info.crash) {
+          add_damage(f, base + frame->offset, archive::kFrameHeaderBytes + frame->payload.size(),
+                     "bad crash report");
         }
         break;
       default:

@@ -19,10 +19,12 @@
 
 #include "blackbox/reader.hpp"
 #include "core/logger.hpp"
+#include "reader/crash_report.hpp"
 #include "reader/decode.hpp"
 #include "reader/slot_drain.hpp"
 #include "ring/clock.hpp"
 #include "ring/layout.hpp"
+#include "ring/validate.hpp"
 
 namespace blackbox {
 namespace {
@@ -34,8 +36,6 @@ using ring::SlotHeader;
 std::uint64_t load_acquire(const std::atomic<std::uint64_t>& a) {
   return a.load(std::memory_order_acquire);
 }
-
-bool is_power_of_two(std::uint64_t n) { return n != 0 && (n & (n - 1)) == 0; }
 
 }  // namespace
 
@@ -76,51 +76,7 @@ struct RingReader::Impl {
 
   // Validates the header of an untrusted file of `file_size` bytes.
   bool validate(std::size_t file_size, std::string& error) {
-    if (file_size < ring::kPageBytes) {
-      error = "too small to be a ring file (" + std::to_string(file_size) + " bytes)";
-      return false;
-    }
-    const RingHeader& h = header();
-    if (std::memcmp(h.magic, ring::kMagic, sizeof ring::kMagic) != 0) {
-      error = "not a blackbox ring file (bad magic)";
-      return false;
-    }
-    std::atomic_thread_fence(std::memory_order_acquire);  // invariant 5
-    if (h.endian != ring::kEndianMark) {
-      error = "written on a machine of the other byte order";
-      return false;
-    }
-    if (h.version != ring::kFormatVersion) {
-      error = "ring format version " + std::to_string(h.version) + " (this reader knows " +
-              std::to_string(ring::kFormatVersion) + ")";
-      return false;
-    }
-    if (h.header_bytes != sizeof(RingHeader) || h.slot_header_bytes != sizeof(SlotHeader)) {
-      error = "unexpected header sizes";
-      return false;
-    }
-    if (!is_power_of_two(h.ring_bytes) || h.ring_bytes > (1ull << 30) ||
-        !is_power_of_two(h.block_bytes) || h.block_bytes < 4096 ||
-        h.block_bytes > h.ring_bytes / 4 || h.slot_count == 0 || h.slot_count > 65536 ||
-        h.site_table_bytes > (256ull << 20)) {
-      error = "ring geometry out of range";
-      return false;
-    }
-    const ring::Layout expect =
-        ring::compute_layout(h.ring_bytes, h.block_bytes, h.slot_count, h.site_table_bytes);
-    if (expect.site_table_offset != h.site_table_offset ||
-        expect.site_table_bytes != h.site_table_bytes ||
-        expect.slot_headers_offset != h.slot_headers_offset ||
-        expect.slot_data_offset != h.slot_data_offset || expect.file_bytes != h.file_bytes) {
-      error = "region table does not match the ring geometry";
-      return false;
-    }
-    if (expect.file_bytes > file_size) {
-      error = "file is " + std::to_string(file_size) + " bytes but its header says " +
-              std::to_string(expect.file_bytes) + " (truncated?)";
-      return false;
-    }
-    layout = expect;
+    if (!ring::validate_header(base, file_size, layout, error)) return false;
     cursors.assign(layout.slot_count, reader::SlotCursor{});
     copy.resize(layout.ring_bytes);
     return true;
@@ -325,34 +281,6 @@ std::uint64_t RingReader::lost_records() const {
   return n;
 }
 
-namespace {
-
-// The crash report in the header page (layout.hpp), if it is complete. Not trusted: the
-// frame count is bounded, strings end at their first NUL or their field's end.
-std::optional<CrashInfo> read_crash_report(const std::byte* base, std::size_t size) {
-  ring::CrashReport r;
-  if (size < ring::kCrashOffset + sizeof r) return std::nullopt;
-  std::memcpy(&r, base + ring::kCrashOffset, sizeof r);
-  if (std::memcmp(r.magic, ring::kCrashMagic, sizeof r.magic) != 0 || r.fixed_bytes < sizeof r) {
-    return std::nullopt;
-  }
-  CrashInfo c;
-  c.signal = r.signal;
-  c.code = r.code;
-  c.fault_address = r.fault_address;
-  c.tid = r.tid;
-  c.thread_name.assign(r.thread_name, strnlen(r.thread_name, sizeof r.thread_name));
-  c.time_ns = r.time_ns;
-  if ((r.flags & ring::kCrashFlagTerminate) != 0) {
-    c.exception.assign(r.exception, strnlen(r.exception, sizeof r.exception));
-  }
-  c.frames.assign(r.frames, r.frames + std::min(r.frame_count, ring::kCrashFrames));
-  c.other_threads = r.other_threads;
-  return c;
-}
-
-}  // namespace
-
 RingInfo RingReader::info() const {
   const RingHeader& h = impl_->header();
   RingInfo info;
@@ -370,7 +298,10 @@ RingInfo RingReader::info() const {
   info.dropped_no_slot = h.dropped_no_slot.load(std::memory_order_relaxed);
   info.dropped_after_exit = h.dropped_after_exit.load(std::memory_order_relaxed);
   info.sites_dropped = h.sites_dropped.load(std::memory_order_relaxed);
-  if (info.state == RingState::crashed) info.crash = read_crash_report(impl_->base, impl_->size);
+  if (info.state == RingState::crashed && impl_->size >= ring::kCrashOffset) {
+    info.crash = reader::parse_crash_report(
+        {impl_->base + ring::kCrashOffset, impl_->size - ring::kCrashOffset});
+  }
   return info;
 }
 

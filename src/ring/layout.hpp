@@ -140,7 +140,15 @@ struct SlotHeader {
   // Where this process's flusher has read up to: the producer compares it with its write
   // position once per block to wake the flusher early (a hint; relaxed both ways).
   std::atomic<std::uint64_t> drained_pos;
-  std::uint8_t pad1[32];
+  // Where this process's archive is complete up to: every record of this slot before
+  // stream position archived_pos (whose sequence number is below archived_seq) is in an
+  // archive file. Stored by the flusher after the write that put them there; read by the
+  // recovery of a dead process's ring, which exports only what comes after. Zero: nothing
+  // archived (no archive, or the flusher never got to it). Relaxed: read only once the
+  // writer is dead.
+  std::atomic<std::uint64_t> archived_pos;
+  std::atomic<std::uint64_t> archived_seq;
+  std::uint8_t pad1[16];
 };
 static_assert(sizeof(SlotHeader) == 128);
 

@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -21,6 +22,7 @@
 #include <string_view>
 
 #include "ring/clock.hpp"
+#include "ring/validate.hpp"
 #include "sys/sys.hpp"
 
 namespace blackbox::ring {
@@ -90,6 +92,9 @@ RingMemory* RingMemory::create_file(const Config& config, const std::string& app
     *error = "cannot create ring file " + path + ": " + errno_text(errno);
     return nullptr;
   }
+  // Held for the life of the process (the kernel lets go when it dies, however it dies):
+  // how recovery tells a dead process's ring from a live one, whatever became of its pid.
+  flock(fd, LOCK_EX | LOCK_NB);
   auto fail = [&](const std::string& what, int err) -> RingMemory* {
     *error = what + " " + path + ": " + errno_text(err);
     close(fd);
@@ -122,6 +127,44 @@ RingMemory* RingMemory::create_file(const Config& config, const std::string& app
   ring->site_reserved_ = kSiteReserveChunk;
   ring->write_header(app, config.max_string_bytes);
   return ring;
+}
+
+RingMemory* RingMemory::open_dead(const std::string& path, std::string* error, bool* alive) {
+  *alive = false;
+  const int fd = open(path.c_str(), O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) {
+    *error = "cannot open " + path + ": " + errno_text(errno);
+    return nullptr;
+  }
+  auto fail = [&](const std::string& what) -> RingMemory* {
+    *error = path + ": " + what;
+    close(fd);
+    return nullptr;
+  };
+  if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    *alive = errno == EWOULDBLOCK;
+    return fail(*alive ? "its process is alive" : "cannot lock: " + errno_text(errno));
+  }
+  struct stat st {};
+  if (fstat(fd, &st) != 0) return fail("cannot stat: " + errno_text(errno));
+  if (!S_ISREG(st.st_mode)) return fail("not a regular file");
+  const auto size = static_cast<std::size_t>(st.st_size);
+  if (size < kPageBytes) return fail("too small to be a ring file");
+  void* base = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  if (base == MAP_FAILED) return fail("cannot map: " + errno_text(errno));
+  Layout layout{};
+  std::string why;
+  if (!validate_header(static_cast<const std::byte*>(base), size, layout, why)) {
+    munmap(base, size);
+    return fail(why);
+  }
+  const auto& h = *static_cast<const RingHeader*>(base);
+  return new RingMemory(static_cast<std::byte*>(base), size, fd, path, layout, h.max_string_bytes);
+}
+
+void RingMemory::forget_file() noexcept {
+  if (fd_ >= 0) close(fd_);
+  fd_ = -1;
 }
 
 RingMemory* RingMemory::create_anonymous(const Config& config, const std::string& app,

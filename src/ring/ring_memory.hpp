@@ -21,6 +21,10 @@ class RingMemory {
   // deleted. Returns null and sets `error` if the directory cannot be used.
   [[nodiscard]] static RingMemory* create_file(const Config& config, const std::string& app,
                                                std::string* error);
+  // Maps the ring file a dead process left, for recovery. Null with `error` set if it is
+  // not a valid ring file, or (`alive` set) if its process still holds it.
+  [[nodiscard]] static RingMemory* open_dead(const std::string& path, std::string* error,
+                                             bool* alive);
   // Same layout in private anonymous memory: this process can read it, nobody else can.
   [[nodiscard]] static RingMemory* create_anonymous(const Config& config, const std::string& app,
                                                     std::string* error);
@@ -50,6 +54,9 @@ class RingMemory {
 
   void set_state(RingState state) noexcept;
   void remove_file() noexcept;  // unlinks the file (the mapping stays valid)
+  // A forked child closes its copy of the parent's descriptor (which holds the parent's
+  // lock on the file), so the file is seen as dead when the parent dies.
+  void forget_file() noexcept;
 
  private:
   RingMemory(std::byte* base, std::size_t size, int fd, std::string path, const Layout& layout,

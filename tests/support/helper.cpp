@@ -32,7 +32,7 @@ int usage() {
                "usage: helper log-ack | echo-log | read RING_PATH FIRST_WRITER END_WRITER | report "
                "| enospc |\n"
                "       eacces | nomem | archive-exit return|exit|shutdown | archive-seed OUT |\n"
-               "       seed OUT empty|mixed|wrapped | crash KIND THREADS\n");
+               "       seed OUT empty|mixed|wrapped | crash KIND THREADS | start APP\n");
   return 2;
 }
 
@@ -340,7 +340,9 @@ int crash(const std::string& kind, int threads) {
   }
   blackbox::Config config = blackbox::Config::from_env();
   config.app = "crash";
-  config.archive_dir.clear();  // the records stay in the ring file
+  // Without BBX_ARCHIVE_DIR the records stay in the ring file only; with it, what was
+  // logged before the flush below is archived, the rest only in the ring.
+  if (std::getenv("BBX_ARCHIVE_DIR") == nullptr) config.archive_dir.clear();
   if (auto r = blackbox::init(config); !r.ok()) {
     std::fprintf(stderr, "%s\n", r.error.c_str());
     return 1;
@@ -367,6 +369,7 @@ int crash(const std::string& kind, int threads) {
     });
   }
   while (ready.load() < threads) std::this_thread::yield();
+  if (!config.archive_dir.empty()) (void)blackbox::flush();  // the others keep logging
   // The crash comes inside a trace: the post-mortem view names it for this thread.
   blackbox::TraceScope in_trace(
       *blackbox::TraceContext::parse("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"));
@@ -387,12 +390,30 @@ int crash(const std::string& kind, int threads) {
   return 0;
 }
 
+// Starts the logger (which recovers the rings dead processes of the same app left), waits
+// for the recovery, says "recovered RINGS RECORDS", and exits.
+int start_and_recover(const std::string& app) {
+  blackbox::Config config = blackbox::Config::from_env();
+  config.app = app;
+  if (auto r = blackbox::init(config); !r.ok()) {
+    std::fprintf(stderr, "%s\n", r.error.c_str());
+    return 1;
+  }
+  BBX_INFO("started");
+  (void)blackbox::flush();  // returns after the flusher's first pass, which follows recovery
+  const blackbox::Stats stats = blackbox::stats();
+  say_line("recovered " + std::to_string(stats.rings_recovered) + " " +
+           std::to_string(stats.records_recovered) + "\n");
+  return 0;
+}
+
 int main(int argc, char** argv) {
   if (argc < 2) return usage();
   const std::string mode = argv[1];
   if (mode == "log-ack") return log_ack();
   if (mode == "echo-log") return echo_log();
   if (mode == "crash" && argc == 4) return crash(argv[2], std::atoi(argv[3]));
+  if (mode == "start" && argc == 3) return start_and_recover(argv[2]);
   if (mode == "read" && argc == 5) {
     return read_ring(argv[2], std::stoull(argv[3]), std::stoull(argv[4]));
   }

@@ -18,4 +18,10 @@ int run_stats(Inputs& inputs, bool utc);
 // 0 when everything is intact, 1 on any damage, 2 when an input cannot be opened.
 int run_verify(const std::vector<std::string>& paths);
 
+// `logcat recover [DIR]`: turns the ring files dead processes left in DIR (default: the ring
+// directory) into archive files and removes them; one line per ring file. 0 when nothing
+// failed, 1 when a ring could not be recovered, 2 without an archive directory.
+int run_recover(const std::string& ring_dir, const std::string& archive_dir,
+                const std::string& app);
+
 }  // namespace logcat

@@ -11,9 +11,11 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cstdio>
 #include <deque>
 #include <filesystem>
+#include <iterator>
 #include <map>
 #include <memory>
 #include <string>
@@ -49,6 +51,7 @@ constexpr const char* kDescription =
     "  logcat -o json --field user=alice | jq .message\n"
     "  logcat stats --since 1d                who logs what, losses, rate over time\n"
     "  logcat verify /var/log/app             check every frame of every file\n"
+    "  logcat recover                         archive the rings of crashed processes\n"
     "\n"
     "Exit status: 0 clean; 1 an input was damaged (damaged ranges are named on stderr,\n"
     "everything readable was printed); 2 usage error. A closed pipe (| head) ends quietly.";
@@ -181,22 +184,66 @@ int select(Args& a, logcat::Selection& sel, std::vector<std::string>& inputs) {
   return 0;
 }
 
-// Each thread's last record in a crashed ring file, the crashing thread first.
-std::vector<logcat::LastRecord> last_records(const blackbox::RingInfo& ring) {
+// The crashed processes among the inputs: ring files with a crash report, and archive
+// files recovered from such rings.
+std::vector<logcat::Crashed> crashed_processes(logcat::Inputs& inputs) {
+  std::vector<logcat::Crashed> out;
+  for (const auto& ring : inputs.rings()) {
+    if (ring.crash) out.push_back({ring.path, true, ring.app, ring.pid, *ring.crash});
+  }
+  inputs.scan();
+  for (const auto& file : inputs.archive_files()) {
+    if (file.crash) out.push_back({file.path, false, file.app, file.pid, *file.crash});
+  }
+  return out;
+}
+
+// Each thread's last record in a crashed process's file, the crashing thread first.
+std::vector<logcat::LastRecord> last_records(const logcat::Crashed& crashed) {
   std::map<std::uint32_t, logcat::LastRecord> by_tid;
-  if (auto reader = blackbox::RingReader::open(ring.path)) {
-    reader->poll([&](const Record& r) {
-      logcat::LastRecord& last = by_tid[r.tid];
-      if (last.tid != 0 && r.time_ns < last.time_ns) return;
-      last = {r.tid, r.thread_name, r.time_ns, r.has_trace, r.trace_id};
-    });
+  auto note = [&](const Record& r) {
+    logcat::LastRecord& last = by_tid[r.tid];
+    if (last.tid != 0 && r.time_ns < last.time_ns) return;
+    last = {r.tid, r.thread_name, r.time_ns, r.has_trace, r.trace_id};
+  };
+  if (crashed.ring) {
+    if (auto reader = blackbox::RingReader::open(crashed.path)) reader->poll(note);
+  } else {
+    // A recovered file holds only what the process had not archived yet: look at its
+    // other files too (the same directory), over the ten minutes before the crash.
+    const std::string dir = std::filesystem::path(crashed.path).parent_path();
+    if (auto reader = blackbox::ArchiveReader::open(dir.empty() ? "." : dir)) {
+      blackbox::ReadFilter filter;
+      filter.pid = crashed.pid;
+      filter.since_ns = crashed.crash.time_ns - 600'000'000'000;
+      filter.fields = false;
+      reader->set_filter(filter);
+      for (const Record& r : reader->read_sorted()) note(r);
+    }
   }
   std::vector<logcat::LastRecord> out;
-  const std::uint32_t crashed = ring.crash ? ring.crash->tid : 0;
-  if (const auto it = by_tid.find(crashed); it != by_tid.end()) out.push_back(it->second);
+  if (const auto it = by_tid.find(crashed.crash.tid); it != by_tid.end()) out.push_back(it->second);
   for (const auto& [tid, last] : by_tid) {
-    if (tid != crashed) out.push_back(last);
+    if (tid != crashed.crash.tid) out.push_back(last);
   }
+  return out;
+}
+
+// The last `n` records of every thread (a post-mortem's -n), in time order.
+std::vector<Record> last_per_thread(logcat::Inputs& inputs, std::size_t n) {
+  std::map<std::pair<std::int32_t, std::uint32_t>, std::deque<Record>> by_thread;
+  inputs.read_all([&](const Record& r) {
+    auto& last = by_thread[{r.pid, r.tid}];
+    if (last.size() == n) last.pop_front();
+    last.push_back(r);
+    return true;
+  });
+  std::vector<Record> out;
+  for (auto& [thread, records] : by_thread) {
+    std::move(records.begin(), records.end(), std::back_inserter(out));
+  }
+  std::stable_sort(out.begin(), out.end(),
+                   [](const Record& x, const Record& y) { return x.time_ns < y.time_ns; });
   return out;
 }
 
@@ -215,12 +262,16 @@ int print_records(Args& a, logcat::Inputs& inputs) {
     renderer.render(r, out.buffer());
     return out.commit();
   };
-  // A crashed process's ring file starts with its crash report.
-  for (const auto& ring : inputs.rings()) {
-    if (ring.crash) render_crash(ring, last_records(ring), format, a.utc, out.buffer());
-  }
+  // A post-mortem: a crashed process's records start with its crash report, and -n keeps
+  // the last N records of every thread (what each was doing), not of the whole process.
+  const std::vector<logcat::Crashed> crashed = crashed_processes(inputs);
+  for (const auto& c : crashed) render_crash(c, last_records(c), format, a.utc, out.buffer());
   if (a.last_n == 0) {
     inputs.read_all(print);
+  } else if (!crashed.empty()) {
+    for (const Record& r : last_per_thread(inputs, a.last_n)) {
+      if (!print(r)) break;
+    }
   } else {
     std::deque<Record> last;  // the last N, as they go by
     inputs.read_all([&](const Record& r) {
@@ -263,7 +314,9 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"text", "json", "logfmt", "raw"}));
   app.add_option("--color", args.colour, "auto (on a terminal, unless NO_COLOR), always, never")
       ->check(CLI::IsMember({"auto", "always", "never"}));
-  app.add_option("-n,--lines", args.last_n, "only the last N records (after filtering)");
+  app.add_option("-n,--lines", args.last_n,
+                 "only the last N records (after filtering); of every thread, when an input "
+                 "holds a crash report");
   app.add_flag("-f,--follow", args.follow,
                "keep printing new records as they arrive (growing archives, rotation, live "
                "rings); with -p, until that process exits");
@@ -280,6 +333,17 @@ int main(int argc, char** argv) {
   std::vector<std::string> verify_paths;
   verify->add_option("inputs", verify_paths, "archive files or directories, ring files")
       ->required();
+  CLI::App* recover = app.add_subcommand(
+      "recover",
+      "turn the ring files of dead processes (crashed, killed) into archive files, and remove "
+      "them");
+  std::string recover_dir, recover_archive, recover_app;
+  recover->add_option("dir", recover_dir,
+                      "the ring directory (default: BBX_DIR or /dev/shm/blackbox)");
+  recover->add_option("--archive-dir", recover_archive,
+                      "where the archive files go (default: BBX_ARCHIVE_DIR or the default "
+                      "archive directory)");
+  recover->add_option("--app", recover_app, "only this app's ring files");
   app.require_subcommand(0, 1);
   try {
     app.parse(argc, argv);
@@ -288,6 +352,7 @@ int main(int argc, char** argv) {
     return rc == 0 ? 0 : 2;
   }
   if (*verify) return logcat::run_verify(verify_paths);
+  if (*recover) return logcat::run_recover(recover_dir, recover_archive, recover_app);
 
   Args& a = *stats ? stats_args : args;
   logcat::Selection selection;

@@ -351,15 +351,14 @@ std::string hex_address(std::uint64_t address) { return fmt::format("{:#x}", add
 
 }  // namespace
 
-void render_crash(const blackbox::RingInfo& ring, const std::vector<LastRecord>& threads,
-                  Format format, bool utc, Text& out) {
-  if (!ring.crash) return;
-  const blackbox::CrashInfo& c = *ring.crash;
+void render_crash(const Crashed& crashed, const std::vector<LastRecord>& threads, Format format,
+                  bool utc, Text& out) {
+  const blackbox::CrashInfo& c = crashed.crash;
   Renderer clock(Format::text, false, utc);
   if (format == Format::json) {
     out += "{\"crash\":{\"pid\":";
-    append_int(ring.pid, out);
-    string_member("app", ring.app, out);
+    append_int(crashed.pid, out);
+    string_member("app", crashed.app, out);
     int_member("signal", c.signal, out);
     string_member("signal_name", signal_name(c.signal), out);
     int_member("code", c.code, out);
@@ -392,9 +391,9 @@ void render_crash(const blackbox::RingInfo& ring, const std::vector<LastRecord>&
     return;
   }
   out += "--- ";
-  out += ring.app;
+  out += crashed.app;
   out += " (pid ";
-  append_int(ring.pid, out);
+  append_int(crashed.pid, out);
   out += ") crashed: ";
   out += signal_name(c.signal);
   out += " (";

@@ -90,11 +90,20 @@ struct LastRecord {
   std::array<std::uint8_t, 16> trace_id{};
 };
 
-// A crash report from a ring file, before its records: "crashed: SIGSEGV (address not
-// mapped) at 0x0 ..." lines, then one line per thread (text formats), or one
-// {"crash": {...}} object (json). `threads`: the crashing thread first.
-void render_crash(const blackbox::RingInfo& ring, const std::vector<LastRecord>& threads,
-                  Format format, bool utc, Text& out);
+// A process that crashed, as a ring file it left or an archive file recovered from one.
+struct Crashed {
+  std::string path;  // the ring file or archive file that holds the report
+  bool ring = false;
+  std::string app;
+  std::int32_t pid = 0;
+  blackbox::CrashInfo crash;
+};
+
+// A crash report, before the records: "crashed: SIGSEGV (address not mapped) at 0x0 ..."
+// lines, then one line per thread (text formats), or one {"crash": {...}} object (json).
+// `threads`: the crashing thread first.
+void render_crash(const Crashed& crashed, const std::vector<LastRecord>& threads, Format format,
+                  bool utc, Text& out);
 
 // Buffered standard output that notices a closed pipe: write() returns false once stdout
 // is gone (EPIPE), and logcat then stops quietly.

@@ -175,6 +175,10 @@ void Inputs::report_damage() {
   }
 }
 
+void Inputs::scan() {
+  for (auto& archive : archives_) archive->scan();
+}
+
 void Inputs::read_all(const Sink& sink) {
   poll_rings();
   for (auto& archive : archives_) archive->scan();

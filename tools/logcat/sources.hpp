@@ -43,6 +43,9 @@ class Inputs {
 
   // Every record of every input, in time order, each once.
   void read_all(const Sink& sink);
+  // Reads the archives' frames up to their chunks (file headers, crash reports): what
+  // archive_files() reports. read_all() does it too.
+  void scan();
   // What arrived since the last call (growing archives, new archive files, live rings), in
   // time order. Returns the number of records delivered.
   std::size_t read_new(const Sink& sink);
