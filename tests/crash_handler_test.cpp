@@ -34,6 +34,9 @@ struct ChildRun {
   pid_t pid = 0;
   std::string ring_path;
   std::set<std::pair<int, int>> acked;  // (thread, record)
+  // Acknowledged before the child said it would crash: logged before the crash dump began
+  // (the others keep logging while the handler runs).
+  std::set<std::pair<int, int>> acked_before_crash;
   long crash_tid = 0;
   std::set<long> crashers;  // "segv-all": every thread that is about to crash
   std::uint64_t crash_function = 0;
@@ -54,6 +57,7 @@ ChildRun run_child(const std::string& kind, int threads) {
     dup2(out[1], 1);
     setenv("BBX_DIR", dir.c_str(), 1);
     setenv("BBX_ARCHIVE_DIR", (dir + "/archive").c_str(), 1);
+    setenv("BBX_CRASH_DIR", (dir + "/crashes").c_str(), 1);
     // The crash is the point: no core file, and sanitizers must let the signal through.
     const rlimit no_core{0, 0};
     setrlimit(RLIMIT_CORE, &no_core);
@@ -97,6 +101,7 @@ ChildRun run_child(const std::string& kind, int threads) {
       } else if (word == "crash") {
         std::string address;
         line >> run.crash_tid >> address;
+        run.acked_before_crash = run.acked;
         run.crash_function = std::stoull(address, nullptr, 16);
         if (kind == "kill") kill(pid, SIGKILL);
       } else if (word == "crasher") {
@@ -177,6 +182,32 @@ TEST_P(CrashHandler, ReportsTheCrashAndKeepsEveryAcknowledgedRecord) {
   EXPECT_EQ(missing, 0u) << "of " << run.acked.size() << " acknowledged records";
   EXPECT_EQ(reader->lost_records(), 0u);
   reader.reset();
+
+  // The handler's second copy, in the crash directory: the same report, the same records.
+  const std::string dump = run.dir + "/crashes/crash." + std::to_string(run.pid) + ".crash.bbd";
+  if (kind.signal == SIGKILL) {
+    EXPECT_NE(access(dump.c_str(), F_OK), 0);
+  } else {
+    auto copy = blackbox::RingReader::open(dump, &error);
+    ASSERT_TRUE(copy) << error;
+    const blackbox::RingInfo copy_info = copy->info();
+    ASSERT_TRUE(copy_info.crash);
+    EXPECT_EQ(copy_info.crash->signal, kind.signal);
+    EXPECT_EQ(copy_info.crash->tid, static_cast<std::uint32_t>(run.crash_tid));
+    std::set<std::pair<int, int>> dumped;
+    copy->poll([&](const blackbox::Record& r) {
+      if (r.message_template == "thread {t} record {i}") {
+        dumped.emplace(static_cast<int>(std::get<std::int64_t>(r.fields.at(0).value)),
+                       static_cast<int>(std::get<std::int64_t>(r.fields.at(1).value)));
+      }
+    });
+    std::size_t not_dumped = 0;
+    for (const auto& a : run.acked_before_crash) not_dumped += dumped.count(a) == 0 ? 1 : 0;
+    EXPECT_GE(run.acked_before_crash.size(), static_cast<std::size_t>(101 * threads));
+    EXPECT_EQ(not_dumped, 0u) << "of " << run.acked_before_crash.size()
+                              << " records acknowledged before the crash";
+    EXPECT_EQ(copy->lost_records(), 0u);
+  }
 
   // The next start of the same app recovers the ring: what the child had not archived goes
   // into an archive file of its own with the crash report, and the ring file goes. Its

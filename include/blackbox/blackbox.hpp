@@ -103,6 +103,13 @@ void set_level(Level level);
 // Applies a level spec such as "info,net=debug". Returns an error message or "".
 [[nodiscard]] std::string set_levels(std::string_view spec);
 
+// Writes a snapshot of every thread's ring to `path` (mode 0600; replaced if it exists),
+// without stopping any thread: a file in the ring file's format that logcat reads like a
+// ring file. Records logged while it is written may or may not be in it. Returns "" or what
+// went wrong. Thread-safe; blocks the caller for the copy (about 1 ms per 8 MiB of rings
+// in use). The dump signal (Config::dump_signal) does the same from the flusher thread.
+[[nodiscard]] std::string dump(const std::string& path);
+
 // The ring file of this process; empty if logging into an anonymous in-memory ring or not
 // started. Thread-safe.
 [[nodiscard]] std::string ring_path();
@@ -133,6 +140,7 @@ struct Stats {
   // Ring files that dead processes of this app left, recovered into the archive at start.
   std::uint64_t rings_recovered = 0;
   std::uint64_t records_recovered = 0;
+  std::uint64_t dumps_written = 0;  // by the dump signal
 };
 [[nodiscard]] Stats stats();
 

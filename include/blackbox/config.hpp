@@ -50,6 +50,18 @@ struct Config {
   // dumps core). Env: BBX_CRASH_HANDLERS (0 or 1).
   bool crash_handlers = true;
 
+  // If set, the crash handler also writes a dump of the rings there (a copy of the ring
+  // file, `<app>.<pid>.crash.bbd`, mode 0600, with plain write(2)): a second copy for when
+  // the ring directory is tmpfs that a reboot empties, or is cleaned up by recovery. Also
+  // where the dump signal's dumps go. Created (mode 0700) if missing. Env: BBX_CRASH_DIR.
+  std::string crash_dir;
+
+  // A signal (e.g. SIGUSR2) that makes the flusher thread write a dump of the rings,
+  // `<app>.<pid>.<UTC time>.bbd`, into crash_dir (else into dir), while every thread keeps
+  // logging. 0: none. Needs the archive's flusher thread (archive_dir set). Not one of the
+  // crash signals. Env: BBX_DUMP_SIGNAL (a number, or a name such as USR2 or SIGUSR2).
+  int dump_signal = 0;
+
   // --- The archive: a background thread flushes the rings to zstd-compressed files. ---
 
   // Directory for archive files. Env: BBX_ARCHIVE_DIR ("off" disables the archive). Created

@@ -120,6 +120,7 @@ struct CrashInfo {
   std::string exception;              // "type: what()" of an uncaught exception, else empty
   std::vector<std::uint64_t> frames;  // return addresses, innermost first
   std::uint32_t other_threads = 0;    // threads that crashed too meanwhile
+  std::int64_t handler_ns = 0;        // the handler's time, report and crash dump (0: unknown)
 };
 
 struct RingInfo {

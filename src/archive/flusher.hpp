@@ -69,6 +69,8 @@ struct FlusherSettings {
   // Before its first pass, the thread recovers the rings dead processes of the same app
   // left in this directory (archive/recovery.hpp). Empty: none.
   std::string recover_ring_dir;
+  // Where dumps the dump signal asks for go (crash/dump.hpp); `files.app` names them.
+  std::string dump_dir;
 };
 
 class Flusher {
@@ -109,6 +111,7 @@ class Flusher {
   // try an open breaker now. Returns true if everything drained was written.
   bool pass(bool write_small, bool probe);
   void refresh_sites();
+  void write_requested_dump();
   void note_loss(std::uint32_t slot, std::uint32_t tid, LossCause cause, std::uint64_t records,
                  std::uint64_t bytes);
   // Writes the pending loss markers, undefined sites and the chunk being built.
@@ -152,7 +155,7 @@ class Flusher {
   std::atomic<std::uint64_t> write_errors_{0}, breaker_trips_{0};
   std::atomic<int> last_errno_{0};
   std::atomic<bool> breaker_open_{false};
-  std::atomic<std::uint64_t> rings_recovered_{0}, records_recovered_{0};
+  std::atomic<std::uint64_t> rings_recovered_{0}, records_recovered_{0}, dumps_written_{0};
 };
 
 }  // namespace blackbox::archive

@@ -1,6 +1,8 @@
 // Config defaults, validation and the BBX_* environment variables; level spec parsing.
 #include "blackbox/config.hpp"
 
+#include <signal.h>
+#include <string.h>
 #include <unistd.h>
 
 #include <cctype>
@@ -18,6 +20,27 @@ std::string_view trim(std::string_view s) {
   while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
   while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
   return s;
+}
+
+// "12", "USR2", "SIGUSR2" (any case) -> the signal number; 0 if none.
+int parse_signal(std::string_view text) {
+  text = trim(text);
+  if (!text.empty() && std::isdigit(static_cast<unsigned char>(text[0]))) {
+    int n = 0;
+    for (const char ch : text) {
+      if (!std::isdigit(static_cast<unsigned char>(ch)) || n > 1000) return 0;
+      n = n * 10 + (ch - '0');
+    }
+    return n < NSIG ? n : 0;
+  }
+  std::string upper;
+  for (const char ch : text) upper.push_back(static_cast<char>(std::toupper(ch)));
+  if (upper.rfind("SIG", 0) == 0) upper.erase(0, 3);
+  for (int sig = 1; sig < NSIG; ++sig) {
+    const char* name = sigabbrev_np(sig);
+    if (name != nullptr && upper == name) return sig;
+  }
+  return 0;
 }
 
 }  // namespace
@@ -176,6 +199,14 @@ Config Config::from_env(std::vector<std::string>* warnings) {
       warn("BBX_CRASH_HANDLERS", v, "expected 0 or 1", c.crash_handlers ? "1" : "0");
     }
   }
+  if (const char* v = std::getenv("BBX_CRASH_DIR"); v != nullptr) c.crash_dir = v;
+  if (const char* v = std::getenv("BBX_DUMP_SIGNAL"); v != nullptr) {
+    if (const int sig = parse_signal(v); sig > 0) {
+      c.dump_signal = sig;
+    } else {
+      warn("BBX_DUMP_SIGNAL", v, "expected a signal number or name such as USR2", "none");
+    }
+  }
   if (const char* v = std::getenv("BBX_ARCHIVE_DIR"); v != nullptr) {
     c.archive_dir = std::string_view(v) == "off" ? "" : v;
   }
@@ -231,6 +262,15 @@ std::vector<std::string> Config::validate() const {
   if (rotate_bytes < (64u << 10) || rotate_bytes > (4ull << 30)) {
     errors.emplace_back("rotate_bytes: must be 64 KiB .. 4 GiB, got " +
                         std::to_string(rotate_bytes));
+  }
+  if (dump_signal != 0 &&
+      (dump_signal < 1 || dump_signal >= NSIG || dump_signal == SIGKILL || dump_signal == SIGSTOP ||
+       dump_signal == SIGSEGV || dump_signal == SIGBUS || dump_signal == SIGILL ||
+       dump_signal == SIGFPE || dump_signal == SIGABRT)) {
+    errors.emplace_back(
+        "dump_signal: must be 0 or a signal other than KILL, STOP and the "
+        "crash signals (SEGV, BUS, ILL, FPE, ABRT), got " +
+        std::to_string(dump_signal));
   }
   if (rotate_seconds < 1 || rotate_seconds > 604800) {
     errors.emplace_back("rotate_seconds: must be 1 .. 604800, got " +

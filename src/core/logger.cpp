@@ -26,6 +26,7 @@
 #include "blackbox/blackbox.hpp"
 #include "core/level_spec.hpp"
 #include "crash/crash_handler.hpp"
+#include "crash/dump.hpp"
 #include "ring/clock.hpp"
 
 extern char* program_invocation_short_name;  // glibc
@@ -174,7 +175,9 @@ void start_locked(const Config& config) {
     std::atexit(at_exit);
   }
   // A crash from here on is reported into this ring (an anonymous one cannot outlive us).
-  if (config.crash_handlers && ring != nullptr && !l.anonymous) crash::install(ring);
+  if (config.crash_handlers && ring != nullptr && !l.anonymous) {
+    crash::install(ring, config.crash_dir, ring::sanitize_app(app));
+  }
   if (ring != nullptr && !config.archive_dir.empty()) {
     archive::FlusherSettings settings;
     settings.files.dir = config.archive_dir;
@@ -186,9 +189,17 @@ void start_locked(const Config& config) {
     settings.zstd_level = config.zstd_level;
     settings.interval_ns = std::int64_t{config.flush_interval_ms} * 1'000'000;
     if (!l.anonymous) settings.recover_ring_dir = config.dir;
+    settings.dump_dir = config.crash_dir.empty() ? config.dir : config.crash_dir;
     auto* flusher = new archive::Flusher(*ring, std::move(settings));
     flusher->start();
     l.flusher.store(flusher, std::memory_order_release);
+  }
+  if (config.dump_signal != 0) {
+    if (l.flusher.load(std::memory_order_relaxed) != nullptr) {
+      crash::install_dump_signal(config.dump_signal);
+    } else {
+      say("dump_signal needs the archive's flusher thread (archive_dir is off): not installed");
+    }
   }
   // Release: the ring's header is complete before any thread can find the ring.
   l.ring.store(ring, std::memory_order_release);
@@ -474,6 +485,12 @@ std::string set_levels(std::string_view spec) {
   l.levels = std::move(parsed);
   core::apply_levels_locked();
   return {};
+}
+
+std::string dump(const std::string& path) {
+  ring::RingMemory* ring = core::current_ring();
+  if (ring == nullptr) return "blackbox::dump: the logger has not started";
+  return crash::dump_to_path(*ring, path);
 }
 
 std::string ring_path() {

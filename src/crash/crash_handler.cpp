@@ -1,26 +1,32 @@
 // Crash handlers (crash_handler.hpp). Everything the signal handler calls is
 // async-signal-safe: syscalls (sigaction, raise, clock_gettime, prctl, nanosleep, alarm),
-// memcpy/memset, lock-free atomics, and backtrace(), which is only safe once libgcc_s is
-// loaded: install() calls it once first.
+// memcpy/memset, lock-free atomics, the dump writer (pwrite, crash/dump.hpp), and
+// backtrace(), which is only safe once libgcc_s is loaded: install() calls it once first.
 #include "crash/crash_handler.hpp"
 
 #include <cxxabi.h>
 #include <execinfo.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
+#include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <exception>
 #include <typeinfo>
 
+#include "core/logger.hpp"
+#include "crash/dump.hpp"
 #include "ring/layout.hpp"
 #include "ring/ring_memory.hpp"
 
@@ -33,6 +39,10 @@ constexpr std::size_t kAltStackBytes = 64 * 1024;  // the handler needs ~2 KiB o
 
 // The ring reports go to. Acquire in the handler: the ring is complete before its pointer.
 std::atomic<ring::RingMemory*> g_ring{nullptr};
+// The crash directory (an open descriptor: no path to build in the handler), or -1; and the
+// app's name as in file names. Written by install() before the handlers are; then only read.
+int g_crash_dir = -1;
+char g_app[64] = "app";
 std::atomic<bool> g_installed{false};
 // The handlers that were there before ours, by signal: written once, before ours are
 // installed, and only read afterwards.
@@ -52,6 +62,24 @@ thread_local void* t_alt_stack = nullptr;  // the alternate stack ensure_alt_sta
 
 std::uint32_t current_tid() { return static_cast<std::uint32_t>(syscall(SYS_gettid)); }
 
+std::int64_t monotonic_ns() {
+  timespec now{};
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  return std::int64_t{now.tv_sec} * 1'000'000'000 + now.tv_nsec;
+}
+
+// The crash directory's copy of the ring, report included.
+void write_crash_dump(const ring::RingMemory& ring) {
+  if (g_crash_dir < 0) return;
+  char name[128];
+  if (!dump_file_name(g_app, "crash", name, sizeof name)) return;
+  const int fd =
+      openat(g_crash_dir, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd < 0) return;
+  (void)write_ring_dump(ring, fd);
+  close(fd);
+}
+
 // The handler that was there before ours gets the signal once ours returns: the signal
 // is blocked while a handler runs, so raise() leaves it pending until then. A fault
 // re-executes the faulting instruction anyway; abort() raises SIGABRT again.
@@ -60,12 +88,13 @@ void hand_over(int sig) {
   raise(sig);
 }
 
-void write_report(int sig, const siginfo_t* info, std::uint32_t tid) {
+void write_report(int sig, const siginfo_t* info, std::uint32_t tid, std::int64_t start_ns) {
   ring::RingMemory* ring = g_ring.load(std::memory_order_acquire);
   if (ring == nullptr) return;
   ring::CrashReport r;  // on the alternate stack
   std::memset(&r, 0, sizeof r);
   r.fixed_bytes = sizeof r;
+  r.handler_start_ns = start_ns;
   r.signal = sig;
   r.code = info->si_code;
   r.tid = tid;
@@ -95,15 +124,19 @@ void write_report(int sig, const siginfo_t* info, std::uint32_t tid) {
   // Release: the report before the state that says there is one.
   ring->header().state.store(static_cast<std::uint32_t>(RingState::crashed),
                              std::memory_order_release);
+  write_crash_dump(*ring);
+  const std::int64_t end_ns = monotonic_ns();
+  std::memcpy(out + offsetof(ring::CrashReport, handler_end_ns), &end_ns, sizeof end_ns);
 }
 
 void on_crash(int sig, siginfo_t* info, void* /*context*/) {
   const int saved_errno = errno;
+  const std::int64_t start_ns = monotonic_ns();
   const std::uint32_t tid = current_tid();
   std::uint32_t reporter = 0;
   if (g_reporter.compare_exchange_strong(reporter, tid, std::memory_order_acq_rel)) {
     alarm(5);  // should anything below hang, SIGALRM ends the process
-    write_report(sig, info, tid);
+    write_report(sig, info, tid, start_ns);
     alarm(0);
     g_report_done.store(true, std::memory_order_release);
   } else if (reporter != tid) {
@@ -154,9 +187,20 @@ void add_exception_text(std::size_t& used, const char* text) {
 
 void set_ring(ring::RingMemory* ring) noexcept { g_ring.store(ring, std::memory_order_release); }
 
-void install(ring::RingMemory* ring) noexcept {
+void install(ring::RingMemory* ring, const std::string& crash_dir, const std::string& app) {
   set_ring(ring);
   if (g_installed.exchange(true)) return;
+  std::snprintf(g_app, sizeof g_app, "%s", app.c_str());
+  if (!crash_dir.empty()) {
+    if (mkdir(crash_dir.c_str(), 0700) != 0 && errno != EEXIST) {
+      core::say("cannot create the crash directory " + crash_dir + ": " + std::strerror(errno));
+    }
+    g_crash_dir = open(crash_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (g_crash_dir < 0) {
+      core::say("cannot open the crash directory " + crash_dir + ": " + std::strerror(errno) +
+                "; crashes are recorded in the ring file only");
+    }
+  }
   // backtrace() loads libgcc_s (malloc, locks) on its first call: make that call now.
   void* warm[4];
   (void)backtrace(warm, 4);

@@ -10,6 +10,8 @@
 // waits for it (at most about a second), and alarm() bounds the whole handler.
 #pragma once
 
+#include <string>
+
 namespace blackbox::ring {
 class RingMemory;
 }
@@ -17,8 +19,9 @@ class RingMemory;
 namespace blackbox::crash {
 
 // Installs the handlers (once per process; later calls only change the ring). Warms up
-// what is not async-signal-safe on first use (backtrace()).
-void install(ring::RingMemory* ring) noexcept;
+// what is not async-signal-safe on first use (backtrace()). With a `crash_dir`, the handler
+// also writes a dump there (`<app>.<pid>.crash.bbd`; `app` as in file names).
+void install(ring::RingMemory* ring, const std::string& crash_dir, const std::string& app);
 
 // The ring reports go to (null: none, e.g. after shutdown or in a forked child until it
 // has its own ring).

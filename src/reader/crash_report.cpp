@@ -26,6 +26,9 @@ std::optional<CrashInfo> parse_crash_report(std::span<const std::byte> bytes) {
   }
   c.frames.assign(r.frames, r.frames + std::min(r.frame_count, ring::kCrashFrames));
   c.other_threads = r.other_threads;
+  if (r.handler_end_ns > r.handler_start_ns && r.handler_start_ns > 0) {
+    c.handler_ns = r.handler_end_ns - r.handler_start_ns;
+  }
   return c;
 }
 

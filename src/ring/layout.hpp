@@ -123,8 +123,12 @@ struct CrashReport {
   char thread_name[16];
   char exception[248];                 // "type: what()" of an uncaught exception, NUL-terminated
   std::uint64_t frames[kCrashFrames];  // return addresses, innermost first
+  // CLOCK_MONOTONIC when the handler started and when it had written the report and the
+  // crash directory's dump (stored last; 0 if it did not get there).
+  std::int64_t handler_start_ns;
+  std::int64_t handler_end_ns;
 };
-static_assert(sizeof(CrashReport) == 832);
+static_assert(sizeof(CrashReport) == 848);
 static_assert(kCrashOffset >= sizeof(RingHeader) &&
               kCrashOffset + sizeof(CrashReport) <= kPageBytes);
 

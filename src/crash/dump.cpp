@@ -1,0 +1,189 @@
+// Ring dumps (dump.hpp).
+//
+// Memory ordering: a slot's write position is loaded with acquire (pairs with the
+// producer's release in commit()/reserve_slow(): the bytes below it are written before we
+// copy them); after each piece of the copy, an acquire fence and a second load tell which
+// blocks the writer may have claimed meanwhile (the seqlock reader protocol of
+// slot_drain.hpp, with the kernel's copy in pwrite() in place of ours).
+#include "crash/dump.hpp"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdint>
+#include <cstring>
+
+#include "archive/archive_files.hpp"
+#include "archive/flusher.hpp"
+#include "reader/slot_drain.hpp"
+#include "ring/clock.hpp"
+#include "ring/layout.hpp"
+#include "ring/ring_memory.hpp"
+
+namespace blackbox::crash {
+namespace {
+
+// Writes all of [data, data + size) at `offset`. 0 or errno.
+int write_at(int fd, const void* data, std::uint64_t size, std::uint64_t offset) noexcept {
+  const auto* p = static_cast<const char*>(data);
+  while (size > 0) {
+    const ssize_t n = pwrite(fd, p, size, static_cast<off_t>(offset));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return n == 0 ? EIO : errno;
+    p += n;
+    size -= static_cast<std::uint64_t>(n);
+    offset += static_cast<std::uint64_t>(n);
+  }
+  return 0;
+}
+
+std::size_t append(char* out, std::size_t at, std::size_t size, const char* text) noexcept {
+  while (*text != '\0' && at + 1 < size) out[at++] = *text++;
+  return *text == '\0' ? at : size;  // size: did not fit
+}
+
+// Copies slot `i`'s window in stream order, oldest first, in pieces: a piece is intact if,
+// once it is written, the writer has not yet claimed the blocks a lap after it. Copying
+// from the oldest end keeps ahead of a writer slower than the copy; blocks a faster one
+// overtook get a zero header in the copy, which readers count as lost.
+int copy_slot(const ring::RingMemory& ring, std::uint32_t i, int fd) noexcept {
+  const ring::Layout& layout = ring.layout();
+  const ring::SlotHeader& slot = ring.slot_header(i);
+  // Acquire: the bytes below w are written (the producer's release).
+  const std::uint64_t w = slot.write_pos.load(std::memory_order_acquire);
+  if (w == 0 || w > ring::kMaxStreamPosition) return 0;
+  const std::uint64_t block = layout.block_bytes;
+  const std::uint64_t mask = layout.ring_bytes - 1;
+  const std::uint64_t piece =
+      std::max(block, std::min<std::uint64_t>(256u << 10, layout.ring_bytes / 8));
+  const std::uint64_t slot_offset = layout.slot_data_offset + std::uint64_t{i} * layout.ring_bytes;
+  const std::byte* data = ring.slot_data(i);
+  for (std::uint64_t p = ring::window_start(w, layout.ring_bytes, block); p < w;) {
+    // Up to the piece's end, the stream's end, and the ring's end (no wrap within a write).
+    const std::uint64_t end =
+        std::min({(p / piece + 1) * piece, w, p - (p & mask) + layout.ring_bytes});
+    if (const int err = write_at(fd, data + (p & mask), end - p, slot_offset + (p & mask));
+        err != 0) {
+      return err;
+    }
+    // Pairs with the release fence after a claim in reserve_slow(): a claim that overwrote
+    // any byte we copied is visible here.
+    std::atomic_thread_fence(std::memory_order_acquire);
+    const std::uint64_t now = slot.write_pos.load(std::memory_order_relaxed);
+    const std::uint64_t torn_end = std::min(ring::window_start(now, layout.ring_bytes, block), end);
+    const ring::BlockHeader invalid{};
+    for (std::uint64_t b = p & ~(block - 1); b < torn_end; b += block) {
+      if (const int err = write_at(fd, &invalid, sizeof invalid, slot_offset + (b & mask));
+          err != 0) {
+        return err;
+      }
+    }
+    p = end;
+  }
+  // The copy holds the stream up to w: that is its write position.
+  return write_at(fd, &w, sizeof w, layout.slot_headers_offset + std::uint64_t{i} * sizeof slot);
+}
+
+}  // namespace
+
+int write_ring_dump(const ring::RingMemory& ring, int fd) noexcept {
+  const ring::Layout& layout = ring.layout();
+  if (ftruncate(fd, static_cast<off_t>(layout.file_bytes)) != 0) return errno;
+  // The slot headers as they are (state, tid, sequence numbers); each used slot's write
+  // position is then replaced by the one its copy was taken at.
+  const std::uint64_t headers_bytes = std::uint64_t{layout.slot_count} * sizeof(ring::SlotHeader);
+  if (const int err = write_at(fd, &ring.slot_header(0), headers_bytes, layout.slot_headers_offset);
+      err != 0) {
+    return err;
+  }
+  for (std::uint32_t i = 0; i < layout.slot_count; ++i) {
+    if (const int err = copy_slot(ring, i, fd); err != 0) return err;
+  }
+  // The site table after the slots: every site a copied record names was defined before
+  // the record, so it is in this copy.
+  const ring::RingHeader& live = ring.header();
+  const std::uint64_t used = std::min<std::uint64_t>(
+      live.site_table_used.load(std::memory_order_acquire), layout.site_table_bytes);
+  if (const int err =
+          write_at(fd, ring.base() + layout.site_table_offset, used, layout.site_table_offset);
+      err != 0) {
+    return err;
+  }
+  // The header page last (a crash report, if the crash handler wrote one, is in it), with
+  // the site table's length as copied.
+  alignas(64) std::byte page[ring::kPageBytes];
+  reader::racy_copy(page, ring.base(), sizeof page);
+  std::memcpy(page + offsetof(ring::RingHeader, site_table_used), &used, sizeof used);
+  return write_at(fd, page, sizeof page, 0);
+}
+
+bool dump_file_name(const char* app, const char* suffix, char* out, std::size_t size) noexcept {
+  if (size == 0) return false;
+  char digits[16];
+  std::size_t n = 0;
+  for (auto pid = static_cast<std::uint32_t>(getpid()); n == 0 || pid != 0; pid /= 10) {
+    digits[n++] = static_cast<char>('0' + pid % 10);
+  }
+  char pid_text[16];
+  for (std::size_t i = 0; i < n; ++i) pid_text[i] = digits[n - 1 - i];
+  pid_text[n] = '\0';
+  std::size_t at = 0;
+  for (const char* part : {app, ".", static_cast<const char*>(pid_text), ".", suffix, ".bbd"}) {
+    at = append(out, at, size, part);
+    if (at == size) return false;
+  }
+  out[at] = '\0';
+  return true;
+}
+
+std::string dump_to_path(const ring::RingMemory& ring, const std::string& path) {
+  const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd < 0) return "cannot create " + path + ": " + std::strerror(errno);
+  const int err = write_ring_dump(ring, fd);
+  close(fd);
+  return err == 0 ? std::string() : "cannot write " + path + ": " + std::strerror(err);
+}
+
+std::string dump_to_dir(const ring::RingMemory& ring, const std::string& dir,
+                        const std::string& app, std::string& error) {
+  if (mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
+    error = "cannot create " + dir + ": " + std::strerror(errno);
+    return "";
+  }
+  const std::string path = dir + "/" + app + "." + std::to_string(getpid()) + "." +
+                           archive::file_time(ring::realtime_ns()) + ".bbd";
+  error = dump_to_path(ring, path);
+  return error.empty() ? path : "";
+}
+
+namespace {
+
+std::atomic<bool> g_dump_requested{false};
+
+void on_dump_signal(int) {
+  const int saved_errno = errno;
+  g_dump_requested.store(true, std::memory_order_relaxed);  // the futex wake orders it
+  archive::wake_flusher();
+  errno = saved_errno;
+}
+
+}  // namespace
+
+void install_dump_signal(int signal) {
+  struct sigaction action {};
+  action.sa_handler = on_dump_signal;
+  action.sa_flags = SA_RESTART;
+  sigemptyset(&action.sa_mask);
+  sigaction(signal, &action, nullptr);
+}
+
+bool take_dump_request() noexcept {
+  return g_dump_requested.exchange(false, std::memory_order_relaxed);
+}
+
+}  // namespace blackbox::crash

@@ -1,0 +1,204 @@
+// Dumps taken while threads keep logging: blackbox::dump() and the dump signal. A dump is a
+// ring file; every record a thread had acknowledged before the dump began is in it (when
+// the rings do not lap), and what it holds of lapping rings is a consistent window: each
+// thread's records in order, every gap counted as lost.
+#include <dirent.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <algorithm>
+#include <atomic>
+#include <map>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "blackbox/blackbox.hpp"
+#include "blackbox/reader.hpp"
+#include "support/test_env.hpp"
+
+namespace {
+
+constexpr int kThreads = 2;
+
+// Threads that log "thread {t} record {i}" and publish how many calls have returned.
+class Loggers {
+ public:
+  explicit Loggers(int limit) {
+    for (int t = 0; t < kThreads; ++t) {
+      threads_.emplace_back([this, t, limit] {
+        for (int i = 0; i < limit && !stop_.load(); ++i) {
+          BBX_INFO("thread {t} record {i}", t, i);
+          acked_[t].store(i + 1, std::memory_order_release);
+        }
+      });
+    }
+  }
+  ~Loggers() { join(); }
+  void join() {
+    stop_.store(true);
+    for (auto& t : threads_) {
+      if (t.joinable()) t.join();
+    }
+  }
+  // Spins until every thread has logged `n` records (no sleeping: the threads make
+  // progress on their own).
+  void wait_for(int n) const {
+    for (int t = 0; t < kThreads; ++t) {
+      while (acked_[t].load(std::memory_order_acquire) < n) std::this_thread::yield();
+    }
+  }
+  [[nodiscard]] std::vector<int> acked() const {
+    std::vector<int> out;
+    for (int t = 0; t < kThreads; ++t) out.push_back(acked_[t].load(std::memory_order_acquire));
+    return out;
+  }
+
+ private:
+  std::atomic<int> acked_[kThreads] = {};
+  std::atomic<bool> stop_{false};
+  std::vector<std::thread> threads_;
+};
+
+struct DumpContents {
+  std::map<int, std::vector<int>> records;  // thread -> record numbers, in ring order
+  std::map<std::uint32_t, int> thread_of_tid;
+  std::map<int, std::uint64_t> lost;  // thread -> records counted lost
+  bool torn = false;                  // a record whose message does not match its fields
+};
+
+DumpContents read_dump(const std::string& path) {
+  DumpContents d;
+  std::string error;
+  auto reader = blackbox::RingReader::open(path, &error);
+  EXPECT_TRUE(reader) << error;
+  if (!reader) return d;
+  reader->poll([&](const blackbox::Record& r) {
+    if (r.message_template != "thread {t} record {i}") return;
+    const int t = static_cast<int>(std::get<std::int64_t>(r.fields.at(0).value));
+    const int i = static_cast<int>(std::get<std::int64_t>(r.fields.at(1).value));
+    d.torn = d.torn || r.message != "thread " + std::to_string(t) + " record " + std::to_string(i);
+    d.records[t].push_back(i);
+    d.thread_of_tid[r.tid] = t;
+  });
+  for (const blackbox::Loss& loss : reader->losses()) {
+    if (const auto it = d.thread_of_tid.find(loss.tid); it != d.thread_of_tid.end()) {
+      d.lost[it->second] += loss.records;
+    }
+  }
+  return d;
+}
+
+// Every record from 0 to the last one, in order: those acknowledged before the dump began
+// (`before`) and none that had not been logged when it ended (`after`).
+void expect_prefix(const DumpContents& d, const std::vector<int>& before,
+                   const std::vector<int>& after) {
+  EXPECT_FALSE(d.torn);
+  for (int t = 0; t < kThreads; ++t) {
+    const auto it = d.records.find(t);
+    ASSERT_NE(it, d.records.end()) << "thread " << t;
+    const std::vector<int>& r = it->second;
+    for (std::size_t i = 0; i < r.size(); ++i) ASSERT_EQ(r[i], static_cast<int>(i));
+    EXPECT_GE(static_cast<int>(r.size()), before[t]);
+    EXPECT_LE(static_cast<int>(r.size()), after[t]);
+  }
+}
+
+blackbox::Config config_for(const std::string& name) {
+  blackbox::Config config = blackbox::Config::from_env();
+  config.dir = blackbox::test::make_temp_dir(name);
+  config.archive_dir = config.dir + "/archive";
+  return config;
+}
+
+std::vector<std::string> files_ending(const std::string& dir, const std::string& suffix) {
+  std::vector<std::string> out;
+  if (DIR* d = opendir(dir.c_str()); d != nullptr) {
+    while (const dirent* e = readdir(d)) {
+      const std::string name = e->d_name;
+      if (name.size() > suffix.size() &&
+          name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0) {
+        out.push_back(dir + "/" + name);
+      }
+    }
+    closedir(d);
+  }
+  return out;
+}
+
+TEST(Dump, HoldsEveryRecordAcknowledgedBeforeItWhileThreadsKeepLogging) {
+  ASSERT_TRUE(blackbox::init(config_for("dump")).ok());
+  Loggers loggers(6000);  // 6000 records of ~40 bytes: the 1 MiB rings do not lap
+  loggers.wait_for(1000);
+  const std::vector<int> before = loggers.acked();
+  const std::string path = blackbox::test::make_temp_dir("dumps") + "/snapshot.bbd";
+  ASSERT_EQ(blackbox::dump(path), "");
+  const std::vector<int> after = loggers.acked();
+  loggers.join();
+  const DumpContents d = read_dump(path);
+  expect_prefix(d, before, after);
+  for (int t = 0; t < kThreads; ++t) EXPECT_EQ(d.lost.count(t), 0u);
+}
+
+// Whatever a dump holds of a thread is a run of consecutive records, and everything before
+// the run is counted lost: a piece of a ring the writer overtook while it was copied is
+// dropped, never shown torn. Rings of 64 KiB that the writers lap many times; a writer that
+// laps faster than the copy runs may leave nothing of its ring, which is then all counted.
+void expect_consistent(const DumpContents& d, const std::string& what) {
+  EXPECT_FALSE(d.torn) << what;
+  for (const auto& [t, r] : d.records) {
+    for (std::size_t i = 1; i < r.size(); ++i) ASSERT_EQ(r[i], r[i - 1] + 1) << what;
+    const auto lost = d.lost.count(t) != 0 ? d.lost.at(t) : 0;
+    EXPECT_EQ(static_cast<std::uint64_t>(r.front()), lost) << what;
+  }
+}
+
+TEST(Dump, OfLappingRingsIsAConsistentWindow) {
+  blackbox::Config config = config_for("dump-lapping");
+  config.ring_bytes = 64u << 10;
+  config.block_bytes = 4096;
+  config.max_string_bytes = 1024;
+  config.archive_dir.clear();
+  const blackbox::InitResult started = blackbox::init(config);
+  ASSERT_TRUE(started.ok()) << started.error;
+  const std::string dir = blackbox::test::make_temp_dir("dumps");
+  {
+    Loggers loggers(200'000);
+    for (int round = 0; round < 20; ++round) {
+      loggers.wait_for(std::min(2000 * (round + 1), 200'000));  // laps between dumps
+      const std::string path = dir + "/lap" + std::to_string(round) + ".bbd";
+      ASSERT_EQ(blackbox::dump(path), "");
+      expect_consistent(read_dump(path), "round " + std::to_string(round));
+    }
+  }
+  // Once the writers are done: the newest ring's worth of each thread, the rest counted.
+  ASSERT_EQ(blackbox::dump(dir + "/done.bbd"), "");
+  const DumpContents d = read_dump(dir + "/done.bbd");
+  expect_consistent(d, "after the writers stopped");
+  for (int t = 0; t < kThreads; ++t) {
+    ASSERT_EQ(d.records.count(t), 1u) << "thread " << t;
+    EXPECT_EQ(d.records.at(t).back(), 200'000 - 1);
+    EXPECT_GT(d.records.at(t).size(), 1000u);  // most of 64 KiB of ~40-byte records
+  }
+}
+
+TEST(DumpSignal, TheFlusherWritesADumpWhileThreadsKeepLogging) {
+  blackbox::Config config = config_for("dump-signal");
+  config.dump_signal = SIGUSR2;
+  config.crash_dir = config.dir + "/crashes";
+  ASSERT_TRUE(blackbox::init(config).ok());
+  Loggers loggers(6000);
+  loggers.wait_for(1000);
+  const std::vector<int> before = loggers.acked();
+  ASSERT_EQ(raise(SIGUSR2), 0);    // handled before raise() returns: the request is noted
+  ASSERT_TRUE(blackbox::flush());  // the flusher takes the request before this pass
+  const std::vector<int> after = loggers.acked();
+  EXPECT_EQ(blackbox::stats().dumps_written, 1u);
+  const auto dumps = files_ending(config.crash_dir, ".bbd");
+  ASSERT_EQ(dumps.size(), 1u);
+  loggers.join();
+  const DumpContents d = read_dump(dumps[0]);
+  expect_prefix(d, before, after);
+}
+
+}  // namespace
