@@ -498,64 +498,130 @@ TEST(LogcatFollow, LiveRingUntilTheProcessExits) {
 
 namespace {
 
-// A crashed process's ring file: logcat shows its crash report first, then its records.
-TEST(LogcatCrash, ACrashedRingStartsWithItsCrashReport) {
+// Runs the helper's "crash segv 1" (as `program`, a copy of it if given) with its rings in
+// `dir`; returns its ring file, pid and crashing thread.
+struct Crashed {
+  std::string ring, pid, tid;
+};
+Crashed crash_child(const std::string& dir, const std::string& program = helper()) {
   const rlimit no_core{0, 0};
   setrlimit(RLIMIT_CORE, &no_core);  // the crash is the point, a core file is not
-  const std::string dir = blackbox::test::make_temp_dir("crashed");
   // Sanitizers must let the signal through to blackbox's handler and the default action.
   auto let_through = [](const char* name) {
     const char* options = std::getenv(name);
     return std::make_pair(std::string(name),
                           std::string(options != nullptr ? options : "") + ":handle_segv=0");
   };
-  Child child({helper(), "crash", "segv", "1"},
+  Child child({program, "crash", "segv", "1"},
               {{"BBX_DIR", dir}, let_through("ASAN_OPTIONS"), let_through("TSAN_OPTIONS")});
   std::istringstream said(child.read_rest());
   EXPECT_EQ(child.wait(), 128 + SIGSEGV);
-  std::string line, ring, tid;
+  Crashed c;
+  std::string line;
   while (std::getline(said, line)) {
     std::istringstream words(line);
     std::string word;
     words >> word;
-    if (word == "ring") words >> ring;
-    if (word == "crash") words >> tid;
+    if (word == "ring") words >> c.ring;
+    if (word == "crash") words >> c.tid;
   }
-  ASSERT_FALSE(ring.empty());
-  ASSERT_FALSE(tid.empty());
-  const std::string pid = ring.substr(ring.rfind('.', ring.size() - 5) + 1,
-                                      ring.size() - 4 - ring.rfind('.', ring.size() - 5) - 1);
+  const std::size_t dot = c.ring.rfind('.', c.ring.size() - 5);
+  if (dot != std::string::npos) c.pid = c.ring.substr(dot + 1, c.ring.size() - 4 - dot - 1);
+  return c;
+}
 
-  const Output text = logcat(ring + " -l warn --color=never");
+std::vector<std::string> lines_of(const std::string& text) {
+  std::istringstream in(text);
+  std::vector<std::string> out;
+  for (std::string line; std::getline(in, line);) out.push_back(line);
+  return out;
+}
+
+// A crashed process's ring file: logcat shows its crash report first (the stack symbolised,
+// the crash handler's own frames left out), then its records.
+TEST(LogcatCrash, ACrashedRingStartsWithItsCrashReport) {
+  const Crashed c = crash_child(blackbox::test::make_temp_dir("crashed"));
+  ASSERT_FALSE(c.ring.empty());
+  ASSERT_FALSE(c.tid.empty());
+
+  const Output text = logcat(c.ring + " -l warn --color=never");
   EXPECT_EQ(text.status, 0);
-  std::istringstream lines(text.out);
-  std::vector<std::string> got;
-  while (std::getline(lines, line)) got.push_back(line);
+  const std::vector<std::string> got = lines_of(text.out);
   // The report, the stack, each thread's last record (the crashing thread first, in the
   // trace it was in), then the records.
-  ASSERT_EQ(got.size(), 5u) << text.out;
-  const std::string head = "--- crash (pid " + pid +
-                           ") crashed: SIGSEGV (address not mapped) at address 0x0, thread " + tid +
-                           " (";
+  ASSERT_GE(got.size(), 7u) << text.out;
+  const std::string head = "--- crash (pid " + c.pid +
+                           ") crashed: SIGSEGV (address not mapped) at address 0x0, thread " +
+                           c.tid + " (";
   EXPECT_EQ(got[0].substr(0, head.size()), head);
-  EXPECT_EQ(got[1].rfind("--- stack (return addresses, innermost first): 0x", 0), 0u) << got[1];
-  EXPECT_EQ(got[2].rfind("--- thread " + tid + " (", 0), 0u) << got[2];
-  EXPECT_TRUE(got[2].ends_with(", in trace 4bf92f3577b34da6a3ce929d0e0e4736")) << got[2];
-  EXPECT_EQ(got[3].rfind("--- thread ", 0), 0u) << got[3];
-  EXPECT_EQ(got[3].find(" in trace "), std::string::npos) << got[3];  // the worker has none
-  EXPECT_TRUE(got[4].ends_with("about to crash: segv trace=4bf92f3577b34da6a3ce929d0e0e4736"))
-      << got[4];
+  EXPECT_EQ(got[1], "--- stack (innermost first):");
+  // The faulting function first, with its source line; then its callers.
+  EXPECT_EQ(got[2].rfind("    #0 0x", 0), 0u) << got[2];
+  EXPECT_NE(got[2].find(" crash_segv() at "), std::string::npos) << got[2];
+  EXPECT_NE(got[2].find("helper.cpp:"), std::string::npos) << got[2];
+  std::size_t i = 3;
+  bool saw_main = false;
+  for (; i < got.size() && got[i].rfind("    #", 0) == 0; ++i) {
+    saw_main = saw_main || got[i].find(" main at ") != std::string::npos;
+  }
+  EXPECT_TRUE(saw_main) << text.out;
+  ASSERT_EQ(got.size(), i + 3) << text.out;
+  EXPECT_EQ(got[i].rfind("--- thread " + c.tid + " (", 0), 0u) << got[i];
+  EXPECT_TRUE(got[i].ends_with(", in trace 4bf92f3577b34da6a3ce929d0e0e4736")) << got[i];
+  EXPECT_EQ(got[i + 1].rfind("--- thread ", 0), 0u) << got[i + 1];
+  EXPECT_EQ(got[i + 1].find(" in trace "), std::string::npos) << got[i + 1];  // the worker's
+  EXPECT_TRUE(got[i + 2].ends_with("about to crash: segv trace=4bf92f3577b34da6a3ce929d0e0e4736"))
+      << got[i + 2];
 
-  const Output json = logcat(ring + " -l warn -o json");
-  const std::string object = "{\"crash\":{\"pid\":" + pid +
+  const Output json = logcat(c.ring + " -l warn -o json");
+  const std::string object = "{\"crash\":{\"pid\":" + c.pid +
                              ",\"app\":\"crash\",\"signal\":11,\"signal_name\":\"SIGSEGV\","
                              "\"code\":1,\"cause\":\"address not mapped\",\"fault_address\":"
                              "\"0x0\",\"tid\":" +
-                             tid + ",";
+                             c.tid + ",";
   EXPECT_EQ(json.out.substr(0, object.size()), object) << json.out;
-  EXPECT_NE(json.out.find("\"threads\":[{\"tid\":" + tid + ","), std::string::npos) << json.out;
+  EXPECT_NE(json.out.find("\"frames\":[{\"address\":\"0x"), std::string::npos) << json.out;
+  EXPECT_NE(json.out.find(",\"function\":\"crash_segv()\",\"file\":\""), std::string::npos)
+      << json.out;
+  EXPECT_NE(json.out.find("\"threads\":[{\"tid\":" + c.tid + ","), std::string::npos) << json.out;
   EXPECT_NE(json.out.find("\"trace_id\":\"4bf92f3577b34da6a3ce929d0e0e4736\"}"), std::string::npos)
       << json.out;
+
+  // -n in a post-mortem: the last N records of every thread, not of the process.
+  const std::vector<std::string> last = lines_of(logcat(c.ring + " -n 1 --color=never").out);
+  ASSERT_EQ(last.size(), i + 4) << text.out;
+  // One record of each thread, in time order (the worker kept logging meanwhile).
+  const std::string& a = last[i + 2];
+  const std::string& b = last[i + 3];
+  const bool warn_first =
+      a.ends_with("about to crash: segv trace=4bf92f3577b34da6a3ce929d0e0e4736");
+  EXPECT_NE((warn_first ? b : a).find(" thread 0 record "), std::string::npos) << text.out;
+  EXPECT_TRUE((warn_first ? a : b)
+                  .ends_with("about to crash: segv trace=4bf92f3577b34da6a3ce929d0e0e4736"));
+  EXPECT_LE(a.substr(0, 26), b.substr(0, 26));  // the timestamps
+}
+
+// The binary is gone (or rebuilt) by the time someone looks: each of its frames shows the
+// build id and the offset into the file, which symbolise it elsewhere.
+TEST(LogcatCrash, FramesOfAGoneBinaryShowItsBuildIdAndOffset) {
+  const std::string dir = blackbox::test::make_temp_dir("crashed-gone");
+  const std::string copy = dir + "/gone-helper";
+  std::filesystem::copy_file(helper(), copy);
+  std::filesystem::permissions(copy, std::filesystem::perms::owner_all);
+  const Crashed c = crash_child(dir, copy);
+  ASSERT_FALSE(c.ring.empty());
+  std::filesystem::remove(copy);
+  const Output text = logcat(c.ring + " -l warn --color=never");
+  const std::vector<std::string> got = lines_of(text.out);
+  ASSERT_GE(got.size(), 3u) << text.out;
+  const std::string frame = got[2];
+  EXPECT_EQ(frame.rfind("    #0 0x", 0), 0u) << frame;
+  EXPECT_NE(frame.find(" " + copy + "+0x"), std::string::npos) << frame;
+  const std::size_t id = frame.find("(build id ");
+  ASSERT_NE(id, std::string::npos) << frame;
+  const std::string hex = frame.substr(id + 10, 40);
+  EXPECT_EQ(hex.find_first_not_of("0123456789abcdef"), std::string::npos) << frame;
+  EXPECT_TRUE(frame.ends_with("; not on disk, or another build)")) << frame;
 }
 
 }  // namespace

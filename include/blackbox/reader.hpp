@@ -108,6 +108,16 @@ struct Loss {
 
 enum class RingState : std::uint32_t { live = 1, exited = 2, crashed = 3 };
 
+// A module (the executable, a shared library) a crash's stack passes through: where it was
+// loaded, and what identifies its file, for symbolising the stack offline.
+struct LoadedModule {
+  std::uint64_t start = 0;  // run-time address range of its mapped segments
+  std::uint64_t end = 0;
+  std::uint64_t load_bias = 0;  // run-time address minus ELF virtual address
+  std::string build_id;         // NT_GNU_BUILD_ID, lowercase hex ("" if none)
+  std::string path;             // as the process loaded it
+};
+
 // What the crash handler recorded when the process died of a signal (or of an uncaught
 // exception, through std::terminate and SIGABRT).
 struct CrashInfo {
@@ -119,8 +129,12 @@ struct CrashInfo {
   std::int64_t time_ns = 0;
   std::string exception;              // "type: what()" of an uncaught exception, else empty
   std::vector<std::uint64_t> frames;  // return addresses, innermost first
+  // The interrupted instruction: the frame where the crashed code starts (the frames before
+  // it are the crash handler's own); 0 if unknown.
+  std::uint64_t pc = 0;
   std::uint32_t other_threads = 0;    // threads that crashed too meanwhile
   std::int64_t handler_ns = 0;        // the handler's time, report and crash dump (0: unknown)
+  std::vector<LoadedModule> modules;  // those the frames fall in
 };
 
 struct RingInfo {

@@ -69,7 +69,10 @@ Recovered recover_ring(const std::string& ring_path, FileSettings files, int zst
     ring::CrashReport crash;
     std::memcpy(&crash, report, sizeof crash);
     r.signal = crash.signal;
-    flusher.add_frame(FrameType::crash, std::vector<std::byte>(report, report + sizeof crash));
+    // The report and the modules after it: the rest of the header page.
+    flusher.add_frame(
+        FrameType::crash,
+        std::vector<std::byte>(report, report + (ring::kPageBytes - ring::kCrashOffset)));
   }
   const bool ok = flusher.drain_once();
   Stats stats;

@@ -12,6 +12,7 @@
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/ucontext.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -27,6 +28,7 @@
 
 #include "core/logger.hpp"
 #include "crash/dump.hpp"
+#include "crash/modules.hpp"
 #include "ring/layout.hpp"
 #include "ring/ring_memory.hpp"
 
@@ -88,13 +90,24 @@ void hand_over(int sig) {
   raise(sig);
 }
 
-void write_report(int sig, const siginfo_t* info, std::uint32_t tid, std::int64_t start_ns) {
+void write_report(int sig, const siginfo_t* info, const void* context, std::uint32_t tid,
+                  std::int64_t start_ns) {
   ring::RingMemory* ring = g_ring.load(std::memory_order_acquire);
   if (ring == nullptr) return;
   ring::CrashReport r;  // on the alternate stack
   std::memset(&r, 0, sizeof r);
   r.fixed_bytes = sizeof r;
   r.handler_start_ns = start_ns;
+#if defined(__x86_64__)
+  if (context != nullptr) {
+    r.context_pc = static_cast<std::uint64_t>(
+        static_cast<const ucontext_t*>(context)->uc_mcontext.gregs[REG_RIP]);
+  }
+#elif defined(__aarch64__)
+  if (context != nullptr) r.context_pc = static_cast<const ucontext_t*>(context)->uc_mcontext.pc;
+#else
+  (void)context;
+#endif
   r.signal = sig;
   r.code = info->si_code;
   r.tid = tid;
@@ -114,9 +127,14 @@ void write_report(int sig, const siginfo_t* info, std::uint32_t tid, std::int64_
   for (int i = 0; i < n; ++i) r.frames[i] = reinterpret_cast<std::uintptr_t>(frames[i]);
   r.frame_count = n > 0 ? static_cast<std::uint32_t>(n) : 0;
   r.other_threads = g_other_threads.load(std::memory_order_relaxed);
+  auto* out = reinterpret_cast<char*>(ring->base() + ring::kCrashOffset);
+  // The modules the frames fall in, straight into the page after the report.
+  r.module_count =
+      modules_for(r.frames, r.frame_count,
+                  reinterpret_cast<ring::CrashModule*>(ring->base() + ring::kCrashModulesOffset),
+                  ring::kCrashModules);
   // Everything but the magic, then (release) the magic: a reader that sees the magic sees
   // the rest.
-  auto* out = reinterpret_cast<char*>(ring->base() + ring::kCrashOffset);
   std::memcpy(out + sizeof r.magic, reinterpret_cast<const char*>(&r) + sizeof r.magic,
               sizeof r - sizeof r.magic);
   std::atomic_thread_fence(std::memory_order_release);
@@ -129,14 +147,14 @@ void write_report(int sig, const siginfo_t* info, std::uint32_t tid, std::int64_
   std::memcpy(out + offsetof(ring::CrashReport, handler_end_ns), &end_ns, sizeof end_ns);
 }
 
-void on_crash(int sig, siginfo_t* info, void* /*context*/) {
+void on_crash(int sig, siginfo_t* info, void* context) {
   const int saved_errno = errno;
   const std::int64_t start_ns = monotonic_ns();
   const std::uint32_t tid = current_tid();
   std::uint32_t reporter = 0;
   if (g_reporter.compare_exchange_strong(reporter, tid, std::memory_order_acq_rel)) {
     alarm(5);  // should anything below hang, SIGALRM ends the process
-    write_report(sig, info, tid, start_ns);
+    write_report(sig, info, context, tid, start_ns);
     alarm(0);
     g_report_done.store(true, std::memory_order_release);
   } else if (reporter != tid) {
@@ -201,9 +219,11 @@ void install(ring::RingMemory* ring, const std::string& crash_dir, const std::st
                 "; crashes are recorded in the ring file only");
     }
   }
-  // backtrace() loads libgcc_s (malloc, locks) on its first call: make that call now.
+  // backtrace() loads libgcc_s (malloc, locks) on its first call: make that call now. The
+  // module map needs the loader's lock: read it now too.
   void* warm[4];
   (void)backtrace(warm, 4);
+  capture_modules();
   struct sigaction action {};
   action.sa_sigaction = on_crash;
   action.sa_flags = SA_SIGINFO | SA_ONSTACK;

@@ -26,8 +26,30 @@ std::optional<CrashInfo> parse_crash_report(std::span<const std::byte> bytes) {
   }
   c.frames.assign(r.frames, r.frames + std::min(r.frame_count, ring::kCrashFrames));
   c.other_threads = r.other_threads;
+  c.pc = r.context_pc;
   if (r.handler_end_ns > r.handler_start_ns && r.handler_start_ns > 0) {
     c.handler_ns = r.handler_end_ns - r.handler_start_ns;
+  }
+  // The modules follow the report (from fixed_bytes on, so that a longer report of a later
+  // version still finds them); as many as the bytes hold.
+  std::span<const std::byte> rest =
+      bytes.subspan(std::min<std::size_t>(r.fixed_bytes, bytes.size()));
+  const std::uint32_t count = std::min(r.module_count, ring::kCrashModules);
+  for (std::uint32_t i = 0; i < count && rest.size() >= sizeof(ring::CrashModule); ++i) {
+    ring::CrashModule m;
+    std::memcpy(&m, rest.data(), sizeof m);
+    rest = rest.subspan(sizeof m);
+    LoadedModule& out = c.modules.emplace_back();
+    out.start = m.start;
+    out.end = m.end;
+    out.load_bias = m.load_bias;
+    static constexpr char kHex[] = "0123456789abcdef";
+    const std::uint32_t id_bytes = std::min<std::uint32_t>(m.build_id_bytes, ring::kBuildIdBytes);
+    for (std::uint32_t b = 0; b < id_bytes; ++b) {
+      out.build_id += kHex[m.build_id[b] >> 4];
+      out.build_id += kHex[m.build_id[b] & 15];
+    }
+    out.path.assign(m.path, strnlen(m.path, sizeof m.path));
   }
   return c;
 }

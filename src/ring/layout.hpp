@@ -119,7 +119,7 @@ struct CrashReport {
   std::uint32_t flags;
   std::uint32_t frame_count;    // <= kCrashFrames
   std::uint32_t other_threads;  // threads that crashed too while this report was written
-  std::uint32_t reserved;
+  std::uint32_t module_count;   // CrashModule entries after the report (<= kCrashModules)
   char thread_name[16];
   char exception[248];                 // "type: what()" of an uncaught exception, NUL-terminated
   std::uint64_t frames[kCrashFrames];  // return addresses, innermost first
@@ -127,8 +127,29 @@ struct CrashReport {
   // crash directory's dump (stored last; 0 if it did not get there).
   std::int64_t handler_start_ns;
   std::int64_t handler_end_ns;
+  // The instruction the signal interrupted (the faulting one, for a fault): the frame of
+  // `frames` where the crashed code's stack starts, after the handler's own frames.
+  std::uint64_t context_pc;
 };
-static_assert(sizeof(CrashReport) == 848);
+static_assert(sizeof(CrashReport) == 856);
+
+// The modules (executable, shared libraries) the report's frames fall in, for offline
+// symbolisation: right after the report, module_count of them. Captured when the handlers
+// were installed (modules loaded later are not known).
+inline constexpr std::uint32_t kCrashModules = 11;
+inline constexpr std::uint32_t kBuildIdBytes = 32;
+struct CrashModule {
+  std::uint64_t start;          // first byte of its mapped segments (run-time address)
+  std::uint64_t end;            // one past the last
+  std::uint64_t load_bias;      // run-time address minus ELF virtual address
+  std::uint8_t build_id_bytes;  // <= kBuildIdBytes (0: none)
+  std::uint8_t reserved[7];
+  std::uint8_t build_id[kBuildIdBytes];  // NT_GNU_BUILD_ID
+  char path[128];                        // NUL-terminated (cut if longer)
+};
+static_assert(sizeof(CrashModule) == 192);
+inline constexpr std::uint64_t kCrashModulesOffset = kCrashOffset + sizeof(CrashReport);
+static_assert(kCrashModulesOffset + kCrashModules * sizeof(CrashModule) <= kPageBytes);
 static_assert(kCrashOffset >= sizeof(RingHeader) &&
               kCrashOffset + sizeof(CrashReport) <= kPageBytes);
 

@@ -12,6 +12,7 @@
 #include <iterator>
 
 #include "select.hpp"
+#include "symbolize.hpp"
 
 namespace logcat {
 namespace {
@@ -354,6 +355,7 @@ std::string hex_address(std::uint64_t address) { return fmt::format("{:#x}", add
 void render_crash(const Crashed& crashed, const std::vector<LastRecord>& threads, Format format,
                   bool utc, Text& out) {
   const blackbox::CrashInfo& c = crashed.crash;
+  const std::vector<Frame> frames = symbolize(c);
   Renderer clock(Format::text, false, utc);
   if (format == Format::json) {
     out += "{\"crash\":{\"pid\":";
@@ -369,9 +371,22 @@ void render_crash(const Crashed& crashed, const std::vector<LastRecord>& threads
     int_member("time_unix_nano", c.time_ns, out);
     string_member("exception", c.exception, out);
     out += ",\"frames\":[";
-    for (std::size_t i = 0; i < c.frames.size(); ++i) {
-      if (i != 0) out += ',';
-      append_json_string(hex_address(c.frames[i]), out);
+    for (std::size_t i = 0; i < frames.size(); ++i) {
+      const Frame& f = frames[i];
+      out += i == 0 ? "{\"address\":" : ",{\"address\":";
+      append_json_string(hex_address(f.address), out);
+      if (!f.function.empty()) string_member("function", f.function, out);
+      if (!f.file.empty()) {
+        string_member("file", f.file, out);
+        int_member("line", f.line, out);
+      }
+      if (!f.module.empty()) {
+        string_member("module", f.module, out);
+        string_member("build_id", f.build_id, out);
+        string_member("module_offset", hex_address(f.module_offset), out);
+        out += f.module_found ? ",\"module_found\":true" : ",\"module_found\":false";
+      }
+      out += '}';
     }
     out += "],\"threads\":[";
     for (std::size_t i = 0; i < threads.size(); ++i) {
@@ -423,12 +438,42 @@ void render_crash(const Crashed& crashed, const std::vector<LastRecord>& threads
     append_int(c.other_threads, out);
     out += '\n';
   }
-  out += "--- stack (return addresses, innermost first):";
-  for (const std::uint64_t frame : c.frames) {
+  out += "--- stack (innermost first):\n";
+  for (std::size_t i = 0; i < frames.size(); ++i) {
+    const Frame& f = frames[i];
+    out += "    #";
+    append_int(i, out);
     out += ' ';
-    out += hex_address(frame);
+    out += hex_address(f.address);
+    out += ' ';
+    if (!f.function.empty()) {
+      out += f.function;
+      if (f.file.empty()) {
+        out += '+';
+        out += hex_address(f.function_offset);
+        out += " (";
+        out += f.module;
+        out += ')';
+      } else {
+        out += " at ";
+        out += f.file;
+        out += ':';
+        append_int(f.line, out);
+      }
+    } else if (!f.module.empty()) {
+      // No symbol: where in which build, for symbolising elsewhere.
+      out += f.module;
+      out += '+';
+      out += hex_address(f.module_offset);
+      out += " (build id ";
+      out += f.build_id.empty() ? "unknown" : f.build_id;
+      if (!f.module_found) out += "; not on disk, or another build";
+      out += ')';
+    } else {
+      out += "(no module)";
+    }
+    out += '\n';
   }
-  out += "\n";
   for (const LastRecord& t : threads) {
     out += "--- thread ";
     append_int(t.tid, out);

@@ -1,0 +1,95 @@
+#include "crash/modules.hpp"
+
+#include <elf.h>
+#include <link.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+
+namespace blackbox::crash {
+namespace {
+
+constexpr std::size_t kMaxModules = 512;
+ring::CrashModule g_modules[kMaxModules];
+std::size_t g_module_count = 0;
+
+// The NT_GNU_BUILD_ID note among a module's loaded PT_NOTE segments.
+void read_build_id(const dl_phdr_info& info, ring::CrashModule& m) {
+  for (int i = 0; i < info.dlpi_phnum; ++i) {
+    const ElfW(Phdr)& ph = info.dlpi_phdr[i];
+    if (ph.p_type != PT_NOTE) continue;
+    const auto* p = reinterpret_cast<const unsigned char*>(info.dlpi_addr + ph.p_vaddr);
+    const unsigned char* end = p + ph.p_memsz;
+    while (p + sizeof(ElfW(Nhdr)) <= end) {
+      ElfW(Nhdr) note;
+      std::memcpy(&note, p, sizeof note);
+      const std::size_t name_bytes = (note.n_namesz + 3) & ~std::size_t{3};
+      const std::size_t desc_bytes = (note.n_descsz + 3) & ~std::size_t{3};
+      const unsigned char* name = p + sizeof note;
+      const unsigned char* desc = name + name_bytes;
+      if (desc + desc_bytes > end) break;
+      if (note.n_type == NT_GNU_BUILD_ID && note.n_namesz == 4 &&
+          std::memcmp(name, "GNU", 4) == 0) {
+        m.build_id_bytes =
+            static_cast<std::uint8_t>(std::min<std::size_t>(note.n_descsz, sizeof m.build_id));
+        std::memcpy(m.build_id, desc, m.build_id_bytes);
+        return;
+      }
+      p = desc + desc_bytes;
+    }
+  }
+}
+
+int add_module(dl_phdr_info* info, std::size_t, void*) {
+  if (g_module_count == kMaxModules) return 1;
+  ring::CrashModule m{};
+  std::uint64_t lo = ~std::uint64_t{0}, hi = 0;
+  for (int i = 0; i < info->dlpi_phnum; ++i) {
+    const ElfW(Phdr)& ph = info->dlpi_phdr[i];
+    if (ph.p_type != PT_LOAD) continue;
+    lo = std::min<std::uint64_t>(lo, info->dlpi_addr + ph.p_vaddr);
+    hi = std::max<std::uint64_t>(hi, info->dlpi_addr + ph.p_vaddr + ph.p_memsz);
+  }
+  if (hi == 0) return 0;
+  m.start = lo;
+  m.end = hi;
+  m.load_bias = info->dlpi_addr;
+  read_build_id(*info, m);
+  const char* name = info->dlpi_name;
+  if (name == nullptr || name[0] == '\0') {  // the executable
+    const ssize_t n = readlink("/proc/self/exe", m.path, sizeof m.path - 1);
+    m.path[n > 0 ? n : 0] = '\0';
+  } else {
+    std::strncpy(m.path, name, sizeof m.path - 1);
+  }
+  g_modules[g_module_count++] = m;
+  return 0;
+}
+
+}  // namespace
+
+void capture_modules() {
+  g_module_count = 0;
+  dl_iterate_phdr(add_module, nullptr);
+}
+
+std::uint32_t modules_for(const std::uint64_t* frames, std::uint32_t frame_count,
+                          ring::CrashModule* out, std::uint32_t max) noexcept {
+  std::uint32_t n = 0;
+  std::size_t taken[ring::kCrashModules];
+  for (std::uint32_t f = 0; f < frame_count && n < max && n < ring::kCrashModules; ++f) {
+    for (std::size_t i = 0; i < g_module_count; ++i) {
+      const ring::CrashModule& m = g_modules[i];
+      if (frames[f] < m.start || frames[f] >= m.end) continue;
+      if (std::find(taken, taken + n, i) == taken + n) {
+        taken[n] = i;
+        out[n++] = m;
+      }
+      break;
+    }
+  }
+  return n;
+}
+
+}  // namespace blackbox::crash

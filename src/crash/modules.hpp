@@ -1,0 +1,23 @@
+// The process's module map (executable and shared libraries: address ranges, load bias,
+// build id, path) for the crash report, so stacks can be symbolised offline.
+//
+// capture_modules() reads it with dl_iterate_phdr() (which takes the loader's lock, so not
+// in a signal handler): install() calls it. modules_for() then picks, in the handler, the
+// modules a stack's frames fall in: async-signal-safe (reads a table written before the
+// handlers were installed).
+#pragma once
+
+#include <cstdint>
+
+#include "ring/layout.hpp"
+
+namespace blackbox::crash {
+
+void capture_modules();
+
+// Writes the modules that `frames` fall in (each once, at most `max`) into `out`; returns
+// how many.
+std::uint32_t modules_for(const std::uint64_t* frames, std::uint32_t frame_count,
+                          ring::CrashModule* out, std::uint32_t max) noexcept;
+
+}  // namespace blackbox::crash
