@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -29,10 +30,15 @@ namespace blackbox::crash {
 namespace {
 
 // Writes all of [data, data + size) at `offset`. 0 or errno.
+//
+// The kernel copies ring memory that writers may be changing at that moment; what it may
+// copy torn is discarded (copy_slot). The raw system call, not pwrite(): ThreadSanitizer
+// intercepts pwrite() and would report this intended race as if we read the buffer
+// ourselves (as racy_copy() avoids for the readers' copies).
 int write_at(int fd, const void* data, std::uint64_t size, std::uint64_t offset) noexcept {
   const auto* p = static_cast<const char*>(data);
   while (size > 0) {
-    const ssize_t n = pwrite(fd, p, size, static_cast<off_t>(offset));
+    const auto n = static_cast<ssize_t>(syscall(SYS_pwrite64, fd, p, size, offset));
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) return n == 0 ? EIO : errno;
     p += n;

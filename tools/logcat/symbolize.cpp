@@ -1,6 +1,7 @@
 #include "symbolize.hpp"
 
 #include <cxxabi.h>
+#include <elfutils/libdw.h>
 #include <elfutils/libdwfl.h>
 
 #include <algorithm>
@@ -68,6 +69,31 @@ class Session {
   std::map<std::uint64_t, Dwfl_Module*> modules_;
 };
 
+// The source line of `pc`. libdw finds its compilation unit through .debug_aranges, which
+// clang does not emit by default: without it, look through the units' own ranges.
+void source_line(Dwfl_Module* mod, std::uint64_t pc, Frame& f) {
+  const char* file = nullptr;
+  int lineno = 0;
+  if (Dwfl_Line* line = dwfl_module_getsrc(mod, pc); line != nullptr) {
+    file = dwfl_lineinfo(line, nullptr, &lineno, nullptr, nullptr, nullptr);
+  } else {
+    Dwarf_Addr bias = 0;
+    for (Dwarf_Die* cu = dwfl_module_nextcu(mod, nullptr, &bias); cu != nullptr;
+         cu = dwfl_module_nextcu(mod, cu, &bias)) {
+      if (dwarf_haspc(cu, pc - bias) != 1) continue;
+      if (Dwarf_Line* unit_line = dwarf_getsrc_die(cu, pc - bias); unit_line != nullptr) {
+        file = dwarf_linesrc(unit_line, nullptr, nullptr);
+        dwarf_lineno(unit_line, &lineno);
+      }
+      break;
+    }
+  }
+  if (file != nullptr) {
+    f.file = file;
+    f.line = lineno;
+  }
+}
+
 }  // namespace
 
 std::vector<Frame> symbolize(const blackbox::CrashInfo& crash) {
@@ -99,13 +125,7 @@ std::vector<Frame> symbolize(const blackbox::CrashInfo& crash) {
           f.function = demangle(name);
           f.function_offset = f.address - (pc - offset);
         }
-        if (Dwfl_Line* line = dwfl_module_getsrc(mod, pc); line != nullptr) {
-          int lineno = 0;
-          if (const char* file = dwfl_lineinfo(line, nullptr, &lineno, nullptr, nullptr, nullptr)) {
-            f.file = file;
-            f.line = lineno;
-          }
-        }
+        source_line(mod, pc, f);
       }
     }
     out.push_back(std::move(f));
