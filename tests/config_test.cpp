@@ -3,6 +3,7 @@
 #include "blackbox/config.hpp"
 
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -102,6 +103,34 @@ TEST(ConfigTest, CrashHandlersFromTheEnvironment) {
   ASSERT_EQ(warnings.size(), 1u);
   EXPECT_EQ(warnings[0].find("BBX_CRASH_HANDLERS=\"yes\": expected 0 or 1"), 0u) << warnings[0];
   unsetenv("BBX_CRASH_HANDLERS");
+}
+
+TEST(ConfigTest, CrashDirAndDumpSignalFromTheEnvironment) {
+  EXPECT_EQ(blackbox::Config{}.crash_dir, "");
+  EXPECT_EQ(blackbox::Config{}.dump_signal, 0);
+  setenv("BBX_CRASH_DIR", "/var/crash/app", 1);
+  std::vector<std::string> warnings;
+  for (const char* name : {"USR2", "SIGUSR2", "sigusr2", "12"}) {
+    setenv("BBX_DUMP_SIGNAL", name, 1);
+    const auto c = blackbox::Config::from_env(&warnings);
+    EXPECT_EQ(c.dump_signal, SIGUSR2) << name;
+    EXPECT_EQ(c.crash_dir, "/var/crash/app");
+    EXPECT_TRUE(c.validate().empty());
+  }
+  EXPECT_TRUE(warnings.empty());
+  setenv("BBX_DUMP_SIGNAL", "SIGNOPE", 1);
+  EXPECT_EQ(blackbox::Config::from_env(&warnings).dump_signal, 0);
+  ASSERT_EQ(warnings.size(), 1u);
+  EXPECT_EQ(warnings[0].find("BBX_DUMP_SIGNAL=\"SIGNOPE\""), 0u) << warnings[0];
+  unsetenv("BBX_DUMP_SIGNAL");
+  unsetenv("BBX_CRASH_DIR");
+  // The crash signals, KILL and STOP cannot be the dump signal.
+  for (const int sig : {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGKILL, SIGSTOP, -1, 4096}) {
+    blackbox::Config c;
+    c.dump_signal = sig;
+    ASSERT_EQ(c.validate().size(), 1u) << sig;
+    EXPECT_EQ(c.validate()[0].rfind("dump_signal: ", 0), 0u);
+  }
 }
 
 TEST(ConfigTest, ArchiveSettingsFromTheEnvironment) {

@@ -274,6 +274,34 @@ TEST(CrashHandlerConcurrent, ThreadsCrashingTogetherLeaveOneReport) {
   }
 }
 
+// The handler itself crashes while it writes the report: the process still dies (never
+// hangs: the test would time out), of the handler's signal, and every acknowledged record
+// is in the ring file. No report is claimed: its magic is written last.
+TEST(CrashHandlerFault, ACrashInsideTheHandlerEndsTheProcess) {
+  for (const auto& [kind, signal] :
+       {std::pair{"segv-in-handler", SIGSEGV}, std::pair{"bus-in-handler", SIGBUS}}) {
+    SCOPED_TRACE(kind);
+    const ChildRun run = run_child(kind, 2);
+    ASSERT_TRUE(WIFSIGNALED(run.status)) << "status " << run.status;
+    EXPECT_EQ(WTERMSIG(run.status), signal);
+    std::string error;
+    auto reader = blackbox::RingReader::open(run.ring_path, &error);
+    ASSERT_TRUE(reader) << error;
+    EXPECT_FALSE(reader->info().crash);
+    std::set<std::pair<int, int>> logged;
+    reader->poll([&](const blackbox::Record& r) {
+      if (r.message_template == "thread {t} record {i}") {
+        logged.emplace(static_cast<int>(std::get<std::int64_t>(r.fields.at(0).value)),
+                       static_cast<int>(std::get<std::int64_t>(r.fields.at(1).value)));
+      }
+    });
+    EXPECT_GE(run.acked.size(), 2u * 101);
+    std::size_t missing = 0;
+    for (const auto& a : run.acked) missing += logged.count(a) == 0 ? 1 : 0;
+    EXPECT_EQ(missing, 0u);
+  }
+}
+
 const Kind kKinds[] = {{"segv", SIGSEGV}, {"bus", SIGBUS},    {"fpe", SIGFPE},
                        {"ill", SIGILL},   {"abort", SIGABRT}, {"throw", SIGABRT},
                        {"kill", SIGKILL}, {"prev", SIGSEGV}};

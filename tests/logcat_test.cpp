@@ -624,4 +624,37 @@ TEST(LogcatCrash, FramesOfAGoneBinaryShowItsBuildIdAndOffset) {
   EXPECT_TRUE(frame.ends_with("; not on disk, or another build)")) << frame;
 }
 
+// `logcat recover DIR`: the ring of a process that crashed becomes an archive file (which
+// logcat then shows with its crash report) and goes; a live process's ring and a file that
+// is not a ring are left where they are, and the latter makes the exit status 1.
+TEST(LogcatRecover, RecoversDeadRingsAndLeavesTheRest) {
+  const std::string dir = blackbox::test::make_temp_dir("recover");
+  const Crashed c = crash_child(dir);
+  ASSERT_FALSE(c.ring.empty());
+  { std::ofstream(dir + "/junk.1.bbr") << "not a ring"; }
+  const Output run = logcat("recover " + dir + " --archive-dir " + dir + "/archive");
+  EXPECT_EQ(run.status, 1) << run.out;
+  EXPECT_NE(run.out.find("recovered "), std::string::npos) << run.out;
+  EXPECT_NE(run.out.find(" of crash (pid " + c.pid + ", crashed: SIGSEGV), from " + c.ring +
+                         " into " + dir + "/archive/"),
+            std::string::npos)
+      << run.out;
+  EXPECT_NE(run.out.find(dir + "/junk.1.bbr: not recovered: "), std::string::npos) << run.out;
+  EXPECT_FALSE(std::filesystem::exists(c.ring));
+  EXPECT_TRUE(std::filesystem::exists(dir + "/junk.1.bbr"));
+  const Output shown = logcat(dir + "/archive -l warn --color=never");
+  EXPECT_EQ(shown.out.rfind("--- crash (pid " + c.pid + ") crashed: SIGSEGV", 0), 0u) << shown.out;
+  EXPECT_NE(shown.out.find("about to crash: segv"), std::string::npos) << shown.out;
+
+  // This process is alive: its ring is not touched.
+  BBX_INFO("alive");
+  const std::string own = blackbox::ring_path();
+  ASSERT_FALSE(own.empty());
+  const std::string own_dir = own.substr(0, own.rfind('/'));
+  const Output alive = logcat("recover " + own_dir + " --archive-dir " + dir + "/archive2");
+  EXPECT_EQ(alive.status, 0) << alive.out;
+  EXPECT_NE(alive.out.find(own + ": its process is alive"), std::string::npos) << alive.out;
+  EXPECT_TRUE(std::filesystem::exists(own));
+}
+
 }  // namespace

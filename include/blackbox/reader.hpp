@@ -133,7 +133,10 @@ struct CrashInfo {
   // it are the crash handler's own); 0 if unknown.
   std::uint64_t pc = 0;
   std::uint32_t other_threads = 0;    // threads that crashed too meanwhile
-  std::int64_t handler_ns = 0;        // the handler's time, report and crash dump (0: unknown)
+  // CLOCK_MONOTONIC when the handler started and when it had written the report and the
+  // crash directory's dump (0: unknown, or it did not get that far).
+  std::int64_t handler_start_ns = 0;
+  std::int64_t handler_end_ns = 0;
   std::vector<LoadedModule> modules;  // those the frames fall in
 };
 

@@ -121,8 +121,8 @@ std::string RecoveredRing::describe() const {
       const std::string how = r.signal == 0       ? "died"
                               : abbrev != nullptr ? std::string("crashed: SIG") + abbrev
                                                   : "crashed: signal " + std::to_string(r.signal);
-      return "recovered " + std::to_string(r.records) + " records of " + r.app + " (pid " +
-             std::to_string(r.pid) + ", " + how + ")" +
+      return "recovered " + std::to_string(r.records) + (r.records == 1 ? " record" : " records") +
+             " of " + r.app + " (pid " + std::to_string(r.pid) + ", " + how + ")" +
              (r.lost != 0 ? ", " + std::to_string(r.lost) + " lost before it died" : "") +
              ", from " + r.ring_path +
              (r.archive_path.empty() ? " (all were archived already)" : " into " + r.archive_path);

@@ -60,6 +60,9 @@ std::atomic<std::uint32_t> g_reporter{0};
 std::atomic<bool> g_report_done{false};
 std::atomic<std::uint32_t> g_other_threads{0};
 
+// Tests only: called in the middle of writing the report, to crash the handler itself.
+std::atomic<void (*)()> g_fault_in_handler{nullptr};
+
 thread_local void* t_alt_stack = nullptr;  // the alternate stack ensure_alt_stack() mapped
 
 std::uint32_t current_tid() { return static_cast<std::uint32_t>(syscall(SYS_gettid)); }
@@ -126,6 +129,7 @@ void write_report(int sig, const siginfo_t* info, const void* context, std::uint
   const int n = backtrace(frames, static_cast<int>(ring::kCrashFrames));
   for (int i = 0; i < n; ++i) r.frames[i] = reinterpret_cast<std::uintptr_t>(frames[i]);
   r.frame_count = n > 0 ? static_cast<std::uint32_t>(n) : 0;
+  if (auto* fault = g_fault_in_handler.load(std::memory_order_relaxed); fault != nullptr) fault();
   r.other_threads = g_other_threads.load(std::memory_order_relaxed);
   auto* out = reinterpret_cast<char*>(ring->base() + ring::kCrashOffset);
   // The modules the frames fall in, straight into the page after the report.
@@ -202,6 +206,10 @@ void add_exception_text(std::size_t& used, const char* text) {
 }
 
 }  // namespace
+
+void set_fault_in_handler_for_testing(void (*fault)()) noexcept {
+  g_fault_in_handler.store(fault, std::memory_order_relaxed);
+}
 
 void set_ring(ring::RingMemory* ring) noexcept { g_ring.store(ring, std::memory_order_release); }
 

@@ -32,4 +32,8 @@ void set_ring(ring::RingMemory* ring) noexcept;
 void ensure_alt_stack() noexcept;
 void release_alt_stack() noexcept;
 
+// Tests only: `fault` runs inside the handler while it writes the report (to check that a
+// crash of the handler itself ends the process rather than hanging it).
+void set_fault_in_handler_for_testing(void (*fault)()) noexcept;
+
 }  // namespace blackbox::crash

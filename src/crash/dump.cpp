@@ -9,8 +9,10 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/magic.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -106,6 +108,20 @@ int write_ring_dump(const ring::RingMemory& ring, int fd) noexcept {
   if (const int err = write_at(fd, &ring.slot_header(0), headers_bytes, layout.slot_headers_offset);
       err != 0) {
     return err;
+  }
+  // On a disk filesystem, allocating the extents first makes the copy about a third faster
+  // (ext4 here: 64 MiB in 10.5 ms instead of 14.5, the fallocate included). Not on tmpfs,
+  // where it would zero every page before the copy overwrites it.
+  struct statfs fs {};
+  if (fstatfs(fd, &fs) == 0 && fs.f_type != TMPFS_MAGIC) {
+    for (std::uint32_t i = 0; i < layout.slot_count; ++i) {
+      const std::uint64_t w = ring.slot_header(i).write_pos.load(std::memory_order_relaxed);
+      if (w == 0 || w > ring::kMaxStreamPosition) continue;
+      (void)fallocate(
+          fd, FALLOC_FL_KEEP_SIZE,
+          static_cast<off_t>(layout.slot_data_offset + std::uint64_t{i} * layout.ring_bytes),
+          static_cast<off_t>(std::min(w, layout.ring_bytes)));
+    }
   }
   for (std::uint32_t i = 0; i < layout.slot_count; ++i) {
     if (const int err = copy_slot(ring, i, fd); err != 0) return err;

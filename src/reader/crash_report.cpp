@@ -27,9 +27,8 @@ std::optional<CrashInfo> parse_crash_report(std::span<const std::byte> bytes) {
   c.frames.assign(r.frames, r.frames + std::min(r.frame_count, ring::kCrashFrames));
   c.other_threads = r.other_threads;
   c.pc = r.context_pc;
-  if (r.handler_end_ns > r.handler_start_ns && r.handler_start_ns > 0) {
-    c.handler_ns = r.handler_end_ns - r.handler_start_ns;
-  }
+  c.handler_start_ns = r.handler_start_ns;
+  c.handler_end_ns = r.handler_end_ns;
   // The modules follow the report (from fixed_bytes on, so that a longer report of a later
   // version still finds them); as many as the bytes hold.
   std::span<const std::byte> rest =

@@ -133,11 +133,11 @@ RingMemory* RingMemory::open_dead(const std::string& path, std::string* error, b
   *alive = false;
   const int fd = open(path.c_str(), O_RDWR | O_CLOEXEC | O_NOFOLLOW);
   if (fd < 0) {
-    *error = "cannot open " + path + ": " + errno_text(errno);
+    *error = "cannot open: " + errno_text(errno);
     return nullptr;
   }
   auto fail = [&](const std::string& what) -> RingMemory* {
-    *error = path + ": " + what;
+    *error = what;
     close(fd);
     return nullptr;
   };

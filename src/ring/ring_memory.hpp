@@ -21,8 +21,9 @@ class RingMemory {
   // deleted. Returns null and sets `error` if the directory cannot be used.
   [[nodiscard]] static RingMemory* create_file(const Config& config, const std::string& app,
                                                std::string* error);
-  // Maps the ring file a dead process left, for recovery. Null with `error` set if it is
-  // not a valid ring file, or (`alive` set) if its process still holds it.
+  // Maps the ring file a dead process left, for recovery. Null with `error` set (what is
+  // wrong, without the path) if it is not a valid ring file, or (`alive` set) if its
+  // process still holds it.
   [[nodiscard]] static RingMemory* open_dead(const std::string& path, std::string* error,
                                              bool* alive);
   // Same layout in private anonymous memory: this process can read it, nobody else can.

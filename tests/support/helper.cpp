@@ -23,6 +23,7 @@
 #include "archive/frame.hpp"
 #include "blackbox/blackbox.hpp"
 #include "blackbox/reader.hpp"
+#include "crash/crash_handler.hpp"
 #include "sys/sys.hpp"
 
 namespace {
@@ -375,13 +376,19 @@ int crash(const std::string& kind, int threads) {
       *blackbox::TraceContext::parse("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"));
   BBX_WARN("about to crash: {kind}", kind);
   go.store(true);
-  void (*const fault)() = kind == "segv" || kind == "prev" || kind == "segv-all" ? crash_segv
-                          : kind == "fpe"                                        ? crash_fpe
-                          : kind == "ill"                                        ? crash_ill
-                          : kind == "bus"                                        ? crash_bus
-                          : kind == "abort"                                      ? crash_abort
-                          : kind == "throw"                                      ? crash_throw
-                                                                                 : crash_wait;
+  // The handler itself crashes while it writes the report: of the same signal (blocked
+  // while its handler runs: the kernel kills the process), or of another one.
+  if (kind == "segv-in-handler") blackbox::crash::set_fault_in_handler_for_testing(crash_segv);
+  if (kind == "bus-in-handler") blackbox::crash::set_fault_in_handler_for_testing(crash_bus);
+  void (*const fault)() = kind == "segv" || kind == "prev" || kind == "segv-all" ||
+                                  kind == "segv-in-handler" || kind == "bus-in-handler"
+                              ? crash_segv
+                          : kind == "fpe"   ? crash_fpe
+                          : kind == "ill"   ? crash_ill
+                          : kind == "bus"   ? crash_bus
+                          : kind == "abort" ? crash_abort
+                          : kind == "throw" ? crash_throw
+                                            : crash_wait;
   char line[128];
   std::snprintf(line, sizeof line, "crash %ld %p\n", static_cast<long>(gettid()),
                 reinterpret_cast<void*>(fault));
