@@ -56,11 +56,12 @@ double median_of_3(double a, double b, double c) {
   return std::max(std::min(a, b), std::min(std::max(a, b), c));
 }
 
-[[noreturn]] void child(std::uint64_t total_bytes, int out) {
+[[noreturn]] void child(std::uint64_t total_bytes, bool crash_dir, int out) {
   blackbox::Config config = blackbox::Config::from_env();
   config.app = "crash_bench";
   config.dir = bench_dir() + "/rings";
-  config.crash_dir = bench_dir() + "/crashes";
+  const std::string dumps = bench_dir() + "/crashes";
+  if (crash_dir) config.crash_dir = dumps;
   config.archive_dir.clear();
   config.ring_bytes = total_bytes / kThreads;
   config.block_bytes = 16u << 10;
@@ -81,12 +82,12 @@ double median_of_3(double a, double b, double c) {
   std::snprintf(report.ring_path, sizeof report.ring_path, "%s", blackbox::ring_path().c_str());
   double api[3], copy[3];
   for (int k = 0; k < 3; ++k) {
-    const std::string path = config.crash_dir + "/api.bbd";
+    const std::string path = dumps + "/api.bbd";
     const std::int64_t t0 = monotonic_ns();
     if (!blackbox::dump(path).empty()) _exit(4);
     api[k] = static_cast<double>(monotonic_ns() - t0);
     std::filesystem::remove(path);
-    const std::string copy_path = config.crash_dir + "/sendfile.copy";
+    const std::string copy_path = dumps + "/sendfile.copy";
     const std::int64_t t1 = monotonic_ns();
     const int in = open(report.ring_path, O_RDONLY | O_CLOEXEC);
     const int to = open(copy_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
@@ -114,6 +115,7 @@ double median_of_3(double a, double b, double c) {
 
 void BM_CrashHandler(benchmark::State& state) {
   const auto total = static_cast<std::uint64_t>(state.range(0)) << 20;
+  const bool crash_dir = state.range(1) != 0;
   std::filesystem::create_directories(bench_dir() + "/crashes");
   double api = 0, copy = 0, dump_bytes = 0, dump_allocated = 0, handler = 0;
   for (auto _ : state) {
@@ -122,7 +124,7 @@ void BM_CrashHandler(benchmark::State& state) {
     const pid_t pid = fork();
     if (pid == 0) {
       close(fds[0]);
-      child(total, fds[1]);
+      child(total, crash_dir, fds[1]);
     }
     close(fds[1]);
     ChildReport report;
@@ -162,10 +164,15 @@ void BM_CrashHandler(benchmark::State& state) {
   state.counters["sendfile_ms"] = copy / n / 1e6;
   state.counters["handler_vs_sendfile"] = handler / copy;
 }
+// Args: MiB of rings; 1 with a crash directory (the handler writes the dump), 0 without
+// (the report only: the ring file is the dump).
 BENCHMARK(BM_CrashHandler)
-    ->Arg(1)
-    ->Arg(8)
-    ->Arg(64)
+    ->ArgNames({"MiB", "crash_dir"})
+    ->Args({1, 0})
+    ->Args({64, 0})
+    ->Args({1, 1})
+    ->Args({8, 1})
+    ->Args({64, 1})
     ->UseManualTime()
     ->Unit(benchmark::kMillisecond)
     ->Iterations(10);
