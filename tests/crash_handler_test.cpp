@@ -118,6 +118,19 @@ ChildRun run_child(const std::string& kind, int threads) {
   return run;
 }
 
+// The numbered records ("thread {t} record {i}") a ring file holds, as (thread, record).
+std::pair<int, int> record_key(const blackbox::Record& r) {
+  return {static_cast<int>(std::get<std::int64_t>(r.fields.at(0).value)),
+          static_cast<int>(std::get<std::int64_t>(r.fields.at(1).value))};
+}
+std::set<std::pair<int, int>> numbered_records(blackbox::RingReader& reader) {
+  std::set<std::pair<int, int>> out;
+  reader.poll([&](const blackbox::Record& r) {
+    if (r.message_template == "thread {t} record {i}") out.insert(record_key(r));
+  });
+  return out;
+}
+
 class CrashHandler : public ::testing::TestWithParam<std::tuple<Kind, int>> {};
 
 TEST_P(CrashHandler, ReportsTheCrashAndKeepsEveryAcknowledgedRecord) {
@@ -168,8 +181,7 @@ TEST_P(CrashHandler, ReportsTheCrashAndKeepsEveryAcknowledgedRecord) {
   bool warned = false;
   reader->poll([&](const blackbox::Record& r) {
     if (r.message_template == "thread {t} record {i}") {
-      logged.emplace(static_cast<int>(std::get<std::int64_t>(r.fields.at(0).value)),
-                     static_cast<int>(std::get<std::int64_t>(r.fields.at(1).value)));
+      logged.insert(record_key(r));
     } else if (r.message == std::string("about to crash: ") + kind.name) {
       warned = true;
       EXPECT_EQ(r.tid, static_cast<std::uint32_t>(run.crash_tid));
@@ -194,13 +206,7 @@ TEST_P(CrashHandler, ReportsTheCrashAndKeepsEveryAcknowledgedRecord) {
     ASSERT_TRUE(copy_info.crash);
     EXPECT_EQ(copy_info.crash->signal, kind.signal);
     EXPECT_EQ(copy_info.crash->tid, static_cast<std::uint32_t>(run.crash_tid));
-    std::set<std::pair<int, int>> dumped;
-    copy->poll([&](const blackbox::Record& r) {
-      if (r.message_template == "thread {t} record {i}") {
-        dumped.emplace(static_cast<int>(std::get<std::int64_t>(r.fields.at(0).value)),
-                       static_cast<int>(std::get<std::int64_t>(r.fields.at(1).value)));
-      }
-    });
+    const std::set<std::pair<int, int>> dumped = numbered_records(*copy);
     std::size_t not_dumped = 0;
     for (const auto& a : run.acked_before_crash) not_dumped += dumped.count(a) == 0 ? 1 : 0;
     EXPECT_GE(run.acked_before_crash.size(), static_cast<std::size_t>(101 * threads));
@@ -222,8 +228,7 @@ TEST_P(CrashHandler, ReportsTheCrashAndKeepsEveryAcknowledgedRecord) {
   std::map<std::pair<int, int>, int> archived;
   for (const blackbox::Record& r : archive->read_sorted()) {
     if (r.pid == run.pid && r.message_template == "thread {t} record {i}") {
-      ++archived[{static_cast<int>(std::get<std::int64_t>(r.fields.at(0).value)),
-                  static_cast<int>(std::get<std::int64_t>(r.fields.at(1).value))}];
+      ++archived[record_key(r)];
     }
   }
   std::size_t not_once = 0;
@@ -262,13 +267,7 @@ TEST(CrashHandlerConcurrent, ThreadsCrashingTogetherLeaveOneReport) {
     const long reporter = info.crash->tid;
     EXPECT_TRUE(reporter == run.crash_tid || run.crashers.count(reporter) == 1) << reporter;
     EXPECT_LE(info.crash->other_threads, 4u);
-    std::set<std::pair<int, int>> logged;
-    reader->poll([&](const blackbox::Record& r) {
-      if (r.message_template == "thread {t} record {i}") {
-        logged.emplace(static_cast<int>(std::get<std::int64_t>(r.fields.at(0).value)),
-                       static_cast<int>(std::get<std::int64_t>(r.fields.at(1).value)));
-      }
-    });
+    const std::set<std::pair<int, int>> logged = numbered_records(*reader);
     EXPECT_EQ(run.acked.size(), 4u * 101);
     for (const auto& a : run.acked) EXPECT_EQ(logged.count(a), 1u);
   }
@@ -288,13 +287,7 @@ TEST(CrashHandlerFault, ACrashInsideTheHandlerEndsTheProcess) {
     auto reader = blackbox::RingReader::open(run.ring_path, &error);
     ASSERT_TRUE(reader) << error;
     EXPECT_FALSE(reader->info().crash);
-    std::set<std::pair<int, int>> logged;
-    reader->poll([&](const blackbox::Record& r) {
-      if (r.message_template == "thread {t} record {i}") {
-        logged.emplace(static_cast<int>(std::get<std::int64_t>(r.fields.at(0).value)),
-                       static_cast<int>(std::get<std::int64_t>(r.fields.at(1).value)));
-      }
-    });
+    const std::set<std::pair<int, int>> logged = numbered_records(*reader);
     EXPECT_GE(run.acked.size(), 2u * 101);
     std::size_t missing = 0;
     for (const auto& a : run.acked) missing += logged.count(a) == 0 ? 1 : 0;
