@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <map>
 #include <set>
@@ -26,8 +27,23 @@ namespace {
 
 struct Kind {
   const char* name;
-  int signal;  // what the child must die of
+  int signal;            // what the child must die of
+  const char* function;  // the crashing function, as its symbolised stack names it
 };
+
+#ifdef BBX_LOGCAT
+// logcat's JSON crash object for a ring file (stdout only).
+std::string crash_json(const std::string& ring) {
+  std::string out;
+  FILE* p = popen((std::string(BBX_LOGCAT) + " -o json -l fatal " + ring).c_str(), "r");
+  if (p == nullptr) return out;
+  char buf[4096];
+  std::size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+  pclose(p);
+  return out;
+}
+#endif
 
 struct ChildRun {
   std::string dir;  // BBX_DIR; the archive is in dir/archive
@@ -161,6 +177,12 @@ TEST_P(CrashHandler, ReportsTheCrashAndKeepsEveryAcknowledgedRecord) {
       found = found || (frame >= run.crash_function && frame <= run.crash_function + 256);
     }
     EXPECT_TRUE(found) << info.crash->frames.size() << " frames";
+#ifdef BBX_LOGCAT
+    // Symbolised (libdw, in logcat), the stack names the crashing function.
+    const std::string json = crash_json(run.ring_path);
+    EXPECT_NE(json.find(std::string("\"function\":\"") + kind.function + "\""), std::string::npos)
+        << json;
+#endif
     if (std::string(kind.name) == "throw") {
       EXPECT_EQ(info.crash->exception, "std::runtime_error: the test threw this");
     } else {
@@ -295,9 +317,14 @@ TEST(CrashHandlerFault, ACrashInsideTheHandlerEndsTheProcess) {
   }
 }
 
-const Kind kKinds[] = {{"segv", SIGSEGV}, {"bus", SIGBUS},    {"fpe", SIGFPE},
-                       {"ill", SIGILL},   {"abort", SIGABRT}, {"throw", SIGABRT},
-                       {"kill", SIGKILL}, {"prev", SIGSEGV}};
+const Kind kKinds[] = {{"segv", SIGSEGV, "crash_segv()"},
+                       {"bus", SIGBUS, "crash_bus()"},
+                       {"fpe", SIGFPE, "crash_fpe()"},
+                       {"ill", SIGILL, "crash_ill()"},
+                       {"abort", SIGABRT, "crash_abort()"},
+                       {"throw", SIGABRT, "crash_throw()"},
+                       {"kill", SIGKILL, ""},
+                       {"prev", SIGSEGV, "crash_segv()"}};
 
 INSTANTIATE_TEST_SUITE_P(Matrix, CrashHandler,
                          ::testing::Combine(::testing::ValuesIn(kKinds), ::testing::Values(1, 4)),
