@@ -324,7 +324,8 @@ const Kind kKinds[] = {{"segv", SIGSEGV, "crash_segv()"},
                        {"abort", SIGABRT, "crash_abort()"},
                        {"throw", SIGABRT, "crash_throw()"},
                        {"kill", SIGKILL, ""},
-                       {"prev", SIGSEGV, "crash_segv()"}};
+                       {"prev", SIGSEGV, "crash_segv()"},
+                       {"dlopen", SIGSEGV, "bbx_plugin_crash"}};
 
 INSTANTIATE_TEST_SUITE_P(Matrix, CrashHandler,
                          ::testing::Combine(::testing::ValuesIn(kKinds), ::testing::Values(1, 4)),

@@ -28,6 +28,7 @@
 #include "archive/frame.hpp"
 #include "archive/recovery.hpp"
 #include "core/logger.hpp"
+#include "crash/crash_handler.hpp"
 #include "crash/dump.hpp"
 #include "reader/decode.hpp"
 #include "ring/clock.hpp"
@@ -154,8 +155,10 @@ void Flusher::run() {
       ticket = requested_;
       stopping = stopping_;
     }
-    // After the ticket: a flush() that follows a raise() of the dump signal sees its dump.
+    // After the ticket: a flush() that follows a raise() of the dump signal sees its dump,
+    // and one that follows a dlopen() sees the module in the crash handler's map.
     if (crash::take_dump_request()) write_requested_dump();
+    crash::refresh_module_map();
     const bool flush_requested = ticket != completed_;  // only this thread writes completed_
     const std::int64_t now = monotonic_ns();
     const bool interval_up = now - last_write >= settings_.interval_ns;

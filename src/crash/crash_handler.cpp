@@ -211,6 +211,10 @@ void set_fault_in_handler_for_testing(void (*fault)()) noexcept {
   g_fault_in_handler.store(fault, std::memory_order_relaxed);
 }
 
+void refresh_module_map() {
+  if (g_installed.load(std::memory_order_acquire)) refresh_modules();
+}
+
 void set_ring(ring::RingMemory* ring) noexcept { g_ring.store(ring, std::memory_order_release); }
 
 void install(ring::RingMemory* ring, const std::string& crash_dir, const std::string& app) {

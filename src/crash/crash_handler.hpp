@@ -32,6 +32,10 @@ void set_ring(ring::RingMemory* ring) noexcept;
 void ensure_alt_stack() noexcept;
 void release_alt_stack() noexcept;
 
+// Reads the module map again if modules were loaded or unloaded since (dlopen): the
+// flusher thread calls it once per pass. Not in a signal handler.
+void refresh_module_map();
+
 // Tests only: `fault` runs inside the handler while it writes the report (to check that a
 // crash of the handler itself ends the process rather than hanging it).
 void set_fault_in_handler_for_testing(void (*fault)()) noexcept;

@@ -5,14 +5,27 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
+#include <cstddef>
 #include <cstring>
 
 namespace blackbox::crash {
 namespace {
 
 constexpr std::size_t kMaxModules = 512;
-ring::CrashModule g_modules[kMaxModules];
-std::size_t g_module_count = 0;
+
+// Two tables: the handler reads the published one while a refresh fills the other.
+struct ModuleTable {
+  ring::CrashModule modules[kMaxModules];
+  std::size_t count = 0;
+};
+ModuleTable g_tables[2];
+// The table the handler reads. Release when a refresh publishes one, acquire in the
+// handler: the table's entries before its index.
+std::atomic<int> g_published{0};
+// The loader's counts of modules loaded and unloaded when the map was last read.
+unsigned long long g_adds = 0, g_subs = 0;
+ModuleTable* g_filling = nullptr;  // during capture only
 
 // The NT_GNU_BUILD_ID note among a module's loaded PT_NOTE segments.
 void read_build_id(const dl_phdr_info& info, ring::CrashModule& m) {
@@ -41,8 +54,13 @@ void read_build_id(const dl_phdr_info& info, ring::CrashModule& m) {
   }
 }
 
-int add_module(dl_phdr_info* info, std::size_t, void*) {
-  if (g_module_count == kMaxModules) return 1;
+int add_module(dl_phdr_info* info, std::size_t size, void*) {
+  if (size >= offsetof(dl_phdr_info, dlpi_subs) + sizeof info->dlpi_subs) {
+    g_adds = info->dlpi_adds;
+    g_subs = info->dlpi_subs;
+  }
+  ModuleTable& t = *g_filling;
+  if (t.count == kMaxModules) return 1;
   ring::CrashModule m{};
   std::uint64_t lo = ~std::uint64_t{0}, hi = 0;
   for (int i = 0; i < info->dlpi_phnum; ++i) {
@@ -63,24 +81,44 @@ int add_module(dl_phdr_info* info, std::size_t, void*) {
   } else {
     std::strncpy(m.path, name, sizeof m.path - 1);
   }
-  g_modules[g_module_count++] = m;
+  t.modules[t.count++] = m;
   return 0;
+}
+
+// Only the loader's counters (from the first module): whether anything changed.
+int read_counters(dl_phdr_info* info, std::size_t size, void* out) {
+  auto* counts = static_cast<unsigned long long*>(out);
+  if (size >= offsetof(dl_phdr_info, dlpi_subs) + sizeof info->dlpi_subs) {
+    counts[0] = info->dlpi_adds;
+    counts[1] = info->dlpi_subs;
+  }
+  return 1;  // stop after the first
 }
 
 }  // namespace
 
 void capture_modules() {
-  g_module_count = 0;
+  const int next = 1 - g_published.load(std::memory_order_relaxed);
+  g_filling = &g_tables[next];
+  g_filling->count = 0;
   dl_iterate_phdr(add_module, nullptr);
+  g_published.store(next, std::memory_order_release);
+}
+
+void refresh_modules() {
+  unsigned long long counts[2] = {g_adds, g_subs};
+  dl_iterate_phdr(read_counters, counts);
+  if (counts[0] != g_adds || counts[1] != g_subs) capture_modules();
 }
 
 std::uint32_t modules_for(const std::uint64_t* frames, std::uint32_t frame_count,
                           ring::CrashModule* out, std::uint32_t max) noexcept {
+  const ModuleTable& table = g_tables[g_published.load(std::memory_order_acquire)];
   std::uint32_t n = 0;
   std::size_t taken[ring::kCrashModules];
   for (std::uint32_t f = 0; f < frame_count && n < max && n < ring::kCrashModules; ++f) {
-    for (std::size_t i = 0; i < g_module_count; ++i) {
-      const ring::CrashModule& m = g_modules[i];
+    for (std::size_t i = 0; i < table.count; ++i) {
+      const ring::CrashModule& m = table.modules[i];
       if (frames[f] < m.start || frames[f] >= m.end) continue;
       if (std::find(taken, taken + n, i) == taken + n) {
         taken[n] = i;

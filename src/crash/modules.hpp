@@ -2,9 +2,12 @@
 // build id, path) for the crash report, so stacks can be symbolised offline.
 //
 // capture_modules() reads it with dl_iterate_phdr() (which takes the loader's lock, so not
-// in a signal handler): install() calls it. modules_for() then picks, in the handler, the
-// modules a stack's frames fall in: async-signal-safe (reads a table written before the
-// handlers were installed).
+// in a signal handler): install() calls it, and refresh_modules() again when the loader
+// says modules were loaded or unloaded since (the flusher asks once per pass). modules_for()
+// then picks, in the handler, the modules a stack's frames fall in: async-signal-safe (it
+// reads the published one of two tables; a refresh fills the other and then publishes it).
+// Capture and refresh run in one thread at a time (install() under the logger's lock, then
+// the flusher thread).
 #pragma once
 
 #include <cstdint>
@@ -14,6 +17,7 @@
 namespace blackbox::crash {
 
 void capture_modules();
+void refresh_modules();
 
 // Writes the modules that `frames` fall in (each once, at most `max`) into `out`; returns
 // how many.

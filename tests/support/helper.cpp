@@ -1,5 +1,6 @@
 // A helper process for the tests: a child that logs and acknowledges (to be killed), an
 // external reader of a live ring, and a logger whose ring directory is unusable.
+#include <dlfcn.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -380,7 +381,21 @@ int crash(const std::string& kind, int threads) {
   // while its handler runs: the kernel kills the process), or of another one.
   if (kind == "segv-in-handler") blackbox::crash::set_fault_in_handler_for_testing(crash_segv);
   if (kind == "bus-in-handler") blackbox::crash::set_fault_in_handler_for_testing(crash_bus);
-  void (*const fault)() = kind == "segv" || kind == "prev" || kind == "segv-all" ||
+  // "dlopen": the crash comes in a library loaded after init(); the flush lets the flusher
+  // read the module map again.
+  void (*plugin)() = nullptr;
+  if (kind == "dlopen") {
+    void* library = dlopen(BBX_TEST_PLUGIN, RTLD_NOW);
+    if (library != nullptr)
+      plugin = reinterpret_cast<void (*)()>(dlsym(library, "bbx_plugin_crash"));
+    if (plugin == nullptr) {
+      std::fprintf(stderr, "cannot load %s: %s\n", BBX_TEST_PLUGIN, dlerror());
+      return 1;
+    }
+    (void)blackbox::flush();
+  }
+  void (*const fault)() = plugin != nullptr ? plugin
+                          : kind == "segv" || kind == "prev" || kind == "segv-all" ||
                                   kind == "segv-in-handler" || kind == "bus-in-handler"
                               ? crash_segv
                           : kind == "fpe"   ? crash_fpe
