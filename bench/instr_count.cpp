@@ -9,6 +9,7 @@
 #include <string>
 
 #include "blackbox/blackbox.hpp"
+#include "blackbox/span.hpp"
 #include "messages.hpp"
 #include "peers.hpp"
 #include "workload.hpp"
@@ -80,6 +81,20 @@ __attribute__((noinline)) void bbx_run_two_ints(std::uint64_t n) {
   for (std::uint64_t i = 0; i < n; ++i) BBX_INFO(BENCH_TWO_INT_FMT, i, i * 3);
 }
 
+// A span per iteration: its start record (one integer) and its end record.
+__attribute__((noinline)) void bbx_run_span(std::uint64_t n) {
+  for (std::uint64_t i = 0; i < n; ++i) {
+    BBX_SPAN("request {i}", i);
+  }
+}
+
+// The class form: a name known at run time.
+__attribute__((noinline)) void bbx_run_span_class(std::uint64_t n) {
+  for (std::uint64_t i = 0; i < n; ++i) {
+    const blackbox::Span span("request");
+  }
+}
+
 __attribute__((noinline)) void bbx_run_static_string(std::uint64_t n) {
   for (std::uint64_t i = 0; i < n; ++i) BBX_INFO(BENCH_STATIC_FMT);
 }
@@ -95,6 +110,7 @@ int main(int argc, char** argv) {
     std::fprintf(
         stderr,
         "usage: instr_count KIND N  (KIND: four_args four_args_std_string two_ints static_string\n"
+        "        span span_class\n"
         "        disabled spdlog_async_four_args fmt_fwrite_four_args empty flusher_four_args\n    "
         "    flusher_four_args_service)\n");
     return 2;
@@ -125,6 +141,8 @@ int main(int argc, char** argv) {
   if (std::strcmp(kind, "spdlog_async_four_args") == 0) run = bbx_run_spdlog_async_four_args;
   if (std::strcmp(kind, "fmt_fwrite_four_args") == 0) run = bbx_run_fmt_fwrite_four_args;
   if (std::strcmp(kind, "static_string") == 0) run = bbx_run_static_string;
+  if (std::strcmp(kind, "span") == 0) run = bbx_run_span;
+  if (std::strcmp(kind, "span_class") == 0) run = bbx_run_span_class;
   if (std::strcmp(kind, "disabled") == 0) run = bbx_run_disabled;
   if (std::strcmp(kind, "empty") == 0) run = bbx_run_empty;
   if (std::strcmp(kind, "flusher_four_args") == 0) run = bbx_run_four_args;
