@@ -15,22 +15,22 @@ namespace blackbox {
 namespace detail {
 namespace {
 
-// Span and trace ids: xorshift64* per thread, seeded from the clock and the thread id. Ids
-// need to be unique, not secret.
-thread_local constinit std::uint64_t t_random BBX_TLS_MODEL = 0;
+// Span and trace ids: a per-thread counter stepped by the golden ratio from a seed (the
+// clock and the thread id), through the murmur3 finaliser. Unique per thread and spread
+// over the id space, which is what ids need; they are not secret.
+thread_local constinit std::uint64_t t_next_id BBX_TLS_MODEL = 0;
 
 std::uint64_t next_random() noexcept {
-  std::uint64_t x = t_random;
-  if (x == 0) {
-    x = now_ticks() ^ (static_cast<std::uint64_t>(syscall(SYS_gettid)) * 0x9E3779B97F4A7C15ull);
-    if (x == 0) x = 0x9E3779B97F4A7C15ull;
+  std::uint64_t x = t_next_id;
+  if (x == 0) [[unlikely]] {
+    x = now_ticks() ^ (static_cast<std::uint64_t>(syscall(SYS_gettid)) << 32);
   }
-  x ^= x >> 12;
-  x ^= x << 25;
-  x ^= x >> 27;
-  t_random = x;
-  const std::uint64_t out = x * 0x2545F4914F6CDD1Dull;
-  return out != 0 ? out : 1;
+  x += 0x9E3779B97F4A7C15ull;
+  t_next_id = x;
+  x ^= x >> 33;
+  x *= 0xFF51AFD7ED558CCDull;
+  x ^= x >> 33;
+  return x != 0 ? x : 1;
 }
 
 std::uint64_t load_be(const std::uint8_t* p) noexcept {
