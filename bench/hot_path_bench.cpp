@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "blackbox/blackbox.hpp"
+#include "blackbox/span.hpp"
 #include "messages.hpp"
 #include "peers.hpp"
 
@@ -106,6 +107,26 @@ void disabled_spdlog_async(benchmark::State& s) {
 }
 BENCHMARK(disabled_blackbox);
 BENCHMARK(disabled_spdlog_async);
+
+// A span: its start record (one integer) and its end record, inside a request's span (the
+// common case: a child), and as the root of a new trace. Compare with two_ints_blackbox.
+void span_child_blackbox(benchmark::State& s) {
+  bench::peers().reset();
+  BBX_SPAN("request");
+  run_batches(s, [](std::uint64_t i) { BBX_SPAN("step {i}", i); });
+}
+void span_root_blackbox(benchmark::State& s) {
+  bench::peers().reset();
+  run_batches(s, [](std::uint64_t i) { BBX_SPAN("step {i}", i); });
+}
+void span_class_blackbox(benchmark::State& s) {
+  bench::peers().reset();
+  BBX_SPAN("request");
+  run_batches(s, [](std::uint64_t) { const blackbox::Span span("step"); });
+}
+BENCHMARK(span_child_blackbox);
+BENCHMARK(span_root_blackbox);
+BENCHMARK(span_class_blackbox);
 
 // Collects ns per record (the median when repetitions are asked for) for the summary.
 class SummaryReporter : public benchmark::ConsoleReporter {

@@ -41,7 +41,13 @@
 
 // BBX_LOG(tag, level, template, args...): `tag` is a string literal, `level` a constant
 // blackbox::Level. Expands to one statement (safe after an unbraced `if`).
-#define BBX_LOG(tag, level, template_, ...)                                                   \
+#define BBX_LOG(tag, level, template_, ...)                     \
+  BBX_INTERNAL_LOG(::blackbox::detail::now_ticks(), tag, level, \
+                   template_ __VA_OPT__(, ) __VA_ARGS__)
+
+// The same with the record's time given (`time_`, evaluated only if the level is enabled):
+// spans stamp their records with the clock reading they measure by.
+#define BBX_INTERNAL_LOG(time_, tag, level, template_, ...)                                   \
   do {                                                                                        \
     static constexpr ::blackbox::detail::StaticSite bbx_internal_static_site_{                \
         (level), (tag), __FILE__, __LINE__, __func__, (template_)};                           \
@@ -51,7 +57,8 @@
       if (const ::std::uint64_t bbx_internal_bits_ = ::blackbox::detail::site_bits(           \
               bbx_internal_site_, decltype(::blackbox::detail::type_list(__VA_ARGS__)){});    \
           bbx_internal_bits_ != 0)                                                            \
-        ::blackbox::detail::log(bbx_internal_bits_, template_ __VA_OPT__(, ) __VA_ARGS__);    \
+        ::blackbox::detail::log((time_), bbx_internal_bits_,                                  \
+                                template_ __VA_OPT__(, ) __VA_ARGS__);                        \
     }                                                                                         \
   } while (false)
 

@@ -49,6 +49,7 @@ class Span {
   // For BBX_SPAN: the context is switched; the macro writes the start record.
   struct Opened {};
   Span(Opened, std::string_view name) noexcept { detail::open_span(state_, name); }
+  [[nodiscard]] std::uint64_t start_ticks() const noexcept { return state_.start_ticks; }
 
  private:
   detail::SpanState state_;
@@ -65,4 +66,5 @@ class Span {
 #define BBX_SPAN(template_, ...)                                                                  \
   ::blackbox::Span BBX_INTERNAL_CAT(bbx_internal_span_, __LINE__)(::blackbox::Span::Opened{},     \
                                                                   ::std::string_view(template_)); \
-  BBX_LOG(BBX_TAG, ::blackbox::Level::info, template_ __VA_OPT__(, ) __VA_ARGS__)
+  BBX_INTERNAL_LOG(BBX_INTERNAL_CAT(bbx_internal_span_, __LINE__).start_ticks(), BBX_TAG,         \
+                   ::blackbox::Level::info, template_ __VA_OPT__(, ) __VA_ARGS__)

@@ -87,12 +87,13 @@ void open_span(SpanState& s, std::string_view name) noexcept {
 }
 
 void close_span(const SpanState& s) noexcept {
-  const std::uint64_t ticks = now_ticks() - s.start_ticks;
-  const auto ns = static_cast<std::uint64_t>(static_cast<double>(ticks) * ns_per_tick());
+  const std::uint64_t end = now_ticks();
+  const auto ns =
+      static_cast<std::uint64_t>(static_cast<double>(end - s.start_ticks) * ns_per_tick());
   // The span's name is in its start record (same span id); the end record needs only the
   // duration and the parent.
-  BBX_LOG("span", Level::info, "span ended after {duration_ns} ns (parent {parent:016x})", ns,
-          s.parent);
+  BBX_INTERNAL_LOG(end, "span", Level::info,
+                   "span ended after {duration_ns} ns (parent {parent:016x})", ns, s.parent);
   Producer& p = tls_producer;
   std::memcpy(p.trace, s.saved, sizeof s.saved);
   p.trace_flags = s.saved_flags;
@@ -104,7 +105,7 @@ void close_span(const SpanState& s) noexcept {
 
 Span::Span(std::string_view name) noexcept {
   detail::open_span(state_, name);
-  BBX_LOG("span", Level::info, "span {span} started", name);
+  BBX_INTERNAL_LOG(state_.start_ticks, "span", Level::info, "span {span} started", name);
 }
 
 }  // namespace blackbox

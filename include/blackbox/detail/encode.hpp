@@ -219,11 +219,13 @@ template <typename Wires, std::size_t... I>
   emit(p, dst, p.wpos, size, site_bits, time, wires);
 }
 
+// Writes a record stamped `time` (now_ticks() when the call was made; a span stamps its start
+// and end records with the ticks it measures its duration by, one clock read for both).
 template <typename... Args, std::size_t... I>
-inline void write_record(std::uint64_t site_bits, [[maybe_unused]] const char* message_template,
+inline void write_record(std::uint64_t time, std::uint64_t site_bits,
+                         [[maybe_unused]] const char* message_template,
                          std::index_sequence<I...> indexes, const Args&... args) noexcept {
   Producer& p = tls_producer;
-  const std::uint64_t time = now_ticks();
   auto wires = std::make_tuple(to_wire<I>(message_template, args)...);
   const std::uint32_t size =
       std::apply([&](const auto&... w) { return record_size(p, w...); }, wires);
@@ -261,9 +263,10 @@ template <typename... Args>
 
 // Called by the BBX_* macros once the level check passed and the site is defined.
 template <typename... Args>
-inline void log(std::uint64_t site_bits, TemplateString<std::type_identity_t<Args>...> checked,
+inline void log(std::uint64_t time, std::uint64_t site_bits,
+                TemplateString<std::type_identity_t<Args>...> checked,
                 const Args&... args) noexcept {
-  write_record(site_bits, checked.c_str(), std::index_sequence_for<Args...>{}, args...);
+  write_record(time, site_bits, checked.c_str(), std::index_sequence_for<Args...>{}, args...);
 }
 
 }  // namespace blackbox::detail
