@@ -58,7 +58,11 @@ struct TickConverter {
                             std::int64_t ref_ns) noexcept;
   [[nodiscard]] std::int64_t operator()(std::uint64_t ticks) const noexcept {
     const auto dt = static_cast<int128_t>(static_cast<std::int64_t>(ticks - ref_ticks));
-    return ref_ns + static_cast<std::int64_t>((dt * static_cast<int128_t>(mult)) >> 32);
+    // Wrapping, not overflowing, addition: recovery converts a dead process's calibration,
+    // which a damaged file can fill with anything.
+    const auto delta = static_cast<std::int64_t>((dt * static_cast<int128_t>(mult)) >> 32);
+    return static_cast<std::int64_t>(static_cast<std::uint64_t>(ref_ns) +
+                                     static_cast<std::uint64_t>(delta));
   }
 };
 

@@ -13,6 +13,7 @@
 #endif
 
 #include <atomic>
+#include <limits>
 
 #include "blackbox/detail/producer.hpp"
 
@@ -150,12 +151,20 @@ ClockSnapshot read_clock(const ClockCalibration& clock) noexcept {
 
 __extension__ typedef __int128 int128;  // 64 x 64-bit products without overflow
 
+// In 128 bits throughout and clamped to the i64 range: a calibration read from a damaged
+// file can hold any values (ring_reader_fuzz found an i64 overflow here).
 std::int64_t ticks_to_ns(const ClockSnapshot& c, std::uint64_t ticks) noexcept {
   if (!c.valid) return c.base_ns;
   const auto dt = static_cast<int128>(ticks) - static_cast<int128>(c.ref_ticks);
-  const auto span_ns = static_cast<int128>(c.ref_ns - c.base_ns);
-  const auto span_ticks = static_cast<int128>(c.ref_ticks - c.base_ticks);
-  return c.ref_ns + static_cast<std::int64_t>(dt * span_ns / span_ticks);
+  const auto span_ns = static_cast<int128>(c.ref_ns) - static_cast<int128>(c.base_ns);
+  const auto span_ticks = static_cast<int128>(c.ref_ticks) - static_cast<int128>(c.base_ticks);
+  // A span of more than 2^62 ns (146 years) is damage; below it, |dt| < 2^64 keeps the
+  // product within 2^126.
+  if (span_ns > (static_cast<int128>(1) << 62)) return c.ref_ns;
+  const int128 ns = static_cast<int128>(c.ref_ns) + dt * span_ns / span_ticks;
+  constexpr auto kMax = static_cast<int128>(std::numeric_limits<std::int64_t>::max());
+  constexpr auto kMin = static_cast<int128>(std::numeric_limits<std::int64_t>::min());
+  return static_cast<std::int64_t>(ns > kMax ? kMax : ns < kMin ? kMin : ns);
 }
 
 }  // namespace blackbox::ring
