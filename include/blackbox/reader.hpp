@@ -132,7 +132,7 @@ struct CrashInfo {
   // The interrupted instruction: the frame where the crashed code starts (the frames before
   // it are the crash handler's own); 0 if unknown.
   std::uint64_t pc = 0;
-  std::uint32_t other_threads = 0;    // threads that crashed too meanwhile
+  std::uint32_t other_threads = 0;  // threads that crashed too meanwhile
   // CLOCK_MONOTONIC when the handler started and when it had written the report and the
   // crash directory's dump (0: unknown, or it did not get that far).
   std::int64_t handler_start_ns = 0;

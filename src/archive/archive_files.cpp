@@ -12,6 +12,8 @@
 #include <cstring>
 #include <ctime>
 
+#include "blackbox/config.hpp"
+#include "blackbox/config.hpp"
 #include "sys/sys.hpp"
 
 namespace blackbox::archive {
@@ -79,6 +81,17 @@ void ArchiveFiles::close_current() noexcept {
   close(fd_);                             // also drops the flock
   fd_ = -1;
   size_ = 0;
+}
+
+FileSettings file_settings(const Config& config, std::string app) {
+  FileSettings files;
+  files.dir = config.archive_dir;
+  files.app = std::move(app);
+  files.rotate_bytes = config.rotate_bytes;
+  files.rotate_ns = std::int64_t{config.rotate_seconds} * 1'000'000'000;
+  files.retain_bytes = config.retain_bytes;
+  files.retain_ns = std::int64_t{config.retain_seconds} * 1'000'000'000;
+  return files;
 }
 
 int ArchiveFiles::open_new(std::int64_t now_ns) {

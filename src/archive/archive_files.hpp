@@ -13,6 +13,10 @@
 #include <string>
 #include <vector>
 
+namespace blackbox {
+struct Config;
+}
+
 namespace blackbox::archive {
 
 struct FileSettings {
@@ -64,6 +68,10 @@ class ArchiveFiles {
   std::uint32_t files_created_ = 0;
   std::string last_error_;
 };
+
+// The archive settings of `config` for `app` (already sanitised; "" for recovery, which
+// takes each dead ring's own).
+[[nodiscard]] FileSettings file_settings(const Config& config, std::string app);
 
 // "20261124T130602.123456Z": UTC, microseconds; fixed width, so names sort by time.
 [[nodiscard]] std::string file_time(std::int64_t ns);

@@ -42,12 +42,6 @@ namespace {
 
 std::atomic<std::uint32_t> g_wake{0};
 
-std::int64_t monotonic_ns() noexcept {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec * 1'000'000'000ll + ts.tv_nsec;
-}
-
 void futex_sleep(std::int64_t ns) noexcept {
   if (ns <= 0) return;
   timespec ts{static_cast<time_t>(ns / 1'000'000'000), static_cast<long>(ns % 1'000'000'000)};
@@ -145,7 +139,7 @@ void Flusher::run() {
       }
     }
   }
-  std::int64_t last_write = monotonic_ns();
+  std::int64_t last_write = ring::monotonic_ns();
   while (true) {
     g_wake.store(0, std::memory_order_relaxed);
     std::uint64_t ticket;
@@ -160,7 +154,7 @@ void Flusher::run() {
     if (crash::take_dump_request()) write_requested_dump();
     crash::refresh_module_map();
     const bool flush_requested = ticket != completed_;  // only this thread writes completed_
-    const std::int64_t now = monotonic_ns();
+    const std::int64_t now = ring::monotonic_ns();
     const bool interval_up = now - last_write >= settings_.interval_ns;
     const bool ok = pass(flush_requested || stopping || interval_up, flush_requested || stopping);
     if (flush_requested || stopping || interval_up) last_write = now;
@@ -176,7 +170,7 @@ void Flusher::run() {
     }
     done_.notify_all();
     if (stopping) return;
-    std::int64_t sleep = settings_.interval_ns - (monotonic_ns() - last_write);
+    std::int64_t sleep = settings_.interval_ns - (ring::monotonic_ns() - last_write);
     if (breaker_.open) {
       sleep = std::min(sleep, breaker_.next_probe_ns - ring::realtime_ns());
     }

@@ -139,14 +139,8 @@ std::string RecoveredRing::describe() const {
 
 std::vector<RecoveredRing> recover_dead_rings(const std::string& ring_dir, const Config& config,
                                               const std::string& app) {
-  archive::FileSettings files;
-  files.dir = config.archive_dir;
-  files.rotate_bytes = config.rotate_bytes;
-  files.rotate_ns = std::int64_t{config.rotate_seconds} * 1'000'000'000;
-  files.retain_bytes = config.retain_bytes;
-  files.retain_ns = std::int64_t{config.retain_seconds} * 1'000'000'000;
-  return archive::recover_dead_rings(ring_dir, app.empty() ? app : ring::sanitize_app(app), files,
-                                     config.zstd_level);
+  return archive::recover_dead_rings(ring_dir, app.empty() ? app : ring::sanitize_app(app),
+                                     archive::file_settings(config, ""), config.zstd_level);
 }
 
 }  // namespace blackbox

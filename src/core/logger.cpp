@@ -180,12 +180,7 @@ void start_locked(const Config& config) {
   }
   if (ring != nullptr && !config.archive_dir.empty()) {
     archive::FlusherSettings settings;
-    settings.files.dir = config.archive_dir;
-    settings.files.app = ring::sanitize_app(app);
-    settings.files.rotate_bytes = config.rotate_bytes;
-    settings.files.rotate_ns = std::int64_t{config.rotate_seconds} * 1'000'000'000;
-    settings.files.retain_bytes = config.retain_bytes;
-    settings.files.retain_ns = std::int64_t{config.retain_seconds} * 1'000'000'000;
+    settings.files = archive::file_settings(config, ring::sanitize_app(app));
     settings.zstd_level = config.zstd_level;
     settings.interval_ns = std::int64_t{config.flush_interval_ms} * 1'000'000;
     if (!l.anonymous) settings.recover_ring_dir = config.dir;

@@ -29,6 +29,7 @@
 #include "core/logger.hpp"
 #include "crash/dump.hpp"
 #include "crash/modules.hpp"
+#include "ring/clock.hpp"
 #include "ring/layout.hpp"
 #include "ring/ring_memory.hpp"
 
@@ -66,12 +67,6 @@ std::atomic<void (*)()> g_fault_in_handler{nullptr};
 thread_local void* t_alt_stack = nullptr;  // the alternate stack ensure_alt_stack() mapped
 
 std::uint32_t current_tid() { return static_cast<std::uint32_t>(syscall(SYS_gettid)); }
-
-std::int64_t monotonic_ns() {
-  timespec now{};
-  clock_gettime(CLOCK_MONOTONIC, &now);
-  return std::int64_t{now.tv_sec} * 1'000'000'000 + now.tv_nsec;
-}
 
 // The crash directory's copy of the ring, report included.
 void write_crash_dump(const ring::RingMemory& ring) {
@@ -147,13 +142,13 @@ void write_report(int sig, const siginfo_t* info, const void* context, std::uint
   ring->header().state.store(static_cast<std::uint32_t>(RingState::crashed),
                              std::memory_order_release);
   write_crash_dump(*ring);
-  const std::int64_t end_ns = monotonic_ns();
+  const std::int64_t end_ns = ring::monotonic_ns();
   std::memcpy(out + offsetof(ring::CrashReport, handler_end_ns), &end_ns, sizeof end_ns);
 }
 
 void on_crash(int sig, siginfo_t* info, void* context) {
   const int saved_errno = errno;
-  const std::int64_t start_ns = monotonic_ns();
+  const std::int64_t start_ns = ring::monotonic_ns();
   const std::uint32_t tid = current_tid();
   std::uint32_t reporter = 0;
   if (g_reporter.compare_exchange_strong(reporter, tid, std::memory_order_acq_rel)) {

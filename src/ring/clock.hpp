@@ -17,6 +17,8 @@ namespace blackbox::ring {
 
 // Wall-clock ns since the epoch (CLOCK_REALTIME). Async-signal-safe.
 [[nodiscard]] std::int64_t realtime_ns() noexcept;
+// CLOCK_MONOTONIC ns. Async-signal-safe.
+[[nodiscard]] std::int64_t monotonic_ns() noexcept;
 
 // Writes the base pair and a first reference pair about 1 ms later (spins; called once
 // when a ring is created, before its magic is published).
