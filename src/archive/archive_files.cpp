@@ -13,7 +13,6 @@
 #include <ctime>
 
 #include "blackbox/config.hpp"
-#include "blackbox/config.hpp"
 #include "sys/sys.hpp"
 
 namespace blackbox::archive {
