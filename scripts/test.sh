@@ -4,6 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
+scripts/install-export-checkers.sh
 build=${BLACKBOX_BUILD_DIR:-build/test}
 # shellcheck disable=SC2086
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo ${BLACKBOX_CMAKE_ARGS:-} >/dev/null

@@ -143,6 +143,7 @@ struct CrashInfo {
 struct RingInfo {
   std::string path;  // empty for an anonymous ring
   std::string app;
+  std::string host;  // the machine's name, as the process saw it
   std::int32_t pid = 0;
   RingState state = RingState::live;
   bool process_alive = false;  // whether `pid` still runs (live rings of dead processes)

@@ -286,6 +286,7 @@ RingInfo RingReader::info() const {
   RingInfo info;
   info.path = impl_->path;
   info.app.assign(h.app, strnlen(h.app, sizeof h.app));
+  info.host.assign(h.host, strnlen(h.host, sizeof h.host));
   info.pid = h.pid;
   info.state = static_cast<RingState>(h.state.load(std::memory_order_acquire));
   info.process_alive = h.pid > 0 && (kill(h.pid, 0) == 0 || errno == EPERM);

@@ -3,6 +3,7 @@
 #include <dlfcn.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -14,6 +15,7 @@
 #include <cstring>
 #include <fstream>
 #include <iterator>
+#include <limits>
 #include <map>
 #include <stdexcept>
 #include <string>
@@ -24,17 +26,19 @@
 #include "archive/frame.hpp"
 #include "blackbox/blackbox.hpp"
 #include "blackbox/reader.hpp"
+#include "blackbox/span.hpp"
 #include "crash/crash_handler.hpp"
 #include "sys/sys.hpp"
 
 namespace {
 
 int usage() {
-  std::fprintf(stderr,
-               "usage: helper log-ack | echo-log | read RING_PATH FIRST_WRITER END_WRITER | report "
-               "| enospc |\n"
-               "       eacces | nomem | archive-exit return|exit|shutdown | archive-seed OUT |\n"
-               "       seed OUT empty|mixed|wrapped | crash KIND THREADS | start APP\n");
+  std::fprintf(
+      stderr,
+      "usage: helper log-ack | echo-log | read RING_PATH FIRST_WRITER END_WRITER | report "
+      "| enospc |\n"
+      "       eacces | nomem | archive-exit return|exit|shutdown | archive-seed OUT |\n"
+      "       seed OUT empty|mixed|wrapped | crash KIND THREADS | start APP | export-sample\n");
   return 2;
 }
 
@@ -429,6 +433,48 @@ int start_and_recover(const std::string& app) {
   return 0;
 }
 
+// Records for the export checks (tests/export): every level, every kind of field value
+// (negative, beyond int64, inf and nan, escapes and UTF-8, a pointer, positional "{}"),
+// spans nested on one thread and continued on another, a remote parent, and a record with
+// no trace. Archived, then shut down.
+int export_sample() {
+  blackbox::Config config = blackbox::Config::from_env();
+  config.app = "export_sample";
+  config.levels = "trace";
+  if (auto r = blackbox::init(config); !r.ok()) return 1;
+  BBX_INFO("started without a trace");
+  {
+    BBX_SPAN("serve {path}", "/checkout");
+    BBX_TRACE("level trace");
+    BBX_DEBUG("values {i} {u} {d} {inf} {nan} {b} {c} {s} {p}", std::int64_t{-5},
+              std::uint64_t{18'000'000'000'000'000'000u}, 0.1,
+              std::numeric_limits<double>::infinity(), std::numeric_limits<double>::quiet_NaN(),
+              true, 'x', "quote \" newline \n tab \t \u00e9", static_cast<const void*>(&config));
+    BBX_INFO("positional {} and {}", 1, 2.5);
+    {
+      blackbox::Span inner("inner");
+      BBX_WARN("inside {what}", "inner");
+    }
+    const auto context = blackbox::current_trace();
+    std::thread([context] {
+      pthread_setname_np(pthread_self(), "worker");  // before its first record
+      blackbox::TraceScope scope(*context);
+      BBX_SPAN("work {n}", 3);
+      BBX_ERROR("work failed: {why}", "timeout");
+    }).join();
+    BBX_FATAL("level fatal");
+  }
+  for (int i = 0; i < 600; ++i) BBX_DEBUG("batch {i}", i);  // past an OTLP request's 512
+  {
+    blackbox::TraceScope remote(
+        *blackbox::TraceContext::parse("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"));
+    BBX_INFO("under a remote parent");
+  }
+  if (!blackbox::flush()) return 1;
+  blackbox::shutdown();
+  return 0;
+}
+
 int main(int argc, char** argv) {
   if (argc < 2) return usage();
   const std::string mode = argv[1];
@@ -442,6 +488,7 @@ int main(int argc, char** argv) {
   if (mode == "report") return log_and_report();
   if (mode == "archive-exit" && argc == 3) return archive_exit(argv[2]);
   if (mode == "archive-seed" && argc == 3) return archive_seed(argv[2]);
+  if (mode == "export-sample") return export_sample();
   if (mode == "seed" && argc == 4) return write_seed(argv[2], argv[3]);
   if (mode == "eacces") {  // a ring directory we may not write to (tests run as root)
     blackbox::sys::calls().open = [](const char*, int, mode_t) {

@@ -15,6 +15,7 @@
 #include <cstdio>
 #include <deque>
 #include <filesystem>
+#include <functional>
 #include <iterator>
 #include <map>
 #include <memory>
@@ -23,9 +24,12 @@
 
 #include "blackbox/config.hpp"
 #include "commands.hpp"
+#include "export.hpp"
 #include "render.hpp"
 #include "select.hpp"
 #include "sources.hpp"
+#include "spans.hpp"
+#include "trace_view.hpp"
 
 namespace {
 
@@ -46,7 +50,9 @@ constexpr const char* kDescription =
     "  logcat --since 1h -l error             errors of the last hour\n"
     "  logcat -p 4711 -n 50                   the last 50 records of process 4711\n"
     "  logcat -f -p 4711                      follow process 4711 live\n"
-    "  logcat --trace 0af7651916cd43dd8448eb211c80319c   everything of one trace\n"
+    "  logcat --trace 0af7651916cd43dd8448eb211c80319c   one trace, as a tree of spans\n"
+    "  logcat --trace ID -o chrome > t.json   open in Perfetto UI or chrome://tracing\n"
+    "  logcat --since 10m -o otlp             OTLP/JSON lines for the OpenTelemetry Collector\n"
     "  logcat db:W net:I '*:S' -e 'timeout|refused'\n"
     "  logcat -o json --field user=alice | jq .message\n"
     "  logcat stats --since 1d                who logs what, losses, rate over time\n"
@@ -58,7 +64,7 @@ constexpr const char* kDescription =
 
 struct Args {
   std::vector<std::string> positional;  // inputs and filterspecs
-  std::string level = "trace", regex, since, until, trace;
+  std::string level = "trace", regex, since, until, trace, span;
   std::vector<std::uint32_t> threads;
   std::vector<std::string> fields;
   int pid = 0;
@@ -80,7 +86,11 @@ void add_selection_options(CLI::App& app, Args& a) {
   app.add_option("--thread", a.threads, "only this thread id (repeatable)");
   app.add_option("--trace", a.trace,
                  "only this trace id (32 hex digits); archive chunks that cannot hold it are "
-                 "not even decompressed");
+                 "not even decompressed; as text, a tree: records indented by span, each "
+                 "span with its duration");
+  app.add_option("--span", a.span,
+                 "only this span (16 hex digits) and the spans below it; give --trace too, "
+                 "or every input is searched for the span's trace");
   app.add_option("--field", a.fields,
                  "only records with this field: name=value, compared with the value as text "
                  "(repeatable; all must match)");
@@ -121,6 +131,13 @@ int select(Args& a, logcat::Selection& sel, std::vector<std::string>& inputs) {
     sel.read.trace_id = logcat::parse_trace(a.trace);
     if (!sel.read.trace_id) {
       std::fprintf(stderr, "logcat: bad trace id \"%s\" (32 hex digits)\n", a.trace.c_str());
+      return 2;
+    }
+  }
+  if (!a.span.empty()) {
+    sel.span = logcat::parse_span(a.span);
+    if (!sel.span) {
+      std::fprintf(stderr, "logcat: bad span id \"%s\" (16 hex digits)\n", a.span.c_str());
       return 2;
     }
   }
@@ -249,7 +266,52 @@ std::vector<Record> last_per_thread(logcat::Inputs& inputs, std::size_t n) {
 
 bool process_gone(int pid) { return pid != 0 && kill(pid, 0) != 0 && errno == ESRCH; }
 
-int print_records(Args& a, logcat::Inputs& inputs) {
+// The app and host of a record's process, from the inputs' archive file headers and ring
+// files, by (pid, process start); read again when a process is new (following).
+logcat::ProcessLookup process_lookup(logcat::Inputs& inputs) {
+  using Key = std::pair<std::int32_t, std::int64_t>;
+  auto known = std::make_shared<std::map<Key, logcat::ProcessFacts>>();
+  auto refresh = [&inputs, known] {
+    for (const auto& f : inputs.archive_files()) {
+      (*known)[{f.pid, f.process_start_ns}] = {f.app, f.host};
+    }
+    for (const auto& r : inputs.rings()) (*known)[{r.pid, r.start_time_ns}] = {r.app, r.host};
+  };
+  return [known, refresh](const Record& r) -> logcat::ProcessFacts {
+    const Key key{r.pid, r.process_start_ns};
+    auto it = known->find(key);
+    if (it == known->end()) {
+      refresh();
+      it = known->find(key);
+    }
+    return it != known->end() ? it->second : logcat::ProcessFacts{};
+  };
+}
+
+// --trace as text (a tree of spans), and --span in any format (that span's subtree): the
+// trace's records are read whole first (a trace is small, and its spans' parents are only
+// known from their end records).
+void print_trace(const logcat::Selection& selection, logcat::Inputs& inputs, bool text, bool colour,
+                 bool utc, logcat::Output& out, const std::function<bool(const Record&)>& print) {
+  std::vector<Record> records;
+  inputs.read_all([&](const Record& r) {
+    records.push_back(r);
+    return true;
+  });
+  const logcat::SpanTree tree(records);
+  if (text) {
+    logcat::render_trace(records, tree, selection.span, colour, utc, out.buffer());
+    return;
+  }
+  for (const Record& r : records) {
+    if (selection.span && !(r.has_trace && tree.within(logcat::span_number(r), *selection.span))) {
+      continue;
+    }
+    if (!print(r)) break;
+  }
+}
+
+int print_records(Args& a, const logcat::Selection& selection, logcat::Inputs& inputs) {
   const auto format = a.output == "json"     ? logcat::Format::json
                       : a.output == "logfmt" ? logcat::Format::logfmt
                       : a.output == "raw"    ? logcat::Format::raw
@@ -257,16 +319,33 @@ int print_records(Args& a, logcat::Inputs& inputs) {
   const bool colour = a.colour == "always" || (a.colour == "auto" && isatty(STDOUT_FILENO) &&
                                                std::getenv("NO_COLOR") == nullptr);
   logcat::Renderer renderer(format, colour, a.utc);
+  std::unique_ptr<logcat::Exporter> exporter;
+  if (a.output == "otlp") exporter = logcat::make_otlp_exporter(process_lookup(inputs));
+  if (a.output == "chrome") exporter = logcat::make_chrome_exporter(process_lookup(inputs));
   logcat::Output out;
   auto print = [&](const Record& r) {
-    renderer.render(r, out.buffer());
+    if (exporter) {
+      exporter->add(r, out.buffer());
+    } else {
+      renderer.render(r, out.buffer());
+    }
     return out.commit();
+  };
+  auto flush = [&] {
+    if (exporter) exporter->flush(out.buffer());
+    out.flush();
   };
   // A post-mortem: a crashed process's records start with its crash report, and -n keeps
   // the last N records of every thread (what each was doing), not of the whole process.
+  // (The exports carry records only.)
   const std::vector<logcat::Crashed> crashed = crashed_processes(inputs);
-  for (const auto& c : crashed) render_crash(c, last_records(c), format, a.utc, out.buffer());
-  if (a.last_n == 0) {
+  if (!exporter) {
+    for (const auto& c : crashed) render_crash(c, last_records(c), format, a.utc, out.buffer());
+  }
+  const bool tree = selection.read.trace_id && a.output == "text";
+  if (tree || selection.span) {
+    print_trace(selection, inputs, tree, colour, a.utc, out, print);
+  } else if (a.last_n == 0) {
     inputs.read_all(print);
   } else if (!crashed.empty()) {
     for (const Record& r : last_per_thread(inputs, a.last_n)) {
@@ -283,7 +362,7 @@ int print_records(Args& a, logcat::Inputs& inputs) {
       if (!print(r)) break;
     }
   }
-  out.flush();
+  flush();
   // -f: poll the inputs (growing files, new files after a rotation, live rings) until
   // interrupted, the output closes, or the process followed with -p has exited.
   while (a.follow && !out.closed()) {
@@ -294,8 +373,12 @@ int print_records(Args& a, logcat::Inputs& inputs) {
                           1e9)};
     nanosleep(&pause, nullptr);
     inputs.read_new(print);
-    out.flush();
+    flush();
     if (gone) break;  // it had exited before this last read: everything is in
+  }
+  if (exporter) {
+    exporter->finish(out.buffer());
+    out.flush();
   }
   if (out.failed()) return 1;
   return inputs.damaged() ? 1 : 0;
@@ -310,8 +393,10 @@ int main(int argc, char** argv) {
   Args args;
   add_selection_options(app, args);
   app.add_option("-o,--output", args.output,
-                 "text (default), json (one object per line), logfmt or raw (message only)")
-      ->check(CLI::IsMember({"text", "json", "logfmt", "raw"}));
+                 "text (default), json (one object per line), logfmt, raw (message only), otlp "
+                 "(OTLP/JSON log records, a request per line) or chrome (Trace Event JSON "
+                 "for Perfetto UI and chrome://tracing)")
+      ->check(CLI::IsMember({"text", "json", "logfmt", "raw", "otlp", "chrome"}));
   app.add_option("--color", args.colour, "auto (on a terminal, unless NO_COLOR), always, never")
       ->check(CLI::IsMember({"auto", "always", "never"}));
   app.add_option("-n,--lines", args.last_n,
@@ -358,18 +443,36 @@ int main(int argc, char** argv) {
   logcat::Selection selection;
   std::vector<std::string> paths;
   if (const int rc = select(a, selection, paths); rc != 0) return rc;
-  // Text and raw lines need only the message: the readers then skip the typed fields.
-  selection.read.fields =
-      *stats || a.output == "json" || a.output == "logfmt" || !selection.fields.empty();
-  logcat::Inputs inputs(selection);
+  // Text and raw lines need only the message: the readers then skip the typed fields. Spans
+  // need them (their end records' duration and parent).
+  selection.read.fields = *stats || (a.output != "text" && a.output != "raw") ||
+                          !selection.fields.empty() || selection.read.trace_id || selection.span;
   bool unopened = false;
-  for (const auto& path : paths) {
-    std::string error;
-    if (!inputs.add(path, error)) {
-      std::fprintf(stderr, "logcat: %s\n", error.c_str());
-      unopened = true;
+  auto open_inputs = [&](bool report) {
+    auto inputs = std::make_unique<logcat::Inputs>(selection);
+    for (const auto& path : paths) {
+      std::string error;
+      if (!inputs->add(path, error) && report) {
+        std::fprintf(stderr, "logcat: %s\n", error.c_str());
+        unopened = true;
+      }
+    }
+    return inputs;
+  };
+  if (selection.span && !selection.read.trace_id) {
+    // --span alone: its trace is that of the first record in the span.
+    open_inputs(false)->read_all([&](const Record& r) {
+      if (!r.has_trace || logcat::span_number(r) != *selection.span) return true;
+      selection.read.trace_id = r.trace_id;
+      return false;
+    });
+    if (!selection.read.trace_id) {
+      std::fprintf(stderr, "logcat: no record of span %016llx in the inputs\n",
+                   static_cast<unsigned long long>(*selection.span));
+      return 1;
     }
   }
-  const int rc = *stats ? logcat::run_stats(inputs, a.utc) : print_records(a, inputs);
+  const std::unique_ptr<logcat::Inputs> inputs = open_inputs(true);
+  const int rc = *stats ? logcat::run_stats(*inputs, a.utc) : print_records(a, selection, *inputs);
   return rc == 0 && unopened ? 1 : rc;
 }

@@ -11,6 +11,7 @@
 #include <cstring>
 #include <iterator>
 
+#include "json.hpp"
 #include "select.hpp"
 #include "symbolize.hpp"
 
@@ -35,51 +36,6 @@ const char* level_colour(Level level) {
   }
 }
 
-// Whether a byte must be escaped in a JSON string.
-constexpr std::array<bool, 256> kJsonEscape = [] {
-  std::array<bool, 256> t{};
-  for (int c = 0; c < 0x20; ++c) t[c] = true;
-  t['"'] = t['\\'] = true;
-  return t;
-}();
-
-void append_json_string(std::string_view s, Text& out) {
-  out += '"';
-  std::size_t run = 0;  // start of the bytes not yet appended (appended in runs)
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    if (!kJsonEscape[c]) [[likely]]
-      continue;
-    out.append(s.data() + run, i - run);
-    run = i + 1;
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default: {
-        static constexpr char kHex[] = "0123456789abcdef";
-        out += "\\u00";
-        out += kHex[c >> 4];
-        out += kHex[c & 15];
-      }
-    }
-  }
-  out.append(s.data() + run, s.size() - run);
-  out += '"';
-}
-
 // logfmt: bare if it has no space, quote or '='; else quoted with JSON escapes.
 void append_logfmt_value(std::string_view s, Text& out) {
   if (!s.empty() && s.find_first_of(" \"=\t\n\\") == std::string_view::npos) {
@@ -87,80 +43,6 @@ void append_logfmt_value(std::string_view s, Text& out) {
   } else {
     append_json_string(s, out);
   }
-}
-
-// A field as JSON: numbers and booleans bare, everything else (and inf/nan) as a string.
-void append_json_value(const blackbox::Value& v, Text& out) {
-  // Integers (most fields) straight into the line; the rest through their text form.
-  if (const auto* i = std::get_if<std::int64_t>(&v)) {
-    const fmt::format_int text(*i);
-    out.append(text.data(), text.size());
-    return;
-  }
-  if (const auto* u = std::get_if<std::uint64_t>(&v)) {
-    const fmt::format_int text(*u);
-    out.append(text.data(), text.size());
-    return;
-  }
-  const std::string text = plain_value(v);
-  const bool bare = std::holds_alternative<bool>(v) || std::holds_alternative<std::int64_t>(v) ||
-                    std::holds_alternative<std::uint64_t>(v) ||
-                    (std::holds_alternative<double>(v) && std::isfinite(std::get<double>(v)));
-  if (bare) {
-    out += text;
-  } else {
-    append_json_string(text, out);
-  }
-}
-
-// OpenTelemetry severity numbers and names: TRACE 1, DEBUG 5, INFO 9, WARN 13, ERROR 17,
-// FATAL 21.
-int otel_severity(Level level) { return 1 + 4 * static_cast<int>(level); }
-const char* otel_severity_text(Level level) {
-  static constexpr const char* kNames[] = {"TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"};
-  const auto i = static_cast<std::size_t>(level);
-  return i < 6 ? kNames[i] : "UNSPECIFIED";
-}
-
-// Every byte's two hex digits: one 2-byte copy per byte.
-constexpr std::array<char, 512> kHexPairs = [] {
-  std::array<char, 512> t{};
-  constexpr char kHex[] = "0123456789abcdef";
-  for (std::size_t b = 0; b < 256; ++b) {
-    t[2 * b] = kHex[b >> 4];
-    t[2 * b + 1] = kHex[b & 15];
-  }
-  return t;
-}();
-
-void hex(const std::uint8_t* bytes, std::size_t n, char* out) {
-  for (std::size_t i = 0; i < n; ++i) std::memcpy(out + 2 * i, &kHexPairs[2 * bytes[i]], 2);
-}
-
-void append_hex(const std::uint8_t* bytes, std::size_t n, Text& out) {
-  hex(bytes, n, out.reserve(2 * n));
-  out.added(2 * n);
-}
-
-template <typename Int>
-void append_int(Int value, Text& out) {
-  const fmt::format_int text(value);
-  out.append(text.data(), text.size());
-}
-
-// JSON object members after the first: `,"key":value`.
-template <typename Int>
-void int_member(std::string_view key, Int value, Text& out) {
-  out += ",\"";
-  out += key;
-  out += "\":";
-  append_int(value, out);
-}
-void string_member(std::string_view key, std::string_view value, Text& out) {
-  out += ",\"";
-  out += key;
-  out += "\":";
-  append_json_string(value, out);
 }
 
 }  // namespace

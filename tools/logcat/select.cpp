@@ -90,10 +90,11 @@ std::optional<std::int64_t> parse_time(const std::string& text, std::int64_t now
   return static_cast<std::int64_t>(seconds) * 1'000'000'000 + fraction_ns;
 }
 
-std::optional<std::array<std::uint8_t, 16>> parse_trace(const std::string& hex) {
-  if (hex.size() != 32) return std::nullopt;
-  std::array<std::uint8_t, 16> id{};
-  for (std::size_t i = 0; i < 32; ++i) {
+namespace {
+
+// Lowercase or uppercase hex digits into bytes; false if any is not a hex digit.
+bool parse_hex(const std::string& hex, std::uint8_t* out) {
+  for (std::size_t i = 0; i < hex.size(); ++i) {
     const char c = static_cast<char>(std::tolower(static_cast<unsigned char>(hex[i])));
     unsigned v;
     if (c >= '0' && c <= '9') {
@@ -101,11 +102,27 @@ std::optional<std::array<std::uint8_t, 16>> parse_trace(const std::string& hex) 
     } else if (c >= 'a' && c <= 'f') {
       v = static_cast<unsigned>(c - 'a' + 10);
     } else {
-      return std::nullopt;
+      return false;
     }
-    id[i / 2] = static_cast<std::uint8_t>(id[i / 2] << 4 | v);
+    out[i / 2] = static_cast<std::uint8_t>(out[i / 2] << 4 | v);
   }
+  return true;
+}
+
+}  // namespace
+
+std::optional<std::array<std::uint8_t, 16>> parse_trace(const std::string& hex) {
+  std::array<std::uint8_t, 16> id{};
+  if (hex.size() != 32 || !parse_hex(hex, id.data())) return std::nullopt;
   return id;
+}
+
+std::optional<std::uint64_t> parse_span(const std::string& hex) {
+  std::array<std::uint8_t, 8> id{};
+  if (hex.size() != 16 || !parse_hex(hex, id.data())) return std::nullopt;
+  std::uint64_t v = 0;
+  for (const std::uint8_t b : id) v = v << 8 | b;
+  return v;
 }
 
 std::string plain_value(const blackbox::Value& v) {

@@ -35,6 +35,8 @@ struct Selection {
   blackbox::ReadFilter read;  // pushed down into the readers
   std::unique_ptr<re2::RE2> regex;
   std::vector<std::pair<std::string, std::string>> fields;  // key, value as text
+  // --span: only this span and the spans below it (of the trace in read.trace_id).
+  std::optional<std::uint64_t> span;
 
   // What the readers already check, for records that were read unfiltered (rings, whose
   // records logcat must all see to de-duplicate them against archives).
@@ -47,6 +49,7 @@ struct Selection {
 // optional fraction and "Z" (UTC; without "Z", local time).
 [[nodiscard]] std::optional<std::int64_t> parse_time(const std::string& text, std::int64_t now);
 [[nodiscard]] std::optional<std::array<std::uint8_t, 16>> parse_trace(const std::string& hex);
+[[nodiscard]] std::optional<std::uint64_t> parse_span(const std::string& hex);  // 16 digits
 [[nodiscard]] std::int64_t now_ns();
 
 // A field's value as plain text (what --field compares and logfmt prints).

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs what the export checks (tests/export) run on: Debian's protoc (it compiles the
+# OpenTelemetry protos), Node.js and npm, and the npm packages pinned in
+# tests/export/package-lock.json (into tests/export/node_modules, only when missing or
+# older than the lock file).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+missing=()
+command -v protoc >/dev/null || missing+=(protobuf-compiler)
+command -v node >/dev/null || missing+=(nodejs)
+command -v npm >/dev/null || missing+=(npm)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing: ${missing[*]}"
+  SUDO=""
+  [ "$(id -u)" -ne 0 ] && SUDO=sudo
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+stamp=tests/export/node_modules/.package-lock.json
+if [ ! -f "$stamp" ] || [ tests/export/package-lock.json -nt "$stamp" ]; then
+  echo "installing the export checkers (npm ci in tests/export)"
+  (cd tests/export && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error)
+fi
