@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "blackbox/blackbox.hpp"
+#include "blackbox/span.hpp"
 #include "support/test_env.hpp"
 
 namespace {
@@ -661,6 +662,115 @@ TEST(LogcatRecover, RecoversDeadRingsAndLeavesTheRest) {
   EXPECT_EQ(alive.status, 0) << alive.out;
   EXPECT_NE(alive.out.find(own + ": its process is alive"), std::string::npos) << alive.out;
   EXPECT_TRUE(std::filesystem::exists(own));
+}
+
+// The text view of --trace: every line's message column, after the time, level, pid:tid and
+// tag columns ("2026-11-25 01:45:34.191627 I     5392:5392 main     <message>").
+std::vector<std::string> message_column(const std::string& text) {
+  static const std::regex kPrefix(R"(^\S+ \S+ \S +\d+:\d+ (\S+))");
+  std::vector<std::string> out;
+  std::istringstream lines(text);
+  std::string line;
+  std::getline(lines, line);  // the summary
+  while (std::getline(lines, line)) {
+    std::smatch m;
+    if (!std::regex_search(line, m, kPrefix)) {
+      out.push_back("unparsed: " + line);
+      continue;
+    }
+    const std::size_t tag_end = static_cast<std::size_t>(m.position(1) + m.length(1));
+    out.push_back(line.substr(std::max(tag_end + 1, static_cast<std::size_t>(m.position(1)) + 9)));
+  }
+  return out;
+}
+
+// The ids of the thread's current span: {trace, span} in hex.
+std::pair<std::string, std::string> current_ids() {
+  const std::string parent = blackbox::current_trace()->format();  // 00-TRACE-SPAN-01
+  return {parent.substr(3, 32), parent.substr(36, 16)};
+}
+
+TEST(LogcatTrace, TreeOfSpansWithDurationsAndOneSpanAlone) {
+  const std::string dir = blackbox::test::make_temp_dir("trace");
+  blackbox::Config c = blackbox::Config::from_env();
+  c.app = "trace_tree";
+  c.archive_dir = dir;
+  ASSERT_TRUE(blackbox::init(c).ok());
+  std::pair<std::string, std::string> request, lookup, task, open, nested;
+  {
+    BBX_SPAN("request {id}", 7);
+    request = current_ids();
+    BBX_INFO("in request");
+    {
+      blackbox::Span inner("lookup");
+      lookup = current_ids();
+      BBX_INFO("in lookup");
+    }
+    const auto context = blackbox::current_trace();
+    std::thread([&] {
+      blackbox::TraceScope scope(*context);
+      BBX_SPAN("task {n}", 1);
+      task = current_ids();
+      BBX_INFO("in task");
+    }).join();
+  }
+  // A second trace whose spans have not ended when logcat reads it.
+  blackbox::Span still_open("still open");
+  open = current_ids();
+  blackbox::Span nested_open("nested open");
+  nested = current_ids();
+  BBX_INFO("inside");
+  ASSERT_TRUE(blackbox::flush());
+
+  const Output tree = logcat(dir + " --color=never --trace " + request.first);
+  EXPECT_EQ(tree.status, 0) << tree.out;
+  EXPECT_EQ(tree.out.rfind("trace " + request.first + ": 3 spans, 9 records, 1 process, ", 0), 0u)
+      << tree.out;
+  const std::vector<std::string> lines = message_column(tree.out);
+  ASSERT_EQ(lines.size(), 9u) << tree.out;
+  const std::string d = R"(\d+(\.\d+)? (ns|µs|ms|s))";  // a duration
+  const std::vector<std::string> expected = {
+      "request 7  \\[span " + request.second + ", " + d + "\\]",
+      "  in request",
+      "  span lookup started  \\[span " + lookup.second + ", " + d + "\\]",
+      "    in lookup",
+      "  end of lookup after " + d,
+      "  task 1  \\[span " + task.second + ", " + d + "\\]",
+      "    in task",
+      "  end of task 1 after " + d,
+      "end of request 7 after " + d,
+  };
+  for (std::size_t i = 0; i < expected.size(); ++i) {
+    EXPECT_TRUE(std::regex_match(lines[i], std::regex(expected[i])))
+        << "line " << i << ": \"" << lines[i] << "\" is not /" << expected[i] << "/";
+  }
+
+  // --span: the task's span alone, at the top; found without --trace too.
+  for (const std::string& args : {" --trace " + request.first + " --span " + task.second,
+                                  " --span " + task.second}) {
+    const Output one = logcat(dir + " --color=never" + args);
+    EXPECT_EQ(one.status, 0) << one.out;
+    EXPECT_EQ(one.out.rfind("span " + task.second + " \"task 1\": 1 span, 3 records, ", 0), 0u)
+        << one.out;
+    const std::vector<std::string> alone = message_column(one.out);
+    ASSERT_EQ(alone.size(), 3u) << one.out;
+    EXPECT_EQ(alone[1], "  in task");
+    EXPECT_EQ(alone[2].rfind("end of task 1 after ", 0), 0u) << alone[2];
+  }
+  // The request's span holds all three; -o raw prints them flat.
+  EXPECT_EQ(logcat(dir + " -o raw --span " + request.second + " -e 'in '").out,
+            "in request\nin lookup\nin task\n");
+  EXPECT_EQ(logcat(dir + " --span 0123456789abcdef").status, 1);
+  EXPECT_EQ(logcat(dir + " --span 12345").status, 2);
+
+  // Spans with no end record yet: the nested one is placed inside the open one on its thread.
+  const Output unended = logcat(dir + " --color=never --trace " + open.first);
+  const std::vector<std::string> open_lines = message_column(unended.out);
+  ASSERT_EQ(open_lines.size(), 3u) << unended.out;
+  EXPECT_EQ(open_lines[0], "span still open started  [span " + open.second + ", no end record]");
+  EXPECT_EQ(open_lines[1], "  span nested open started  [span " + nested.second +
+                               ", no end record, inside " + open.second + "]");
+  EXPECT_EQ(open_lines[2], "    inside");
 }
 
 }  // namespace

@@ -288,6 +288,11 @@ logcat::ProcessLookup process_lookup(logcat::Inputs& inputs) {
   };
 }
 
+// Whether the records are shown as one trace: --trace as text (a tree of spans), or --span.
+bool trace_view(const Args& a, const logcat::Selection& selection) {
+  return selection.read.trace_id && (a.output == "text" || selection.span);
+}
+
 // --trace as text (a tree of spans), and --span in any format (that span's subtree): the
 // trace's records are read whole first (a trace is small, and its spans' parents are only
 // known from their end records).
@@ -298,16 +303,21 @@ void print_trace(const logcat::Selection& selection, logcat::Inputs& inputs, boo
     records.push_back(r);
     return true;
   });
+  // The inputs read the whole trace (the tree needs every span's start and end); the other
+  // filters choose what is shown.
   const logcat::SpanTree tree(records);
+  auto shown = [&](const Record& r) {
+    if (selection.span && !(r.has_trace && tree.within(logcat::span_number(r), *selection.span))) {
+      return false;
+    }
+    return selection.pass_read_filter(r) && selection.pass_decoded(r);
+  };
   if (text) {
-    logcat::render_trace(records, tree, selection.span, colour, utc, out.buffer());
+    logcat::render_trace(records, tree, selection.span, shown, colour, utc, out.buffer());
     return;
   }
   for (const Record& r : records) {
-    if (selection.span && !(r.has_trace && tree.within(logcat::span_number(r), *selection.span))) {
-      continue;
-    }
-    if (!print(r)) break;
+    if (shown(r) && !print(r)) break;
   }
 }
 
@@ -342,8 +352,8 @@ int print_records(Args& a, const logcat::Selection& selection, logcat::Inputs& i
   if (!exporter) {
     for (const auto& c : crashed) render_crash(c, last_records(c), format, a.utc, out.buffer());
   }
-  const bool tree = selection.read.trace_id && a.output == "text";
-  if (tree || selection.span) {
+  if (trace_view(a, selection)) {
+    const bool tree = a.output == "text";
     print_trace(selection, inputs, tree, colour, a.utc, out, print);
   } else if (a.last_n == 0) {
     inputs.read_all(print);
@@ -448,8 +458,10 @@ int main(int argc, char** argv) {
   selection.read.fields = *stats || (a.output != "text" && a.output != "raw") ||
                           !selection.fields.empty() || selection.read.trace_id || selection.span;
   bool unopened = false;
-  auto open_inputs = [&](bool report) {
-    auto inputs = std::make_unique<logcat::Inputs>(selection);
+  // A trace view reads its whole trace, and filters what it shows itself.
+  logcat::Selection whole_trace;
+  auto open_inputs = [&](const logcat::Selection& read, bool report) {
+    auto inputs = std::make_unique<logcat::Inputs>(read);
     for (const auto& path : paths) {
       std::string error;
       if (!inputs->add(path, error) && report) {
@@ -460,8 +472,11 @@ int main(int argc, char** argv) {
     return inputs;
   };
   if (selection.span && !selection.read.trace_id) {
-    // --span alone: its trace is that of the first record in the span.
-    open_inputs(false)->read_all([&](const Record& r) {
+    // --span alone: its trace is that of the first record in the span (whatever the other
+    // filters say).
+    logcat::Selection any;
+    any.read.fields = false;
+    open_inputs(any, false)->read_all([&](const Record& r) {
       if (!r.has_trace || logcat::span_number(r) != *selection.span) return true;
       selection.read.trace_id = r.trace_id;
       return false;
@@ -472,7 +487,10 @@ int main(int argc, char** argv) {
       return 1;
     }
   }
-  const std::unique_ptr<logcat::Inputs> inputs = open_inputs(true);
+  whole_trace.read.trace_id = selection.read.trace_id;
+  whole_trace.read.fields = true;
+  const std::unique_ptr<logcat::Inputs> inputs =
+      open_inputs(!*stats && trace_view(a, selection) ? whole_trace : selection, true);
   const int rc = *stats ? logcat::run_stats(*inputs, a.utc) : print_records(a, selection, *inputs);
   return rc == 0 && unopened ? 1 : rc;
 }

@@ -16,13 +16,12 @@ std::string human_duration(std::uint64_t ns) {
 }
 
 void render_trace(const std::vector<blackbox::Record>& records, const SpanTree& tree,
-                  std::optional<std::uint64_t> only_span, bool colour, bool utc, Text& out) {
+                  std::optional<std::uint64_t> only_span,
+                  const std::function<bool(const blackbox::Record&)>& shown, bool colour,
+                  bool utc, Text& out) {
   const char* dim = colour ? "\x1b[2m" : "";
   const char* bold = colour ? "\x1b[1m" : "";
   const char* reset = colour ? "\x1b[0m" : "";
-  auto shown = [&](const blackbox::Record& r) {
-    return !only_span || (r.has_trace && tree.within(span_number(r), *only_span));
-  };
   // The summary line: what the view holds.
   std::size_t count = 0, spans = 0;
   std::set<std::int32_t> processes;
@@ -69,22 +68,26 @@ void render_trace(const std::vector<blackbox::Record>& records, const SpanTree& 
     out += ' ';
     out += r.tag;
     out.append(r.tag.size() < 8 ? 9 - r.tag.size() : 1, ' ');
-    const int depth = span != nullptr ? std::max(span->depth - base_depth, 0) : 0;
+    // A span's start and end lines at its depth, the records inside it one deeper.
+    const auto end = span_end(r);
+    const bool starts = tree.started_by(r, i) != nullptr;
+    const int depth =
+        span != nullptr ? std::max(span->depth - base_depth, 0) + (end || starts ? 0 : 1) : 0;
     out.append(static_cast<std::size_t>(2 * depth), ' ');
-    if (const auto end = span_end(r); end && span != nullptr) {
+    if (end && span != nullptr) {
       out += dim;
       out += "end of ";
       out += span->name;
       out += " after ";
       out += human_duration(end->duration_ns);
       out += reset;
-    } else if (tree.started_by(r, i) != nullptr) {
+    } else if (starts) {
       out += bold;
       out += r.message;
       out += reset;
       out += dim;
       out += fmt::format("  [span {:016x}, ", span->id);
-      out += span->duration_ns ? human_duration(*span->duration_ns) : "not ended";
+      out += span->duration_ns ? human_duration(*span->duration_ns) : "no end record";
       if (span->parent_guessed) out += fmt::format(", inside {:016x}", span->parent);
       out += ']';
       out += reset;

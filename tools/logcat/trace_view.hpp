@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <vector>
 
@@ -16,9 +17,11 @@ namespace logcat {
 // "850 ns", "12.3 µs", "3.21 ms", "1.234 s".
 [[nodiscard]] std::string human_duration(std::uint64_t ns);
 
-// Appends the view of `records` (one trace, in time order) to `out`. `only_span`: that span
-// and the spans below it.
+// Appends the view of `records` (one trace, in time order) to `out`: those `shown` passes,
+// under a summary line. `only_span`: the view is of that span (and the spans below it).
 void render_trace(const std::vector<blackbox::Record>& records, const SpanTree& tree,
-                  std::optional<std::uint64_t> only_span, bool colour, bool utc, Text& out);
+                  std::optional<std::uint64_t> only_span,
+                  const std::function<bool(const blackbox::Record&)>& shown, bool colour,
+                  bool utc, Text& out);
 
 }  // namespace logcat
