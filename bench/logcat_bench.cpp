@@ -5,7 +5,8 @@
 //           before decoding), a tag and a level the chunk indexes rule out (nothing
 //           decompressed), and a regex (every message formatted);
 //   text    every record as human text to /dev/null: lines per second;
-//   trace   --trace ID of one request: wall time, and the fraction of chunks decompressed.
+//   trace   --trace ID of one request (as the span tree, as OTLP, as Chrome trace events):
+//           wall time, and the fraction of chunks decompressed.
 // Each iteration runs the command line (logcat, or sh -c for the peers) and times it.
 //
 //   build/release/bench/logcat_bench [--records=N] [--benchmark_repetitions=3]
@@ -235,6 +236,16 @@ void trace_logcat(benchmark::State& state) {
       static_cast<double>(std::max<std::uint64_t>(c.chunks_read + c.chunks_skipped, 1));
   state.counters["found"] = static_cast<double>(found);
 }
+// The same trace exported: OTLP/JSON and Chrome trace events.
+void trace_logcat_otlp(benchmark::State& state) {
+  timed(state,
+        logcat() + " " + g_archive + " --trace " + hex(trace_of(wanted_request())) + " -o otlp");
+}
+void trace_logcat_chrome(benchmark::State& state) {
+  timed(state,
+        logcat() + " " + g_archive + " --trace " + hex(trace_of(wanted_request())) + " -o chrome");
+}
+
 void trace_zstd_grep(benchmark::State& state) {
   timed(state, "zstd -dc " + g_text + " | grep -F " + hex(trace_of(wanted_request())));
 }
@@ -268,6 +279,8 @@ int main(int argc, char** argv) {
            benchmark::RegisterBenchmark("text/logcat", text_logcat),
            benchmark::RegisterBenchmark("text/zstd_dc", text_zstd_cat),
            benchmark::RegisterBenchmark("trace/logcat", trace_logcat),
+           benchmark::RegisterBenchmark("trace/logcat_otlp", trace_logcat_otlp),
+           benchmark::RegisterBenchmark("trace/logcat_chrome", trace_logcat_chrome),
            benchmark::RegisterBenchmark("trace/zstd_dc_grep", trace_zstd_grep),
        }) {
     b->UseManualTime()->Unit(benchmark::kMillisecond)->Iterations(1);

@@ -746,8 +746,8 @@ TEST(LogcatTrace, TreeOfSpansWithDurationsAndOneSpanAlone) {
   }
 
   // --span: the task's span alone, at the top; found without --trace too.
-  for (const std::string& args : {" --trace " + request.first + " --span " + task.second,
-                                  " --span " + task.second}) {
+  for (const std::string& args :
+       {" --trace " + request.first + " --span " + task.second, " --span " + task.second}) {
     const Output one = logcat(dir + " --color=never" + args);
     EXPECT_EQ(one.status, 0) << one.out;
     EXPECT_EQ(one.out.rfind("span " + task.second + " \"task 1\": 1 span, 3 records, ", 0), 0u)

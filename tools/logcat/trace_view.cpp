@@ -17,8 +17,8 @@ std::string human_duration(std::uint64_t ns) {
 
 void render_trace(const std::vector<blackbox::Record>& records, const SpanTree& tree,
                   std::optional<std::uint64_t> only_span,
-                  const std::function<bool(const blackbox::Record&)>& shown, bool colour,
-                  bool utc, Text& out) {
+                  const std::function<bool(const blackbox::Record&)>& shown, bool colour, bool utc,
+                  Text& out) {
   const char* dim = colour ? "\x1b[2m" : "";
   const char* bold = colour ? "\x1b[1m" : "";
   const char* reset = colour ? "\x1b[0m" : "";

@@ -21,7 +21,7 @@ namespace logcat {
 // under a summary line. `only_span`: the view is of that span (and the spans below it).
 void render_trace(const std::vector<blackbox::Record>& records, const SpanTree& tree,
                   std::optional<std::uint64_t> only_span,
-                  const std::function<bool(const blackbox::Record&)>& shown, bool colour,
-                  bool utc, Text& out);
+                  const std::function<bool(const blackbox::Record&)>& shown, bool colour, bool utc,
+                  Text& out);
 
 }  // namespace logcat
