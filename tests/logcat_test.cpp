@@ -771,6 +771,10 @@ TEST(LogcatTrace, TreeOfSpansWithDurationsAndOneSpanAlone) {
   EXPECT_EQ(open_lines[1], "  span nested open started  [span " + nested.second +
                                ", no end record, inside " + open.second + "]");
   EXPECT_EQ(open_lines[2], "    inside");
+  // The same from the archive and this process's live ring together: each record once.
+  const Output both =
+      logcat(dir + " " + blackbox::ring_path() + " --color=never --trace " + open.first);
+  EXPECT_EQ(message_column(both.out), open_lines) << both.out;
 }
 
 }  // namespace
