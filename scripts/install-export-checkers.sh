@@ -9,13 +9,7 @@ missing=()
 command -v protoc >/dev/null || missing+=(protobuf-compiler)
 command -v node >/dev/null || missing+=(nodejs)
 command -v npm >/dev/null || missing+=(npm)
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "installing: ${missing[*]}"
-  SUDO=""
-  [ "$(id -u)" -ne 0 ] && SUDO=sudo
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
-fi
+scripts/apt-install.sh ${missing[@]+"${missing[@]}"}
 stamp=tests/export/node_modules/.package-lock.json
 if [ ! -f "$stamp" ] || [ tests/export/package-lock.json -nt "$stamp" ]; then
   echo "installing the export checkers (npm ci in tests/export)"

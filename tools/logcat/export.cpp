@@ -111,13 +111,7 @@ void otlp_log_record(const Record& r, Text& out) {
     otlp_string_attribute("code.function.name", r.function, out);
   }
   out += ']';
-  if (r.has_trace) {
-    out += ",\"traceId\":\"";
-    append_hex(r.trace_id.data(), 16, out);
-    out += "\",\"spanId\":\"";
-    append_hex(r.span_id.data(), 8, out);
-    out += '"';
-  }
+  trace_members(r, "traceId", "spanId", out);
   out += '}';
 }
 
@@ -242,13 +236,7 @@ class ChromeExporter final : public Exporter {
       out += ':';
       append_json_value(f.value, out, /*exact_in_doubles=*/true);
     }
-    if (r.has_trace) {
-      out += ",\"trace_id\":\"";
-      append_hex(r.trace_id.data(), 16, out);
-      out += "\",\"span_id\":\"";
-      append_hex(r.span_id.data(), 8, out);
-      out += '"';
-    }
+    trace_members(r, "trace_id", "span_id", out);
     out += "}}";
   }
 

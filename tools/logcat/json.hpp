@@ -97,6 +97,20 @@ void int_member(std::string_view key, Int value, Text& out) {
   out += "\":";
   append_int(value, out);
 }
+// `,"<trace_key>":"<32 hex>","<span_key>":"<16 hex>"` for a record with a trace context.
+inline void trace_members(const blackbox::Record& r, std::string_view trace_key,
+                          std::string_view span_key, Text& out) {
+  if (!r.has_trace) return;
+  out += ",\"";
+  out += trace_key;
+  out += "\":\"";
+  append_hex(r.trace_id.data(), 16, out);
+  out += "\",\"";
+  out += span_key;
+  out += "\":\"";
+  append_hex(r.span_id.data(), 8, out);
+  out += '"';
+}
 inline void string_member(std::string_view key, std::string_view value, Text& out) {
   out += ",\"";
   out += key;

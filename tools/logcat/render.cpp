@@ -178,13 +178,7 @@ void Renderer::render(const Record& r, Text& out) {
         append_json_value(f.value, out);
       }
       out += '}';
-      if (r.has_trace) {
-        out += ",\"trace_id\":\"";
-        append_hex(r.trace_id.data(), 16, out);
-        out += "\",\"span_id\":\"";
-        append_hex(r.span_id.data(), 8, out);
-        out += '"';
-      }
+      trace_members(r, "trace_id", "span_id", out);
       out += ",\"file\":";
       append_json_string(r.file, out);
       out += ",\"line\":";
