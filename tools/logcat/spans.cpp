@@ -59,29 +59,35 @@ SpanTree::SpanTree(const std::vector<blackbox::Record>& records) {
       node.duration_ns = end->duration_ns;
       node.parent = end->parent;
       // The duration was measured by the span itself; its first record here may be later
-      // than its start if the start record was lost.
-      node.start_ns =
-          std::min(node.start_ns, r.time_ns - static_cast<std::int64_t>(std::min<std::uint64_t>(
-                                                  end->duration_ns, INT64_MAX / 2)));
+      // than its start if the start record was lost. (Saturating: times from a damaged
+      // file can be anything.)
+      std::int64_t start = 0;
+      if (end->duration_ns <= static_cast<std::uint64_t>(INT64_MAX) &&
+          !__builtin_sub_overflow(r.time_ns, static_cast<std::int64_t>(end->duration_ns), &start)) {
+        node.start_ns = std::min(node.start_ns, start);
+      }
     }
   }
   // Spans that never ended: the innermost span open on the same thread when they started.
+  // Only spans that started earlier (in first-record order) qualify, so guesses make no
+  // cycle.
   std::map<std::pair<std::int32_t, std::uint32_t>, std::vector<std::size_t>> by_thread;
-  for (std::size_t i = 0; i < spans_.size(); ++i)
-    by_thread[{spans_[i].pid, spans_[i].tid}].push_back(i);
-  for (SpanNode& node : spans_) {
-    if (node.end_ns) continue;
-    const SpanNode* enclosing = nullptr;
-    for (const std::size_t j : by_thread[{node.pid, node.tid}]) {
-      const SpanNode& other = spans_[j];
-      if (&other == &node || other.start_ns > node.start_ns) continue;
-      if (other.end_ns && *other.end_ns < node.start_ns) continue;
-      if (enclosing == nullptr || other.start_ns >= enclosing->start_ns) enclosing = &other;
+  for (std::size_t i = 0; i < spans_.size(); ++i) {
+    SpanNode& node = spans_[i];
+    std::vector<std::size_t>& earlier = by_thread[{node.pid, node.tid}];
+    if (!node.end_ns) {
+      const SpanNode* enclosing = nullptr;
+      for (const std::size_t j : earlier) {
+        const SpanNode& other = spans_[j];
+        if (other.end_ns && *other.end_ns < node.start_ns) continue;  // over by then
+        if (enclosing == nullptr || other.start_ns >= enclosing->start_ns) enclosing = &other;
+      }
+      if (enclosing != nullptr) {
+        node.parent = enclosing->id;
+        node.parent_guessed = true;
+      }
     }
-    if (enclosing != nullptr) {
-      node.parent = enclosing->id;
-      node.parent_guessed = true;
-    }
+    earlier.push_back(i);
   }
   // Depths; a damaged file could make a cycle, so a walk stops after as many steps as spans.
   for (SpanNode& node : spans_) {
