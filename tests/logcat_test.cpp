@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -242,6 +243,70 @@ TEST_F(LogcatTest, TextAndJsonLines) {
   EXPECT_EQ(json.out.find("\"time\":\"20"), 1u) << json.out;  // ISO 8601, UTC
   const Output colour = logcat(dir_ + " --color=always -l error");
   EXPECT_NE(colour.out.find("\x1b[1;31mE\x1b[0m"), std::string::npos) << colour.out;
+}
+
+// A message cannot forge a line or drive the terminal: text escapes control characters
+// (C0 but tab, DEL, C1); raw prints the bytes as logged; JSON escapes them its own way.
+TEST(LogcatText, ControlCharactersAreEscaped) {
+  const std::string dir = blackbox::test::make_temp_dir("escape");
+  blackbox::Config c = blackbox::Config::from_env();
+  c.app = "escape";
+  c.archive_dir = dir;
+  ASSERT_TRUE(blackbox::init(c).ok());
+  const std::string name =
+      "bob\n2026-01-01 00:00:00.000000 E       1 auth     forged\r\x1b[31m\x7f\xc2\x9b"
+      "\xc2\xa0\xc3\xa9\ttab";
+  BBX_INFO("user {name}", name);
+  ASSERT_TRUE(blackbox::flush());
+  const Output text = logcat(dir + " --color=never");
+  EXPECT_EQ(text.status, 0) << text.out;
+  EXPECT_EQ(std::count(text.out.begin(), text.out.end(), '\n'), 1) << text.out;
+  EXPECT_NE(text.out.find("user bob\\n2026-01-01 00:00:00.000000 E       1 auth     "
+                          "forged\\r\\x1b[31m\\x7f\\u009b\xc2\xa0\xc3\xa9\ttab\n"),
+            std::string::npos)
+      << text.out;
+  EXPECT_EQ(logcat(dir + " -o raw").out, "user " + name + "\n");
+  EXPECT_NE(logcat(dir + " -o json").out.find("forged\\r\\u001b[31m"), std::string::npos);
+
+  // Every length to 40 with a control character (or a C1 control, or none) at every
+  // position: the 16-byte scan, its overlapping last window and the byte loop alike.
+  std::vector<std::string> expected;
+  for (std::size_t length = 1; length <= 40; ++length) {
+    for (std::size_t at = 0; at <= length; ++at) {
+      std::string message(length, 'a');
+      std::string shown = message;
+      if (at < length) {
+        message[at] = '\x01';
+        shown = message.substr(0, at) + "\\x01" + message.substr(at + 1);
+        BBX_LOG("esc", blackbox::Level::info, "{}", message);
+        expected.push_back(shown);
+        if (at + 1 < length) {
+          message = std::string(length, 'a');
+          message[at] = '\xc2';
+          message[at + 1] = '\x85';  // U+0085, a C1 control
+          shown = message.substr(0, at) + "\\u0085" + message.substr(at + 2);
+          BBX_LOG("esc", blackbox::Level::info, "{}", message);
+          expected.push_back(shown);
+        }
+      } else {
+        BBX_LOG("esc", blackbox::Level::info, "{}", message);
+        expected.push_back(shown);
+      }
+    }
+  }
+  ASSERT_TRUE(blackbox::flush());
+  const Output lines = logcat(dir + " --color=never esc:I '*:S'");
+  std::istringstream in(lines.out);
+  std::string line;
+  std::size_t n = 0;
+  while (std::getline(in, line)) {
+    const std::size_t tag = line.find(" esc      ");
+    ASSERT_NE(tag, std::string::npos) << line;
+    ASSERT_LT(n, expected.size());
+    EXPECT_EQ(line.substr(tag + 10), expected[n]) << "line " << n;
+    ++n;
+  }
+  EXPECT_EQ(n, expected.size());
 }
 
 TEST_F(LogcatTest, RingFilesAreInputsToo) {

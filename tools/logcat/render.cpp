@@ -7,6 +7,9 @@
 #include <unistd.h>
 
 #include <array>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 #include <cmath>
 #include <cstring>
 #include <iterator>
@@ -53,6 +56,78 @@ void Text::grow(std::size_t n) {
   if (size_ != 0) std::memcpy(bigger.get(), data_.get(), size_);
   data_ = std::move(bigger);
   capacity_ = capacity;
+}
+
+namespace {
+
+// Bytes that may start something append_printable() escapes: C0 controls (tab is then let
+// through), DEL, and 0xC2 (the lead byte of U+0080..U+00BF, whose first half are the C1
+// controls).
+constexpr std::array<bool, 256> kMaybeControl = [] {
+  std::array<bool, 256> t{};
+  for (int c = 0; c < 0x20; ++c) t[c] = true;  // tab too: checked after
+  t[0x7f] = t[0xc2] = true;
+  return t;
+}();
+
+// The first byte at or after `from` that kMaybeControl flags, or s.size(). Almost every
+// message has none: with SSE2, 16 bytes are checked at once (the last 16 bytes of the
+// message overlap the loop's last window instead of going byte by byte).
+std::size_t next_maybe_control(std::string_view s, std::size_t from) {
+#if defined(__SSE2__)
+  if (s.size() >= 16) {
+    const __m128i c0_max = _mm_set1_epi8(0x1f);
+    const __m128i del = _mm_set1_epi8(0x7f);
+    const __m128i c2 = _mm_set1_epi8(static_cast<char>(0xc2));
+    auto flagged = [&](std::size_t at) {
+      const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s.data() + at));
+      const __m128i c0 = _mm_cmpeq_epi8(_mm_min_epu8(v, c0_max), v);  // v <= 0x1f, unsigned
+      return static_cast<unsigned>(_mm_movemask_epi8(
+          _mm_or_si128(c0, _mm_or_si128(_mm_cmpeq_epi8(v, del), _mm_cmpeq_epi8(v, c2)))));
+    };
+    for (; from + 16 <= s.size(); from += 16) {
+      if (const unsigned bits = flagged(from); bits != 0) {
+        return from + static_cast<std::size_t>(__builtin_ctz(bits));
+      }
+    }
+    if (from == s.size()) return from;
+    const std::size_t seen = 16 - (s.size() - from);  // bytes of the last window before `from`
+    const unsigned bits = flagged(s.size() - 16) >> seen;
+    return bits != 0 ? from + static_cast<std::size_t>(__builtin_ctz(bits)) : s.size();
+  }
+#endif
+  while (from < s.size() && !kMaybeControl[static_cast<unsigned char>(s[from])]) ++from;
+  return from;
+}
+
+}  // namespace
+
+void append_printable(std::string_view s, Text& out) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::size_t run = 0;  // start of the bytes not yet appended (appended in runs)
+  for (std::size_t i = next_maybe_control(s, 0); i < s.size(); i = next_maybe_control(s, i + 1)) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    const auto next = i + 1 < s.size() ? static_cast<unsigned char>(s[i + 1]) : 0;
+    const bool c1 = c == 0xc2 && next >= 0x80 && next < 0xa0;
+    if (c == '\t' || (c == 0xc2 && !c1)) continue;  // a tab; U+00A0..U+00BF
+    out.append(s.data() + run, i - run);
+    if (c1) {
+      out += "\\u00";
+      out += kHex[next >> 4];
+      out += kHex[next & 15];
+      ++i;
+    } else if (c == '\n') {
+      out += "\\n";
+    } else if (c == '\r') {
+      out += "\\r";
+    } else {
+      out += "\\x";
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+    run = i + 1;
+  }
+  out.append(s.data() + run, s.size() - run);
 }
 
 std::string trace_hex(const std::uint8_t* bytes, std::size_t n) {
@@ -114,7 +189,7 @@ void Renderer::render(const Record& r, Text& out) {
       out += ' ';
       out += r.tag;
       out.append(r.tag.size() < 8 ? 9 - r.tag.size() : 1, ' ');
-      out += r.message;
+      append_printable(r.message, out);
       if (r.has_trace) {
         out += " trace=";
         append_hex(r.trace_id.data(), 16, out);
@@ -298,7 +373,7 @@ void render_crash(const Crashed& crashed, const std::vector<LastRecord>& threads
   append_int(c.tid, out);
   if (!c.thread_name.empty()) {
     out += " (";
-    out += c.thread_name;
+    append_printable(c.thread_name, out);
     out += ')';
   }
   out += ", ";
@@ -306,7 +381,7 @@ void render_crash(const Crashed& crashed, const std::vector<LastRecord>& threads
   out += '\n';
   if (!c.exception.empty()) {
     out += "--- uncaught exception: ";
-    out += c.exception;
+    append_printable(c.exception, out);
     out += '\n';
   }
   if (c.other_threads != 0) {
@@ -354,7 +429,7 @@ void render_crash(const Crashed& crashed, const std::vector<LastRecord>& threads
     out += "--- thread ";
     append_int(t.tid, out);
     out += " (";
-    out += t.thread_name;
+    append_printable(t.thread_name, out);
     out += "): last record ";
     clock.append_time(t.time_ns, false, out);
     if (t.has_trace) {

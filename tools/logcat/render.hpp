@@ -125,6 +125,11 @@ class Output {
   bool failed_ = false;
 };
 
+// Appends `s` for a terminal or a text file: control characters (C0 but tab, DEL, and the
+// C1 controls U+0080..U+009F) escaped as \n, \r, \xHH or \u00HH, so that a message can
+// neither end its line (and forge the next one) nor send escape sequences to the terminal.
+void append_printable(std::string_view s, Text& out);
+
 [[nodiscard]] std::string trace_hex(const std::uint8_t* bytes, std::size_t n);
 
 [[nodiscard]] char level_letter(blackbox::Level level);

@@ -41,7 +41,7 @@ void render_trace(const std::vector<blackbox::Record>& records, const SpanTree& 
     out += fmt::format("span {:016x}", *only_span);
     if (top != nullptr) {
       out += " \"";
-      out += top->name;
+      append_printable(top->name, out);
       out += '"';
     }
   } else if (!records.empty() && records.front().has_trace) {
@@ -77,13 +77,13 @@ void render_trace(const std::vector<blackbox::Record>& records, const SpanTree& 
     if (end && span != nullptr) {
       out += dim;
       out += "end of ";
-      out += span->name;
+      append_printable(span->name, out);
       out += " after ";
       out += human_duration(end->duration_ns);
       out += reset;
     } else if (starts) {
       out += bold;
-      out += r.message;
+      append_printable(r.message, out);
       out += reset;
       out += dim;
       out += fmt::format("  [span {:016x}, ", span->id);
@@ -92,7 +92,7 @@ void render_trace(const std::vector<blackbox::Record>& records, const SpanTree& 
       out += ']';
       out += reset;
     } else {
-      out += r.message;
+      append_printable(r.message, out);
     }
     out += '\n';
   }
