@@ -267,6 +267,12 @@ TEST(LogcatText, ControlCharactersAreEscaped) {
       << text.out;
   EXPECT_EQ(logcat(dir + " -o raw").out, "user " + name + "\n");
   EXPECT_NE(logcat(dir + " -o json").out.find("forged\\r\\u001b[31m"), std::string::npos);
+  BBX_INFO("{word}", "esc\x1b[2Jape");  // no space: logfmt would have printed it bare
+  ASSERT_TRUE(blackbox::flush());
+  EXPECT_NE(
+      logcat(dir + " -o logfmt").out.find(" msg=\"esc\\u001b[2Jape\" word=\"esc\\u001b[2Jape\""),
+      std::string::npos)
+      << logcat(dir + " -o logfmt").out;
 
   // Every length to 40 with a control character (or a C1 control, or none) at every
   // position: the 16-byte scan, its overlapping last window and the byte loop alike.

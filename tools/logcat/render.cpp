@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #if defined(__SSE2__)
 #include <emmintrin.h>
@@ -39,9 +40,13 @@ const char* level_colour(Level level) {
   }
 }
 
-// logfmt: bare if it has no space, quote or '='; else quoted with JSON escapes.
+// logfmt: bare if it has no space, '=' and nothing JSON escapes (quotes, backslashes,
+// control characters); else quoted with JSON escapes.
 void append_logfmt_value(std::string_view s, Text& out) {
-  if (!s.empty() && s.find_first_of(" \"=\t\n\\") == std::string_view::npos) {
+  const bool bare = !s.empty() && std::none_of(s.begin(), s.end(), [](char c) {
+    return c == ' ' || c == '=' || kJsonEscape[static_cast<unsigned char>(c)];
+  });
+  if (bare) {
     out += s;
   } else {
     append_json_string(s, out);
