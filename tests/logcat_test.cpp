@@ -848,4 +848,28 @@ TEST(LogcatTrace, TreeOfSpansWithDurationsAndOneSpanAlone) {
   EXPECT_EQ(message_column(both.out), open_lines) << both.out;
 }
 
+// With no inputs, a trace is read from the archive directory and from every ring file: its
+// newest records may not be archived yet (here nothing is).
+TEST(LogcatTrace, WithNoInputsTheTraceIsAlsoReadFromRingFiles) {
+  blackbox::Config c = blackbox::Config::from_env();
+  c.app = "trace_live";
+  c.archive_dir = "";  // no archive: the records are only in this process's ring
+  ASSERT_TRUE(blackbox::init(c).ok());
+  std::pair<std::string, std::string> live;
+  {
+    BBX_SPAN("live {n}", 1);
+    live = current_ids();
+    BBX_INFO("inside live");
+  }
+  const Output tree = logcat("--color=never --trace " + live.first);
+  EXPECT_EQ(tree.status, 0) << tree.out;
+  const std::vector<std::string> lines = message_column(tree.out);
+  ASSERT_EQ(lines.size(), 3u) << tree.out;
+  EXPECT_EQ(lines[0].rfind("live 1  [span " + live.second + ", ", 0), 0u) << lines[0];
+  EXPECT_EQ(lines[1], "  inside live");
+  EXPECT_EQ(lines[2].rfind("end of live 1 after ", 0), 0u) << lines[2];
+  // Other reads of the default inputs stay with the archive directory (there is none).
+  EXPECT_EQ(logcat("-o raw").status, 2);
+}
+
 }  // namespace

@@ -40,8 +40,9 @@ constexpr const char* kDescription =
     "\n"
     "Inputs are archive files (*.bbx), archive directories and ring files (*.bbr, live or\n"
     "dead); with none, the configured archive directory ($BBX_ARCHIVE_DIR, else\n"
-    "$XDG_STATE_HOME/blackbox or ~/.local/state/blackbox). Records of every input are merged\n"
-    "in time order; a record both archived and still in its ring file is shown once.\n"
+    "$XDG_STATE_HOME/blackbox or ~/.local/state/blackbox), and for --trace and --span every\n"
+    "ring file in $BBX_DIR too. Records of every input are merged in time order; a record\n"
+    "both archived and still in its ring file is shown once.\n"
     "\n"
     "An argument that names an existing path is an input; one of the form TAG:L is an\n"
     "Android-style filterspec: L is V D I W E F or S (silent), '*' is every other tag.\n"
@@ -166,26 +167,36 @@ int select(Args& a, logcat::Selection& sel, std::vector<std::string>& inputs) {
     };
   }
   const bool explicit_inputs = !inputs.empty();
-  if (a.pid != 0) {
-    sel.read.pid = a.pid;
-    // Its ring file in the ring directory: <app>.<pid>.bbr.
-    const std::string dir = blackbox::Config::from_env().dir;
-    const std::string suffix = "." + std::to_string(a.pid) + ".bbr";
-    std::string found;
+  const std::string ring_dir = blackbox::Config::from_env().dir;
+  // The ring directory's files whose name ends with `suffix`.
+  auto rings_in_dir = [&](const std::string& suffix) {
+    std::vector<std::string> found;
     std::error_code ec;
-    for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
+    for (const auto& e : std::filesystem::directory_iterator(ring_dir, ec)) {
       const std::string name = e.path().filename();
       if (name.size() > suffix.size() &&
           name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0) {
-        found = e.path();
+        found.push_back(e.path());
       }
     }
+    std::sort(found.begin(), found.end());
+    return found;
+  };
+  if (a.pid != 0) {
+    sel.read.pid = a.pid;
+    // Its ring file in the ring directory: <app>.<pid>.bbr.
+    const std::vector<std::string> found = rings_in_dir("." + std::to_string(a.pid) + ".bbr");
     if (found.empty()) {
       std::fprintf(stderr, "logcat: no ring file of pid %d in %s: archived records only\n", a.pid,
-                   dir.c_str());
+                   ring_dir.c_str());
     } else {
-      inputs.push_back(found);
+      inputs.push_back(found.back());
     }
+  } else if (!explicit_inputs && (!a.trace.empty() || !a.span.empty())) {
+    // One trace from the default inputs: its newest records may not be archived yet, so
+    // every ring file too (live processes, and dead ones not yet recovered); each record is
+    // still shown once.
+    for (const std::string& ring : rings_in_dir(".bbr")) inputs.push_back(ring);
   }
   if (!explicit_inputs) {
     const std::string archive_dir = blackbox::Config::from_env().archive_dir;
