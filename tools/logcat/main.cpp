@@ -196,7 +196,10 @@ int select(Args& a, logcat::Selection& sel, std::vector<std::string>& inputs) {
     // One trace from the default inputs: its newest records may not be archived yet, so
     // every ring file too (live processes, and dead ones not yet recovered); each record is
     // still shown once.
-    for (const std::string& ring : rings_in_dir(".bbr")) inputs.push_back(ring);
+    // (Other users' ring files, which this user may not read, are left out quietly.)
+    for (const std::string& ring : rings_in_dir(".bbr")) {
+      if (access(ring.c_str(), R_OK) == 0) inputs.push_back(ring);
+    }
   }
   if (!explicit_inputs) {
     const std::string archive_dir = blackbox::Config::from_env().archive_dir;
