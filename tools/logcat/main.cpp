@@ -296,9 +296,10 @@ logcat::ProcessLookup process_lookup(logcat::Inputs& inputs) {
     auto it = known->find(key);
     if (it == known->end()) {
       refresh();
-      it = known->find(key);
+      // Unknown even now (no header of its own read): asked once, remembered as unknown.
+      it = known->try_emplace(key).first;
     }
-    return it != known->end() ? it->second : logcat::ProcessFacts{};
+    return it->second;
   };
 }
 
