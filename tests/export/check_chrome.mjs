@@ -15,6 +15,13 @@ import assert from "node:assert/strict";
 import Ajv from "ajv";
 import { analyzeTrace } from "@paulirish/trace_engine/analyze-trace.mjs";
 
+// The trace engine calls Array.prototype.toSorted (Node 20); Debian 12's Node is 18.
+if (!Array.prototype.toSorted) {
+  Object.defineProperty(Array.prototype, "toSorted", {
+    value(compare) { return [...this].sort(compare); },
+  });
+}
+
 const [tracePath, recordsPath] = process.argv.slice(2);
 const here = new URL(".", import.meta.url);
 const trace = JSON.parse(readFileSync(tracePath, "utf8"));

@@ -187,7 +187,13 @@ class OtlpExporter final : public Exporter {
 // Timestamps are microseconds (with nanoseconds as three decimals) from the first record, so
 // that a double holds them exactly; the first record's wall-clock time is in otherData.
 
-void chrome_ts(std::int64_t ns, Text& out) {
+// `time - since` in microseconds with three decimals; saturated (a damaged file's times can
+// be anything).
+void chrome_ts(std::int64_t time, std::int64_t since, Text& out) {
+  std::int64_t ns = 0;
+  if (__builtin_sub_overflow(time, since, &ns) || ns == INT64_MIN) {
+    ns = time < since ? -INT64_MAX : INT64_MAX;
+  }
   if (ns < 0) {
     out += '-';
     ns = -ns;
@@ -212,9 +218,7 @@ class ChromeExporter final : public Exporter {
         complete_event(r, span, *end, out);  // the end record is the span's event
         return;
       }
-      if (open_.size() < kMaxOpen) {
-        open_.try_emplace(span, span_name(r));
-      }
+      if (open_.size() < kMaxOpen && !open_.contains(span)) open_.emplace(span, span_name(r));
     }
     // The record itself: an instant event on its thread's track.
     separator(out);
@@ -223,7 +227,7 @@ class ChromeExporter final : public Exporter {
     out += ",\"cat\":";
     append_json_string(r.tag, out);
     out += ",\"ph\":\"i\",\"s\":\"t\",\"ts\":";
-    chrome_ts(r.time_ns - origin_ns_, out);
+    chrome_ts(r.time_ns, origin_ns_, out);
     int_member("pid", r.pid, out);
     int_member("tid", r.tid, out);
     out += ",\"args\":{\"level\":\"";
@@ -300,9 +304,11 @@ class ChromeExporter final : public Exporter {
     out += "{\"name\":";
     append_json_string(name, out);
     out += ",\"cat\":\"span\",\"ph\":\"X\",\"ts\":";
-    chrome_ts(r.time_ns - duration - origin_ns_, out);
+    std::int64_t start = 0;
+    if (__builtin_sub_overflow(r.time_ns, duration, &start)) start = INT64_MIN;
+    chrome_ts(start, origin_ns_, out);
     out += ",\"dur\":";
-    chrome_ts(duration, out);
+    chrome_ts(duration, 0, out);
     int_member("pid", r.pid, out);
     int_member("tid", r.tid, out);
     out += ",\"args\":{\"trace_id\":\"";

@@ -124,26 +124,21 @@ inline void string_member(std::string_view key, std::string_view value, Text& ou
 inline void append_json_value(const blackbox::Value& v, Text& out, bool exact_in_doubles = false) {
   constexpr std::uint64_t kExact = std::uint64_t{1} << 53;
   // Integers (most fields) straight into the line; the rest through their text form.
+  auto integer = [&](const fmt::format_int& text, bool beyond_doubles) {
+    const bool quote = exact_in_doubles && beyond_doubles;
+    if (quote) out += '"';
+    out.append(text.data(), text.size());
+    if (quote) out += '"';
+  };
   if (const auto* i = std::get_if<std::int64_t>(&v)) {
-    const fmt::format_int text(*i);
-    const bool quote = exact_in_doubles && (*i > static_cast<std::int64_t>(kExact) ||
-                                            *i < -static_cast<std::int64_t>(kExact));
-    if (quote) out += '"';
-    out.append(text.data(), text.size());
-    if (quote) out += '"';
-    return;
+    const bool beyond =
+        *i > static_cast<std::int64_t>(kExact) || *i < -static_cast<std::int64_t>(kExact);
+    return integer(fmt::format_int(*i), beyond);
   }
-  if (const auto* u = std::get_if<std::uint64_t>(&v)) {
-    const fmt::format_int text(*u);
-    const bool quote = exact_in_doubles && *u > kExact;
-    if (quote) out += '"';
-    out.append(text.data(), text.size());
-    if (quote) out += '"';
-    return;
-  }
+  if (const auto* u = std::get_if<std::uint64_t>(&v))
+    return integer(fmt::format_int(*u), *u > kExact);
   const std::string text = plain_value(v);
-  const bool bare = std::holds_alternative<bool>(v) || std::holds_alternative<std::int64_t>(v) ||
-                    std::holds_alternative<std::uint64_t>(v) ||
+  const bool bare = std::holds_alternative<bool>(v) ||
                     (std::holds_alternative<double>(v) && std::isfinite(std::get<double>(v)));
   if (bare) {
     out += text;

@@ -468,13 +468,10 @@ int main(int argc, char** argv) {
   logcat::Selection selection;
   std::vector<std::string> paths;
   if (const int rc = select(a, selection, paths); rc != 0) return rc;
-  // Text and raw lines need only the message: the readers then skip the typed fields. Spans
-  // need them (their end records' duration and parent).
-  selection.read.fields = *stats || (a.output != "text" && a.output != "raw") ||
-                          !selection.fields.empty() || selection.read.trace_id || selection.span;
+  // Text and raw lines need only the message: the readers then skip the typed fields.
+  selection.read.fields =
+      *stats || (a.output != "text" && a.output != "raw") || !selection.fields.empty();
   bool unopened = false;
-  // A trace view reads its whole trace, and filters what it shows itself.
-  logcat::Selection whole_trace;
   auto open_inputs = [&](const logcat::Selection& read, bool report) {
     auto inputs = std::make_unique<logcat::Inputs>(read);
     for (const auto& path : paths) {
@@ -502,6 +499,9 @@ int main(int argc, char** argv) {
       return 1;
     }
   }
+  // A trace view reads its whole trace (with the fields: span end records' duration and
+  // parent), and filters what it shows itself.
+  logcat::Selection whole_trace;
   whole_trace.read.trace_id = selection.read.trace_id;
   whole_trace.read.fields = true;
   const std::unique_ptr<logcat::Inputs> inputs =

@@ -48,9 +48,9 @@ SpanTree::SpanTree(const std::vector<blackbox::Record>& records) {
       node.pid = r.pid;
       node.tid = r.tid;
       node.start_ns = r.time_ns;
+      node.first_record = i;
       node.name = span_end(r) ? std::string("(its start is not in the inputs)") : span_name(r);
       spans_.push_back(std::move(node));
-      first_record_.emplace(id, i);
     }
     SpanNode& node = spans_[it->second];
     ++node.records;
@@ -116,10 +116,8 @@ bool SpanTree::within(std::uint64_t id, std::uint64_t ancestor) const {
 }
 
 const SpanNode* SpanTree::started_by(const blackbox::Record& r, std::size_t index) const {
-  if (!r.has_trace) return nullptr;
-  const auto it = first_record_.find(span_number(r));
-  if (it == first_record_.end() || it->second != index) return nullptr;
-  return find(it->first);
+  const SpanNode* span = r.has_trace ? find(span_number(r)) : nullptr;
+  return span != nullptr && span->first_record == index ? span : nullptr;
 }
 
 }  // namespace logcat

@@ -40,8 +40,9 @@ struct SpanNode {
   std::int64_t start_ns = 0;           // its first record
   std::optional<std::int64_t> end_ns;  // its end record, if any
   std::optional<std::uint64_t> duration_ns;
-  std::size_t records = 0;  // its own, end record included
-  int depth = 0;            // 0: top level
+  std::size_t first_record = 0;  // index of its start (its first record) in the records
+  std::size_t records = 0;       // its own, end record included
+  int depth = 0;                 // 0: top level
 };
 
 // The spans of one trace, from its records in time order.
@@ -59,7 +60,6 @@ class SpanTree {
  private:
   std::vector<SpanNode> spans_;  // in order of their first record
   std::unordered_map<std::uint64_t, std::size_t> by_id_;
-  std::unordered_map<std::uint64_t, std::size_t> first_record_;  // span id -> record index
 };
 
 }  // namespace logcat
