@@ -124,9 +124,18 @@ void span_class_blackbox(benchmark::State& s) {
   BBX_SPAN("request");
   run_batches(s, [](std::uint64_t) { const blackbox::Span span("step"); });
 }
+// The class form with two integer fields (its start record: the name and both).
+void span_class_fields_blackbox(benchmark::State& s) {
+  bench::peers().reset();
+  BBX_SPAN("request");
+  run_batches(s, [](std::uint64_t i) {
+    const blackbox::Span span("step", blackbox::field<"i">(i), blackbox::field<"j">(i * 3));
+  });
+}
 BENCHMARK(span_child_blackbox);
 BENCHMARK(span_root_blackbox);
 BENCHMARK(span_class_blackbox);
+BENCHMARK(span_class_fields_blackbox);
 
 // Collects ns per record (the median when repetitions are asked for) for the summary.
 class SummaryReporter : public benchmark::ConsoleReporter {

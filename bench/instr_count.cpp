@@ -95,6 +95,13 @@ __attribute__((noinline)) void bbx_run_span_class(std::uint64_t n) {
   }
 }
 
+// The class form with two integer fields.
+__attribute__((noinline)) void bbx_run_span_class_fields(std::uint64_t n) {
+  for (std::uint64_t i = 0; i < n; ++i) {
+    const blackbox::Span span("request", blackbox::field<"i">(i), blackbox::field<"j">(i * 3));
+  }
+}
+
 __attribute__((noinline)) void bbx_run_static_string(std::uint64_t n) {
   for (std::uint64_t i = 0; i < n; ++i) BBX_INFO(BENCH_STATIC_FMT);
 }
@@ -110,7 +117,7 @@ int main(int argc, char** argv) {
     std::fprintf(
         stderr,
         "usage: instr_count KIND N  (KIND: four_args four_args_std_string two_ints static_string\n"
-        "        span span_class\n"
+        "        span span_class span_class_fields\n"
         "        disabled spdlog_async_four_args fmt_fwrite_four_args empty flusher_four_args\n    "
         "    flusher_four_args_service)\n");
     return 2;
@@ -143,6 +150,7 @@ int main(int argc, char** argv) {
   if (std::strcmp(kind, "static_string") == 0) run = bbx_run_static_string;
   if (std::strcmp(kind, "span") == 0) run = bbx_run_span;
   if (std::strcmp(kind, "span_class") == 0) run = bbx_run_span_class;
+  if (std::strcmp(kind, "span_class_fields") == 0) run = bbx_run_span_class_fields;
   if (std::strcmp(kind, "disabled") == 0) run = bbx_run_disabled;
   if (std::strcmp(kind, "empty") == 0) run = bbx_run_empty;
   if (std::strcmp(kind, "flusher_four_args") == 0) run = bbx_run_four_args;

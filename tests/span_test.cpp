@@ -66,7 +66,7 @@ Seen read_spans() {
   }
   for (const auto& [span, e] : ended_by_span) {
     std::string name = name_of[span];
-    if (name == "span {span} started") {  // the class form: the name is the argument
+    if (name.starts_with("span {span} started")) {  // the class form: the name is field 0
       for (const auto& [message, r] : seen.records) {
         if (span_of(r) == span && r.message_template == name) {
           name = std::get<std::string>(r.fields.at(0).value);
@@ -133,6 +133,38 @@ TEST(SpanTest, ASpanUnderAnIncomingTraceIsItsChild) {
   EXPECT_EQ(handle.parent, 0x00f067aa0ba902b7u);
   EXPECT_EQ(span_of(seen.records.at("span handle started")), handle.span);
   EXPECT_EQ(span_of(seen.records.at("handling")), handle.span);
+}
+
+TEST(SpanTest, ASpanWithFieldsNamesEachInItsStartRecord) {
+  using namespace blackbox::literals;
+  const std::uint64_t order = 42;
+  const double amount = 12.5;
+  const std::string who = "bob";
+  {
+    blackbox::Span span("charge", blackbox::field<"order">(order), "amount"_f = amount,
+                        "who"_f = who, "retry"_f = -1);
+    BBX_INFO("charging");
+  }
+  const Seen seen = read_spans();
+  ASSERT_EQ(seen.ended.count("charge"), 1u);
+  const blackbox::Record& start = seen.records.at(
+      "span charge started order=42 amount=12.5 "
+      "who=bob retry=-1");
+  EXPECT_EQ(start.tag, "span");
+  EXPECT_EQ(start.message_template,
+            "span {span} started order={order} amount={amount} who={who} retry={retry}");
+  ASSERT_EQ(start.fields.size(), 5u);
+  const std::vector<blackbox::Field> expected = {
+      {"span", std::string("charge")}, {"order", std::uint64_t{42}}, {"amount", 12.5},
+      {"who", std::string("bob")},     {"retry", std::int64_t{-1}},
+  };
+  for (std::size_t i = 0; i < expected.size(); ++i) {
+    EXPECT_EQ(start.fields[i].name, expected[i].name);
+    EXPECT_EQ(start.fields[i].value, expected[i].value) << expected[i].name;
+  }
+  EXPECT_EQ(span_of(start), seen.ended.at("charge").span);
+  EXPECT_EQ(span_of(seen.records.at("charging")), seen.ended.at("charge").span);
+  EXPECT_EQ(seen.ended.at("charge").parent, 0u);
 }
 
 TEST(SpanTest, ASpanOnAnotherThreadContinuesTheTrace) {

@@ -97,6 +97,16 @@ TEST(SpanTree, OnlyTheLibraryTemplatesAreSpanRecords) {
   bbx.message = "charge order 42";
   EXPECT_EQ(logcat::span_name(bbx), "charge order 42");
   EXPECT_EQ(logcat::span_name(start(0xa, 1000, "charge")), "charge");
+  // Span's with fields: the template goes on after a space.
+  Record with_fields = start(0xa, 1000, "charge");
+  with_fields.message_template = "span {span} started order={order}";
+  with_fields.message = "span charge started order=42";
+  with_fields.fields.push_back({"order", std::uint64_t{42}});
+  EXPECT_EQ(logcat::span_name(with_fields), "charge");
+  Record run_on = start(0xa, 1000, "charge");  // not Span's: no space after "started"
+  run_on.message_template = "span {span} startedx";
+  run_on.message = "span charge startedx";
+  EXPECT_EQ(logcat::span_name(run_on), "span charge startedx");
 }
 
 TEST(SpanTree, SpansThatNeverEndedNestOnTheirThread) {

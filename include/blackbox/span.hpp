@@ -4,6 +4,9 @@
 //
 //   BBX_SPAN("charge {order}", order_id);   // to the end of the enclosing scope
 //   blackbox::Span span("charge");          // the same, with a name known only at run time
+//   blackbox::Span span(name, blackbox::field<"order">(order_id), "amount"_f = cents);
+//                                           // ... and fields (using namespace
+//                                           // blackbox::literals for "amount"_f)
 //
 // A span writes two records: its start (the template and its arguments, in the span's
 // context, so it carries the new span id) and its end ("span NAME ended after N ns (parent
@@ -14,6 +17,7 @@
 // the spans opened there).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string_view>
 
@@ -35,13 +39,97 @@ struct SpanState {
 void open_span(SpanState& s, std::string_view name) noexcept;
 void close_span(const SpanState& s) noexcept;
 
+// A field's name as a template argument: known at compile time, so the start record's
+// template (and its check) is built at compile time too.
+template <std::size_t N>
+struct FieldName {
+  consteval FieldName(const char (&name)[N]) {  // NOLINT: implicit by design
+    for (std::size_t i = 0; i < N; ++i) text[i] = name[i];
+  }
+  static constexpr std::size_t size = N - 1;
+  char text[N]{};
+};
+
+// Characters of a template built at compile time, as an array so that TemplateString's
+// check takes it like a literal.
+template <std::size_t N>
+struct TemplateChars {
+  char text[N]{};
+};
+
+// "span {span} started" and " NAME={NAME}" per field: the start record of a Span with
+// fields. Field names must be identifiers (letters, digits, '_', '.'); TemplateString's
+// check rejects any other at compile time.
+template <FieldName... Names>
+struct SpanStartTemplate {
+  static constexpr std::string_view kHead = "span {span} started";
+  static constexpr std::size_t kSize = kHead.size() + ((2 * Names.size + 4) + ... + 0) + 1;
+  static constexpr TemplateChars<kSize> build() {
+    TemplateChars<kSize> out;
+    std::size_t at = 0;
+    for (const char c : kHead) out.text[at++] = c;
+    const auto append_field = [&](std::string_view name) {
+      out.text[at++] = ' ';
+      for (const char c : name) out.text[at++] = c;
+      out.text[at++] = '=';
+      out.text[at++] = '{';
+      for (const char c : name) out.text[at++] = c;
+      out.text[at++] = '}';
+    };
+    (append_field(std::string_view(Names.text, Names.size)), ...);
+    return out;
+  }
+  static constexpr TemplateChars<kSize> value = build();
+};
+
 }  // namespace detail
+
+// A named field of a Span's start record; holds a reference to the value, so use it only
+// as a constructor argument (as `field<"order">(id)` or, with blackbox::literals,
+// `"order"_f = id`).
+template <detail::FieldName Name, typename T>
+struct SpanField {
+  const T& value;
+};
+
+template <detail::FieldName Name, typename T>
+[[nodiscard]] constexpr SpanField<Name, T> field(const T& value) noexcept {
+  return {value};
+}
+
+namespace literals {
+
+template <detail::FieldName Name>
+struct FieldLiteral {
+  template <typename T>
+  constexpr SpanField<Name, T> operator=(const T& value) const noexcept {  // NOLINT
+    return {value};
+  }
+};
+
+// "order"_f = id: the same as field<"order">(id) (in the manner of fmt's "name"_a = v).
+template <detail::FieldName Name>
+constexpr FieldLiteral<Name> operator""_f() noexcept {
+  return {};
+}
+
+}  // namespace literals
 
 class Span {
  public:
   // A span named `name` (copied into its records; keep it short). Its start record is
   // "span NAME started" (tag "span").
   explicit Span(std::string_view name) noexcept;
+  // The same with fields: the start record is "span NAME started order=42 amount=12.5",
+  // each field under its own name (a site of the library's for each list of names and
+  // types, so its file and line are this header's; BBX_SPAN names the caller's line).
+  template <detail::FieldName... Names, typename... Ts>
+  requires(sizeof...(Names) > 0) explicit Span(std::string_view name,
+                                               const SpanField<Names, Ts>&... fields) noexcept
+      : Span(Opened{}, name) {
+    BBX_INTERNAL_LOG(state_.start_ticks, "span", Level::info,
+                     detail::SpanStartTemplate<Names...>::value.text, name, fields.value...);
+  }
   ~Span() { detail::close_span(state_); }
   Span(const Span&) = delete;
   Span& operator=(const Span&) = delete;

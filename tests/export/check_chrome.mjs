@@ -54,8 +54,10 @@ const originUs = origin / 1000n;
 const firstOfSpan = new Map();
 for (const r of records) if (r.span_id && !firstOfSpan.has(r.span_id)) firstOfSpan.set(r.span_id, r);
 const ends = records.filter((r) => r.tag === "span" && r.message.startsWith("span ended after "));
-const spanName = (r) => (r.tag === "span" && r.message.startsWith("span ") && r.message.endsWith(" started")
-  ? r.fields.span : r.message);
+// format.md, *Span records*: "span NAME started", maybe followed by " field=value"s.
+const isSpanStart = (r) => r.tag === "span" && typeof r.fields?.span === "string" &&
+  (r.message === `span ${r.fields.span} started` || r.message.startsWith(`span ${r.fields.span} started `));
+const spanName = (r) => (isSpanStart(r) ? r.fields.span : r.message);
 const nodes = new Map(); // span id -> the engine's tree node
 for (const [, node] of Renderer.entryToNode) {
   if (node.entry.ph === "X") nodes.set(node.entry.args.span_id, node);

@@ -454,6 +454,8 @@ int export_sample() {
     {
       blackbox::Span inner("inner");
       BBX_WARN("inside {what}", "inner");
+      const blackbox::Span with_fields("charge", blackbox::field<"order">(std::uint64_t{42}),
+                                       blackbox::field<"amount">(12.5));
     }
     const auto context = blackbox::current_trace();
     std::thread([context] {

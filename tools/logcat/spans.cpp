@@ -30,7 +30,12 @@ std::optional<SpanEnd> span_end(const blackbox::Record& r) {
 }
 
 std::string span_name(const blackbox::Record& start) {
-  if (start.tag == "span" && start.message_template == kStartTemplate && start.fields.size() == 1) {
+  // Span's template, alone or followed by its fields (" order={order}"...).
+  const std::string_view t = start.message_template;
+  const bool library_start = t.starts_with(kStartTemplate) &&
+                             (t.size() == kStartTemplate.size() || t[kStartTemplate.size()] == ' ');
+  if (start.tag == "span" && library_start && !start.fields.empty() &&
+      start.fields[0].name == "span") {
     if (const auto* name = std::get_if<std::string>(&start.fields[0].value)) return *name;
   }
   return start.message;
