@@ -17,6 +17,8 @@
 #include <iterator>
 #include <limits>
 #include <map>
+#include <new>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -472,6 +474,28 @@ int export_sample() {
         *blackbox::TraceContext::parse("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"));
     BBX_INFO("under a remote parent");
   }
+  // A record in a span's context after the span ended (a thread it was handed to went on).
+  std::optional<blackbox::TraceContext> handed_off;
+  {
+    BBX_SPAN("hand off");
+    handed_off = blackbox::current_trace();
+  }
+  std::thread([handed_off] {
+    pthread_setname_np(pthread_self(), "late worker");
+    blackbox::TraceScope scope(*handed_off);
+    BBX_INFO("after its span ended");
+  }).join();
+  // A request the process is still inside when it stops, as if it had crashed there: spans
+  // that never end (never destroyed: no end record), one inside the other, with a child
+  // that ended, and the last record in the innermost.
+  alignas(blackbox::Span) unsigned char unfinished[2][sizeof(blackbox::Span)];
+  static_cast<void>(new (unfinished[0]) blackbox::Span("unfinished"));
+  {
+    BBX_SPAN("finished child {n}", 1);
+    BBX_INFO("inside the finished child");
+  }
+  static_cast<void>(new (unfinished[1]) blackbox::Span("unfinished step"));
+  BBX_INFO("last words");
   if (!blackbox::flush()) return 1;
   blackbox::shutdown();
   return 0;

@@ -2,11 +2,15 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <array>
 #include <cmath>
+#include <deque>
 #include <map>
 #include <set>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -218,7 +222,7 @@ class ChromeExporter final : public Exporter {
         complete_event(r, span, *end, out);  // the end record is the span's event
         return;
       }
-      if (open_.size() < kMaxOpen && !open_.contains(span)) open_.emplace(span, span_name(r));
+      note_open(r, span);
     }
     // The record itself: an instant event on its thread's track.
     separator(out);
@@ -246,19 +250,23 @@ class ChromeExporter final : public Exporter {
 
   void flush(Text&) override {}
 
-  // Spans that never ended (the process crashed, or is still inside them) have no complete
-  // event: a record's context alone (a TraceScope under an incoming traceparent) looks the
-  // same, and would draw as a span to the end of the trace. Their records are all there.
+  // Spans that never ended (the process crashed, or is still inside them) are drawn from
+  // their first record to the last thing known of them on that thread: a record of theirs,
+  // or the end of a span inside them. Their end is unknown, so they are not drawn to the end
+  // of the trace: a record's context alone (a TraceScope under an incoming traceparent)
+  // looks the same, and on a server thread would stack such slices forever.
   void finish(Text& out) override {
     if (!started_) out += "{\"displayTimeUnit\":\"ns\",\"traceEvents\":[\n";
+    unended_events(out);
     out += "\n],\"otherData\":{\"origin_unix_nano\":\"";
     append_int(origin_ns_, out);
     out += "\",\"producer\":\"blackbox logcat\"}}\n";
   }
 
  private:
-  // Names of the spans started and not ended yet, bounded: contexts that never end (a
-  // TraceScope's remote parent) stay here; past the bound, spans are named "(span)".
+  // The spans started and not ended yet, bounded: contexts that never end (a TraceScope's
+  // remote parent) stay here; past the bound, spans are named "(span)" and those that never
+  // end are not drawn.
   static constexpr std::size_t kMaxOpen = 1 << 16;
 
   void separator(Text& out) {
@@ -291,12 +299,53 @@ class ChromeExporter final : public Exporter {
     }
   }
 
+  // A span seen and not ended yet: where it started, and the last time it is known to
+  // have been running on that thread.
+  struct OpenSpan {
+    std::string name;
+    std::int32_t pid = 0;
+    std::uint32_t tid = 0;
+    std::int64_t first_ns = 0;
+    std::int64_t last_ns = 0;
+    std::array<std::uint8_t, 16> trace{};
+  };
+
+  // An open span goes on at least 1 ns past a slice inside it ends. Equal ends would nest
+  // too, but viewers add `ts + dur` in doubles of microseconds, and the rounding can put
+  // the inner end past the outer (the DevTools engine then drops the inner slice).
+  static void extend_past(OpenSpan& outer, std::int64_t inner_end_ns) {
+    if (inner_end_ns < INT64_MAX) outer.last_ns = std::max(outer.last_ns, inner_end_ns + 1);
+  }
+
+  void note_open(const Record& r, std::uint64_t span) {
+    if (const auto it = open_.find(span); it != open_.end()) {
+      OpenSpan& open = it->second;
+      if (open.pid == r.pid && open.tid == r.tid) open.last_ns = std::max(open.last_ns, r.time_ns);
+      return;
+    }
+    // A record after its span's end (another thread kept its context) does not reopen it.
+    if (open_.size() >= kMaxOpen || ended_.contains(span)) return;
+    open_.emplace(span, OpenSpan{span_name(r), r.pid, r.tid, r.time_ns, r.time_ns, r.trace_id});
+  }
+
   // A span as a complete event, written at its end record: it started `duration` earlier.
   void complete_event(const Record& r, std::uint64_t span, const SpanEnd& end, Text& out) {
     std::string name = "(span)";
     if (const auto it = open_.find(span); it != open_.end()) {
-      name = std::move(it->second);
+      name = std::move(it->second.name);
       open_.erase(it);
+    }
+    if (ended_.insert(span).second) {
+      ended_order_.push_back(span);
+      if (ended_order_.size() > kMaxOpen) {
+        ended_.erase(ended_order_.front());
+        ended_order_.pop_front();
+      }
+    }
+    // A parent still open on this thread was running at least until now.
+    if (const auto it = open_.find(end.parent); it != open_.end()) {
+      OpenSpan& parent = it->second;
+      if (parent.pid == r.pid && parent.tid == r.tid) extend_past(parent, r.time_ns);
     }
     const auto duration =
         static_cast<std::int64_t>(std::min<std::uint64_t>(end.duration_ns, INT64_MAX / 4));
@@ -317,13 +366,63 @@ class ChromeExporter final : public Exporter {
                        end.parent);
   }
 
+  // The spans never ended, per thread in start order. A slice that begins inside another's
+  // is inside it: the outer one lasts at least as long as the inner (a sweep with a stack
+  // of the slices open at each start), so the slices nest as the trace viewers require.
+  // A span that never ended is also still open when a later one of its trace starts on its
+  // thread (a thread's spans end in the reverse of their start order), as in the text
+  // tree; another trace's context may have been left without a record.
+  void unended_events(Text& out) {
+    std::map<std::pair<std::int32_t, std::uint32_t>,
+             std::vector<std::pair<std::uint64_t, OpenSpan*>>>
+        by_thread;
+    for (auto& [span, open] : open_) by_thread[{open.pid, open.tid}].emplace_back(span, &open);
+    for (auto& [thread, spans] : by_thread) {
+      std::sort(spans.begin(), spans.end(), [](const auto& a, const auto& b) {
+        return std::pair(a.second->first_ns, a.first) < std::pair(b.second->first_ns, b.first);
+      });
+      std::vector<OpenSpan*> stack;
+      const auto pop = [&stack] {
+        const OpenSpan* inner = stack.back();
+        stack.pop_back();
+        if (!stack.empty()) extend_past(*stack.back(), inner->last_ns);
+      };
+      for (auto& [span, open] : spans) {
+        while (!stack.empty() && stack.back()->last_ns < open->first_ns &&
+               stack.back()->trace != open->trace) {
+          pop();
+        }
+        stack.push_back(open);
+      }
+      while (!stack.empty()) pop();
+      for (const auto& [span, open] : spans) unended_event(span, *open, out);
+    }
+  }
+
+  void unended_event(std::uint64_t span, const OpenSpan& open, Text& out) {
+    separator(out);
+    out += "{\"name\":";
+    append_json_string(open.name, out);
+    out += ",\"cat\":\"span\",\"ph\":\"X\",\"ts\":";
+    chrome_ts(open.first_ns, origin_ns_, out);
+    out += ",\"dur\":";
+    chrome_ts(open.last_ns, open.first_ns, out);
+    int_member("pid", open.pid, out);
+    int_member("tid", open.tid, out);
+    out += ",\"args\":{\"trace_id\":\"";
+    append_hex(open.trace.data(), 16, out);
+    out += fmt::format("\",\"span_id\":\"{:016x}\",\"ended\":false}}}}", span);
+  }
+
   ProcessLookup lookup_;
   bool started_ = false;
   std::int64_t origin_ns_ = 0;
   std::size_t events_ = 0;
   std::set<std::int32_t> processes_;
   std::set<std::pair<std::int32_t, std::uint32_t>> threads_;
-  std::unordered_map<std::uint64_t, std::string> open_;  // started, not ended yet: names
+  std::unordered_map<std::uint64_t, OpenSpan> open_;  // started, not ended yet
+  std::unordered_set<std::uint64_t> ended_;           // the last kMaxOpen spans ended
+  std::deque<std::uint64_t> ended_order_;             // ... oldest first
 };
 
 }  // namespace
