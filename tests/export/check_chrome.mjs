@@ -19,11 +19,21 @@ import assert from "node:assert/strict";
 import Ajv from "ajv";
 import { analyzeTrace } from "@paulirish/trace_engine/analyze-trace.mjs";
 
-// The trace engine calls Array.prototype.toSorted (Node 20); Debian 12's Node is 18.
+// The trace engine calls Array.prototype.toSorted (Node 20) and URL.parse (Node 22);
+// Debian 12's Node is 18.
 if (!Array.prototype.toSorted) {
   Object.defineProperty(Array.prototype, "toSorted", {
     value(compare) { return [...this].sort(compare); },
   });
+}
+if (!URL.parse) {
+  URL.parse = (url, base) => {
+    try {
+      return new URL(url, base);
+    } catch {
+      return null;
+    }
+  };
 }
 
 const [tracePath, recordsPath] = process.argv.slice(2);
