@@ -12,6 +12,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <array>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <map>
@@ -134,6 +136,17 @@ ChildRun run_child(const std::string& kind, int threads) {
   return run;
 }
 
+template <std::size_t N>
+std::string hex(const std::array<std::uint8_t, N>& bytes) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out;
+  for (const std::uint8_t b : bytes) {
+    out += kDigits[b >> 4];
+    out += kDigits[b & 15];
+  }
+  return out;
+}
+
 // The numbered records ("thread {t} record {i}") a ring file holds, as (thread, record).
 std::pair<int, int> record_key(const blackbox::Record& r) {
   return {static_cast<int>(std::get<std::int64_t>(r.fields.at(0).value)),
@@ -201,15 +214,30 @@ TEST_P(CrashHandler, ReportsTheCrashAndKeepsEveryAcknowledgedRecord) {
   // Every acknowledged record is in the ring file (the default 1 MiB rings hold them all).
   std::set<std::pair<int, int>> logged;
   bool warned = false;
+  std::array<std::uint8_t, 16> warned_trace{};
+  std::array<std::uint8_t, 8> warned_span{};
   reader->poll([&](const blackbox::Record& r) {
     if (r.message_template == "thread {t} record {i}") {
       logged.insert(record_key(r));
     } else if (r.message == std::string("about to crash: ") + kind.name) {
       warned = true;
       EXPECT_EQ(r.tid, static_cast<std::uint32_t>(run.crash_tid));
+      EXPECT_TRUE(r.has_trace);
+      warned_trace = r.trace_id;
+      warned_span = r.span_id;
     }
   });
   EXPECT_TRUE(warned);
+  // The report names the request the thread was in when it crashed: the trace and span its
+  // last record carries (a span of its own inside the incoming trace).
+  const auto expect_trace = [&](const blackbox::CrashInfo& crash, const char* where) {
+    EXPECT_TRUE(crash.has_trace) << where;
+    EXPECT_EQ(hex(crash.trace_id), "4bf92f3577b34da6a3ce929d0e0e4736") << where;
+    EXPECT_EQ(crash.trace_id, warned_trace) << where;
+    EXPECT_EQ(crash.span_id, warned_span) << where;
+    EXPECT_NE(hex(crash.span_id), "00f067aa0ba902b7") << where;  // not the incoming parent
+  };
+  if (info.crash) expect_trace(*info.crash, "ring");
   EXPECT_GE(run.acked.size(), static_cast<std::size_t>(101 * threads));
   std::size_t missing = 0;
   for (const auto& a : run.acked) missing += logged.count(a) == 0 ? 1 : 0;
@@ -227,6 +255,7 @@ TEST_P(CrashHandler, ReportsTheCrashAndKeepsEveryAcknowledgedRecord) {
     const blackbox::RingInfo copy_info = copy->info();
     ASSERT_TRUE(copy_info.crash);
     EXPECT_EQ(copy_info.crash->signal, kind.signal);
+    expect_trace(*copy_info.crash, "dump");
     EXPECT_EQ(copy_info.crash->tid, static_cast<std::uint32_t>(run.crash_tid));
     const std::set<std::pair<int, int>> dumped = numbered_records(*copy);
     std::size_t not_dumped = 0;
@@ -266,6 +295,7 @@ TEST_P(CrashHandler, ReportsTheCrashAndKeepsEveryAcknowledgedRecord) {
     EXPECT_EQ(file.pid, run.pid);
     EXPECT_EQ(file.crash->signal, kind.signal);
     EXPECT_EQ(file.crash->tid, static_cast<std::uint32_t>(run.crash_tid));
+    expect_trace(*file.crash, "archive");
   }
   EXPECT_EQ(reports, kind.signal == SIGKILL ? 0 : 1);
   EXPECT_EQ(files_of_child, 2) << "its own archive file, and the recovered one";
@@ -288,6 +318,9 @@ TEST(CrashHandlerConcurrent, ThreadsCrashingTogetherLeaveOneReport) {
     EXPECT_EQ(info.crash->signal, SIGSEGV);
     const long reporter = info.crash->tid;
     EXPECT_TRUE(reporter == run.crash_tid || run.crashers.count(reporter) == 1) << reporter;
+    // The report's trace context is the reporting thread's own: the main thread was in a
+    // trace, the workers were not.
+    EXPECT_EQ(info.crash->has_trace, reporter == run.crash_tid) << reporter;
     EXPECT_LE(info.crash->other_threads, 4u);
     const std::set<std::pair<int, int>> logged = numbered_records(*reader);
     EXPECT_EQ(run.acked.size(), 4u * 101);

@@ -618,7 +618,7 @@ TEST(LogcatCrash, ACrashedRingStartsWithItsCrashReport) {
 
   const Output text = logcat(c.ring + " -l warn --color=never");
   EXPECT_EQ(text.status, 0);
-  const std::vector<std::string> got = lines_of(text.out);
+  std::vector<std::string> got = lines_of(text.out);
   // The report, the stack, each thread's last record (the crashing thread first, in the
   // trace it was in), then the records.
   ASSERT_GE(got.size(), 7u) << text.out;
@@ -626,6 +626,14 @@ TEST(LogcatCrash, ACrashedRingStartsWithItsCrashReport) {
                            ") crashed: SIGSEGV (address not mapped) at address 0x0, thread " +
                            c.tid + " (";
   EXPECT_EQ(got[0].substr(0, head.size()), head);
+  // The request it was in: the trace, its own span in it, and the command that shows it.
+  const std::regex in_trace(
+      "--- in trace 4bf92f3577b34da6a3ce929d0e0e4736, span ([0-9a-f]{16}) "
+      "\\(logcat --trace 4bf92f3577b34da6a3ce929d0e0e4736\\)");
+  std::smatch span;
+  ASSERT_TRUE(std::regex_match(got[1], span, in_trace)) << got[1];
+  EXPECT_NE(span[1], "00f067aa0ba902b7");  // not the incoming parent: the span it opened
+  got.erase(got.begin() + 1);
   EXPECT_EQ(got[1], "--- stack (innermost first):");
   // The faulting function first, with its source line (a build with debug information);
   // then its callers.
@@ -661,12 +669,20 @@ TEST(LogcatCrash, ACrashedRingStartsWithItsCrashReport) {
                                                : ",\"function\":\"crash_segv()\",\"module\":\""),
             std::string::npos)
       << json.out;
+  EXPECT_NE(json.out.find(",\"exception\":\"\",\"trace_id\":\"4bf92f3577b34da6a3ce929d0e0e4736\","
+                          "\"span_id\":\"" +
+                          span[1].str() + "\",\"frames\":["),
+            std::string::npos)
+      << json.out;
   EXPECT_NE(json.out.find("\"threads\":[{\"tid\":" + c.tid + ","), std::string::npos) << json.out;
   EXPECT_NE(json.out.find("\"trace_id\":\"4bf92f3577b34da6a3ce929d0e0e4736\"}"), std::string::npos)
       << json.out;
 
   // -n in a post-mortem: the last N records of every thread, not of the process.
-  const std::vector<std::string> last = lines_of(logcat(c.ring + " -n 1 --color=never").out);
+  std::vector<std::string> last = lines_of(logcat(c.ring + " -n 1 --color=never").out);
+  ASSERT_GE(last.size(), 2u);
+  EXPECT_TRUE(std::regex_match(last[1], in_trace)) << last[1];
+  last.erase(last.begin() + 1);
   ASSERT_EQ(last.size(), i + 4) << text.out;
   // One record of each thread, in time order (the worker kept logging meanwhile).
   const std::string& a = last[i + 2];
@@ -691,8 +707,8 @@ TEST(LogcatCrash, FramesOfAGoneBinaryShowItsBuildIdAndOffset) {
   std::filesystem::remove(copy);
   const Output text = logcat(c.ring + " -l warn --color=never");
   const std::vector<std::string> got = lines_of(text.out);
-  ASSERT_GE(got.size(), 3u) << text.out;
-  const std::string frame = got[2];
+  ASSERT_GE(got.size(), 4u) << text.out;
+  const std::string frame = got[3];  // after the report and its trace
   EXPECT_EQ(frame.rfind("    #0 0x", 0), 0u) << frame;
   EXPECT_NE(frame.find(" " + copy + "+0x"), std::string::npos) << frame;
   const std::size_t id = frame.find("(build id ");

@@ -138,6 +138,11 @@ struct CrashInfo {
   std::int64_t handler_start_ns = 0;
   std::int64_t handler_end_ns = 0;
   std::vector<LoadedModule> modules;  // those the frames fall in
+  // The crashing thread's trace context when it crashed, if it had one: the request it was
+  // serving (`logcat --trace` shows the whole of it).
+  bool has_trace = false;
+  std::array<std::uint8_t, 16> trace_id{};
+  std::array<std::uint8_t, 8> span_id{};
 };
 
 struct RingInfo {

@@ -26,6 +26,7 @@
 #include <exception>
 #include <typeinfo>
 
+#include "blackbox/detail/producer.hpp"
 #include "core/logger.hpp"
 #include "crash/dump.hpp"
 #include "crash/modules.hpp"
@@ -119,6 +120,14 @@ void write_report(int sig, const siginfo_t* info, const void* context, std::uint
   if (g_have_exception.load(std::memory_order_acquire)) {
     std::memcpy(r.exception, g_exception, sizeof r.exception);
     r.flags |= ring::kCrashFlagTerminate;
+  }
+  // The request it was serving: this thread's trace context (its own thread-local state,
+  // initial-exec TLS: no allocation, no lock; a fault or abort() runs the handler on the
+  // thread that caused it).
+  if (const detail::Producer& p = detail::tls_producer; p.trace_bytes != 0) {
+    std::memcpy(r.trace_id, p.trace, sizeof r.trace_id);
+    std::memcpy(r.span_id, p.trace + sizeof r.trace_id, sizeof r.span_id);
+    r.flags |= ring::kCrashFlagTrace;
   }
   void* frames[ring::kCrashFrames];
   const int n = backtrace(frames, static_cast<int>(ring::kCrashFrames));

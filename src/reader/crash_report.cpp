@@ -11,7 +11,8 @@ std::optional<CrashInfo> parse_crash_report(std::span<const std::byte> bytes) {
   ring::CrashReport r;
   if (bytes.size() < sizeof r) return std::nullopt;
   std::memcpy(&r, bytes.data(), sizeof r);
-  if (std::memcmp(r.magic, ring::kCrashMagic, sizeof r.magic) != 0 || r.fixed_bytes < sizeof r) {
+  if (std::memcmp(r.magic, ring::kCrashMagic, sizeof r.magic) != 0 ||
+      r.fixed_bytes < ring::kCrashReportBaseBytes) {
     return std::nullopt;
   }
   CrashInfo c;
@@ -29,6 +30,13 @@ std::optional<CrashInfo> parse_crash_report(std::span<const std::byte> bytes) {
   c.pc = r.context_pc;
   c.handler_start_ns = r.handler_start_ns;
   c.handler_end_ns = r.handler_end_ns;
+  // The trace context: in reports that hold it (a first-version report's bytes there are
+  // its first module entry).
+  if (r.fixed_bytes >= sizeof r && (r.flags & ring::kCrashFlagTrace) != 0) {
+    c.has_trace = true;
+    std::memcpy(c.trace_id.data(), r.trace_id, sizeof r.trace_id);
+    std::memcpy(c.span_id.data(), r.span_id, sizeof r.span_id);
+  }
   // The modules follow the report (from fixed_bytes on, so that a longer report of a later
   // version still finds them); as many as the bytes hold.
   std::span<const std::byte> rest =

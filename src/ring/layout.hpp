@@ -108,6 +108,7 @@ inline constexpr std::uint64_t kCrashOffset = 1024;
 inline constexpr char kCrashMagic[8] = {'B', 'B', 'X', 'C', 'R', 'S', 'H', '\0'};
 inline constexpr std::uint32_t kCrashFrames = 64;
 inline constexpr std::uint32_t kCrashFlagTerminate = 1;  // std::terminate (exception text set)
+inline constexpr std::uint32_t kCrashFlagTrace = 2;      // the thread had a trace context
 struct CrashReport {
   char magic[8];
   std::uint32_t fixed_bytes;  // sizeof(CrashReport)
@@ -130,8 +131,16 @@ struct CrashReport {
   // The instruction the signal interrupted (the faulting one, for a fault): the frame of
   // `frames` where the crashed code's stack starts, after the handler's own frames.
   std::uint64_t context_pc;
+  // The crashing thread's trace context when it crashed (kCrashFlagTrace): the trace id and
+  // span id its records carried then, as on the wire. Appended after the first version's
+  // 856 bytes: readers take these only from a report whose fixed_bytes covers them.
+  std::uint8_t trace_id[16];
+  std::uint8_t span_id[8];
 };
-static_assert(sizeof(CrashReport) == 856);
+static_assert(sizeof(CrashReport) == 880);
+// The first version's report, without the trace context: readers accept it.
+inline constexpr std::uint32_t kCrashReportBaseBytes = 856;
+static_assert(offsetof(CrashReport, trace_id) == kCrashReportBaseBytes);
 
 // The modules (executable, shared libraries) the report's frames fall in, for offline
 // symbolisation: right after the report, module_count of them. Captured when the handlers

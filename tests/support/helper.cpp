@@ -381,6 +381,8 @@ int crash(const std::string& kind, int threads) {
   // The crash comes inside a trace: the post-mortem view names it for this thread.
   blackbox::TraceScope in_trace(
       *blackbox::TraceContext::parse("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"));
+  // ... and in a span of its own: the crash report names that span (never ended).
+  const blackbox::Span request("last request");
   BBX_WARN("about to crash: {kind}", kind);
   go.store(true);
   // The handler itself crashes while it writes the report: of the same signal (blocked

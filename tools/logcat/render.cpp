@@ -326,6 +326,13 @@ void render_crash(const Crashed& crashed, const std::vector<LastRecord>& threads
     string_member("thread", c.thread_name, out);
     int_member("time_unix_nano", c.time_ns, out);
     string_member("exception", c.exception, out);
+    if (c.has_trace) {
+      out += ",\"trace_id\":\"";
+      append_hex(c.trace_id.data(), 16, out);
+      out += "\",\"span_id\":\"";
+      append_hex(c.span_id.data(), 8, out);
+      out += '"';
+    }
     out += ",\"frames\":[";
     for (std::size_t i = 0; i < frames.size(); ++i) {
       const Frame& f = frames[i];
@@ -388,6 +395,15 @@ void render_crash(const Crashed& crashed, const std::vector<LastRecord>& threads
     out += "--- uncaught exception: ";
     append_printable(c.exception, out);
     out += '\n';
+  }
+  if (c.has_trace) {  // the request it was serving, and how to see all of it
+    out += "--- in trace ";
+    append_hex(c.trace_id.data(), 16, out);
+    out += ", span ";
+    append_hex(c.span_id.data(), 8, out);
+    out += " (logcat --trace ";
+    append_hex(c.trace_id.data(), 16, out);
+    out += ")\n";
   }
   if (c.other_threads != 0) {
     out += "--- other threads crashing at the same time: ";
