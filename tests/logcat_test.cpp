@@ -630,9 +630,10 @@ TEST(LogcatCrash, ACrashedRingStartsWithItsCrashReport) {
   const std::regex in_trace(
       "--- in trace 4bf92f3577b34da6a3ce929d0e0e4736, span ([0-9a-f]{16}) "
       "\\(logcat --trace 4bf92f3577b34da6a3ce929d0e0e4736\\)");
-  std::smatch span;
-  ASSERT_TRUE(std::regex_match(got[1], span, in_trace)) << got[1];
-  EXPECT_NE(span[1], "00f067aa0ba902b7");  // not the incoming parent: the span it opened
+  std::smatch match;
+  ASSERT_TRUE(std::regex_match(got[1], match, in_trace)) << got[1];
+  const std::string span = match[1].str();  // (a copy: the match points into got[1])
+  EXPECT_NE(span, "00f067aa0ba902b7");      // not the incoming parent: the span it opened
   got.erase(got.begin() + 1);
   EXPECT_EQ(got[1], "--- stack (innermost first):");
   // The faulting function first, with its source line (a build with debug information);
@@ -671,7 +672,7 @@ TEST(LogcatCrash, ACrashedRingStartsWithItsCrashReport) {
       << json.out;
   EXPECT_NE(json.out.find(",\"exception\":\"\",\"trace_id\":\"4bf92f3577b34da6a3ce929d0e0e4736\","
                           "\"span_id\":\"" +
-                          span[1].str() + "\",\"frames\":["),
+                          span + "\",\"frames\":["),
             std::string::npos)
       << json.out;
   EXPECT_NE(json.out.find("\"threads\":[{\"tid\":" + c.tid + ","), std::string::npos) << json.out;
