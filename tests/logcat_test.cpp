@@ -137,16 +137,22 @@ class Child {
 
 std::string helper() { return blackbox::test::helper_path(); }
 
+// Starts the logger as `app`, archiving into `archive_dir` ("": records stay in the ring).
+bool start_logging(const std::string& app, const std::string& archive_dir,
+                   const std::string& levels = "") {
+  blackbox::Config c = blackbox::Config::from_env();
+  c.app = app;
+  if (!levels.empty()) c.levels = levels;
+  c.archive_dir = archive_dir;
+  return blackbox::init(c).ok();
+}
+
 class LogcatTest : public ::testing::Test {
  protected:
   // One archive: records of three tags and four levels, one with a trace, from two threads.
   void SetUp() override {
     dir_ = blackbox::test::make_temp_dir("archive");
-    blackbox::Config c = blackbox::Config::from_env();
-    c.app = "logcat_test";
-    c.levels = "trace";
-    c.archive_dir = dir_;
-    ASSERT_TRUE(blackbox::init(c).ok());
+    ASSERT_TRUE(start_logging("logcat_test", dir_, "trace"));
     BBX_LOG("net", blackbox::Level::debug, "connect {host}:{port}", "db1", 5432);
     BBX_LOG("db", blackbox::Level::info, "query {sql} took {ms:.1f} ms", "select 1", 0.25);
     std::thread([] {
@@ -249,10 +255,7 @@ TEST_F(LogcatTest, TextAndJsonLines) {
 // (C0 but tab, DEL, C1); raw prints the bytes as logged; JSON escapes them its own way.
 TEST(LogcatText, ControlCharactersAreEscaped) {
   const std::string dir = blackbox::test::make_temp_dir("escape");
-  blackbox::Config c = blackbox::Config::from_env();
-  c.app = "escape";
-  c.archive_dir = dir;
-  ASSERT_TRUE(blackbox::init(c).ok());
+  ASSERT_TRUE(start_logging("escape", dir));
   const std::string name =
       "bob\n2026-01-01 00:00:00.000000 E       1 auth     forged\r\x1b[31m\x7f\xc2\x9b"
       "\xc2\xa0\xc3\xa9\ttab";
@@ -780,10 +783,7 @@ std::pair<std::string, std::string> current_ids() {
 
 TEST(LogcatTrace, TreeOfSpansWithDurationsAndOneSpanAlone) {
   const std::string dir = blackbox::test::make_temp_dir("trace");
-  blackbox::Config c = blackbox::Config::from_env();
-  c.app = "trace_tree";
-  c.archive_dir = dir;
-  ASSERT_TRUE(blackbox::init(c).ok());
+  ASSERT_TRUE(start_logging("trace_tree", dir));
   std::pair<std::string, std::string> request, lookup, task, open, nested;
   {
     BBX_SPAN("request {id}", 7);
@@ -868,10 +868,7 @@ TEST(LogcatTrace, TreeOfSpansWithDurationsAndOneSpanAlone) {
 // With no inputs, a trace is read from the archive directory and from every ring file: its
 // newest records may not be archived yet (here nothing is).
 TEST(LogcatTrace, WithNoInputsTheTraceIsAlsoReadFromRingFiles) {
-  blackbox::Config c = blackbox::Config::from_env();
-  c.app = "trace_live";
-  c.archive_dir = "";  // no archive: the records are only in this process's ring
-  ASSERT_TRUE(blackbox::init(c).ok());
+  ASSERT_TRUE(start_logging("trace_live", ""));  // no archive: only this process's ring
   std::pair<std::string, std::string> live;
   {
     BBX_SPAN("live {n}", 1);

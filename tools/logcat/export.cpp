@@ -7,6 +7,7 @@
 #include <cmath>
 #include <deque>
 #include <map>
+#include <optional>
 #include <set>
 #include <string_view>
 #include <unordered_map>
@@ -52,13 +53,11 @@ void otlp_int_attribute(std::string_view key, std::int64_t value, Text& out) {
 // as its decimal text. Doubles that JSON cannot hold go as the mapping's "NaN" and
 // "Infinity" strings.
 void otlp_value(const blackbox::Value& v, Text& out) {
-  if (const auto* i = std::get_if<std::int64_t>(&v)) {
+  const auto* i = std::get_if<std::int64_t>(&v);
+  const auto* u = std::get_if<std::uint64_t>(&v);
+  if (i != nullptr || (u != nullptr && *u <= INT64_MAX)) {
     out += "{\"intValue\":\"";
-    append_int(*i, out);
-    out += "\"}";
-  } else if (const auto* u = std::get_if<std::uint64_t>(&v); u && *u <= INT64_MAX) {
-    out += "{\"intValue\":\"";
-    append_int(*u, out);
+    append_int(i != nullptr ? *i : static_cast<std::int64_t>(*u), out);
     out += "\"}";
   } else if (const auto* d = std::get_if<double>(&v)) {
     out += "{\"doubleValue\":";
@@ -349,21 +348,30 @@ class ChromeExporter final : public Exporter {
     }
     const auto duration =
         static_cast<std::int64_t>(std::min<std::uint64_t>(end.duration_ns, INT64_MAX / 4));
+    std::int64_t start = 0;
+    if (__builtin_sub_overflow(r.time_ns, duration, &start)) start = INT64_MIN;
+    slice(name, start, duration, 0, r.pid, r.tid, r.trace_id, span, end.parent, out);
+  }
+
+  // A span's complete event on its thread's track, lasting `to - from`. Its args end with
+  // its parent (an ended span) or `"ended":false` (one that never ended).
+  void slice(std::string_view name, std::int64_t start, std::int64_t to, std::int64_t from,
+             std::int32_t pid, std::uint32_t tid, const std::array<std::uint8_t, 16>& trace,
+             std::uint64_t span, std::optional<std::uint64_t> parent, Text& out) {
     separator(out);
     out += "{\"name\":";
     append_json_string(name, out);
     out += ",\"cat\":\"span\",\"ph\":\"X\",\"ts\":";
-    std::int64_t start = 0;
-    if (__builtin_sub_overflow(r.time_ns, duration, &start)) start = INT64_MIN;
     chrome_ts(start, origin_ns_, out);
     out += ",\"dur\":";
-    chrome_ts(duration, 0, out);
-    int_member("pid", r.pid, out);
-    int_member("tid", r.tid, out);
+    chrome_ts(to, from, out);
+    int_member("pid", pid, out);
+    int_member("tid", tid, out);
     out += ",\"args\":{\"trace_id\":\"";
-    append_hex(r.trace_id.data(), 16, out);
-    out += fmt::format("\",\"span_id\":\"{:016x}\",\"parent_span_id\":\"{:016x}\"}}}}", span,
-                       end.parent);
+    append_hex(trace.data(), 16, out);
+    out += fmt::format("\",\"span_id\":\"{:016x}\"", span);
+    out += parent ? fmt::format(",\"parent_span_id\":\"{:016x}\"}}}}", *parent)
+                  : std::string(",\"ended\":false}}");
   }
 
   // The spans never ended, per thread in start order. A slice that begins inside another's
@@ -395,23 +403,11 @@ class ChromeExporter final : public Exporter {
         stack.push_back(open);
       }
       while (!stack.empty()) pop();
-      for (const auto& [span, open] : spans) unended_event(span, *open, out);
+      for (const auto& [span, open] : spans) {
+        slice(open->name, open->first_ns, open->last_ns, open->first_ns, open->pid, open->tid,
+              open->trace, span, std::nullopt, out);
+      }
     }
-  }
-
-  void unended_event(std::uint64_t span, const OpenSpan& open, Text& out) {
-    separator(out);
-    out += "{\"name\":";
-    append_json_string(open.name, out);
-    out += ",\"cat\":\"span\",\"ph\":\"X\",\"ts\":";
-    chrome_ts(open.first_ns, origin_ns_, out);
-    out += ",\"dur\":";
-    chrome_ts(open.last_ns, open.first_ns, out);
-    int_member("pid", open.pid, out);
-    int_member("tid", open.tid, out);
-    out += ",\"args\":{\"trace_id\":\"";
-    append_hex(open.trace.data(), 16, out);
-    out += fmt::format("\",\"span_id\":\"{:016x}\",\"ended\":false}}}}", span);
   }
 
   ProcessLookup lookup_;
