@@ -12,10 +12,10 @@
 #include <string>
 #include <vector>
 
-#include "archive/format.hpp"
-#include "archive/frame.hpp"
 #include "blackbox/blackbox.hpp"
 #include "blackbox/reader.hpp"
+#include "format/archive_format.hpp"
+#include "format/frame.hpp"
 #include "support/test_env.hpp"
 
 namespace {

@@ -19,8 +19,9 @@
 #include <string>
 #include <vector>
 
-#include "archive/chunk_codec.hpp"
-#include "archive/frame.hpp"
+#include "format/chunk_decoder.hpp"
+#include "format/chunk_encoder.hpp"
+#include "format/frame.hpp"
 #include "support/test_env.hpp"
 
 namespace {

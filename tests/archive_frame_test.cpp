@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "archive/frame.hpp"
+#include "format/frame.hpp"
 
 namespace {
 

@@ -11,7 +11,7 @@
 #include <cstring>
 #include <vector>
 
-#include "ring/layout.hpp"
+#include "format/ring_layout.hpp"
 
 namespace {
 

@@ -16,7 +16,7 @@
 #include <string>
 
 #include "blackbox/blackbox.hpp"
-#include "ring/layout.hpp"
+#include "format/ring_layout.hpp"
 #include "support/test_env.hpp"
 
 namespace {

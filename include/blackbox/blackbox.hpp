@@ -33,7 +33,9 @@
 #include "blackbox/detail/encode.hpp"
 #include "blackbox/detail/site.hpp"
 #include "blackbox/level.hpp"
+#include "blackbox/stats.hpp"
 #include "blackbox/trace.hpp"
+#include "blackbox/version.hpp"
 
 #ifndef BBX_TAG
 #define BBX_TAG "main"
@@ -121,34 +123,8 @@ void set_level(Level level);
 // started. Thread-safe.
 [[nodiscard]] std::string ring_path();
 
-// Counters the logger keeps about its own losses. Thread-safe, lock-free.
-struct Stats {
-  std::uint64_t threads_attached = 0;    // threads that got a ring slot
-  std::uint64_t dropped_no_slot = 0;     // records dropped: every slot was taken
-  std::uint64_t dropped_after_exit = 0;  // records dropped: thread or logger shut down
-  std::uint64_t sites_dropped = 0;       // sites disabled: the site table was full
-  bool anonymous_ring = false;           // the ring directory could not be used
-
-  // The archive (all zero when it is disabled). Loss counts are exact record counts.
-  bool archive_enabled = false;
-  std::uint64_t records_archived = 0;       // records written to archive files
-  std::uint64_t archive_bytes_written = 0;  // bytes appended to archive files
-  std::uint64_t chunks_written = 0;
-  std::uint64_t archive_files_created = 0;
-  std::uint64_t archive_files_deleted = 0;  // by retention
-  std::uint64_t lost_overwritten = 0;       // a producer lapped the flusher
-  std::uint64_t lost_disk_error = 0;        // could not be written (breaker open)
-  std::uint64_t lost_corrupt = 0;           // failed validation in the ring
-  // The circuit breaker: open while archive writes fail (the flusher backs off and probes).
-  bool breaker_open = false;
-  std::uint64_t breaker_trips = 0;  // times it opened
-  std::uint64_t write_errors = 0;   // failed writes (including failed probes)
-  int last_write_errno = 0;         // errno of the latest failure (ENOSPC, EIO, ...)
-  // Ring files that dead processes of this app left, recovered into the archive at start.
-  std::uint64_t rings_recovered = 0;
-  std::uint64_t records_recovered = 0;
-  std::uint64_t dumps_written = 0;  // by the dump signal
-};
+// Counters the logger keeps about its own losses (blackbox/stats.hpp). Thread-safe,
+// lock-free.
 [[nodiscard]] Stats stats();
 
 }  // namespace blackbox

@@ -13,13 +13,11 @@
 #include <ctime>
 
 #include "blackbox/config.hpp"
+#include "format/file_names.hpp"
 #include "sys/sys.hpp"
 
 namespace blackbox::archive {
 namespace {
-
-constexpr std::size_t kTimeChars = 23;  // "20261124T130602.123456Z"
-constexpr const char* kSuffix = ".bbx";
 
 // mkdir -p with mode 0750 for what it creates.
 int make_dirs(const std::string& path) {
@@ -35,35 +33,6 @@ int make_dirs(const std::string& path) {
 }
 
 }  // namespace
-
-std::string file_time(std::int64_t ns) {
-  const std::time_t seconds = static_cast<std::time_t>(ns / 1'000'000'000);
-  std::tm tm{};
-  gmtime_r(&seconds, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y%m%dT%H%M%S", &tm);
-  char out[64];
-  std::snprintf(out, sizeof out, "%s.%06dZ", buf, static_cast<int>((ns % 1'000'000'000) / 1000));
-  return out;
-}
-
-bool parse_file_name(const std::string& name, std::string& app, int& pid) {
-  const std::size_t suffix = std::strlen(kSuffix);
-  if (name.size() < kTimeChars + 1 + 1 + 1 + 1 + suffix) return false;
-  if (name.compare(name.size() - suffix, suffix, kSuffix) != 0) return false;
-  if (name[kTimeChars - 1] != 'Z' || name[8] != 'T' || name[kTimeChars] != '.') return false;
-  const std::string rest = name.substr(kTimeChars + 1, name.size() - suffix - kTimeChars - 1);
-  const std::size_t dot = rest.find_last_of('.');
-  if (dot == std::string::npos || dot == 0 || dot + 1 == rest.size()) return false;
-  const std::string pid_text = rest.substr(dot + 1);
-  if (!std::all_of(pid_text.begin(), pid_text.end(), [](char c) { return c >= '0' && c <= '9'; }) ||
-      pid_text.size() > 9) {
-    return false;
-  }
-  app = rest.substr(0, dot);
-  pid = std::stoi(pid_text);
-  return true;
-}
 
 ArchiveFiles::ArchiveFiles(FileSettings settings) : settings_(std::move(settings)) {}
 
@@ -110,7 +79,7 @@ int ArchiveFiles::open_new(std::int64_t now_ns) {
   std::string name;
   for (int attempt = 0; attempt < 64 && fd < 0; ++attempt) {
     name = file_time(now_ns + attempt * 1000) + "." + settings_.app + "." +
-           std::to_string(settings_.pid != 0 ? settings_.pid : getpid()) + kSuffix;
+           std::to_string(settings_.pid != 0 ? settings_.pid : getpid()) + kArchiveSuffix;
     fd = sys::calls().openat(dir_fd, name.c_str(),
                              O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_APPEND, 0640);
     if (fd < 0 && errno != EEXIST) break;

@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include "format/file_names.hpp"
+
 namespace blackbox {
 struct Config;
 }
@@ -72,11 +74,5 @@ class ArchiveFiles {
 // The archive settings of `config` for `app` (already sanitised; "" for recovery, which
 // takes each dead ring's own).
 [[nodiscard]] FileSettings file_settings(const Config& config, std::string app);
-
-// "20261124T130602.123456Z": UTC, microseconds; fixed width, so names sort by time.
-[[nodiscard]] std::string file_time(std::int64_t ns);
-
-// Splits an archive file name into its app and pid; false if it is not one.
-[[nodiscard]] bool parse_file_name(const std::string& name, std::string& app, int& pid);
 
 }  // namespace blackbox::archive

@@ -10,10 +10,7 @@
 //  - SlotHeader::archived_pos/archived_seq: relaxed stores here after a successful write;
 //    read only by the recovery of this ring once this process is dead (the process's end
 //    orders everything).
-//  - g_wake: the futex word. Producers exchange(1) then FUTEX_WAKE; the flusher stores 0
-//    before a pass and sleeps with FUTEX_WAIT(0), so a wake during a pass makes the next
-//    sleep return at once. Relaxed: the futex syscall orders what matters; a lost wake only
-//    delays a pass until the interval.
+//  - The wake doorbell: ring/wake.hpp.
 //  - requested_/completed_ (flush tickets): under mutex_.
 #include "archive/flusher.hpp"
 
@@ -25,29 +22,17 @@
 
 #include <cstring>
 
-#include "archive/frame.hpp"
 #include "archive/recovery.hpp"
-#include "core/logger.hpp"
-#include "crash/crash_handler.hpp"
-#include "crash/dump.hpp"
-#include "reader/decode.hpp"
-#include "ring/clock.hpp"
-
-#ifndef BLACKBOX_VERSION
-#define BLACKBOX_VERSION "unknown"
-#endif
+#include "blackbox/version.hpp"
+#include "format/frame.hpp"
+#include "format/ring_clock.hpp"
+#include "format/site_entry.hpp"
+#include "ring/wake.hpp"
+#include "sys/clock.hpp"
+#include "sys/say.hpp"
 
 namespace blackbox::archive {
 namespace {
-
-std::atomic<std::uint32_t> g_wake{0};
-
-void futex_sleep(std::int64_t ns) noexcept {
-  if (ns <= 0) return;
-  timespec ts{static_cast<time_t>(ns / 1'000'000'000), static_cast<long>(ns % 1'000'000'000)};
-  syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&g_wake), FUTEX_WAIT_PRIVATE, 0, &ts, nullptr,
-          0);
-}
 
 // resize + memcpy rather than insert(): g++ 12 at -O3 warns falsely about the latter.
 void append_raw(std::vector<std::byte>& out, const void* data, std::size_t n) {
@@ -67,15 +52,6 @@ void append_text(std::vector<std::byte>& out, std::string_view text) {
 
 }  // namespace
 
-void wake_flusher() noexcept {
-  if (g_wake.exchange(1, std::memory_order_relaxed) == 0) {
-    syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&g_wake), FUTEX_WAKE_PRIVATE, 1, nullptr,
-            nullptr, 0);
-  }
-}
-
-void reset_wake() noexcept { g_wake.store(0, std::memory_order_relaxed); }
-
 Flusher::Flusher(ring::RingMemory& ring, FlusherSettings settings)
     : ring_(ring),
       settings_(std::move(settings)),
@@ -93,7 +69,7 @@ void Flusher::resume_from_archived() {
     if (pos == 0 || pos > ring::kMaxStreamPosition) continue;  // nothing archived: all of it
     // Start at the block holding `pos` (a block header tells the sequence numbers), skip
     // the records before `pos`, and count as lost whatever was overwritten since.
-    reader::SlotCursor& c = cursors_[i];
+    ring::SlotCursor& c = cursors_[i];
     c.read_pos = pos & ~std::uint64_t{layout.block_bytes - 1};
     c.next_seq = slot.archived_seq.load(std::memory_order_relaxed);
     c.started = true;
@@ -135,13 +111,13 @@ void Flusher::run() {
         records_recovered_.fetch_add(r.records, std::memory_order_relaxed);
       }
       if (r.outcome != Recovered::Outcome::alive && r.outcome != Recovered::Outcome::exited) {
-        core::say(r.describe());
+        sys::say(r.describe());
       }
     }
   }
-  std::int64_t last_write = ring::monotonic_ns();
+  std::int64_t last_write = sys::monotonic_ns();
   while (true) {
-    g_wake.store(0, std::memory_order_relaxed);
+    ring::arm_wake();
     std::uint64_t ticket;
     bool stopping;
     {
@@ -151,10 +127,9 @@ void Flusher::run() {
     }
     // After the ticket: a flush() that follows a raise() of the dump signal sees its dump,
     // and one that follows a dlopen() sees the module in the crash handler's map.
-    if (crash::take_dump_request()) write_requested_dump();
-    crash::refresh_module_map();
+    if (settings_.each_pass) settings_.each_pass();
     const bool flush_requested = ticket != completed_;  // only this thread writes completed_
-    const std::int64_t now = ring::monotonic_ns();
+    const std::int64_t now = sys::monotonic_ns();
     const bool interval_up = now - last_write >= settings_.interval_ns;
     const bool ok = pass(flush_requested || stopping || interval_up, flush_requested || stopping);
     if (flush_requested || stopping || interval_up) last_write = now;
@@ -170,32 +145,19 @@ void Flusher::run() {
     }
     done_.notify_all();
     if (stopping) return;
-    std::int64_t sleep = settings_.interval_ns - (ring::monotonic_ns() - last_write);
+    std::int64_t sleep = settings_.interval_ns - (sys::monotonic_ns() - last_write);
     if (breaker_.open) {
-      sleep = std::min(sleep, breaker_.next_probe_ns - ring::realtime_ns());
+      sleep = std::min(sleep, breaker_.next_probe_ns - sys::realtime_ns());
     }
-    futex_sleep(std::max<std::int64_t>(sleep, 1'000'000));
+    ring::sleep_until_woken(std::max<std::int64_t>(sleep, 1'000'000));
   }
-}
-
-void Flusher::write_requested_dump() {
-  if (settings_.dump_dir.empty()) return;
-  std::string error;
-  const std::string path =
-      crash::dump_to_dir(ring_, settings_.dump_dir, settings_.files.app, error);
-  if (path.empty()) {
-    core::say("dump signal: " + error);
-    return;
-  }
-  dumps_written_.fetch_add(1, std::memory_order_relaxed);
-  core::say("dump signal: wrote " + path);
 }
 
 bool Flusher::flush() {
   std::unique_lock lock(mutex_);
   if (stopped_ || !thread_.joinable()) return false;
   const std::uint64_t ticket = ++requested_;
-  wake_flusher();
+  ring::wake_flusher();
   done_.wait(lock, [&] { return completed_ >= ticket || stopped_; });
   return completed_ >= ticket && last_ok_;
 }
@@ -206,7 +168,7 @@ void Flusher::stop() noexcept {
     if (stopping_) return;
     stopping_ = true;
   }
-  wake_flusher();
+  ring::wake_flusher();
   if (thread_.joinable()) thread_.join();
 }
 
@@ -230,7 +192,6 @@ void Flusher::add_stats(Stats& s) const noexcept {
   s.breaker_open = breaker_open_.load(std::memory_order_relaxed);
   s.last_write_errno = last_errno_.load(std::memory_order_relaxed);
   s.rings_recovered = rings_recovered_.load(std::memory_order_relaxed);
-  s.dumps_written = dumps_written_.load(std::memory_order_relaxed);
   s.records_recovered = records_recovered_.load(std::memory_order_relaxed);
 }
 
@@ -241,9 +202,9 @@ void Flusher::refresh_sites() {
       h.site_table_used.load(std::memory_order_acquire), layout.site_table_bytes);
   while (site_parsed_ < used) {
     const std::byte* entry = ring_.base() + layout.site_table_offset + site_parsed_;
-    reader::SiteInfo info;
+    ring::SiteInfo info;
     std::string error;
-    const std::size_t n = reader::parse_site_entry(entry, used - site_parsed_, info, error);
+    const std::size_t n = ring::parse_site_entry(entry, used - site_parsed_, info, error);
     if (n == 0) {  // cannot happen in our own ring; records of later sites count as corrupt
       site_parsed_ = used;
       return;
@@ -304,7 +265,7 @@ struct Flusher::Visitor {
     }
   }
   bool record(const std::byte* bytes, std::uint32_t size, std::uint64_t position,
-              const reader::SlotCursor& c) {
+              const ring::SlotCursor& c) {
     // Recovery: records before this were archived by the process that wrote them.
     if (!f.skip_before_.empty() && position < f.skip_before_[slot]) return true;
     std::uint32_t site;
@@ -333,7 +294,7 @@ struct Flusher::Visitor {
 };
 
 bool Flusher::pass(bool write_small, bool probe) {
-  now_ns_ = ring::realtime_ns();
+  now_ns_ = sys::realtime_ns();
   // An open breaker: leave the records in the rings until the backoff is over (or flush()).
   if (!breaker_.may_write(now_ns_) && !probe) return false;
   const ring::ClockSnapshot clock = ring::read_clock(ring_.header().clock);
@@ -348,7 +309,7 @@ bool Flusher::pass(bool write_small, bool probe) {
     ring::SlotHeader& slot = ring_.slot_header(i);
     if (slot.write_pos.load(std::memory_order_relaxed) <= cursors_[i].read_pos) continue;
     Visitor visitor{*this, i};
-    reader::drain_slot(slot, ring_.slot_data(i), layout, cursors_[i], copy_, visitor);
+    ring::drain_slot(slot, ring_.slot_data(i), layout, cursors_[i], copy_, visitor);
     visitor.flush_batch();
     encoder_.end_run();  // the run's strings point into copy_, which the next slot reuses
     slot.drained_pos.store(cursors_[i].read_pos, std::memory_order_relaxed);
@@ -381,7 +342,7 @@ void Flusher::header_payload(std::int64_t now_ns, std::vector<std::byte>& out) c
   const ring::ClockSnapshot clock = ring::read_clock(h.clock);
   const std::string_view app(h.app, strnlen(h.app, sizeof h.app));
   const std::string_view host(h.host, strnlen(h.host, sizeof h.host));
-  const std::string_view version = BLACKBOX_VERSION;
+  const std::string_view version = BLACKBOX_VERSION_STRING;
   FileHeader fh{};
   fh.version = kArchiveVersion;
   fh.fixed_bytes = sizeof fh;
@@ -472,10 +433,9 @@ bool Flusher::write_out(std::int64_t now_ns) {
     last_errno_.store(err, std::memory_order_relaxed);
     if (!breaker_.open) {
       breaker_trips_.fetch_add(1, std::memory_order_relaxed);
-      core::say(
-          files_.last_error() +
-          "; archiving paused (the rings keep recording; what they cannot keep is counted and "
-          "written as a loss marker when writing works again)");
+      sys::say(files_.last_error() +
+               "; archiving paused (the rings keep recording; what they cannot keep is counted and "
+               "written as a loss marker when writing works again)");
       lost_disk_at_trip_ = lost_disk_.load(std::memory_order_relaxed);
     }
     breaker_.failed(now_ns);
@@ -486,9 +446,9 @@ bool Flusher::write_out(std::int64_t now_ns) {
     return false;
   }
   if (breaker_.open) {
-    core::say("archive writes work again; " +
-              std::to_string(lost_disk_.load(std::memory_order_relaxed) - lost_disk_at_trip_) +
-              " records could not be kept meanwhile (written as a loss marker)");
+    sys::say("archive writes work again; " +
+             std::to_string(lost_disk_.load(std::memory_order_relaxed) - lost_disk_at_trip_) +
+             " records could not be kept meanwhile (written as a loss marker)");
   }
   breaker_.succeeded();
   breaker_open_.store(false, std::memory_order_relaxed);

@@ -1,17 +1,21 @@
 // The flusher: one background thread per process that drains every slot of the ring into
 // compressed archive files (docs/architecture.md, "The archive").
 //
-// It reads the rings exactly like any other reader (slot_drain.hpp): producers never wait
-// for it and never know it is there, except that once per block a producer whose ring is
-// more than half unread wakes it (wake_flusher()). A failing disk opens a circuit breaker:
-// the flusher stops draining (the rings keep the newest records, the oldest are overwritten
-// and counted), probes again after an exponential backoff, and on the first write that
-// succeeds writes loss markers for everything it could not keep.
+// It reads the rings exactly like any other reader (format/slot_drain.hpp): producers never
+// wait for it and never know it is there, except that once per block a producer whose ring
+// is more than a quarter unread rings its doorbell (ring/wake.hpp). A failing disk opens a
+// circuit breaker: the flusher stops draining (the rings keep the newest records, the
+// oldest are overwritten and counted), probes again after an exponential backoff, and on
+// the first write that succeeds writes loss markers for everything it could not keep.
+//
+// It knows nothing above its layer: what else must happen once per pass (the crash
+// handler's module map, a dump the dump signal asked for) core hands it as a hook.
 #pragma once
 
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -21,19 +25,13 @@
 #include <vector>
 
 #include "archive/archive_files.hpp"
-#include "archive/chunk_codec.hpp"
-#include "archive/format.hpp"
-#include "blackbox/blackbox.hpp"
-#include "reader/slot_drain.hpp"
+#include "blackbox/stats.hpp"
+#include "format/archive_format.hpp"
+#include "format/chunk_encoder.hpp"
+#include "format/slot_drain.hpp"
 #include "ring/ring_memory.hpp"
 
 namespace blackbox::archive {
-
-// Wakes the flusher early (a ring passed its fill mark, or flush() was called). Lock-free,
-// never blocks: at most one futex wake per flusher sleep. Async-signal-safe.
-void wake_flusher() noexcept;
-// Forgets a pending wake (a forked child starts without a flusher).
-void reset_wake() noexcept;
 
 // The exponential backoff of the circuit breaker. Plain data; the flusher owns it.
 struct Breaker {
@@ -69,8 +67,10 @@ struct FlusherSettings {
   // Before its first pass, the thread recovers the rings dead processes of the same app
   // left in this directory (archive/recovery.hpp). Empty: none.
   std::string recover_ring_dir;
-  // Where dumps the dump signal asks for go (crash/dump.hpp); `files.app` names them.
-  std::string dump_dir;
+  // Called by the flusher thread at the start of every pass, before the rings are read
+  // (core: the dump signal's dumps, the crash handler's module map), so a flush() that
+  // follows a request sees it done. Empty: nothing.
+  std::function<void()> each_pass;
 };
 
 class Flusher {
@@ -111,7 +111,6 @@ class Flusher {
   // try an open breaker now. Returns true if everything drained was written.
   bool pass(bool write_small, bool probe);
   void refresh_sites();
-  void write_requested_dump();
   void note_loss(std::uint32_t slot, std::uint32_t tid, LossCause cause, std::uint64_t records,
                  std::uint64_t bytes);
   // Writes the pending loss markers, undefined sites and the chunk being built.
@@ -122,7 +121,7 @@ class Flusher {
   FlusherSettings settings_;
   ArchiveFiles files_;
   ChunkEncoder encoder_;
-  std::vector<reader::SlotCursor> cursors_;
+  std::vector<ring::SlotCursor> cursors_;
   // Per slot: (position, sequence) drained so far, archived once the next write succeeds.
   std::vector<std::pair<std::uint64_t, std::uint64_t>> staged_;
   std::vector<std::uint64_t> skip_before_;  // recovery: records already archived, per slot
@@ -155,7 +154,7 @@ class Flusher {
   std::atomic<std::uint64_t> write_errors_{0}, breaker_trips_{0};
   std::atomic<int> last_errno_{0};
   std::atomic<bool> breaker_open_{false};
-  std::atomic<std::uint64_t> rings_recovered_{0}, records_recovered_{0}, dumps_written_{0};
+  std::atomic<std::uint64_t> rings_recovered_{0}, records_recovered_{0};
 };
 
 }  // namespace blackbox::archive

@@ -9,7 +9,7 @@
 #include <memory>
 
 #include "archive/flusher.hpp"
-#include "ring/layout.hpp"
+#include "format/ring_layout.hpp"
 #include "ring/ring_memory.hpp"
 
 namespace blackbox::archive {
@@ -51,8 +51,8 @@ Recovered recover_ring(const std::string& ring_path, FileSettings files, int zst
   const ring::RingHeader& h = ring->header();
   r.app.assign(h.app, strnlen(h.app, sizeof h.app));
   r.pid = h.pid;
-  const auto state = static_cast<RingState>(h.state.load(std::memory_order_relaxed));
-  if (state == RingState::exited) {
+  const auto state = static_cast<ring::ProcessState>(h.state.load(std::memory_order_relaxed));
+  if (state == ring::ProcessState::exited) {
     r.outcome = Recovered::Outcome::exited;
     return r;
   }
@@ -64,7 +64,7 @@ Recovered recover_ring(const std::string& ring_path, FileSettings files, int zst
   Flusher flusher(*ring, std::move(settings));
   flusher.resume_from_archived();
   const auto* report = ring->base() + ring::kCrashOffset;
-  if (state == RingState::crashed &&
+  if (state == ring::ProcessState::crashed &&
       std::memcmp(report, ring::kCrashMagic, sizeof ring::kCrashMagic) == 0) {
     ring::CrashReport crash;
     std::memcpy(&crash, report, sizeof crash);

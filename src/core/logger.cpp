@@ -28,6 +28,7 @@
 #include "crash/crash_handler.hpp"
 #include "crash/dump.hpp"
 #include "ring/clock.hpp"
+#include "ring/wake.hpp"
 
 extern char* program_invocation_short_name;  // glibc
 
@@ -74,6 +75,7 @@ struct Logger {
   // Records dropped while there is no ring at all (process-local; relaxed counters).
   std::atomic<std::uint64_t> dropped_without_ring{0};
   std::atomic<std::uint64_t> dropped_after_exit{0};
+  std::atomic<std::uint64_t> dumps_written{0};  // by the dump signal (relaxed counter)
 };
 
 // Never destroyed: threads may log while static destructors run.
@@ -129,16 +131,31 @@ void after_fork_child() {
     parent->forget_file();  // the mapping stays (never unmapped); the lock is the parent's
   }
   l.ring.store(nullptr, std::memory_order_relaxed);
+  ring::set_own_ring(nullptr);
   crash::set_ring(nullptr);  // until the child has a ring of its own
   // The parent's flusher thread does not exist here; its object may hold locked mutexes.
   l.flusher.store(nullptr, std::memory_order_relaxed);
-  archive::reset_wake();
+  ring::reset_wake();
   for (detail::Site* s = l.sites; s != nullptr; s = s->next) {
     s->header_bits.store(0, std::memory_order_relaxed);
   }
   detach(detail::tls_producer);
   tls_info = ThreadInfo{};
   ring::reset_refresh_schedule();
+}
+
+// The dump the dump signal asked for, into `dir` (the flusher thread's each_pass hook).
+void write_requested_dump(const ring::RingMemory& ring, const std::string& dir,
+                          const std::string& app) {
+  if (dir.empty()) return;
+  std::string error;
+  const std::string path = crash::dump_to_dir(ring, dir, app, error);
+  if (path.empty()) {
+    say("dump signal: " + error);
+    return;
+  }
+  g().dumps_written.fetch_add(1, std::memory_order_relaxed);
+  say("dump signal: wrote " + path);
 }
 
 // Starts the logger with `config`. Caller holds the mutex.
@@ -184,7 +201,14 @@ void start_locked(const Config& config) {
     settings.zstd_level = config.zstd_level;
     settings.interval_ns = std::int64_t{config.flush_interval_ms} * 1'000'000;
     if (!l.anonymous) settings.recover_ring_dir = config.dir;
-    settings.dump_dir = config.crash_dir.empty() ? config.dir : config.crash_dir;
+    // The hooks of the layers the flusher must not know: a dump the dump signal asked for
+    // (written by the flusher thread, never in the signal handler), and the crash handler's
+    // module map after a dlopen().
+    settings.each_pass = [ring, dump_dir = config.crash_dir.empty() ? config.dir : config.crash_dir,
+                          app = ring::sanitize_app(app)] {
+      if (crash::take_dump_request()) write_requested_dump(*ring, dump_dir, app);
+      crash::refresh_module_map();
+    };
     auto* flusher = new archive::Flusher(*ring, std::move(settings));
     flusher->start();
     l.flusher.store(flusher, std::memory_order_release);
@@ -198,6 +222,7 @@ void start_locked(const Config& config) {
   }
   // Release: the ring's header is complete before any thread can find the ring.
   l.ring.store(ring, std::memory_order_release);
+  ring::set_own_ring(ring);
 }
 
 std::string join(const std::vector<std::string>& parts) {
@@ -207,12 +232,6 @@ std::string join(const std::vector<std::string>& parts) {
 }
 
 }  // namespace
-
-void say(const std::string& message) {
-  // One line, one write: readable even when several processes share the terminal.
-  const std::string line = "blackbox: " + message + "\n";
-  [[maybe_unused]] const ssize_t n = write(STDERR_FILENO, line.data(), line.size());
-}
 
 ring::RingMemory* current_ring() noexcept { return g().ring.load(std::memory_order_acquire); }
 
@@ -328,11 +347,11 @@ bool attach_producer(Producer& p) noexcept {
 }
 
 // Memory ordering: the claim. Storing the new block's start position tells readers
-// (invariant 3 in layout.hpp) that the block's previous contents, one lap ago, are gone;
-// the release fence after it orders that store before our stores into the block, so a
-// reader whose copy saw any of our new bytes sees, after its acquire fence, this position
-// or a later one and discards the copy. This is the seqlock writer protocol with the write
-// position as the sequence.
+// (invariant 3 in format/ring_layout.hpp) that the block's previous contents, one lap ago, are
+// gone; the release fence after it orders that store before our stores into the block, so a reader
+// whose copy saw any of our new bytes sees, after its acquire fence, this position or a later one
+// and discards the copy. This is the seqlock writer protocol with the write position as the
+// sequence.
 std::byte* reserve_slow(Producer& p) noexcept {
   const core::ThreadInfo& t = core::tls_info;
   const std::uint64_t block = t.block_bytes;
@@ -358,7 +377,7 @@ std::byte* reserve_slow(Producer& p) noexcept {
   // A quarter of the ring unread by the flusher: wake it well before we lap it. Relaxed: a
   // hint.
   if (w - t.slot->drained_pos.load(std::memory_order_relaxed) > t.fill_mark) [[unlikely]] {
-    archive::wake_flusher();
+    ring::wake_flusher();
   }
   return p.data + (w & p.mask);
 }
@@ -452,7 +471,7 @@ void shutdown() noexcept {
   if (auto* flusher = l.flusher.load(std::memory_order_relaxed); flusher != nullptr) {
     flusher->stop();
   }
-  ring->set_state(RingState::exited);
+  ring->set_state(ring::ProcessState::exited);
   if (l.config.remove_ring_on_exit) ring->remove_file();
 }
 
@@ -521,6 +540,7 @@ Stats stats() {
   if (archive::Flusher* f = l.flusher.load(std::memory_order_acquire); f != nullptr) {
     f->add_stats(s);
   }
+  s.dumps_written = l.dumps_written.load(std::memory_order_relaxed);
   return s;
 }
 

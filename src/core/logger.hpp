@@ -5,6 +5,7 @@
 #include <string>
 
 #include "ring/ring_memory.hpp"
+#include "sys/say.hpp"
 
 namespace blackbox::core {
 
@@ -15,7 +16,6 @@ namespace blackbox::core {
 // The current ring without starting anything (null if not started). Thread-safe.
 [[nodiscard]] ring::RingMemory* current_ring() noexcept;
 
-// Tells the operator something on stderr: one line, "blackbox: " first, one write().
-void say(const std::string& message);
+using sys::say;
 
 }  // namespace blackbox::core

@@ -27,12 +27,12 @@
 #include <typeinfo>
 
 #include "blackbox/detail/producer.hpp"
-#include "core/logger.hpp"
 #include "crash/dump.hpp"
 #include "crash/modules.hpp"
-#include "ring/clock.hpp"
-#include "ring/layout.hpp"
+#include "format/ring_layout.hpp"
 #include "ring/ring_memory.hpp"
+#include "sys/clock.hpp"
+#include "sys/say.hpp"
 
 namespace blackbox::crash {
 namespace {
@@ -148,16 +148,16 @@ void write_report(int sig, const siginfo_t* info, const void* context, std::uint
   std::atomic_thread_fence(std::memory_order_release);
   std::memcpy(out, ring::kCrashMagic, sizeof r.magic);
   // Release: the report before the state that says there is one.
-  ring->header().state.store(static_cast<std::uint32_t>(RingState::crashed),
+  ring->header().state.store(static_cast<std::uint32_t>(ring::ProcessState::crashed),
                              std::memory_order_release);
   write_crash_dump(*ring);
-  const std::int64_t end_ns = ring::monotonic_ns();
+  const std::int64_t end_ns = sys::monotonic_ns();
   std::memcpy(out + offsetof(ring::CrashReport, handler_end_ns), &end_ns, sizeof end_ns);
 }
 
 void on_crash(int sig, siginfo_t* info, void* context) {
   const int saved_errno = errno;
-  const std::int64_t start_ns = ring::monotonic_ns();
+  const std::int64_t start_ns = sys::monotonic_ns();
   const std::uint32_t tid = current_tid();
   std::uint32_t reporter = 0;
   if (g_reporter.compare_exchange_strong(reporter, tid, std::memory_order_acq_rel)) {
@@ -227,12 +227,12 @@ void install(ring::RingMemory* ring, const std::string& crash_dir, const std::st
   std::snprintf(g_app, sizeof g_app, "%s", app.c_str());
   if (!crash_dir.empty()) {
     if (mkdir(crash_dir.c_str(), 0700) != 0 && errno != EEXIST) {
-      core::say("cannot create the crash directory " + crash_dir + ": " + std::strerror(errno));
+      sys::say("cannot create the crash directory " + crash_dir + ": " + std::strerror(errno));
     }
     g_crash_dir = open(crash_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (g_crash_dir < 0) {
-      core::say("cannot open the crash directory " + crash_dir + ": " + std::strerror(errno) +
-                "; crashes are recorded in the ring file only");
+      sys::say("cannot open the crash directory " + crash_dir + ": " + std::strerror(errno) +
+               "; crashes are recorded in the ring file only");
     }
   }
   // backtrace() loads libgcc_s (malloc, locks) on its first call: make that call now. The

@@ -21,12 +21,12 @@
 #include <cstdint>
 #include <cstring>
 
-#include "archive/archive_files.hpp"
-#include "archive/flusher.hpp"
-#include "reader/slot_drain.hpp"
-#include "ring/clock.hpp"
-#include "ring/layout.hpp"
+#include "format/file_names.hpp"
+#include "format/ring_layout.hpp"
+#include "format/slot_drain.hpp"
 #include "ring/ring_memory.hpp"
+#include "ring/wake.hpp"
+#include "sys/clock.hpp"
 
 namespace blackbox::crash {
 namespace {
@@ -139,7 +139,7 @@ int write_ring_dump(const ring::RingMemory& ring, int fd) noexcept {
   // The header page last (a crash report, if the crash handler wrote one, is in it), with
   // the site table's length as copied.
   alignas(64) std::byte page[ring::kPageBytes];
-  reader::racy_copy(page, ring.base(), sizeof page);
+  ring::racy_copy(page, ring.base(), sizeof page);
   std::memcpy(page + offsetof(ring::RingHeader, site_table_used), &used, sizeof used);
   return write_at(fd, page, sizeof page, 0);
 }
@@ -178,7 +178,7 @@ std::string dump_to_dir(const ring::RingMemory& ring, const std::string& dir,
     return "";
   }
   const std::string path = dir + "/" + app + "." + std::to_string(getpid()) + "." +
-                           archive::file_time(ring::realtime_ns()) + ".bbd";
+                           archive::file_time(sys::realtime_ns()) + ".bbd";
   error = dump_to_path(ring, path);
   return error.empty() ? path : "";
 }
@@ -190,7 +190,7 @@ std::atomic<bool> g_dump_requested{false};
 void on_dump_signal(int) {
   const int saved_errno = errno;
   g_dump_requested.store(true, std::memory_order_relaxed);  // the futex wake orders it
-  archive::wake_flusher();
+  ring::wake_flusher();
   errno = saved_errno;
 }
 

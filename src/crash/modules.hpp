@@ -12,7 +12,7 @@
 
 #include <cstdint>
 
-#include "ring/layout.hpp"
+#include "format/ring_layout.hpp"
 
 namespace blackbox::crash {
 

@@ -1,7 +1,7 @@
 // Reading archive files: frames (frame.hpp) -> file header, site definitions, loss markers
-// and chunks (format.hpp) -> records (chunk_codec.hpp, decode.hpp). Nothing read from a file
-// is trusted: every length, count and id is checked before use; a bad frame is reported as
-// a damaged range and reading goes on with the next good one.
+// and chunks (format/archive_format.hpp) -> records (format/chunk_decoder.hpp, decode.hpp). Nothing
+// read from a file is trusted: every length, count and id is checked before use; a bad frame is
+// reported as a damaged range and reading goes on with the next good one.
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -18,13 +18,13 @@
 #include <tuple>
 #include <unordered_map>
 
-#include "archive/chunk_codec.hpp"
-#include "archive/format.hpp"
-#include "archive/frame.hpp"
 #include "blackbox/reader.hpp"
+#include "format/archive_format.hpp"
+#include "format/chunk_decoder.hpp"
+#include "format/frame.hpp"
+#include "format/ring_layout.hpp"
 #include "reader/crash_report.hpp"
 #include "reader/decode.hpp"
-#include "ring/layout.hpp"
 
 namespace blackbox {
 namespace {

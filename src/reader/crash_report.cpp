@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cstring>
 
-#include "ring/layout.hpp"
+#include "format/ring_layout.hpp"
 
 namespace blackbox::reader {
 

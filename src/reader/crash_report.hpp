@@ -1,4 +1,4 @@
-// The crash report's bytes (ring/layout.hpp, CrashReport: in a ring file's header page, and
+// The crash report's bytes (format/ring_layout.hpp, CrashReport: in a ring file's header page, and
 // as the payload of an archive's crash frame) parsed into a CrashInfo. Shared by the ring
 // and archive readers.
 #pragma once

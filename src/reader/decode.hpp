@@ -11,30 +11,14 @@
 
 #include "blackbox/detail/record.hpp"
 #include "blackbox/reader.hpp"
+#include "format/site_entry.hpp"
 
 namespace blackbox::reader {
 
-struct SiteInfo {
-  Level level = Level::info;
-  std::uint32_t line = 0;
-  std::string tag, file, function, message_template;
-  std::vector<detail::ArgType> types;
-  // The template split at its placeholders: literals.size() == names.size() + 1.
-  std::vector<std::string> literals;
-  std::vector<std::string> names;
-  std::vector<std::string> specs;  // "{:spec}" for fmt, or "{}"
-  std::vector<bool> plain;         // specs[i] == "{}": formatted without fmt's parser
-  std::vector<std::int8_t> fixed;  // specs[i] == "{:.Nf}": N (a compiled format), else -1
-  bool template_ok = false;        // parsed, and one placeholder per argument
-};
-
-// Parses one site entry from `data` (at most `available` bytes). Returns the entry's size,
-// or 0 with `error` set if it is malformed.
-[[nodiscard]] std::size_t parse_site_entry(const std::byte* data, std::size_t available,
-                                           SiteInfo& out, std::string& error);
-
-// Splits a message template at its placeholders (the same grammar the compiler checks).
-[[nodiscard]] bool parse_template(const std::string& text, SiteInfo& out);
+// Site definitions are parsed by format/site_entry.hpp (the flusher parses them too).
+using ring::parse_site_entry;
+using ring::parse_template;
+using ring::SiteInfo;
 
 // Copies the site's facts (level, tag, file, function, template, line) into `record`; the
 // views point into `site`, which `record.site_owner` must keep alive.

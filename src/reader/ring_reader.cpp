@@ -18,15 +18,22 @@
 #include <unordered_map>
 
 #include "blackbox/reader.hpp"
-#include "core/logger.hpp"
+#include "format/ring_clock.hpp"
+#include "format/ring_layout.hpp"
+#include "format/ring_validate.hpp"
+#include "format/slot_drain.hpp"
 #include "reader/crash_report.hpp"
 #include "reader/decode.hpp"
-#include "reader/slot_drain.hpp"
-#include "ring/clock.hpp"
-#include "ring/layout.hpp"
-#include "ring/validate.hpp"
+#include "ring/ring_memory.hpp"
 
 namespace blackbox {
+
+static_assert(static_cast<std::uint32_t>(RingState::live) ==
+                  static_cast<std::uint32_t>(ring::ProcessState::live) &&
+              static_cast<std::uint32_t>(RingState::exited) ==
+                  static_cast<std::uint32_t>(ring::ProcessState::exited) &&
+              static_cast<std::uint32_t>(RingState::crashed) ==
+                  static_cast<std::uint32_t>(ring::ProcessState::crashed));
 namespace {
 
 using ring::BlockHeader;
@@ -47,7 +54,7 @@ struct RingReader::Impl {
   ring::Layout layout{};
   std::uint64_t site_parsed = 0;  // bytes of the site table parsed so far
   std::unordered_map<std::uint32_t, std::shared_ptr<const reader::SiteInfo>> sites;
-  std::vector<reader::SlotCursor> cursors;
+  std::vector<ring::SlotCursor> cursors;
   std::map<std::pair<std::uint32_t, std::uint32_t>, Loss> losses;
   std::vector<std::byte> copy;
   std::vector<std::byte> image;  // open_bytes(): the reader owns the bytes
@@ -77,7 +84,7 @@ struct RingReader::Impl {
   // Validates the header of an untrusted file of `file_size` bytes.
   bool validate(std::size_t file_size, std::string& error) {
     if (!ring::validate_header(base, file_size, layout, error)) return false;
-    cursors.assign(layout.slot_count, reader::SlotCursor{});
+    cursors.assign(layout.slot_count, ring::SlotCursor{});
     copy.resize(layout.ring_bytes);
     return true;
   }
@@ -144,7 +151,7 @@ std::size_t RingReader::Impl::read_slot(std::uint32_t index,
     const std::function<void(const Record&)>& sink;
     Record decoded;
     bool record(const std::byte* p, std::uint32_t record_size, std::uint64_t position,
-                const reader::SlotCursor& c) {
+                const ring::SlotCursor& c) {
       Record& r = decoded;
       if (!impl.decode(p, record_size, r)) return false;
       // Filtered after decoding: a ring holds at most a few MB, so this is not worth a
@@ -176,7 +183,7 @@ std::size_t RingReader::Impl::read_slot(std::uint32_t index,
       l.corrupt_bytes += corrupt_bytes;
     }
   } visitor{*this, index, sink, {}};
-  return reader::drain_slot(slot(index), slot_data(index), layout, cursors[index], copy, visitor);
+  return ring::drain_slot(slot(index), slot_data(index), layout, cursors[index], copy, visitor);
 }
 
 RingReader::RingReader(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -232,7 +239,7 @@ std::unique_ptr<RingReader> RingReader::open_bytes(std::vector<std::byte> image,
 }
 
 std::unique_ptr<RingReader> RingReader::open_self(std::string* error) {
-  ring::RingMemory* ring = core::current_ring();
+  ring::RingMemory* ring = ring::own_ring();
   if (ring == nullptr) {
     if (error != nullptr) *error = "blackbox has not started in this process (nothing logged yet)";
     return nullptr;

@@ -1,10 +1,11 @@
-// Record timestamps: raw ticks on the hot path (detail::now_ticks), converted to wall-clock
-// nanoseconds by readers with the calibration the writer keeps in the ring header.
+// Record timestamps, the writer's side: raw ticks on the hot path (detail::now_ticks), and
+// the calibration pairs kept in the ring header so readers can convert them to wall-clock
+// ns (format/ring_clock.hpp).
 #pragma once
 
 #include <cstdint>
 
-#include "ring/layout.hpp"
+#include "format/ring_layout.hpp"
 
 namespace blackbox::ring {
 
@@ -14,11 +15,6 @@ namespace blackbox::ring {
 // "invariant TSC" on x86-64; always true for CLOCK_MONOTONIC). If not, times between two
 // calibration points can drift.
 [[nodiscard]] bool clock_is_steady() noexcept;
-
-// Wall-clock ns since the epoch (CLOCK_REALTIME). Async-signal-safe.
-[[nodiscard]] std::int64_t realtime_ns() noexcept;
-// CLOCK_MONOTONIC ns. Async-signal-safe.
-[[nodiscard]] std::int64_t monotonic_ns() noexcept;
 
 // Writes the base pair and a first reference pair about 1 ms later (spins; called once
 // when a ring is created, before its magic is published).
@@ -31,17 +27,5 @@ void maybe_refresh(ClockCalibration& clock, std::uint64_t now_ticks) noexcept;
 
 // Forgets the refresh schedule (a forked child calibrates its own ring).
 void reset_refresh_schedule() noexcept;
-
-// A consistent copy of the calibration, read with the seqlock protocol.
-struct ClockSnapshot {
-  std::uint64_t base_ticks = 0;
-  std::int64_t base_ns = 0;
-  std::uint64_t ref_ticks = 0;
-  std::int64_t ref_ns = 0;
-  bool valid = false;
-};
-[[nodiscard]] ClockSnapshot read_clock(const ClockCalibration& clock) noexcept;
-
-[[nodiscard]] std::int64_t ticks_to_ns(const ClockSnapshot& clock, std::uint64_t ticks) noexcept;
 
 }  // namespace blackbox::ring

@@ -1,4 +1,4 @@
-// Creating, mapping and administering a ring (see layout.hpp for the format).
+// Creating, mapping and administering a ring (see format/ring_layout.hpp for the format).
 //
 // Memory ordering:
 //  - RingHeader::magic is written last at creation, after a release fence: a reader that
@@ -21,8 +21,9 @@
 #include <cstring>
 #include <string_view>
 
+#include "format/ring_validate.hpp"
 #include "ring/clock.hpp"
-#include "ring/validate.hpp"
+#include "sys/clock.hpp"
 #include "sys/sys.hpp"
 
 namespace blackbox::ring {
@@ -85,7 +86,7 @@ RingMemory* RingMemory::create_file(const Config& config, const std::string& app
   if (fd < 0 && errno == EEXIST) {
     // Left by an earlier process with our pid (pid reuse): keep it, under another name.
     const std::string aside =
-        config.dir + "/" + name + ".old-" + std::to_string(realtime_ns()) + ".bbr";
+        config.dir + "/" + name + ".old-" + std::to_string(sys::realtime_ns()) + ".bbr";
     if (rename(path.c_str(), aside.c_str()) == 0) fd = sys.open(path.c_str(), kFlags, 0600);
   }
   if (fd < 0) {
@@ -200,12 +201,12 @@ void RingMemory::write_header(const std::string& app, std::uint32_t max_string) 
   h.block_bytes = layout_.block_bytes;
   h.max_string_bytes = max_string;
   h.pid = getpid();
-  h.start_time_ns = realtime_ns();
+  h.start_time_ns = sys::realtime_ns();
   copy_cstr(h.app, sizeof h.app, app);
   char host[64] = {};
   gethostname(host, sizeof host - 1);
   copy_cstr(h.host, sizeof h.host, host);
-  h.state.store(static_cast<std::uint32_t>(RingState::live), std::memory_order_relaxed);
+  h.state.store(static_cast<std::uint32_t>(ProcessState::live), std::memory_order_relaxed);
   calibrate_initial(h.clock);
   // Invariant 5: everything above before the magic. Pairs with the reader's acquire fence
   // after it checks the magic.
@@ -322,12 +323,21 @@ void RingMemory::release_slot(std::uint32_t slot, std::uint64_t next_seq) noexce
   s.state.store(static_cast<std::uint32_t>(SlotState::exited), std::memory_order_release);
 }
 
-void RingMemory::set_state(RingState state) noexcept {
+void RingMemory::set_state(ProcessState state) noexcept {
   header().state.store(static_cast<std::uint32_t>(state), std::memory_order_release);
 }
 
 void RingMemory::remove_file() noexcept {
   if (!path_.empty()) unlink(path_.c_str());
 }
+
+namespace {
+// Release/acquire: the ring's header is complete before a reader finds the ring.
+std::atomic<RingMemory*> g_own_ring{nullptr};
+}  // namespace
+
+void set_own_ring(RingMemory* ring) noexcept { g_own_ring.store(ring, std::memory_order_release); }
+
+RingMemory* own_ring() noexcept { return g_own_ring.load(std::memory_order_acquire); }
 
 }  // namespace blackbox::ring

@@ -1,5 +1,5 @@
-// A mapped ring (layout.hpp): created as a file in the ring directory, or anonymous when the
-// directory cannot be used. Owns the writer-side operations that are not on the hot path:
+// A mapped ring (format/ring_layout.hpp): created as a file in the ring directory, or anonymous
+// when the directory cannot be used. Owns the writer-side operations that are not on the hot path:
 // defining sites, claiming and releasing slots.
 #pragma once
 
@@ -9,8 +9,7 @@
 
 #include "blackbox/config.hpp"
 #include "blackbox/detail/site.hpp"
-#include "blackbox/reader.hpp"
-#include "ring/layout.hpp"
+#include "format/ring_layout.hpp"
 
 namespace blackbox::ring {
 
@@ -53,7 +52,7 @@ class RingMemory {
   // Gives a slot back when its thread exits. Thread-safe.
   void release_slot(std::uint32_t slot, std::uint64_t next_seq) noexcept;
 
-  void set_state(RingState state) noexcept;
+  void set_state(ProcessState state) noexcept;
   void remove_file() noexcept;  // unlinks the file (the mapping stays valid)
   // A forked child closes its copy of the parent's descriptor (which holds the parent's
   // lock on the file), so the file is seen as dead when the parent dies.
@@ -73,6 +72,12 @@ class RingMemory {
   std::uint32_t max_string_;
   std::uint64_t site_reserved_ = 0;  // bytes of the site table already reserved on disk
 };
+
+// The ring this process writes to (null before the logger starts, and in a forked child
+// until its first record). Published by core once the ring is complete (release), read by
+// readers of the own process (RingReader::open_self, acquire). Thread-safe.
+void set_own_ring(RingMemory* ring) noexcept;
+[[nodiscard]] RingMemory* own_ring() noexcept;
 
 // The app name as it appears in file names: [A-Za-z0-9._-], at most 63 bytes.
 [[nodiscard]] std::string sanitize_app(const std::string& app);

@@ -23,8 +23,8 @@
 #include <string_view>
 #include <vector>
 
-#include "archive/frame.hpp"
 #include "blackbox/reader.hpp"
+#include "format/frame.hpp"
 
 namespace {
 

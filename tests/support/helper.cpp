@@ -24,12 +24,12 @@
 #include <thread>
 #include <vector>
 
-#include "archive/format.hpp"
-#include "archive/frame.hpp"
 #include "blackbox/blackbox.hpp"
 #include "blackbox/reader.hpp"
 #include "blackbox/span.hpp"
 #include "crash/crash_handler.hpp"
+#include "format/archive_format.hpp"
+#include "format/frame.hpp"
 #include "sys/sys.hpp"
 
 namespace {

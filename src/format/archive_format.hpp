@@ -43,11 +43,11 @@ struct FileHeader {
 };
 static_assert(sizeof(FileHeader) == 72);
 
-// sites payload: repeated { u32 site id, then a ring SiteEntry (ring/layout.hpp) of its own
+// sites payload: repeated { u32 site id, then a ring SiteEntry (ring_layout.hpp) of its own
 // `size` bytes }. A site id means the same site everywhere in one file.
 
 // chunk payload: ChunkIndex, tid_count u32 thread ids, then one zstd frame whose content
-// (body_bytes long) is the encoded records (chunk_codec.hpp).
+// (body_bytes long) is the encoded records (chunk_body.hpp).
 struct ChunkIndex {
   std::uint32_t fixed_bytes;  // sizeof(ChunkIndex)
   std::uint32_t record_count;

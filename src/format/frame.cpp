@@ -1,5 +1,5 @@
 // Frame encoding and the resynchronising scanner.
-#include "archive/frame.hpp"
+#include "format/frame.hpp"
 
 #define XXH_INLINE_ALL  // Debian's libxxhash-dev header, compiled in: no link dependency
 #include <xxhash.h>

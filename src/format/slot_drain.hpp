@@ -24,9 +24,9 @@
 #include <vector>
 
 #include "blackbox/detail/record.hpp"
-#include "ring/layout.hpp"
+#include "format/ring_layout.hpp"
 
-namespace blackbox::reader {
+namespace blackbox::ring {
 
 // Copies bytes the writer may be overwriting at this moment. Whatever a torn copy holds is
 // discarded by the caller's re-check of the write position (step 3), so the race is benign
@@ -181,4 +181,4 @@ std::size_t drain_slot(const ring::SlotHeader& slot, const std::byte* data,
   return delivered;
 }
 
-}  // namespace blackbox::reader
+}  // namespace blackbox::ring

@@ -44,6 +44,8 @@ inline constexpr std::uint64_t kMaxStreamPosition = std::uint64_t{1} << 62;
 
 enum class ClockKind : std::uint32_t { tsc = 1, monotonic_ns = 2 };
 enum class SlotState : std::uint32_t { free = 0, owned = 1, exited = 2 };
+// RingHeader::state. The public reader API calls it blackbox::RingState (same values).
+enum class ProcessState : std::uint32_t { live = 1, exited = 2, crashed = 3 };
 
 // One (ticks, wall-clock ns) pair, written under its own sequence counter (seqlock): odd
 // while being written. Two of them alternate so one is always intact even if the writer
@@ -85,7 +87,7 @@ struct RingHeader {
   char app[64];   // NUL-terminated
   char host[64];  // NUL-terminated
   // Mutable words. Relaxed except where said.
-  std::atomic<std::uint32_t> state;  // RingState; release on change
+  std::atomic<std::uint32_t> state;  // ProcessState; release on change
   std::uint32_t reserved1;
   std::atomic<std::uint64_t> site_table_used;  // release after appending an entry
   std::atomic<std::uint64_t> threads_attached;

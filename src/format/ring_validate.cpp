@@ -1,4 +1,4 @@
-#include "ring/validate.hpp"
+#include "format/ring_validate.hpp"
 
 #include <atomic>
 #include <cstring>

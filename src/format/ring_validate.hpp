@@ -1,11 +1,11 @@
-// Checks an untrusted ring file's header against the format (layout.hpp) before anything
-// in the file is used. Shared by the reader and by the recovery of dead processes' rings.
+// Checks an untrusted ring file's header against the format (format/ring_layout.hpp) before
+// anything in the file is used. Shared by the reader and by the recovery of dead processes' rings.
 #pragma once
 
 #include <cstddef>
 #include <string>
 
-#include "ring/layout.hpp"
+#include "format/ring_layout.hpp"
 
 namespace blackbox::ring {
 

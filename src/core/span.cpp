@@ -9,7 +9,7 @@
 #include "blackbox/detail/producer.hpp"
 #include "blackbox/detail/record.hpp"
 #include "core/logger.hpp"
-#include "ring/clock.hpp"
+#include "format/ring_clock.hpp"
 
 namespace blackbox {
 namespace detail {

@@ -1,0 +1,28 @@
+// The flusher's doorbell: whoever drains the rings (the flusher thread, a higher layer)
+// sleeps on it; producers ring it when a ring fills up, and so do flush(), the dump
+// signal and the control paths. It lives here, below every layer that rings it, so the
+// writer never needs to know who drains it.
+//
+// Memory ordering: g_wake (wake.cpp) is the futex word. wake_flusher() exchanges 1 and
+// FUTEX_WAKEs if it was 0; the sleeper stores 0 before its pass (arm_wake()) and sleeps with
+// FUTEX_WAIT(0), so a wake during a pass makes the next sleep return at once. Relaxed: the
+// futex syscall orders what matters; a lost wake only delays a pass until the interval.
+#pragma once
+
+#include <cstdint>
+
+namespace blackbox::ring {
+
+// Wakes the sleeper early. Lock-free, never blocks: at most one futex wake per sleep.
+// Async-signal-safe.
+void wake_flusher() noexcept;
+
+// The sleeper: forget earlier wakes (call before a pass), then sleep up to `ns` or until
+// woken. Spurious returns are possible (a signal); callers loop on their own clock.
+void arm_wake() noexcept;
+void sleep_until_woken(std::int64_t ns) noexcept;
+
+// Forgets a pending wake (a forked child starts without a flusher).
+void reset_wake() noexcept;
+
+}  // namespace blackbox::ring
