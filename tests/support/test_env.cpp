@@ -44,6 +44,11 @@ std::vector<Record> read_own_ring(std::vector<Loss>* losses) {
 std::string helper_path() { return BBX_TEST_HELPER; }
 
 RunResult run_helper(const std::vector<std::string>& args, const std::vector<std::string>& env) {
+  return run_program(helper_path(), args, env);
+}
+
+RunResult run_program(const std::string& program, const std::vector<std::string>& args,
+                      const std::vector<std::string>& env) {
   int pipe_fds[2];
   if (pipe2(pipe_fds, O_CLOEXEC) != 0) return {};
   const pid_t pid = fork();
@@ -52,7 +57,7 @@ RunResult run_helper(const std::vector<std::string>& args, const std::vector<std
     dup2(pipe_fds[1], 2);
     for (const auto& e : env) putenv(const_cast<char*>(e.c_str()));
     std::vector<char*> argv;
-    std::string path = helper_path();
+    std::string path = program;
     argv.push_back(path.data());
     for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
     argv.push_back(nullptr);

@@ -28,5 +28,8 @@ struct RunResult {
 };
 RunResult run_helper(const std::vector<std::string>& args,
                      const std::vector<std::string>& env = {});
+// The same for any program (`program`: its path).
+RunResult run_program(const std::string& program, const std::vector<std::string>& args,
+                      const std::vector<std::string>& env = {});
 
 }  // namespace blackbox::test

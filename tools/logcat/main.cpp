@@ -29,6 +29,7 @@
 #include "select.hpp"
 #include "sources.hpp"
 #include "spans.hpp"
+#include "symbolize.hpp"
 #include "trace_view.hpp"
 
 namespace {
@@ -71,7 +72,7 @@ struct Args {
   int pid = 0;
   // Printing only.
   std::string output = "text", colour = "auto";
-  bool utc = false, follow = false;
+  bool utc = false, follow = false, no_symbols = false;
   std::size_t last_n = 0;
   double interval_s = 0.2;
 };
@@ -98,6 +99,8 @@ void add_selection_options(CLI::App& app, Args& a) {
   app.add_option("-p,--pid", a.pid,
                  "only this process; adds its ring file (from $BBX_DIR) to the inputs");
   app.add_flag("--utc", a.utc, "times in UTC (default: local time)");
+  app.add_flag("--no-symbols", a.no_symbols,
+               "crash stacks as module, build id and offset only (do not read the modules' files)");
 }
 
 // Builds the selection from the arguments. Returns 0, or 2 after saying what is wrong.
@@ -343,6 +346,7 @@ int print_records(Args& a, const logcat::Selection& selection, logcat::Inputs& i
                                              : logcat::Format::text;
   const bool colour = a.colour == "always" || (a.colour == "auto" && isatty(STDOUT_FILENO) &&
                                                std::getenv("NO_COLOR") == nullptr);
+  logcat::set_read_module_files(!a.no_symbols);
   logcat::Renderer renderer(format, colour, a.utc);
   std::unique_ptr<logcat::Exporter> exporter;
   if (a.output == "otlp") exporter = logcat::make_otlp_exporter(process_lookup(inputs));

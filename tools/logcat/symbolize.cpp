@@ -96,6 +96,12 @@ void source_line(Dwfl_Module* mod, std::uint64_t pc, Frame& f) {
 
 }  // namespace
 
+namespace {
+bool g_read_module_files = true;  // logcat is single-threaded where it renders
+}  // namespace
+
+void set_read_module_files(bool read) noexcept { g_read_module_files = read; }
+
 std::vector<Frame> symbolize(const blackbox::CrashInfo& crash) {
   std::size_t first = 0;
   if (crash.pc != 0) {
@@ -116,7 +122,7 @@ std::vector<Frame> symbolize(const blackbox::CrashInfo& crash) {
       f.module = m->path;
       f.build_id = m->build_id;
       f.module_offset = f.address - m->load_bias;
-      if (Dwfl_Module* mod = session.module(*m); mod != nullptr) {
+      if (Dwfl_Module* mod = g_read_module_files ? session.module(*m) : nullptr; mod != nullptr) {
         f.module_found = true;
         GElf_Off offset = 0;
         GElf_Sym sym;

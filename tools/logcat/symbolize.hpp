@@ -27,6 +27,11 @@ struct Frame {
   bool module_found = false;  // its file is on disk with the same build id
 };
 
+// Whether symbolize() may open the modules' files (default: yes). Off (`logcat
+// --no-symbols`), frames show their module, build id and offset only: the same output on
+// any machine, whatever files it has.
+void set_read_module_files(bool read) noexcept;
+
 // The crashed code's frames, innermost first: the crash handler's own frames (those before
 // the interrupted instruction, CrashInfo::pc) are left out.
 [[nodiscard]] std::vector<Frame> symbolize(const blackbox::CrashInfo& crash);

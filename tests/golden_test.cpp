@@ -1,0 +1,116 @@
+// Golden files (tests/golden/v<N>/): files of every format version that was ever written,
+// made by real processes of that version (tests/golden/make_golden.cpp), with what logcat
+// printed for them then. Every later logcat must print exactly the same: the promise that
+// any logcat reads any older file. A format change bumps the version and adds a new set
+// beside the old ones; an old set's expectations are never rewritten.
+//
+// Per file: FILE.json is `logcat --no-symbols -o json FILE` (stdout and stderr; exit 0),
+// FILE.verify is `logcat verify FILE` followed by a line "exit N". --no-symbols: a crash
+// stack's symbols depend on which binaries this machine has, not on the file.
+//
+// BBX_GOLDEN_UPDATE=1 writes the expectations a new set lacks (never replaces one).
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "support/test_env.hpp"
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string read_file(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// Every blackbox file of every golden set, in order.
+std::vector<fs::path> golden_files() {
+  std::vector<fs::path> out;
+  for (const auto& set : fs::directory_iterator(BBX_GOLDEN_DIR)) {
+    if (!set.is_directory()) continue;
+    for (const auto& e : fs::directory_iterator(set.path())) {
+      const std::string ext = e.path().extension().string();
+      if (ext == ".bbr" || ext == ".bbd" || ext == ".bbx") out.push_back(e.path());
+    }
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+// Compares `actual` with the expectation at `path` (or writes it, for a new set).
+void expect_golden(const fs::path& path, const std::string& actual) {
+  if (!fs::exists(path)) {
+    if (std::getenv("BBX_GOLDEN_UPDATE") != nullptr) {
+      std::ofstream(path, std::ios::binary) << actual;
+      return;
+    }
+    ADD_FAILURE() << path << " is missing (BBX_GOLDEN_UPDATE=1 writes it for a new set)";
+    return;
+  }
+  const std::string expected = read_file(path);
+  if (expected == actual) return;
+  // The first differing line, so a failure says what changed.
+  std::istringstream e(expected), a(actual);
+  std::string el, al;
+  for (int line = 1;; ++line) {
+    const bool more_e = static_cast<bool>(std::getline(e, el));
+    const bool more_a = static_cast<bool>(std::getline(a, al));
+    if (!more_e && !more_a) break;
+    if (el != al || more_e != more_a) {
+      ADD_FAILURE() << path << " line " << line << " differs:\n  expected: "
+                    << (more_e ? el : "(end)") << "\n  actual:   " << (more_a ? al : "(end)");
+      return;
+    }
+  }
+  ADD_FAILURE() << path << " differs";
+}
+
+TEST(Golden, EverySetHasEveryKindOfFile) {
+  std::vector<std::string> sets;
+  for (const auto& set : fs::directory_iterator(BBX_GOLDEN_DIR)) {
+    if (!set.is_directory()) continue;
+    sets.push_back(set.path().filename().string());
+    for (const char* name : {"ring.bbr", "crashed.bbr", "dump.bbd", "archive.bbx", "recovered.bbx"}) {
+      EXPECT_TRUE(fs::exists(set.path() / name)) << set.path() / name;
+    }
+  }
+  EXPECT_NE(std::find(sets.begin(), sets.end(), "v1"), sets.end());
+}
+
+class GoldenFile : public ::testing::TestWithParam<fs::path> {};
+
+TEST_P(GoldenFile, LogcatPrintsItAsItDidWhenItWasMade) {
+  const fs::path file = GetParam();
+  const auto json =
+      blackbox::test::run_program(BBX_LOGCAT, {"--no-symbols", "-o", "json", file.string()});
+  EXPECT_EQ(json.status, 0) << json.out;
+  EXPECT_NE(json.out.find("\"message\""), std::string::npos) << "no records in " << file;
+  expect_golden(file.string() + ".json", json.out);
+
+  const auto verify = blackbox::test::run_program(BBX_LOGCAT, {"verify", file.string()});
+  // The path in verify's report is where the test reads the file from: strip it.
+  std::string out = verify.out;
+  for (std::size_t at; (at = out.find(file.string())) != std::string::npos;) {
+    out.replace(at, file.string().size(), file.filename().string());
+  }
+  expect_golden(file.string() + ".verify", out + "exit " + std::to_string(verify.status) + "\n");
+}
+
+INSTANTIATE_TEST_SUITE_P(Sets, GoldenFile, ::testing::ValuesIn(golden_files()),
+                         [](const ::testing::TestParamInfo<fs::path>& p) {
+                           std::string name = p.param.parent_path().filename().string() + "_" +
+                                              p.param.filename().string();
+                           std::replace(name.begin(), name.end(), '.', '_');
+                           return name;
+                         });
+
+}  // namespace
