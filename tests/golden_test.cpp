@@ -66,8 +66,9 @@ void expect_golden(const fs::path& path, const std::string& actual) {
     const bool more_a = static_cast<bool>(std::getline(a, al));
     if (!more_e && !more_a) break;
     if (el != al || more_e != more_a) {
-      ADD_FAILURE() << path << " line " << line << " differs:\n  expected: "
-                    << (more_e ? el : "(end)") << "\n  actual:   " << (more_a ? al : "(end)");
+      ADD_FAILURE() << path << " line " << line
+                    << " differs:\n  expected: " << (more_e ? el : "(end)")
+                    << "\n  actual:   " << (more_a ? al : "(end)");
       return;
     }
   }
@@ -79,7 +80,8 @@ TEST(Golden, EverySetHasEveryKindOfFile) {
   for (const auto& set : fs::directory_iterator(BBX_GOLDEN_DIR)) {
     if (!set.is_directory()) continue;
     sets.push_back(set.path().filename().string());
-    for (const char* name : {"ring.bbr", "crashed.bbr", "dump.bbd", "archive.bbx", "recovered.bbx"}) {
+    for (const char* name :
+         {"ring.bbr", "crashed.bbr", "dump.bbd", "archive.bbx", "recovered.bbx"}) {
       EXPECT_TRUE(fs::exists(set.path() / name)) << set.path() / name;
     }
   }

@@ -739,7 +739,15 @@ TEST(LogcatRecover, RecoversDeadRingsAndLeavesTheRest) {
       << run.out;
   EXPECT_NE(run.out.find(dir + "/junk.1.bbr: not recovered: "), std::string::npos) << run.out;
   EXPECT_FALSE(std::filesystem::exists(c.ring));
-  EXPECT_TRUE(std::filesystem::exists(dir + "/junk.1.bbr"));
+  // The junk is kept for whoever wants to look, under a name recovery does not take again:
+  // reported once, not at every start.
+  EXPECT_FALSE(std::filesystem::exists(dir + "/junk.1.bbr"));
+  EXPECT_TRUE(std::filesystem::exists(dir + "/junk.1.bbr.unreadable"));
+  EXPECT_NE(run.out.find("kept as " + dir + "/junk.1.bbr.unreadable"), std::string::npos)
+      << run.out;
+  const Output again = logcat("recover " + dir + " --archive-dir " + dir + "/archive");
+  EXPECT_EQ(again.status, 0) << again.out;
+  EXPECT_EQ(again.out.find("junk"), std::string::npos) << again.out;
   const Output shown = logcat(dir + "/archive -l warn --color=never");
   EXPECT_EQ(shown.out.rfind("--- crash (pid " + c.pid + ") crashed: SIGSEGV", 0), 0u) << shown.out;
   EXPECT_NE(shown.out.find("about to crash: segv"), std::string::npos) << shown.out;

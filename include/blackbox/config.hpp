@@ -9,9 +9,11 @@
 namespace blackbox {
 
 struct Config {
-  // Directory for the ring file. Env: BBX_DIR. Created (mode 0700) if missing and its parent
-  // exists. If it cannot be used, logging goes to an anonymous in-memory ring instead.
-  std::string dir = "/dev/shm/blackbox";
+  // Directory for the ring file: default_dir(), /dev/shm/blackbox-<uid>. Env: BBX_DIR.
+  // Created (mode 0700) if missing. It must be owned by this user and writable by no one
+  // else; if it cannot be used, logging goes to an anonymous in-memory ring instead (said
+  // once on stderr, and in InitResult).
+  std::string dir = default_dir();
 
   // Application name, used in the ring file's name and header. Env: BBX_APP.
   // Empty: the program's name. Characters outside [A-Za-z0-9._-] become '_'; max 63 bytes.
@@ -87,6 +89,12 @@ struct Config {
   // process is still writing is never deleted. Env: BBX_RETAIN_BYTES, BBX_RETAIN_SECONDS.
   std::uint64_t retain_bytes = 1ull << 30;
   std::uint32_t retain_seconds = 3 * 24 * 3600;
+
+  // The default ring directory for this user: /dev/shm/blackbox-<effective uid> (tmpfs:
+  // the rings cost no disk writes and survive any process death, not a reboot). Per user,
+  // so that users never share, or fight over, one directory; the same for every process of
+  // the user, whatever its environment, so logcat finds a service's rings.
+  [[nodiscard]] static std::string default_dir();
 
   // The default archive directory for this user (see archive_dir).
   [[nodiscard]] static std::string default_archive_dir();

@@ -26,7 +26,9 @@ struct RecoveredRing {
     recovered,  // written to the archive (or all archived already), ring file removed
     alive,      // its process still runs: left alone
     exited,     // its process exited normally: left alone
-    failed,     // not a ring file, or the archive could not be written: ring file kept
+    not_ours,   // owned by another user: left alone, never archived under our name
+    failed,     // not a usable ring file (renamed to *.bbr.unreadable, reported once), or
+                // the archive could not be written (ring file kept, retried next start)
   };
   Outcome outcome = Outcome::failed;
   std::string ring_path;

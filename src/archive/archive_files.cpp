@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>  // renameat2
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -14,25 +15,11 @@
 
 #include "blackbox/config.hpp"
 #include "format/file_names.hpp"
+#include "sys/dirs.hpp"
 #include "sys/sys.hpp"
 
 namespace blackbox::archive {
-namespace {
-
-// mkdir -p with mode 0750 for what it creates.
-int make_dirs(const std::string& path) {
-  if (path.empty()) return ENOENT;
-  struct stat st {};
-  if (stat(path.c_str(), &st) == 0) return S_ISDIR(st.st_mode) ? 0 : ENOTDIR;
-  const std::size_t slash = path.find_last_of('/');
-  if (slash != std::string::npos && slash > 0) {
-    if (const int err = make_dirs(path.substr(0, slash)); err != 0) return err;
-  }
-  if (sys::calls().mkdir(path.c_str(), 0750) != 0 && errno != EEXIST) return errno;
-  return 0;
-}
-
-}  // namespace
+namespace {}  // namespace
 
 ArchiveFiles::ArchiveFiles(FileSettings settings) : settings_(std::move(settings)) {}
 
@@ -45,10 +32,14 @@ bool ArchiveFiles::should_rotate(std::int64_t now_ns, std::size_t bytes) const n
 
 void ArchiveFiles::close_current() noexcept {
   if (fd_ < 0) return;
-  if (size_ == 0) unlink(path_.c_str());  // never leave a file without even its header
-  close(fd_);                             // also drops the flock
+  // Never leave a file without its header: one never published goes.
+  if (!temp_name_.empty()) unlinkat(dir_fd_, temp_name_.c_str(), 0);
+  close(fd_);  // also drops the flock
   fd_ = -1;
   size_ = 0;
+  if (dir_fd_ >= 0) close(dir_fd_);
+  dir_fd_ = -1;
+  temp_name_.clear();
 }
 
 FileSettings file_settings(const Config& config, std::string app) {
@@ -62,41 +53,70 @@ FileSettings file_settings(const Config& config, std::string app) {
   return files;
 }
 
+// A new file is made as a private temporary (a name retention and readers do not take),
+// locked (checked), and renamed into place only once its first frames (the file header
+// first) are in it: another process never sees an archive file of ours that is not yet
+// locked (retention would have deleted it) or that has no header.
 int ArchiveFiles::open_new(std::int64_t now_ns) {
-  if (const int err = make_dirs(settings_.dir); err != 0) {
-    last_error_ = "cannot create archive directory " + settings_.dir + ": " + std::strerror(err);
-    return err;
-  }
-  const int dir_fd =
-      sys::calls().open(settings_.dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+  std::string dir_error;
+  const int dir_fd = sys::open_private_dir(settings_.dir, 0750, true, dir_error);
   if (dir_fd < 0) {
-    const int err = errno;
-    last_error_ = "cannot open archive directory " + settings_.dir + ": " + std::strerror(err);
-    return err;
+    last_error_ = "archive: " + dir_error;
+    return errno != 0 ? errno : EACCES;
   }
-  // Same microsecond as an earlier file (or another process's): try the next microsecond.
-  int fd = -1;
-  std::string name;
-  for (int attempt = 0; attempt < 64 && fd < 0; ++attempt) {
-    name = file_time(now_ns + attempt * 1000) + "." + settings_.app + "." +
-           std::to_string(settings_.pid != 0 ? settings_.pid : getpid()) + kArchiveSuffix;
-    fd = sys::calls().openat(dir_fd, name.c_str(),
-                             O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_APPEND, 0640);
-    if (fd < 0 && errno != EEXIST) break;
+  const int pid = settings_.pid != 0 ? settings_.pid : getpid();
+  const std::string temp = "." + settings_.app + "." + std::to_string(pid) + ".new";
+  constexpr int kFlags = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_APPEND;
+  int fd = sys::calls().openat(dir_fd, temp.c_str(), kFlags, 0640);
+  if (fd < 0 && errno == EEXIST) {  // left by a process with this pid that died meanwhile
+    unlinkat(dir_fd, temp.c_str(), 0);
+    fd = sys::calls().openat(dir_fd, temp.c_str(), kFlags, 0640);
   }
-  const int err = errno;
-  close(dir_fd);
   if (fd < 0) {
+    const int err = errno;
+    close(dir_fd);
     last_error_ = "cannot create archive file in " + settings_.dir + ": " + std::strerror(err);
     return err;
   }
   // Held until the file is closed: retention skips files whose writer still holds this.
-  flock(fd, LOCK_EX | LOCK_NB);
+  if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    const int err = errno;
+    unlinkat(dir_fd, temp.c_str(), 0);
+    close(fd);
+    close(dir_fd);
+    last_error_ = "cannot lock archive file in " + settings_.dir + ": " + std::strerror(err);
+    return err;
+  }
   fd_ = fd;
-  path_ = settings_.dir + "/" + name;
+  dir_fd_ = dir_fd;
+  temp_name_ = temp;
+  path_ = settings_.dir + "/" + temp;
   size_ = 0;
   opened_ns_ = now_ns;
   ++files_created_;
+  return 0;
+}
+
+int ArchiveFiles::publish() {
+  // Same microsecond as an earlier file (or another process's): try the next microsecond.
+  const int pid = settings_.pid != 0 ? settings_.pid : getpid();
+  int err = EEXIST;
+  std::string name;
+  for (int attempt = 0; attempt < 64 && err == EEXIST; ++attempt) {
+    name = file_time(opened_ns_ + attempt * 1000) + "." + settings_.app + "." +
+           std::to_string(pid) + kArchiveSuffix;
+    err = renameat2(dir_fd_, temp_name_.c_str(), dir_fd_, name.c_str(), RENAME_NOREPLACE) == 0
+              ? 0
+              : errno;
+  }
+  if (err != 0) {
+    last_error_ = "cannot rename " + path_ + " into place: " + std::strerror(err);
+    return err;
+  }
+  close(dir_fd_);
+  dir_fd_ = -1;
+  temp_name_.clear();
+  path_ = settings_.dir + "/" + name;
   return 0;
 }
 
@@ -123,6 +143,7 @@ int ArchiveFiles::append(std::span<const std::byte> frames, std::int64_t now_ns)
     return err;
   }
   size_ += frames.size();
+  if (!temp_name_.empty()) return publish();  // its header is in it: into place
   return 0;
 }
 

@@ -2,8 +2,11 @@
 //
 // Names sort by time and say who wrote them: `<UTC start time>.<app>.<pid>.bbx`, e.g.
 // `20261124T130602.123456Z.orders.4711.bbx`. Files are created 0640 with
-// O_EXCL|O_NOFOLLOW|O_CLOEXEC and held under an exclusive flock() while written, which is how
-// retention (any process's) knows not to delete a file that is still being written.
+// O_EXCL|O_NOFOLLOW|O_CLOEXEC under a temporary name (`.<app>.<pid>.new`), locked with an
+// exclusive flock() held while written (how retention, in any process, knows not to
+// delete a file that is still being written), and renamed into place once their first
+// frames are written. The directory must be ours and writable by no one else
+// (sys/dirs.hpp).
 // Used by the flusher thread only; not thread-safe.
 #pragma once
 
@@ -61,9 +64,13 @@ class ArchiveFiles {
 
  private:
   [[nodiscard]] int open_new(std::int64_t now_ns);
+  // Renames the new file from its temporary name to its final one. 0 or errno.
+  [[nodiscard]] int publish();
 
   FileSettings settings_;
   int fd_ = -1;
+  int dir_fd_ = -1;        // the directory, while the file has its temporary name
+  std::string temp_name_;  // "" once published
   std::string path_;
   std::uint64_t size_ = 0;
   std::int64_t opened_ns_ = 0;

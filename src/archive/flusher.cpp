@@ -110,7 +110,7 @@ void Flusher::run() {
         rings_recovered_.fetch_add(1, std::memory_order_relaxed);
         records_recovered_.fetch_add(r.records, std::memory_order_relaxed);
       }
-      if (r.outcome != Recovered::Outcome::alive && r.outcome != Recovered::Outcome::exited) {
+      if (r.outcome == Recovered::Outcome::recovered || r.outcome == Recovered::Outcome::failed) {
         sys::say(r.describe());
       }
     }

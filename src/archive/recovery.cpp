@@ -1,8 +1,11 @@
 #include "archive/recovery.hpp"
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstring>
@@ -42,10 +45,20 @@ bool is_ring_of(std::string_view name, std::string_view app) {
 Recovered recover_ring(const std::string& ring_path, FileSettings files, int zstd_level) {
   Recovered r;
   r.ring_path = ring_path;
-  bool alive = false;
-  std::unique_ptr<ring::RingMemory> ring(ring::RingMemory::open_dead(ring_path, &r.error, &alive));
+  using DeadRing = ring::RingMemory::DeadRing;
+  DeadRing why = DeadRing::unusable;
+  std::unique_ptr<ring::RingMemory> ring(ring::RingMemory::open_dead(ring_path, &r.error, &why));
   if (ring == nullptr) {
-    r.outcome = alive ? Recovered::Outcome::alive : Recovered::Outcome::failed;
+    r.outcome = why == DeadRing::alive      ? Recovered::Outcome::alive
+                : why == DeadRing::not_ours ? Recovered::Outcome::not_ours
+                                            : Recovered::Outcome::failed;
+    if (why == DeadRing::unusable) {
+      // Ours, but not a ring we can read (damaged, truncated, unreadable): kept for whoever
+      // wants to look, under a name recovery does not take again, so it is reported once
+      // rather than at every start.
+      const std::string aside = ring_path + ".unreadable";
+      if (rename(ring_path.c_str(), aside.c_str()) == 0) r.error += "; kept as " + aside;
+    }
     return r;
   }
   const ring::RingHeader& h = ring->header();
@@ -81,6 +94,8 @@ Recovered recover_ring(const std::string& ring_path, FileSettings files, int zst
   r.lost = stats.lost_overwritten + stats.lost_corrupt;
   r.archive_path = flusher.current_file();
   if (!ok) {
+    // Whatever did get written must not be written again by the next recovery.
+    ring->write_back_slot_headers();
     r.error = "cannot write the archive file in " + flusher.settings().files.dir +
               (stats.last_write_errno != 0 ? std::string(": ") + strerror(stats.last_write_errno)
                                            : std::string());
@@ -96,7 +111,14 @@ std::vector<Recovered> recover_dead_rings(const std::string& ring_dir, const std
   std::vector<std::string> names;
   if (DIR* dir = opendir(ring_dir.c_str()); dir != nullptr) {
     while (const dirent* e = readdir(dir)) {
-      if (is_ring_of(e->d_name, app)) names.emplace_back(e->d_name);
+      if (!is_ring_of(e->d_name, app)) continue;
+      // Other users' files are not ours to recover, report or delete: passed over quietly
+      // (open_dead() checks the file it opens again).
+      struct stat st {};
+      if (fstatat(dirfd(dir), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && st.st_uid != geteuid()) {
+        continue;
+      }
+      names.emplace_back(e->d_name);
     }
     closedir(dir);
   }
@@ -131,6 +153,8 @@ std::string RecoveredRing::describe() const {
       return r.ring_path + ": its process is alive (read it with logcat; nothing to recover)";
     case Outcome::exited:
       return r.ring_path + ": " + who + " exited normally and archived its records; left as is";
+    case Outcome::not_ours:
+      return r.ring_path + ": belongs to another user; left alone";
     case Outcome::failed:
       break;
   }

@@ -62,6 +62,8 @@ std::optional<Level> parse_level(std::string_view name) noexcept {
   return std::nullopt;
 }
 
+std::string Config::default_dir() { return "/dev/shm/blackbox-" + std::to_string(geteuid()); }
+
 std::string Config::default_archive_dir() {
   if (const char* state = std::getenv("XDG_STATE_HOME"); state != nullptr && *state == '/') {
     return std::string(state) + "/blackbox";

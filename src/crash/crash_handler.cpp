@@ -32,6 +32,7 @@
 #include "format/ring_layout.hpp"
 #include "ring/ring_memory.hpp"
 #include "sys/clock.hpp"
+#include "sys/dirs.hpp"
 #include "sys/say.hpp"
 
 namespace blackbox::crash {
@@ -226,13 +227,11 @@ void install(ring::RingMemory* ring, const std::string& crash_dir, const std::st
   if (g_installed.exchange(true)) return;
   std::snprintf(g_app, sizeof g_app, "%s", app.c_str());
   if (!crash_dir.empty()) {
-    if (mkdir(crash_dir.c_str(), 0700) != 0 && errno != EEXIST) {
-      sys::say("cannot create the crash directory " + crash_dir + ": " + std::strerror(errno));
-    }
-    g_crash_dir = open(crash_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    // Ours and writable by no one else, or another user could swap the dump for a link.
+    std::string error;
+    g_crash_dir = sys::open_private_dir(crash_dir, 0700, false, error);
     if (g_crash_dir < 0) {
-      sys::say("cannot open the crash directory " + crash_dir + ": " + std::strerror(errno) +
-               "; crashes are recorded in the ring file only");
+      sys::say("crash directory: " + error + "; crashes are recorded in the ring file only");
     }
   }
   // backtrace() loads libgcc_s (malloc, locks) on its first call: make that call now. The

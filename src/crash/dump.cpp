@@ -27,6 +27,8 @@
 #include "ring/ring_memory.hpp"
 #include "ring/wake.hpp"
 #include "sys/clock.hpp"
+#include "sys/dirs.hpp"
+#include "sys/sys.hpp"
 
 namespace blackbox::crash {
 namespace {
@@ -34,13 +36,12 @@ namespace {
 // Writes all of [data, data + size) at `offset`. 0 or errno.
 //
 // The kernel copies ring memory that writers may be changing at that moment; what it may
-// copy torn is discarded (copy_slot). The raw system call, not pwrite(): ThreadSanitizer
-// intercepts pwrite() and would report this intended race as if we read the buffer
-// ourselves (as racy_copy() avoids for the readers' copies).
+// copy torn is discarded (copy_slot). Through the system-call seam (sys::Calls::pwrite, the
+// raw system call: see there why), so tests can inject ENOSPC and short writes.
 int write_at(int fd, const void* data, std::uint64_t size, std::uint64_t offset) noexcept {
   const auto* p = static_cast<const char*>(data);
   while (size > 0) {
-    const auto n = static_cast<ssize_t>(syscall(SYS_pwrite64, fd, p, size, offset));
+    const ssize_t n = sys::calls().pwrite(fd, p, size, static_cast<off_t>(offset));
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) return n == 0 ? EIO : errno;
     p += n;
@@ -101,7 +102,7 @@ int copy_slot(const ring::RingMemory& ring, std::uint32_t i, int fd) noexcept {
 
 int write_ring_dump(const ring::RingMemory& ring, int fd) noexcept {
   const ring::Layout& layout = ring.layout();
-  if (ftruncate(fd, static_cast<off_t>(layout.file_bytes)) != 0) return errno;
+  if (sys::calls().ftruncate(fd, static_cast<off_t>(layout.file_bytes)) != 0) return errno;
   // The slot headers as they are (state, tid, sequence numbers); each used slot's write
   // position is then replaced by the one its copy was taken at.
   const std::uint64_t headers_bytes = std::uint64_t{layout.slot_count} * sizeof(ring::SlotHeader);
@@ -164,7 +165,8 @@ bool dump_file_name(const char* app, const char* suffix, char* out, std::size_t 
 }
 
 std::string dump_to_path(const ring::RingMemory& ring, const std::string& path) {
-  const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+  const int fd =
+      sys::calls().open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (fd < 0) return "cannot create " + path + ": " + std::strerror(errno);
   const int err = write_ring_dump(ring, fd);
   close(fd);
@@ -173,14 +175,27 @@ std::string dump_to_path(const ring::RingMemory& ring, const std::string& path) 
 
 std::string dump_to_dir(const ring::RingMemory& ring, const std::string& dir,
                         const std::string& app, std::string& error) {
-  if (mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
-    error = "cannot create " + dir + ": " + std::strerror(errno);
+  // Ours and writable by no one else; the file is created relative to the directory we
+  // checked, so a rename of the path meanwhile cannot redirect it.
+  const int dir_fd = sys::open_private_dir(dir, 0700, false, error);
+  if (dir_fd < 0) return "";
+  const std::string name =
+      app + "." + std::to_string(getpid()) + "." + archive::file_time(sys::realtime_ns()) + ".bbd";
+  const std::string path = dir + "/" + name;
+  const int fd = sys::calls().openat(dir_fd, name.c_str(),
+                                     O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  close(dir_fd);
+  if (fd < 0) {
+    error = "cannot create " + path + ": " + std::strerror(errno);
     return "";
   }
-  const std::string path = dir + "/" + app + "." + std::to_string(getpid()) + "." +
-                           archive::file_time(sys::realtime_ns()) + ".bbd";
-  error = dump_to_path(ring, path);
-  return error.empty() ? path : "";
+  const int err = write_ring_dump(ring, fd);
+  close(fd);
+  if (err != 0) {
+    error = "cannot write " + path + ": " + std::strerror(err);
+    return "";
+  }
+  return path;
 }
 
 namespace {

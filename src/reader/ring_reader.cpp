@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -19,6 +20,7 @@
 
 #include "blackbox/reader.hpp"
 #include "format/ring_clock.hpp"
+#include "format/ring_image.hpp"
 #include "format/ring_layout.hpp"
 #include "format/ring_validate.hpp"
 #include "format/slot_drain.hpp"
@@ -207,14 +209,31 @@ std::unique_ptr<RingReader> RingReader::open(const std::string& path, std::strin
     close(fd);
     return fail("too small to be a ring file (" + std::to_string(file_size) + " bytes)");
   }
+  auto impl = std::make_unique<Impl>();
+  impl->path = path;
+  impl->owns_mapping = true;
+  // A live writer holds an exclusive lock for its whole life: then the file is mapped, to
+  // follow it as it grows. Otherwise (a dead process's ring, an exited one's, a dump) it
+  // cannot change any more and is read into private memory with pread(): a truncation
+  // while we read is then an error, never a SIGBUS. The probe's shared lock is let go at
+  // once (recovery must not take us for the file's writer).
+  const bool live = flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK;
+  if (!live) {
+    flock(fd, LOCK_UN);
+    ring::RingImage image;
+    const bool ok = ring::read_ring_image(fd, file_size, image, why);
+    close(fd);
+    if (!ok) return fail(why);
+    impl->base = image.base;
+    impl->size = image.size;
+    if (!impl->validate(image.size, why)) return fail(why);
+    return std::unique_ptr<RingReader>(new RingReader(std::move(impl)));
+  }
   void* base = mmap(nullptr, file_size, PROT_READ, MAP_SHARED, fd, 0);
   close(fd);  // the mapping keeps the file
   if (base == MAP_FAILED) return fail(std::string("cannot map: ") + std::strerror(errno));
-  auto impl = std::make_unique<Impl>();
-  impl->path = path;
   impl->base = static_cast<const std::byte*>(base);
   impl->size = file_size;
-  impl->owns_mapping = true;
   if (!impl->validate(file_size, why)) return fail(why);
   return std::unique_ptr<RingReader>(new RingReader(std::move(impl)));
 }

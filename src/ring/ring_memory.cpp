@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>  // renameat2
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -21,9 +22,11 @@
 #include <cstring>
 #include <string_view>
 
+#include "format/ring_image.hpp"
 #include "format/ring_validate.hpp"
 #include "ring/clock.hpp"
 #include "sys/clock.hpp"
+#include "sys/dirs.hpp"
 #include "sys/sys.hpp"
 
 namespace blackbox::ring {
@@ -71,37 +74,46 @@ RingMemory::~RingMemory() {
   if (fd_ >= 0) close(fd_);
 }
 
+// The ring file is made under a temporary name that recovery ignores, locked (checked),
+// sized, mapped and given its complete header there, and only then renamed into place: no
+// other process ever sees a ring file that is ours but not yet locked (recovery in that
+// window would have taken a live ring for a dead one, archived it and removed it).
 RingMemory* RingMemory::create_file(const Config& config, const std::string& app,
                                     std::string* error) {
   const Layout layout = layout_for(config);
   auto& sys = sys::calls();
-  if (sys.mkdir(config.dir.c_str(), 0700) != 0 && errno != EEXIST) {
-    *error = "cannot create directory " + config.dir + ": " + errno_text(errno);
-    return nullptr;
-  }
+  const int dir_fd = sys::open_private_dir(config.dir, 0700, false, *error);
+  if (dir_fd < 0) return nullptr;
   const std::string name = sanitize_app(app) + "." + std::to_string(getpid());
-  const std::string path = config.dir + "/" + name + ".bbr";
+  const std::string final_name = name + ".bbr";
+  const std::string temp_name = "." + name + ".new";
+  const std::string path = config.dir + "/" + final_name;
   constexpr int kFlags = O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW;
-  int fd = sys.open(path.c_str(), kFlags, 0600);
-  if (fd < 0 && errno == EEXIST) {
-    // Left by an earlier process with our pid (pid reuse): keep it, under another name.
-    const std::string aside =
-        config.dir + "/" + name + ".old-" + std::to_string(sys::realtime_ns()) + ".bbr";
-    if (rename(path.c_str(), aside.c_str()) == 0) fd = sys.open(path.c_str(), kFlags, 0600);
+  int fd = sys.openat(dir_fd, temp_name.c_str(), kFlags, 0600);
+  if (fd < 0 && errno == EEXIST) {  // left by a process with our pid that died creating it
+    unlinkat(dir_fd, temp_name.c_str(), 0);
+    fd = sys.openat(dir_fd, temp_name.c_str(), kFlags, 0600);
   }
   if (fd < 0) {
     *error = "cannot create ring file " + path + ": " + errno_text(errno);
+    close(dir_fd);
     return nullptr;
   }
-  // Held for the life of the process (the kernel lets go when it dies, however it dies):
-  // how recovery tells a dead process's ring from a live one, whatever became of its pid.
-  flock(fd, LOCK_EX | LOCK_NB);
+  RingMemory* ring = nullptr;
   auto fail = [&](const std::string& what, int err) -> RingMemory* {
     *error = what + " " + path + ": " + errno_text(err);
-    close(fd);
-    unlink(path.c_str());
+    unlinkat(dir_fd, temp_name.c_str(), 0);
+    if (ring != nullptr) {
+      delete ring;  // unmaps, closes fd
+    } else {
+      close(fd);
+    }
+    close(dir_fd);
     return nullptr;
   };
+  // Held for the life of the process (the kernel lets go when it dies, however it dies):
+  // how recovery tells a dead process's ring from a live one, whatever became of its pid.
+  if (flock(fd, LOCK_EX | LOCK_NB) != 0) return fail("cannot lock ring file", errno);
   if (sys.ftruncate(fd, static_cast<off_t>(layout.file_bytes)) != 0) {
     return fail("cannot size ring file", errno);
   }
@@ -116,22 +128,34 @@ RingMemory* RingMemory::create_file(const Config& config, const std::string& app
   if (err2 != 0) return fail("cannot reserve space for ring file", err2);
   void* base = sys.mmap(nullptr, layout.file_bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
   if (base == MAP_FAILED) return fail("cannot map ring file", errno);
-  auto* ring = new RingMemory(static_cast<std::byte*>(base), layout.file_bytes, fd, path, layout,
-                              config.max_string_bytes);
+  ring = new RingMemory(static_cast<std::byte*>(base), layout.file_bytes, fd, path, layout,
+                        config.max_string_bytes);
   std::string reserve_error;
   if (!ring->reserve(layout.site_table_offset, kSiteReserveChunk, &reserve_error)) {
     *error = reserve_error;
-    unlink(path.c_str());
+    unlinkat(dir_fd, temp_name.c_str(), 0);
     delete ring;
+    close(dir_fd);
     return nullptr;
   }
   ring->site_reserved_ = kSiteReserveChunk;
   ring->write_header(app, config.max_string_bytes);
+  // Into place. A file of the final name, left by an earlier process with our pid (pid
+  // reuse), is kept under another name, not replaced.
+  int moved = renameat2(dir_fd, temp_name.c_str(), dir_fd, final_name.c_str(), RENAME_NOREPLACE);
+  if (moved != 0 && errno == EEXIST) {
+    const std::string aside = name + ".old-" + std::to_string(sys::realtime_ns()) + ".bbr";
+    if (renameat(dir_fd, final_name.c_str(), dir_fd, aside.c_str()) == 0) {
+      moved = renameat2(dir_fd, temp_name.c_str(), dir_fd, final_name.c_str(), RENAME_NOREPLACE);
+    }
+  }
+  if (moved != 0) return fail("cannot rename into place ring file", errno);
+  close(dir_fd);
   return ring;
 }
 
-RingMemory* RingMemory::open_dead(const std::string& path, std::string* error, bool* alive) {
-  *alive = false;
+RingMemory* RingMemory::open_dead(const std::string& path, std::string* error, DeadRing* why) {
+  *why = DeadRing::unusable;
   const int fd = open(path.c_str(), O_RDWR | O_CLOEXEC | O_NOFOLLOW);
   if (fd < 0) {
     *error = "cannot open: " + errno_text(errno);
@@ -142,25 +166,41 @@ RingMemory* RingMemory::open_dead(const std::string& path, std::string* error, b
     close(fd);
     return nullptr;
   };
-  if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-    *alive = errno == EWOULDBLOCK;
-    return fail(*alive ? "its process is alive" : "cannot lock: " + errno_text(errno));
-  }
   struct stat st {};
   if (fstat(fd, &st) != 0) return fail("cannot stat: " + errno_text(errno));
   if (!S_ISREG(st.st_mode)) return fail("not a regular file");
-  const auto size = static_cast<std::size_t>(st.st_size);
-  if (size < kPageBytes) return fail("too small to be a ring file");
-  void* base = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-  if (base == MAP_FAILED) return fail("cannot map: " + errno_text(errno));
-  Layout layout{};
-  std::string why;
-  if (!validate_header(static_cast<const std::byte*>(base), size, layout, why)) {
-    munmap(base, size);
-    return fail(why);
+  // Checked on the file we opened (not its name): another user's file in our directory is
+  // never ours to archive under our name, nor to delete.
+  if (st.st_uid != geteuid()) {
+    *why = DeadRing::not_ours;
+    return fail("owned by another user (uid " + std::to_string(st.st_uid) + ")");
   }
-  const auto& h = *static_cast<const RingHeader*>(base);
-  return new RingMemory(static_cast<std::byte*>(base), size, fd, path, layout, h.max_string_bytes);
+  if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    if (errno == EWOULDBLOCK) *why = DeadRing::alive;
+    return fail(errno == EWOULDBLOCK ? "its process is alive"
+                                     : "cannot lock: " + errno_text(errno));
+  }
+  // The size after the lock: from here on only a process that ignores the lock changes the
+  // file, and the image is read with pread(), so even that costs an error, not a SIGBUS.
+  if (fstat(fd, &st) != 0) return fail("cannot stat: " + errno_text(errno));
+  RingImage image;
+  std::string read_error;
+  if (!read_ring_image(fd, static_cast<std::size_t>(st.st_size), image, read_error)) {
+    return fail(read_error);
+  }
+  *why = DeadRing::opened;
+  const auto& h = *reinterpret_cast<const RingHeader*>(image.base);
+  auto* ring = new RingMemory(image.base, image.size, fd, path, image.layout, h.max_string_bytes);
+  ring->image_ = true;
+  return ring;
+}
+
+bool RingMemory::write_back_slot_headers() noexcept {
+  if (!image_ || fd_ < 0) return false;
+  const std::uint64_t bytes = std::uint64_t{layout_.slot_count} * sizeof(SlotHeader);
+  const ssize_t n = pwrite(fd_, base_ + layout_.slot_headers_offset, bytes,
+                           static_cast<off_t>(layout_.slot_headers_offset));
+  return n == static_cast<ssize_t>(bytes);
 }
 
 void RingMemory::forget_file() noexcept {

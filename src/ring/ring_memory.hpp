@@ -20,11 +20,18 @@ class RingMemory {
   // deleted. Returns null and sets `error` if the directory cannot be used.
   [[nodiscard]] static RingMemory* create_file(const Config& config, const std::string& app,
                                                std::string* error);
-  // Maps the ring file a dead process left, for recovery. Null with `error` set (what is
-  // wrong, without the path) if it is not a valid ring file, or (`alive` set) if its
-  // process still holds it.
+  // Reads the ring file a dead process left into private memory, for recovery (pread, not
+  // a shared mapping: a file truncated meanwhile is an error, not a SIGBUS). Holds its lock
+  // until destroyed. Null with `error` set (what is wrong, without the path) and `why`
+  // saying which case it is: its process still holds it (alive), it belongs to another
+  // user (not_ours: never touched), or it is not a usable ring file (unusable).
+  enum class DeadRing { opened, alive, not_ours, unusable };
   [[nodiscard]] static RingMemory* open_dead(const std::string& path, std::string* error,
-                                             bool* alive);
+                                             DeadRing* why);
+  // After a recovery that could not write everything: stores the slot headers (how far the
+  // archive got, SlotHeader::archived_pos) back into the file, so the next recovery does not
+  // write those records again. False if not a dead ring's image or the write failed.
+  bool write_back_slot_headers() noexcept;
   // Same layout in private anonymous memory: this process can read it, nobody else can.
   [[nodiscard]] static RingMemory* create_anonymous(const Config& config, const std::string& app,
                                                     std::string* error);
@@ -71,6 +78,7 @@ class RingMemory {
   Layout layout_;
   std::uint32_t max_string_;
   std::uint64_t site_reserved_ = 0;  // bytes of the site table already reserved on disk
+  bool image_ = false;               // open_dead(): private memory read from the file
 };
 
 // The ring this process writes to (null before the logger starts, and in a forked child

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 namespace blackbox::sys {
@@ -13,8 +14,13 @@ int real_openat(int dir_fd, const char* path, int flags, mode_t mode) {
   return ::openat(dir_fd, path, flags, mode);
 }
 
+ssize_t raw_pwrite(int fd, const void* data, std::size_t bytes, off_t offset) {
+  return static_cast<ssize_t>(syscall(SYS_pwrite64, fd, data, bytes, offset));
+}
+
 Calls real_calls() noexcept {
-  return Calls{real_open, ::mkdir, ::ftruncate, ::posix_fallocate, ::mmap, ::write, real_openat};
+  return Calls{real_open, ::mkdir, ::ftruncate, ::posix_fallocate,
+               ::mmap,    ::write, real_openat, raw_pwrite};
 }
 
 Calls g_calls = real_calls();

@@ -16,6 +16,10 @@ struct Calls {
   void* (*mmap)(void* addr, std::size_t length, int prot, int flags, int fd, off_t offset);
   ssize_t (*write)(int fd, const void* data, std::size_t bytes);
   int (*openat)(int dir_fd, const char* path, int flags, mode_t mode);
+  // Async-signal-safe (the crash handler's dump uses it). The real one is the raw system
+  // call, not pwrite(): ThreadSanitizer intercepts pwrite() and would report the dump's
+  // intended race on ring memory (its torn pieces are discarded) as if we read it.
+  ssize_t (*pwrite)(int fd, const void* data, std::size_t bytes, off_t offset);
 };
 
 // The active table. Not synchronised: tests swap entries while no logger work runs.

@@ -13,6 +13,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <limits>
@@ -137,6 +138,43 @@ int read_ring(const char* path, std::uint64_t first_writer, std::uint64_t end_wr
 
 // Logs a few records with whatever BBX_* environment it was given, reads them back from
 // its own ring, and reports.
+// Names in `dir` ending with `suffix` (files another process could take for ours).
+int count_named(const char* dir, const char* suffix) {
+  int n = 0;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
+    const std::string name = e.path().filename().string();
+    if (name.size() >= std::strlen(suffix) &&
+        name.compare(name.size() - std::strlen(suffix), std::strlen(suffix), suffix) == 0) {
+      ++n;
+    }
+  }
+  return n;
+}
+
+// "create-visible": whether a ring file or an archive file can be seen under its final
+// name before it is locked and has its header. The seam stops the creation halfway (the
+// ring's space reservation; the archive's first write) and looks at the directory.
+int create_visible() {
+  static int ring_seen = -1, archive_seen = -1;
+  blackbox::sys::calls().posix_fallocate = [](int fd, off_t offset, off_t length) {
+    if (ring_seen < 0) ring_seen = count_named(std::getenv("BBX_DIR"), ".bbr");
+    return ::posix_fallocate(fd, offset, length);
+  };
+  blackbox::sys::calls().write = [](int fd, const void* data, std::size_t bytes) -> ssize_t {
+    if (archive_seen < 0) archive_seen = count_named(std::getenv("BBX_ARCHIVE_DIR"), ".bbx");
+    return ::write(fd, data, bytes);
+  };
+  BBX_INFO("one {}", 1);
+  const bool flushed = blackbox::flush();
+  std::printf(
+      "ring_visible_while_created=%d archive_visible_while_created=%d flushed=%d "
+      "rings_now=%d archives_now=%d\n",
+      ring_seen, archive_seen, flushed ? 1 : 0, count_named(std::getenv("BBX_DIR"), ".bbr"),
+      count_named(std::getenv("BBX_ARCHIVE_DIR"), ".bbx"));
+  return 0;
+}
+
 int log_and_report() {
   BBX_INFO("one {}", 1);
   BBX_WARN("two {}", 2);
@@ -514,12 +552,17 @@ int main(int argc, char** argv) {
     return read_ring(argv[2], std::stoull(argv[3]), std::stoull(argv[4]));
   }
   if (mode == "report") return log_and_report();
+  if (mode == "create-visible") return create_visible();
   if (mode == "archive-exit" && argc == 3) return archive_exit(argv[2]);
   if (mode == "archive-seed" && argc == 3) return archive_seed(argv[2]);
   if (mode == "export-sample") return export_sample();
   if (mode == "seed" && argc == 4) return write_seed(argv[2], argv[3]);
   if (mode == "eacces") {  // a ring directory we may not write to (tests run as root)
     blackbox::sys::calls().open = [](const char*, int, mode_t) {
+      errno = EACCES;
+      return -1;
+    };
+    blackbox::sys::calls().openat = [](int, const char*, int, mode_t) {
       errno = EACCES;
       return -1;
     };

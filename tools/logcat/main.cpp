@@ -453,7 +453,7 @@ int main(int argc, char** argv) {
       "them");
   std::string recover_dir, recover_archive, recover_app;
   recover->add_option("dir", recover_dir,
-                      "the ring directory (default: BBX_DIR or /dev/shm/blackbox)");
+                      "the ring directory (default: BBX_DIR or /dev/shm/blackbox-UID)");
   recover->add_option("--archive-dir", recover_archive,
                       "where the archive files go (default: BBX_ARCHIVE_DIR or the default "
                       "archive directory)");

@@ -1,20 +1,44 @@
 // bbx-ringdump FILE|PID...: parses the command line and dispatches (ringdump.cpp).
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <string>
 
+#include "blackbox/config.hpp"
 #include "ringdump.hpp"
+
+namespace {
+
+void usage(std::FILE* out) {
+  std::fprintf(out,
+               "usage: bbx-ringdump FILE|PID...\n"
+               "  prints a blackbox ring file or dump: its header, every record, and what\n"
+               "  was lost. A PID is looked up in the ring directory ($BBX_DIR, default\n"
+               "  %s).\n",
+               blackbox::Config::default_dir().c_str());
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::fprintf(stderr,
-                 "usage: bbx-ringdump FILE|PID...\n"
-                 "  prints a blackbox ring file (a PID is looked up in $BBX_DIR,\n"
-                 "  default /dev/shm/blackbox)\n");
+    usage(stderr);
     return 2;
   }
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "-h") == 0 || std::strcmp(argv[i], "--help") == 0) {
+      usage(stdout);
+      return 0;
+    }
+    if (argv[i][0] == '-' && argv[i][1] != '\0') {
+      std::fprintf(stderr, "bbx-ringdump: unknown option %s\n", argv[i]);
+      usage(stderr);
+      return 2;
+    }
+  }
   const char* env_dir = std::getenv("BBX_DIR");
-  const std::string dir = env_dir != nullptr ? env_dir : "/dev/shm/blackbox";
+  const std::string dir =
+      env_dir != nullptr && *env_dir != '\0' ? env_dir : blackbox::Config::default_dir();
   bool ok = true;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
