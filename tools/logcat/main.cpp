@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "blackbox/config.hpp"
+#include "../common/truncation_guard.hpp"
 #include "commands.hpp"
 #include "export.hpp"
 #include "render.hpp"
@@ -417,6 +418,7 @@ int print_records(Args& a, const logcat::Selection& selection, logcat::Inputs& i
 
 int main(int argc, char** argv) {
   signal(SIGPIPE, SIG_IGN);  // a closed pipe ends output quietly (EPIPE)
+  blackbox::tools::install_truncation_guard("logcat");
   CLI::App app{kDescription};
   app.get_formatter()->column_width(34);
   Args args;

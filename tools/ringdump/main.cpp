@@ -5,6 +5,7 @@
 #include <string>
 
 #include "blackbox/config.hpp"
+#include "../common/truncation_guard.hpp"
 #include "ringdump.hpp"
 
 namespace {
@@ -21,6 +22,7 @@ void usage(std::FILE* out) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  blackbox::tools::install_truncation_guard("bbx-ringdump");
   if (argc < 2) {
     usage(stderr);
     return 2;
