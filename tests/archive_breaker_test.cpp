@@ -12,7 +12,9 @@
 #include "archive/flusher.hpp"
 #include "blackbox/blackbox.hpp"
 #include "blackbox/reader.hpp"
+#include "ring/wake.hpp"
 #include "support/test_env.hpp"
+#include "sys/clock.hpp"
 #include "sys/sys.hpp"
 
 namespace {
@@ -169,6 +171,56 @@ TEST(ArchiveDirectory, UnwritableDirectoryTripsTheBreakerNotTheApplication) {
   EXPECT_TRUE(s.breaker_open);
   EXPECT_EQ(s.last_write_errno, ENOTDIR);
   EXPECT_EQ(blackbox::archive_path(), "");
+}
+
+// While the breaker is open, draining cannot help: a ring filling up must not wake the
+// flusher at every block claim (it once made 24,000 futex wakes in 4 s); the flusher probes
+// on its own schedule. Once the disk works again, filling rings wake it as before.
+TEST(ArchiveBreakerWakes, AFillingRingDoesNotWakeTheFlusherWhileTheBreakerIsOpen) {
+  const std::string dir = blackbox::test::make_temp_dir("archive");
+  install_disk(dir, 64u << 10);
+  ::testing::internal::CaptureStderr();
+  for (int i = 0; i < 1000; ++i) BBX_INFO("n {}", i);
+  ASSERT_TRUE(blackbox::flush());
+  g_fail_errno = ENOSPC;
+  BBX_INFO("the write that fails");
+  EXPECT_FALSE(blackbox::flush());
+  ASSERT_TRUE(blackbox::stats().breaker_open);
+  const std::uint64_t before = blackbox::ring::fill_wakes_sent();
+  // About 750 block claims, each with the ring more than a quarter unread.
+  for (int i = 0; i < 100'000; ++i) BBX_INFO("n {}", i);
+  EXPECT_EQ(blackbox::ring::fill_wakes_sent() - before, 0u);
+
+  g_fail_errno = 0;
+  ASSERT_TRUE(blackbox::flush());
+  const std::uint64_t closed = blackbox::ring::fill_wakes_sent();
+  for (int i = 0; i < 100'000; ++i) BBX_INFO("n {}", i);
+  EXPECT_GT(blackbox::ring::fill_wakes_sent() - closed, 0u);
+  (void)::testing::internal::GetCapturedStderr();
+}
+
+// The breaker's backoff runs on CLOCK_MONOTONIC: a wall clock stepped back an hour (NTP, an
+// operator) must not stop the probes for an hour. No flush() here: the flusher must probe on
+// its own schedule (50 ms after the failure), so the test waits for that outcome, up to a
+// deadline far beyond it.
+TEST(ArchiveBreakerWakes, AWallClockStepBackDoesNotStopTheProbes) {
+  const std::string dir = blackbox::test::make_temp_dir("archive");
+  install_disk(dir, 64u << 10);
+  ::testing::internal::CaptureStderr();
+  BBX_INFO("before");
+  ASSERT_TRUE(blackbox::flush());
+  g_fail_errno = ENOSPC;
+  BBX_INFO("the write that fails");
+  EXPECT_FALSE(blackbox::flush());
+  ASSERT_TRUE(blackbox::stats().breaker_open);
+  blackbox::sys::step_realtime_for_testing(-3600'000'000'000);
+  g_fail_errno = 0;
+  const std::int64_t deadline = blackbox::sys::monotonic_ns() + 30'000'000'000;
+  while (blackbox::stats().breaker_open && blackbox::sys::monotonic_ns() < deadline) {
+    usleep(5000);
+  }
+  EXPECT_FALSE(blackbox::stats().breaker_open) << "no probe within 30 s of a 50 ms backoff";
+  (void)::testing::internal::GetCapturedStderr();
 }
 
 }  // namespace

@@ -25,9 +25,9 @@ ArchiveFiles::ArchiveFiles(FileSettings settings) : settings_(std::move(settings
 
 ArchiveFiles::~ArchiveFiles() { close_current(); }
 
-bool ArchiveFiles::should_rotate(std::int64_t now_ns, std::size_t bytes) const noexcept {
+bool ArchiveFiles::should_rotate(std::int64_t mono_ns, std::size_t bytes) const noexcept {
   if (fd_ < 0 || size_ == 0) return false;
-  return size_ + bytes > settings_.rotate_bytes || now_ns - opened_ns_ >= settings_.rotate_ns;
+  return size_ + bytes > settings_.rotate_bytes || mono_ns - opened_mono_ns_ >= settings_.rotate_ns;
 }
 
 void ArchiveFiles::close_current() noexcept {
@@ -57,7 +57,7 @@ FileSettings file_settings(const Config& config, std::string app) {
 // locked (checked), and renamed into place only once its first frames (the file header
 // first) are in it: another process never sees an archive file of ours that is not yet
 // locked (retention would have deleted it) or that has no header.
-int ArchiveFiles::open_new(std::int64_t now_ns) {
+int ArchiveFiles::open_new(std::int64_t now_ns, std::int64_t mono_ns) {
   std::string dir_error;
   const int dir_fd = sys::open_private_dir(settings_.dir, 0750, true, dir_error);
   if (dir_fd < 0) {
@@ -93,6 +93,7 @@ int ArchiveFiles::open_new(std::int64_t now_ns) {
   path_ = settings_.dir + "/" + temp;
   size_ = 0;
   opened_ns_ = now_ns;
+  opened_mono_ns_ = mono_ns;
   ++files_created_;
   return 0;
 }
@@ -120,9 +121,10 @@ int ArchiveFiles::publish() {
   return 0;
 }
 
-int ArchiveFiles::append(std::span<const std::byte> frames, std::int64_t now_ns) {
+int ArchiveFiles::append(std::span<const std::byte> frames, std::int64_t now_ns,
+                         std::int64_t mono_ns) {
   if (fd_ < 0) {
-    if (const int err = open_new(now_ns); err != 0) return err;
+    if (const int err = open_new(now_ns, mono_ns); err != 0) return err;
   }
   std::size_t done = 0;
   while (done < frames.size()) {

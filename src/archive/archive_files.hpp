@@ -44,7 +44,9 @@ class ArchiveFiles {
   // Whether the next append starts a file (so it must begin with a file header frame).
   [[nodiscard]] bool at_file_start() const noexcept { return fd_ < 0 || size_ == 0; }
   // Whether the current file is full or old enough to be closed before appending `bytes`.
-  [[nodiscard]] bool should_rotate(std::int64_t now_ns, std::size_t bytes) const noexcept;
+  // `mono_ns`: CLOCK_MONOTONIC (the file's age is a timer: a wall-clock step must not
+  // rotate early or never).
+  [[nodiscard]] bool should_rotate(std::int64_t mono_ns, std::size_t bytes) const noexcept;
   // Closes the current file; the next append creates a new one (the caller then runs
   // apply_retention()).
   void close_current() noexcept;
@@ -52,7 +54,13 @@ class ArchiveFiles {
   // Appends whole frames to the current file, creating it first if needed. Returns 0, or
   // the errno of the failure; a failed append is cut back off the file (no torn frame is
   // left when the filesystem allows the truncation).
-  [[nodiscard]] int append(std::span<const std::byte> frames, std::int64_t now_ns);
+  // `now_ns` (wall clock) names a new file, `mono_ns` starts its age.
+  [[nodiscard]] int append(std::span<const std::byte> frames, std::int64_t now_ns,
+                           std::int64_t mono_ns);
+  // Tests: one clock for both.
+  [[nodiscard]] int append(std::span<const std::byte> frames, std::int64_t now_ns) {
+    return append(frames, now_ns, now_ns);
+  }
 
   // Deletes this app's oldest files beyond the retention limits (never a file that is
   // locked by its writer, never the current one). Returns the number deleted.
@@ -63,7 +71,7 @@ class ArchiveFiles {
   [[nodiscard]] const std::string& last_error() const noexcept { return last_error_; }
 
  private:
-  [[nodiscard]] int open_new(std::int64_t now_ns);
+  [[nodiscard]] int open_new(std::int64_t now_ns, std::int64_t mono_ns);
   // Renames the new file from its temporary name to its final one. 0 or errno.
   [[nodiscard]] int publish();
 
@@ -73,7 +81,8 @@ class ArchiveFiles {
   std::string temp_name_;  // "" once published
   std::string path_;
   std::uint64_t size_ = 0;
-  std::int64_t opened_ns_ = 0;
+  std::int64_t opened_ns_ = 0;       // wall clock: the file's name
+  std::int64_t opened_mono_ns_ = 0;  // monotonic: its age
   std::uint32_t files_created_ = 0;
   std::string last_error_;
 };

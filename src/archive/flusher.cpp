@@ -147,7 +147,7 @@ void Flusher::run() {
     if (stopping) return;
     std::int64_t sleep = settings_.interval_ns - (sys::monotonic_ns() - last_write);
     if (breaker_.open) {
-      sleep = std::min(sleep, breaker_.next_probe_ns - sys::realtime_ns());
+      sleep = std::min(sleep, breaker_.next_probe_ns - sys::monotonic_ns());
     }
     ring::sleep_until_woken(std::max<std::int64_t>(sleep, 1'000'000));
   }
@@ -157,7 +157,7 @@ bool Flusher::flush() {
   std::unique_lock lock(mutex_);
   if (stopped_ || !thread_.joinable()) return false;
   const std::uint64_t ticket = ++requested_;
-  ring::wake_flusher();
+  ring::wake_flusher_now();
   done_.wait(lock, [&] { return completed_ >= ticket || stopped_; });
   return completed_ >= ticket && last_ok_;
 }
@@ -168,7 +168,7 @@ void Flusher::stop() noexcept {
     if (stopping_) return;
     stopping_ = true;
   }
-  ring::wake_flusher();
+  ring::wake_flusher_now();
   if (thread_.joinable()) thread_.join();
 }
 
@@ -294,9 +294,13 @@ struct Flusher::Visitor {
 };
 
 bool Flusher::pass(bool write_small, bool probe) {
+  // Wall time for what is written (loss markers, file names), monotonic time for every
+  // timer (the breaker's backoff, the chunk's age, the file's age): a clock step must not
+  // stop the probes or rush a rotation.
   now_ns_ = sys::realtime_ns();
+  mono_ns_ = sys::monotonic_ns();
   // An open breaker: leave the records in the rings until the backoff is over (or flush()).
-  if (!breaker_.may_write(now_ns_) && !probe) return false;
+  if (!breaker_.may_write(mono_ns_) && !probe) return false;
   const ring::ClockSnapshot clock = ring::read_clock(ring_.header().clock);
   encoder_.set_clock(TickConverter::from(clock.base_ticks, clock.base_ns,
                                          clock.valid ? clock.ref_ticks : clock.base_ticks,
@@ -330,9 +334,10 @@ bool Flusher::pass(bool write_small, bool probe) {
 
   const bool have_work =
       encoder_.record_count() != 0 || !pending_losses_.empty() || !extra_frames_.empty();
-  if (have_work && encoder_.record_count() == 0) chunk_started_ns_ = now_ns_;
-  const bool chunk_due = write_small || encoder_.body_bytes() >= kChunkBodyBytes ||
-                         now_ns_ - chunk_started_ns_ >= settings_.interval_ns;
+  if (have_work && encoder_.record_count() == 0) chunk_started_mono_ns_ = mono_ns_;
+  // An open breaker whose backoff is over (we got past may_write()): this pass is the probe.
+  const bool chunk_due = write_small || breaker_.open || encoder_.body_bytes() >= kChunkBodyBytes ||
+                         mono_ns_ - chunk_started_mono_ns_ >= settings_.interval_ns;
   if (have_work && chunk_due) ok = write_out(now_ns_) && ok;
   return ok && !breaker_.open;
 }
@@ -374,7 +379,7 @@ bool Flusher::write_out(std::int64_t now_ns) {
     return false;
   }
   frames_.clear();
-  if (files_.should_rotate(now_ns, encoder_.body_bytes() / 4 + 4096)) {
+  if (files_.should_rotate(mono_ns_, encoder_.body_bytes() / 4 + 4096)) {
     files_.close_current();
     encoder_.forget_file_sites();
   }
@@ -423,7 +428,7 @@ bool Flusher::write_out(std::int64_t now_ns) {
     }
   }
   const std::uint32_t files_before = files_.files_created();
-  const int err = files_.append(frames_, now_ns);
+  const int err = files_.append(frames_, now_ns, mono_ns_);
   files_created_.store(files_.files_created(), std::memory_order_relaxed);
   if (files_.files_created() != files_before) {
     files_deleted_.fetch_add(files_.apply_retention(now_ns), std::memory_order_relaxed);
@@ -438,8 +443,9 @@ bool Flusher::write_out(std::int64_t now_ns) {
                "written as a loss marker when writing works again)");
       lost_disk_at_trip_ = lost_disk_.load(std::memory_order_relaxed);
     }
-    breaker_.failed(now_ns);
+    breaker_.failed(mono_ns_);
     breaker_open_.store(true, std::memory_order_relaxed);
+    ring::mute_wakes(true);  // filling rings cannot help now; we probe on our own schedule
     failed_this_pass_ = true;
     encoder_.forget_file_sites();
     for (const auto& t : threads) note_loss(t.slot, t.tid, LossCause::disk_error, t.records, 0);
@@ -452,6 +458,7 @@ bool Flusher::write_out(std::int64_t now_ns) {
   }
   breaker_.succeeded();
   breaker_open_.store(false, std::memory_order_relaxed);
+  ring::mute_wakes(false);
   lost_while_open_ = false;
   pending_losses_.clear();
   extra_frames_.clear();
@@ -466,7 +473,7 @@ bool Flusher::write_out(std::int64_t now_ns) {
   records_archived_.fetch_add(records, std::memory_order_relaxed);
   bytes_written_.fetch_add(frames_.size(), std::memory_order_relaxed);
   if (records != 0) chunks_written_.fetch_add(1, std::memory_order_relaxed);
-  chunk_started_ns_ = now_ns;
+  chunk_started_mono_ns_ = mono_ns_;
   return true;
 }
 

@@ -33,7 +33,8 @@
 
 namespace blackbox::archive {
 
-// The exponential backoff of the circuit breaker. Plain data; the flusher owns it.
+// The exponential backoff of the circuit breaker. Plain data; the flusher owns it. Times are
+// CLOCK_MONOTONIC ns.
 struct Breaker {
   static constexpr std::int64_t kFirstBackoffNs = 50'000'000;    // 50 ms
   static constexpr std::int64_t kMaxBackoffNs = 10'000'000'000;  // 10 s
@@ -136,8 +137,9 @@ class Flusher {
   bool lost_while_open_ = false;         // losses noticed now were caused by the open breaker
   bool failed_this_pass_ = false;        // a write failed during the current pass
   std::uint64_t lost_disk_at_trip_ = 0;  // lost_disk_ when the breaker last opened
-  std::int64_t chunk_started_ns_ = 0;
-  std::int64_t now_ns_ = 0;
+  std::int64_t chunk_started_mono_ns_ = 0;
+  std::int64_t now_ns_ = 0;   // wall clock of the current pass: what is written
+  std::int64_t mono_ns_ = 0;  // monotonic clock of the current pass: every timer
 
   std::thread thread_;
   mutable std::mutex mutex_;  // guards the fields below

@@ -205,7 +205,7 @@ std::atomic<bool> g_dump_requested{false};
 void on_dump_signal(int) {
   const int saved_errno = errno;
   g_dump_requested.store(true, std::memory_order_relaxed);  // the futex wake orders it
-  ring::wake_flusher();
+  ring::wake_flusher_now();
   errno = saved_errno;
 }
 

@@ -13,9 +13,21 @@
 
 namespace blackbox::ring {
 
-// Wakes the sleeper early. Lock-free, never blocks: at most one futex wake per sleep.
+// Wakes the sleeper early because a ring is filling up (the producers' block claim). Does
+// nothing while muted: the flusher mutes it while its disk breaker is open, when draining
+// would not help and a wake per block claim would only burn a system call each (it probes
+// on its own schedule). Lock-free, never blocks: at most one futex wake per sleep.
 // Async-signal-safe.
 void wake_flusher() noexcept;
+// Wakes it whatever the mute says: a request that must be served now (flush(), stop, the
+// dump signal). Async-signal-safe.
+void wake_flusher_now() noexcept;
+// The flusher's side of the mute (relaxed: a producer that misses a change only wakes it
+// once more, or not at all until the interval).
+void mute_wakes(bool muted) noexcept;
+// Futex wakes wake_flusher() has sent (tests: a ring filling up while the breaker is open
+// must not wake the flusher at every block claim).
+[[nodiscard]] std::uint64_t fill_wakes_sent() noexcept;
 
 // The sleeper: forget earlier wakes (call before a pass), then sleep up to `ns` or until
 // woken. Spurious returns are possible (a signal); callers loop on their own clock.

@@ -11,4 +11,8 @@ namespace blackbox::sys {
 // CLOCK_MONOTONIC ns. Async-signal-safe.
 [[nodiscard]] std::int64_t monotonic_ns() noexcept;
 
+// Tests only: steps realtime_ns() by `offset_ns` (a wall-clock step, as NTP or an operator
+// makes one), to check that no timer runs on the wall clock.
+void step_realtime_for_testing(std::int64_t offset_ns) noexcept;
+
 }  // namespace blackbox::sys
