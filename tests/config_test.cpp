@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -294,3 +295,49 @@ TEST(ConfigTest, RecordsLoggedBeforeInitAreKeptAndInitStillAppliesLevels) {
 }
 
 }  // namespace
+
+// init() with a ring directory it cannot use still starts the logger (into memory), and its
+// result says so: not ok, degraded, with the reason and what it does instead. It once said
+// ok.
+TEST(ConfigTest, InitSaysSoWhenItFellBackToAnInMemoryRing) {
+  const std::string dir = blackbox::test::make_temp_dir("shared");
+  ASSERT_EQ(chmod(dir.c_str(), 0777), 0);
+  blackbox::Config config = blackbox::Config::from_env();
+  config.dir = dir;
+  config.archive_dir.clear();
+  ::testing::internal::CaptureStderr();
+  const blackbox::InitResult result = blackbox::init(config);
+  (void)::testing::internal::GetCapturedStderr();
+  EXPECT_FALSE(result.ok());
+  EXPECT_TRUE(result.degraded);
+  EXPECT_NE(result.error.find("refusing directory " + dir + ": writable by other users"),
+            std::string::npos)
+      << result.error;
+  EXPECT_NE(result.error.find("logging to an in-memory ring instead"), std::string::npos)
+      << result.error;
+  BBX_INFO("still logs {}", 1);
+  EXPECT_TRUE(blackbox::stats().anonymous_ring);
+  EXPECT_EQ(blackbox::test::read_own_ring().size(), 1u);
+  // Asked again, it still says so.
+  EXPECT_TRUE(blackbox::init(config).degraded);
+}
+
+// from_env() without its warnings argument still says what it ignored, on stderr, as the
+// implicit start does: BBX_LEVEL=debgu once passed in silence.
+TEST(ConfigTest, FromEnvWithoutWarningsSaysBadValuesOnStderr) {
+  setenv("BBX_LEVEL", "debgu", 1);
+  ::testing::internal::CaptureStderr();
+  const blackbox::Config c = blackbox::Config::from_env();
+  const std::string said = ::testing::internal::GetCapturedStderr();
+  unsetenv("BBX_LEVEL");
+  EXPECT_EQ(c.levels, blackbox::Config{}.levels);
+  EXPECT_NE(said.find("blackbox: BBX_LEVEL=\"debgu\": "), std::string::npos) << said;
+  // With the argument, the caller gets them and stderr stays quiet.
+  setenv("BBX_LEVEL", "debgu", 1);
+  std::vector<std::string> warnings;
+  ::testing::internal::CaptureStderr();
+  (void)blackbox::Config::from_env(&warnings);
+  EXPECT_EQ(::testing::internal::GetCapturedStderr(), "");
+  unsetenv("BBX_LEVEL");
+  EXPECT_EQ(warnings.size(), 1u);
+}

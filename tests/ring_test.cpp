@@ -9,6 +9,7 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "blackbox/blackbox.hpp"
@@ -313,3 +314,61 @@ TEST(RingTest, MemoryGrowsWithTheThreadsThatLogNotWithTheLimit) {
 }
 
 }  // namespace
+
+namespace {
+
+// One call site per N: each instantiation has its own static site.
+template <int N>
+void distinct_site(std::uint64_t i) {
+  BBX_LOG("sites", blackbox::Level::info, "site {n} call {i}", N, i);
+}
+
+template <int... N>
+void call_every_site(std::uint64_t i, std::integer_sequence<int, N...>) {
+  (distinct_site<N>(i), ...);
+}
+
+}  // namespace
+
+// More call sites than the site table holds (64 KiB: about 600 of these): the records of
+// the sites that did not fit are counted exactly, by that cause, in stats(), in the ring
+// header (bbx-ringdump, RingInfo) and in the archive's loss markers; they once vanished with
+// every counter at 0.
+TEST(RingTest, RecordsOfSitesTheFullSiteTableCouldNotTakeAreCountedLost) {
+  const std::string archive = blackbox::test::make_temp_dir("archive");
+  blackbox::Config config = blackbox::Config::from_env();
+  config.app = "site_table";
+  config.site_table_bytes = 64 * 1024;
+  config.archive_dir = archive;
+  ASSERT_TRUE(blackbox::init(config).ok());
+  ::testing::internal::CaptureStderr();
+  constexpr int kSites = 1200;
+  constexpr std::uint64_t kCalls = 3;
+  for (std::uint64_t i = 0; i < kCalls; ++i) {
+    call_every_site(i, std::make_integer_sequence<int, kSites>{});
+  }
+  const std::string said = ::testing::internal::GetCapturedStderr();
+  EXPECT_NE(said.find("the site table is full"), std::string::npos) << said;
+  const blackbox::Stats s = blackbox::stats();
+  ASSERT_GT(s.sites_dropped, 0u);
+  ASSERT_LT(s.sites_dropped, static_cast<std::uint64_t>(kSites));
+  EXPECT_EQ(s.dropped_site_table_full, s.sites_dropped * kCalls);
+
+  ASSERT_TRUE(blackbox::flush());
+  std::string error;
+  auto reader = blackbox::ArchiveReader::open(archive, &error);
+  ASSERT_TRUE(reader) << error;
+  std::uint64_t archived = 0;
+  reader->poll([&](const blackbox::Record& r) { archived += r.tag == "sites"; });
+  std::uint64_t lost = 0;
+  for (const auto& l : reader->losses()) {
+    if (l.cause == blackbox::LossCause::site_table_full) lost += l.records;
+  }
+  EXPECT_EQ(lost, s.dropped_site_table_full);
+  EXPECT_EQ(archived + lost, kSites * kCalls);
+
+  auto ring = blackbox::RingReader::open(blackbox::ring_path(), &error);
+  ASSERT_TRUE(ring) << error;
+  EXPECT_EQ(ring->info().dropped_site_table_full, s.dropped_site_table_full);
+  EXPECT_EQ(ring->info().sites_dropped, s.sites_dropped);
+}

@@ -74,8 +74,13 @@
 namespace blackbox {
 
 // Result of init(): ok() or a message saying what was wrong and what was done instead.
+// `degraded`: the logger runs, but without what a ring file gives (crash survival, readers
+// in other processes): the ring directory could not be used and it logs into an anonymous
+// in-memory ring, or not even that could be mapped and records are dropped and counted.
+// `error` then says why and what was done instead (the same line went to stderr).
 struct InitResult {
   std::string error;
+  bool degraded = false;
   [[nodiscard]] bool ok() const noexcept { return error.empty(); }
 };
 

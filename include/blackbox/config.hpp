@@ -100,7 +100,8 @@ struct Config {
   [[nodiscard]] static std::string default_archive_dir();
 
   // Defaults overridden by the BBX_* environment variables. A bad value is reported in
-  // `warnings` (naming the variable and what was expected) and the default is kept.
+  // `warnings` (naming the variable and what was expected), or on stderr if `warnings` is
+  // null, and the default is kept.
   [[nodiscard]] static Config from_env(std::vector<std::string>* warnings = nullptr);
 
   // Empty if every field is in range, else one message per bad field.

@@ -86,11 +86,12 @@ struct ReadFilter {
 // Why records were lost. Rings report overwritten (corrupt bytes counted alongside);
 // archives carry the cause the flusher recorded. Values are stored in archive files.
 enum class LossCause : std::uint8_t {
-  overwritten = 1,  // the producer lapped the reader (or the flusher) before it read them
-  corrupt = 2,      // failed validation in the ring
-  disk_error = 3,   // could not be written to the archive (the circuit breaker was open)
-  no_slot = 4,      // logged by a thread that found no free ring slot
-  after_exit = 5,   // logged after the thread or the logger shut down
+  overwritten = 1,      // the producer lapped the reader (or the flusher) before it read them
+  corrupt = 2,          // failed validation in the ring
+  disk_error = 3,       // could not be written to the archive (the circuit breaker was open)
+  no_slot = 4,          // logged by a thread that found no free ring slot
+  after_exit = 5,       // logged after the thread or the logger shut down
+  site_table_full = 6,  // logged at a call site the full site table could not define
 };
 
 // Records a reader could not read, per slot and thread: overwritten before they were read
@@ -161,7 +162,8 @@ struct RingInfo {
   std::uint64_t dropped_no_slot = 0;
   std::uint64_t dropped_after_exit = 0;
   std::uint64_t sites_dropped = 0;
-  std::optional<CrashInfo> crash;  // state crashed, and the report is intact
+  std::uint64_t dropped_site_table_full = 0;  // records of the sites not defined
+  std::optional<CrashInfo> crash;             // state crashed, and the report is intact
 };
 
 class RingReader {

@@ -8,11 +8,12 @@ namespace blackbox {
 
 // Counters the logger keeps about its own losses. Loss counts are exact record counts.
 struct Stats {
-  std::uint64_t threads_attached = 0;    // threads that got a ring slot
-  std::uint64_t dropped_no_slot = 0;     // records dropped: every slot was taken
-  std::uint64_t dropped_after_exit = 0;  // records dropped: thread or logger shut down
-  std::uint64_t sites_dropped = 0;       // sites disabled: the site table was full
-  bool anonymous_ring = false;           // the ring directory could not be used
+  std::uint64_t threads_attached = 0;         // threads that got a ring slot
+  std::uint64_t dropped_no_slot = 0;          // records dropped: every slot was taken
+  std::uint64_t dropped_after_exit = 0;       // records dropped: thread or logger shut down
+  std::uint64_t sites_dropped = 0;            // sites not defined: the site table was full
+  std::uint64_t dropped_site_table_full = 0;  // records of those sites, dropped
+  bool anonymous_ring = false;                // the ring directory could not be used
 
   // The archive (all zero when it is disabled). Loss counts are exact record counts.
   bool archive_enabled = false;

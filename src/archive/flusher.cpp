@@ -80,6 +80,7 @@ void Flusher::resume_from_archived() {
   // Drops the dead process counted were in its own archive's loss markers already.
   seen_no_slot_ = ring_.header().dropped_no_slot.load(std::memory_order_relaxed);
   seen_after_exit_ = ring_.header().dropped_after_exit.load(std::memory_order_relaxed);
+  seen_site_full_ = ring_.header().dropped_site_table_full.load(std::memory_order_relaxed);
 }
 
 bool Flusher::drain_once() {
@@ -329,8 +330,11 @@ bool Flusher::pass(bool write_small, bool probe) {
   const std::uint64_t after_exit = h.dropped_after_exit.load(std::memory_order_relaxed);
   note_loss(~0u, 0, LossCause::no_slot, no_slot - seen_no_slot_, 0);
   note_loss(~0u, 0, LossCause::after_exit, after_exit - seen_after_exit_, 0);
+  const std::uint64_t site_full = h.dropped_site_table_full.load(std::memory_order_relaxed);
+  note_loss(~0u, 0, LossCause::site_table_full, site_full - seen_site_full_, 0);
   seen_no_slot_ = no_slot;
   seen_after_exit_ = after_exit;
+  seen_site_full_ = site_full;
 
   const bool have_work =
       encoder_.record_count() != 0 || !pending_losses_.empty() || !extra_frames_.empty();

@@ -131,7 +131,7 @@ class Flusher {
   std::vector<std::vector<std::byte>> site_entries_;  // raw SiteEntry bytes by site id
   std::uint64_t site_parsed_ = 0;
   std::map<std::tuple<std::uint32_t, std::uint32_t, LossCause>, LossEntry> pending_losses_;
-  std::uint64_t seen_no_slot_ = 0, seen_after_exit_ = 0;
+  std::uint64_t seen_no_slot_ = 0, seen_after_exit_ = 0, seen_site_full_ = 0;
   std::vector<std::byte> frames_, payload_;
   Breaker breaker_;
   bool lost_while_open_ = false;         // losses noticed now were caused by the open breaker

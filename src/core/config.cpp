@@ -10,6 +10,7 @@
 #include <limits>
 
 #include "core/level_spec.hpp"
+#include "sys/say.hpp"
 
 namespace blackbox {
 namespace {
@@ -151,8 +152,12 @@ Config Config::from_env(std::vector<std::string>* warnings) {
   Config c;
   auto warn = [&](const char* var, const char* value, const std::string& why,
                   const std::string& kept) {
-    if (warnings) {
-      warnings->push_back(std::string(var) + "=\"" + value + "\": " + why + "; using " + kept);
+    std::string line = std::string(var) + "=\"" + value + "\": " + why + "; using " + kept;
+    // Nobody asked for the warnings: a bad value must still not pass in silence.
+    if (warnings != nullptr) {
+      warnings->push_back(std::move(line));
+    } else {
+      sys::say(line);
     }
   };
   if (const char* v = std::getenv("BBX_DIR"); v != nullptr) {

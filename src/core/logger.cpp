@@ -75,7 +75,8 @@ struct Logger {
   // Records dropped while there is no ring at all (process-local; relaxed counters).
   std::atomic<std::uint64_t> dropped_without_ring{0};
   std::atomic<std::uint64_t> dropped_after_exit{0};
-  std::atomic<std::uint64_t> dumps_written{0};  // by the dump signal (relaxed counter)
+  std::atomic<std::uint64_t> dumps_written{0};            // by the dump signal (relaxed counter)
+  std::atomic<std::uint64_t> dropped_site_table_full{0};  // without a ring (relaxed counter)
 };
 
 // Never destroyed: threads may log while static destructors run.
@@ -138,6 +139,7 @@ void after_fork_child() {
   ring::reset_wake();
   for (detail::Site* s = l.sites; s != nullptr; s = s->next) {
     s->header_bits.store(0, std::memory_order_relaxed);
+    s->no_room.store(0, std::memory_order_relaxed);  // the child's ring has an empty table
   }
   detach(detail::tls_producer);
   tls_info = ThreadInfo{};
@@ -158,8 +160,9 @@ void write_requested_dump(const ring::RingMemory& ring, const std::string& dir,
   say("dump signal: wrote " + path);
 }
 
-// Starts the logger with `config`. Caller holds the mutex.
-void start_locked(const Config& config) {
+// Starts the logger with `config`. Caller holds the mutex. Returns "" or, if it could not
+// get a ring file, what went wrong and what it does instead (also said on stderr).
+std::string start_locked(const Config& config) {
   Logger& l = g();
   l.config = config;
   l.have_config = true;
@@ -169,17 +172,20 @@ void start_locked(const Config& config) {
   const std::string app = config.app.empty() ? program_invocation_short_name : config.app;
   ring::RingMemory* ring = ring::RingMemory::create_file(config, app, &error);
   l.anonymous = ring == nullptr;
+  std::string degraded;
   if (ring == nullptr) {
     std::string anon_error;
     ring = ring::RingMemory::create_anonymous(config, app, &anon_error);
     if (ring != nullptr) {
-      say(error +
-          "; logging to an in-memory ring instead: records will not survive a crash "
-          "and other processes cannot read them (set BBX_DIR to a writable directory)");
+      degraded = error +
+                 "; logging to an in-memory ring instead: records will not survive a crash "
+                 "and other processes cannot read them (set BBX_DIR to a directory of yours "
+                 "that only you can write)";
     } else {
-      say(error + "; and " + anon_error + ": log records are dropped and counted");
+      degraded = error + "; and " + anon_error + ": log records are dropped and counted";
       l.start_failed.store(true, std::memory_order_relaxed);
     }
+    say(degraded);
   }
   if (!l.hooks_installed) {
     if (!ring::clock_is_steady()) {
@@ -223,6 +229,18 @@ void start_locked(const Config& config) {
   // Release: the ring's header is complete before any thread can find the ring.
   l.ring.store(ring, std::memory_order_release);
   ring::set_own_ring(ring);
+  return degraded;
+}
+
+// One record of a site the full site table could not take: counted in the ring header (so
+// the flusher writes it as a loss marker and a reader of the ring sees it), or locally when
+// there is no ring.
+void count_site_table_full(Logger& l) noexcept {
+  if (ring::RingMemory* ring = current_ring(); ring != nullptr) {
+    ring->header().dropped_site_table_full.fetch_add(1, std::memory_order_relaxed);
+  } else {
+    l.dropped_site_table_full.fetch_add(1, std::memory_order_relaxed);
+  }
 }
 
 std::string join(const std::vector<std::string>& parts) {
@@ -258,8 +276,13 @@ ring::RingMemory* started_ring() noexcept {
 namespace detail {
 
 std::uint64_t register_site(Site& site, const ArgType* types, std::uint32_t arg_count) noexcept {
-  ring::RingMemory* ring = core::started_ring();
   core::Logger& l = core::g();
+  // A site the full site table could not take: every call is a counted loss (no lock).
+  if (site.no_room.load(std::memory_order_relaxed) != 0) [[unlikely]] {
+    core::count_site_table_full(l);
+    return 0;
+  }
+  ring::RingMemory* ring = core::started_ring();
   std::lock_guard lock(l.mutex);
   if (!site.linked) {
     site.linked = true;
@@ -278,13 +301,15 @@ std::uint64_t register_site(Site& site, const ArgType* types, std::uint32_t arg_
   }
   const std::uint32_t id = ring->define_site(*site.info, types, arg_count);
   if (id == 0) {
-    // No room to define it: disable the site rather than pay this path on every call.
-    site.threshold.store(static_cast<std::uint8_t>(Level::off), std::memory_order_relaxed);
+    // No room to define it: its records are counted as lost from now on (this one too),
+    // without the mutex.
+    site.no_room.store(1, std::memory_order_relaxed);
+    core::count_site_table_full(l);
     if (!l.said_site_table_full) {
       l.said_site_table_full = true;
       core::say(
-          "the site table is full; call sites defined from now on are disabled "
-          "(raise Config::site_table_bytes)");
+          "the site table is full; records of call sites defined from now on are dropped and "
+          "counted (raise Config::site_table_bytes)");
     }
     return 0;
   }
@@ -432,7 +457,9 @@ InitResult init(const Config& config) {
   std::lock_guard lock(l.mutex);
   if (l.shut_down) return {"blackbox::init: the logger was shut down and cannot start again"};
   if (l.ring.load(std::memory_order_relaxed) == nullptr) {
-    core::start_locked(config);
+    if (std::string degraded = core::start_locked(config); !degraded.empty()) {
+      return {"blackbox::init: " + degraded, true};
+    }
     return {};
   }
   const Config& run = l.config;
@@ -455,6 +482,12 @@ InitResult init(const Config& config) {
         run.dir + "\" app=\"" + run.app +
         "\" and its ring geometry; only levels and remove_ring_on_exit were applied. "
         "Call init() before the first log call to choose the rest."};
+  }
+  if (l.anonymous) {
+    return {
+        "blackbox::init: the logger already runs on an in-memory ring (its ring directory "
+        "could not be used when it started; said on stderr then)",
+        true};
   }
   return {};
 }
@@ -535,12 +568,14 @@ Stats stats() {
     s.dropped_no_slot += h.dropped_no_slot.load(std::memory_order_relaxed);
     s.dropped_after_exit += h.dropped_after_exit.load(std::memory_order_relaxed);
     s.sites_dropped = h.sites_dropped.load(std::memory_order_relaxed);
+    s.dropped_site_table_full = h.dropped_site_table_full.load(std::memory_order_relaxed);
     s.anonymous_ring = ring->path().empty();
   }
   if (archive::Flusher* f = l.flusher.load(std::memory_order_acquire); f != nullptr) {
     f->add_stats(s);
   }
   s.dumps_written = l.dumps_written.load(std::memory_order_relaxed);
+  s.dropped_site_table_full += l.dropped_site_table_full.load(std::memory_order_relaxed);
   return s;
 }
 

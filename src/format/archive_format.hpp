@@ -136,11 +136,12 @@ inline bool bloom_may_contain(const std::uint8_t* filter, std::uint32_t bits, st
 
 // Why records were lost (values are stored in loss frames; never renumber).
 enum class LossCause : std::uint8_t {
-  overwritten = 1,  // the producer lapped the flusher before it read them
-  corrupt = 2,      // the ring's bytes did not validate
-  disk_error = 3,   // drained, but the archive write failed (the circuit breaker opened)
-  no_slot = 4,      // a thread found no free ring slot
-  after_exit = 5,   // logged after the thread or the logger shut down
+  overwritten = 1,      // the producer lapped the flusher before it read them
+  corrupt = 2,          // the ring's bytes did not validate
+  disk_error = 3,       // drained, but the archive write failed (the circuit breaker opened)
+  no_slot = 4,          // a thread found no free ring slot
+  after_exit = 5,       // logged after the thread or the logger shut down
+  site_table_full = 6,  // logged at a call site the full site table could not define
 };
 
 // losses payload: u32 count, then count LossEntry.

@@ -94,7 +94,10 @@ struct RingHeader {
   std::atomic<std::uint64_t> dropped_no_slot;
   std::atomic<std::uint64_t> dropped_after_exit;
   std::atomic<std::uint64_t> sites_dropped;
-  std::uint64_t reserved2[3];
+  // Records of call sites that could not be defined (the site table was full). A reserved
+  // word of the first version's header (0 there: no such loss, as it was then uncounted).
+  std::atomic<std::uint64_t> dropped_site_table_full;
+  std::uint64_t reserved2[2];
   ClockCalibration clock;
 };
 static_assert(sizeof(RingHeader) <= kPageBytes);
@@ -146,7 +149,8 @@ static_assert(offsetof(CrashReport, trace_id) == kCrashReportBaseBytes);
 
 // The modules (executable, shared libraries) the report's frames fall in, for offline
 // symbolisation: right after the report, module_count of them. Captured when the handlers
-// were installed (modules loaded later are not known).
+// are installed and read again by the flusher after the loader loads or unloads one
+// (dlopen), so modules loaded later are known too.
 inline constexpr std::uint32_t kCrashModules = 11;
 inline constexpr std::uint32_t kBuildIdBytes = 32;
 struct CrashModule {

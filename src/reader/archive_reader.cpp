@@ -389,7 +389,7 @@ void ArchiveReader::Impl::read_losses(FileState& f, const archive::FrameView& fr
     loss.records = e.records;
     loss.bytes = e.bytes;
     loss.cause =
-        e.cause >= 1 && e.cause <= 5 ? static_cast<LossCause>(e.cause) : LossCause::overwritten;
+        e.cause >= 1 && e.cause <= 6 ? static_cast<LossCause>(e.cause) : LossCause::overwritten;
     loss.corrupt_bytes = loss.cause == LossCause::corrupt ? e.bytes : 0;
     loss.time_ns = e.time_ns;
     losses.push_back(loss);

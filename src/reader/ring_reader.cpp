@@ -325,6 +325,7 @@ RingInfo RingReader::info() const {
   info.dropped_no_slot = h.dropped_no_slot.load(std::memory_order_relaxed);
   info.dropped_after_exit = h.dropped_after_exit.load(std::memory_order_relaxed);
   info.sites_dropped = h.sites_dropped.load(std::memory_order_relaxed);
+  info.dropped_site_table_full = h.dropped_site_table_full.load(std::memory_order_relaxed);
   if (info.state == RingState::crashed && impl_->size >= ring::kPageBytes) {
     info.crash = reader::parse_crash_report(
         {impl_->base + ring::kCrashOffset, ring::kPageBytes - ring::kCrashOffset});

@@ -22,8 +22,8 @@
 #include <string>
 #include <vector>
 
-#include "blackbox/config.hpp"
 #include "../common/truncation_guard.hpp"
+#include "blackbox/config.hpp"
 #include "commands.hpp"
 #include "export.hpp"
 #include "render.hpp"

@@ -12,8 +12,9 @@
 namespace logcat {
 namespace {
 
-constexpr const char* kCauses[] = {"?",          "overwritten", "corrupt",
-                                   "disk error", "no slot",     "after exit"};
+constexpr const char* kCauses[] = {"?",       "overwritten", "corrupt",        "disk error",
+                                   "no slot", "after exit",  "site table full"};
+constexpr std::size_t kCauseCount = sizeof kCauses / sizeof kCauses[0];
 
 std::string clock_text(std::int64_t ns, bool utc) {
   const auto seconds = static_cast<std::time_t>(ns / 1'000'000'000);
@@ -137,15 +138,15 @@ int run_stats(Inputs& inputs, bool utc) {
   }
 
   line("");
-  std::uint64_t lost[6] = {};
+  std::uint64_t lost[kCauseCount] = {};
   std::uint64_t lost_total = 0;
   for (const auto& loss : inputs.losses()) {
     const auto cause = static_cast<std::size_t>(loss.cause);
-    lost[cause < 6 ? cause : 0] += loss.records;
+    lost[cause < kCauseCount ? cause : 0] += loss.records;
     lost_total += loss.records;
   }
   std::string loss_line = fmt::format("lost        {} records", lost_total);
-  for (std::size_t c = 1; c < 6; ++c) {
+  for (std::size_t c = 1; c < kCauseCount; ++c) {
     if (lost[c] != 0) loss_line += fmt::format(", {} {}", lost[c], kCauses[c]);
   }
   line(loss_line);

@@ -4,8 +4,8 @@
 #include <cstring>
 #include <string>
 
-#include "blackbox/config.hpp"
 #include "../common/truncation_guard.hpp"
+#include "blackbox/config.hpp"
 #include "ringdump.hpp"
 
 namespace {

@@ -72,8 +72,11 @@ bool dump_ring(const std::string& path, std::FILE* out, std::FILE* err) {
                l.bytes, l.corrupt_bytes, l.tid, l.slot);
   }
   if (info.dropped_no_slot + info.dropped_after_exit + info.sites_dropped > 0) {
-    fmt::print(out, "# dropped by the writer: {} without a slot, {} after thread exit, {} sites\n",
-               info.dropped_no_slot, info.dropped_after_exit, info.sites_dropped);
+    fmt::print(out,
+               "# dropped by the writer: {} without a slot, {} after thread exit, {} records of "
+               "{} sites the full site table could not define\n",
+               info.dropped_no_slot, info.dropped_after_exit, info.dropped_site_table_full,
+               info.sites_dropped);
   }
   return true;
 }

@@ -32,6 +32,10 @@ struct Site {
   // Levels below this are disabled. 0 (trace) until the site is first reached, so that the
   // first call reaches register_site(), which sets the real value.
   std::atomic<std::uint8_t> threshold{0};
+  // 1: the site could not be defined (the site table was full); its calls are counted as
+  // lost (Stats::dropped_site_table_full) instead of logged. Relaxed: set once under the
+  // registry mutex, read by register_site() before it takes the mutex.
+  std::atomic<std::uint8_t> no_room{0};
   // The site id in the current ring file's site table, shifted to where it sits in the
   // first 8 bytes of a record header (id << 32), so the hot path ORs it in as it is.
   // 0 until the site is defined there.
@@ -49,7 +53,7 @@ struct Site {
 // Slow path, once per site (and again after set_level() enables it or after fork()): links
 // the site into the registry, applies the tag's level and defines the site in the ring.
 // Returns the site's header bits (id << 32), or 0 if the call must not be logged (level
-// disabled, or no room).
+// disabled, or no room in the site table: then the call is counted as lost, lock-free).
 // Thread-safe; takes the registry mutex; may allocate; initialises the logger if needed.
 [[nodiscard]] std::uint64_t register_site(Site& site, const ArgType* types,
                                           std::uint32_t arg_count) noexcept;
