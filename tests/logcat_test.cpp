@@ -895,3 +895,60 @@ TEST(LogcatTrace, WithNoInputsTheTraceIsAlsoReadFromRingFiles) {
 }
 
 }  // namespace
+
+namespace {
+
+const std::string kGolden = std::string(BBX_GOLDEN_DIR) + "/v1/";
+
+std::size_t lines_with(const std::string& text, const std::string& needle) {
+  std::size_t n = 0;
+  for (std::size_t at = text.find(needle); at != std::string::npos;
+       at = text.find(needle, at + 1)) {
+    ++n;
+  }
+  return n;
+}
+
+}  // namespace
+
+// A directory is read by what its files are, not by their names: pointed at a ring
+// directory (rings, a dump, an archive) logcat shows every record once; it once read only
+// *.bbx and printed nothing, with exit status 0.
+TEST(LogcatDirectory, ReadsEveryBlackboxFileInItByItsMagicEachRecordOnce) {
+  const std::string dir = blackbox::test::make_temp_dir("mixed");
+  std::filesystem::copy_file(kGolden + "ring.bbr", dir + "/golden.100.bbr");
+  std::filesystem::copy_file(kGolden + "dump.bbd", dir + "/golden.200.dump.bbd");
+  std::filesystem::copy_file(kGolden + "archive.bbx", dir + "/x.bbx");
+  // The same process twice (its ring, and a copy as a dump would be): its records once.
+  std::filesystem::copy_file(kGolden + "ring.bbr", dir + "/copy-of-ring.bbd");
+  { std::ofstream(dir + "/notes.txt") << "not a blackbox file"; }
+  const Output out = logcat(dir + " -o json");
+  EXPECT_EQ(out.status, 0) << out.out;
+  EXPECT_EQ(lines_with(out.out, "\"message\":"), 60u) << out.out;  // three processes, 20 each
+  EXPECT_EQ(lines_with(out.out, "\"message\":\"trace level 1\""), 3u);
+}
+
+TEST(LogcatDirectory, ADirectoryWithNoBlackboxFileIsSaidSo) {
+  const std::string dir = blackbox::test::make_temp_dir("nothing");
+  { std::ofstream(dir + "/notes.txt") << "not a blackbox file"; }
+  const Output out = logcat(dir);
+  EXPECT_EQ(out.status, 1) << out.out;
+  EXPECT_NE(out.out.find("logcat: " + dir + ": no blackbox files in it"), std::string::npos)
+      << out.out;
+}
+
+// A string the call site cut (Config::max_string_bytes) is marked in every output, not only
+// in the API.
+TEST(LogcatOutput, CutStringsAreMarkedInTextJsonAndLogfmt) {
+  const std::string ring = kGolden + "ring.bbr";
+  const Output text = logcat(ring + " -e '^cut' --color=never");
+  EXPECT_NE(text.out.find("cut yyyy"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("yyyy [truncated]\n"), std::string::npos) << text.out;
+  const Output json = logcat(ring + " -e '^cut' -o json");
+  EXPECT_NE(json.out.find(",\"truncated\":[\"long\"]"), std::string::npos) << json.out;
+  const Output logfmt = logcat(ring + " -e '^cut' -o logfmt");
+  EXPECT_NE(logfmt.out.find(" truncated=true"), std::string::npos) << logfmt.out;
+  // An uncut record says nothing of it.
+  const Output other = logcat(ring + " -e '^integers' -o json");
+  EXPECT_EQ(other.out.find("truncated"), std::string::npos) << other.out;
+}

@@ -76,6 +76,8 @@ struct Args {
   bool utc = false, follow = false, no_symbols = false;
   std::size_t last_n = 0;
   double interval_s = 0.2;
+  // The configured archive directory when no input was named: it may hold nothing yet.
+  std::string implicit_archive_dir;
 };
 
 void add_selection_options(CLI::App& app, Args& a) {
@@ -210,6 +212,7 @@ int select(Args& a, logcat::Selection& sel, std::vector<std::string>& inputs) {
     struct stat st {};
     if (!archive_dir.empty() && stat(archive_dir.c_str(), &st) == 0) {
       inputs.push_back(archive_dir);
+      a.implicit_archive_dir = archive_dir;
     } else if (inputs.empty()) {
       std::fprintf(stderr, "logcat: no inputs, and no archive directory (%s)\n",
                    archive_dir.empty() ? "archiving is off" : archive_dir.c_str());
@@ -482,7 +485,7 @@ int main(int argc, char** argv) {
     auto inputs = std::make_unique<logcat::Inputs>(read);
     for (const auto& path : paths) {
       std::string error;
-      if (!inputs->add(path, error) && report) {
+      if (!inputs->add(path, error, path != a.implicit_archive_dir) && report) {
         std::fprintf(stderr, "logcat: %s\n", error.c_str());
         unopened = true;
       }

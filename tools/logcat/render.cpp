@@ -195,6 +195,8 @@ void Renderer::render(const Record& r, Text& out) {
       out += r.tag;
       out.append(r.tag.size() < 8 ? 9 - r.tag.size() : 1, ' ');
       append_printable(r.message, out);
+      // A string the call site cut at Config::max_string_bytes: the line says so.
+      if (r.truncated) out += " [truncated]";
       if (r.has_trace) {
         out += " trace=";
         append_hex(r.trace_id.data(), 16, out);
@@ -224,6 +226,7 @@ void Renderer::render(const Record& r, Text& out) {
         out += '=';
         append_logfmt_value(plain_value(f.value), out);
       }
+      if (r.truncated) out += " truncated=true";
       if (r.has_trace) {
         out += " trace_id=";
         append_hex(r.trace_id.data(), 16, out);
@@ -258,6 +261,24 @@ void Renderer::render(const Record& r, Text& out) {
         append_json_value(f.value, out);
       }
       out += '}';
+      if (r.truncated) {
+        // Which fields the call site cut (by their key in "fields").
+        out += ",\"truncated\":[";
+        bool first = true;
+        for (std::size_t i = 0; i < r.fields.size(); ++i) {
+          if (!r.fields[i].truncated) continue;
+          if (!first) out += ',';
+          first = false;
+          if (r.fields[i].name.empty()) {
+            out += '"';
+            append_int(i, out);
+            out += '"';
+          } else {
+            append_json_string(r.fields[i].name, out);
+          }
+        }
+        out += ']';
+      }
       trace_members(r, "trace_id", "span_id", out);
       out += ",\"file\":";
       append_json_string(r.file, out);

@@ -1,10 +1,12 @@
 #include "sources.hpp"
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <limits>
 
@@ -19,28 +21,74 @@ bool earlier(const Record& a, const Record& b) {
 
 }  // namespace
 
-bool is_ring_file(const std::string& path) {
+FileKind file_kind(const std::string& path) {
   char magic[8] = {};
   std::ifstream in(path, std::ios::binary);
   in.read(magic, sizeof magic);
-  return in.gcount() == 8 && std::memcmp(magic, "BBXRING", 8) == 0;
+  if (in.gcount() == 8 && std::memcmp(magic, "BBXRING", 8) == 0) return FileKind::ring;
+  if (in.gcount() >= 4 && std::memcmp(magic, "BXF1", 4) == 0) return FileKind::archive;
+  return FileKind::other;
 }
 
-bool Inputs::add(const std::string& path, std::string& error) {
-  struct stat st {};
-  const bool dir = stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
-  if (!dir && is_ring_file(path)) {
-    auto reader = blackbox::RingReader::open(path, &error);
-    if (!reader) return false;
-    rings_.push_back(std::move(reader));
-    corrupt_reported_.push_back(0);
-    return true;
-  }
+bool is_ring_file(const std::string& path) { return file_kind(path) == FileKind::ring; }
+
+bool Inputs::add_ring(const std::string& path, std::string& error) {
+  auto reader = blackbox::RingReader::open(path, &error);
+  if (!reader) return false;
+  rings_.push_back(std::move(reader));
+  corrupt_reported_.push_back(0);
+  return true;
+}
+
+bool Inputs::add_archive(const std::string& path, std::string& error) {
   auto reader = blackbox::ArchiveReader::open(path, &error);
   if (!reader) return false;
   reader->set_filter(selection_.read);
   archives_.push_back(std::move(reader));
   damage_reported_.push_back(0);
+  return true;
+}
+
+bool Inputs::add(const std::string& path, std::string& error, bool must_hold_files) {
+  struct stat st {};
+  const bool dir = stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+  if (!dir) {
+    return file_kind(path) == FileKind::ring ? add_ring(path, error) : add_archive(path, error);
+  }
+  // A directory: every blackbox file in it, known by its magic, not its name: archives
+  // (read, and followed, by one ArchiveReader on the directory: *.bbx), ring files of live
+  // and dead processes, dumps, and archives under other names. Each record still shows once.
+  std::vector<std::string> names;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(path, ec)) {
+    if (e.is_regular_file(ec)) names.push_back(e.path().filename().string());
+  }
+  std::sort(names.begin(), names.end());
+  std::size_t found = 0;
+  bool archives_by_name = false;
+  for (const std::string& name : names) {
+    const std::string file = path + "/" + name;
+    const bool bbx = name.size() > 4 && name.compare(name.size() - 4, 4, ".bbx") == 0;
+    // Files this user may not read (another user's rings) are passed over quietly.
+    if (access(file.c_str(), R_OK) != 0) continue;
+    const FileKind kind = file_kind(file);
+    if (kind == FileKind::other) continue;
+    ++found;
+    if (bbx) {
+      archives_by_name = true;
+      continue;
+    }
+    std::string why;
+    if (!(kind == FileKind::ring ? add_ring(file, why) : add_archive(file, why))) {
+      std::fprintf(stderr, "logcat: %s\n", why.c_str());
+    }
+  }
+  if (found == 0 && must_hold_files) {
+    error = path + ": no blackbox files in it (archives, ring files or dumps)";
+    return false;
+  }
+  // The directory's *.bbx, also those created later (following, rotation).
+  if (archives_by_name || !must_hold_files) return add_archive(path, error);
   return true;
 }
 
@@ -97,7 +145,25 @@ void Inputs::seal() {
 }
 
 // Rings are read unfiltered: every record's sequence number matters for de-duplication.
-void Inputs::take_ring_record(const Record& r) {
+void Inputs::take_ring_record(std::size_t ring, const Record& r) {
+  if (rings_.size() > 1) {
+    // The same process in two ring files (its ring and a dump of it): each record once. Per
+    // process and slot, the runs of sequence numbers each ring file delivered.
+    auto& runs = ring_runs_[{r.pid, r.process_start_ns, r.slot}];
+    for (const RingRun& run : runs) {
+      if (run.ring != ring && r.sequence >= run.first && r.sequence <= run.last) {
+        ++duplicates_;
+        return;
+      }
+    }
+    const auto own = std::find_if(runs.rbegin(), runs.rend(),
+                                  [ring](const RingRun& run) { return run.ring == ring; });
+    if (own != runs.rend() && own->last + 1 == r.sequence) {
+      own->last = r.sequence;
+    } else {
+      runs.push_back({ring, r.sequence, r.sequence});
+    }
+  }
   if (!archives_.empty()) {
     const Key key{r.pid, r.process_start_ns, r.slot};
     ring_first_.try_emplace(key, r.sequence);  // a slot's records arrive in sequence order
@@ -145,8 +211,8 @@ bool Inputs::emit_before(std::int64_t limit, bool everything, const Sink& sink) 
 }
 
 void Inputs::poll_rings() {
-  for (auto& ring : rings_) {
-    ring->poll([this](const Record& r) { take_ring_record(r); });
+  for (std::size_t i = 0; i < rings_.size(); ++i) {
+    rings_[i]->poll([this, i](const Record& r) { take_ring_record(i, r); });
     seal();
   }
 }

@@ -25,6 +25,11 @@
 
 namespace logcat {
 
+// What a file is, by its first bytes: a ring file or dump ("BBXRING"), an archive (a frame,
+// "BXF1"), or neither.
+enum class FileKind { ring, archive, other };
+FileKind file_kind(const std::string& path);
+
 // Whether `path` starts with a ring file's magic (archives and directories do not).
 bool is_ring_file(const std::string& path);
 
@@ -37,9 +42,10 @@ class Inputs {
   Inputs(const Inputs&) = delete;
   Inputs& operator=(const Inputs&) = delete;
 
-  // Opens a ring file (recognised by its magic) or an archive file or directory. False,
-  // with `error` set, if it cannot be opened at all.
-  bool add(const std::string& path, std::string& error);
+  // Opens a ring file (recognised by its magic), an archive file, or a directory: every
+  // blackbox file in it by its magic (archives, rings, dumps). False, with `error` set, if
+  // it cannot be opened at all, or (`must_hold_files`) is a directory with no blackbox file.
+  bool add(const std::string& path, std::string& error, bool must_hold_files = true);
 
   // Every record of every input, in time order, each once.
   void read_all(const Sink& sink);
@@ -73,7 +79,9 @@ class Inputs {
     [[nodiscard]] const Record& head() const { return *records[order[next]]; }
   };
 
-  void take_ring_record(const Record& r);
+  void take_ring_record(std::size_t ring, const Record& r);
+  bool add_ring(const std::string& path, std::string& error);
+  bool add_archive(const std::string& path, std::string& error);
   void take_archive_record(std::unique_ptr<Record>& r);
   Batch& filling();                       // the batch being filled (a fresh or reused one)
   void add(const Record& r);              // a copy into the batch being filled
@@ -90,9 +98,14 @@ class Inputs {
   std::vector<std::uint64_t> corrupt_reported_;  // per ring
   std::map<Key, std::uint64_t> ring_first_;      // first sequence a ring showed
   std::map<Key, std::uint64_t> archive_last_;    // last sequence an archive delivered
-  std::unique_ptr<Batch> filling_;               // the read in progress
-  std::vector<std::unique_ptr<Batch>> active_;   // sealed, with records left
-  std::vector<std::unique_ptr<Batch>> spent_;    // for reuse
+  struct RingRun {
+    std::size_t ring;  // index in rings_
+    std::uint64_t first, last;
+  };
+  std::map<Key, std::vector<RingRun>> ring_runs_;  // sequences each ring file delivered
+  std::unique_ptr<Batch> filling_;                 // the read in progress
+  std::vector<std::unique_ptr<Batch>> active_;     // sealed, with records left
+  std::vector<std::unique_ptr<Batch>> spent_;      // for reuse
   bool damaged_ = false;
   std::uint64_t duplicates_ = 0;
 };
