@@ -223,4 +223,71 @@ TEST(ArchiveBreakerWakes, AWallClockStepBackDoesNotStopTheProbes) {
   (void)::testing::internal::GetCapturedStderr();
 }
 
+// Durability: flush() alone leaves the archive in the page cache; FlushTo::disk, rotation
+// and stop fdatasync() it, and a write-back error there (EIO) is a failed write: counted,
+// said, the breaker opens. Nothing called fsync before.
+std::atomic<int> g_sync_errno{0};
+std::atomic<int> g_syncs{0};
+
+int counting_sync(int fd) {
+  ++g_syncs;
+  if (const int err = g_sync_errno.load(); err != 0) {
+    errno = err;
+    return -1;
+  }
+  return ::fdatasync(fd);
+}
+
+TEST(ArchiveDurability, FlushToDiskSyncsAndAWriteBackErrorIsAFailedWrite) {
+  const std::string dir = blackbox::test::make_temp_dir("archive");
+  blackbox::sys::calls().fdatasync = counting_sync;
+  install_disk(dir, 64u << 10);
+  ::testing::internal::CaptureStderr();
+  BBX_INFO("in the page cache");
+  ASSERT_TRUE(blackbox::flush());
+  EXPECT_EQ(g_syncs.load(), 0);
+  BBX_INFO("on disk");
+  ASSERT_TRUE(blackbox::flush(blackbox::FlushTo::disk));
+  EXPECT_EQ(g_syncs.load(), 1);
+
+  g_sync_errno = EIO;
+  BBX_INFO("written back with an error");
+  EXPECT_FALSE(blackbox::flush(blackbox::FlushTo::disk));
+  blackbox::Stats s = blackbox::stats();
+  EXPECT_GE(s.write_errors, 1u);
+  EXPECT_EQ(s.last_write_errno, EIO);
+  EXPECT_TRUE(s.breaker_open);
+  const std::string said = ::testing::internal::GetCapturedStderr();
+  EXPECT_NE(said.find("cannot sync " + dir + "/"), std::string::npos) << said;
+
+  g_sync_errno = 0;
+  BBX_INFO("the next write is the probe");
+  EXPECT_TRUE(blackbox::flush(blackbox::FlushTo::disk));
+  EXPECT_FALSE(blackbox::stats().breaker_open);
+}
+
+TEST(ArchiveDurability, RotatedAndFinalFilesAreSynced) {
+  const std::string dir = blackbox::test::make_temp_dir("archive");
+  blackbox::sys::calls().fdatasync = counting_sync;
+  blackbox::sys::calls().write = failing_write;
+  blackbox::Config c = blackbox::Config::from_env();
+  c.app = "rotate";
+  c.archive_dir = dir;
+  c.rotate_bytes = 64u << 10;
+  ASSERT_TRUE(blackbox::init(c).ok());
+  // Varied strings, so the chunks are big enough to rotate through several files.
+  for (int i = 0; i < 200'000; ++i) {
+    BBX_INFO("record {} {}", i, std::to_string(i * 7919u * 2654435761u));
+    if (i % 20'000 == 0) {
+      ASSERT_TRUE(blackbox::flush());  // a chunk each, nothing overwritten
+    }
+  }
+  ASSERT_TRUE(blackbox::flush());
+  const std::uint64_t files = blackbox::stats().archive_files_created;
+  ASSERT_GE(files, 2u);
+  EXPECT_EQ(static_cast<std::uint64_t>(g_syncs.load()), files - 1);  // each closed one
+  blackbox::shutdown();
+  EXPECT_EQ(static_cast<std::uint64_t>(g_syncs.load()), files);  // and the last
+}
+
 }  // namespace

@@ -104,7 +104,11 @@ void shutdown() noexcept;
 // archive file: true then; false if the archive is disabled or a write failed (the circuit
 // breaker is open; stats() says why). Wakes the flusher and waits for one pass; a tripped
 // breaker is probed at once. Thread-safe; blocks the caller (never the other threads).
-bool flush();
+// FlushTo::disk: and the archive file is fdatasync()ed, so the records survive a power
+// loss too; a failed sync (a write-back error, EIO) counts as a failed write and returns
+// false. (Files are always synced when they are rotated or closed.)
+enum class FlushTo { page_cache, disk };
+bool flush(FlushTo to = FlushTo::page_cache);
 
 // The archive file being written, or "" (no archive, or nothing written yet). Thread-safe.
 [[nodiscard]] std::string archive_path();

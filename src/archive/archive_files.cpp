@@ -23,15 +23,24 @@ namespace {}  // namespace
 
 ArchiveFiles::ArchiveFiles(FileSettings settings) : settings_(std::move(settings)) {}
 
-ArchiveFiles::~ArchiveFiles() { close_current(); }
+ArchiveFiles::~ArchiveFiles() { (void)close_current(); }
 
 bool ArchiveFiles::should_rotate(std::int64_t mono_ns, std::size_t bytes) const noexcept {
   if (fd_ < 0 || size_ == 0) return false;
   return size_ + bytes > settings_.rotate_bytes || mono_ns - opened_mono_ns_ >= settings_.rotate_ns;
 }
 
-void ArchiveFiles::close_current() noexcept {
-  if (fd_ < 0) return;
+int ArchiveFiles::sync() noexcept {
+  if (fd_ < 0 || size_ == 0) return 0;
+  if (sys::calls().fdatasync(fd_) == 0) return 0;
+  const int err = errno;
+  last_error_ = "cannot sync " + path_ + " to disk: " + std::strerror(err);
+  return err;
+}
+
+int ArchiveFiles::close_current() noexcept {
+  if (fd_ < 0) return 0;
+  const int err = temp_name_.empty() ? sync() : 0;
   // Never leave a file without its header: one never published goes.
   if (!temp_name_.empty()) unlinkat(dir_fd_, temp_name_.c_str(), 0);
   close(fd_);  // also drops the flock
@@ -40,6 +49,7 @@ void ArchiveFiles::close_current() noexcept {
   if (dir_fd_ >= 0) close(dir_fd_);
   dir_fd_ = -1;
   temp_name_.clear();
+  return err;
 }
 
 FileSettings file_settings(const Config& config, std::string app) {

@@ -47,9 +47,12 @@ class ArchiveFiles {
   // `mono_ns`: CLOCK_MONOTONIC (the file's age is a timer: a wall-clock step must not
   // rotate early or never).
   [[nodiscard]] bool should_rotate(std::int64_t mono_ns, std::size_t bytes) const noexcept;
-  // Closes the current file; the next append creates a new one (the caller then runs
-  // apply_retention()).
-  void close_current() noexcept;
+  // Closes the current file, after fdatasync() (so a rotated or final file is on disk, and
+  // a write-back error is seen); the next append creates a new one (the caller then runs
+  // apply_retention()). Returns 0 or the errno of the sync (the file is closed anyway).
+  int close_current() noexcept;
+  // fdatasync() of the current file: 0, or the errno (last_error() says what failed).
+  [[nodiscard]] int sync() noexcept;
 
   // Appends whole frames to the current file, creating it first if needed. Returns 0, or
   // the errno of the failure; a failed append is cut back off the file (no torn frame is

@@ -84,8 +84,11 @@ void Flusher::resume_from_archived() {
 }
 
 bool Flusher::drain_once() {
-  const bool ok = pass(true, true);
-  files_.close_current();
+  bool ok = pass(true, true);
+  if (const int err = files_.close_current(); err != 0) {
+    disk_failed(err);
+    ok = false;
+  }
   current_file_ = files_.current_path();
   return ok;
 }
@@ -120,11 +123,12 @@ void Flusher::run() {
   while (true) {
     ring::arm_wake();
     std::uint64_t ticket;
-    bool stopping;
+    bool stopping, durable;
     {
       std::lock_guard lock(mutex_);
       ticket = requested_;
       stopping = stopping_;
+      durable = durable_requested_ > completed_;
     }
     // After the ticket: a flush() that follows a raise() of the dump signal sees its dump,
     // and one that follows a dlopen() sees the module in the crash handler's map.
@@ -132,17 +136,22 @@ void Flusher::run() {
     const bool flush_requested = ticket != completed_;  // only this thread writes completed_
     const std::int64_t now = sys::monotonic_ns();
     const bool interval_up = now - last_write >= settings_.interval_ns;
-    const bool ok = pass(flush_requested || stopping || interval_up, flush_requested || stopping);
+    bool ok = pass(flush_requested || stopping || interval_up, flush_requested || stopping);
+    // On disk, not only in the page cache: the last file at stop, and the current one when
+    // a flush asked for it. A write-back error (EIO) is a failed write.
+    if (stopping || durable) {
+      if (const int err = stopping ? files_.close_current() : files_.sync(); err != 0) {
+        disk_failed(err);
+        ok = false;
+      }
+    }
     if (flush_requested || stopping || interval_up) last_write = now;
     {
       std::lock_guard lock(mutex_);
       completed_ = ticket;
       last_ok_ = ok;
       current_file_ = files_.current_path();
-      if (stopping) {
-        files_.close_current();
-        stopped_ = true;
-      }
+      if (stopping) stopped_ = true;
     }
     done_.notify_all();
     if (stopping) return;
@@ -154,10 +163,11 @@ void Flusher::run() {
   }
 }
 
-bool Flusher::flush() {
+bool Flusher::flush(bool durable) {
   std::unique_lock lock(mutex_);
   if (stopped_ || !thread_.joinable()) return false;
   const std::uint64_t ticket = ++requested_;
+  if (durable) durable_requested_ = ticket;
   ring::wake_flusher_now();
   done_.wait(lock, [&] { return completed_ >= ticket || stopped_; });
   return completed_ >= ticket && last_ok_;
@@ -373,6 +383,21 @@ void Flusher::header_payload(std::int64_t now_ns, std::vector<std::byte>& out) c
   append_text(out, version);
 }
 
+void Flusher::disk_failed(int err) {
+  write_errors_.fetch_add(1, std::memory_order_relaxed);
+  last_errno_.store(err, std::memory_order_relaxed);
+  if (!breaker_.open) {
+    breaker_trips_.fetch_add(1, std::memory_order_relaxed);
+    sys::say(files_.last_error() +
+             "; archiving paused (the rings keep recording; what they cannot keep is counted and "
+             "written as a loss marker when writing works again)");
+    lost_disk_at_trip_ = lost_disk_.load(std::memory_order_relaxed);
+  }
+  breaker_.failed(mono_ns_);
+  breaker_open_.store(true, std::memory_order_relaxed);
+  ring::mute_wakes(true);  // filling rings cannot help now; we probe on our own schedule
+}
+
 bool Flusher::write_out(std::int64_t now_ns) {
   if (failed_this_pass_) {
     // The disk failed earlier in this pass: what was drained since is lost, counted.
@@ -384,8 +409,12 @@ bool Flusher::write_out(std::int64_t now_ns) {
   }
   frames_.clear();
   if (files_.should_rotate(mono_ns_, encoder_.body_bytes() / 4 + 4096)) {
-    files_.close_current();
+    const int err = files_.close_current();
     encoder_.forget_file_sites();
+    if (err != 0) {
+      disk_failed(err);
+      return false;
+    }
   }
   if (files_.at_file_start()) {
     header_payload(now_ns, payload_);
@@ -438,18 +467,7 @@ bool Flusher::write_out(std::int64_t now_ns) {
     files_deleted_.fetch_add(files_.apply_retention(now_ns), std::memory_order_relaxed);
   }
   if (err != 0) {
-    write_errors_.fetch_add(1, std::memory_order_relaxed);
-    last_errno_.store(err, std::memory_order_relaxed);
-    if (!breaker_.open) {
-      breaker_trips_.fetch_add(1, std::memory_order_relaxed);
-      sys::say(files_.last_error() +
-               "; archiving paused (the rings keep recording; what they cannot keep is counted and "
-               "written as a loss marker when writing works again)");
-      lost_disk_at_trip_ = lost_disk_.load(std::memory_order_relaxed);
-    }
-    breaker_.failed(mono_ns_);
-    breaker_open_.store(true, std::memory_order_relaxed);
-    ring::mute_wakes(true);  // filling rings cannot help now; we probe on our own schedule
+    disk_failed(err);
     failed_this_pass_ = true;
     encoder_.forget_file_sites();
     for (const auto& t : threads) note_loss(t.slot, t.tid, LossCause::disk_error, t.records, 0);

@@ -84,7 +84,8 @@ class Flusher {
   void start();
   // Waits until everything committed before the call has been written (or could not be:
   // returns false then, e.g. with the breaker open). Probes a tripped breaker at once.
-  bool flush();
+  // `durable`: and fdatasync()ed (a sync error is a failed write).
+  bool flush(bool durable = false);
   // A final flush, then the thread ends and the file is closed. Idempotent.
   void stop() noexcept;
 
@@ -112,6 +113,8 @@ class Flusher {
   // try an open breaker now. Returns true if everything drained was written.
   bool pass(bool write_small, bool probe);
   void refresh_sites();
+  // A write or sync failed with `err`: counted, said (when the breaker opens), breaker open.
+  void disk_failed(int err);
   void note_loss(std::uint32_t slot, std::uint32_t tid, LossCause cause, std::uint64_t records,
                  std::uint64_t bytes);
   // Writes the pending loss markers, undefined sites and the chunk being built.
@@ -145,6 +148,7 @@ class Flusher {
   mutable std::mutex mutex_;  // guards the fields below
   std::condition_variable done_;
   std::uint64_t requested_ = 0, completed_ = 0;
+  std::uint64_t durable_requested_ = 0;  // the latest ticket that asked for fdatasync
   bool last_ok_ = true;
   bool stopping_ = false, stopped_ = false;
   std::string current_file_;

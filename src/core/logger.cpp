@@ -545,11 +545,11 @@ std::string ring_path() {
   return ring == nullptr ? std::string() : ring->path();
 }
 
-bool flush() {
+bool flush(FlushTo to) {
   core::Logger& l = core::g();
   if (core::current_ring() == nullptr) return true;  // nothing logged yet
   archive::Flusher* flusher = l.flusher.load(std::memory_order_acquire);
-  return flusher != nullptr && flusher->flush();
+  return flusher != nullptr && flusher->flush(to == FlushTo::disk);
 }
 
 std::string archive_path() {

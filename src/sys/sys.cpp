@@ -19,8 +19,8 @@ ssize_t raw_pwrite(int fd, const void* data, std::size_t bytes, off_t offset) {
 }
 
 Calls real_calls() noexcept {
-  return Calls{real_open, ::mkdir, ::ftruncate, ::posix_fallocate,
-               ::mmap,    ::write, real_openat, raw_pwrite};
+  return Calls{real_open, ::mkdir,     ::ftruncate, ::posix_fallocate, ::mmap,
+               ::write,   real_openat, raw_pwrite,  ::fdatasync};
 }
 
 Calls g_calls = real_calls();

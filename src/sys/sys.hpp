@@ -20,6 +20,7 @@ struct Calls {
   // call, not pwrite(): ThreadSanitizer intercepts pwrite() and would report the dump's
   // intended race on ring memory (its torn pieces are discarded) as if we read it.
   ssize_t (*pwrite)(int fd, const void* data, std::size_t bytes, off_t offset);
+  int (*fdatasync)(int fd);  // a write-back error (EIO) surfaces here
 };
 
 // The active table. Not synchronised: tests swap entries while no logger work runs.
