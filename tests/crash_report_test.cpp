@@ -9,8 +9,10 @@
 #include <array>
 #include <cstddef>
 #include <cstring>
+#include <string>
 #include <vector>
 
+#include "crash/modules.hpp"
 #include "format/ring_layout.hpp"
 
 namespace {
@@ -106,3 +108,33 @@ TEST(CrashReport, SizesAndCountsThatLieAreBounded) {
 }
 
 }  // namespace
+
+namespace {
+
+[[gnu::noinline]] void a_function_of_this_executable() { asm volatile(""); }
+
+}  // namespace
+
+// The crash handler reads the module map while the flusher may refresh it (after a
+// dlopen). Two refreshes during one read refill the very table being read: the reader must
+// see that (a fill count, as a seqlock) and copy again, never hand out a torn entry.
+TEST(CrashModules, ACopyTheMapWasRefilledUnderIsTakenAgain) {
+  using namespace blackbox::crash;
+  capture_modules();
+  const auto frame = reinterpret_cast<std::uint64_t>(&a_function_of_this_executable);
+  blackbox::ring::CrashModule out[4];
+  const std::uint32_t before = module_copy_retries_for_testing();
+  set_between_copy_and_check_for_testing([] {
+    capture_modules();
+    capture_modules();
+  });
+  ASSERT_EQ(modules_for(&frame, 1, out, 4), 1u);
+  EXPECT_EQ(module_copy_retries_for_testing() - before, 1u);
+  EXPECT_LE(out[0].start, frame);
+  EXPECT_GT(out[0].end, frame);
+  EXPECT_NE(std::string(out[0].path).find("crash_report_test"), std::string::npos) << out[0].path;
+  // One refresh alone fills the other table: the copy stands.
+  set_between_copy_and_check_for_testing([] { capture_modules(); });
+  ASSERT_EQ(modules_for(&frame, 1, out, 4), 1u);
+  EXPECT_EQ(module_copy_retries_for_testing() - before, 1u);
+}

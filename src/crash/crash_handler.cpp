@@ -2,6 +2,25 @@
 // async-signal-safe: syscalls (sigaction, raise, clock_gettime, prctl, nanosleep, alarm),
 // memcpy/memset, lock-free atomics, the dump writer (pwrite, crash/dump.hpp), and
 // backtrace(), which is only safe once libgcc_s is loaded: install() calls it once first.
+//
+// Memory ordering:
+//  - g_ring: release in set_ring() (the ring is complete before its pointer), acquire in the
+//    handler.
+//  - g_reporter: acq_rel CAS; the first crashing thread wins and writes the report. Others
+//    wait for g_report_done (release by the reporter after the report, acquire by them).
+//  - The report in the ring file: every field but the magic, a release fence, then the
+//    magic (a reader that sees the magic sees the rest); then the header's state, release
+//    (a reader that sees "crashed" sees the report). Readers: format/ring_layout.hpp.
+//  - g_have_exception: release by the terminate handler after g_exception is written,
+//    acquire in the signal handler that follows on the same thread (abort()).
+//  - The module map: modules.cpp (a fill count makes the double buffer a seqlock).
+//  - g_installed: set once, with exchange (seq_cst), by install() under the logger's lock;
+//    acquire in refresh_module_map() (the flusher thread) so the first capture happened
+//    before any refresh; relaxed in ensure_alt_stack(), where a thread that misses it only
+//    goes without an alternate stack until its next first record.
+//  - g_other_threads, g_fault_in_handler: counters and a test hook, relaxed.
+//  - g_crash_dir, g_app, g_previous: written by install() before the handlers are installed
+//    (sigaction orders them), only read afterwards.
 #include "crash/crash_handler.hpp"
 
 #include <cxxabi.h>

@@ -1,3 +1,19 @@
+// The module map (modules.hpp): captured outside signal handlers, read inside them.
+//
+// Memory ordering:
+//  - g_published: release store after a table is filled, acquire load in modules_for(): the
+//    handler sees the entries of the table it reads complete as of its publication.
+//  - g_fills: the number of fills started. capture_modules() increments it (relaxed) and
+//    then issues a release fence before writing into a table; modules_for() loads it with
+//    acquire before reading, copies what it needs, issues an acquire fence and loads it
+//    again. Fill k writes table k % 2; the table a reader found published was filled by
+//    fill f1 or earlier, so only fill f1 + 2 or later can write into it: if the second load
+//    is f1 + 2 or more, the copy may be torn and is taken again (at most kTries times; the
+//    flusher thread refreshes only after a dlopen). This is the seqlock reader protocol
+//    with the fill count as the sequence, which the double buffer alone lacked: two refreshes
+//    during one handler refilled the table it was reading.
+//  - Fills run on one thread at a time (install() under the logger's lock, then the flusher
+//    thread): g_adds, g_subs and g_filling need no ordering of their own.
 #include "crash/modules.hpp"
 
 #include <elf.h>
@@ -23,6 +39,12 @@ ModuleTable g_tables[2];
 // The table the handler reads. Release when a refresh publishes one, acquire in the
 // handler: the table's entries before its index.
 std::atomic<int> g_published{0};
+// Fills started (see the memory-ordering note above).
+std::atomic<std::uint64_t> g_fills{0};
+// Tests only: runs once inside modules_for(), between the copy and its check.
+void (*g_between_copy_and_check)() = nullptr;
+std::atomic<std::uint32_t> g_retries{0};  // copies taken again (tests read it)
+constexpr int kTries = 4;
 // The loader's counts of modules loaded and unloaded when the map was last read.
 unsigned long long g_adds = 0, g_subs = 0;
 ModuleTable* g_filling = nullptr;  // during capture only
@@ -99,6 +121,10 @@ int read_counters(dl_phdr_info* info, std::size_t size, void* out) {
 
 void capture_modules() {
   const int next = 1 - g_published.load(std::memory_order_relaxed);
+  g_fills.fetch_add(1, std::memory_order_relaxed);
+  // Orders the count before the stores into the table (pairs with the reader's acquire
+  // fence before its second load of g_fills).
+  std::atomic_thread_fence(std::memory_order_release);
   g_filling = &g_tables[next];
   g_filling->count = 0;
   dl_iterate_phdr(add_module, nullptr);
@@ -113,21 +139,42 @@ void refresh_modules() {
 
 std::uint32_t modules_for(const std::uint64_t* frames, std::uint32_t frame_count,
                           ring::CrashModule* out, std::uint32_t max) noexcept {
-  const ModuleTable& table = g_tables[g_published.load(std::memory_order_acquire)];
   std::uint32_t n = 0;
-  std::size_t taken[ring::kCrashModules];
-  for (std::uint32_t f = 0; f < frame_count && n < max && n < ring::kCrashModules; ++f) {
-    for (std::size_t i = 0; i < table.count; ++i) {
-      const ring::CrashModule& m = table.modules[i];
-      if (frames[f] < m.start || frames[f] >= m.end) continue;
-      if (std::find(taken, taken + n, i) == taken + n) {
-        taken[n] = i;
-        out[n++] = m;
+  for (int attempt = 0; attempt < kTries; ++attempt) {
+    // Acquire: pairs with the release fence in capture_modules() (see the note above).
+    const std::uint64_t fills = g_fills.load(std::memory_order_acquire);
+    const ModuleTable& table = g_tables[g_published.load(std::memory_order_acquire)];
+    n = 0;
+    std::size_t taken[ring::kCrashModules];
+    const std::size_t count = std::min(table.count, kMaxModules);  // a torn count too
+    for (std::uint32_t f = 0; f < frame_count && n < max && n < ring::kCrashModules; ++f) {
+      for (std::size_t i = 0; i < count; ++i) {
+        const ring::CrashModule& m = table.modules[i];
+        if (frames[f] < m.start || frames[f] >= m.end) continue;
+        if (std::find(taken, taken + n, i) == taken + n) {
+          taken[n] = i;
+          out[n++] = m;
+        }
+        break;
       }
-      break;
     }
+    if (void (*hook)() = g_between_copy_and_check; hook != nullptr) {
+      g_between_copy_and_check = nullptr;
+      hook();
+    }
+    std::atomic_thread_fence(std::memory_order_acquire);
+    if (g_fills.load(std::memory_order_relaxed) - fills < 2) return n;  // not refilled
+    g_retries.fetch_add(1, std::memory_order_relaxed);
   }
-  return n;
+  return n;  // refilled at every try: the last copy, best effort
+}
+
+void set_between_copy_and_check_for_testing(void (*hook)()) noexcept {
+  g_between_copy_and_check = hook;
+}
+
+std::uint32_t module_copy_retries_for_testing() noexcept {
+  return g_retries.load(std::memory_order_relaxed);
 }
 
 }  // namespace blackbox::crash

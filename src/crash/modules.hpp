@@ -20,8 +20,13 @@ void capture_modules();
 void refresh_modules();
 
 // Writes the modules that `frames` fall in (each once, at most `max`) into `out`; returns
-// how many.
+// how many. Async-signal-safe; a copy that a refresh may have torn is taken again.
 std::uint32_t modules_for(const std::uint64_t* frames, std::uint32_t frame_count,
                           ring::CrashModule* out, std::uint32_t max) noexcept;
+
+// Tests only: `hook` runs once inside the next modules_for(), after its copy and before its
+// check (to refresh the map twice there); and how many copies were taken again so far.
+void set_between_copy_and_check_for_testing(void (*hook)()) noexcept;
+[[nodiscard]] std::uint32_t module_copy_retries_for_testing() noexcept;
 
 }  // namespace blackbox::crash
