@@ -112,6 +112,25 @@ class Child {
       pending_.append(buf, static_cast<std::size_t>(n));
     }
   }
+  // Lines up to and including the first that ends with `suffix` (same guard as above).
+  std::vector<std::string> read_until_ending(const std::string& suffix) {
+    std::vector<std::string> lines;
+    for (;;) {
+      const std::size_t nl = pending_.find('\n');
+      if (nl != std::string::npos) {
+        lines.push_back(pending_.substr(0, nl));
+        pending_.erase(0, nl + 1);
+        if (lines.back().ends_with(suffix)) return lines;
+        continue;
+      }
+      pollfd p{from_, POLLIN, 0};
+      if (poll(&p, 1, 60'000) <= 0) return lines;
+      char buf[4096];
+      const ssize_t n = read(from_, buf, sizeof buf);
+      if (n <= 0) return lines;
+      pending_.append(buf, static_cast<std::size_t>(n));
+    }
+  }
   // The rest of its output, until it closes stdout.
   std::string read_rest() {
     std::string all = pending_;
@@ -612,14 +631,15 @@ std::vector<std::string> lines_of(const std::string& text) {
   return out;
 }
 
-// A crashed process's ring file: logcat shows its crash report first (the stack symbolised,
-// the crash handler's own frames left out), then its records.
-TEST(LogcatCrash, ACrashedRingStartsWithItsCrashReport) {
+// A crashed process's ring file: logcat shows its crash report in its place in time (the
+// stack symbolised, the crash handler's own frames left out), after the records before it.
+// -l error leaves the records at warn out, not the report (a fatal event).
+TEST(LogcatCrash, ACrashedRingShowsItsCrashReportInItsPlaceInTime) {
   const Crashed c = crash_child(blackbox::test::make_temp_dir("crashed"));
   ASSERT_FALSE(c.ring.empty());
   ASSERT_FALSE(c.tid.empty());
 
-  const Output text = logcat(c.ring + " -l warn --color=never");
+  const Output text = logcat(c.ring + " -l error --color=never");
   EXPECT_EQ(text.status, 0);
   std::vector<std::string> got = lines_of(text.out);
   // The report, the stack, each thread's last record (the crashing thread first, in the
@@ -653,15 +673,19 @@ TEST(LogcatCrash, ACrashedRingStartsWithItsCrashReport) {
     saw_main = saw_main || got[i].find(" main" + where) != std::string::npos;
   }
   EXPECT_TRUE(saw_main) << text.out;
-  ASSERT_EQ(got.size(), i + 3) << text.out;
+  ASSERT_EQ(got.size(), i + 2) << text.out;
   EXPECT_EQ(got[i].rfind("--- thread " + c.tid + " (", 0), 0u) << got[i];
   EXPECT_TRUE(got[i].ends_with(", in trace 4bf92f3577b34da6a3ce929d0e0e4736")) << got[i];
   EXPECT_EQ(got[i + 1].rfind("--- thread ", 0), 0u) << got[i + 1];
   EXPECT_EQ(got[i + 1].find(" in trace "), std::string::npos) << got[i + 1];  // the worker's
-  EXPECT_TRUE(got[i + 2].ends_with("about to crash: segv trace=4bf92f3577b34da6a3ce929d0e0e4736"))
-      << got[i + 2];
+  // At warn, the thread's last record comes first: it was logged before the crash.
+  const std::vector<std::string> at_warn = lines_of(logcat(c.ring + " -l warn --color=never").out);
+  ASSERT_GE(at_warn.size(), 2u);
+  EXPECT_TRUE(at_warn[0].ends_with("about to crash: segv trace=4bf92f3577b34da6a3ce929d0e0e4736"))
+      << at_warn[0];
+  EXPECT_EQ(at_warn[1].substr(0, head.size()), head);
 
-  const Output json = logcat(c.ring + " -l warn -o json");
+  const Output json = logcat(c.ring + " -l error -o json");
   const std::string object = "{\"crash\":{\"pid\":" + c.pid +
                              ",\"app\":\"crash\",\"signal\":11,\"signal_name\":\"SIGSEGV\","
                              "\"code\":1,\"cause\":\"address not mapped\",\"fault_address\":"
@@ -682,21 +706,13 @@ TEST(LogcatCrash, ACrashedRingStartsWithItsCrashReport) {
   EXPECT_NE(json.out.find("\"trace_id\":\"4bf92f3577b34da6a3ce929d0e0e4736\"}"), std::string::npos)
       << json.out;
 
-  // -n in a post-mortem: the last N records of every thread, not of the process.
+  // -n N is the last N records; the report is shown in its place among them when it falls
+  // in their window (the crash came after them here), and each thread's last record is in
+  // the report's thread lines.
   std::vector<std::string> last = lines_of(logcat(c.ring + " -n 1 --color=never").out);
-  ASSERT_GE(last.size(), 2u);
-  EXPECT_TRUE(std::regex_match(last[1], in_trace)) << last[1];
-  last.erase(last.begin() + 1);
-  ASSERT_EQ(last.size(), i + 4) << text.out;
-  // One record of each thread, in time order (the worker kept logging meanwhile).
-  const std::string& a = last[i + 2];
-  const std::string& b = last[i + 3];
-  const bool warn_first =
-      a.ends_with("about to crash: segv trace=4bf92f3577b34da6a3ce929d0e0e4736");
-  EXPECT_NE((warn_first ? b : a).find(" thread 0 record "), std::string::npos) << text.out;
-  EXPECT_TRUE((warn_first ? a : b)
-                  .ends_with("about to crash: segv trace=4bf92f3577b34da6a3ce929d0e0e4736"));
-  EXPECT_LE(a.substr(0, 26), b.substr(0, 26));  // the timestamps
+  ASSERT_GE(last.size(), 3u);
+  EXPECT_EQ(last[0].find("--- "), std::string::npos) << last[0];  // the one record first
+  EXPECT_EQ(last[1].substr(0, head.size()), head);
 }
 
 // The binary is gone (or rebuilt) by the time someone looks: each of its frames shows the
@@ -709,7 +725,7 @@ TEST(LogcatCrash, FramesOfAGoneBinaryShowItsBuildIdAndOffset) {
   const Crashed c = crash_child(dir, copy);
   ASSERT_FALSE(c.ring.empty());
   std::filesystem::remove(copy);
-  const Output text = logcat(c.ring + " -l warn --color=never");
+  const Output text = logcat(c.ring + " -l error --color=never");  // the report alone
   const std::vector<std::string> got = lines_of(text.out);
   ASSERT_GE(got.size(), 4u) << text.out;
   const std::string frame = got[3];  // after the report and its trace
@@ -748,9 +764,10 @@ TEST(LogcatRecover, RecoversDeadRingsAndLeavesTheRest) {
   const Output again = logcat("recover " + dir + " --archive-dir " + dir + "/archive");
   EXPECT_EQ(again.status, 0) << again.out;
   EXPECT_EQ(again.out.find("junk"), std::string::npos) << again.out;
-  const Output shown = logcat(dir + "/archive -l warn --color=never");
+  const Output shown = logcat(dir + "/archive -l error --color=never");
   EXPECT_EQ(shown.out.rfind("--- crash (pid " + c.pid + ") crashed: SIGSEGV", 0), 0u) << shown.out;
-  EXPECT_NE(shown.out.find("about to crash: segv"), std::string::npos) << shown.out;
+  EXPECT_NE(logcat(dir + "/archive -l warn --color=never").out.find("about to crash: segv"),
+            std::string::npos);
 
   // This process is alive: its ring is not touched.
   BBX_INFO("alive");
@@ -951,4 +968,86 @@ TEST(LogcatOutput, CutStringsAreMarkedInTextJsonAndLogfmt) {
   // An uncut record says nothing of it.
   const Output other = logcat(ring + " -e '^integers' -o json");
   EXPECT_EQ(other.out.find("truncated"), std::string::npos) << other.out;
+}
+
+// A crash report is an event of one process at one time: the filters apply to it, as to a
+// record. It once headed every query: another process's (-p), one older than --since, and
+// plain-text lines at the head of logfmt and raw streams.
+TEST(LogcatCrash, TheFiltersApplyToCrashReports) {
+  const std::string crashed = kGolden + "crashed.bbr";  // pid 16465, crashed at 01:34:17.418
+  const Output other = logcat(crashed + " -p 1 -o json");
+  EXPECT_EQ(other.out.find("\"crash\""), std::string::npos) << other.out;
+  const Output its_own = logcat(crashed + " -p 16465 -o json -l fatal");
+  EXPECT_EQ(lines_with(its_own.out, "{\"crash\":{\"pid\":16465,"), 1u) << its_own.out;
+  const Output recent = logcat(crashed + " --since 5s -l error");
+  EXPECT_EQ(recent.out, "") << "a crash older than the window: " << recent.out;
+  const Output before = logcat(crashed + " --until 2026-11-30T01:34:17.418Z -l error -o json");
+  EXPECT_EQ(before.out.find("\"crash\""), std::string::npos) << before.out;
+  const Output at = logcat(crashed + " --until 2026-11-30T01:34:18Z -l error -o json");
+  EXPECT_NE(at.out.find("\"crash\""), std::string::npos) << at.out;
+  // In the output's own format: one logfmt line, nothing in raw.
+  const Output logfmt = logcat(crashed + " -o logfmt");
+  const std::vector<std::string> lines = lines_of(logfmt.out);
+  ASSERT_EQ(lines.size(), 21u) << logfmt.out;
+  for (const auto& line : lines) EXPECT_EQ(line.rfind("time=", 0), 0u) << line;
+  EXPECT_NE(lines.back().find(" level=FATAL crash=SIGSEGV cause=\"address not mapped\" "),
+            std::string::npos)
+      << lines.back();
+  const Output raw = logcat(crashed + " -o raw");
+  EXPECT_EQ(raw.out.find("crash"), std::string::npos) << raw.out;
+  EXPECT_EQ(lines_of(raw.out).size(), 21u);  // 20 messages, one holding a newline
+}
+
+namespace {
+
+// Sanitizers must let a crash through to blackbox's handler and the default action.
+std::pair<std::string, std::string> let_segv_through(const char* name) {
+  const char* options = std::getenv(name);
+  return {name, std::string(options != nullptr ? options : "") + ":handle_segv=0"};
+}
+
+// logcat -f -p PID on a process that ends as `end` says ("crash!" or a SIGKILL): what
+// logcat printed after the process's last record, and logcat's exit status.
+std::pair<std::string, int> follow_until_it_ends(const std::string& end) {
+  const std::string dir = blackbox::test::make_temp_dir("follow-end");
+  const rlimit no_core{0, 0};
+  setrlimit(RLIMIT_CORE, &no_core);
+  Child writer({helper(), "echo-log"}, {{"BBX_DIR", dir},
+                                        {"BBX_ARCHIVE_DIR", "off"},
+                                        let_segv_through("ASAN_OPTIONS"),
+                                        let_segv_through("TSAN_OPTIONS")});
+  writer.read_until("ready");
+  Child follower(
+      {BBX_LOGCAT, "-f", "-p", std::to_string(writer.pid()), "--interval", "0.02", "--color=never"},
+      {{"BBX_DIR", dir}, {"BBX_ARCHIVE_DIR", "off"}});
+  writer.send("first");
+  writer.read_until("first");
+  follower.read_until_ending(" first");  // following: it has seen the process live
+  if (end == "crash!") {
+    writer.send("crash!");
+  } else {
+    kill(writer.pid(), SIGKILL);
+  }
+  writer.wait();
+  std::string rest = follower.read_rest();
+  return {rest, follower.wait()};
+}
+
+}  // namespace
+
+// A followed process that crashes shows its report when it happens, then logcat ends; one
+// that is killed ends with a line saying so. Both once ended in silence.
+TEST(LogcatFollow, AFollowedProcessThatCrashesShowsItsReport) {
+  const auto [rest, status] = follow_until_it_ends("crash!");
+  EXPECT_EQ(status, 0) << rest;
+  EXPECT_NE(rest.find(" crash!\n"), std::string::npos) << rest;  // its last record
+  EXPECT_NE(rest.find(") crashed: SIGSEGV (address not mapped) at address 0x0"), std::string::npos)
+      << rest;
+  EXPECT_EQ(rest.find("died without"), std::string::npos) << rest;
+}
+
+TEST(LogcatFollow, AFollowedProcessThatIsKilledSaysItDied) {
+  const auto [rest, status] = follow_until_it_ends("kill");
+  EXPECT_EQ(status, 0) << rest;
+  EXPECT_NE(rest.find("died without a crash report"), std::string::npos) << rest;
 }

@@ -255,6 +255,7 @@ int echo_log() {
     const bool flush = !text.empty() && text[0] == '!';
     if (flush) text.erase(0, 1);
     BBX_LOG("echo", blackbox::Level::info, "{line}", text);
+    if (text == "crash!") *static_cast<volatile int*>(nullptr) = 1;  // a follower sees it
     if (flush && !blackbox::flush()) return 1;
     std::printf("%s\n", text.c_str());
     std::fflush(stdout);

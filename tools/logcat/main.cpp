@@ -17,8 +17,10 @@
 #include <filesystem>
 #include <functional>
 #include <iterator>
+#include <limits>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -267,25 +269,27 @@ std::vector<logcat::LastRecord> last_records(const logcat::Crashed& crashed) {
   return out;
 }
 
-// The last `n` records of every thread (a post-mortem's -n), in time order.
-std::vector<Record> last_per_thread(logcat::Inputs& inputs, std::size_t n) {
-  std::map<std::pair<std::int32_t, std::uint32_t>, std::deque<Record>> by_thread;
-  inputs.read_all([&](const Record& r) {
-    auto& last = by_thread[{r.pid, r.tid}];
-    if (last.size() == n) last.pop_front();
-    last.push_back(r);
-    return true;
-  });
-  std::vector<Record> out;
-  for (auto& [thread, records] : by_thread) {
-    std::move(records.begin(), records.end(), std::back_inserter(out));
+bool process_gone(int pid) { return pid != 0 && kill(pid, 0) != 0 && errno == ESRCH; }
+
+// How a followed process that is gone ended, from its ring file (if an input): "exited"
+// (shutdown or a normal exit), or "died" (killed: SIGKILL, the OOM killer).
+std::string ended_how(logcat::Inputs& inputs, int pid) {
+  for (const auto& r : inputs.rings()) {
+    if (r.pid == pid && r.state == blackbox::RingState::exited) return "exited";
   }
-  std::stable_sort(out.begin(), out.end(),
-                   [](const Record& x, const Record& y) { return x.time_ns < y.time_ns; });
-  return out;
+  return "died";
 }
 
-bool process_gone(int pid) { return pid != 0 && kill(pid, 0) != 0 && errno == ESRCH; }
+// A crash report is an event of a process at a time: shown when its process and its time
+// pass the filters (and the level, as a fatal event; and the trace, if one is asked for).
+bool crash_passes(const logcat::Crashed& c, const logcat::Selection& selection) {
+  const blackbox::ReadFilter& f = selection.read;
+  if (f.pid && *f.pid != c.pid) return false;
+  if (c.crash.time_ns < f.since_ns || c.crash.time_ns >= f.until_ns) return false;
+  if (f.min_level > blackbox::Level::fatal) return false;
+  if (f.trace_id && !(c.crash.has_trace && c.crash.trace_id == *f.trace_id)) return false;
+  return true;
+}
 
 // The app and host of a record's process, from the inputs' archive file headers and ring
 // files, by (pid, process start); read again when a process is new (following).
@@ -368,22 +372,38 @@ int print_records(Args& a, const logcat::Selection& selection, logcat::Inputs& i
     if (exporter) exporter->flush(out.buffer());
     out.flush();
   };
-  // A post-mortem: a crashed process's records start with its crash report, and -n keeps
-  // the last N records of every thread (what each was doing), not of the whole process.
-  // (The exports carry records only.)
-  const std::vector<logcat::Crashed> crashed = crashed_processes(inputs);
-  if (!exporter) {
-    for (const auto& c : crashed) render_crash(c, last_records(c), format, a.utc, out.buffer());
+  // A post-mortem: each crash report that passes the filters, in its place in time among
+  // the records, in the output's own format (nothing in raw; the exports carry records
+  // only). Its per-thread lines say what every thread was doing last.
+  std::vector<logcat::Crashed> crashed;
+  std::set<std::pair<std::int32_t, std::int64_t>> reported;  // (pid, crash time)
+  for (auto& c : crashed_processes(inputs)) {
+    if (!crash_passes(c, selection)) continue;
+    reported.insert({c.pid, c.crash.time_ns});
+    crashed.push_back(std::move(c));
   }
+  std::stable_sort(crashed.begin(), crashed.end(),
+                   [](const auto& x, const auto& y) { return x.crash.time_ns < y.crash.time_ns; });
+  std::size_t next_crash = 0;
+  auto crashes_until = [&](std::int64_t time_ns) {
+    for (; next_crash < crashed.size() && crashed[next_crash].crash.time_ns <= time_ns;
+         ++next_crash) {
+      if (!exporter) {
+        render_crash(crashed[next_crash], last_records(crashed[next_crash]), format, a.utc,
+                     out.buffer());
+      }
+    }
+  };
+  auto print_in_time = [&](const Record& r) {
+    crashes_until(r.time_ns);
+    return print(r);
+  };
   if (trace_view(a, selection)) {
+    crashes_until(std::numeric_limits<std::int64_t>::max());  // the tree is a view of its own
     const bool tree = a.output == "text";
     print_trace(selection, inputs, tree, colour, a.utc, out, print);
   } else if (a.last_n == 0) {
-    inputs.read_all(print);
-  } else if (!crashed.empty()) {
-    for (const Record& r : last_per_thread(inputs, a.last_n)) {
-      if (!print(r)) break;
-    }
+    inputs.read_all(print_in_time);
   } else {
     std::deque<Record> last;  // the last N, as they go by
     inputs.read_all([&](const Record& r) {
@@ -391,13 +411,32 @@ int print_records(Args& a, const logcat::Selection& selection, logcat::Inputs& i
       last.push_back(r);
       return true;
     });
+    // Crashes before the first of those are out of the window -n asked for.
+    if (!last.empty()) {
+      while (next_crash < crashed.size() &&
+             crashed[next_crash].crash.time_ns < last.front().time_ns) {
+        ++next_crash;
+      }
+    }
     for (const Record& r : last) {
-      if (!print(r)) break;
+      if (!print_in_time(r)) break;
     }
   }
+  crashes_until(std::numeric_limits<std::int64_t>::max());
   flush();
   // -f: poll the inputs (growing files, new files after a rotation, live rings) until
   // interrupted, the output closes, or the process followed with -p has exited.
+  // A followed process that crashes shows its report when it happens (its ring says so);
+  // one followed with -p that ends without one says how it ended.
+  auto report_new_crashes = [&] {
+    for (auto& c : crashed_processes(inputs)) {
+      if (!c.ring || !crash_passes(c, selection) ||
+          !reported.insert({c.pid, c.crash.time_ns}).second) {
+        continue;
+      }
+      if (!exporter) render_crash(c, last_records(c), format, a.utc, out.buffer());
+    }
+  };
   while (a.follow && !out.closed()) {
     const bool gone = process_gone(a.pid);
     const timespec pause{
@@ -406,6 +445,13 @@ int print_records(Args& a, const logcat::Selection& selection, logcat::Inputs& i
                           1e9)};
     nanosleep(&pause, nullptr);
     inputs.read_new(print);
+    report_new_crashes();
+    if (gone && !exporter) {
+      bool crashed_report = false;
+      for (const auto& key : reported) crashed_report = crashed_report || key.first == a.pid;
+      if (!crashed_report)
+        logcat::render_end(a.pid, ended_how(inputs, a.pid), format, out.buffer());
+    }
     flush();
     if (gone) break;  // it had exited before this last read: everything is in
   }

@@ -329,6 +329,32 @@ std::string hex_address(std::uint64_t address) { return fmt::format("{:#x}", add
 
 }  // namespace
 
+void render_end(std::int32_t pid, const std::string& how, Format format, Text& out) {
+  switch (format) {
+    case Format::raw:
+      return;
+    case Format::json:
+      out += "{\"end\":{\"pid\":";
+      append_int(pid, out);
+      string_member("how", how, out);
+      out += "}}\n";
+      return;
+    case Format::logfmt:
+      out += "end=";
+      out += how;
+      out += " pid=";
+      append_int(pid, out);
+      out += '\n';
+      return;
+    case Format::text:
+      out += "--- pid ";
+      append_int(pid, out);
+      out += how == "exited" ? " exited\n"
+                             : " died without a crash report (killed: SIGKILL, the OOM killer?)\n";
+      return;
+  }
+}
+
 void render_crash(const Crashed& crashed, const std::vector<LastRecord>& threads, Format format,
                   bool utc, Text& out) {
   const blackbox::CrashInfo& c = crashed.crash;
@@ -387,6 +413,36 @@ void render_crash(const Crashed& crashed, const std::vector<LastRecord>& threads
       out += '}';
     }
     out += "]}}\n";
+    return;
+  }
+  if (format == Format::raw) return;  // messages only: a report is not one
+  if (format == Format::logfmt) {
+    // One line, like a record's: a fatal event of the process.
+    out += "time=";
+    clock.append_time(c.time_ns, true, out);
+    out += " level=FATAL crash=";
+    out += signal_name(c.signal);
+    out += " cause=";
+    append_logfmt_value(signal_cause(c.signal, c.code), out);
+    out += " address=";
+    out += hex_address(c.fault_address);
+    out += " app=";
+    append_logfmt_value(crashed.app, out);
+    out += " pid=";
+    append_int(crashed.pid, out);
+    out += " tid=";
+    append_int(c.tid, out);
+    out += " thread=";
+    append_logfmt_value(c.thread_name, out);
+    if (!c.exception.empty()) {
+      out += " exception=";
+      append_logfmt_value(c.exception, out);
+    }
+    if (c.has_trace) {
+      out += " trace_id=";
+      append_hex(c.trace_id.data(), 16, out);
+    }
+    out += '\n';
     return;
   }
   out += "--- ";

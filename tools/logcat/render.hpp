@@ -99,8 +99,13 @@ struct Crashed {
   blackbox::CrashInfo crash;
 };
 
-// A crash report, before the records: "crashed: SIGSEGV (address not mapped) at 0x0 ..."
-// lines, then one line per thread (text formats), or one {"crash": {...}} object (json).
+// The end of a process followed with -f -p that left no crash report: "exited" (normally)
+// or "died" (killed). A line in text, {"end":{...}} in JSON, end=... in logfmt, nothing raw.
+void render_end(std::int32_t pid, const std::string& how, Format format, Text& out);
+
+// A crash report, in its place in time among the records: "crashed: SIGSEGV (address not
+// mapped) at 0x0 ..." lines, then one line per thread (text), one {"crash": {...}} object
+// (json), one logfmt line (level=FATAL crash=SIGSEGV ...), or nothing (raw).
 // `threads`: the crashing thread first.
 void render_crash(const Crashed& crashed, const std::vector<LastRecord>& threads, Format format,
                   bool utc, Text& out);
