@@ -15,6 +15,7 @@
 #include <map>
 #include <set>
 #include <string>
+#include <atomic>
 #include <thread>
 #include <tuple>
 #include <vector>
@@ -164,11 +165,18 @@ TEST(ArchiveRoundTrip, MillionsOfMixedRecordsFromThreadsAcrossRotations) {
   constexpr int kThreads = 4;
   constexpr std::uint64_t kPerThread = 600'000;  // 2.4 M records
   std::vector<std::thread> threads;
+  std::atomic<int> holding{0};
   for (int t = 0; t < kThreads; ++t) {
-    threads.emplace_back([t] {
+    threads.emplace_back([t, &holding] {
       pthread_setname_np(pthread_self(), ("worker-" + std::to_string(t)).c_str());
       for (std::uint64_t i = 0; i < kPerThread; ++i) {
         log_one(static_cast<std::uint64_t>(t), i);
+        // Every worker holds its slot before any goes on (an exited worker's slot, and its
+        // sequence numbers, would go to a late starter).
+        if (i == 0) {
+          holding.fetch_add(1);
+          while (holding.load() < kThreads) std::this_thread::yield();
+        }
         // Bounds how far a producer can run ahead of the flusher (sanitizer builds are
         // slow): the test is about exact contents, lapping is tested on its own.
         if (i % 20'000 == 19'999) {

@@ -120,10 +120,17 @@ void hammer(unsigned writers) {
   });
 
   std::vector<std::thread> threads;
+  std::atomic<std::uint64_t> holding{0};
   for (std::uint64_t w = first_writer; w < first_writer + writers; ++w) {
-    threads.emplace_back([w] {
+    threads.emplace_back([w, writers, &holding] {
       for (std::uint64_t i = 0; i < kPerWriter; ++i) {
         BBX_LOG("stress", blackbox::Level::info, "w {} i {}", w, i);
+        // Every writer holds its slot before any goes on: one that finished and exited
+        // first would hand its slot (and its sequence numbers) to a late starter.
+        if (i == 0) {
+          holding.fetch_add(1);
+          while (holding.load() < writers) std::this_thread::yield();
+        }
       }
     });
   }

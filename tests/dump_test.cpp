@@ -30,6 +30,12 @@ class Loggers {
         for (int i = 0; i < limit && !stop_.load(); ++i) {
           BBX_INFO("thread {t} record {i}", t, i);
           acked_[t].store(i + 1, std::memory_order_release);
+          // Every thread holds its slot before any goes on: one that finished and exited
+          // first would hand its slot (and sequence) to a late starter.
+          if (i == 0) {
+            started_.fetch_add(1);
+            while (started_.load() < kThreads && !stop_.load()) std::this_thread::yield();
+          }
         }
       });
     }
@@ -57,6 +63,7 @@ class Loggers {
  private:
   std::atomic<int> acked_[kThreads] = {};
   std::atomic<bool> stop_{false};
+  std::atomic<int> started_{0};
   std::vector<std::thread> threads_;
 };
 
@@ -65,6 +72,7 @@ struct DumpContents {
   std::map<std::uint32_t, int> thread_of_tid;
   std::map<int, std::uint64_t> lost;  // thread -> records counted lost
   bool torn = false;                  // a record whose message does not match its fields
+  std::map<int, std::uint64_t> base;  // thread -> sequence number of its record 0
 };
 
 DumpContents read_dump(const std::string& path) {
@@ -77,11 +85,14 @@ DumpContents read_dump(const std::string& path) {
     if (r.message_template != "thread {t} record {i}") return;
     const int t = static_cast<int>(std::get<std::int64_t>(r.fields.at(0).value));
     const int i = static_cast<int>(std::get<std::int64_t>(r.fields.at(1).value));
-    // Each thread has a slot of its own from its first record on: record i has sequence i.
-    // Bytes of a later lap read under an earlier lap's block header would break that.
+    // Each thread has a slot of its own from its first record on: record i has sequence
+    // base + i (base: where the slot's sequence stood when the thread got it; a slot an
+    // exited thread gave back continues its sequence). Bytes of a later lap read under an
+    // earlier lap's block header would break that.
+    const auto [base, fresh] = d.base.try_emplace(t, r.sequence - static_cast<std::uint64_t>(i));
     d.torn = d.torn ||
              r.message != "thread " + std::to_string(t) + " record " + std::to_string(i) ||
-             r.sequence != static_cast<std::uint64_t>(i);
+             r.sequence != base->second + static_cast<std::uint64_t>(i);
     d.records[t].push_back(i);
     d.thread_of_tid[r.tid] = t;
   });

@@ -215,6 +215,7 @@ std::string start_locked(const Config& config) {
       if (crash::take_dump_request()) write_requested_dump(*ring, dump_dir, app);
       crash::refresh_module_map();
     };
+    ring->set_drained(true);
     auto* flusher = new archive::Flusher(*ring, std::move(settings));
     flusher->start();
     l.flusher.store(flusher, std::memory_order_release);

@@ -324,12 +324,30 @@ std::uint32_t RingMemory::define_site(const detail::StaticSite& site, const deta
   return static_cast<std::uint32_t>(used / 8 + 1);
 }
 
+// Which slot a new thread gets. Reusing an exited thread's slot costs no new memory (its
+// ring is mapped already), so threads that come and go keep the memory of the threads alive
+// at once, not of every thread that ever logged. But a new owner starts a fresh block, so
+// many short-lived threads on one slot lap it quickly: when a drainer (the flusher) reads
+// the rings, an exited slot is taken only while the drainer has read all but a quarter of
+// it; failing that a never-used slot; and only when there is none of those either, an
+// exited slot whose unread records the new owner may overwrite (counted).
 int RingMemory::claim_slot(std::uint32_t tid, std::string* error) {
-  for (const SlotState from : {SlotState::free, SlotState::exited}) {
+  enum class Pass { exited_with_room, free, exited };
+  const std::uint64_t room_mark = layout_.ring_bytes / 4;
+  for (const Pass pass : {Pass::exited_with_room, Pass::free, Pass::exited}) {
+    const SlotState from = pass == Pass::free ? SlotState::free : SlotState::exited;
     for (std::uint32_t i = 0; i < layout_.slot_count; ++i) {
       SlotHeader& s = slot_header(i);
       auto expected = static_cast<std::uint32_t>(from);
       if (s.state.load(std::memory_order_relaxed) != expected) continue;
+      // Relaxed: drained_pos is a hint (format/ring_layout.hpp); a stale value only makes
+      // the choice less good, never unsafe.
+      if (pass == Pass::exited_with_room && drained_ &&
+          s.write_pos.load(std::memory_order_relaxed) -
+                  s.drained_pos.load(std::memory_order_relaxed) >
+              room_mark) {
+        continue;
+      }
       // acq_rel: acquire pairs with release_slot()'s release (we continue its sequence).
       if (!s.state.compare_exchange_strong(expected, static_cast<std::uint32_t>(SlotState::owned),
                                            std::memory_order_acq_rel)) {
@@ -341,10 +359,11 @@ int RingMemory::claim_slot(std::uint32_t tid, std::string* error) {
         s.state.store(static_cast<std::uint32_t>(SlotState::free), std::memory_order_relaxed);
         return -1;
       }
-      // Map the whole ring writable now, in this once-per-thread path, so the producer
-      // never takes a page fault on the hot path (a latency tail otherwise, first lap).
-      // Best effort: kernels before 5.14 lack MADV_POPULATE_WRITE, and nothing breaks.
-      madvise(slot_data(i), layout_.ring_bytes, MADV_POPULATE_WRITE);
+      // Map the whole ring writable now, in this once-per-slot path, so the producer never
+      // takes a page fault on the hot path (a latency tail otherwise, first lap). An exited
+      // thread's ring is mapped already. Best effort: kernels before 5.14 lack
+      // MADV_POPULATE_WRITE, and nothing breaks.
+      if (from == SlotState::free) madvise(slot_data(i), layout_.ring_bytes, MADV_POPULATE_WRITE);
       s.tid.store(tid, std::memory_order_relaxed);
       s.owners.fetch_add(1, std::memory_order_relaxed);
       header().threads_attached.fetch_add(1, std::memory_order_relaxed);

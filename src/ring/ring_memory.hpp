@@ -53,11 +53,18 @@ class RingMemory {
   [[nodiscard]] std::uint32_t define_site(const detail::StaticSite& site,
                                           const detail::ArgType* types, std::uint32_t arg_count);
 
-  // Claims a free slot (else one whose thread exited) for thread `tid` and reserves its
-  // memory. Returns the slot index, or -1 with `error` set. Thread-safe, lock-free.
+  // Claims a slot for thread `tid`: one whose thread exited (its memory is in use already)
+  // if it has room, else a never-used one (reserving its memory), else any exited one (see
+  // ring_memory.cpp). Returns the slot index, or -1 with `error` set. Thread-safe,
+  // lock-free.
   [[nodiscard]] int claim_slot(std::uint32_t tid, std::string* error);
   // Gives a slot back when its thread exits. Thread-safe.
   void release_slot(std::uint32_t slot, std::uint64_t next_seq) noexcept;
+
+  // Whether a drainer (this process's flusher) reads the rings and keeps
+  // SlotHeader::drained_pos: claim_slot() then reuses only slots it has read. Set before
+  // threads log (core, at start).
+  void set_drained(bool drained) noexcept { drained_ = drained; }
 
   void set_state(ProcessState state) noexcept;
   void remove_file() noexcept;  // unlinks the file (the mapping stays valid)
@@ -79,6 +86,7 @@ class RingMemory {
   std::uint32_t max_string_;
   std::uint64_t site_reserved_ = 0;  // bytes of the site table already reserved on disk
   bool image_ = false;               // open_dead(): private memory read from the file
+  bool drained_ = false;             // set_drained()
 };
 
 // The ring this process writes to (null before the logger starts, and in a forked child
