@@ -14,6 +14,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <regex>
 #include <sstream>
 #include <string>
@@ -95,32 +96,20 @@ class Child {
   // has, without `want`) only if nothing at all arrives for a minute: a guard against a
   // hang, not a timing assertion.
   std::vector<std::string> read_until(const std::string& want) {
-    std::vector<std::string> lines;
-    for (;;) {
-      const std::size_t nl = pending_.find('\n');
-      if (nl != std::string::npos) {
-        lines.push_back(pending_.substr(0, nl));
-        pending_.erase(0, nl + 1);
-        if (lines.back() == want) return lines;
-        continue;
-      }
-      pollfd p{from_, POLLIN, 0};
-      if (poll(&p, 1, 60'000) <= 0) return lines;
-      char buf[4096];
-      const ssize_t n = read(from_, buf, sizeof buf);
-      if (n <= 0) return lines;
-      pending_.append(buf, static_cast<std::size_t>(n));
-    }
+    return read_until_line([&want](const std::string& line) { return line == want; });
   }
-  // Lines up to and including the first that ends with `suffix` (same guard as above).
+  // The same, up to the first line that ends with `suffix`.
   std::vector<std::string> read_until_ending(const std::string& suffix) {
+    return read_until_line([&suffix](const std::string& line) { return line.ends_with(suffix); });
+  }
+  std::vector<std::string> read_until_line(const std::function<bool(const std::string&)>& last) {
     std::vector<std::string> lines;
     for (;;) {
       const std::size_t nl = pending_.find('\n');
       if (nl != std::string::npos) {
         lines.push_back(pending_.substr(0, nl));
         pending_.erase(0, nl + 1);
-        if (lines.back().ends_with(suffix)) return lines;
+        if (last(lines.back())) return lines;
         continue;
       }
       pollfd p{from_, POLLIN, 0};
