@@ -72,8 +72,8 @@ struct Config {
   // /var/tmp/blackbox-<uid>.
   std::string archive_dir = default_archive_dir();
 
-  // The flusher writes at least this often (ms), and sooner when a ring is half full or
-  // flush() is called. 10 .. 60000. Env: BBX_FLUSH_MS.
+  // The flusher writes at least this often (ms), and sooner when a ring is a quarter unread
+  // or flush() is called. 10 .. 60000. Env: BBX_FLUSH_MS.
   std::uint32_t flush_interval_ms = 1000;
 
   // zstd level for record chunks: -7 (fastest) .. 19. Env: BBX_ZSTD_LEVEL.
