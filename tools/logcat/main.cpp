@@ -411,13 +411,8 @@ int print_records(Args& a, const logcat::Selection& selection, logcat::Inputs& i
       last.push_back(r);
       return true;
     });
-    // Crashes before the first of those are out of the window -n asked for.
-    if (!last.empty()) {
-      while (next_crash < crashed.size() &&
-             crashed[next_crash].crash.time_ns < last.front().time_ns) {
-        ++next_crash;
-      }
-    }
+    // -n limits records, not crash reports: a report that passes the filters is shown, in
+    // its place (other threads may log after the crash, until the process dies).
     for (const Record& r : last) {
       if (!print_in_time(r)) break;
     }
