@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <chrono>
 #include <cstring>
 #include <filesystem>
@@ -15,7 +16,6 @@
 #include <map>
 #include <set>
 #include <string>
-#include <atomic>
 #include <thread>
 #include <tuple>
 #include <vector>
