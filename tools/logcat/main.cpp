@@ -226,11 +226,18 @@ int select(Args& a, logcat::Selection& sel, std::vector<std::string>& inputs) {
 
 // The crashed processes among the inputs: ring files with a crash report, and archive
 // files recovered from such rings.
-std::vector<logcat::Crashed> crashed_processes(logcat::Inputs& inputs) {
+// The ring files among the inputs that hold a crash report (read live: following, a ring
+// gains one when its process crashes).
+std::vector<logcat::Crashed> crashed_rings(const logcat::Inputs& inputs) {
   std::vector<logcat::Crashed> out;
   for (const auto& ring : inputs.rings()) {
     if (ring.crash) out.push_back({ring.path, true, ring.app, ring.pid, *ring.crash});
   }
+  return out;
+}
+
+std::vector<logcat::Crashed> crashed_processes(logcat::Inputs& inputs) {
+  std::vector<logcat::Crashed> out = crashed_rings(inputs);
   inputs.scan();
   for (const auto& file : inputs.archive_files()) {
     if (file.crash) out.push_back({file.path, false, file.app, file.pid, *file.crash});
@@ -424,9 +431,10 @@ int print_records(Args& a, const logcat::Selection& selection, logcat::Inputs& i
   // A followed process that crashes shows its report when it happens (its ring says so);
   // one followed with -p that ends without one says how it ended.
   auto report_new_crashes = [&] {
-    for (auto& c : crashed_processes(inputs)) {
-      if (!c.ring || !crash_passes(c, selection) ||
-          !reported.insert({c.pid, c.crash.time_ns}).second) {
+    // Rings only: read_new() has just scanned the archives, and a report reaches an archive
+    // only when a later start recovers the ring.
+    for (auto& c : crashed_rings(inputs)) {
+      if (!crash_passes(c, selection) || !reported.insert({c.pid, c.crash.time_ns}).second) {
         continue;
       }
       if (!exporter) render_crash(c, last_records(c), format, a.utc, out.buffer());
