@@ -40,6 +40,7 @@ const std::map<std::string, Place>& public_headers() {
       {"blackbox/detail/producer.hpp", {2, "ring"}},
       {"blackbox/detail/encode.hpp", {2, "ring"}},
       {"blackbox/reader.hpp", {3, "reader"}},
+      {"blackbox/text.hpp", {3, "reader"}},
       {"blackbox/recovery.hpp", {3, "archive"}},
       {"blackbox/trace.hpp", {4, "core"}},
       {"blackbox/blackbox.hpp", {4, "core"}},

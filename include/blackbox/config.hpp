@@ -64,6 +64,22 @@ struct Config {
   // crash signals. Env: BBX_DUMP_SIGNAL (a number, or a name such as USR2 or SIGUSR2).
   int dump_signal = 0;
 
+  // --- The console: records also shown as text lines, for people at a terminal. ---
+
+  // "auto" (on when stderr is a terminal), "on", "off", or "json" (one JSON object per line
+  // on stdout, for container runtimes that collect stdout); a level alone ("warn") is "on"
+  // from that level up, and "MODE:LEVEL" sets both ("json:warn"). The logger's own levels
+  // apply first. Lines are logcat's text lines (colour on a terminal, unless NO_COLOR is
+  // set), formatted and written by the flusher thread, never by the logging thread; a
+  // console that cannot take them (a full pipe, a stopped pager) costs lines, counted in
+  // Stats::console_not_shown and said ("... 1,234 lines not shown"), never a wait.
+  // Env: BBX_CONSOLE.
+  std::string console = "auto";
+
+  // The console shows a record at most this long (ms) after it was logged (plus the time to
+  // write it). 5 .. 10000. Independent of flush_interval_ms. Env: BBX_CONSOLE_MS.
+  std::uint32_t console_interval_ms = 50;
+
   // --- The archive: a background thread flushes the rings to zstd-compressed files. ---
 
   // Directory for archive files. Env: BBX_ARCHIVE_DIR ("off" disables the archive). Created

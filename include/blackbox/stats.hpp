@@ -34,6 +34,12 @@ struct Stats {
   std::uint64_t rings_recovered = 0;
   std::uint64_t records_recovered = 0;
   std::uint64_t dumps_written = 0;  // by the dump signal
+
+  // The console (Config::console): records written to it as lines, and records it did not
+  // show because it could not take them (a full pipe, a
+  // stopped pager) or because the ring overwrote them before the console read them.
+  std::uint64_t console_lines = 0;
+  std::uint64_t console_not_shown = 0;
 };
 
 }  // namespace blackbox

@@ -107,7 +107,7 @@ void Flusher::start() {
 }
 
 void Flusher::run() {
-  if (!settings_.recover_ring_dir.empty()) {
+  if (settings_.archive && !settings_.recover_ring_dir.empty()) {
     for (const Recovered& r : recover_dead_rings(settings_.recover_ring_dir, settings_.files.app,
                                                  settings_.files, settings_.zstd_level)) {
       if (r.outcome == Recovered::Outcome::recovered) {
@@ -119,7 +119,9 @@ void Flusher::run() {
       }
     }
   }
+  const bool ticking = settings_.each_tick && settings_.tick_ns > 0;
   std::int64_t last_write = sys::monotonic_ns();
+  std::int64_t last_tick = last_write;
   while (true) {
     ring::arm_wake();
     std::uint64_t ticket;
@@ -136,16 +138,23 @@ void Flusher::run() {
     const bool flush_requested = ticket != completed_;  // only this thread writes completed_
     const std::int64_t now = sys::monotonic_ns();
     const bool interval_up = now - last_write >= settings_.interval_ns;
-    bool ok = pass(flush_requested || stopping || interval_up, flush_requested || stopping);
-    // On disk, not only in the page cache: the last file at stop, and the current one when
-    // a flush asked for it. A write-back error (EIO) is a failed write.
-    if (stopping || durable) {
-      if (const int err = stopping ? files_.close_current() : files_.sync(); err != 0) {
-        disk_failed(err);
-        ok = false;
+    bool ok = false;
+    if (settings_.archive) {
+      ok = pass(flush_requested || stopping || interval_up, flush_requested || stopping);
+      // On disk, not only in the page cache: the last file at stop, and the current one when
+      // a flush asked for it. A write-back error (EIO) is a failed write.
+      if (stopping || durable) {
+        if (const int err = stopping ? files_.close_current() : files_.sync(); err != 0) {
+          disk_failed(err);
+          ok = false;
+        }
       }
     }
     if (flush_requested || stopping || interval_up) last_write = now;
+    if (ticking && (flush_requested || stopping || now - last_tick >= settings_.tick_ns)) {
+      settings_.each_tick(stopping);
+      last_tick = now;
+    }
     {
       std::lock_guard lock(mutex_);
       completed_ = ticket;
@@ -155,10 +164,10 @@ void Flusher::run() {
     }
     done_.notify_all();
     if (stopping) return;
-    std::int64_t sleep = settings_.interval_ns - (sys::monotonic_ns() - last_write);
-    if (breaker_.open) {
-      sleep = std::min(sleep, breaker_.next_probe_ns - sys::monotonic_ns());
-    }
+    const std::int64_t mono = sys::monotonic_ns();
+    std::int64_t sleep = settings_.interval_ns - (mono - last_write);
+    if (ticking) sleep = std::min(sleep, settings_.tick_ns - (mono - last_tick));
+    if (breaker_.open) sleep = std::min(sleep, breaker_.next_probe_ns - mono);
     ring::sleep_until_woken(std::max<std::int64_t>(sleep, 1'000'000));
   }
 }
@@ -189,6 +198,7 @@ std::string Flusher::current_file() const {
 }
 
 void Flusher::add_stats(Stats& s) const noexcept {
+  if (!settings_.archive) return;
   s.archive_enabled = true;
   s.records_archived = records_archived_.load(std::memory_order_relaxed);
   s.archive_bytes_written = bytes_written_.load(std::memory_order_relaxed);

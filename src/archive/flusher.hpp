@@ -9,7 +9,9 @@
 // the first write that succeeds writes loss markers for everything it could not keep.
 //
 // It knows nothing above its layer: what else must happen once per pass (the crash
-// handler's module map, a dump the dump signal asked for) core hands it as a hook.
+// handler's module map, a dump the dump signal asked for) and on a shorter tick of its own
+// (the console's lines) core hands it as hooks. The thread runs even without an archive
+// when a hook needs it (settings.archive false).
 #pragma once
 
 #include <atomic>
@@ -72,6 +74,14 @@ struct FlusherSettings {
   // (core: the dump signal's dumps, the crash handler's module map), so a flush() that
   // follows a request sees it done. Empty: nothing.
   std::function<void()> each_pass;
+  // false: no archive files at all; the thread runs only the hooks (the console). flush()
+  // then returns false, as it does without a flusher.
+  bool archive = true;
+  // Called by the flusher thread every tick_ns (sooner on flush() and stop()), after the
+  // pass if one was due, with `final` true the last time (core: the console, whose lines
+  // have a deadline of their own, shorter than the archive's interval). Empty: nothing.
+  std::int64_t tick_ns = 0;
+  std::function<void(bool final)> each_tick;
 };
 
 class Flusher {

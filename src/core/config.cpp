@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <limits>
 
+#include "core/console.hpp"
 #include "core/level_spec.hpp"
 #include "sys/say.hpp"
 
@@ -175,6 +176,14 @@ Config Config::from_env(std::vector<std::string>* warnings) {
     else
       warn("BBX_LEVEL", v, error, "\"" + c.levels + "\"");
   }
+  if (const char* v = std::getenv("BBX_CONSOLE"); v != nullptr) {
+    core::ConsoleSpec spec;
+    std::string error;
+    if (core::parse_console_spec(v, spec, error))
+      c.console = v;
+    else
+      warn("BBX_CONSOLE", v, error, "\"" + c.console + "\"");
+  }
   struct SizeVar {
     const char* name;
     std::uint64_t min, max;
@@ -218,6 +227,7 @@ Config Config::from_env(std::vector<std::string>* warnings) {
     c.archive_dir = std::string_view(v) == "off" ? "" : v;
   }
   size_var({"BBX_FLUSH_MS", 10, 60000, false}, c.flush_interval_ms);
+  size_var({"BBX_CONSOLE_MS", 5, 10000, false}, c.console_interval_ms);
   if (const char* v = std::getenv("BBX_ZSTD_LEVEL"); v != nullptr) {
     char* end = nullptr;
     const long level = std::strtol(v, &end, 10);
@@ -262,6 +272,13 @@ std::vector<std::string> Config::validate() const {
   if (flush_interval_ms < 10 || flush_interval_ms > 60000) {
     errors.emplace_back("flush_interval_ms: must be 10 .. 60000, got " +
                         std::to_string(flush_interval_ms));
+  }
+  core::ConsoleSpec console_spec;
+  if (!core::parse_console_spec(console, console_spec, error))
+    errors.push_back("console: " + error);
+  if (console_interval_ms < 5 || console_interval_ms > 10000) {
+    errors.emplace_back("console_interval_ms: must be 5 .. 10000, got " +
+                        std::to_string(console_interval_ms));
   }
   if (zstd_level < -7 || zstd_level > 19) {
     errors.emplace_back("zstd_level: must be -7 .. 19, got " + std::to_string(zstd_level));

@@ -24,6 +24,7 @@
 
 #include "archive/flusher.hpp"
 #include "blackbox/blackbox.hpp"
+#include "core/console.hpp"
 #include "core/level_spec.hpp"
 #include "crash/crash_handler.hpp"
 #include "crash/dump.hpp"
@@ -59,6 +60,8 @@ struct Logger {
   // Set under mutex; read without it (release/acquire: the object is complete before its
   // pointer). Never destroyed: a forked child abandons its parent's.
   std::atomic<archive::Flusher*> flusher{nullptr};
+  // The console, if shown; driven by the flusher thread. Same lifetime rules as flusher.
+  std::atomic<Console*> console{nullptr};
   Config config;
   bool have_config = false;  // set by the first start; a forked child restarts with it
   // Not even an anonymous ring could be mapped: do not retry on every call (relaxed: a
@@ -136,6 +139,7 @@ void after_fork_child() {
   crash::set_ring(nullptr);  // until the child has a ring of its own
   // The parent's flusher thread does not exist here; its object may hold locked mutexes.
   l.flusher.store(nullptr, std::memory_order_relaxed);
+  l.console.store(nullptr, std::memory_order_relaxed);
   ring::reset_wake();
   for (detail::Site* s = l.sites; s != nullptr; s = s->next) {
     s->header_bits.store(0, std::memory_order_relaxed);
@@ -158,6 +162,30 @@ void write_requested_dump(const ring::RingMemory& ring, const std::string& dir,
   }
   g().dumps_written.fetch_add(1, std::memory_order_relaxed);
   say("dump signal: wrote " + path);
+}
+
+// The console Config::console asks for, or null: "auto" shows it when stderr is a terminal.
+// Colour on a terminal unless NO_COLOR is set (no-color.org).
+Console* make_console(const Config& config) {
+  ConsoleSpec spec;
+  std::string error;
+  if (!parse_console_spec(config.console, spec, error)) return nullptr;  // validated before
+  const bool terminal = ::isatty(STDERR_FILENO) == 1;
+  switch (spec.mode) {
+    case ConsoleSpec::Mode::off:
+      return nullptr;
+    case ConsoleSpec::Mode::json:
+      return new Console(STDOUT_FILENO, text::Format::json, spec.level, false);
+    case ConsoleSpec::Mode::automatic:
+      if (!terminal) return nullptr;
+      [[fallthrough]];
+    case ConsoleSpec::Mode::on: {
+      const char* no_colour = std::getenv("NO_COLOR");
+      const bool colour = terminal && (no_colour == nullptr || *no_colour == '\0');
+      return new Console(STDERR_FILENO, text::Format::text, spec.level, colour);
+    }
+  }
+  return nullptr;
 }
 
 // Starts the logger with `config`. Caller holds the mutex. Returns "" or, if it could not
@@ -201,21 +229,35 @@ std::string start_locked(const Config& config) {
   if (config.crash_handlers && ring != nullptr && !l.anonymous) {
     crash::install(ring, config.crash_dir, ring::sanitize_app(app));
   }
-  if (ring != nullptr && !config.archive_dir.empty()) {
+  Console* console = ring != nullptr ? make_console(config) : nullptr;
+  const bool archive = !config.archive_dir.empty();
+  if (ring != nullptr && (archive || console != nullptr)) {
     archive::FlusherSettings settings;
+    settings.archive = archive;
     settings.files = archive::file_settings(config, ring::sanitize_app(app));
     settings.zstd_level = config.zstd_level;
     settings.interval_ns = std::int64_t{config.flush_interval_ms} * 1'000'000;
-    if (!l.anonymous) settings.recover_ring_dir = config.dir;
+    if (!l.anonymous && archive) settings.recover_ring_dir = config.dir;
     // The hooks of the layers the flusher must not know: a dump the dump signal asked for
-    // (written by the flusher thread, never in the signal handler), and the crash handler's
-    // module map after a dlopen().
+    // (written by the flusher thread, never in the signal handler), the crash handler's
+    // module map after a dlopen(), and the console's lines.
     settings.each_pass = [ring, dump_dir = config.crash_dir.empty() ? config.dir : config.crash_dir,
                           app = ring::sanitize_app(app)] {
       if (crash::take_dump_request()) write_requested_dump(*ring, dump_dir, app);
       crash::refresh_module_map();
     };
-    ring->set_drained(true);
+    if (console != nullptr) {
+      settings.tick_ns = std::int64_t{config.console_interval_ms} * 1'000'000;
+      settings.each_tick = [console](bool final) { console->pass(final); };
+      l.console.store(console, std::memory_order_release);
+    }
+    // Without an archive nothing drains the rings: producers must not ring the doorbell at
+    // every block for a flusher that cannot help (the console keeps its own time).
+    if (archive) {
+      ring->set_drained(true);
+    } else {
+      ring::mute_wakes(true);
+    }
     auto* flusher = new archive::Flusher(*ring, std::move(settings));
     flusher->start();
     l.flusher.store(flusher, std::memory_order_release);
@@ -224,7 +266,7 @@ std::string start_locked(const Config& config) {
     if (l.flusher.load(std::memory_order_relaxed) != nullptr) {
       crash::install_dump_signal(config.dump_signal);
     } else {
-      say("dump_signal needs the archive's flusher thread (archive_dir is off): not installed");
+      say("dump_signal needs the flusher thread (archive_dir or console): not installed");
     }
   }
   // Release: the ring's header is complete before any thread can find the ring.
@@ -575,6 +617,7 @@ Stats stats() {
   if (archive::Flusher* f = l.flusher.load(std::memory_order_acquire); f != nullptr) {
     f->add_stats(s);
   }
+  if (core::Console* c = l.console.load(std::memory_order_acquire); c != nullptr) c->add_stats(s);
   s.dumps_written = l.dumps_written.load(std::memory_order_relaxed);
   s.dropped_site_table_full += l.dropped_site_table_full.load(std::memory_order_relaxed);
   return s;

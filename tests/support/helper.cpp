@@ -41,7 +41,8 @@ int usage() {
       "usage: helper log-ack | echo-log | read RING_PATH FIRST_WRITER END_WRITER | report "
       "| enospc |\n"
       "       eacces | nomem | archive-exit return|exit|shutdown | archive-seed OUT |\n"
-      "       seed OUT empty|mixed|wrapped | crash KIND THREADS | start APP | export-sample\n");
+      "       seed OUT empty|mixed|wrapped | crash KIND THREADS | start APP | export-sample |\n"
+      "       console THREADS RECORDS\n");
   return 2;
 }
 
@@ -542,6 +543,31 @@ int export_sample() {
   return 0;
 }
 
+// The console: THREADS threads log RECORDS records each (every tenth a warning), then the
+// logger shuts down (the console's final pass) and the stats are the last line on stdout.
+int console_records(int threads, int records) {
+  std::vector<std::thread> workers;
+  for (int t = 0; t < threads; ++t) {
+    workers.emplace_back([t, records] {
+      for (int i = 0; i < records; ++i) {
+        if (i % 10 == 9) {
+          BBX_WARN("thread {thread} record {i} of {user}", t, i, "someone");
+        } else {
+          BBX_INFO("thread {thread} record {i} of {user}", t, i, "someone");
+        }
+      }
+    });
+  }
+  for (auto& w : workers) w.join();
+  blackbox::shutdown();
+  const blackbox::Stats s = blackbox::stats();
+  std::printf("console_lines=%llu console_not_shown=%llu records_archived=%llu\n",
+              static_cast<unsigned long long>(s.console_lines),
+              static_cast<unsigned long long>(s.console_not_shown),
+              static_cast<unsigned long long>(s.records_archived));
+  return 0;
+}
+
 int main(int argc, char** argv) {
   if (argc < 2) return usage();
   const std::string mode = argv[1];
@@ -557,6 +583,8 @@ int main(int argc, char** argv) {
   if (mode == "archive-exit" && argc == 3) return archive_exit(argv[2]);
   if (mode == "archive-seed" && argc == 3) return archive_seed(argv[2]);
   if (mode == "export-sample") return export_sample();
+  if (mode == "console" && argc == 4)
+    return console_records(std::atoi(argv[2]), std::atoi(argv[3]));
   if (mode == "seed" && argc == 4) return write_seed(argv[2], argv[3]);
   if (mode == "eacces") {  // a ring directory we may not write to (tests run as root)
     blackbox::sys::calls().open = [](const char*, int, mode_t) {

@@ -32,4 +32,12 @@ RunResult run_helper(const std::vector<std::string>& args,
 RunResult run_program(const std::string& program, const std::vector<std::string>& args,
                       const std::vector<std::string>& env = {});
 
+// The same with stdout and stderr apart (both read as they come: neither pipe fills).
+struct SplitResult {
+  int status = -1;
+  std::string out, err;
+};
+SplitResult run_split(const std::string& program, const std::vector<std::string>& args,
+                      const std::vector<std::string>& env = {});
+
 }  // namespace blackbox::test

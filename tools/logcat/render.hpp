@@ -1,6 +1,5 @@
-// Records as lines: human text (local time to the microsecond, level letter, thread, tag,
-// message, trace id; colour on a terminal), JSON lines (OpenTelemetry severities, typed
-// fields under their template names), logfmt, or the message alone.
+// Records as lines (the library's renderer, blackbox/text.hpp), crash reports and process
+// ends among them, and logcat's buffered standard output.
 #pragma once
 
 #include <array>
@@ -14,71 +13,17 @@
 #include <vector>
 
 #include "blackbox/reader.hpp"
+#include "blackbox/text.hpp"
 
 namespace logcat {
 
-enum class Format { text, json, logfmt, raw };
-
-// An output buffer whose appends are a bounds check and a memcpy, inline (std::string's
-// are out-of-line calls, a dozen per line: they were a tenth of logcat's time).
-class Text {
- public:
-  Text() { grow(1 << 20); }
-  Text& operator+=(std::string_view s) {
-    append(s.data(), s.size());
-    return *this;
-  }
-  Text& operator+=(char c) {
-    if (size_ == capacity_) grow(1);
-    data_[size_++] = c;
-    return *this;
-  }
-  void append(const char* p, std::size_t n) {
-    if (capacity_ - size_ < n) grow(n);
-    std::memcpy(data_.get() + size_, p, n);
-    size_ += n;
-  }
-  void append(std::size_t n, char c) {
-    if (capacity_ - size_ < n) grow(n);
-    std::memset(data_.get() + size_, c, n);
-    size_ += n;
-  }
-  // Room for `n` more bytes, to be written at end() and then kept with added(n).
-  char* reserve(std::size_t n) {
-    if (capacity_ - size_ < n) grow(n);
-    return data_.get() + size_;
-  }
-  void added(std::size_t n) { size_ += n; }
-  [[nodiscard]] const char* data() const { return data_.get(); }
-  [[nodiscard]] std::size_t size() const { return size_; }
-  void clear() { size_ = 0; }
-
- private:
-  void grow(std::size_t n);
-  std::unique_ptr<char[]> data_;
-  std::size_t size_ = 0, capacity_ = 0;
-};
-
-class Renderer {
- public:
-  Renderer(Format format, bool colour, bool utc) : format_(format), colour_(colour), utc_(utc) {}
-
-  // Appends the record's line, newline included, to `out`.
-  void render(const blackbox::Record& r, Text& out);
-
-  // "2026-11-24 13:06:02.123456" (or ISO 8601 with 'T' and 'Z'), the seconds computed once
-  // per second: localtime_r costs far more than the rest of a line.
-  void append_time(std::int64_t ns, bool iso_utc, Text& out);
-
- private:
-  Format format_;
-  bool colour_;
-  bool utc_;
-  std::int64_t cached_second_ = -1;
-  bool cached_iso_ = false;
-  char cached_[32] = {};
-  std::size_t cached_length_ = 0;
-};
+// The line renderer is the library's (blackbox/text.hpp), shared with the console.
+using Text = blackbox::text::Buffer;
+using blackbox::text::append_printable;
+using blackbox::text::Format;
+using blackbox::text::level_letter;
+using blackbox::text::Renderer;
+using blackbox::text::trace_hex;
 
 // What each thread of a crashed process was doing last: its last record's time and the
 // trace it was in (the traces in flight when the process died).
@@ -129,14 +74,5 @@ class Output {
   bool closed_ = false;
   bool failed_ = false;
 };
-
-// Appends `s` for a terminal or a text file: control characters (C0 but tab, DEL, and the
-// C1 controls U+0080..U+009F) escaped as \n, \r, \xHH or \u00HH, so that a message can
-// neither end its line (and forge the next one) nor send escape sequences to the terminal.
-void append_printable(std::string_view s, Text& out);
-
-[[nodiscard]] std::string trace_hex(const std::uint8_t* bytes, std::size_t n);
-
-[[nodiscard]] char level_letter(blackbox::Level level);
 
 }  // namespace logcat

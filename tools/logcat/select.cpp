@@ -125,19 +125,4 @@ std::optional<std::uint64_t> parse_span(const std::string& hex) {
   return v;
 }
 
-std::string plain_value(const blackbox::Value& v) {
-  return std::visit(
-      [](const auto& x) -> std::string {
-        using T = std::decay_t<decltype(x)>;
-        if constexpr (std::is_same_v<T, std::string>) {
-          return x;
-        } else if constexpr (std::is_same_v<T, blackbox::Pointer>) {
-          return fmt::format("{:#x}", x.address);
-        } else {
-          return fmt::format("{}", x);
-        }
-      },
-      v);
-}
-
 }  // namespace logcat

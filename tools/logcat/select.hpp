@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "blackbox/reader.hpp"
+#include "blackbox/text.hpp"
 
 namespace logcat {
 
@@ -53,6 +54,6 @@ struct Selection {
 [[nodiscard]] std::int64_t now_ns();
 
 // A field's value as plain text (what --field compares and logfmt prints).
-[[nodiscard]] std::string plain_value(const blackbox::Value& v);
+using blackbox::text::plain_value;
 
 }  // namespace logcat

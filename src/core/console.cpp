@@ -1,0 +1,258 @@
+#include "core/console.hpp"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <string>
+
+namespace blackbox::core {
+
+bool parse_console_spec(std::string_view text, ConsoleSpec& out, std::string& error) {
+  ConsoleSpec spec;
+  std::string_view mode = text, level;
+  if (const auto colon = text.find(':'); colon != std::string_view::npos) {
+    mode = text.substr(0, colon);
+    level = text.substr(colon + 1);
+  }
+  if (mode == "auto") {
+    spec.mode = ConsoleSpec::Mode::automatic;
+  } else if (mode == "on") {
+    spec.mode = ConsoleSpec::Mode::on;
+  } else if (mode == "off") {
+    spec.mode = ConsoleSpec::Mode::off;
+  } else if (mode == "json") {
+    spec.mode = ConsoleSpec::Mode::json;
+  } else if (const auto l = parse_level(mode); l && level.empty()) {
+    spec.mode = ConsoleSpec::Mode::on;  // "warn": shown from warn up
+    spec.level = *l;
+  } else {
+    error =
+        "expected auto, on, off, json, a level (e.g. warn), or MODE:LEVEL (e.g. json:warn); "
+        "got \"" +
+        std::string(text) + "\"";
+    return false;
+  }
+  if (!level.empty()) {
+    const auto l = parse_level(level);
+    if (!l) {
+      error = "unknown level \"" + std::string(level) + "\" in \"" + std::string(text) + "\"";
+      return false;
+    }
+    spec.level = *l;
+  }
+  out = spec;
+  return true;
+}
+
+NonBlockingWriter::NonBlockingWriter(int fd) : fd_(fd) {
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) return;  // writes fail (EBADF): the console is gone
+  if (S_ISREG(st.st_mode) || S_ISBLK(st.st_mode)) return;  // a write never waits for a reader
+  if (S_ISSOCK(st.st_mode)) {
+    kind_ = Kind::socket;
+    return;
+  }
+  if (const int flags = ::fcntl(fd, F_GETFL); flags >= 0 && (flags & O_NONBLOCK) != 0) return;
+  // A pipe or a terminal: a file description of our own (a pipe's /proc link opens the same
+  // pipe; a terminal's, the same terminal), non-blocking without touching the shared one.
+  char path[40];
+  std::snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+  own_ = ::open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+  kind_ = own_ >= 0 ? Kind::own_description : Kind::polled;
+}
+
+NonBlockingWriter::~NonBlockingWriter() {
+  if (own_ >= 0) ::close(own_);
+}
+
+long NonBlockingWriter::write(const char* data, std::size_t size) noexcept {
+  ssize_t n = 0;
+  do {
+    switch (kind_) {
+      case Kind::plain:
+        n = ::write(fd_, data, size);
+        break;
+      case Kind::socket:
+        n = ::send(fd_, data, size, MSG_DONTWAIT | MSG_NOSIGNAL);
+        break;
+      case Kind::own_description:
+        n = ::write(own_, data, size);
+        break;
+      case Kind::polled: {
+        // No description of our own (no /proc): write only what cannot block, at most
+        // PIPE_BUF bytes once poll() says there is room for them.
+        pollfd p{fd_, POLLOUT, 0};
+        if (::poll(&p, 1, 0) != 1) return 0;
+        if ((p.revents & (POLLERR | POLLHUP | POLLNVAL)) != 0) return -1;
+        n = ::write(fd_, data, std::min<std::size_t>(size, PIPE_BUF));
+        break;
+      }
+    }
+  } while (n < 0 && errno == EINTR);
+  if (n >= 0) return static_cast<long>(n);
+  if (errno == EAGAIN || errno == EWOULDBLOCK) return 0;
+  if (errno == EPIPE) {
+    // The write raised SIGPIPE at this thread, where it is blocked: take it back.
+    sigset_t pipe;
+    sigemptyset(&pipe);
+    sigaddset(&pipe, SIGPIPE);
+    const timespec zero{};
+    ::sigtimedwait(&pipe, nullptr, &zero);
+  }
+  return -1;
+}
+
+namespace {
+
+// "... 1,234 lines not shown\n" into `out` (64 bytes); returns its length.
+std::size_t not_shown_note(std::uint64_t lines, char (&out)[64]) {
+  char digits[24];
+  const int n =
+      std::snprintf(digits, sizeof digits, "%llu", static_cast<unsigned long long>(lines));
+  std::string grouped;
+  for (int i = 0; i < n; ++i) {
+    if (i != 0 && (n - i) % 3 == 0) grouped += ',';
+    grouped += digits[i];
+  }
+  return static_cast<std::size_t>(std::snprintf(out, sizeof out, "... %s line%s not shown\n",
+                                                grouped.c_str(), lines == 1 ? "" : "s"));
+}
+
+std::int64_t now_ms() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec * 1000 + ts.tv_nsec / 1'000'000;
+}
+
+}  // namespace
+
+bool NonBlockingWriter::wait_writable(int timeout_ms) noexcept {
+  pollfd p{own_ >= 0 ? own_ : fd_, POLLOUT, 0};
+  int n;
+  do {
+    n = ::poll(&p, 1, timeout_ms);
+  } while (n < 0 && errno == EINTR);
+  return n == 1 && (p.revents & POLLOUT) != 0;
+}
+
+Console::Console(int fd, text::Format format, Level level, bool colour)
+    : out_(fd), renderer_(format, colour, false), format_(format), level_(level) {}
+
+void Console::show(const Record& r) {
+  if (pending_.size() + lines_.size() >= kMaxPending) {  // not even rendered
+    ++dropped_in_pass_;
+    return;
+  }
+  const auto begin = static_cast<std::uint32_t>(lines_.size());
+  renderer_.render(r, lines_);
+  order_.push_back({r.time_ns, begin, static_cast<std::uint32_t>(lines_.size())});
+}
+
+void Console::write_pending() noexcept {
+  while (pending_.size() != 0 && !gone_) {
+    const long n = out_.write(pending_.data(), pending_.size());
+    if (n <= 0) {
+      gone_ = n < 0;
+      return;
+    }
+    const auto written = static_cast<std::size_t>(n);
+    auto lines =
+        static_cast<std::uint64_t>(std::count(pending_.data(), pending_.data() + written, '\n'));
+    written_ += written;
+    for (; !note_ends_.empty() && note_ends_.front() < written_; note_ends_.pop_front()) --lines;
+    shown_.fetch_add(lines, std::memory_order_relaxed);
+    pending_.consume(written);
+  }
+}
+
+void Console::pass(bool final) noexcept {
+  if (gone_) return;
+  if (!blocked_sigpipe_) {
+    // A pipe whose reader went away fails the write with EPIPE instead of killing the
+    // process: SIGPIPE is blocked in this (the flusher) thread.
+    sigset_t pipe;
+    sigemptyset(&pipe);
+    sigaddset(&pipe, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe, nullptr);
+    blocked_sigpipe_ = true;
+  }
+  if (!reader_) {
+    reader_ = RingReader::open_self();
+    if (!reader_) return;  // the ring is not published yet: the next pass
+    ReadFilter filter;
+    filter.min_level = level_;
+    filter.fields = format_ == text::Format::json;  // text needs only the message
+    reader_->set_filter(std::move(filter));
+  }
+  write_pending();
+  lines_.clear();
+  order_.clear();
+  try {
+    reader_->poll([this](const Record& r) { show(r); });
+  } catch (...) {  // out of memory: these lines are lost, the next pass goes on
+  }
+  // Records the ring overwrote before the console read them are not shown either.
+  if (const std::uint64_t lost = reader_->lost_records(); lost > lost_seen_) {
+    unsaid_ += lost - lost_seen_;
+    not_shown_.fetch_add(lost - lost_seen_, std::memory_order_relaxed);
+    lost_seen_ = lost;
+  }
+  // Each slot's records come in order; across threads, in time order within the pass.
+  std::stable_sort(order_.begin(), order_.end(),
+                   [](const Line& a, const Line& b) { return a.time_ns < b.time_ns; });
+  for (const Line& line : order_) {
+    const std::size_t size = line.end - line.begin;
+    char note[64];
+    const std::size_t note_size = unsaid_ != 0 ? not_shown_note(unsaid_, note) : 0;
+    if (pending_.size() + note_size + size > kMaxPending) {
+      ++unsaid_;
+      not_shown_.fetch_add(1, std::memory_order_relaxed);
+      continue;
+    }
+    if (note_size != 0) {
+      note_ends_.push_back(written_ + pending_.size() + note_size - 1);
+      pending_.append(note, note_size);
+    }
+    unsaid_ = 0;
+    pending_.append(lines_.data() + line.begin, size);
+    if (pending_.size() >= kMaxPending / 2) write_pending();
+  }
+  // Dropped while reading: said after this pass's lines.
+  unsaid_ += dropped_in_pass_;
+  not_shown_.fetch_add(dropped_in_pass_, std::memory_order_relaxed);
+  dropped_in_pass_ = 0;
+  write_pending();
+  if (final) {
+    // Nobody logs any more: a console that is being read gets a moment to take the rest.
+    const std::int64_t deadline = now_ms() + kFinalWaitMs;
+    for (std::int64_t left; pending_.size() != 0 && !gone_ && (left = deadline - now_ms()) > 0;) {
+      if (!out_.wait_writable(static_cast<int>(left))) break;
+      write_pending();
+    }
+  }
+  if (final && pending_.size() != 0) {
+    // The records' lines still queued (a line partly written included), not the notes.
+    const auto lines = static_cast<std::uint64_t>(
+        std::count(pending_.data(), pending_.data() + pending_.size(), '\n'));
+    const std::uint64_t records = lines - note_ends_.size();
+    note_ends_.clear();
+    not_shown_.fetch_add(records, std::memory_order_relaxed);
+    pending_.clear();
+  }
+}
+
+void Console::add_stats(Stats& s) const noexcept {
+  s.console_lines += shown_.load(std::memory_order_relaxed);
+  s.console_not_shown += not_shown_.load(std::memory_order_relaxed);
+}
+
+}  // namespace blackbox::core

@@ -1,0 +1,390 @@
+// Records as text lines (blackbox/text.hpp): the renderer logcat and the console share.
+#include "blackbox/text.hpp"
+
+#include <fmt/format.h>
+#include <time.h>
+
+#include <algorithm>
+#include <array>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+#include <cmath>
+#include <cstring>
+#include <ctime>
+#include <variant>
+
+namespace blackbox::text {
+namespace {
+
+const char* level_colour(Level level) {
+  switch (level) {
+    case Level::trace:
+    case Level::debug:
+      return "\x1b[2m";
+    case Level::warn:
+      return "\x1b[33m";
+    case Level::error:
+    case Level::fatal:
+      return "\x1b[1;31m";
+    default:
+      return "";
+  }
+}
+
+}  // namespace
+
+// logfmt values: bare if they have no space, '=' and nothing JSON escapes (quotes, backslashes,
+// control characters); else quoted with JSON escapes.
+void append_logfmt_value(std::string_view s, Buffer& out) {
+  const bool bare = !s.empty() && std::none_of(s.begin(), s.end(), [](char c) {
+    return c == ' ' || c == '=' || kJsonEscape[static_cast<unsigned char>(c)];
+  });
+  if (bare) {
+    out += s;
+  } else {
+    append_json_string(s, out);
+  }
+}
+
+void Buffer::grow(std::size_t n) {
+  const std::size_t capacity = std::max(2 * capacity_, size_ + n);
+  auto bigger = std::make_unique<char[]>(capacity);
+  if (size_ != 0) std::memcpy(bigger.get(), data_.get(), size_);
+  data_ = std::move(bigger);
+  capacity_ = capacity;
+}
+
+namespace {
+
+// Bytes that may start something append_printable() escapes: C0 controls (tab is then let
+// through), DEL, and 0xC2 (the lead byte of U+0080..U+00BF, whose first half are the C1
+// controls).
+constexpr std::array<bool, 256> kMaybeControl = [] {
+  std::array<bool, 256> t{};
+  for (int c = 0; c < 0x20; ++c) t[c] = true;  // tab too: checked after
+  t[0x7f] = t[0xc2] = true;
+  return t;
+}();
+
+// The first byte at or after `from` that kMaybeControl flags, or s.size(). Almost every
+// message has none: with SSE2, 16 bytes are checked at once (the last 16 bytes of the
+// message overlap the loop's last window instead of going byte by byte).
+std::size_t next_maybe_control(std::string_view s, std::size_t from) {
+#if defined(__SSE2__)
+  if (s.size() >= 16) {
+    const __m128i c0_max = _mm_set1_epi8(0x1f);
+    const __m128i del = _mm_set1_epi8(0x7f);
+    const __m128i c2 = _mm_set1_epi8(static_cast<char>(0xc2));
+    auto flagged = [&](std::size_t at) {
+      const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s.data() + at));
+      const __m128i c0 = _mm_cmpeq_epi8(_mm_min_epu8(v, c0_max), v);  // v <= 0x1f, unsigned
+      return static_cast<unsigned>(_mm_movemask_epi8(
+          _mm_or_si128(c0, _mm_or_si128(_mm_cmpeq_epi8(v, del), _mm_cmpeq_epi8(v, c2)))));
+    };
+    for (; from + 16 <= s.size(); from += 16) {
+      if (const unsigned bits = flagged(from); bits != 0) {
+        return from + static_cast<std::size_t>(__builtin_ctz(bits));
+      }
+    }
+    if (from == s.size()) return from;
+    const std::size_t seen = 16 - (s.size() - from);  // bytes of the last window before `from`
+    const unsigned bits = flagged(s.size() - 16) >> seen;
+    return bits != 0 ? from + static_cast<std::size_t>(__builtin_ctz(bits)) : s.size();
+  }
+#endif
+  while (from < s.size() && !kMaybeControl[static_cast<unsigned char>(s[from])]) ++from;
+  return from;
+}
+
+}  // namespace
+
+void append_printable(std::string_view s, Buffer& out) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::size_t run = 0;  // start of the bytes not yet appended (appended in runs)
+  for (std::size_t i = next_maybe_control(s, 0); i < s.size(); i = next_maybe_control(s, i + 1)) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    const auto next = i + 1 < s.size() ? static_cast<unsigned char>(s[i + 1]) : 0;
+    const bool c1 = c == 0xc2 && next >= 0x80 && next < 0xa0;
+    if (c == '\t' || (c == 0xc2 && !c1)) continue;  // a tab; U+00A0..U+00BF
+    out.append(s.data() + run, i - run);
+    if (c1) {
+      out += "\\u00";
+      out += kHex[next >> 4];
+      out += kHex[next & 15];
+      ++i;
+    } else if (c == '\n') {
+      out += "\\n";
+    } else if (c == '\r') {
+      out += "\\r";
+    } else {
+      out += "\\x";
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+    run = i + 1;
+  }
+  out.append(s.data() + run, s.size() - run);
+}
+
+std::string trace_hex(const std::uint8_t* bytes, std::size_t n) {
+  std::string out(2 * n, '0');
+  hex(bytes, n, out.data());
+  return out;
+}
+
+char level_letter(Level level) {
+  static constexpr char kLetters[] = "TDIWEF";
+  const auto i = static_cast<std::size_t>(level);
+  return i < 6 ? kLetters[i] : '?';
+}
+
+void Renderer::append_time(std::int64_t ns, bool iso_utc, Buffer& out) {
+  std::int64_t second = ns / 1'000'000'000;
+  std::int64_t fraction_ns = ns % 1'000'000'000;
+  if (fraction_ns < 0) {  // before 1970: floor, not truncate
+    --second;
+    fraction_ns += 1'000'000'000;
+  }
+  if (second != cached_second_ || iso_utc != cached_iso_) {
+    const auto seconds = static_cast<std::time_t>(second);
+    std::tm tm{};
+    if (utc_ || iso_utc) {
+      gmtime_r(&seconds, &tm);
+    } else {
+      localtime_r(&seconds, &tm);
+    }
+    cached_length_ = std::strftime(cached_, sizeof cached_,
+                                   iso_utc ? "%Y-%m-%dT%H:%M:%S" : "%Y-%m-%d %H:%M:%S", &tm);
+    cached_second_ = second;
+    cached_iso_ = iso_utc;
+  }
+  out.append(cached_, cached_length_);
+  char micro[8];
+  auto us = static_cast<std::uint32_t>(fraction_ns / 1000);
+  micro[0] = '.';
+  for (int i = 6; i >= 1; --i, us /= 10) micro[i] = static_cast<char>('0' + us % 10);
+  out.append(micro, 7);
+  if (utc_ || iso_utc) out += 'Z';
+}
+
+void Renderer::render(const Record& r, Buffer& out) {
+  switch (format_) {
+    case Format::raw:
+      out += r.message;
+      break;
+    case Format::text: {
+      append_time(r.time_ns, false, out);
+      out += ' ';
+      if (colour_) out += level_colour(r.level);
+      out += level_letter(r.level);
+      if (colour_) out += "\x1b[0m";
+      // " {tid:>7} {tag:<8} " without fmt's format-string parser (this is the hot loop).
+      const fmt::format_int tid(r.tid);
+      out.append(tid.size() < 7 ? 8 - tid.size() : 1, ' ');
+      out.append(tid.data(), tid.size());
+      out += ' ';
+      out += r.tag;
+      out.append(r.tag.size() < 8 ? 9 - r.tag.size() : 1, ' ');
+      append_printable(r.message, out);
+      // A string the call site cut at Config::max_string_bytes: the line says so.
+      if (r.truncated) out += " [truncated]";
+      if (r.has_trace) {
+        out += " trace=";
+        append_hex(r.trace_id.data(), 16, out);
+      }
+      break;
+    }
+    case Format::logfmt: {
+      out += "time=";
+      append_time(r.time_ns, true, out);
+      out += " level=";
+      out += blackbox::level_name(r.level);
+      out += " tag=";
+      append_logfmt_value(r.tag, out);
+      out += " tid=";
+      append_int(r.tid, out);
+      out += " msg=";
+      append_logfmt_value(r.message, out);
+      for (std::size_t i = 0; i < r.fields.size(); ++i) {
+        const auto& f = r.fields[i];
+        out += ' ';
+        if (f.name.empty()) {
+          out += "arg";
+          append_int(i, out);
+        } else {
+          out += f.name;
+        }
+        out += '=';
+        append_logfmt_value(plain_value(f.value), out);
+      }
+      if (r.truncated) out += " truncated=true";
+      if (r.has_trace) {
+        out += " trace_id=";
+        append_hex(r.trace_id.data(), 16, out);
+      }
+      break;
+    }
+    case Format::json: {
+      out += "{\"time\":\"";
+      append_time(r.time_ns, true, out);
+      out += "\",\"severity\":";
+      append_int(otel_severity(r.level), out);
+      out += ",\"severity_text\":\"";
+      out += otel_severity_text(r.level);
+      out += '"';
+      string_member("tag", r.tag, out);
+      int_member("pid", r.pid, out);
+      int_member("tid", r.tid, out);
+      string_member("thread", r.thread_name, out);
+      string_member("message", r.message, out);
+      out += ",\"fields\":{";
+      for (std::size_t i = 0; i < r.fields.size(); ++i) {
+        const auto& f = r.fields[i];
+        if (i != 0) out += ',';
+        if (f.name.empty()) {
+          out += '"';
+          append_int(i, out);  // "{}" placeholders are named by position
+          out += '"';
+        } else {
+          append_json_string(f.name, out);
+        }
+        out += ':';
+        append_json_value(f.value, out);
+      }
+      out += '}';
+      if (r.truncated) {
+        // Which fields the call site cut (by their key in "fields").
+        out += ",\"truncated\":[";
+        bool first = true;
+        for (std::size_t i = 0; i < r.fields.size(); ++i) {
+          if (!r.fields[i].truncated) continue;
+          if (!first) out += ',';
+          first = false;
+          if (r.fields[i].name.empty()) {
+            out += '"';
+            append_int(i, out);
+            out += '"';
+          } else {
+            append_json_string(r.fields[i].name, out);
+          }
+        }
+        out += ']';
+      }
+      trace_members(r, "trace_id", "span_id", out);
+      out += ",\"file\":";
+      append_json_string(r.file, out);
+      out += ",\"line\":";
+      append_int(r.line, out);
+      out += '}';
+      break;
+    }
+  }
+  out += '\n';
+}
+
+void Buffer::consume(std::size_t n) {
+  n = std::min(n, size_);
+  if (n != size_) std::memmove(data_.get(), data_.get() + n, size_ - n);
+  size_ -= n;
+}
+
+void append_json_string(std::string_view s, Buffer& out) {
+  out += '"';
+  std::size_t run = 0;  // start of the bytes not yet appended (appended in runs)
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (!kJsonEscape[c]) [[likely]]
+      continue;
+    out.append(s.data() + run, i - run);
+    run = i + 1;
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      default: {
+        static constexpr char kHex[] = "0123456789abcdef";
+        out += "\\u00";
+        out += kHex[c >> 4];
+        out += kHex[c & 15];
+      }
+    }
+  }
+  out.append(s.data() + run, s.size() - run);
+  out += '"';
+}
+
+void trace_members(const Record& r, std::string_view trace_key, std::string_view span_key,
+                   Buffer& out) {
+  if (!r.has_trace) return;
+  out += ",\"";
+  out += trace_key;
+  out += "\":\"";
+  append_hex(r.trace_id.data(), 16, out);
+  out += "\",\"";
+  out += span_key;
+  out += "\":\"";
+  append_hex(r.span_id.data(), 8, out);
+  out += '"';
+}
+
+std::string plain_value(const Value& v) {
+  return std::visit(
+      [](const auto& x) -> std::string {
+        using T = std::decay_t<decltype(x)>;
+        if constexpr (std::is_same_v<T, std::string>) {
+          return x;
+        } else if constexpr (std::is_same_v<T, Pointer>) {
+          return fmt::format("{:#x}", x.address);
+        } else {
+          return fmt::format("{}", x);
+        }
+      },
+      v);
+}
+
+void append_json_value(const Value& v, Buffer& out, bool exact_in_doubles) {
+  constexpr std::uint64_t kExact = std::uint64_t{1} << 53;
+  // Integers (most fields) straight into the line; the rest through their text form.
+  auto integer = [&](const fmt::format_int& text, bool beyond_doubles) {
+    const bool quote = exact_in_doubles && beyond_doubles;
+    if (quote) out += '"';
+    out.append(text.data(), text.size());
+    if (quote) out += '"';
+  };
+  if (const auto* i = std::get_if<std::int64_t>(&v)) {
+    const bool beyond =
+        *i > static_cast<std::int64_t>(kExact) || *i < -static_cast<std::int64_t>(kExact);
+    return integer(fmt::format_int(*i), beyond);
+  }
+  if (const auto* u = std::get_if<std::uint64_t>(&v))
+    return integer(fmt::format_int(*u), *u > kExact);
+  const std::string text = plain_value(v);
+  const bool bare = std::holds_alternative<bool>(v) ||
+                    (std::holds_alternative<double>(v) && std::isfinite(std::get<double>(v)));
+  if (bare) {
+    out += text;
+  } else {
+    append_json_string(text, out);
+  }
+}
+
+const char* otel_severity_text(Level level) {
+  static constexpr const char* kNames[] = {"TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"};
+  const auto i = static_cast<std::size_t>(level);
+  return i < 6 ? kNames[i] : "UNSPECIFIED";
+}
+
+}  // namespace blackbox::text
