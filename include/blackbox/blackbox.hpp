@@ -5,6 +5,7 @@
 //
 //   BBX_INFO("request {id} took {ms:.1f} ms", id, elapsed_ms);
 //   BBX_LOG("db", blackbox::Level::warn, "slow query {}", sql);
+//   BBX_INFOF("took %d ms for %s\n", ms, user);   // printf-style, checked the same way
 //
 // A call whose level is disabled costs one load and one branch; its arguments are not
 // evaluated. An enabled call copies its arguments raw into the calling thread's ring in
@@ -64,12 +65,42 @@
     }                                                                                         \
   } while (false)
 
+// BBX_LOGF(tag, level, format, args...): a printf-style call, for code that logs with printf
+// today (docs/migrating.md). The format is checked against the arguments at compile time as
+// -Wformat would (detail/printf_string.hpp lists the conversions); the arguments are
+// recorded raw, like a template's, and formatted when read, as snprintf would have. A
+// trailing newline is dropped. Costs what a template call with the same arguments costs.
+#define BBX_LOGF(tag, level, format_, ...)                                                     \
+  do {                                                                                         \
+    static constexpr auto bbx_internal_format_ = ::blackbox::detail::printf_template(format_); \
+    static constexpr ::blackbox::detail::StaticSite bbx_internal_static_site_{                 \
+        (level), (tag), __FILE__, __LINE__, __func__, bbx_internal_format_.text, true};        \
+    static constinit ::blackbox::detail::Site bbx_internal_site_{&bbx_internal_static_site_};  \
+    if (::blackbox::detail::level_enabled(bbx_internal_site_, (level))) [[unlikely]] {         \
+      if (const ::std::uint64_t bbx_internal_bits_ = ::blackbox::detail::site_bits(            \
+              bbx_internal_site_, decltype(::blackbox::detail::type_list(__VA_ARGS__)){});     \
+          bbx_internal_bits_ != 0)                                                             \
+        ::blackbox::detail::log_printf(::blackbox::detail::now_ticks(), bbx_internal_bits_,    \
+                                       format_ __VA_OPT__(, ) __VA_ARGS__);                    \
+    }                                                                                          \
+  } while (false)
+
+// BBX_PRINTF(level, format, args...): BBX_LOGF with this file's tag (BBX_TAG).
+#define BBX_PRINTF(level, ...) BBX_LOGF(BBX_TAG, level, __VA_ARGS__)
+
 #define BBX_TRACE(...) BBX_LOG(BBX_TAG, ::blackbox::Level::trace, __VA_ARGS__)
 #define BBX_DEBUG(...) BBX_LOG(BBX_TAG, ::blackbox::Level::debug, __VA_ARGS__)
 #define BBX_INFO(...) BBX_LOG(BBX_TAG, ::blackbox::Level::info, __VA_ARGS__)
 #define BBX_WARN(...) BBX_LOG(BBX_TAG, ::blackbox::Level::warn, __VA_ARGS__)
 #define BBX_ERROR(...) BBX_LOG(BBX_TAG, ::blackbox::Level::error, __VA_ARGS__)
 #define BBX_FATAL(...) BBX_LOG(BBX_TAG, ::blackbox::Level::fatal, __VA_ARGS__)
+
+#define BBX_TRACEF(...) BBX_LOGF(BBX_TAG, ::blackbox::Level::trace, __VA_ARGS__)
+#define BBX_DEBUGF(...) BBX_LOGF(BBX_TAG, ::blackbox::Level::debug, __VA_ARGS__)
+#define BBX_INFOF(...) BBX_LOGF(BBX_TAG, ::blackbox::Level::info, __VA_ARGS__)
+#define BBX_WARNF(...) BBX_LOGF(BBX_TAG, ::blackbox::Level::warn, __VA_ARGS__)
+#define BBX_ERRORF(...) BBX_LOGF(BBX_TAG, ::blackbox::Level::error, __VA_ARGS__)
+#define BBX_FATALF(...) BBX_LOGF(BBX_TAG, ::blackbox::Level::fatal, __VA_ARGS__)
 
 namespace blackbox {
 

@@ -212,9 +212,11 @@ struct SiteEntry {
   std::uint16_t file_len;
   std::uint16_t function_len;
   std::uint32_t template_len;
-  std::uint32_t reserved;
+  std::uint32_t flags;  // kSiteFlag*; 0 in files written before flags were defined
 };
 static_assert(sizeof(SiteEntry) == 24);
+// The template is a printf format (BBX_PRINTF), not a {} template.
+inline constexpr std::uint32_t kSiteFlagPrintf = 1;
 
 struct Layout {
   std::uint64_t site_table_offset, site_table_bytes;

@@ -78,6 +78,85 @@ bool parse_template(const std::string& text, SiteInfo& out) {
   return true;
 }
 
+bool parse_printf_format(const std::string& text, SiteInfo& out) {
+  out.literals.assign(1, std::string());
+  out.specs.clear();
+  out.stars.clear();
+  out.names.assign(out.types.size(), std::string());
+  out.plain.clear();
+  out.fixed.clear();
+  auto is_int = [](ArgType t) {
+    return t == ArgType::i8 || t == ArgType::i16 || t == ArgType::i32 || t == ArgType::i64 ||
+           t == ArgType::u8 || t == ArgType::u16 || t == ArgType::u32 || t == ArgType::u64 ||
+           t == ArgType::boolean || t == ArgType::character;
+  };
+  std::size_t arg = 0;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] != '%') {
+      out.literals.back() += text[i];
+      continue;
+    }
+    if (i + 1 < text.size() && text[i + 1] == '%') {
+      out.literals.back() += '%';
+      ++i;
+      continue;
+    }
+    // %[flags][width|*][.precision|.*][length]conversion; the ' flag is dropped (the C
+    // locale has no grouping), widths and precisions are bounded (a damaged file must not
+    // make a reader pad a line to gigabytes).
+    std::string spec = "%";
+    std::size_t j = i + 1;
+    std::uint8_t stars = 0;
+    while (j < text.size() && std::string_view("-+ #0'").find(text[j]) != std::string_view::npos) {
+      if (text[j] != '\'') spec += text[j];
+      ++j;
+    }
+    for (int part = 0; part < 2; ++part) {
+      if (part == 1) {
+        if (j >= text.size() || text[j] != '.') break;
+        spec += text[j++];
+      }
+      if (j < text.size() && text[j] == '*') {
+        spec += text[j++];
+        ++stars;
+        continue;
+      }
+      const std::size_t digits = j;
+      while (j < text.size() && text[j] >= '0' && text[j] <= '9') spec += text[j++];
+      if (j - digits > 4) return false;  // 10,000 and more
+    }
+    static constexpr std::string_view kLengths[] = {"hh", "ll", "h", "l", "j", "z", "t", "q"};
+    for (std::string_view length : kLengths) {
+      if (text.compare(j, length.size(), length) == 0) {
+        spec += length == "q" ? "ll" : length;
+        j += length.size();
+        break;
+      }
+    }
+    if (j >= text.size()) return false;
+    const char conversion = text[j];
+    spec += conversion;
+    for (std::uint8_t s = 0; s < stars; ++s, ++arg) {
+      if (arg >= out.types.size() || out.types[arg] != ArgType::i32) return false;
+    }
+    if (arg >= out.types.size()) return false;
+    const ArgType type = out.types[arg++];
+    const bool fits =
+        std::string_view("diuoxXc").find(conversion) != std::string_view::npos ? is_int(type)
+        : conversion == 's' ? type == ArgType::string
+        : conversion == 'p'
+            ? type == ArgType::pointer
+            : std::string_view("fFeEgGaA").find(conversion) != std::string_view::npos &&
+                  (type == ArgType::f32 || type == ArgType::f64);
+    if (!fits) return false;
+    out.specs.push_back(std::move(spec));
+    out.stars.push_back(stars);
+    out.literals.emplace_back();
+    i = j;
+  }
+  return arg == out.types.size();
+}
+
 std::size_t parse_site_entry(const std::byte* data, std::size_t available, SiteInfo& out,
                              std::string& error) {
   ring::SiteEntry e;
@@ -118,8 +197,14 @@ std::size_t parse_site_entry(const std::byte* data, std::size_t available, SiteI
   out.file = take(e.file_len);
   out.function = take(e.function_len);
   out.message_template = take(e.template_len);
-  out.template_ok =
-      parse_template(out.message_template, out) && out.names.size() == out.types.size();
+  out.printf_format = (e.flags & ring::kSiteFlagPrintf) != 0;
+  if (out.printf_format) {
+    out.template_ok = parse_printf_format(out.message_template, out);
+  } else {
+    out.stars.clear();
+    out.template_ok =
+        parse_template(out.message_template, out) && out.names.size() == out.types.size();
+  }
   return e.size;
 }
 

@@ -25,6 +25,11 @@ struct SiteInfo {
   std::vector<bool> plain;         // specs[i] == "{}": formatted without fmt's parser
   std::vector<std::int8_t> fixed;  // specs[i] == "{:.Nf}": N (a compiled format), else -1
   bool template_ok = false;        // parsed, and one placeholder per argument
+  // A printf format (BBX_PRINTF): literals and specs are per conversion ("%-8.3f"), a
+  // conversion may take `stars[i]` int arguments (* width, * precision) before its value,
+  // and names holds one empty name per argument.
+  bool printf_format = false;
+  std::vector<std::uint8_t> stars;
 };
 
 // Parses one site entry from `data` (at most `available` bytes). Returns the entry's size,
@@ -34,5 +39,9 @@ struct SiteInfo {
 
 // Splits a message template at its placeholders (the same grammar the compiler checks).
 [[nodiscard]] bool parse_template(const std::string& text, SiteInfo& out);
+
+// Splits a printf format at its conversions and checks them against out.types (the same
+// rules the compiler checks, detail/printf_string.hpp). False: not a format we format.
+[[nodiscard]] bool parse_printf_format(const std::string& text, SiteInfo& out);
 
 }  // namespace blackbox::ring

@@ -61,6 +61,10 @@ inline bool record_passes(const ReadFilter& filter, std::int64_t time_ns, std::u
 // Decodes the arguments in [data, data + size) into `record.fields` (unless `fields` is
 // false: then they are left empty) and formats `record.message`. Returns false if the bytes
 // do not match the site's argument types.
+// The same for a printf-style site (SiteInfo::printf_format, parsed).
+[[nodiscard]] bool decode_printf_args(const SiteInfo& site, const std::byte* data, std::size_t size,
+                                      Record& record, bool fields = true);
+
 [[nodiscard]] bool decode_args(const SiteInfo& site, const std::byte* data, std::size_t size,
                                Record& record, bool fields = true);
 

@@ -290,6 +290,7 @@ std::uint32_t RingMemory::define_site(const detail::StaticSite& site, const deta
   e.file_len = clamp16(file.size());
   e.function_len = clamp16(function.size());
   e.template_len = static_cast<std::uint32_t>(text.size());
+  e.flags = site.printf_format ? kSiteFlagPrintf : 0;
   const std::uint64_t size = detail::align_record(sizeof e + arg_count + e.tag_len + e.file_len +
                                                   e.function_len + e.template_len);
   e.size = static_cast<std::uint32_t>(size);

@@ -15,6 +15,7 @@
 #include <utility>
 
 #include "blackbox/detail/arg_type.hpp"
+#include "blackbox/detail/printf_string.hpp"
 #include "blackbox/detail/producer.hpp"
 #include "blackbox/detail/record.hpp"
 #include "blackbox/detail/site.hpp"
@@ -266,6 +267,14 @@ template <typename... Args>
 inline void log(std::uint64_t time, std::uint64_t site_bits,
                 TemplateString<std::type_identity_t<Args>...> checked,
                 const Args&... args) noexcept {
+  write_record(time, site_bits, checked.c_str(), std::index_sequence_for<Args...>{}, args...);
+}
+
+// Called by BBX_PRINTF and the BBX_*F shorthands: the same record, with a printf format.
+template <typename... Args>
+inline void log_printf(std::uint64_t time, std::uint64_t site_bits,
+                       PrintfString<std::type_identity_t<Args>...> checked,
+                       const Args&... args) noexcept {
   write_record(time, site_bits, checked.c_str(), std::index_sequence_for<Args...>{}, args...);
 }
 

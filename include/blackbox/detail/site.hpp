@@ -17,6 +17,7 @@ struct StaticSite {
   std::uint32_t line;
   const char* function;
   const char* message_template;
+  bool printf_format = false;  // message_template is a printf format (BBX_PRINTF)
 };
 
 // Memory ordering:
