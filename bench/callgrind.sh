@@ -20,8 +20,8 @@ count() {  # kind -> total Ir inside bbx_run_<kind>
 empty=$(count empty)
 printf "%-24s %12s %10s\n" kind "Ir total" "Ir/record"
 for kind in four_args four_args_std_string two_ints span span_class span_class_fields \
-            static_string disabled \
-            spdlog_async_four_args fmt_fwrite_four_args; do
+            static_string disabled printf_four_args \
+            spdlog_async_four_args fmt_fwrite_four_args fprintf_four_args; do
   total=$(count "$kind")
   awk -v k="$kind" -v t="$total" -v e="$empty" -v n="$n" \
     'BEGIN { printf "%-24s %12s %10.1f\n", k, t, (t - e) / (n + 1) }'
@@ -31,8 +31,9 @@ awk -v e="$empty" -v n="$n" \
 
 # The flusher thread: everything inside Flusher::run (drain, encode, zstd, framing, the
 # write call; not the kernel's side of write) per record of the 4-argument message, with
-# the hot-path benchmark's values and with archive_bench's varied "service" values.
-for kind in flusher_four_args flusher_four_args_service; do
+# the hot-path benchmark's values and with archive_bench's varied "service" values; and with
+# the console on (text, JSON; stderr and stdout to /dev/null): what the console adds.
+for kind in flusher_four_args flusher_four_args_service flusher_console_text flusher_console_json; do
   out=$(mktemp)
   BBX_DIR=${BBX_DIR:-/dev/shm/blackbox} valgrind --tool=callgrind --callgrind-out-file="$out" \
     --toggle-collect='blackbox::archive::Flusher::run*' "$bin" "$kind" "$n" >/dev/null 2>&1

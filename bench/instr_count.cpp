@@ -43,6 +43,26 @@ __attribute__((noinline)) void bbx_run_four_args_std_string(std::uint64_t n) {
   }
 }
 
+// The same message as a printf-style call (BBX_INFOF), and as fprintf to a buffered file.
+__attribute__((noinline)) void bbx_run_printf_four_args(std::uint64_t n) {
+  double ms = 0.25;
+  const char* user = g_user;
+  for (std::uint64_t i = 0; i < n; ++i) {
+    BBX_INFOF(BENCH_FOUR_PF, static_cast<unsigned long long>(i), ms, 200, user);
+    ms += 0.5;
+  }
+}
+
+__attribute__((noinline)) void bbx_run_fprintf_four_args(std::uint64_t n) {
+  std::FILE* f = bench::peers().printf_file();
+  double ms = 0.25;
+  const char* user = g_user;
+  for (std::uint64_t i = 0; i < n; ++i) {
+    std::fprintf(f, BENCH_FOUR_PF, static_cast<unsigned long long>(i), ms, 200, user);
+    ms += 0.5;
+  }
+}
+
 // Peers, same message, for the same count on the logging thread (spdlog's worker thread
 // is not counted: --toggle-collect follows only the calling thread's function).
 __attribute__((noinline)) void bbx_run_spdlog_async_four_args(std::uint64_t n) {
@@ -119,7 +139,8 @@ int main(int argc, char** argv) {
         "usage: instr_count KIND N  (KIND: four_args four_args_std_string two_ints static_string\n"
         "        span span_class span_class_fields\n"
         "        disabled spdlog_async_four_args fmt_fwrite_four_args empty flusher_four_args\n    "
-        "    flusher_four_args_service)\n");
+        "    flusher_four_args_service printf_four_args fprintf_four_args\n"
+        "        flusher_console_text flusher_console_json)\n");
     return 2;
   }
   const std::uint64_t n = std::strtoull(argv[2], nullptr, 10);
@@ -130,8 +151,14 @@ int main(int argc, char** argv) {
                        "/instr_count_archive";
   // flusher_four_args: the flusher's instructions per record (callgrind.sh counts inside
   // Flusher::pass). The ring holds all N records, so one pass at flush() drains them all.
+  // flusher_console_*: the same with the console on (text or JSON lines to stderr, which
+  // callgrind.sh sends to /dev/null): what the console adds to the flusher thread.
+  const bool console_text = std::strcmp(argv[1], "flusher_console_text") == 0;
+  const bool console_json = std::strcmp(argv[1], "flusher_console_json") == 0;
   const bool flusher = std::strcmp(argv[1], "flusher_four_args") == 0 ||
-                       std::strcmp(argv[1], "flusher_four_args_service") == 0;
+                       std::strcmp(argv[1], "flusher_four_args_service") == 0 || console_text ||
+                       console_json;
+  config.console = console_text ? "on" : console_json ? "json" : "off";
   if (flusher) {
     config.ring_bytes = 256u << 20;
     config.max_threads = 4;
@@ -148,6 +175,8 @@ int main(int argc, char** argv) {
   if (std::strcmp(kind, "spdlog_async_four_args") == 0) run = bbx_run_spdlog_async_four_args;
   if (std::strcmp(kind, "fmt_fwrite_four_args") == 0) run = bbx_run_fmt_fwrite_four_args;
   if (std::strcmp(kind, "static_string") == 0) run = bbx_run_static_string;
+  if (std::strcmp(kind, "printf_four_args") == 0) run = bbx_run_printf_four_args;
+  if (std::strcmp(kind, "fprintf_four_args") == 0) run = bbx_run_fprintf_four_args;
   if (std::strcmp(kind, "span") == 0) run = bbx_run_span;
   if (std::strcmp(kind, "span_class") == 0) run = bbx_run_span_class;
   if (std::strcmp(kind, "span_class_fields") == 0) run = bbx_run_span_class_fields;
@@ -155,6 +184,7 @@ int main(int argc, char** argv) {
   if (std::strcmp(kind, "empty") == 0) run = bbx_run_empty;
   if (std::strcmp(kind, "flusher_four_args") == 0) run = bbx_run_four_args;
   if (std::strcmp(kind, "flusher_four_args_service") == 0) run = bbx_run_four_args_service;
+  if (console_text || console_json) run = bbx_run_four_args;
   if (run == nullptr) return 2;
   run(1);  // defines the site (slow path, once) before the counted run
   if (flusher) {
