@@ -51,8 +51,12 @@ void console_lines(benchmark::State& state, blackbox::text::Format format) {
   ::close(null);
 }
 
-void BM_console_text(benchmark::State& state) { console_lines(state, blackbox::text::Format::text); }
-void BM_console_json(benchmark::State& state) { console_lines(state, blackbox::text::Format::json); }
+void BM_console_text(benchmark::State& state) {
+  console_lines(state, blackbox::text::Format::text);
+}
+void BM_console_json(benchmark::State& state) {
+  console_lines(state, blackbox::text::Format::json);
+}
 
 // Peers: the same lines formatted and written on the calling thread.
 void BM_spdlog_sync_devnull(benchmark::State& state) {

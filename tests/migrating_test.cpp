@@ -27,9 +27,9 @@ struct Logged {
 };
 Logged run_step(const std::string& program) {
   const std::string archive = make_temp_dir("archive");
-  const auto run = run_program(program, {},
-                               {"BBX_ARCHIVE_DIR=" + archive, "BBX_CONSOLE=off",
-                                "BBX_DIR=" + make_temp_dir("rings")});
+  const auto run = run_program(
+      program, {},
+      {"BBX_ARCHIVE_DIR=" + archive, "BBX_CONSOLE=off", "BBX_DIR=" + make_temp_dir("rings")});
   EXPECT_EQ(run.status, 0) << run.out;
   EXPECT_EQ(run.out, "");  // nothing on stdout or stderr: it all went to the recorder
   Logged logged;
