@@ -46,6 +46,8 @@ const std::map<std::string, Place>& public_headers() {
       {"blackbox/trace.hpp", {4, "core"}},
       {"blackbox/blackbox.hpp", {4, "core"}},
       {"blackbox/span.hpp", {4, "core"}},
+      {"blackbox/detail/runtime_site.hpp", {4, "core"}},
+      {"blackbox/spdlog_sink.hpp", {4, "core"}},
   };
   return table;
 }
