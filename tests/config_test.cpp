@@ -341,3 +341,33 @@ TEST(ConfigTest, FromEnvWithoutWarningsSaysBadValuesOnStderr) {
   unsetenv("BBX_LEVEL");
   EXPECT_EQ(warnings.size(), 1u);
 }
+
+TEST(ConfigTest, ConsoleAndCaptureFromTheEnvironment) {
+  std::vector<std::string> warnings;
+  setenv("BBX_CONSOLE", "json:warn", 1);
+  setenv("BBX_CONSOLE_MS", "20", 1);
+  setenv("BBX_CAPTURE", "1", 1);
+  blackbox::Config c = blackbox::Config::from_env(&warnings);
+  EXPECT_EQ(c.console, "json:warn");
+  EXPECT_EQ(c.console_interval_ms, 20u);
+  EXPECT_TRUE(c.capture_stdio);
+  EXPECT_TRUE(warnings.empty());
+  setenv("BBX_CONSOLE", "loud", 1);
+  setenv("BBX_CONSOLE_MS", "1", 1);
+  setenv("BBX_CAPTURE", "yes", 1);
+  c = blackbox::Config::from_env(&warnings);
+  EXPECT_EQ(c.console, "auto");
+  EXPECT_EQ(c.console_interval_ms, 50u);
+  EXPECT_FALSE(c.capture_stdio);
+  ASSERT_EQ(warnings.size(), 3u);
+  EXPECT_NE(warnings[0].find("BBX_CONSOLE=\"loud\""), std::string::npos) << warnings[0];
+  unsetenv("BBX_CONSOLE");
+  unsetenv("BBX_CONSOLE_MS");
+  unsetenv("BBX_CAPTURE");
+  c.console = "on:verbose";
+  c.console_interval_ms = 0;
+  const auto errors = c.validate();
+  ASSERT_EQ(errors.size(), 2u);
+  EXPECT_NE(errors[0].find("console: unknown level \"verbose\""), std::string::npos) << errors[0];
+  EXPECT_NE(errors[1].find("console_interval_ms"), std::string::npos) << errors[1];
+}

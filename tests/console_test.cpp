@@ -30,16 +30,16 @@ std::vector<std::string> lines_of(const std::string& text) {
   return lines;
 }
 
-// "console_lines=N console_not_shown=M records_archived=K", the helper's last stdout line.
+// "console_lines=N console_not_shown=M records_archived=K lost=L", the helper's last line.
 struct HelperStats {
-  unsigned long long lines = 0, not_shown = 0, archived = 0;
+  unsigned long long lines = 0, not_shown = 0, archived = 0, lost = 0;
 };
 HelperStats stats_of(const std::string& line) {
   HelperStats s;
-  EXPECT_EQ(
-      std::sscanf(line.c_str(), "console_lines=%llu console_not_shown=%llu records_archived=%llu",
-                  &s.lines, &s.not_shown, &s.archived),
-      3)
+  EXPECT_EQ(std::sscanf(line.c_str(),
+                        "console_lines=%llu console_not_shown=%llu records_archived=%llu lost=%llu",
+                        &s.lines, &s.not_shown, &s.archived, &s.lost),
+            4)
       << line;
   return s;
 }
@@ -187,7 +187,9 @@ TEST_F(ConsoleTest, BlockedPipeNeverBlocksLogging) {
   unsigned long long complete = 0;
   const auto lines = lines_of(err.substr(0, err.rfind('\n') + 1));
   for (const auto& line : lines) complete += line.rfind("... ", 0) != 0 ? 1 : 0;
-  EXPECT_EQ(s.archived, std::size_t{kThreads * kRecords});
+  // Flat out, four threads can lap the flusher (which also renders the console): what the
+  // archive lost is counted, exactly.
+  EXPECT_EQ(s.archived + s.lost, std::size_t{kThreads * kRecords});
   EXPECT_GT(s.not_shown, 0u);
   EXPECT_EQ(complete, s.lines);
   EXPECT_EQ(s.lines + s.not_shown, std::size_t{kThreads * kRecords});

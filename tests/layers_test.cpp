@@ -48,6 +48,7 @@ const std::map<std::string, Place>& public_headers() {
       {"blackbox/span.hpp", {4, "core"}},
       {"blackbox/detail/runtime_site.hpp", {4, "core"}},
       {"blackbox/spdlog_sink.hpp", {4, "core"}},
+      {"blackbox/capture.hpp", {4, "core"}},
   };
   return table;
 }

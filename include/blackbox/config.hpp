@@ -80,6 +80,16 @@ struct Config {
   // write it). 5 .. 10000. Independent of flush_interval_ms. Env: BBX_CONSOLE_MS.
   std::uint32_t console_interval_ms = 50;
 
+  // Captures the process's stdout and stderr: file descriptors 1 and 2 become pipes that a
+  // thread ("bbx-capture") reads; each line becomes a record (tag "stdout" at level info,
+  // tag "stderr" at level warn; lines over max_string_bytes in pieces of that size; a line
+  // without its newline once nothing followed for 50 ms) and is passed through to where fd 1
+  // or 2 pointed before, so the terminal shows it as before. stdout is made line-buffered.
+  // Child processes inherit the capture. A crash drains the pipes into the ring before the
+  // report (every line written to fd 1 or 2 before the fault is kept). shutdown() restores
+  // fds 1 and 2. Env: BBX_CAPTURE (0 or 1).
+  bool capture_stdio = false;
+
   // --- The archive: a background thread flushes the rings to zstd-compressed files. ---
 
   // Directory for archive files. Env: BBX_ARCHIVE_DIR ("off" disables the archive). Created

@@ -216,6 +216,13 @@ Config Config::from_env(std::vector<std::string>* warnings) {
     }
   }
   if (const char* v = std::getenv("BBX_CRASH_DIR"); v != nullptr) c.crash_dir = v;
+  if (const char* v = std::getenv("BBX_CAPTURE"); v != nullptr) {
+    if (std::string_view(v) == "0" || std::string_view(v) == "1") {
+      c.capture_stdio = std::string_view(v) == "1";
+    } else {
+      warn("BBX_CAPTURE", v, "expected 0 or 1", c.capture_stdio ? "1" : "0");
+    }
+  }
   if (const char* v = std::getenv("BBX_DUMP_SIGNAL"); v != nullptr) {
     if (const int sig = parse_signal(v); sig > 0) {
       c.dump_signal = sig;

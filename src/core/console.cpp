@@ -144,8 +144,12 @@ bool NonBlockingWriter::wait_writable(int timeout_ms) noexcept {
   return n == 1 && (p.revents & POLLOUT) != 0;
 }
 
-Console::Console(int fd, text::Format format, Level level, bool colour)
-    : out_(fd), renderer_(format, colour, false), format_(format), level_(level) {}
+Console::Console(int fd, text::Format format, Level level, bool colour, bool skip_captured)
+    : out_(fd),
+      renderer_(format, colour, false),
+      format_(format),
+      level_(level),
+      skip_captured_(skip_captured) {}
 
 void Console::show(const Record& r) {
   if (pending_.size() + lines_.size() >= kMaxPending) {  // not even rendered
@@ -191,6 +195,9 @@ void Console::pass(bool final) noexcept {
     ReadFilter filter;
     filter.min_level = level_;
     filter.fields = format_ == text::Format::json;  // text needs only the message
+    if (skip_captured_) {
+      filter.site = [](std::string_view tag, Level) { return tag != "stdout" && tag != "stderr"; };
+    }
     reader_->set_filter(std::move(filter));
   }
   write_pending();

@@ -59,7 +59,9 @@ class NonBlockingWriter {
 class Console {
  public:
   // Lines go to `fd` (2, or 1 for JSON) in `format`, records of `level` and above.
-  Console(int fd, text::Format format, Level level, bool colour);
+  // `skip_captured`: not the records of captured stdout and stderr (tags "stdout" and
+  // "stderr"): their bytes were passed through to the terminal already.
+  Console(int fd, text::Format format, Level level, bool colour, bool skip_captured = false);
 
   // Shows the records logged since the last pass. `final`: the last one (at shutdown): the
   // lines the console still could not take are counted as not shown. Called by the flusher
@@ -85,6 +87,7 @@ class Console {
   text::Renderer renderer_;
   text::Format format_;
   Level level_;
+  bool skip_captured_;
   text::Buffer lines_{64u << 10};  // this pass's lines, in the order read
   struct Line {
     std::int64_t time_ns;

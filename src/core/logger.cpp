@@ -12,6 +12,7 @@
 #include "core/logger.hpp"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -24,6 +25,7 @@
 
 #include "archive/flusher.hpp"
 #include "blackbox/blackbox.hpp"
+#include "blackbox/capture.hpp"
 #include "core/console.hpp"
 #include "core/level_spec.hpp"
 #include "crash/crash_handler.hpp"
@@ -62,6 +64,9 @@ struct Logger {
   std::atomic<archive::Flusher*> flusher{nullptr};
   // The console, if shown; driven by the flusher thread. Same lifetime rules as flusher.
   std::atomic<Console*> console{nullptr};
+  // Config::capture_stdio: the capture thread, and fds 1 and 2 as they were before.
+  std::atomic<LineCapture*> capture{nullptr};
+  int saved_stdout = -1, saved_stderr = -1;
   Config config;
   bool have_config = false;  // set by the first start; a forked child restarts with it
   // Not even an anonymous ring could be mapped: do not retry on every call (relaxed: a
@@ -140,6 +145,10 @@ void after_fork_child() {
   // The parent's flusher thread does not exist here; its object may hold locked mutexes.
   l.flusher.store(nullptr, std::memory_order_relaxed);
   l.console.store(nullptr, std::memory_order_relaxed);
+  // The parent's capture thread is not ours (fds 1 and 2 still lead to its pipes: what this
+  // process writes there, the parent records).
+  l.capture.store(nullptr, std::memory_order_relaxed);
+  crash::set_before_report(nullptr);
   ring::reset_wake();
   for (detail::Site* s = l.sites; s != nullptr; s = s->next) {
     s->header_bits.store(0, std::memory_order_relaxed);
@@ -164,25 +173,86 @@ void write_requested_dump(const ring::RingMemory& ring, const std::string& dir,
   say("dump signal: wrote " + path);
 }
 
+// The crash handler's drain of the capture pipes (async-signal-safe, at most 100 ms).
+void drain_capture_for_crash() noexcept {
+  if (LineCapture* c = g().capture.load(std::memory_order_acquire); c != nullptr) {
+    (void)c->drain_now(100);
+  }
+}
+
+// Config::capture_stdio: fds 1 and 2 become pipes read by a LineCapture that passes the bytes
+// through to where they pointed before. Caller holds the mutex. Returns "" or what failed
+// (then nothing changed).
+std::string start_capture_locked(const Config& config) {
+  Logger& l = g();
+  std::fflush(stdout);
+  std::fflush(stderr);
+  int out[2] = {-1, -1}, err[2] = {-1, -1};
+  const int saved_out = ::fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3);
+  const int saved_err = ::fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3);
+  if (saved_out < 0 || saved_err < 0 || ::pipe2(out, O_CLOEXEC) != 0 ||
+      ::pipe2(err, O_CLOEXEC) != 0) {
+    const std::string why = std::string("cannot capture stdout and stderr: ") + strerror(errno);
+    for (int fd : {saved_out, saved_err, out[0], out[1], err[0], err[1]}) {
+      if (fd >= 0) ::close(fd);
+    }
+    return why;
+  }
+  // fds 1 and 2 without close-on-exec: children inherit the capture.
+  ::dup2(out[1], STDOUT_FILENO);
+  ::dup2(err[1], STDERR_FILENO);
+  ::close(out[1]);
+  ::close(err[1]);
+  // A pipe would make stdout fully buffered: lines would come late, and be lost in a crash.
+  std::setvbuf(stdout, nullptr, _IOLBF, BUFSIZ);
+  l.saved_stdout = saved_out;
+  l.saved_stderr = saved_err;
+  auto* capture = new LineCapture(
+      {{out[0], "stdout", Level::info, saved_out}, {err[0], "stderr", Level::warn, saved_err}},
+      config.max_string_bytes);
+  l.capture.store(capture, std::memory_order_release);
+  crash::set_before_report(drain_capture_for_crash);
+  return {};
+}
+
+// Restores fds 1 and 2 and stops the capture thread once it has read what the pipes hold
+// (waiting at most 100 ms for writers that still hold them: a grandchild may, for ever).
+// Without the mutex: the capture thread may need it (its first record) while we join it.
+void stop_capture() {
+  Logger& l = g();
+  LineCapture* capture = l.capture.exchange(nullptr, std::memory_order_acq_rel);
+  if (capture == nullptr) return;
+  crash::set_before_report(nullptr);
+  std::fflush(stdout);
+  std::fflush(stderr);
+  ::dup2(l.saved_stdout, STDOUT_FILENO);
+  ::dup2(l.saved_stderr, STDERR_FILENO);
+  capture->stop(100);
+  // (The object is kept, stopped: a crash handler may still hold its address.)
+}
+
 // The console Config::console asks for, or null: "auto" shows it when stderr is a terminal.
-// Colour on a terminal unless NO_COLOR is set (no-color.org).
+// Colour on a terminal unless NO_COLOR is set (no-color.org). With the capture on, lines go
+// to where stderr (or stdout) pointed before: never into the capture's own pipe.
 Console* make_console(const Config& config) {
   ConsoleSpec spec;
   std::string error;
   if (!parse_console_spec(config.console, spec, error)) return nullptr;  // validated before
-  const bool terminal = ::isatty(STDERR_FILENO) == 1;
+  const int err_fd = g().saved_stderr >= 0 ? g().saved_stderr : STDERR_FILENO;
+  const int out_fd = g().saved_stdout >= 0 ? g().saved_stdout : STDOUT_FILENO;
+  const bool terminal = ::isatty(err_fd) == 1;
   switch (spec.mode) {
     case ConsoleSpec::Mode::off:
       return nullptr;
     case ConsoleSpec::Mode::json:
-      return new Console(STDOUT_FILENO, text::Format::json, spec.level, false);
+      return new Console(out_fd, text::Format::json, spec.level, false, g().saved_stdout >= 0);
     case ConsoleSpec::Mode::automatic:
       if (!terminal) return nullptr;
       [[fallthrough]];
     case ConsoleSpec::Mode::on: {
       const char* no_colour = std::getenv("NO_COLOR");
       const bool colour = terminal && (no_colour == nullptr || *no_colour == '\0');
-      return new Console(STDERR_FILENO, text::Format::text, spec.level, colour);
+      return new Console(err_fd, text::Format::text, spec.level, colour, g().saved_stderr >= 0);
     }
   }
   return nullptr;
@@ -228,6 +298,9 @@ std::string start_locked(const Config& config) {
   // A crash from here on is reported into this ring (an anonymous one cannot outlive us).
   if (config.crash_handlers && ring != nullptr && !l.anonymous) {
     crash::install(ring, config.crash_dir, ring::sanitize_app(app));
+  }
+  if (config.capture_stdio && l.capture.load(std::memory_order_relaxed) == nullptr) {
+    if (std::string why = start_capture_locked(config); !why.empty()) say(why);
   }
   Console* console = ring != nullptr ? make_console(config) : nullptr;
   const bool archive = !config.archive_dir.empty();
@@ -537,6 +610,8 @@ InitResult init(const Config& config) {
 
 void shutdown() noexcept {
   core::Logger& l = core::g();
+  // The captured lines first (they are records for the final flush), fds 1 and 2 restored.
+  core::stop_capture();
   std::lock_guard lock(l.mutex);
   if (l.shut_down) return;
   l.shut_down = true;

@@ -175,6 +175,9 @@ void write_report(int sig, const siginfo_t* info, const void* context, std::uint
   std::memcpy(out + offsetof(ring::CrashReport, handler_end_ns), &end_ns, sizeof end_ns);
 }
 
+// Relaxed is enough for a function pointer set once, long before any crash it serves.
+std::atomic<void (*)() noexcept> g_before_report{nullptr};
+
 void on_crash(int sig, siginfo_t* info, void* context) {
   const int saved_errno = errno;
   const std::int64_t start_ns = sys::monotonic_ns();
@@ -182,6 +185,7 @@ void on_crash(int sig, siginfo_t* info, void* context) {
   std::uint32_t reporter = 0;
   if (g_reporter.compare_exchange_strong(reporter, tid, std::memory_order_acq_rel)) {
     alarm(5);  // should anything below hang, SIGALRM ends the process
+    if (auto* hook = g_before_report.load(std::memory_order_relaxed); hook != nullptr) hook();
     write_report(sig, info, context, tid, start_ns);
     alarm(0);
     g_report_done.store(true, std::memory_order_release);
@@ -230,6 +234,10 @@ void add_exception_text(std::size_t& used, const char* text) {
 }
 
 }  // namespace
+
+void set_before_report(void (*hook)() noexcept) noexcept {
+  g_before_report.store(hook, std::memory_order_relaxed);
+}
 
 void set_fault_in_handler_for_testing(void (*fault)()) noexcept {
   g_fault_in_handler.store(fault, std::memory_order_relaxed);

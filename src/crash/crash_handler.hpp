@@ -36,6 +36,11 @@ void release_alt_stack() noexcept;
 // flusher thread calls it once per pass. Not in a signal handler.
 void refresh_module_map();
 
+// Called by the reporting thread first thing in the handler, before the report: core's drain
+// of captured stdout and stderr (the lines a program wrote just before it crashed). Must be
+// async-signal-safe and bounded in time. Null: none.
+void set_before_report(void (*hook)() noexcept) noexcept;
+
 // Tests only: `fault` runs inside the handler while it writes the report (to check that a
 // crash of the handler itself ends the process rather than hanging it).
 void set_fault_in_handler_for_testing(void (*fault)()) noexcept;

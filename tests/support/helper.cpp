@@ -15,6 +15,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <iterator>
 #include <limits>
 #include <map>
@@ -42,7 +43,7 @@ int usage() {
       "| enospc |\n"
       "       eacces | nomem | archive-exit return|exit|shutdown | archive-seed OUT |\n"
       "       seed OUT empty|mixed|wrapped | crash KIND THREADS | start APP | export-sample |\n"
-      "       console THREADS RECORDS\n");
+      "       console THREADS RECORDS | capture-crash | capture-console\n");
   return 2;
 }
 
@@ -543,6 +544,32 @@ int export_sample() {
   return 0;
 }
 
+// Captured stdout and stderr (BBX_CAPTURE=1): lines through printf, std::cout, write(2), a
+// partial line and a child process, then a segfault.
+int capture_crash() {
+  BBX_INFO("capture started");
+  std::printf("printf line\n");
+  std::cout << "cout line" << std::endl;
+  std::cout << "cout line without flush\n";
+  if (write(2, "write2 line\n", 12) != 12) return 1;
+  if (std::system("echo child line; echo child err >&2") != 0) return 1;
+  std::fprintf(stderr, "partial line without newline");
+  *static_cast<volatile int*>(nullptr) = 1;
+  return 0;
+}
+
+// The capture and the console together: 3 records, 2 lines to stderr, 1 to stdout; then a
+// normal exit (the capture is stopped and fds 1 and 2 restored by shutdown()).
+int capture_console() {
+  for (int i = 0; i < 3; ++i) BBX_WARN("record {}", i);
+  std::fprintf(stderr, "stderr line 0\nstderr line 1\n");
+  std::printf("stdout line\n");
+  (void)blackbox::flush();
+  blackbox::shutdown();
+  std::printf("after shutdown\n");  // fd 1 is the original stdout again
+  return 0;
+}
+
 // The console: THREADS threads log RECORDS records each (every tenth a warning), then the
 // logger shuts down (the console's final pass) and the stats are the last line on stdout.
 int console_records(int threads, int records) {
@@ -561,10 +588,11 @@ int console_records(int threads, int records) {
   for (auto& w : workers) w.join();
   blackbox::shutdown();
   const blackbox::Stats s = blackbox::stats();
-  std::printf("console_lines=%llu console_not_shown=%llu records_archived=%llu\n",
+  std::printf("console_lines=%llu console_not_shown=%llu records_archived=%llu lost=%llu\n",
               static_cast<unsigned long long>(s.console_lines),
               static_cast<unsigned long long>(s.console_not_shown),
-              static_cast<unsigned long long>(s.records_archived));
+              static_cast<unsigned long long>(s.records_archived),
+              static_cast<unsigned long long>(s.lost_overwritten));
   return 0;
 }
 
@@ -583,6 +611,8 @@ int main(int argc, char** argv) {
   if (mode == "archive-exit" && argc == 3) return archive_exit(argv[2]);
   if (mode == "archive-seed" && argc == 3) return archive_seed(argv[2]);
   if (mode == "export-sample") return export_sample();
+  if (mode == "capture-crash") return capture_crash();
+  if (mode == "capture-console") return capture_console();
   if (mode == "console" && argc == 4)
     return console_records(std::atoi(argv[2]), std::atoi(argv[3]));
   if (mode == "seed" && argc == 4) return write_seed(argv[2], argv[3]);

@@ -1,0 +1,148 @@
+// Captured stdout and stderr (Config::capture_stdio, LineCapture) and bbx-run: every line
+// written to fd 1 or 2 is a record, also passed through to where the fd pointed before; a
+// crash loses none of them; the console and the capture do not feed each other.
+#include "blackbox/capture.hpp"
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <map>
+#include <regex>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "blackbox/blackbox.hpp"
+#include "support/test_env.hpp"
+
+namespace {
+
+using blackbox::test::make_temp_dir;
+using blackbox::test::run_program;
+using blackbox::test::run_split;
+
+std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
+}
+
+// "tag: message" for each record logcat reads in `path`, in time order.
+std::vector<std::string> tagged(const std::string& path) {
+  std::vector<std::string> out;
+  const std::regex re(R"re("tag":"([^"]*)".*"message":"([^"]*)")re");
+  for (const auto& line : lines_of(run_program(BBX_LOGCAT, {"-o", "json", path}).out)) {
+    std::smatch m;
+    if (std::regex_search(line, m, re)) out.push_back(m[1].str() + ": " + m[2].str());
+  }
+  return out;
+}
+
+std::vector<std::string> only(const std::vector<std::string>& records, const std::string& tag) {
+  std::vector<std::string> out;
+  for (const auto& r : records) {
+    if (r.rfind(tag + ": ", 0) == 0) out.push_back(r.substr(tag.size() + 2));
+  }
+  return out;
+}
+
+// printf, std::cout, write(2), a child process and a line without its newline, then a
+// segfault: every line is in the ring the process left, and went to the real fds too.
+TEST(CaptureTest, CrashLosesNoLineWrittenBeforeIt) {
+  const std::string rings = make_temp_dir("rings");
+  const auto run =
+      run_split(blackbox::test::helper_path(), {"capture-crash"},
+                {"BBX_CAPTURE=1", "BBX_DIR=" + rings, "BBX_ARCHIVE_DIR=off", "BBX_CONSOLE=off"});
+  EXPECT_EQ(run.status, 139);
+  EXPECT_EQ(run.out, "printf line\ncout line\ncout line without flush\nchild line\n");
+  EXPECT_EQ(run.err, "write2 line\nchild err\npartial line without newline");
+  const auto records = tagged(rings);
+  EXPECT_EQ(only(records, "stdout"),
+            (std::vector<std::string>{"printf line", "cout line", "cout line without flush",
+                                      "child line"}));
+  EXPECT_EQ(only(records, "stderr"),
+            (std::vector<std::string>{"write2 line", "child err", "partial line without newline"}));
+}
+
+// With the console on: stderr shows the program's own stderr lines (passed through) and the
+// console's lines for its records, each once; the captured lines are not shown twice, and no
+// console line is captured back (the archive holds the records and the lines, no more).
+TEST(CaptureTest, ConsoleAndCaptureDoNotFeedEachOther) {
+  const std::string archive = make_temp_dir("archive");
+  const auto run = run_split(blackbox::test::helper_path(), {"capture-console"},
+                             {"BBX_CAPTURE=1", "BBX_CONSOLE=on",
+                              "BBX_DIR=" + make_temp_dir("rings"), "BBX_ARCHIVE_DIR=" + archive});
+  ASSERT_EQ(run.status, 0) << run.err;
+  EXPECT_EQ(run.out, "stdout line\nafter shutdown\n");
+  const auto err = lines_of(run.err);
+  ASSERT_EQ(err.size(), 5u) << run.err;
+  int records = 0, raw = 0;
+  for (const auto& line : err) {
+    records += line.find(" W ") != std::string::npos && line.find("record ") != std::string::npos;
+    raw += line.rfind("stderr line ", 0) == 0;
+  }
+  EXPECT_EQ(records, 3) << run.err;
+  EXPECT_EQ(raw, 2) << run.err;
+  const auto archived = tagged(archive);
+  EXPECT_EQ(archived.size(), 6u);
+  EXPECT_EQ(only(archived, "stderr"), (std::vector<std::string>{"stderr line 0", "stderr line 1"}));
+  EXPECT_EQ(only(archived, "stdout"), (std::vector<std::string>{"stdout line"}));
+}
+
+// LineCapture alone: long lines in pieces of max_line, CRLF, a partial line at stop, and
+// the bytes passed through unchanged.
+TEST(CaptureTest, LinesPiecesAndPassThrough) {
+  int in[2], through[2];
+  ASSERT_EQ(pipe2(in, O_CLOEXEC), 0);
+  ASSERT_EQ(pipe2(through, O_CLOEXEC | O_NONBLOCK), 0);
+  const std::string text = "short\r\n" + std::string(40, 'x') + "\nno newline";
+  {
+    blackbox::LineCapture capture({{in[0], "captest", blackbox::Level::info, through[1]}}, 16);
+    ASSERT_EQ(write(in[1], text.data(), text.size()), static_cast<ssize_t>(text.size()));
+    close(in[1]);
+    capture.stop(1000);  // end of file: everything is read
+    EXPECT_EQ(capture.lines(), 5u);
+  }
+  std::string passed(text.size() + 1, '\0');
+  ASSERT_EQ(read(through[0], passed.data(), passed.size()), static_cast<ssize_t>(text.size()));
+  passed.resize(text.size());
+  EXPECT_EQ(passed, text);
+  std::vector<std::string> messages;
+  for (const auto& r : blackbox::test::read_own_ring()) {
+    if (r.tag == "captest") messages.push_back(r.message);
+  }
+  EXPECT_EQ(messages, (std::vector<std::string>{"short", std::string(16, 'x'), std::string(16, 'x'),
+                                                std::string(8, 'x'), "no newline"}));
+  close(through[0]);
+  close(through[1]);
+}
+
+TEST(BbxRunTest, RecordsOutputAndDeathAndExitsAsTheProgramDid) {
+  const std::string archive = make_temp_dir("archive");
+  const std::vector<std::string> env = {"BBX_DIR=" + make_temp_dir("rings"),
+                                        "BBX_ARCHIVE_DIR=" + archive};
+  const auto run =
+      run_split(BBX_RUN, {"--", "sh", "-c", "echo out; echo err >&2; kill -SEGV $$"}, env);
+  EXPECT_EQ(run.status, 139);
+  EXPECT_EQ(run.out, "out\n");
+  EXPECT_EQ(run.err, "err\n");
+  const auto records = tagged(archive);
+  ASSERT_EQ(records.size(), 4u);
+  EXPECT_NE(records[0].find("bbx-run: started sh as pid"), std::string::npos) << records[0];
+  EXPECT_EQ(only(records, "stdout"), std::vector<std::string>{"out"});
+  EXPECT_EQ(only(records, "stderr"), std::vector<std::string>{"err"});
+  EXPECT_TRUE(std::regex_search(records[3],
+                                std::regex(R"(^bbx-run: sh \(pid \d+\) was killed by SIGSEGV)")))
+      << records[3];
+  // The archive is the app's: named after the command.
+  EXPECT_NE(run_program(BBX_LOGCAT, {"-o", "json", archive}).out.find("sh"), std::string::npos);
+
+  EXPECT_EQ(run_split(BBX_RUN, {"--app", "three", "--", "sh", "-c", "exit 3"}, env).status, 3);
+  const auto missing = run_split(BBX_RUN, {"--", "/nonexistent/program"}, env);
+  EXPECT_EQ(missing.status, 127);
+  EXPECT_NE(missing.err.find("No such file"), std::string::npos) << missing.err;
+}
+
+}  // namespace
