@@ -5,6 +5,7 @@
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <map>
@@ -89,6 +90,22 @@ TEST(CaptureTest, ConsoleAndCaptureDoNotFeedEachOther) {
   EXPECT_EQ(archived.size(), 6u);
   EXPECT_EQ(only(archived, "stderr"), (std::vector<std::string>{"stderr line 0", "stderr line 1"}));
   EXPECT_EQ(only(archived, "stdout"), (std::vector<std::string>{"stdout line"}));
+}
+
+// A child process holds the capture's pipes for 10 minutes: shutdown() returns all the same (were
+// it to wait for the pipes' end, this test would hang), restores fd 1, and the line written before
+// it is in the archive.
+TEST(CaptureTest, ShutdownReturnsWhileAGrandchildHoldsThePipe) {
+  const std::string archive = make_temp_dir("archive");
+  const auto run = run_split(blackbox::test::helper_path(), {"capture-grandchild"},
+                             {"BBX_CAPTURE=1", "BBX_CONSOLE=off",
+                              "BBX_DIR=" + make_temp_dir("rings"), "BBX_ARCHIVE_DIR=" + archive});
+  ASSERT_EQ(run.status, 0) << run.err;
+  int holder = 0;
+  ASSERT_EQ(std::sscanf(run.out.c_str(), "before shutdown\nafter shutdown, holder %d", &holder), 1)
+      << run.out;
+  kill(holder, SIGKILL);
+  EXPECT_EQ(only(tagged(archive), "stdout"), std::vector<std::string>{"before shutdown"});
 }
 
 // LineCapture alone: long lines in pieces of max_line, CRLF, a partial line at stop, and

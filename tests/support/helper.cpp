@@ -43,7 +43,8 @@ int usage() {
       "| enospc |\n"
       "       eacces | nomem | archive-exit return|exit|shutdown | archive-seed OUT |\n"
       "       seed OUT empty|mixed|wrapped | crash KIND THREADS | start APP | export-sample |\n"
-      "       console THREADS RECORDS | capture-crash | capture-console\n");
+      "       console THREADS RECORDS | capture-crash | capture-console |\n"
+      "       capture-grandchild\n");
   return 2;
 }
 
@@ -558,6 +559,24 @@ int capture_crash() {
   return 0;
 }
 
+// A grandchild that keeps the captured stdout open (a daemon started in the background):
+// shutdown() still returns, and fd 1 is the original stdout again.
+int capture_grandchild() {
+  BBX_INFO("capture started");
+  std::fflush(stdout);
+  const pid_t holder = fork();
+  if (holder == 0) {  // holds fds 1 and 2, the capture's pipes, for 10 minutes
+    for (int fd = 3; fd < 1024; ++fd) close(fd);
+    alarm(600);
+    pause();
+    _exit(0);
+  }
+  std::printf("before shutdown\n");
+  blackbox::shutdown();
+  std::printf("after shutdown, holder %d\n", static_cast<int>(holder));
+  return 0;
+}
+
 // The capture and the console together: 3 records, 2 lines to stderr, 1 to stdout; then a
 // normal exit (the capture is stopped and fds 1 and 2 restored by shutdown()).
 int capture_console() {
@@ -613,6 +632,7 @@ int main(int argc, char** argv) {
   if (mode == "export-sample") return export_sample();
   if (mode == "capture-crash") return capture_crash();
   if (mode == "capture-console") return capture_console();
+  if (mode == "capture-grandchild") return capture_grandchild();
   if (mode == "console" && argc == 4)
     return console_records(std::atoi(argv[2]), std::atoi(argv[3]));
   if (mode == "seed" && argc == 4) return write_seed(argv[2], argv[3]);
