@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <map>
 #include <regex>
 #include <sstream>
@@ -49,13 +50,24 @@ std::vector<std::string> only(const std::vector<std::string>& records, const std
   return out;
 }
 
+// The sanitizers' options with their own SIGSEGV handler off: the crash is ours to report.
+std::vector<std::string> let_segv_through() {
+  std::vector<std::string> env;
+  for (const char* name : {"ASAN_OPTIONS", "TSAN_OPTIONS"}) {
+    const char* options = std::getenv(name);
+    env.push_back(std::string(name) + "=" + (options != nullptr ? options : "") + ":handle_segv=0");
+  }
+  return env;
+}
+
 // printf, std::cout, write(2), a child process and a line without its newline, then a
 // segfault: every line is in the ring the process left, and went to the real fds too.
 TEST(CaptureTest, CrashLosesNoLineWrittenBeforeIt) {
   const std::string rings = make_temp_dir("rings");
-  const auto run =
-      run_split(blackbox::test::helper_path(), {"capture-crash"},
-                {"BBX_CAPTURE=1", "BBX_DIR=" + rings, "BBX_ARCHIVE_DIR=off", "BBX_CONSOLE=off"});
+  std::vector<std::string> env = {"BBX_CAPTURE=1", "BBX_DIR=" + rings, "BBX_ARCHIVE_DIR=off",
+                                  "BBX_CONSOLE=off"};
+  for (auto& e : let_segv_through()) env.push_back(e);
+  const auto run = run_split(blackbox::test::helper_path(), {"capture-crash"}, env);
   EXPECT_EQ(run.status, 139);
   EXPECT_EQ(run.out, "printf line\ncout line\ncout line without flush\nchild line\n");
   EXPECT_EQ(run.err, "write2 line\nchild err\npartial line without newline");

@@ -66,6 +66,7 @@ struct Logger {
   std::atomic<Console*> console{nullptr};
   // Config::capture_stdio: the capture thread, and fds 1 and 2 as they were before.
   std::atomic<LineCapture*> capture{nullptr};
+  LineCapture* stopped_capture = nullptr;  // kept: a crash handler may still hold its address
   int saved_stdout = -1, saved_stderr = -1;
   Config config;
   bool have_config = false;  // set by the first start; a forked child restarts with it
@@ -228,7 +229,7 @@ void stop_capture() {
   ::dup2(l.saved_stdout, STDOUT_FILENO);
   ::dup2(l.saved_stderr, STDERR_FILENO);
   capture->stop(100);
-  // (The object is kept, stopped: a crash handler may still hold its address.)
+  l.stopped_capture = capture;  // kept, stopped: a crash handler may still hold its address
 }
 
 // The console Config::console asks for, or null: "auto" shows it when stderr is a terminal.
