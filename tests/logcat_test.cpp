@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -214,8 +215,35 @@ TEST_F(LogcatTest, TimeThreadTraceAndLastN) {
   ASSERT_NE(at, std::string::npos) << json;
   const std::string tid = json.substr(at + 6, json.find(',', at) - at - 6);
   EXPECT_EQ(logcat(dir_ + " -o raw --thread " + tid).out, "slow query select *\n");
-  EXPECT_EQ(logcat(dir_ + " --since yesterday").status, 2);
+  const Output bad = logcat(dir_ + " --since '5 parsecs ago'");
+  EXPECT_EQ(bad.status, 2);
+  EXPECT_EQ(bad.out.rfind("logcat: bad time \"5 parsecs ago\"", 0), 0u) << bad.out;
+  EXPECT_EQ(logcat(dir_ + " --since @").status, 2);
+  EXPECT_EQ(logcat(dir_ + " --since -").status, 2);
   EXPECT_EQ(logcat(dir_ + " --trace 12345").status, 2);
+}
+
+// journalctl's time forms: relative ("-1h", "+1h", "10 min ago", "1h 30min ago"), words
+// (now, yesterday, tomorrow) and @UNIX seconds. The records were logged moments ago.
+TEST_F(LogcatTest, JournalctlTimeForms) {
+  const std::string all = logcat(dir_ + " -o raw").out;
+  ASSERT_FALSE(all.empty());
+  const long long now = static_cast<long long>(std::time(nullptr));
+  for (const std::string& since :
+       std::vector<std::string>{"-1h", "'10 min ago'", "'1h 30min ago'", "yesterday",
+                                "@" + std::to_string(now - 600), "'2 days ago'", "-1.5h"}) {
+    EXPECT_EQ(logcat(dir_ + " -o raw --since " + since).out, all) << since;
+  }
+  for (const std::string& since :
+       std::vector<std::string>{"+1h", "tomorrow", "@" + std::to_string(now + 3600)}) {
+    EXPECT_EQ(logcat(dir_ + " -o raw --since " + since).out, "") << since;
+  }
+  for (const std::string& until :
+       std::vector<std::string>{"-1h", "yesterday", "@" + std::to_string(now - 3600)}) {
+    EXPECT_EQ(logcat(dir_ + " -o raw --until " + until).out, "") << until;
+  }
+  EXPECT_EQ(logcat(dir_ + " -o raw --until now").out, all);
+  EXPECT_EQ(logcat(dir_ + " -o raw --until '@" + std::to_string(now + 60) + ".5'").out, all);
 }
 
 TEST_F(LogcatTest, LogfmtAndPid) {

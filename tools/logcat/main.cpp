@@ -88,7 +88,9 @@ void add_selection_options(CLI::App& app, Args& a) {
   app.add_option("-e,--regex", a.regex, "only records whose message matches (RE2 syntax)");
   app.add_option("--since", a.since,
                  "only records at or after: ISO 8601 (2026-11-24T13:00:00, Z for UTC, else "
-                 "local time) or an age (90s, 10m, 2h, 1d)");
+                 "local time), a date (2026-11-24: midnight), a time today (13:05), today, "
+                 "yesterday, now, @UNIX seconds, journalctl's -1h, +30min and \"5 min ago\", "
+                 "or an age (90s, 10m, 2h, 1d)");
   app.add_option("--until", a.until, "only records before (same forms as --since)");
   app.add_option("--thread", a.threads, "only this thread id (repeatable)");
   app.add_option("--trace", a.trace,
@@ -130,7 +132,10 @@ int select(Args& a, logcat::Selection& sel, std::vector<std::string>& inputs) {
     if (text->empty()) continue;
     const auto t = logcat::parse_time(*text, now);
     if (!t) {
-      std::fprintf(stderr, "logcat: bad time \"%s\" (ISO 8601 or an age like 10m)\n",
+      std::fprintf(stderr,
+                   "logcat: bad time \"%s\" (ISO 8601 like 2026-11-24T13:00:00, a date, a "
+                   "time today like 13:05, today, yesterday, now, @UNIX seconds, -1h, "
+                   "\"5 min ago\", or an age like 10m; see --help)\n",
                    text->c_str());
       return 2;
     }

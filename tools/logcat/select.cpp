@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdlib>
 #include <ctime>
 
 namespace logcat {
@@ -59,21 +60,70 @@ std::int64_t now_ns() {
   return ts.tv_sec * 1'000'000'000ll + ts.tv_nsec;
 }
 
-std::optional<std::int64_t> parse_time(const std::string& text, std::int64_t now) {
-  if (!text.empty() && std::isdigit(static_cast<unsigned char>(text[0])) &&
-      std::string_view("smhd").find(text.back()) != std::string_view::npos &&
-      text.find_first_not_of("0123456789") == text.size() - 1 && text.size() < 12) {
-    const std::int64_t n = std::stoll(text.substr(0, text.size() - 1));
-    const std::int64_t unit = text.back() == 's'   ? 1
-                              : text.back() == 'm' ? 60
-                              : text.back() == 'h' ? 3600
-                                                   : 86400;
-    return now - n * unit * 1'000'000'000;
+namespace {
+
+// A time span as systemd.time(7) writes it: numbers with units, optionally separated by
+// spaces ("90s", "1h 30min", "2 days", "1.5h"). Nanoseconds, or nullopt. Units: us usec,
+// ms msec, s sec second(s), m min minute(s), h hr hour(s), d day(s), w week(s), M month(s)
+// (30.44 days), y year(s) (365.25 days).
+std::optional<std::int64_t> parse_span(std::string_view text) {
+  struct Unit {
+    std::string_view name;
+    double ns;
+  };
+  static constexpr Unit kUnits[] = {
+      {"usec", 1e3},      {"us", 1e3},         {"msec", 1e6},       {"ms", 1e6},
+      {"seconds", 1e9},   {"second", 1e9},     {"sec", 1e9},        {"s", 1e9},
+      {"minutes", 6e10},  {"minute", 6e10},    {"min", 6e10},       {"m", 6e10},
+      {"hours", 3.6e12},  {"hour", 3.6e12},    {"hr", 3.6e12},      {"h", 3.6e12},
+      {"days", 8.64e13},  {"day", 8.64e13},    {"d", 8.64e13},      {"weeks", 6.048e14},
+      {"week", 6.048e14}, {"w", 6.048e14},     {"months", 2.63e15}, {"month", 2.63e15},
+      {"M", 2.63e15},     {"years", 3.156e16}, {"year", 3.156e16},  {"y", 3.156e16}};
+  double total = 0;
+  bool any = false;
+  std::size_t i = 0;
+  auto skip_spaces = [&] {
+    while (i < text.size() && text[i] == ' ') ++i;
+  };
+  skip_spaces();
+  while (i < text.size()) {
+    const std::size_t start = i;
+    while (i < text.size() &&
+           (std::isdigit(static_cast<unsigned char>(text[i])) || text[i] == '.')) {
+      ++i;
+    }
+    if (i == start || i - start > 12) return std::nullopt;
+    const double n = std::strtod(std::string(text.substr(start, i - start)).c_str(), nullptr);
+    skip_spaces();
+    const std::size_t unit_start = i;
+    while (i < text.size() && std::isalpha(static_cast<unsigned char>(text[i]))) ++i;
+    const std::string_view unit = text.substr(unit_start, i - unit_start);
+    const Unit* found = nullptr;
+    for (const Unit& u : kUnits) {
+      if (u.name == unit) found = &u;
+    }
+    if (found == nullptr) return std::nullopt;
+    total += n * found->ns;
+    any = true;
+    skip_spaces();
   }
+  if (!any || total > 9e18) return std::nullopt;
+  return static_cast<std::int64_t>(total);
+}
+
+// Local midnight `days` days from today's.
+std::int64_t local_midnight(std::int64_t now, int days) {
+  const auto seconds = static_cast<std::time_t>(now / 1'000'000'000);
   std::tm tm{};
-  const char* rest = strptime(text.c_str(), "%Y-%m-%dT%H:%M:%S", &tm);
-  if (rest == nullptr) rest = strptime(text.c_str(), "%Y-%m-%d %H:%M:%S", &tm);
-  if (rest == nullptr) return std::nullopt;
+  localtime_r(&seconds, &tm);
+  tm.tm_hour = tm.tm_min = tm.tm_sec = 0;
+  tm.tm_mday += days;
+  tm.tm_isdst = -1;
+  return static_cast<std::int64_t>(mktime(&tm)) * 1'000'000'000;
+}
+
+// ".123" after the seconds: nanoseconds; `rest` moves past it.
+std::int64_t parse_fraction(const char*& rest) {
   std::int64_t fraction_ns = 0;
   if (*rest == '.') {
     std::int64_t scale = 100'000'000;
@@ -81,6 +131,73 @@ std::optional<std::int64_t> parse_time(const std::string& text, std::int64_t now
       fraction_ns += (*rest - '0') * scale;
     }
   }
+  return fraction_ns;
+}
+
+}  // namespace
+
+std::optional<std::int64_t> parse_time(const std::string& text, std::int64_t now) {
+  // journalctl's words and @UNIX seconds.
+  if (text == "now") return now;
+  if (text == "today") return local_midnight(now, 0);
+  if (text == "yesterday") return local_midnight(now, -1);
+  if (text == "tomorrow") return local_midnight(now, 1);
+  if (text.size() > 1 && text[0] == '@') {
+    const char* rest = text.c_str() + 1;
+    char* end = nullptr;
+    const long long seconds = std::strtoll(rest, &end, 10);
+    if (end == rest || !std::isdigit(static_cast<unsigned char>(*rest))) return std::nullopt;
+    rest = end;
+    const std::int64_t fraction_ns = parse_fraction(rest);
+    if (*rest != '\0' || seconds > 9'000'000'000) return std::nullopt;
+    return static_cast<std::int64_t>(seconds) * 1'000'000'000 + fraction_ns;
+  }
+  // Relative: "-1h", "+30min", "5 min ago", and logcat's own bare age ("90s", "10m").
+  const std::string_view view(text);
+  if (!view.empty() && (view[0] == '-' || view[0] == '+')) {
+    const auto span = parse_span(view.substr(1));
+    if (!span) return std::nullopt;
+    return view[0] == '-' ? now - *span : now + *span;
+  }
+  if (view.size() > 4 && view.substr(view.size() - 4) == " ago") {
+    const auto span = parse_span(view.substr(0, view.size() - 4));
+    if (!span) return std::nullopt;
+    return now - *span;
+  }
+  if (!view.empty() && std::isdigit(static_cast<unsigned char>(view[0]))) {
+    if (const auto span = parse_span(view)) return now - *span;
+  }
+  // Absolute: ISO 8601 with 'T' or a space, a date alone (midnight), a time alone (today).
+  std::tm tm{};
+  const char* rest = strptime(text.c_str(), "%Y-%m-%dT%H:%M:%S", &tm);
+  if (rest == nullptr) rest = strptime(text.c_str(), "%Y-%m-%d %H:%M:%S", &tm);
+  if (rest == nullptr) {
+    tm = {};
+    rest = strptime(text.c_str(), "%Y-%m-%d %H:%M", &tm);
+    if (rest != nullptr && *rest != '\0') rest = nullptr;
+  }
+  if (rest == nullptr) {
+    tm = {};
+    rest = strptime(text.c_str(), "%Y-%m-%d", &tm);
+    if (rest != nullptr && *rest != '\0') rest = nullptr;
+  }
+  if (rest == nullptr) {
+    // "13:05" or "13:05:30[.fraction]": today.
+    std::tm day{};
+    const auto seconds = static_cast<std::time_t>(now / 1'000'000'000);
+    localtime_r(&seconds, &day);
+    tm = {};
+    rest = strptime(text.c_str(), "%H:%M:%S", &tm);
+    if (rest == nullptr) {
+      rest = strptime(text.c_str(), "%H:%M", &tm);
+      if (rest != nullptr && *rest != '\0') rest = nullptr;
+    }
+    if (rest == nullptr) return std::nullopt;
+    tm.tm_year = day.tm_year;
+    tm.tm_mon = day.tm_mon;
+    tm.tm_mday = day.tm_mday;
+  }
+  const std::int64_t fraction_ns = parse_fraction(rest);
   const bool utc = *rest == 'Z';
   if (utc) ++rest;
   if (*rest != '\0') return std::nullopt;
