@@ -223,6 +223,20 @@ TEST_F(LogcatTest, TimeThreadTraceAndLastN) {
   EXPECT_EQ(logcat(dir_ + " --trace 12345").status, 2);
 }
 
+// adb logcat's spellings: level letters, -t N for the last N lines; an unknown level lists
+// the valid ones.
+TEST_F(LogcatTest, AdbSpellings) {
+  EXPECT_EQ(logcat(dir_ + " -o raw -l W").out, logcat(dir_ + " -o raw -l warn").out);
+  EXPECT_EQ(logcat(dir_ + " -o raw -l e").out, logcat(dir_ + " -o raw -l error").out);
+  EXPECT_EQ(logcat(dir_ + " -o raw -l V").out, logcat(dir_ + " -o raw").out);
+  EXPECT_EQ(logcat(dir_ + " -o raw -t 2").out, logcat(dir_ + " -o raw -n 2").out);
+  const Output bad = logcat(dir_ + " -l loud");
+  EXPECT_EQ(bad.status, 2);
+  EXPECT_EQ(bad.out,
+            "logcat: unknown level \"loud\" (trace debug info warn error fatal, or V D I W E F; "
+            "see --help)\n");
+}
+
 // journalctl's time forms: relative ("-1h", "+1h", "10 min ago", "1h 30min ago"), words
 // (now, yesterday, tomorrow) and @UNIX seconds. The records were logged moments ago.
 TEST_F(LogcatTest, JournalctlTimeForms) {

@@ -84,7 +84,9 @@ struct Args {
 
 void add_selection_options(CLI::App& app, Args& a) {
   app.add_option("inputs", a.positional, "archive files or directories, ring files, TAG:L");
-  app.add_option("-l,--level", a.level, "lowest level shown: trace debug info warn error fatal");
+  app.add_option("-l,--level", a.level,
+                 "lowest level shown: trace debug info warn error fatal, or adb's letters "
+                 "V D I W E F");
   app.add_option("-e,--regex", a.regex, "only records whose message matches (RE2 syntax)");
   app.add_option("--since", a.since,
                  "only records at or after: ISO 8601 (2026-11-24T13:00:00, Z for UTC, else "
@@ -112,9 +114,12 @@ void add_selection_options(CLI::App& app, Args& a) {
 
 // Builds the selection from the arguments. Returns 0, or 2 after saying what is wrong.
 int select(Args& a, logcat::Selection& sel, std::vector<std::string>& inputs) {
-  const auto min_level = blackbox::parse_level(a.level);
+  const auto min_level = logcat::parse_level_or_letter(a.level);
   if (!min_level) {
-    std::fprintf(stderr, "logcat: unknown level \"%s\"\n", a.level.c_str());
+    std::fprintf(stderr,
+                 "logcat: unknown level \"%s\" (trace debug info warn error fatal, or V D I W "
+                 "E F; see --help)\n",
+                 a.level.c_str());
     return 2;
   }
   sel.read.min_level = *min_level;
@@ -487,9 +492,9 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"text", "json", "logfmt", "raw", "otlp", "chrome"}));
   app.add_option("--color", args.colour, "auto (on a terminal, unless NO_COLOR), always, never")
       ->check(CLI::IsMember({"auto", "always", "never"}));
-  app.add_option("-n,--lines", args.last_n,
+  app.add_option("-n,--lines,-t", args.last_n,
                  "only the last N records (after filtering); of every thread, when an input "
-                 "holds a crash report");
+                 "holds a crash report (-t N: adb logcat's spelling)");
   app.add_flag("-f,--follow", args.follow,
                "keep printing new records as they arrive (growing archives, rotation, live "
                "rings); with -p, until that process exits");

@@ -136,6 +136,29 @@ std::int64_t parse_fraction(const char*& rest) {
 
 }  // namespace
 
+std::optional<Level> parse_level_or_letter(const std::string& text) {
+  if (text.size() == 1) {
+    switch (std::toupper(static_cast<unsigned char>(text[0]))) {
+      case 'V':
+      case 'T':
+        return Level::trace;
+      case 'D':
+        return Level::debug;
+      case 'I':
+        return Level::info;
+      case 'W':
+        return Level::warn;
+      case 'E':
+        return Level::error;
+      case 'F':
+        return Level::fatal;
+      default:
+        return std::nullopt;
+    }
+  }
+  return blackbox::parse_level(text);
+}
+
 std::optional<std::int64_t> parse_time(const std::string& text, std::int64_t now) {
   // journalctl's words and @UNIX seconds.
   if (text == "now") return now;

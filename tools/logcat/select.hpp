@@ -53,6 +53,10 @@ struct Selection {
 [[nodiscard]] std::optional<std::uint64_t> parse_span(const std::string& hex);  // 16 digits
 [[nodiscard]] std::int64_t now_ns();
 
+// A level by name (trace .. fatal, as BBX_LEVEL takes them) or by adb logcat's letter
+// (V verbose = trace, D, I, W, E, F; T for trace too), in either case.
+[[nodiscard]] std::optional<Level> parse_level_or_letter(const std::string& text);
+
 // A field's value as plain text (what --field compares and logfmt prints).
 using blackbox::text::plain_value;
 
