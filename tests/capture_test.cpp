@@ -20,16 +20,10 @@
 
 namespace {
 
+using blackbox::test::lines_of;
 using blackbox::test::make_temp_dir;
 using blackbox::test::run_program;
 using blackbox::test::run_split;
-
-std::vector<std::string> lines_of(const std::string& text) {
-  std::vector<std::string> lines;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) lines.push_back(line);
-  return lines;
-}
 
 // "tag: message" for each record logcat reads in `path`, in time order.
 std::vector<std::string> tagged(const std::string& path) {

@@ -20,15 +20,9 @@
 
 namespace {
 
+using blackbox::test::lines_of;
 using blackbox::test::make_temp_dir;
 using blackbox::test::run_split;
-
-std::vector<std::string> lines_of(const std::string& text) {
-  std::vector<std::string> lines;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) lines.push_back(line);
-  return lines;
-}
 
 // "console_lines=N console_not_shown=M records_archived=K lost=L", the helper's last line.
 struct HelperStats {

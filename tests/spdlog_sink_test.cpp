@@ -18,15 +18,9 @@
 
 namespace {
 
+using blackbox::test::lines_of;
 using blackbox::test::make_temp_dir;
 using blackbox::test::run_program;
-
-std::vector<std::string> lines_of(const std::string& text) {
-  std::vector<std::string> lines;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) lines.push_back(line);
-  return lines;
-}
 
 std::string member(const std::string& json, const std::string& key) {
   const std::regex re("\"" + key + "\":(\"[^\"]*\"|[0-9]+)");

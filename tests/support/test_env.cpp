@@ -9,6 +9,7 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <sstream>
 
 #include "blackbox/blackbox.hpp"
 
@@ -48,14 +49,15 @@ RunResult run_helper(const std::vector<std::string>& args, const std::vector<std
   return run_program(helper_path(), args, env);
 }
 
-RunResult run_program(const std::string& program, const std::vector<std::string>& args,
-                      const std::vector<std::string>& env) {
-  int pipe_fds[2];
-  if (pipe2(pipe_fds, O_CLOEXEC) != 0) return {};
+namespace {
+
+// Starts `program` with `args` and `env` added, its stdout and stderr on `out` and `err`.
+pid_t spawn(const std::string& program, const std::vector<std::string>& args,
+            const std::vector<std::string>& env, int out, int err) {
   const pid_t pid = fork();
   if (pid == 0) {
-    dup2(pipe_fds[1], 1);
-    dup2(pipe_fds[1], 2);
+    dup2(out, 1);
+    dup2(err, 2);
     for (const auto& e : env) putenv(const_cast<char*>(e.c_str()));
     std::vector<char*> argv;
     std::string path = program;
@@ -65,6 +67,23 @@ RunResult run_program(const std::string& program, const std::vector<std::string>
     execv(path.c_str(), argv.data());
     _exit(127);
   }
+  return pid;
+}
+
+}  // namespace
+
+std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
+}
+
+RunResult run_program(const std::string& program, const std::vector<std::string>& args,
+                      const std::vector<std::string>& env) {
+  int pipe_fds[2];
+  if (pipe2(pipe_fds, O_CLOEXEC) != 0) return {};
+  const pid_t pid = spawn(program, args, env, pipe_fds[1], pipe_fds[1]);
   close(pipe_fds[1]);
   RunResult result;
   char buf[4096];
@@ -83,19 +102,7 @@ SplitResult run_split(const std::string& program, const std::vector<std::string>
   int out_fds[2], err_fds[2];
   if (pipe2(out_fds, O_CLOEXEC) != 0) return {};
   if (pipe2(err_fds, O_CLOEXEC) != 0) return {};
-  const pid_t pid = fork();
-  if (pid == 0) {
-    dup2(out_fds[1], 1);
-    dup2(err_fds[1], 2);
-    for (const auto& e : env) putenv(const_cast<char*>(e.c_str()));
-    std::vector<char*> argv;
-    std::string path = program;
-    argv.push_back(path.data());
-    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    execv(path.c_str(), argv.data());
-    _exit(127);
-  }
+  const pid_t pid = spawn(program, args, env, out_fds[1], err_fds[1]);
   close(out_fds[1]);
   close(err_fds[1]);
   SplitResult result;

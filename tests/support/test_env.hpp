@@ -32,6 +32,9 @@ RunResult run_helper(const std::vector<std::string>& args,
 RunResult run_program(const std::string& program, const std::vector<std::string>& args,
                       const std::vector<std::string>& env = {});
 
+// `text` split at its newlines.
+std::vector<std::string> lines_of(const std::string& text);
+
 // The same with stdout and stderr apart (both read as they come: neither pipe fills).
 struct SplitResult {
   int status = -1;
