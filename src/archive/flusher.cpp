@@ -328,6 +328,10 @@ bool Flusher::pass(bool write_small, bool probe) {
                                          clock.valid ? clock.ref_ns : clock.base_ns));
   lost_while_open_ = breaker_.open;
   failed_this_pass_ = false;
+  // A chunk's age counts from the pass that put its first record (or loss) in: an early
+  // pass (the thread's first, a spurious wake) must not write a small chunk by itself.
+  const bool chunk_was_empty =
+      encoder_.record_count() == 0 && pending_losses_.empty() && extra_frames_.empty();
   const ring::Layout& layout = ring_.layout();
   bool ok = true;
   for (std::uint32_t i = 0; i < layout.slot_count; ++i) {
@@ -358,7 +362,7 @@ bool Flusher::pass(bool write_small, bool probe) {
 
   const bool have_work =
       encoder_.record_count() != 0 || !pending_losses_.empty() || !extra_frames_.empty();
-  if (have_work && encoder_.record_count() == 0) chunk_started_mono_ns_ = mono_ns_;
+  if (have_work && chunk_was_empty) chunk_started_mono_ns_ = mono_ns_;
   // An open breaker whose backoff is over (we got past may_write()): this pass is the probe.
   const bool chunk_due = write_small || breaker_.open || encoder_.body_bytes() >= kChunkBodyBytes ||
                          mono_ns_ - chunk_started_mono_ns_ >= settings_.interval_ns;
