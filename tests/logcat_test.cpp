@@ -7,6 +7,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -1086,4 +1087,85 @@ TEST(LogcatFollow, AFollowedProcessThatIsKilledSaysItDied) {
   const auto [rest, status] = follow_until_it_ends("kill");
   EXPECT_EQ(status, 0) << rest;
   EXPECT_NE(rest.find("died without a crash report"), std::string::npos) << rest;
+}
+
+// logcat runs: an exited, a crashed, a kill -9ed and a live run of one app, from the
+// archives' indexes and the ring files; --run picks one as journalctl's -b a boot.
+TEST(LogcatRuns, ExitedCrashedKilledAndLiveRunsOfOneApp) {
+  const std::string dir = blackbox::test::make_temp_dir("runs");
+  const std::string rings = dir + "/rings", archive = dir + "/archive";
+  ASSERT_EQ(mkdir(rings.c_str(), 0700), 0);
+  ASSERT_EQ(mkdir(archive.c_str(), 0700), 0);
+  const rlimit no_core{0, 0};
+  setrlimit(RLIMIT_CORE, &no_core);
+  const std::vector<std::pair<std::string, std::string>> env = {
+      {"BBX_DIR", rings},
+      {"BBX_ARCHIVE_DIR", archive},
+      let_segv_through("ASAN_OPTIONS"),
+      let_segv_through("TSAN_OPTIONS")};
+  auto run = [&](const std::vector<std::string>& lines, bool kill_it) {
+    Child writer({helper(), "echo-log"}, env);
+    writer.read_until("ready");
+    for (const std::string& line : lines) {
+      writer.send(line);
+      if (line != "crash!") writer.read_until(line[0] == '!' ? line.substr(1) : line);
+    }
+    if (kill_it) kill(writer.pid(), SIGKILL);
+    writer.close_stdin();
+    return writer.wait();
+  };
+  EXPECT_EQ(run({"one", "two", "!three"}, false), 0);  // exited: 4 records with "ready"
+  EXPECT_EQ(run({"a", "crash!"}, false), 128 + SIGSEGV);
+  EXPECT_EQ(run({"!x", "y"}, true), 128 + SIGKILL);  // killed after a flush: 2 of 3 archived
+  const auto listed = [&] {
+    return lines_of(
+        shell(fmt::format("BBX_DIR={} BBX_ARCHIVE_DIR={} {} runs", rings, archive, BBX_LOGCAT))
+            .out);
+  };
+  {
+    // Before the next start recovers them: the crashed and killed rings are still there.
+    const std::vector<std::string> lines = listed();
+    ASSERT_EQ(lines.size(), 4u) << lines.size();
+    EXPECT_NE(lines[1].find(" exited "), std::string::npos) << lines[1];
+    EXPECT_NE(lines[2].find(" crashed: SIGSEGV "), std::string::npos) << lines[2];
+    EXPECT_NE(lines[3].find(" killed "), std::string::npos) << lines[3];
+  }
+  Child live({helper(), "echo-log"}, env);  // recovers the two dead rings as it starts
+  live.read_until("ready");
+  live.send("!now");
+  live.read_until("now");
+  const std::vector<std::string> lines = listed();
+  ASSERT_EQ(lines.size(), 5u);
+  EXPECT_TRUE(lines[0].starts_with(" RUN  APP ")) << lines[0];
+  const std::regex row(
+      R"( *(-?\d+)  echo +(\d+)  \d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}  (\S+ \S+|-) +(.+?) +(\d+) +(\d+))");
+  const std::vector<std::tuple<int, std::string, int>> want = {
+      {-3, "exited", 4}, {-2, "crashed: SIGSEGV", 3}, {-1, "killed", 3}, {0, "running", 2}};
+  for (std::size_t i = 0; i < want.size(); ++i) {
+    std::smatch m;
+    ASSERT_TRUE(std::regex_match(lines[i + 1], m, row)) << lines[i + 1];
+    EXPECT_EQ(std::stoi(m[1]), std::get<0>(want[i])) << lines[i + 1];
+    EXPECT_EQ(m[4], std::get<1>(want[i])) << lines[i + 1];
+    EXPECT_EQ(std::stoi(m[5]), std::get<2>(want[i])) << lines[i + 1];
+    EXPECT_EQ(m[6], "0") << lines[i + 1];
+    EXPECT_EQ(m[3] == "-", i == 3) << lines[i + 1];  // only the live run has no end
+  }
+  EXPECT_NE(lines[4].find(" " + std::to_string(live.pid()) + "  "), std::string::npos);
+  // --run: the records of one run; 0 the live one, -1 the killed one, 1 the first.
+  const std::string logcat_env = fmt::format("BBX_DIR={} BBX_ARCHIVE_DIR={} {} --color=never -o raw",
+                                             rings, archive, BBX_LOGCAT);
+  EXPECT_EQ(shell(logcat_env + " --run 0").out, "ready\nnow\n");
+  EXPECT_EQ(shell(logcat_env + " --run -1").out, "ready\nx\ny\n");
+  EXPECT_EQ(shell(logcat_env + " --run -2").out, "ready\na\ncrash!\n");
+  EXPECT_EQ(shell(logcat_env + " --run 1").out, "ready\none\ntwo\nthree\n");
+  EXPECT_EQ(shell(logcat_env + " --app echo --run=-3").out, "ready\none\ntwo\nthree\n");
+  const Output none = shell(logcat_env + " --run -4");
+  EXPECT_EQ(none.status, 1);
+  EXPECT_EQ(none.out, "logcat: --run -4: no such run (4 runs in the inputs; see logcat runs)\n");
+  EXPECT_EQ(shell(logcat_env + " --app other --run 0").status, 1);
+  const Output json =
+      shell(fmt::format("BBX_DIR={} BBX_ARCHIVE_DIR={} {} runs -o json", rings, archive, BBX_LOGCAT));
+  EXPECT_NE(json.out.find("\"ended\":\"crashed: SIGSEGV\",\"records\":3,\"lost\":0}"),
+            std::string::npos)
+      << json.out;
 }

@@ -75,6 +75,11 @@ struct ReadFilter {
   std::int64_t until_ns = std::numeric_limits<std::int64_t>::max();  // exclusive
   std::vector<std::uint32_t> tids;                                   // empty: every thread
   std::optional<std::int32_t> pid;
+  // Only this run of `pid` (its process start time, ArchiveFileInfo::process_start_ns).
+  std::optional<std::int64_t> process_start_ns;
+  // Only these apps (empty: every app). Archive files of other apps are not even scanned
+  // for records.
+  std::vector<std::string> apps;
   std::optional<std::array<std::uint8_t, 16>> trace_id;
   // Asked once per call site (and file): whether the site's records may pass. Empty: all.
   std::function<bool(std::string_view tag, Level level)> site;
@@ -164,6 +169,9 @@ struct RingInfo {
   std::uint64_t sites_dropped = 0;
   std::uint64_t dropped_site_table_full = 0;  // records of the sites not defined
   std::optional<CrashInfo> crash;             // state crashed, and the report is intact
+  // Per slot: the records whose sequence is below this are in the process's archive (its
+  // flusher wrote them); 0: none. Records at or above it are in the ring only, so far.
+  std::vector<std::uint64_t> archived_seq;
 };
 
 class RingReader {
@@ -228,6 +236,17 @@ struct ArchiveFileInfo {
   bool header_ok = false;  // false: the header frame was damaged (records still read)
   // A file recovered from the ring of a process that crashed carries its crash report.
   std::optional<CrashInfo> crash;
+  // From the chunk indexes scanned so far (no record decoded, whatever the filter): how many
+  // records the file holds and their time range (0, 0 with none); from its loss markers,
+  // how many records its process lost.
+  std::uint64_t records = 0;
+  std::int64_t first_ns = 0, last_ns = 0;
+  std::uint64_t lost_records = 0;
+  // How the process ended, if this file says: it shut down (exited), or recovery found its
+  // ring left behind without a crash report (killed). end_ns: when; 0 if unknown.
+  enum class End : std::uint8_t { none, exited, killed };
+  End end = End::none;
+  std::int64_t end_ns = 0;
 };
 
 class ArchiveReader {

@@ -93,6 +93,29 @@ bool Flusher::drain_once() {
   return ok;
 }
 
+std::vector<std::byte> end_payload(EndHow how, std::int64_t time_ns) {
+  EndRecord end{};
+  end.time_ns = time_ns;
+  end.how = static_cast<std::uint32_t>(how);
+  std::vector<std::byte> payload(sizeof end);
+  std::memcpy(payload.data(), &end, sizeof end);
+  return payload;
+}
+
+bool Flusher::write_end(EndHow how) {
+  // Only into a file this process already wrote: a run that logged nothing leaves no file.
+  if (files_.files_created() == 0 || files_.at_file_start()) return true;
+  frames_.clear();
+  (void)append_frame(frames_, static_cast<std::uint16_t>(FrameType::end), 0,
+                     end_payload(how, sys::realtime_ns()));
+  if (const int err = files_.append(frames_, now_ns_, mono_ns_); err != 0) {
+    disk_failed(err);
+    return false;
+  }
+  bytes_written_.fetch_add(frames_.size(), std::memory_order_relaxed);
+  return true;
+}
+
 void Flusher::add_frame(FrameType type, std::vector<std::byte> payload) {
   extra_frames_.emplace_back(type, std::move(payload));
 }
@@ -143,6 +166,7 @@ void Flusher::run() {
       ok = pass(flush_requested || stopping || interval_up, flush_requested || stopping);
       // On disk, not only in the page cache: the last file at stop, and the current one when
       // a flush asked for it. A write-back error (EIO) is a failed write.
+      if (stopping && ok && settings_.end_frame_at_stop) ok = write_end(EndHow::exited);
       if (stopping || durable) {
         if (const int err = stopping ? files_.close_current() : files_.sync(); err != 0) {
           disk_failed(err);

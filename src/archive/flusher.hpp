@@ -82,7 +82,13 @@ struct FlusherSettings {
   // have a deadline of their own, shorter than the archive's interval). Empty: nothing.
   std::int64_t tick_ns = 0;
   std::function<void(bool final)> each_tick;
+  // At stop, an end frame (EndHow::exited) after the last records, if any file was written:
+  // how `logcat runs` tells an exit from a kill. The logger's flusher only (not recovery's).
+  bool end_frame_at_stop = false;
 };
+
+// An end frame's payload.
+[[nodiscard]] std::vector<std::byte> end_payload(EndHow how, std::int64_t time_ns);
 
 class Flusher {
  public:
@@ -106,6 +112,8 @@ class Flusher {
   // our own (the crash report) after the file header, into a file of its own.
   void resume_from_archived();
   void add_frame(FrameType type, std::vector<std::byte> payload);
+  // Appends an end frame to the current file now (nothing if no file is open).
+  bool write_end(EndHow how);
   // One pass that writes everything, then closes the file. Returns whether all was written.
   bool drain_once();
   [[nodiscard]] const FlusherSettings& settings() const noexcept { return settings_; }

@@ -86,6 +86,10 @@ Recovered recover_ring(const std::string& ring_path, FileSettings files, int zst
     flusher.add_frame(
         FrameType::crash,
         std::vector<std::byte>(report, report + (ring::kPageBytes - ring::kCrashOffset)));
+  } else {
+    // Dead without a report and without shutting down: killed (SIGKILL, the OOM killer),
+    // or _exit() past the logger. When is not known; the last record's time is the best.
+    flusher.add_frame(FrameType::end, end_payload(EndHow::killed, 0));
   }
   const bool ok = flusher.drain_once();
   Stats stats;

@@ -308,6 +308,7 @@ std::string start_locked(const Config& config) {
   if (ring != nullptr && (archive || console != nullptr)) {
     archive::FlusherSettings settings;
     settings.archive = archive;
+    settings.end_frame_at_stop = archive;
     settings.files = archive::file_settings(config, ring::sanitize_app(app));
     settings.zstd_level = config.zstd_level;
     settings.interval_ns = std::int64_t{config.flush_interval_ms} * 1'000'000;

@@ -21,7 +21,19 @@ enum class FrameType : std::uint16_t {
   losses = 4,        // records that were lost, and why
   chunk_filter = 5,  // what the next chunk holds, for readers that look for little in much
   crash = 6,         // the crash report of a process whose ring was recovered
+  end = 7,           // how the process ended (EndRecord); the last frame of its last file
 };
+
+// end payload. Written by the flusher when the logger shuts down (the process exits), and by
+// recovery into the file of a dead process that left no crash report (killed). A run with
+// neither an end frame nor a crash frame has not ended yet, or ended without a trace.
+enum class EndHow : std::uint32_t { exited = 1, killed = 2 };
+struct EndRecord {
+  std::int64_t time_ns;  // wall clock; 0: unknown (killed: the last record's time is the best)
+  std::uint32_t how;     // EndHow
+  std::uint32_t reserved;
+};
+static_assert(sizeof(EndRecord) == 16);
 
 // file_header payload: this struct, then app, host and library version (not NUL-terminated).
 struct FileHeader {

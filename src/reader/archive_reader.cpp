@@ -271,7 +271,14 @@ bool ArchiveReader::Impl::index_chunk(std::size_t file_index, const archive::Fra
   }
   // What the index can rule out without decompressing: the writer, the time range, the
   // levels present, the threads, the trace ids (a Bloom filter: "absent" is certain).
-  bool possible = !(filter.pid && f.info.header_ok && f.info.pid != *filter.pid) &&
+  if (index.record_count != 0) {
+    if (f.info.records == 0 || index.min_ns < f.info.first_ns) f.info.first_ns = index.min_ns;
+    if (f.info.records == 0 || index.max_ns > f.info.last_ns) f.info.last_ns = index.max_ns;
+    f.info.records += index.record_count;
+  }
+  bool possible = !(f.info.header_ok && !reader::process_passes(filter, f.info.pid,
+                                                                 f.info.process_start_ns,
+                                                                 f.info.app)) &&
                   index.max_ns >= filter.since_ns && index.min_ns < filter.until_ns;
   std::uint64_t at_level = 0;
   for (std::size_t l = static_cast<std::size_t>(filter.min_level); l < 8; ++l) {
@@ -392,6 +399,7 @@ void ArchiveReader::Impl::read_losses(FileState& f, const archive::FrameView& fr
         e.cause >= 1 && e.cause <= 6 ? static_cast<LossCause>(e.cause) : LossCause::overwritten;
     loss.corrupt_bytes = loss.cause == LossCause::corrupt ? e.bytes : 0;
     loss.time_ns = e.time_ns;
+    f.info.lost_records += loss.records;
     losses.push_back(loss);
   }
 }
@@ -525,6 +533,22 @@ std::size_t ArchiveReader::Impl::scan_file(std::size_t file_index) {
                      "bad crash report");
         }
         break;
+      case archive::FrameType::end: {
+        archive::EndRecord end{};
+        std::span<const std::byte> payload = frame->payload;
+        if (payload.size() >= sizeof end && take(payload, end) &&
+            (end.how == static_cast<std::uint32_t>(archive::EndHow::exited) ||
+             end.how == static_cast<std::uint32_t>(archive::EndHow::killed))) {
+          f.info.end = end.how == static_cast<std::uint32_t>(archive::EndHow::exited)
+                           ? ArchiveFileInfo::End::exited
+                           : ArchiveFileInfo::End::killed;
+          f.info.end_ns = end.time_ns;
+        } else {
+          add_damage(f, base + frame->offset, archive::kFrameHeaderBytes + frame->payload.size(),
+                     "bad end frame");
+        }
+        break;
+      }
       default:
         ++counters.unknown_frames;
         break;

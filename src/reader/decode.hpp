@@ -58,6 +58,15 @@ inline bool record_passes(const ReadFilter& filter, std::int64_t time_ns, std::u
          (trace != nullptr && std::equal(filter.trace_id->begin(), filter.trace_id->end(), trace));
 }
 
+// The process facts of a ReadFilter (pid, run, app), for a whole file or ring at once.
+inline bool process_passes(const ReadFilter& filter, std::int32_t pid, std::int64_t start_ns,
+                           std::string_view app) {
+  if (filter.pid && pid != *filter.pid) return false;
+  if (filter.process_start_ns && start_ns != *filter.process_start_ns) return false;
+  return filter.apps.empty() ||
+         std::find(filter.apps.begin(), filter.apps.end(), app) != filter.apps.end();
+}
+
 // Decodes the arguments in [data, data + size) into `record.fields` (unless `fields` is
 // false: then they are left empty) and formats `record.message`. Returns false if the bytes
 // do not match the site's argument types.

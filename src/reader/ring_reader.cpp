@@ -69,6 +69,7 @@ struct RingReader::Impl {
   }
 
   const RingHeader& header() const { return *reinterpret_cast<const RingHeader*>(base); }
+  std::string_view app() const { return {header().app, strnlen(header().app, sizeof header().app)}; }
   const SlotHeader& slot(std::uint32_t i) const {
     return reinterpret_cast<const SlotHeader*>(base + layout.slot_headers_offset)[i];
   }
@@ -164,7 +165,8 @@ std::size_t RingReader::Impl::read_slot(std::uint32_t index,
       if (!verdict->second ||
           !reader::record_passes(impl.filter, r.time_ns, c.tid,
                                  r.has_trace ? r.trace_id.data() : nullptr) ||
-          (impl.filter.pid && *impl.filter.pid != impl.header().pid)) {
+          !reader::process_passes(impl.filter, impl.header().pid, impl.header().start_time_ns,
+                                  impl.app())) {
         return true;
       }
       r.tid = c.tid;
@@ -326,6 +328,10 @@ RingInfo RingReader::info() const {
   info.dropped_after_exit = h.dropped_after_exit.load(std::memory_order_relaxed);
   info.sites_dropped = h.sites_dropped.load(std::memory_order_relaxed);
   info.dropped_site_table_full = h.dropped_site_table_full.load(std::memory_order_relaxed);
+  info.archived_seq.resize(info.slot_count);
+  for (std::uint32_t i = 0; i < info.slot_count; ++i) {
+    info.archived_seq[i] = impl_->slot(i).archived_seq.load(std::memory_order_relaxed);
+  }
   if (info.state == RingState::crashed && impl_->size >= ring::kPageBytes) {
     info.crash = reader::parse_crash_report(
         {impl_->base + ring::kCrashOffset, ring::kPageBytes - ring::kCrashOffset});

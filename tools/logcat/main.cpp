@@ -20,6 +20,7 @@
 #include <limits>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -29,6 +30,7 @@
 #include "commands.hpp"
 #include "export.hpp"
 #include "render.hpp"
+#include "runs.hpp"
 #include "select.hpp"
 #include "sources.hpp"
 #include "spans.hpp"
@@ -71,8 +73,12 @@ struct Args {
   std::vector<std::string> positional;  // inputs and filterspecs
   std::string level = "trace", regex, since, until, trace, span;
   std::vector<std::uint32_t> threads;
-  std::vector<std::string> fields;
+  std::vector<std::string> fields, apps;
   int pid = 0;
+  std::optional<int> run;  // --run N
+  // Every ring file of the ring directory is an input too (with no input named): for a
+  // trace, a run, the list of runs.
+  bool all_rings = false;
   // Printing only.
   std::string output = "text", colour = "auto";
   bool utc = false, follow = false, no_symbols = false;
@@ -107,6 +113,11 @@ void add_selection_options(CLI::App& app, Args& a) {
                  "(repeatable; all must match)");
   app.add_option("-p,--pid", a.pid,
                  "only this process; adds its ring file (from $BBX_DIR) to the inputs");
+  app.add_option("--app", a.apps, "only this app's records (repeatable)");
+  app.add_option("--run", a.run,
+                 "only one run (a process's life) of the app, as journalctl's -b: 0 the current "
+                 "or last, -1 the one before, 1 the first; see logcat runs")
+      ->allow_extra_args(false);
   app.add_flag("--utc", a.utc, "times in UTC (default: local time)");
   app.add_flag("--no-symbols", a.no_symbols,
                "crash stacks as module, build id and offset only (do not read the modules' files)");
@@ -169,6 +180,8 @@ int select(Args& a, logcat::Selection& sel, std::vector<std::string>& inputs) {
     sel.fields.emplace_back(f.substr(0, eq), f.substr(eq + 1));
   }
   sel.read.tids = a.threads;
+  sel.read.apps = a.apps;
+  if (a.run) a.all_rings = true;
   auto specs = std::make_shared<logcat::Filterspecs>();
   for (const auto& p : a.positional) {
     struct stat st {};
@@ -210,7 +223,7 @@ int select(Args& a, logcat::Selection& sel, std::vector<std::string>& inputs) {
     } else {
       inputs.push_back(found.back());
     }
-  } else if (!explicit_inputs && (!a.trace.empty() || !a.span.empty())) {
+  } else if (!explicit_inputs && (!a.trace.empty() || !a.span.empty() || a.all_rings)) {
     // One trace from the default inputs: its newest records may not be archived yet, so
     // every ring file too (live processes, and dead ones not yet recovered); each record is
     // still shown once.
@@ -522,6 +535,18 @@ int main(int argc, char** argv) {
                       "where the archive files go (default: BBX_ARCHIVE_DIR or the default "
                       "archive directory)");
   recover->add_option("--app", recover_app, "only this app's ring files");
+  CLI::App* runs = app.add_subcommand(
+      "runs",
+      "every run (a process's life) in the inputs: app, pid, start, end, how it ended "
+      "(exited, crashed with a signal, killed, running), records and losses; from the "
+      "archives' indexes and the ring files, no record decoded");
+  Args runs_args;
+  runs_args.all_rings = true;
+  runs->add_option("inputs", runs_args.positional, "archive files or directories, ring files");
+  runs->add_option("--app", runs_args.apps, "only this app's runs (repeatable)");
+  runs->add_flag("--utc", runs_args.utc, "times in UTC (default: local time)");
+  runs->add_option("-o,--output", runs_args.output, "text (a table, default) or json (a line each)")
+      ->check(CLI::IsMember({"text", "json"}));
   app.require_subcommand(0, 1);
   try {
     app.parse(argc, argv);
@@ -532,7 +557,7 @@ int main(int argc, char** argv) {
   if (*verify) return logcat::run_verify(verify_paths);
   if (*recover) return logcat::run_recover(recover_dir, recover_archive, recover_app);
 
-  Args& a = *stats ? stats_args : args;
+  Args& a = *stats ? stats_args : *runs ? runs_args : args;
   logcat::Selection selection;
   std::vector<std::string> paths;
   if (const int rc = select(a, selection, paths); rc != 0) return rc;
@@ -551,6 +576,30 @@ int main(int argc, char** argv) {
     }
     return inputs;
   };
+  if (*runs) {
+    const auto inputs = open_inputs(selection, true);
+    const int rc = logcat::run_runs(*inputs, a.apps, a.utc, a.output == "json");
+    return rc == 0 && unopened ? 1 : rc;
+  }
+  if (a.run) {
+    // The run's process: its pid and start time select its records in every input.
+    logcat::Selection any;
+    any.read.apps = a.apps;
+    any.read.pid = selection.read.pid;
+    const std::vector<logcat::Run> all = logcat::find_runs(*open_inputs(any, false), a.apps);
+    std::vector<logcat::Run> of_pid;
+    for (const auto& r : all) {
+      if (!any.read.pid || r.pid == *any.read.pid) of_pid.push_back(r);
+    }
+    std::string error;
+    const logcat::Run* run = logcat::pick_run(of_pid, *a.run, error);
+    if (run == nullptr) {
+      std::fprintf(stderr, "logcat: %s\n", error.c_str());
+      return 1;
+    }
+    selection.read.pid = run->pid;
+    selection.read.process_start_ns = run->start_ns;
+  }
   if (selection.span && !selection.read.trace_id) {
     // --span alone: its trace is that of the first record in the span (whatever the other
     // filters say).

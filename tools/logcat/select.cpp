@@ -42,6 +42,7 @@ bool Selection::pass_read_filter(const Record& r) const {
     return false;
   }
   if (f.pid && r.pid != *f.pid) return false;
+  if (f.process_start_ns && r.process_start_ns != *f.process_start_ns) return false;
   return !f.trace_id || (r.has_trace && r.trace_id == *f.trace_id);
 }
 

@@ -35,6 +35,10 @@ bool is_ring_file(const std::string& path) { return file_kind(path) == FileKind:
 bool Inputs::add_ring(const std::string& path, std::string& error) {
   auto reader = blackbox::RingReader::open(path, &error);
   if (!reader) return false;
+  const auto& apps = selection_.read.apps;
+  if (!apps.empty() && std::find(apps.begin(), apps.end(), reader->info().app) == apps.end()) {
+    return true;  // another app's: not an input of this selection
+  }
   rings_.push_back(std::move(reader));
   corrupt_reported_.push_back(0);
   return true;
@@ -308,6 +312,22 @@ std::vector<blackbox::ArchiveFileInfo> Inputs::archive_files() const {
   for (const auto& a : archives_) {
     const auto f = a->files();
     out.insert(out.end(), f.begin(), f.end());
+  }
+  return out;
+}
+
+std::vector<std::tuple<blackbox::RingInfo, Inputs::RingOnly, std::uint64_t>>
+Inputs::ring_counts() {
+  std::vector<std::tuple<blackbox::RingInfo, RingOnly, std::uint64_t>> out;
+  for (const auto& ring : rings_) {
+    const blackbox::RingInfo info = ring->info();
+    RingOnly only;
+    ring->poll([&](const Record& r) {
+      if (r.slot < info.archived_seq.size() && r.sequence < info.archived_seq[r.slot]) return;
+      ++only.records;
+      only.last_ns = std::max(only.last_ns, r.time_ns);
+    });
+    out.emplace_back(info, only, ring->lost_records());
   }
   return out;
 }

@@ -62,6 +62,14 @@ class Inputs {
   [[nodiscard]] std::vector<blackbox::Loss> losses() const;
   [[nodiscard]] std::vector<blackbox::ArchiveFileInfo> archive_files() const;
   [[nodiscard]] std::vector<blackbox::RingInfo> rings() const;
+  // Each ring with what it alone holds (records its process has not archived yet: their
+  // count and last time) and the records it lost. Reads the rings (for `logcat runs`).
+  struct RingOnly {
+    std::uint64_t records = 0;
+    std::int64_t last_ns = 0;
+  };
+  [[nodiscard]] std::vector<std::tuple<blackbox::RingInfo, RingOnly, std::uint64_t>>
+  ring_counts();
   [[nodiscard]] std::uint64_t duplicates_dropped() const { return duplicates_; }
 
  private:

@@ -1,0 +1,168 @@
+#include "runs.hpp"
+
+#include <fmt/format.h>
+#include <signal.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <ctime>
+#include <map>
+#include <set>
+#include <tuple>
+
+#include "json.hpp"
+#include "render.hpp"
+
+namespace logcat {
+namespace {
+
+using Key = std::tuple<std::string, std::int32_t, std::int64_t>;  // app, pid, start
+
+std::string signal_text(int signal) {
+  const char* abbrev = sigabbrev_np(signal);
+  return abbrev != nullptr ? std::string("SIG") + abbrev : "signal " + std::to_string(signal);
+}
+
+std::string clock_text(std::int64_t ns, bool utc) {
+  if (ns == 0) return "-";
+  const auto seconds = static_cast<std::time_t>(ns / 1'000'000'000);
+  std::tm tm{};
+  if (utc) {
+    gmtime_r(&seconds, &tm);
+  } else {
+    localtime_r(&seconds, &tm);
+  }
+  char buf[40];
+  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", &tm);
+  return fmt::format("{}.{:03}{}", buf, (ns / 1'000'000) % 1000, utc ? "Z" : "");
+}
+
+std::string grouped(std::uint64_t n) { return fmt::format(std::locale("C"), "{:L}", n); }
+
+}  // namespace
+
+std::vector<Run> find_runs(Inputs& inputs, const std::vector<std::string>& apps) {
+  std::map<Key, Run> runs;
+  auto run_of = [&](const std::string& app, const std::string& host, std::int32_t pid,
+                    std::int64_t start) -> Run& {
+    Run& r = runs[{app, pid, start}];
+    r.app = app;
+    r.host = host;
+    r.pid = pid;
+    r.start_ns = start;
+    return r;
+  };
+  inputs.scan();
+  for (const blackbox::ArchiveFileInfo& f : inputs.archive_files()) {
+    if (!f.header_ok) continue;  // whose run it is, is not known
+    if (!apps.empty() && std::find(apps.begin(), apps.end(), f.app) == apps.end()) continue;
+    Run& r = run_of(f.app, f.host, f.pid, f.process_start_ns);
+    r.records += f.records;
+    r.lost += f.lost_records;
+    r.last_record_ns = std::max(r.last_record_ns, f.last_ns);
+    if (f.crash) {
+      r.how = "crashed: " + signal_text(f.crash->signal);
+      r.end_ns = f.crash->time_ns;
+    } else if (f.end != blackbox::ArchiveFileInfo::End::none && r.how.rfind("crashed", 0) != 0) {
+      r.how = f.end == blackbox::ArchiveFileInfo::End::exited ? "exited" : "killed";
+      r.end_ns = f.end_ns;
+    }
+  }
+  for (const auto& [info, unarchived, lost] : inputs.ring_counts()) {
+    Run& r = run_of(info.app, info.host, info.pid, info.start_time_ns);
+    r.records += unarchived.records;
+    r.last_record_ns = std::max(r.last_record_ns, unarchived.last_ns);
+    r.lost += lost;
+    if (info.crash) {
+      r.how = "crashed: " + signal_text(info.crash->signal);
+      r.end_ns = info.crash->time_ns;
+    } else if (info.state == blackbox::RingState::exited) {
+      r.how = "exited";
+    } else if (info.process_alive) {
+      r.how = "running";
+      r.running = true;
+    } else if (r.how.empty()) {
+      r.how = "killed";  // its ring is left, live, by a process that is gone
+    }
+  }
+  std::vector<Run> out;
+  for (auto& [key, r] : runs) {
+    if (r.how.empty()) {
+      // Nothing says how it ended: is it still there (its ring elsewhere)?
+      const bool alive = r.pid > 0 && (kill(r.pid, 0) == 0 || errno == EPERM);
+      r.how = alive && r.last_record_ns != 0 ? "running?" : "unknown";
+    }
+    if (!r.running && r.end_ns == 0) r.end_ns = r.last_record_ns;
+    out.push_back(std::move(r));
+  }
+  std::stable_sort(out.begin(), out.end(), [](const Run& a, const Run& b) {
+    return std::tie(a.start_ns, a.pid) < std::tie(b.start_ns, b.pid);
+  });
+  std::map<std::string, int> per_app;
+  for (const Run& r : out) ++per_app[r.app];
+  std::map<std::string, int> seen;
+  for (Run& r : out) r.index = ++seen[r.app] - per_app[r.app];
+  return out;
+}
+
+const Run* pick_run(const std::vector<Run>& runs, int n, std::string& error) {
+  std::set<std::string> apps;
+  for (const Run& r : runs) apps.insert(r.app);
+  if (apps.size() > 1) {
+    std::string names;
+    for (const auto& a : apps) names += (names.empty() ? "" : ", ") + a;
+    error = "--run: the inputs hold runs of several apps (" + names + "); name one with --app";
+    return nullptr;
+  }
+  const auto count = static_cast<int>(runs.size());
+  const int at = n > 0 ? n - 1 : count - 1 + n;  // 1 the first; 0 the last, -1 before it
+  if (runs.empty() || at < 0 || at >= count) {
+    error = fmt::format("--run {}: no such run ({} run{} in the inputs; see logcat runs)", n,
+                        count, count == 1 ? "" : "s");
+    return nullptr;
+  }
+  return &runs[static_cast<std::size_t>(at)];
+}
+
+int run_runs(Inputs& inputs, const std::vector<std::string>& apps, bool utc, bool json) {
+  const std::vector<Run> runs = find_runs(inputs, apps);
+  Output out;
+  Text& t = out.buffer();
+  if (json) {
+    for (const Run& r : runs) {
+      t += "{\"run\":";
+      blackbox::text::append_int(r.index, t);
+      blackbox::text::string_member("app", r.app, t);
+      blackbox::text::string_member("host", r.host, t);
+      blackbox::text::int_member("pid", r.pid, t);
+      blackbox::text::int_member("start_ns", r.start_ns, t);
+      blackbox::text::int_member("end_ns", r.running ? 0 : r.end_ns, t);
+      blackbox::text::string_member("ended", r.how, t);
+      blackbox::text::int_member("records", r.records, t);
+      blackbox::text::int_member("lost", r.lost, t);
+      t += "}\n";
+    }
+  } else {
+    std::size_t app_width = 3;
+    for (const Run& r : runs) app_width = std::max(app_width, r.app.size());
+    t += fmt::format("{:>4}  {:<{}}  {:>7}  {:<23}  {:<23}  {:<18} {:>12} {:>8}\n", "RUN", "APP",
+                     app_width, "PID", "START", "END", "ENDED", "RECORDS", "LOST");
+    for (const Run& r : runs) {
+      t += fmt::format("{:>4}  ", r.index);
+      Text name(64);  // an app name is untrusted text
+      append_printable(r.app, name);
+      t += name.view();
+      t.append(app_width > name.size() ? app_width - name.size() : 0, ' ');
+      t += fmt::format("  {:>7}  {:<23}  {:<23}  {:<18} {:>12} {:>8}\n", r.pid,
+                       clock_text(r.start_ns, utc), r.running ? "-" : clock_text(r.end_ns, utc),
+                       r.how, grouped(r.records), grouped(r.lost));
+      if (!out.commit()) break;
+    }
+  }
+  out.flush();
+  if (out.failed()) return 1;
+  return inputs.damaged() ? 1 : 0;
+}
+
+}  // namespace logcat
