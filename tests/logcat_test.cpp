@@ -1098,11 +1098,10 @@ TEST(LogcatRuns, ExitedCrashedKilledAndLiveRunsOfOneApp) {
   ASSERT_EQ(mkdir(archive.c_str(), 0700), 0);
   const rlimit no_core{0, 0};
   setrlimit(RLIMIT_CORE, &no_core);
-  const std::vector<std::pair<std::string, std::string>> env = {
-      {"BBX_DIR", rings},
-      {"BBX_ARCHIVE_DIR", archive},
-      let_segv_through("ASAN_OPTIONS"),
-      let_segv_through("TSAN_OPTIONS")};
+  const std::vector<std::pair<std::string, std::string>> env = {{"BBX_DIR", rings},
+                                                                {"BBX_ARCHIVE_DIR", archive},
+                                                                let_segv_through("ASAN_OPTIONS"),
+                                                                let_segv_through("TSAN_OPTIONS")};
   auto run = [&](const std::vector<std::string>& lines, bool kill_it) {
     Child writer({helper(), "echo-log"}, env);
     writer.read_until("ready");
@@ -1152,8 +1151,8 @@ TEST(LogcatRuns, ExitedCrashedKilledAndLiveRunsOfOneApp) {
   }
   EXPECT_NE(lines[4].find(" " + std::to_string(live.pid()) + "  "), std::string::npos);
   // --run: the records of one run; 0 the live one, -1 the killed one, 1 the first.
-  const std::string logcat_env = fmt::format("BBX_DIR={} BBX_ARCHIVE_DIR={} {} --color=never -o raw",
-                                             rings, archive, BBX_LOGCAT);
+  const std::string logcat_env = fmt::format(
+      "BBX_DIR={} BBX_ARCHIVE_DIR={} {} --color=never -o raw", rings, archive, BBX_LOGCAT);
   EXPECT_EQ(shell(logcat_env + " --run 0").out, "ready\nnow\n");
   EXPECT_EQ(shell(logcat_env + " --run -1").out, "ready\nx\ny\n");
   EXPECT_EQ(shell(logcat_env + " --run -2").out, "ready\na\ncrash!\n");
@@ -1163,9 +1162,88 @@ TEST(LogcatRuns, ExitedCrashedKilledAndLiveRunsOfOneApp) {
   EXPECT_EQ(none.status, 1);
   EXPECT_EQ(none.out, "logcat: --run -4: no such run (4 runs in the inputs; see logcat runs)\n");
   EXPECT_EQ(shell(logcat_env + " --app other --run 0").status, 1);
-  const Output json =
-      shell(fmt::format("BBX_DIR={} BBX_ARCHIVE_DIR={} {} runs -o json", rings, archive, BBX_LOGCAT));
+  const Output json = shell(
+      fmt::format("BBX_DIR={} BBX_ARCHIVE_DIR={} {} runs -o json", rings, archive, BBX_LOGCAT));
   EXPECT_NE(json.out.find("\"ended\":\"crashed: SIGSEGV\",\"records\":3,\"lost\":0}"),
             std::string::npos)
       << json.out;
+}
+
+// --show-cursor, --after-cursor, --cursor-file: a script resumes exactly after the last
+// record it saw, each record once, while the archive rotates and records it saw in the ring
+// move into the archive.
+TEST(LogcatCursor, ResumesAfterTheCursorAcrossRotationAndArchiving) {
+  const std::string dir = blackbox::test::make_temp_dir("cursor");
+  blackbox::Config c = blackbox::Config::from_env();
+  c.app = "cursor";
+  c.archive_dir = dir;
+  c.rotate_bytes = 64 << 10;
+  c.flush_interval_ms = 60'000;  // only flush() writes the archive
+  ASSERT_TRUE(blackbox::init(c).ok());
+  std::uint64_t n = 0, x = 88172645463325252ull;
+  auto log = [&](int count) {  // "n <i> <random>": incompressible enough to rotate
+    for (int i = 0; i < count; ++i, ++n) {
+      x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+      BBX_INFO("n {} {}", n, x);
+    }
+  };
+  auto numbers = [](const std::string& out, std::string* cursor) {
+    std::vector<std::uint64_t> got;
+    for (const std::string& line : lines_of(out)) {
+      if (line.starts_with("-- cursor: ")) {
+        *cursor = line.substr(11);
+      } else {
+        got.push_back(std::stoull(line.substr(2)));
+      }
+    }
+    return got;
+  };
+  auto range = [](std::uint64_t from, std::uint64_t to) {
+    std::vector<std::uint64_t> v;
+    for (std::uint64_t i = from; i < to; ++i) v.push_back(i);
+    return v;
+  };
+  const std::string base =
+      fmt::format("{} {} -p {} -o raw --color=never ", BBX_LOGCAT, dir, getpid());
+  log(1000);
+  ASSERT_TRUE(blackbox::flush());
+  log(500);  // in the ring only
+  std::string cursor1, cursor2, unused;
+  EXPECT_EQ(numbers(shell(base + "--show-cursor").out, &cursor1), range(0, 1500));
+  ASSERT_TRUE(cursor1.starts_with("c1.")) << cursor1;
+  // Nothing new: nothing, and the same place.
+  EXPECT_EQ(numbers(shell(base + "--show-cursor --after-cursor " + cursor1).out, &cursor2),
+            range(0, 0));
+  EXPECT_EQ(cursor2, cursor1);
+  log(20'000);  // the ring's 500 and these are archived, in more than one file
+  ASSERT_TRUE(blackbox::flush());
+  log(300);
+  std::size_t files = 0;
+  for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator(dir)) ++files;
+  EXPECT_GE(files, 2u);
+  EXPECT_EQ(numbers(shell(base + "--show-cursor --after-cursor " + cursor1).out, &cursor2),
+            range(1500, 21'800));
+  // The archive alone (the ring not an input) from the same cursor: what was flushed.
+  EXPECT_EQ(
+      numbers(shell(fmt::format("{} {} -o raw --after-cursor {}", BBX_LOGCAT, dir, cursor1)).out,
+              &unused),
+      range(1500, 21'500));
+  // --cursor-file: from the start when it does not exist, then after what it holds.
+  const std::string file = dir + "/../cursor.txt";
+  EXPECT_EQ(numbers(shell(base + "--cursor-file " + file).out, &unused), range(0, 21'800));
+  struct stat st {};
+  ASSERT_EQ(stat(file.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  EXPECT_EQ(numbers(shell(base + "--cursor-file " + file).out, &unused), range(0, 0));
+  log(7);
+  EXPECT_EQ(numbers(shell(base + "--cursor-file " + file).out, &unused), range(21'800, 21'807));
+  EXPECT_EQ(numbers(shell(base + "--cursor-file " + file + " -n 3").out, &unused), range(0, 0));
+  log(5);
+  EXPECT_EQ(numbers(shell(base + "--cursor-file " + file + " -n 3").out, &unused),
+            range(21'809, 21'812));
+  // A cursor is checked: anything else is a usage error.
+  const Output bad = shell(base + "--after-cursor c1.zz");
+  EXPECT_EQ(bad.status, 2);
+  EXPECT_EQ(bad.out, "logcat: bad cursor \"c1.zz\" (as --show-cursor printed it; see --help)\n");
+  blackbox::shutdown();
 }

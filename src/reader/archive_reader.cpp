@@ -276,10 +276,10 @@ bool ArchiveReader::Impl::index_chunk(std::size_t file_index, const archive::Fra
     if (f.info.records == 0 || index.max_ns > f.info.last_ns) f.info.last_ns = index.max_ns;
     f.info.records += index.record_count;
   }
-  bool possible = !(f.info.header_ok && !reader::process_passes(filter, f.info.pid,
-                                                                 f.info.process_start_ns,
-                                                                 f.info.app)) &&
-                  index.max_ns >= filter.since_ns && index.min_ns < filter.until_ns;
+  bool possible =
+      !(f.info.header_ok &&
+        !reader::process_passes(filter, f.info.pid, f.info.process_start_ns, f.info.app)) &&
+      index.max_ns >= filter.since_ns && index.min_ns < filter.until_ns;
   std::uint64_t at_level = 0;
   for (std::size_t l = static_cast<std::size_t>(filter.min_level); l < 8; ++l) {
     at_level += index.level_counts[l];

@@ -69,7 +69,9 @@ struct RingReader::Impl {
   }
 
   const RingHeader& header() const { return *reinterpret_cast<const RingHeader*>(base); }
-  std::string_view app() const { return {header().app, strnlen(header().app, sizeof header().app)}; }
+  std::string_view app() const {
+    return {header().app, strnlen(header().app, sizeof header().app)};
+  }
   const SlotHeader& slot(std::uint32_t i) const {
     return reinterpret_cast<const SlotHeader*>(base + layout.slot_headers_offset)[i];
   }

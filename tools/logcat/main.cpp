@@ -28,6 +28,7 @@
 #include "../common/truncation_guard.hpp"
 #include "blackbox/config.hpp"
 #include "commands.hpp"
+#include "cursor.hpp"
 #include "export.hpp"
 #include "render.hpp"
 #include "runs.hpp"
@@ -84,6 +85,9 @@ struct Args {
   bool utc = false, follow = false, no_symbols = false;
   std::size_t last_n = 0;
   double interval_s = 0.2;
+  bool show_cursor = false;
+  std::string after_cursor, cursor_file;
+  std::optional<logcat::Cursor> cursor;  // where to resume (--after-cursor, --cursor-file)
   // The configured archive directory when no input was named: it may hold nothing yet.
   std::string implicit_archive_dir;
 };
@@ -157,6 +161,22 @@ int select(Args& a, logcat::Selection& sel, std::vector<std::string>& inputs) {
     }
     *out = *t;
   }
+  if (!a.after_cursor.empty()) {
+    a.cursor = logcat::Cursor::parse(a.after_cursor);
+    if (!a.cursor) {
+      std::fprintf(stderr, "logcat: bad cursor \"%s\" (as --show-cursor printed it; see --help)\n",
+                   a.after_cursor.c_str());
+      return 2;
+    }
+  } else if (!a.cursor_file.empty()) {
+    if (const std::string error = logcat::read_cursor_file(a.cursor_file, a.cursor);
+        !error.empty()) {
+      std::fprintf(stderr, "logcat: %s\n", error.c_str());
+      return 2;
+    }
+  }
+  // Nothing before the cursor's floor is after it: the readers start there.
+  if (a.cursor) sel.read.since_ns = std::max(sel.read.since_ns, a.cursor->floor_ns());
   if (!a.trace.empty()) {
     sel.read.trace_id = logcat::parse_trace(a.trace);
     if (!sel.read.trace_id) {
@@ -390,7 +410,21 @@ int print_records(Args& a, const logcat::Selection& selection, logcat::Inputs& i
   if (a.output == "otlp") exporter = logcat::make_otlp_exporter(process_lookup(inputs));
   if (a.output == "chrome") exporter = logcat::make_chrome_exporter(process_lookup(inputs));
   logcat::Output out;
+  // --show-cursor and --cursor-file: the cursor after the last record printed.
+  logcat::Cursor cursor = a.cursor.value_or(logcat::Cursor{});
+  const bool keep_cursor = a.show_cursor || !a.cursor_file.empty();
+  auto after_cursor = [&](const Record& r) { return !a.cursor || !a.cursor->seen(r); };
+  auto save_cursor = [&] {
+    if (a.cursor_file.empty() || cursor.empty()) return true;
+    if (const std::string error = logcat::write_cursor_file(a.cursor_file, cursor);
+        !error.empty()) {
+      std::fprintf(stderr, "logcat: %s\n", error.c_str());
+      return false;
+    }
+    return true;
+  };
   auto print = [&](const Record& r) {
+    if (keep_cursor) cursor.advance(r);
     if (exporter) {
       exporter->add(r, out.buffer());
     } else {
@@ -433,10 +467,11 @@ int print_records(Args& a, const logcat::Selection& selection, logcat::Inputs& i
     const bool tree = a.output == "text";
     print_trace(selection, inputs, tree, colour, a.utc, out, print);
   } else if (a.last_n == 0) {
-    inputs.read_all(print_in_time);
+    inputs.read_all([&](const Record& r) { return !after_cursor(r) || print_in_time(r); });
   } else {
     std::deque<Record> last;  // the last N, as they go by
     inputs.read_all([&](const Record& r) {
+      if (!after_cursor(r)) return true;
       if (last.size() == a.last_n) last.pop_front();
       last.push_back(r);
       return true;
@@ -470,7 +505,8 @@ int print_records(Args& a, const logcat::Selection& selection, logcat::Inputs& i
         static_cast<long>((a.interval_s - static_cast<double>(static_cast<time_t>(a.interval_s))) *
                           1e9)};
     nanosleep(&pause, nullptr);
-    inputs.read_new(print);
+    const std::size_t got =
+        inputs.read_new([&](const Record& r) { return !after_cursor(r) || print(r); });
     report_new_crashes();
     if (gone && !exporter) {
       bool crashed_report = false;
@@ -479,12 +515,20 @@ int print_records(Args& a, const logcat::Selection& selection, logcat::Inputs& i
         logcat::render_end(a.pid, ended_how(inputs, a.pid), format, out.buffer());
     }
     flush();
+    if (got != 0 && !save_cursor()) return 1;
     if (gone) break;  // it had exited before this last read: everything is in
   }
   if (exporter) {
     exporter->finish(out.buffer());
     out.flush();
   }
+  if (a.show_cursor && !cursor.empty() && !out.closed()) {
+    // journalctl's "-- cursor: " line; a JSON object in JSON lines.
+    out.buffer() += a.output == "json" ? "{\"cursor\":\"" + cursor.text() + "\"}\n"
+                                       : "-- cursor: " + cursor.text() + "\n";
+    out.flush();
+  }
+  if (!out.closed() && !save_cursor()) return 1;
   if (out.failed()) return 1;
   return inputs.damaged() ? 1 : 0;
 }
@@ -513,6 +557,16 @@ int main(int argc, char** argv) {
                "rings); with -p, until that process exits");
   app.add_option("--interval", args.interval_s, "seconds between polls when following")
       ->check(CLI::Range(0.01, 60.0));
+  app.add_flag("--show-cursor", args.show_cursor,
+               "after the last record, print \"-- cursor: C\": where this read ended");
+  app.add_option("--after-cursor", args.after_cursor,
+                 "only records after cursor C (as --show-cursor printed it): each record once, "
+                 "across rotation and records moving from rings into the archive; use the "
+                 "same filters");
+  app.add_option("--cursor-file", args.cursor_file,
+                 "resume after the cursor in FILE (if it exists), and write the new one there "
+                 "atomically at the end (and while following)")
+      ->excludes("--after-cursor");
 
   CLI::App* stats = app.add_subcommand(
       "stats", "records per level, tag, call site and thread; losses; damage; rate over time");

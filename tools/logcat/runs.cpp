@@ -118,8 +118,8 @@ const Run* pick_run(const std::vector<Run>& runs, int n, std::string& error) {
   const auto count = static_cast<int>(runs.size());
   const int at = n > 0 ? n - 1 : count - 1 + n;  // 1 the first; 0 the last, -1 before it
   if (runs.empty() || at < 0 || at >= count) {
-    error = fmt::format("--run {}: no such run ({} run{} in the inputs; see logcat runs)", n,
-                        count, count == 1 ? "" : "s");
+    error = fmt::format("--run {}: no such run ({} run{} in the inputs; see logcat runs)", n, count,
+                        count == 1 ? "" : "s");
     return nullptr;
   }
   return &runs[static_cast<std::size_t>(at)];

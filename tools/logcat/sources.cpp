@@ -316,8 +316,7 @@ std::vector<blackbox::ArchiveFileInfo> Inputs::archive_files() const {
   return out;
 }
 
-std::vector<std::tuple<blackbox::RingInfo, Inputs::RingOnly, std::uint64_t>>
-Inputs::ring_counts() {
+std::vector<std::tuple<blackbox::RingInfo, Inputs::RingOnly, std::uint64_t>> Inputs::ring_counts() {
   std::vector<std::tuple<blackbox::RingInfo, RingOnly, std::uint64_t>> out;
   for (const auto& ring : rings_) {
     const blackbox::RingInfo info = ring->info();

@@ -68,8 +68,7 @@ class Inputs {
     std::uint64_t records = 0;
     std::int64_t last_ns = 0;
   };
-  [[nodiscard]] std::vector<std::tuple<blackbox::RingInfo, RingOnly, std::uint64_t>>
-  ring_counts();
+  [[nodiscard]] std::vector<std::tuple<blackbox::RingInfo, RingOnly, std::uint64_t>> ring_counts();
   [[nodiscard]] std::uint64_t duplicates_dropped() const { return duplicates_; }
 
  private:
