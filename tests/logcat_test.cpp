@@ -1247,3 +1247,68 @@ TEST(LogcatCursor, ResumesAfterTheCursorAcrossRotationAndArchiving) {
   EXPECT_EQ(bad.out, "logcat: bad cursor \"c1.zz\" (as --show-cursor printed it; see --help)\n");
   blackbox::shutdown();
 }
+
+TEST_F(LogcatTest, ReverseIsNewestFirst) {
+  EXPECT_EQ(logcat(dir_ + " -o raw -r").out,
+            "closed\nrequest 42 failed: timeout \"x\"\nslow query select *\n"
+            "query select 1 took 0.2 ms\nconnect db1:5432\n");
+  EXPECT_EQ(logcat(dir_ + " -o raw -r -n 2").out, "closed\nrequest 42 failed: timeout \"x\"\n");
+  EXPECT_EQ(logcat(dir_ + " -o raw -n all").out, logcat(dir_ + " -o raw").out);
+  const Output both = logcat(dir_ + " -r -f");
+  EXPECT_EQ(both.status, 2);
+  EXPECT_EQ(both.out, "logcat: -r and -f do not go together (see --help)\n");
+}
+
+// On a terminal (a pseudo-terminal from script(1), 5 rows), output longer than the screen
+// goes through $PAGER; shorter output, --no-pager and a pipe do not.
+TEST_F(LogcatTest, LongOutputOnATerminalGoesThroughThePager) {
+  const std::string paged = dir_ + "/../paged.txt";
+  auto on_terminal = [&](const std::string& args) {
+    std::remove(paged.c_str());
+    return shell(fmt::format(
+        "script -qec \"stty rows 5; PAGER='cat > {}' {} {} --color=never -o raw {}\" /dev/null",
+        paged, BBX_LOGCAT, dir_, args));
+  };
+  auto read_paged = [&] {
+    std::ifstream in(paged);
+    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  };
+  const std::string all =
+      "connect db1:5432\nquery select 1 took 0.2 ms\nslow query select *\n"
+      "request 42 failed: timeout \"x\"\nclosed\n";
+  // 5 lines on 4 usable rows: paged, whole, and nothing written past the pager.
+  Output run = on_terminal("");
+  EXPECT_EQ(run.status, 0) << run.out;
+  EXPECT_EQ(read_paged(), all);
+  EXPECT_EQ(run.out, "");
+  // 3 lines fit: written to the terminal (which turns \n into \r\n), no pager started.
+  run = on_terminal("-n 3");
+  EXPECT_EQ(run.out, "slow query select *\r\nrequest 42 failed: timeout \"x\"\r\nclosed\r\n");
+  EXPECT_FALSE(std::filesystem::exists(paged));
+  run = on_terminal("--no-pager");
+  EXPECT_EQ(lines_of(run.out).size(), 5u) << run.out;
+  EXPECT_FALSE(std::filesystem::exists(paged));
+  // Not a terminal: never paged.
+  std::remove(paged.c_str());
+  run = shell(fmt::format("PAGER='cat > {}' {} {} -o raw | cat", paged, BBX_LOGCAT, dir_));
+  EXPECT_EQ(run.out, all);
+  EXPECT_FALSE(std::filesystem::exists(paged));
+}
+
+// -f on an archive of 3,000 records shows exactly the last 10, then each new record.
+TEST(LogcatFollow, ShowsTheLastTenLinesThenFollows) {
+  const std::string dir = blackbox::test::make_temp_dir("follow-ten");
+  ASSERT_TRUE(start_logging("follow_ten", dir));
+  for (int i = 0; i < 3000; ++i) BBX_INFO("line {}", i);
+  ASSERT_TRUE(blackbox::flush());
+  Child follower({BBX_LOGCAT, "-f", dir, "-o", "raw", "--interval", "0.02"});
+  std::vector<std::string> want;
+  for (int i = 2990; i < 3000; ++i) want.push_back(fmt::format("line {}", i));
+  EXPECT_EQ(follower.read_until("line 2999"), want);
+  for (int i = 3000; i < 3005; ++i) BBX_INFO("line {}", i);
+  ASSERT_TRUE(blackbox::flush());
+  want.clear();
+  for (int i = 3000; i < 3005; ++i) want.push_back(fmt::format("line {}", i));
+  EXPECT_EQ(follower.read_until("line 3004"), want);
+  blackbox::shutdown();
+}

@@ -6,6 +6,7 @@
 // Exit status: 0 clean, 1 some input was damaged (everything readable was printed), 2 usage.
 #include <errno.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -82,8 +83,9 @@ struct Args {
   bool all_rings = false;
   // Printing only.
   std::string output = "text", colour = "auto";
-  bool utc = false, follow = false, no_symbols = false;
-  std::size_t last_n = 0;
+  bool utc = false, follow = false, no_symbols = false, reverse = false, no_pager = false;
+  std::size_t last_n = 0;  // 0: all
+  std::string lines = "";  // -n as given: N, or all
   double interval_s = 0.2;
   bool show_cursor = false;
   std::string after_cursor, cursor_file;
@@ -161,6 +163,21 @@ int select(Args& a, logcat::Selection& sel, std::vector<std::string>& inputs) {
     }
     *out = *t;
   }
+  if (!a.lines.empty() && a.lines != "all") {
+    char* end = nullptr;
+    errno = 0;
+    const unsigned long long n = std::strtoull(a.lines.c_str(), &end, 10);
+    if (a.lines[0] == '-' || *end != '\0' || errno != 0) {
+      std::fprintf(stderr, "logcat: bad -n \"%s\" (a number of lines, or all; see --help)\n",
+                   a.lines.c_str());
+      return 2;
+    }
+    a.last_n = static_cast<std::size_t>(n);
+  }
+  if (a.follow && a.reverse) {
+    std::fprintf(stderr, "logcat: -r and -f do not go together (see --help)\n");
+    return 2;
+  }
   if (!a.after_cursor.empty()) {
     a.cursor = logcat::Cursor::parse(a.after_cursor);
     if (!a.cursor) {
@@ -177,6 +194,9 @@ int select(Args& a, logcat::Selection& sel, std::vector<std::string>& inputs) {
   }
   // Nothing before the cursor's floor is after it: the readers start there.
   if (a.cursor) sel.read.since_ns = std::max(sel.read.since_ns, a.cursor->floor_ns());
+  // -f shows the last 10 lines first, as journalctl -f and tail -f (after a cursor: all
+  // that follows it).
+  if (a.follow && a.lines.empty() && !a.cursor) a.last_n = 10;
   if (!a.trace.empty()) {
     sel.read.trace_id = logcat::parse_trace(a.trace);
     if (!sel.read.trace_id) {
@@ -410,6 +430,17 @@ int print_records(Args& a, const logcat::Selection& selection, logcat::Inputs& i
   if (a.output == "otlp") exporter = logcat::make_otlp_exporter(process_lookup(inputs));
   if (a.output == "chrome") exporter = logcat::make_chrome_exporter(process_lookup(inputs));
   logcat::Output out;
+  if (!a.follow && !a.no_pager && isatty(STDOUT_FILENO)) {
+    // As journalctl: output longer than the screen goes through $PAGER (less -R by
+    // default; PAGER=cat or an empty PAGER: none).
+    const char* pager = std::getenv("PAGER");
+    winsize ws{};
+    const std::size_t rows =
+        ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_row > 1 ? ws.ws_row - 1 : 23;
+    if (pager == nullptr || (*pager != '\0' && std::string_view(pager) != "cat")) {
+      out.page_if_longer_than(rows, pager != nullptr ? pager : "");
+    }
+  }
   // --show-cursor and --cursor-file: the cursor after the last record printed.
   logcat::Cursor cursor = a.cursor.value_or(logcat::Cursor{});
   const bool keep_cursor = a.show_cursor || !a.cursor_file.empty();
@@ -448,9 +479,13 @@ int print_records(Args& a, const logcat::Selection& selection, logcat::Inputs& i
   }
   std::stable_sort(crashed.begin(), crashed.end(),
                    [](const auto& x, const auto& y) { return x.crash.time_ns < y.crash.time_ns; });
+  if (a.reverse) std::reverse(crashed.begin(), crashed.end());
   std::size_t next_crash = 0;
+  // The reports due before a record at `time_ns`: earlier ones (later ones when reversed).
   auto crashes_until = [&](std::int64_t time_ns) {
-    for (; next_crash < crashed.size() && crashed[next_crash].crash.time_ns <= time_ns;
+    for (;
+         next_crash < crashed.size() && (a.reverse ? crashed[next_crash].crash.time_ns >= time_ns
+                                                   : crashed[next_crash].crash.time_ns <= time_ns);
          ++next_crash) {
       if (!exporter) {
         render_crash(crashed[next_crash], last_records(crashed[next_crash]), format, a.utc,
@@ -466,8 +501,26 @@ int print_records(Args& a, const logcat::Selection& selection, logcat::Inputs& i
     crashes_until(std::numeric_limits<std::int64_t>::max());  // the tree is a view of its own
     const bool tree = a.output == "text";
     print_trace(selection, inputs, tree, colour, a.utc, out, print);
-  } else if (a.last_n == 0) {
+  } else if (a.last_n == 0 && !a.reverse) {
     inputs.read_all([&](const Record& r) { return !after_cursor(r) || print_in_time(r); });
+  } else if (a.reverse) {
+    // Newest first: the records (the last N) are read, then printed backwards.
+    std::vector<Record> all;
+    inputs.read_all([&](const Record& r) {
+      if (!after_cursor(r)) return true;
+      all.push_back(r);
+      // Only the last N are kept: drop the oldest half of the excess at a time.
+      if (a.last_n != 0 && all.size() >= 2 * a.last_n) {
+        all.erase(all.begin(), all.end() - static_cast<std::ptrdiff_t>(a.last_n));
+      }
+      return true;
+    });
+    if (a.last_n != 0 && all.size() > a.last_n) {
+      all.erase(all.begin(), all.end() - static_cast<std::ptrdiff_t>(a.last_n));
+    }
+    for (auto it = all.rbegin(); it != all.rend(); ++it) {
+      if (!print_in_time(*it)) break;
+    }
   } else {
     std::deque<Record> last;  // the last N, as they go by
     inputs.read_all([&](const Record& r) {
@@ -482,7 +535,8 @@ int print_records(Args& a, const logcat::Selection& selection, logcat::Inputs& i
       if (!print_in_time(r)) break;
     }
   }
-  crashes_until(std::numeric_limits<std::int64_t>::max());
+  crashes_until(a.reverse ? std::numeric_limits<std::int64_t>::min()
+                          : std::numeric_limits<std::int64_t>::max());
   flush();
   // -f: poll the inputs (growing files, new files after a rotation, live rings) until
   // interrupted, the output closes, or the process followed with -p has exited.
@@ -549,9 +603,13 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"text", "json", "logfmt", "raw", "otlp", "chrome"}));
   app.add_option("--color", args.colour, "auto (on a terminal, unless NO_COLOR), always, never")
       ->check(CLI::IsMember({"auto", "always", "never"}));
-  app.add_option("-n,--lines,-t", args.last_n,
-                 "only the last N records (after filtering); of every thread, when an input "
-                 "holds a crash report (-t N: adb logcat's spelling)");
+  app.add_option("-n,--lines,-t", args.lines,
+                 "only the last N records (after filtering), or all; -f shows the last 10 "
+                 "before following unless -n says otherwise (-t N: adb logcat's spelling)");
+  app.add_flag("-r,--reverse", args.reverse, "newest first (not with -f)");
+  app.add_flag("--no-pager", args.no_pager,
+               "never page: on a terminal, output longer than the screen otherwise goes "
+               "through $PAGER (default less -R)");
   app.add_flag("-f,--follow", args.follow,
                "keep printing new records as they arrive (growing archives, rotation, live "
                "rings); with -p, until that process exits");

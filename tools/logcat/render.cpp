@@ -1,9 +1,11 @@
 #include "render.hpp"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <fmt/format.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -12,6 +14,7 @@
 #include <emmintrin.h>
 #endif
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <iterator>
 
@@ -269,14 +272,87 @@ void render_crash(const Crashed& crashed, const std::vector<LastRecord>& threads
 }
 
 Output::Output() = default;
-Output::~Output() { flush(); }
+Output::~Output() { finish(); }
 
-bool Output::commit() { return buffer_.size() < (1u << 20) || flush(); }
+void Output::page_if_longer_than(std::size_t rows, std::string command) {
+  may_page_ = rows > 0;
+  page_rows_ = rows;
+  pager_command_ = std::move(command);
+}
+
+bool Output::start_pager() {
+  may_page_ = false;
+  // The default pager must exist: output sent to a pager that failed to start is lost.
+  const bool custom = !pager_command_.empty();
+  if (!custom) {
+    bool found = false;
+    const char* path = std::getenv("PATH");
+    std::string dirs = path != nullptr ? path : "/usr/bin:/bin";
+    for (std::size_t at = 0; at <= dirs.size() && !found;) {
+      const std::size_t end = std::min(dirs.find(':', at), dirs.size());
+      found = access((dirs.substr(at, end - at) + "/less").c_str(), X_OK) == 0;
+      at = end + 1;
+    }
+    if (!found) return false;
+  }
+  int pipe_fds[2];
+  if (pipe2(pipe_fds, O_CLOEXEC) != 0) return false;
+  const pid_t pid = fork();
+  if (pid < 0) {
+    close(pipe_fds[0]);
+    close(pipe_fds[1]);
+    return false;
+  }
+  if (pid == 0) {
+    dup2(pipe_fds[0], STDIN_FILENO);
+    if (custom) {
+      execl("/bin/sh", "sh", "-c", pager_command_.c_str(), static_cast<char*>(nullptr));
+    } else {
+      execlp("less", "less", "-R", static_cast<char*>(nullptr));
+    }
+    _exit(127);
+  }
+  close(pipe_fds[0]);
+  fd_ = pipe_fds[1];
+  pager_pid_ = pid;
+  // The pager owns the terminal now: Ctrl-C is its to handle (less ignores it); logcat ends
+  // when the pager quits (EPIPE).
+  signal(SIGINT, SIG_IGN);
+  signal(SIGQUIT, SIG_IGN);
+  return true;
+}
+
+void Output::finish() {
+  may_page_ = false;  // what is held is shorter than a screen: written as it is
+  flush();
+  if (pager_pid_ > 0) {
+    close(fd_);
+    fd_ = STDOUT_FILENO;
+    int status = 0;
+    while (waitpid(pager_pid_, &status, 0) < 0 && errno == EINTR) {
+    }
+    pager_pid_ = -1;
+  }
+}
+
+bool Output::commit() {
+  if (may_page_) {
+    for (; counted_ < buffer_.size(); ++counted_) lines_ += buffer_.data()[counted_] == '\n';
+    if (lines_ < page_rows_) return true;  // held: it may still fit on the screen
+    start_pager();
+  }
+  return buffer_.size() < (1u << 20) || flush();
+}
 
 bool Output::flush() {
+  if (may_page_) {
+    commit();
+    if (may_page_) return !closed_;  // still held (finish() writes it)
+  }
   std::size_t done = 0;
+  counted_ = 0;
   while (!closed_ && done < buffer_.size()) {
-    const ssize_t n = ::write(STDOUT_FILENO, buffer_.data() + done, buffer_.size() - done);
+    const ssize_t n = ::write(fd_, buffer_.data() + done, buffer_.size() - done);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
       closed_ = true;  // EPIPE: `| head` has what it wanted; stop quietly

@@ -69,10 +69,25 @@ class Output {
   [[nodiscard]] bool closed() const { return closed_; }
   [[nodiscard]] bool failed() const { return failed_; }  // closed by an error other than EPIPE
 
+  // On a terminal, as journalctl does: output longer than `rows` lines goes through a pager
+  // (`command` run by /bin/sh, e.g. $PAGER; empty: less -R). Shorter output, held until
+  // then, is written as it is. The pager is waited for when the output ends.
+  void page_if_longer_than(std::size_t rows, std::string command);
+  // Ends paged output: closes the pager's pipe and waits for it to exit (the user reads).
+  void finish();
+
  private:
+  bool start_pager();
   Text buffer_;
+  int fd_ = 1;  // standard output, or the pager's pipe
   bool closed_ = false;
   bool failed_ = false;
+  // Paging: whether the output may still go to a pager, how many lines make it, and how
+  // many newlines the held buffer has (counted up to `counted_`).
+  bool may_page_ = false;
+  std::size_t page_rows_ = 0, lines_ = 0, counted_ = 0;
+  std::string pager_command_;
+  int pager_pid_ = -1;
 };
 
 }  // namespace logcat
