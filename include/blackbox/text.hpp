@@ -27,6 +27,29 @@ namespace blackbox::text {
 
 enum class Format { text, json, logfmt, raw };
 
+// How a text line is laid out: today's default, or one of adb logcat's -v formats.
+//   standard    2026-11-24 13:06:02.123456 I    4711 net      message trace=...
+//   brief       I/net     ( 4711): message
+//   time        11-24 13:06:02.123 I/net     ( 4711): message
+//   threadtime  11-24 13:06:02.123  4711  4712 I net     : message
+//   long        [ 2026-11-24 13:06:02.123456 4711:4712 I/net ], then the message, the
+//               fields, ids and call site one per line, then an empty line
+enum class Layout { standard, brief, time, threadtime, long_form };
+
+// How times are written (text): the layout's own (automatic), or as journalctl's -o
+// short-iso (iso: seconds and the UTC offset), short-iso-precise (iso_precise:
+// nanoseconds), short-unix (unix: seconds since the epoch), short-monotonic (mono: here,
+// seconds since the process started), short-delta (delta: since the previous line).
+enum class TimeFormat { automatic, iso, iso_precise, unix_seconds, mono, delta };
+
+struct TextOptions {
+  Layout layout = Layout::standard;
+  TimeFormat time = TimeFormat::automatic;
+  bool pid = false;        // standard layout: "pid:tid" where the thread id alone is
+  bool full_ids = true;    // false: trace ids shortened to their first 8 hex digits
+  std::size_t app_width = 0;  // standard layout: the app column's width (0: no column)
+};
+
 // A growing output buffer. Not thread-safe.
 class Buffer {
  public:
@@ -74,10 +97,12 @@ class Buffer {
 class Renderer {
  public:
   // `colour`: ANSI colours by level (text format only). `utc`: times in UTC, not local time.
-  Renderer(Format format, bool colour, bool utc) : format_(format), colour_(colour), utc_(utc) {}
+  Renderer(Format format, bool colour, bool utc, TextOptions options = {})
+      : format_(format), colour_(colour), utc_(utc), options_(options) {}
 
-  // Appends the record's line, newline included, to `out`.
-  void render(const Record& r, Buffer& out);
+  // Appends the record's line, newline included, to `out`. `app`: its process's app, for
+  // a layout that shows it (options.app_width, long); empty: unknown.
+  void render(const Record& r, Buffer& out, std::string_view app = {});
 
   // "2026-11-24 13:06:02.123456" (or ISO 8601 with 'T' and 'Z'), the seconds computed once
   // per second: localtime_r costs far more than the rest of a line.
@@ -86,9 +111,14 @@ class Renderer {
   [[nodiscard]] Format format() const { return format_; }
 
  private:
+  void render_text(const Record& r, Buffer& out, std::string_view app);
+  // The line's time as options_.time says (automatic: as the layout writes it).
+  void append_line_time(const Record& r, Buffer& out);
   Format format_;
   bool colour_;
   bool utc_;
+  TextOptions options_;
+  std::int64_t previous_ns_ = 0;  // TimeFormat::delta
   std::int64_t cached_second_ = -1;
   bool cached_iso_ = false;
   char cached_[32] = {};

@@ -168,33 +168,211 @@ void Renderer::append_time(std::int64_t ns, bool iso_utc, Buffer& out) {
   if (utc_ || iso_utc) out += 'Z';
 }
 
-void Renderer::render(const Record& r, Buffer& out) {
+namespace {
+
+// "{value:>width}" without fmt's format-string parser (this is the hot loop).
+template <typename Int>
+void append_right(Int value, std::size_t width, Buffer& out) {
+  const fmt::format_int text(value);
+  out.append(text.size() < width ? width - text.size() : 0, ' ');
+  out.append(text.data(), text.size());
+}
+
+void append_left(std::string_view s, std::size_t width, Buffer& out) {
+  append_printable(s, out);
+  out.append(s.size() < width ? width - s.size() : 0, ' ');
+}
+
+// adb's "11-24 13:06:02.123".
+void append_adb_time(std::int64_t ns, bool utc, Buffer& out) {
+  const auto seconds = static_cast<std::time_t>(ns / 1'000'000'000);
+  std::tm tm{};
+  if (utc) {
+    gmtime_r(&seconds, &tm);
+  } else {
+    localtime_r(&seconds, &tm);
+  }
+  char text[32];
+  const std::size_t n = std::strftime(text, sizeof text, "%m-%d %H:%M:%S", &tm);
+  out.append(text, n);
+  out += fmt::format(".{:03}", (ns / 1'000'000) % 1000);
+}
+
+}  // namespace
+
+void Renderer::append_line_time(const Record& r, Buffer& out) {
+  const std::int64_t ns = r.time_ns;
+  switch (options_.time) {
+    case TimeFormat::automatic:
+      if (options_.layout == Layout::time || options_.layout == Layout::threadtime) {
+        append_adb_time(ns, utc_, out);
+      } else {
+        append_time(ns, false, out);
+      }
+      return;
+    case TimeFormat::iso:
+    case TimeFormat::iso_precise: {
+      const auto seconds = static_cast<std::time_t>(ns / 1'000'000'000);
+      std::tm tm{};
+      if (utc_) {
+        gmtime_r(&seconds, &tm);
+      } else {
+        localtime_r(&seconds, &tm);
+      }
+      char text[48];
+      std::size_t n = std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%S", &tm);
+      out.append(text, n);
+      if (options_.time == TimeFormat::iso_precise) out += fmt::format(".{:09}", ns % 1'000'000'000);
+      // "+01:00" (strftime's %z is "+0100").
+      n = std::strftime(text, sizeof text, "%z", &tm);
+      if (n == 5) {
+        out.append(text, 3);
+        out += ':';
+        out.append(text + 3, 2);
+      }
+      return;
+    }
+    case TimeFormat::unix_seconds:
+      out += fmt::format("{}.{:06}", ns / 1'000'000'000, (ns % 1'000'000'000) / 1000);
+      return;
+    case TimeFormat::mono: {
+      const std::int64_t since = ns - r.process_start_ns;
+      out += fmt::format("[{:>5}.{:06}]", since / 1'000'000'000, (since % 1'000'000'000) / 1000);
+      return;
+    }
+    case TimeFormat::delta: {
+      const std::int64_t since = previous_ns_ == 0 ? 0 : ns - previous_ns_;
+      previous_ns_ = ns;
+      out += fmt::format("+{:>4}.{:06}", since / 1'000'000'000, (since % 1'000'000'000) / 1000);
+      return;
+    }
+  }
+}
+
+void Renderer::render_text(const Record& r, Buffer& out, std::string_view app) {
+  const char* colour = colour_ ? level_colour(r.level) : "";
+  const char* reset = colour_ ? "\x1b[0m" : "";
+  if (options_.layout != Layout::brief && options_.layout != Layout::long_form) {
+    append_line_time(r, out);
+    out += ' ';
+  }
+  switch (options_.layout) {
+    case Layout::brief:
+    case Layout::time:
+      // "I/tag     ( 4711): message"
+      out += colour;
+      out += level_letter(r.level);
+      out += reset;
+      out += '/';
+      append_left(r.tag, 8, out);
+      out += '(';
+      append_right(r.pid, 5, out);
+      out += "): ";
+      break;
+    case Layout::threadtime:
+      // " 4711  4712 I tag     : message"
+      append_right(r.pid, 5, out);
+      out += ' ';
+      append_right(r.tid, 5, out);
+      out += ' ';
+      out += colour;
+      out += level_letter(r.level);
+      out += reset;
+      out += ' ';
+      append_left(r.tag, 8, out);
+      out += ": ";
+      break;
+    case Layout::long_form: {
+      out += "[ ";
+      append_line_time(r, out);
+      out += ' ';
+      if (!app.empty()) {
+        append_printable(app, out);
+        out += ' ';
+      }
+      append_int(r.pid, out);
+      out += ':';
+      append_int(r.tid, out);
+      out += ' ';
+      out += colour;
+      out += level_letter(r.level);
+      out += reset;
+      out += '/';
+      append_printable(r.tag, out);
+      out += " ]\n";
+      append_printable(r.message, out);
+      if (r.truncated) out += " [truncated]";
+      out += '\n';
+      for (std::size_t i = 0; i < r.fields.size(); ++i) {
+        out += "    ";
+        if (r.fields[i].name.empty()) {
+          append_int(i, out);
+        } else {
+          append_printable(r.fields[i].name, out);
+        }
+        out += " = ";
+        append_printable(plain_value(r.fields[i].value), out);
+        out += '\n';
+      }
+      if (r.has_trace) {
+        out += "    trace_id = ";
+        append_hex(r.trace_id.data(), 16, out);
+        out += "\n    span_id = ";
+        append_hex(r.span_id.data(), 8, out);
+        out += '\n';
+      }
+      out += "    thread = ";
+      append_printable(r.thread_name, out);
+      out += "\n    at = ";
+      append_printable(r.file, out);
+      out += ':';
+      append_int(r.line, out);
+      out += '\n';
+      return;  // the empty line that ends the entry: render()'s newline
+    }
+    case Layout::standard: {
+      out += colour;
+      out += level_letter(r.level);
+      out += reset;
+      if (options_.app_width != 0) {
+        out += ' ';
+        append_left(app.empty() ? std::string_view("?") : app, options_.app_width, out);
+      }
+      if (options_.pid) {
+        // " {pid:tid:>13}"
+        const fmt::format_int pid(r.pid), tid(r.tid);
+        const std::size_t width = pid.size() + 1 + tid.size();
+        out.append(width < 13 ? 14 - width : 1, ' ');
+        out.append(pid.data(), pid.size());
+        out += ':';
+        out.append(tid.data(), tid.size());
+      } else {
+        out += ' ';
+        append_right(r.tid, 7, out);
+      }
+      out += ' ';
+      out += r.tag;
+      out.append(r.tag.size() < 8 ? 9 - r.tag.size() : 1, ' ');
+      break;
+    }
+  }
+  append_printable(r.message, out);
+  // A string the call site cut at Config::max_string_bytes: the line says so.
+  if (r.truncated) out += " [truncated]";
+  if (r.has_trace) {
+    out += " trace=";
+    append_hex(r.trace_id.data(), options_.full_ids ? 16 : 4, out);
+  }
+}
+
+void Renderer::render(const Record& r, Buffer& out, std::string_view app) {
   switch (format_) {
     case Format::raw:
       out += r.message;
       break;
-    case Format::text: {
-      append_time(r.time_ns, false, out);
-      out += ' ';
-      if (colour_) out += level_colour(r.level);
-      out += level_letter(r.level);
-      if (colour_) out += "\x1b[0m";
-      // " {tid:>7} {tag:<8} " without fmt's format-string parser (this is the hot loop).
-      const fmt::format_int tid(r.tid);
-      out.append(tid.size() < 7 ? 8 - tid.size() : 1, ' ');
-      out.append(tid.data(), tid.size());
-      out += ' ';
-      out += r.tag;
-      out.append(r.tag.size() < 8 ? 9 - r.tag.size() : 1, ' ');
-      append_printable(r.message, out);
-      // A string the call site cut at Config::max_string_bytes: the line says so.
-      if (r.truncated) out += " [truncated]";
-      if (r.has_trace) {
-        out += " trace=";
-        append_hex(r.trace_id.data(), 16, out);
-      }
+    case Format::text:
+      render_text(r, out, app);
       break;
-    }
     case Format::logfmt: {
       out += "time=";
       append_time(r.time_ns, true, out);

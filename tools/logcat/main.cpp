@@ -82,7 +82,8 @@ struct Args {
   // trace, a run, the list of runs.
   bool all_rings = false;
   // Printing only.
-  std::string output = "text", colour = "auto";
+  std::string output = "text", colour = "auto", layout = "standard", time_format;
+  bool full_ids = false;
   bool utc = false, follow = false, no_symbols = false, reverse = false, no_pager = false;
   std::size_t last_n = 0;  // 0: all
   std::string lines = "";  // -n as given: N, or all
@@ -425,7 +426,50 @@ int print_records(Args& a, const logcat::Selection& selection, logcat::Inputs& i
   const bool colour = a.colour == "always" || (a.colour == "auto" && isatty(STDOUT_FILENO) &&
                                                std::getenv("NO_COLOR") == nullptr);
   logcat::set_read_module_files(!a.no_symbols);
-  logcat::Renderer renderer(format, colour, a.utc);
+  const bool terminal = isatty(STDOUT_FILENO) != 0;
+  blackbox::text::TextOptions text;
+  text.layout = a.layout == "brief"        ? blackbox::text::Layout::brief
+                : a.layout == "time"       ? blackbox::text::Layout::time
+                : a.layout == "threadtime" ? blackbox::text::Layout::threadtime
+                : a.layout == "long"       ? blackbox::text::Layout::long_form
+                                           : blackbox::text::Layout::standard;
+  text.time = a.time_format == "iso"           ? blackbox::text::TimeFormat::iso
+              : a.time_format == "iso-precise" ? blackbox::text::TimeFormat::iso_precise
+              : a.time_format == "unix"        ? blackbox::text::TimeFormat::unix_seconds
+              : a.time_format == "mono"        ? blackbox::text::TimeFormat::mono
+              : a.time_format == "delta"       ? blackbox::text::TimeFormat::delta
+                                               : blackbox::text::TimeFormat::automatic;
+  text.full_ids = a.full_ids || !terminal;
+  // The default line shows the pid when the inputs hold several processes (of those the
+  // filters let through), and the app when several apps.
+  {
+    std::set<std::pair<std::int32_t, std::int64_t>> processes;
+    std::set<std::string> apps;
+    auto note = [&](std::int32_t pid, std::int64_t start, const std::string& app) {
+      const blackbox::ReadFilter& f = selection.read;
+      if ((f.pid && pid != *f.pid) || (f.process_start_ns && start != *f.process_start_ns) ||
+          (!f.apps.empty() && std::find(f.apps.begin(), f.apps.end(), app) == f.apps.end())) {
+        return;
+      }
+      processes.insert({pid, start});
+      apps.insert(app);
+    };
+    inputs.scan();
+    for (const auto& f : inputs.archive_files()) {
+      if (f.header_ok) note(f.pid, f.process_start_ns, f.app);
+    }
+    for (const auto& r : inputs.rings()) note(r.pid, r.start_time_ns, r.app);
+    text.pid = processes.size() > 1;
+    if (apps.size() > 1) {
+      for (const auto& name : apps) text.app_width = std::max(text.app_width, name.size());
+    }
+  }
+  const bool with_app =
+      text.app_width != 0 || text.layout == blackbox::text::Layout::long_form;
+  const logcat::ProcessLookup app_of = with_app ? process_lookup(inputs) : logcat::ProcessLookup{};
+  logcat::Renderer renderer(format, colour, a.utc, text);
+  logcat::SpanWording spans;  // end records read as in the tree
+  Record reworded;
   std::unique_ptr<logcat::Exporter> exporter;
   if (a.output == "otlp") exporter = logcat::make_otlp_exporter(process_lookup(inputs));
   if (a.output == "chrome") exporter = logcat::make_chrome_exporter(process_lookup(inputs));
@@ -458,6 +502,15 @@ int print_records(Args& a, const logcat::Selection& selection, logcat::Inputs& i
     if (keep_cursor) cursor.advance(r);
     if (exporter) {
       exporter->add(r, out.buffer());
+    } else if (format == logcat::Format::text) {
+      const std::string app = with_app ? app_of(r).app : std::string();
+      if (auto end = spans.end_text(r)) {
+        reworded = r;
+        reworded.message = std::move(*end);
+        renderer.render(reworded, out.buffer(), app);
+      } else {
+        renderer.render(r, out.buffer(), app);
+      }
     } else {
       renderer.render(r, out.buffer());
     }
@@ -603,6 +656,20 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"text", "json", "logfmt", "raw", "otlp", "chrome"}));
   app.add_option("--color", args.colour, "auto (on a terminal, unless NO_COLOR), always, never")
       ->check(CLI::IsMember({"auto", "always", "never"}));
+  app.add_option("-v,--format", args.layout,
+                 "text lines as adb logcat's -v: brief, time, threadtime (date, time, pid, tid, "
+                 "level, tag, message), long (a header line, the message, then fields, ids and "
+                 "call site), or standard (the default: pid and app too when the inputs hold "
+                 "several)")
+      ->check(CLI::IsMember({"standard", "brief", "time", "threadtime", "long"}));
+  app.add_option("--time-format", args.time_format,
+                 "iso (seconds and UTC offset), iso-precise (nanoseconds), unix (seconds since "
+                 "1970), mono (seconds since the process started), delta (since the previous "
+                 "line: bursts)")
+      ->check(CLI::IsMember({"iso", "iso-precise", "unix", "mono", "delta"}));
+  app.add_flag("--full-ids", args.full_ids,
+               "whole 32-hex trace ids on a terminal (they are shortened to 8 there; files and "
+               "pipes always get them whole)");
   app.add_option("-n,--lines,-t", args.lines,
                  "only the last N records (after filtering), or all; -f shows the last 10 "
                  "before following unless -n says otherwise (-t N: adb logcat's spelling)");
@@ -674,8 +741,8 @@ int main(int argc, char** argv) {
   std::vector<std::string> paths;
   if (const int rc = select(a, selection, paths); rc != 0) return rc;
   // Text and raw lines need only the message: the readers then skip the typed fields.
-  selection.read.fields =
-      *stats || (a.output != "text" && a.output != "raw") || !selection.fields.empty();
+  selection.read.fields = *stats || (a.output != "text" && a.output != "raw") ||
+                          !selection.fields.empty() || a.layout == "long";
   bool unopened = false;
   auto open_inputs = [&](const logcat::Selection& read, bool report) {
     auto inputs = std::make_unique<logcat::Inputs>(read);

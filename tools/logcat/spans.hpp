@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -29,6 +30,24 @@ struct SpanEnd {
 // The span's name from its start record: the `span {span} started` record's name, or the
 // message of a BBX_SPAN start.
 [[nodiscard]] std::string span_name(const blackbox::Record& start);
+
+// "2.37 ms": a duration in human units (ns, µs, ms, s), three significant digits.
+[[nodiscard]] std::string human_duration(std::uint64_t ns);
+
+// "end of NAME after 2.37 ms": how an end record reads, in the tree and the flat view alike.
+[[nodiscard]] std::string span_end_text(std::string_view name, std::uint64_t duration_ns);
+
+// The flat view's span wording: remembers the names of the spans whose start records went
+// by, and says an end record as the tree does. Works on records read without their fields
+// (text output), from the messages.
+class SpanWording {
+ public:
+  // nullopt for a record that is not a span's end; else its line's message.
+  std::optional<std::string> end_text(const blackbox::Record& r);
+
+ private:
+  std::unordered_map<std::uint64_t, std::string> names_;
+};
 
 struct SpanNode {
   std::uint64_t id = 0;

@@ -8,13 +8,6 @@
 
 namespace logcat {
 
-std::string human_duration(std::uint64_t ns) {
-  if (ns < 1'000) return fmt::format("{} ns", ns);
-  if (ns < 1'000'000) return fmt::format("{:.3g} µs", static_cast<double>(ns) / 1e3);
-  if (ns < 1'000'000'000) return fmt::format("{:.3g} ms", static_cast<double>(ns) / 1e6);
-  return fmt::format("{:.3f} s", static_cast<double>(ns) / 1e9);
-}
-
 void render_trace(const std::vector<blackbox::Record>& records, const SpanTree& tree,
                   std::optional<std::uint64_t> only_span,
                   const std::function<bool(const blackbox::Record&)>& shown, bool colour, bool utc,
@@ -76,10 +69,7 @@ void render_trace(const std::vector<blackbox::Record>& records, const SpanTree& 
     out.append(static_cast<std::size_t>(2 * depth), ' ');
     if (end && span != nullptr) {
       out += dim;
-      out += "end of ";
-      append_printable(span->name, out);
-      out += " after ";
-      out += human_duration(end->duration_ns);
+      append_printable(span_end_text(span->name, end->duration_ns), out);
       out += reset;
     } else if (starts) {
       out += bold;

@@ -15,7 +15,7 @@
 namespace logcat {
 
 // "850 ns", "12.3 µs", "3.21 ms", "1.234 s".
-[[nodiscard]] std::string human_duration(std::uint64_t ns);
+
 
 // Appends the view of `records` (one trace, in time order) to `out`: those `shown` passes,
 // under a summary line. `only_span`: the view is of that span (and the spans below it).
