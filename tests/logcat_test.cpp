@@ -872,6 +872,13 @@ TEST(LogcatTrace, TreeOfSpansWithDurationsAndOneSpanAlone) {
   BBX_INFO("inside");
   ASSERT_TRUE(blackbox::flush());
 
+  // The flat view words span ends as the tree does.
+  const Output flat = logcat(dir + " --color=never -o text -e 'span|request|task' --full-ids");
+  const std::regex end_line(".* span     end of (request 7|lookup|task 1) after " +
+                            std::string(R"(\d+(\.\d+)? (ns|µs|ms|s) trace=[0-9a-f]{32})"));
+  std::size_t ends = 0;
+  for (const std::string& line : lines_of(flat.out)) ends += std::regex_match(line, end_line);
+  EXPECT_EQ(ends, 3u) << flat.out;
   const Output tree = logcat(dir + " --color=never --trace " + request.first);
   EXPECT_EQ(tree.status, 0) << tree.out;
   EXPECT_EQ(tree.out.rfind("trace " + request.first + ": 3 spans, 9 records, 1 process, ", 0), 0u)
@@ -1311,4 +1318,97 @@ TEST(LogcatFollow, ShowsTheLastTenLinesThenFollows) {
   for (int i = 3000; i < 3005; ++i) want.push_back(fmt::format("line {}", i));
   EXPECT_EQ(follower.read_until("line 3004"), want);
   blackbox::shutdown();
+}
+
+// adb's -v formats and journalctl's time formats, on the fixture's records (one process).
+TEST_F(LogcatTest, GoldenOutputOfEachLayoutAndTimeFormat) {
+  const std::string pid = std::to_string(getpid());
+  auto tid_masked = [](const std::string& s) {
+    return std::regex_replace(s, std::regex(R"((\d+):(\d+))"), "PID:TID");
+  };
+  EXPECT_EQ(logcat(dir_ + " -v brief -l warn --color=never").out,
+            fmt::format("W/db      ({:>5}): slow query select *\n"
+                        "E/http    ({:>5}): request 42 failed: timeout \"x\" "
+                        "trace=0af7651916cd43dd8448eb211c80319c\n",
+                        pid, pid));
+  const std::string adb_time = R"(\d\d-\d\d \d\d:\d\d:\d\d\.\d{3})";
+  const std::string time = logcat(dir_ + " -v time -l error --color=never").out;
+  EXPECT_TRUE(std::regex_match(time, std::regex(adb_time + " E/http    \\( *" + pid +
+                                                "\\): request 42 failed: timeout "
+                                                "\"x\" trace=[0-9a-f]{32}\n")))
+      << time;
+  const std::string threadtime = logcat(dir_ + " -v threadtime -l warn -o text").out;
+  EXPECT_TRUE(std::regex_match(lines_of(threadtime)[0], std::regex(adb_time + " +" + pid +
+                                                                   " +\\d+ W db      : slow query "
+                                                                   "select \\*")))
+      << threadtime;
+  EXPECT_EQ(
+      tid_masked(masked(logcat(dir_ + " -v long -l error").out)),
+      "[ TIME logcat_test PID:TID E/http ]\n"
+      "request 42 failed: timeout \"x\"\n"
+      "    id = 42\n"
+      "    why = timeout \"x\"\n"
+      "    trace_id = 0af7651916cd43dd8448eb211c80319c\n"
+      "    span_id = b7ad6b7169203331\n"
+      "    thread = logcat_test\n"
+      "    at = " __FILE__ ":" +
+          std::to_string(std::stoi(std::regex_replace(logcat(dir_ + " -o json -l error").out,
+                                                      std::regex(R"(.*"line":(\d+)\}\n)"), "$1"))) +
+          "\n\n");
+  // Times: ISO with the offset, to the ns; seconds since 1970; since the process started;
+  // since the previous line (the first line: 0).
+  const auto first_time = [&](const std::string& args) {
+    const std::string out = logcat(dir_ + " -n 1 -l warn --utc --color=never " + args).out;
+    return out.substr(0, out.find(" E "));
+  };
+  EXPECT_TRUE(std::regex_match(first_time("--time-format iso"),
+                               std::regex(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00)")));
+  EXPECT_TRUE(std::regex_match(first_time("--time-format iso-precise"),
+                               std::regex(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}\+00:00)")));
+  const std::string epoch = first_time("--time-format unix");
+  EXPECT_TRUE(std::regex_match(epoch, std::regex(R"(\d{10}\.\d{6})"))) << epoch;
+  EXPECT_NEAR(std::stod(epoch), static_cast<double>(std::time(nullptr)), 600.0);
+  EXPECT_TRUE(
+      std::regex_match(first_time("--time-format mono"), std::regex(R"(\[ +\d+\.\d{6}\])")));
+  const std::vector<std::string> delta =
+      lines_of(logcat(dir_ + " --time-format delta --color=never").out);
+  ASSERT_EQ(delta.size(), 5u);
+  EXPECT_TRUE(delta[0].starts_with("+   0.000000 D ")) << delta[0];
+  for (const std::string& line : delta) {
+    EXPECT_TRUE(std::regex_search(line, std::regex(R"(^\+ +\d+\.\d{6} [DIWE] )"))) << line;
+  }
+  // On a terminal the trace id is shortened unless --full-ids; in a pipe it is whole.
+  const std::string tty = shell(fmt::format("script -qec \"{} {} -l error --no-pager "
+                                            "--color=never\" /dev/null",
+                                            BBX_LOGCAT, dir_))
+                              .out;
+  EXPECT_NE(tty.find(" trace=0af76519\r\n"), std::string::npos) << tty;
+  const std::string full = shell(fmt::format("script -qec \"{} {} -l error --no-pager "
+                                             "--color=never --full-ids\" /dev/null",
+                                             BBX_LOGCAT, dir_))
+                               .out;
+  EXPECT_NE(full.find(" trace=0af7651916cd43dd8448eb211c80319c\r\n"), std::string::npos) << full;
+}
+
+// The default line shows pid:tid when the inputs hold several processes, and the app when
+// several apps; with one of each it stays as it was.
+TEST(LogcatLayout, PidAndAppAppearWhenTheInputsHoldSeveral) {
+  const std::string dir = blackbox::test::make_temp_dir("several");
+  for (const char* app : {"alpha", "beta", "beta"}) {
+    const auto run = blackbox::test::run_helper(
+        {"archive-exit", "shutdown"}, {"BBX_APP=" + std::string(app), "BBX_ARCHIVE_DIR=" + dir});
+    ASSERT_EQ(run.status, 0) << run.out;
+  }
+  const std::regex several_apps(R"(\S+ \S+ I (alpha|beta ) +\d+:\d+ main +n \d+)");
+  const std::vector<std::string> lines = lines_of(logcat(dir + " -n 4 --color=never").out);
+  ASSERT_EQ(lines.size(), 4u);
+  for (const auto& line : lines) EXPECT_TRUE(std::regex_match(line, several_apps)) << line;
+  const std::regex several_pids(R"(\S+ \S+ I +\d+:\d+ main +n \d+)");
+  for (const auto& line : lines_of(logcat(dir + " --app beta -n 4 --color=never").out)) {
+    EXPECT_TRUE(std::regex_match(line, several_pids)) << line;
+  }
+  const std::regex one(R"(\S+ \S+ I +\d+ main +n \d+)");
+  for (const auto& line : lines_of(logcat(dir + " --app alpha -n 4 --color=never").out)) {
+    EXPECT_TRUE(std::regex_match(line, one)) << line;
+  }
 }

@@ -45,8 +45,8 @@ enum class TimeFormat { automatic, iso, iso_precise, unix_seconds, mono, delta }
 struct TextOptions {
   Layout layout = Layout::standard;
   TimeFormat time = TimeFormat::automatic;
-  bool pid = false;        // standard layout: "pid:tid" where the thread id alone is
-  bool full_ids = true;    // false: trace ids shortened to their first 8 hex digits
+  bool pid = false;           // standard layout: "pid:tid" where the thread id alone is
+  bool full_ids = true;       // false: trace ids shortened to their first 8 hex digits
   std::size_t app_width = 0;  // standard layout: the app column's width (0: no column)
 };
 

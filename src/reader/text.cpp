@@ -222,7 +222,8 @@ void Renderer::append_line_time(const Record& r, Buffer& out) {
       char text[48];
       std::size_t n = std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%S", &tm);
       out.append(text, n);
-      if (options_.time == TimeFormat::iso_precise) out += fmt::format(".{:09}", ns % 1'000'000'000);
+      if (options_.time == TimeFormat::iso_precise)
+        out += fmt::format(".{:09}", ns % 1'000'000'000);
       // "+01:00" (strftime's %z is "+0100").
       n = std::strftime(text, sizeof text, "%z", &tm);
       if (n == 5) {

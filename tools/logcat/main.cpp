@@ -464,8 +464,7 @@ int print_records(Args& a, const logcat::Selection& selection, logcat::Inputs& i
       for (const auto& name : apps) text.app_width = std::max(text.app_width, name.size());
     }
   }
-  const bool with_app =
-      text.app_width != 0 || text.layout == blackbox::text::Layout::long_form;
+  const bool with_app = text.app_width != 0 || text.layout == blackbox::text::Layout::long_form;
   const logcat::ProcessLookup app_of = with_app ? process_lookup(inputs) : logcat::ProcessLookup{};
   logcat::Renderer renderer(format, colour, a.utc, text);
   logcat::SpanWording spans;  // end records read as in the tree

@@ -34,7 +34,8 @@ std::optional<std::string> SpanWording::end_text(const blackbox::Record& r) {
     // "span ended after N ns (parent P)": the duration from the message (no fields needed).
     constexpr std::string_view kHead = "span ended after ";
     std::uint64_t ns = 0;
-    if (const auto* d = r.fields.empty() ? nullptr : std::get_if<std::uint64_t>(&r.fields[0].value)) {
+    if (const auto* d =
+            r.fields.empty() ? nullptr : std::get_if<std::uint64_t>(&r.fields[0].value)) {
       ns = *d;
     } else if (r.message.starts_with(kHead)) {
       const char* p = r.message.data() + kHead.size();

@@ -16,7 +16,6 @@ namespace logcat {
 
 // "850 ns", "12.3 µs", "3.21 ms", "1.234 s".
 
-
 // Appends the view of `records` (one trace, in time order) to `out`: those `shown` passes,
 // under a summary line. `only_span`: the view is of that span (and the spans below it).
 void render_trace(const std::vector<blackbox::Record>& records, const SpanTree& tree,
