@@ -1412,3 +1412,40 @@ TEST(LogcatLayout, PidAndAppAppearWhenTheInputsHoldSeveral) {
     EXPECT_TRUE(std::regex_match(line, one)) << line;
   }
 }
+
+// -F NAME and --fields, as journalctl's -F and -N: distinct values with their counts, most
+// frequent first, and the field names present.
+TEST_F(LogcatTest, DistinctValuesAndFieldNames) {
+  EXPECT_EQ(logcat(dir_ + " -F tag").out,
+            "           2  db\n           2  net\n           1  http\n");
+  EXPECT_EQ(logcat(dir_ + " -F sql").out, "           1  select *\n           1  select 1\n");
+  EXPECT_EQ(logcat(dir_ + " -F sql -l warn").out, "           1  select *\n");
+  EXPECT_EQ(logcat(dir_ + " -F level").out,
+            "           2  info\n           1  debug\n           1  error\n           1  warn\n");
+  EXPECT_EQ(logcat(dir_ + " -F app").out, "           5  logcat_test\n");
+  EXPECT_EQ(logcat(dir_ + " -F app -l error").out, "           1  logcat_test\n");
+  EXPECT_EQ(logcat(dir_ + " -F pid").out, fmt::format("{:>12}  {}\n", 5, getpid()));
+  const std::vector<std::string> threads = lines_of(logcat(dir_ + " -F thread").out);
+  ASSERT_EQ(threads.size(), 2u);
+  EXPECT_TRUE(threads[0].starts_with("           4  ")) << threads[0];
+  EXPECT_TRUE(threads[1].starts_with("           1  ")) << threads[1];
+  EXPECT_EQ(logcat(dir_ + " -F nosuchfield").out, "");
+  EXPECT_EQ(logcat(dir_ + " --fields").out, "host\nid\nms\nport\nsql\nwhy\n");
+  EXPECT_EQ(logcat(dir_ + " --fields -l error").out, "id\nwhy\n");
+  // What the readers do for it: only the chunks and records of call sites with the field,
+  // and for a count, no argument decoded.
+  auto reader = blackbox::ArchiveReader::open(dir_);
+  ASSERT_NE(reader, nullptr);
+  blackbox::ReadFilter filter;
+  filter.with_fields = {"sql"};
+  filter.fields = false;
+  filter.message = false;
+  reader->set_filter(filter);
+  std::vector<std::string> tags;
+  reader->poll([&](const blackbox::Record& r) {
+    tags.emplace_back(r.tag);
+    EXPECT_TRUE(r.message.empty());
+    EXPECT_TRUE(r.fields.empty());
+  });
+  EXPECT_EQ(tags, (std::vector<std::string>{"db", "db"}));
+}

@@ -86,6 +86,13 @@ struct ReadFilter {
   // Whether records need Record::fields (false: left empty, only the message is formatted,
   // which is cheaper for a reader that prints text).
   bool fields = true;
+  // Whether records need Record::message. With `fields` false too, a record's arguments
+  // are not decoded at all (message and fields left empty): for readers that count records
+  // by site, thread or process.
+  bool message = true;
+  // Only records of call sites whose template names every one of these fields. Archive
+  // chunks none of whose call sites has them are not decompressed.
+  std::vector<std::string> with_fields;
 };
 
 // Why records were lost. Rings report overwritten (corrupt bytes counted alongside);
@@ -249,6 +256,16 @@ struct ArchiveFileInfo {
   std::int64_t end_ns = 0;
 };
 
+// A call site as an archive file defines it: what a tool can list without decoding a record.
+struct CallSite {
+  Level level = Level::info;
+  std::string tag, file, function, message_template;
+  std::uint32_t line = 0;
+  std::vector<std::string> field_names;  // the template's placeholders' names ("" unnamed)
+  std::string app;                       // of the file that defines it
+  std::int32_t pid = 0;
+};
+
 class ArchiveReader {
  public:
   // Opens an archive file, or a directory: every `*.bbx` file in it, in name (= time) order.
@@ -293,6 +310,9 @@ class ArchiveReader {
   [[nodiscard]] std::uint64_t lost_records() const;
   [[nodiscard]] const std::vector<DamagedRange>& damage() const;
   [[nodiscard]] std::vector<ArchiveFileInfo> files() const;
+  // The call sites the files scanned so far define (a file defines each site its chunks
+  // use, once), in file order; the same site appears once per file.
+  [[nodiscard]] std::vector<CallSite> sites() const;
   struct Counters {
     std::uint64_t chunks_read = 0;
     std::uint64_t chunks_skipped = 0;  // ruled out by the trace filter without decompressing

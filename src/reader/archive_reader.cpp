@@ -247,7 +247,7 @@ bool ArchiveReader::Impl::chunk_filter_allows(FileState& f, const ChunkFilterVie
       return false;
     }
   }
-  if (!filter.site) return true;
+  if (!filter.site && filter.with_fields.empty()) return true;
   for (std::size_t i = 0; i < cf.sites.size(); i += 4) {
     std::uint32_t id;
     std::memcpy(&id, cf.sites.data() + i, 4);
@@ -474,7 +474,7 @@ std::size_t ArchiveReader::Impl::read_chunk(FileState& f, const archive::FrameVi
         r.sequence = d.seq;
         r.pid = f.info.pid;
         r.process_start_ns = f.info.process_start_ns;
-        if (!reader::decode_args(*site, d.args.data(), d.args.size(), r, filter.fields)) return;
+        if (!reader::decode_as_filtered(filter, *site, d.args.data(), d.args.size(), r)) return;
         sink(record);
         ++emitted;
       });
@@ -664,6 +664,29 @@ std::uint64_t ArchiveReader::lost_records() const {
 }
 
 const std::vector<DamagedRange>& ArchiveReader::damage() const { return impl_->damage; }
+
+std::vector<CallSite> ArchiveReader::sites() const {
+  std::vector<CallSite> out;
+  for (const FileState& f : impl_->files) {
+    std::vector<std::pair<std::uint32_t, const reader::SiteInfo*>> by_id;
+    for (const auto& [id, site] : f.sites) by_id.emplace_back(id, site.get());
+    std::sort(by_id.begin(), by_id.end());
+    for (const auto& [id, site] : by_id) {
+      CallSite s;
+      s.level = site->level;
+      s.tag = site->tag;
+      s.file = site->file;
+      s.function = site->function;
+      s.message_template = site->message_template;
+      s.line = site->line;
+      s.field_names = site->names;
+      s.app = f.info.app;
+      s.pid = f.info.pid;
+      out.push_back(std::move(s));
+    }
+  }
+  return out;
+}
 
 std::vector<ArchiveFileInfo> ArchiveReader::files() const {
   std::vector<ArchiveFileInfo> out;

@@ -45,7 +45,25 @@ std::vector<Record> read_sorted_by_time(Reader& reader) {
 // ReadFilter, shared by the readers. Site facts first (the caller caches the verdict per
 // site), then the record's own; both before any argument is decoded.
 inline bool site_passes(const ReadFilter& filter, const SiteInfo& site) {
+  for (const std::string& name : filter.with_fields) {
+    if (std::find(site.names.begin(), site.names.end(), name) == site.names.end()) return false;
+  }
   return site.level >= filter.min_level && (!filter.site || filter.site(site.tag, site.level));
+}
+
+// Decodes a record's arguments as the filter asks: the fields, the message, both, or (for a
+// reader that only counts) neither.
+[[nodiscard]] bool decode_args(const SiteInfo& site, const std::byte* data, std::size_t size,
+                               Record& record, bool fields);
+inline bool decode_as_filtered(const ReadFilter& filter, const SiteInfo& site,
+                               const std::byte* data, std::size_t size, Record& record) {
+  if (!filter.fields && !filter.message) {
+    record.fields.clear();
+    record.message.clear();
+    record.truncated = false;
+    return true;
+  }
+  return decode_args(site, data, size, record, filter.fields);
 }
 inline bool record_passes(const ReadFilter& filter, std::int64_t time_ns, std::uint32_t tid,
                           const std::uint8_t* trace /* null: none */) {

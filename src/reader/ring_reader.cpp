@@ -145,7 +145,7 @@ bool RingReader::Impl::decode(const std::byte* p, std::uint32_t record_size, Rec
   r.ticks = h.time;
   r.time_ns = ring::ticks_to_ns(clock, h.time);
   reader::apply_site(*info, r);
-  return reader::decode_args(*info, p + offset, record_size - offset, r, filter.fields);
+  return reader::decode_as_filtered(filter, *info, p + offset, record_size - offset, r);
 }
 
 std::size_t RingReader::Impl::read_slot(std::uint32_t index,

@@ -83,6 +83,8 @@ struct Args {
   bool all_rings = false;
   // Printing only.
   std::string output = "text", colour = "auto", layout = "standard", time_format;
+  std::string distinct;      // -F NAME
+  bool field_names = false;  // --fields
   bool full_ids = false;
   bool utc = false, follow = false, no_symbols = false, reverse = false, no_pager = false;
   std::size_t last_n = 0;  // 0: all
@@ -666,6 +668,13 @@ int main(int argc, char** argv) {
                  "1970), mono (seconds since the process started), delta (since the previous "
                  "line: bursts)")
       ->check(CLI::IsMember({"iso", "iso-precise", "unix", "mono", "delta"}));
+  app.add_option("-F,--distinct", args.distinct,
+                 "the distinct values of field NAME (or tag, thread, level, pid, app) with "
+                 "their counts, most frequent first, as journalctl -F; only chunks whose call "
+                 "sites have the field are read");
+  app.add_flag("--fields", args.field_names,
+               "the names of the fields present, as journalctl -N (from the archives' call "
+               "site definitions: no record decoded)");
   app.add_flag("--full-ids", args.full_ids,
                "whole 32-hex trace ids on a terminal (they are shortened to 8 there; files and "
                "pipes always get them whole)");
@@ -742,6 +751,7 @@ int main(int argc, char** argv) {
   // Text and raw lines need only the message: the readers then skip the typed fields.
   selection.read.fields = *stats || (a.output != "text" && a.output != "raw") ||
                           !selection.fields.empty() || a.layout == "long";
+  if (!a.distinct.empty()) logcat::prepare_distinct(a.distinct, selection);
   bool unopened = false;
   auto open_inputs = [&](const logcat::Selection& read, bool report) {
     auto inputs = std::make_unique<logcat::Inputs>(read);
@@ -777,6 +787,13 @@ int main(int argc, char** argv) {
     }
     selection.read.pid = run->pid;
     selection.read.process_start_ns = run->start_ns;
+  }
+  if (!a.distinct.empty() || a.field_names) {
+    const auto inputs = open_inputs(selection, true);
+    const int rc = a.field_names ? logcat::run_field_names(*inputs, selection)
+                                 : logcat::run_distinct(*inputs, selection, a.distinct,
+                                                        process_lookup(*inputs));
+    return rc == 0 && unopened ? 1 : rc;
   }
   if (selection.span && !selection.read.trace_id) {
     // --span alone: its trace is that of the first record in the span (whatever the other

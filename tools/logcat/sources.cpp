@@ -331,6 +331,19 @@ std::vector<std::tuple<blackbox::RingInfo, Inputs::RingOnly, std::uint64_t>> Inp
   return out;
 }
 
+std::vector<blackbox::CallSite> Inputs::sites() const {
+  std::vector<blackbox::CallSite> out;
+  for (const auto& a : archives_) {
+    auto s = a->sites();
+    out.insert(out.end(), std::make_move_iterator(s.begin()), std::make_move_iterator(s.end()));
+  }
+  return out;
+}
+
+void Inputs::read_rings(const std::function<void(const Record&)>& sink) {
+  for (const auto& ring : rings_) ring->poll(sink);
+}
+
 std::vector<blackbox::RingInfo> Inputs::rings() const {
   std::vector<blackbox::RingInfo> out;
   for (const auto& r : rings_) out.push_back(r->info());

@@ -62,6 +62,10 @@ class Inputs {
   [[nodiscard]] std::vector<blackbox::Loss> losses() const;
   [[nodiscard]] std::vector<blackbox::ArchiveFileInfo> archive_files() const;
   [[nodiscard]] std::vector<blackbox::RingInfo> rings() const;
+  // The call sites the archives define (scan() first).
+  [[nodiscard]] std::vector<blackbox::CallSite> sites() const;
+  // Every record the rings hold (unfiltered, unmerged): for questions about what exists.
+  void read_rings(const std::function<void(const Record&)>& sink);
   // Each ring with what it alone holds (records its process has not archived yet: their
   // count and last time) and the records it lost. Reads the rings (for `logcat runs`).
   struct RingOnly {
