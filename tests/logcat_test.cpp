@@ -402,6 +402,21 @@ TEST_F(LogcatTest, UsageErrorsExitTwoAndAClosedPipeIsQuiet) {
   EXPECT_EQ(logcat(dir_ + " -e '('").status, 2);
   EXPECT_EQ(logcat(dir_ + " -o yaml").status, 2);
   EXPECT_EQ(logcat("--help").status, 0);
+  // Every usage error names logcat first and points to --help (CLI11's own ones too).
+  for (const std::string& args :
+       {std::string("/no/such/file"), dir_ + " -l loud", dir_ + " -e '('", dir_ + " -o yaml",
+        dir_ + " -v", dir_ + " -v fancy", dir_ + " -x", dir_ + " --trace 12", dir_ + " --span 1",
+        dir_ + " --field novalue", dir_ + " -n many", dir_ + " -r -f", dir_ + " --since later",
+        dir_ + " --after-cursor x", std::string("runs --bogus"), std::string("verify")}) {
+    const Output run = logcat(args);
+    EXPECT_EQ(run.status, 2) << args;
+    EXPECT_TRUE(run.out.starts_with("logcat: ")) << args << ": " << run.out;
+    EXPECT_NE(run.out.find("see --help"), std::string::npos) << args << ": " << run.out;
+    EXPECT_EQ(blackbox::test::lines_of(run.out).size(), 1u) << args << ": " << run.out;
+  }
+  EXPECT_EQ(logcat(dir_ + " -v").out,
+            "logcat: --format: 1 required TEXT:{standard,brief,time,threadtime,long} missing (see "
+            "--help)\n");
   const Output head = shell("bash -c '" + std::string(BBX_LOGCAT) + " " + dir_ +
                             " -o raw | head -1; exit ${PIPESTATUS[0]}'");
   EXPECT_EQ(head.status, 0) << head.out;

@@ -13,6 +13,7 @@
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <cctype>
 #include <cstdio>
 #include <deque>
 #include <filesystem>
@@ -68,6 +69,23 @@ constexpr const char* kDescription =
     "  logcat verify /var/log/app             check every frame of every file\n"
     "  logcat recover                         archive the rings of crashed processes\n"
     "\n"
+    "If you know journalctl or adb logcat:\n"
+    "  journalctl -f / tail -f              logcat -f (the last 10 lines, then new ones)\n"
+    "  journalctl -n 50 / adb logcat -t 50  logcat -n 50 (-t 50 works too)\n"
+    "  journalctl -r                        logcat -r\n"
+    "  journalctl -p err / adb logcat '*:E' logcat -l error (or -l E, or '*:E')\n"
+    "  journalctl -u APP / adb --pid=PID    logcat -u APP (--app) / logcat -p PID\n"
+    "  journalctl -b -1 / --list-boots      logcat -b -1 (--run) / logcat runs\n"
+    "  journalctl -S '1h ago' -U today      logcat -S '1h ago' -U today (--since/--until)\n"
+    "  journalctl -g RE / adb logcat -e RE  logcat -g RE / -e RE\n"
+    "  journalctl -F FIELD / -N             logcat -F FIELD / -N (--fields)\n"
+    "  journalctl -o json / -o short-iso    logcat -o json / --time-format iso\n"
+    "  journalctl -o verbose                logcat -v long\n"
+    "  journalctl --show-cursor, --after-cursor C, --cursor-file F, --no-pager: the same\n"
+    "  adb logcat -v brief|time|threadtime|long    logcat -v the same\n"
+    "  adb logcat -d (print and exit)       logcat (prints and exits; -f follows)\n"
+    "  adb logcat TAG:I '*:S'               logcat TAG:I '*:S'\n"
+    "\n"
     "Exit status: 0 clean; 1 an input was damaged (damaged ranges are named on stderr,\n"
     "everything readable was printed); 2 usage error. A closed pipe (| head) ends quietly.";
 
@@ -102,13 +120,13 @@ void add_selection_options(CLI::App& app, Args& a) {
   app.add_option("-l,--level", a.level,
                  "lowest level shown: trace debug info warn error fatal, or adb's letters "
                  "V D I W E F");
-  app.add_option("-e,--regex", a.regex, "only records whose message matches (RE2 syntax)");
-  app.add_option("--since", a.since,
+  app.add_option("-e,--regex,-g", a.regex, "only records whose message matches (RE2 syntax)");
+  app.add_option("-S,--since", a.since,
                  "only records at or after: ISO 8601 (2026-11-24T13:00:00, Z for UTC, else "
                  "local time), a date (2026-11-24: midnight), a time today (13:05), today, "
                  "yesterday, now, @UNIX seconds, journalctl's -1h, +30min and \"5 min ago\", "
                  "or an age (90s, 10m, 2h, 1d)");
-  app.add_option("--until", a.until, "only records before (same forms as --since)");
+  app.add_option("-U,--until", a.until, "only records before (same forms as --since)");
   app.add_option("--thread", a.threads, "only this thread id (repeatable)");
   app.add_option("--trace", a.trace,
                  "only this trace id (32 hex digits); archive chunks that cannot hold it are "
@@ -122,8 +140,8 @@ void add_selection_options(CLI::App& app, Args& a) {
                  "(repeatable; all must match)");
   app.add_option("-p,--pid", a.pid,
                  "only this process; adds its ring file (from $BBX_DIR) to the inputs");
-  app.add_option("--app", a.apps, "only this app's records (repeatable)");
-  app.add_option("--run", a.run,
+  app.add_option("-u,--app", a.apps, "only this app's records (repeatable)");
+  app.add_option("-b,--run", a.run,
                  "only one run (a process's life) of the app, as journalctl's -b: 0 the current "
                  "or last, -1 the one before, 1 the first; see logcat runs")
       ->allow_extra_args(false);
@@ -146,7 +164,7 @@ int select(Args& a, logcat::Selection& sel, std::vector<std::string>& inputs) {
   if (!a.regex.empty()) {
     sel.regex = std::make_unique<re2::RE2>(a.regex, re2::RE2::Quiet);
     if (!sel.regex->ok()) {
-      std::fprintf(stderr, "logcat: bad regex \"%s\": %s\n", a.regex.c_str(),
+      std::fprintf(stderr, "logcat: bad regex \"%s\": %s (RE2 syntax; see --help)\n", a.regex.c_str(),
                    sel.regex->error().c_str());
       return 2;
     }
@@ -203,21 +221,21 @@ int select(Args& a, logcat::Selection& sel, std::vector<std::string>& inputs) {
   if (!a.trace.empty()) {
     sel.read.trace_id = logcat::parse_trace(a.trace);
     if (!sel.read.trace_id) {
-      std::fprintf(stderr, "logcat: bad trace id \"%s\" (32 hex digits)\n", a.trace.c_str());
+      std::fprintf(stderr, "logcat: bad trace id \"%s\" (32 hex digits; see --help)\n", a.trace.c_str());
       return 2;
     }
   }
   if (!a.span.empty()) {
     sel.span = logcat::parse_span(a.span);
     if (!sel.span) {
-      std::fprintf(stderr, "logcat: bad span id \"%s\" (16 hex digits)\n", a.span.c_str());
+      std::fprintf(stderr, "logcat: bad span id \"%s\" (16 hex digits; see --help)\n", a.span.c_str());
       return 2;
     }
   }
   for (const auto& f : a.fields) {
     const std::size_t eq = f.find('=');
     if (eq == std::string::npos || eq == 0) {
-      std::fprintf(stderr, "logcat: bad --field \"%s\" (name=value)\n", f.c_str());
+      std::fprintf(stderr, "logcat: bad --field \"%s\" (name=value; see --help)\n", f.c_str());
       return 2;
     }
     sel.fields.emplace_back(f.substr(0, eq), f.substr(eq + 1));
@@ -231,7 +249,7 @@ int select(Args& a, logcat::Selection& sel, std::vector<std::string>& inputs) {
     if (stat(p.c_str(), &st) == 0) {
       inputs.push_back(p);
     } else if (!specs->parse(p)) {
-      std::fprintf(stderr, "logcat: %s: no such file, and not a TAG:L filterspec\n", p.c_str());
+      std::fprintf(stderr, "logcat: %s: no such file, and not a TAG:L filterspec (see --help)\n", p.c_str());
       return 2;
     }
   }
@@ -282,7 +300,7 @@ int select(Args& a, logcat::Selection& sel, std::vector<std::string>& inputs) {
       inputs.push_back(archive_dir);
       a.implicit_archive_dir = archive_dir;
     } else if (inputs.empty()) {
-      std::fprintf(stderr, "logcat: no inputs, and no archive directory (%s)\n",
+      std::fprintf(stderr, "logcat: no inputs, and no archive directory (%s; see --help)\n",
                    archive_dir.empty() ? "archiving is off" : archive_dir.c_str());
       return 2;
     }
@@ -672,7 +690,7 @@ int main(int argc, char** argv) {
                  "the distinct values of field NAME (or tag, thread, level, pid, app) with "
                  "their counts, most frequent first, as journalctl -F; only chunks whose call "
                  "sites have the field are read");
-  app.add_flag("--fields", args.field_names,
+  app.add_flag("-N,--fields", args.field_names,
                "the names of the fields present, as journalctl -N (from the archives' call "
                "site definitions: no record decoded)");
   app.add_flag("--full-ids", args.full_ids,
@@ -682,6 +700,8 @@ int main(int argc, char** argv) {
                  "only the last N records (after filtering), or all; -f shows the last 10 "
                  "before following unless -n says otherwise (-t N: adb logcat's spelling)");
   app.add_flag("-r,--reverse", args.reverse, "newest first (not with -f)");
+  bool dump = false;
+  app.add_flag("-d", dump, "print and exit: what logcat does without -f (adb logcat's -d)");
   app.add_flag("--no-pager", args.no_pager,
                "never page: on a terminal, output longer than the screen otherwise goes "
                "through $PAGER (default less -R)");
@@ -738,8 +758,13 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    const int rc = app.exit(e);
-    return rc == 0 ? 0 : 2;
+    if (e.get_exit_code() == 0) return app.exit(e);  // --help
+    // CLI11's own words ("The following argument was not expected: -x"), said as every
+    // other usage error is: logcat's name first, --help last.
+    std::string what = e.what();
+    if (!what.empty()) what[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(what[0])));
+    std::fprintf(stderr, "logcat: %s (see --help)\n", what.c_str());
+    return 2;
   }
   if (*verify) return logcat::run_verify(verify_paths);
   if (*recover) return logcat::run_recover(recover_dir, recover_archive, recover_app);
