@@ -1464,3 +1464,35 @@ TEST_F(LogcatTest, DistinctValuesAndFieldNames) {
   });
   EXPECT_EQ(tags, (std::vector<std::string>{"db", "db"}));
 }
+
+// The lnav format for -o json (share/lnav): lnav, headless, recognises our lines, their
+// times, levels, tags and fields.
+TEST_F(LogcatTest, LnavReadsTheJsonLines) {
+  if (system("command -v lnav > /dev/null 2>&1") != 0) {
+    GTEST_SKIP() << "lnav is not installed (scripts/install-deps.sh installs Debian's lnav)";
+  }
+  const std::string home = blackbox::test::make_temp_dir("lnav-home");
+  const std::string lines = home + "/records.jsonl";
+  ASSERT_EQ(logcat(dir_ + " -o json > " + lines).status, 0);
+  const Output installed = shell(fmt::format("HOME={} lnav -i {}", home, BBX_LNAV_FORMAT));
+  ASSERT_EQ(installed.status, 0) << installed.out;
+  const Output query = shell(fmt::format(
+      "HOME={} lnav -n -c ';SELECT log_level, tag, jget(fields, \"/sql\") AS sql, log_body "
+      "FROM blackbox_log' -c ':write-csv-to -' {}",
+      home, lines));
+  ASSERT_EQ(query.status, 0) << query.out;
+  EXPECT_EQ(query.out,
+            "log_level,tag,sql,log_body\n"
+            "debug,net,<NULL>,connect db1:5432\n"
+            "info,db,select 1,query select 1 took 0.2 ms\n"
+            "warning,db,select *,slow query select *\n"
+            "error,http,<NULL>,\"request 42 failed: timeout \"\"x\"\"\"\n"
+            "info,net,<NULL>,closed\n");
+  // Times: lnav parsed ours (the first record's, to the millisecond lnav keeps).
+  const Output first = shell(fmt::format(
+      "HOME={} lnav -n -c ';SELECT log_time FROM blackbox_log LIMIT 1' -c ':write-csv-to -' {}",
+      home, lines));
+  const std::string ours = blackbox::test::lines_of(logcat(dir_ + " -o json").out).at(0);
+  EXPECT_NE(first.out.find(ours.substr(9, 10) + " " + ours.substr(20, 12)), std::string::npos)
+      << first.out << " / " << ours;
+}

@@ -164,8 +164,8 @@ int select(Args& a, logcat::Selection& sel, std::vector<std::string>& inputs) {
   if (!a.regex.empty()) {
     sel.regex = std::make_unique<re2::RE2>(a.regex, re2::RE2::Quiet);
     if (!sel.regex->ok()) {
-      std::fprintf(stderr, "logcat: bad regex \"%s\": %s (RE2 syntax; see --help)\n", a.regex.c_str(),
-                   sel.regex->error().c_str());
+      std::fprintf(stderr, "logcat: bad regex \"%s\": %s (RE2 syntax; see --help)\n",
+                   a.regex.c_str(), sel.regex->error().c_str());
       return 2;
     }
   }
@@ -221,14 +221,16 @@ int select(Args& a, logcat::Selection& sel, std::vector<std::string>& inputs) {
   if (!a.trace.empty()) {
     sel.read.trace_id = logcat::parse_trace(a.trace);
     if (!sel.read.trace_id) {
-      std::fprintf(stderr, "logcat: bad trace id \"%s\" (32 hex digits; see --help)\n", a.trace.c_str());
+      std::fprintf(stderr, "logcat: bad trace id \"%s\" (32 hex digits; see --help)\n",
+                   a.trace.c_str());
       return 2;
     }
   }
   if (!a.span.empty()) {
     sel.span = logcat::parse_span(a.span);
     if (!sel.span) {
-      std::fprintf(stderr, "logcat: bad span id \"%s\" (16 hex digits; see --help)\n", a.span.c_str());
+      std::fprintf(stderr, "logcat: bad span id \"%s\" (16 hex digits; see --help)\n",
+                   a.span.c_str());
       return 2;
     }
   }
@@ -249,7 +251,8 @@ int select(Args& a, logcat::Selection& sel, std::vector<std::string>& inputs) {
     if (stat(p.c_str(), &st) == 0) {
       inputs.push_back(p);
     } else if (!specs->parse(p)) {
-      std::fprintf(stderr, "logcat: %s: no such file, and not a TAG:L filterspec (see --help)\n", p.c_str());
+      std::fprintf(stderr, "logcat: %s: no such file, and not a TAG:L filterspec (see --help)\n",
+                   p.c_str());
       return 2;
     }
   }
@@ -762,7 +765,8 @@ int main(int argc, char** argv) {
     // CLI11's own words ("The following argument was not expected: -x"), said as every
     // other usage error is: logcat's name first, --help last.
     std::string what = e.what();
-    if (!what.empty()) what[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(what[0])));
+    if (!what.empty())
+      what[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(what[0])));
     std::fprintf(stderr, "logcat: %s (see --help)\n", what.c_str());
     return 2;
   }
