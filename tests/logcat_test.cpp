@@ -1276,6 +1276,8 @@ TEST_F(LogcatTest, ReverseIsNewestFirst) {
             "query select 1 took 0.2 ms\nconnect db1:5432\n");
   EXPECT_EQ(logcat(dir_ + " -o raw -r -n 2").out, "closed\nrequest 42 failed: timeout \"x\"\n");
   EXPECT_EQ(logcat(dir_ + " -o raw -n all").out, logcat(dir_ + " -o raw").out);
+  EXPECT_EQ(logcat(dir_ + " -o raw -n 0").out, "");
+  EXPECT_EQ(logcat(dir_ + " -o raw -r -n 0").out, "");
   const Output both = logcat(dir_ + " -r -f");
   EXPECT_EQ(both.status, 2);
   EXPECT_EQ(both.out, "logcat: -r and -f do not go together (see --help)\n");

@@ -105,8 +105,8 @@ struct Args {
   bool field_names = false;  // --fields
   bool full_ids = false;
   bool utc = false, follow = false, no_symbols = false, reverse = false, no_pager = false;
-  std::size_t last_n = 0;  // 0: all
-  std::string lines = "";  // -n as given: N, or all
+  std::optional<std::size_t> last_n;  // -n: the last N (0: none, then follow); none: all
+  std::string lines = "";             // -n as given: N, or all
   double interval_s = 0.2;
   bool show_cursor = false;
   std::string after_cursor, cursor_file;
@@ -576,7 +576,7 @@ int print_records(Args& a, const logcat::Selection& selection, logcat::Inputs& i
     crashes_until(std::numeric_limits<std::int64_t>::max());  // the tree is a view of its own
     const bool tree = a.output == "text";
     print_trace(selection, inputs, tree, colour, a.utc, out, print);
-  } else if (a.last_n == 0 && !a.reverse) {
+  } else if (!a.last_n && !a.reverse) {
     inputs.read_all([&](const Record& r) { return !after_cursor(r) || print_in_time(r); });
   } else if (a.reverse) {
     // Newest first: the records (the last N) are read, then printed backwards.
@@ -585,13 +585,13 @@ int print_records(Args& a, const logcat::Selection& selection, logcat::Inputs& i
       if (!after_cursor(r)) return true;
       all.push_back(r);
       // Only the last N are kept: drop the oldest half of the excess at a time.
-      if (a.last_n != 0 && all.size() >= 2 * a.last_n) {
-        all.erase(all.begin(), all.end() - static_cast<std::ptrdiff_t>(a.last_n));
+      if (a.last_n && all.size() >= 2 * *a.last_n + 1) {
+        all.erase(all.begin(), all.end() - static_cast<std::ptrdiff_t>(*a.last_n));
       }
       return true;
     });
-    if (a.last_n != 0 && all.size() > a.last_n) {
-      all.erase(all.begin(), all.end() - static_cast<std::ptrdiff_t>(a.last_n));
+    if (a.last_n && all.size() > *a.last_n) {
+      all.erase(all.begin(), all.end() - static_cast<std::ptrdiff_t>(*a.last_n));
     }
     for (auto it = all.rbegin(); it != all.rend(); ++it) {
       if (!print_in_time(*it)) break;
@@ -600,7 +600,8 @@ int print_records(Args& a, const logcat::Selection& selection, logcat::Inputs& i
     std::deque<Record> last;  // the last N, as they go by
     inputs.read_all([&](const Record& r) {
       if (!after_cursor(r)) return true;
-      if (last.size() == a.last_n) last.pop_front();
+      if (*a.last_n == 0) return true;
+      if (last.size() == *a.last_n) last.pop_front();
       last.push_back(r);
       return true;
     });
@@ -627,15 +628,20 @@ int print_records(Args& a, const logcat::Selection& selection, logcat::Inputs& i
       if (!exporter) render_crash(c, last_records(c), format, a.utc, out.buffer());
     }
   };
+  // Polls: a live ring is shared memory, which no file event says has grown. While records
+  // come, every 10 ms (a burst reads as it happens); each empty poll doubles the wait, up to
+  // --interval (an idle follower costs a few polls a second).
+  const double busy_s = std::min(0.01, a.interval_s);
+  double wait_s = busy_s;
   while (a.follow && !out.closed()) {
     const bool gone = process_gone(a.pid);
     const timespec pause{
-        static_cast<time_t>(a.interval_s),
-        static_cast<long>((a.interval_s - static_cast<double>(static_cast<time_t>(a.interval_s))) *
-                          1e9)};
+        static_cast<time_t>(wait_s),
+        static_cast<long>((wait_s - static_cast<double>(static_cast<time_t>(wait_s))) * 1e9)};
     nanosleep(&pause, nullptr);
     const std::size_t got =
         inputs.read_new([&](const Record& r) { return !after_cursor(r) || print(r); });
+    wait_s = got != 0 ? busy_s : std::min(2 * wait_s, a.interval_s);
     report_new_crashes();
     if (gone && !exporter) {
       bool crashed_report = false;
@@ -711,7 +717,9 @@ int main(int argc, char** argv) {
   app.add_flag("-f,--follow", args.follow,
                "keep printing new records as they arrive (growing archives, rotation, live "
                "rings); with -p, until that process exits");
-  app.add_option("--interval", args.interval_s, "seconds between polls when following")
+  app.add_option("--interval", args.interval_s,
+                 "the longest wait between polls when following, in seconds (while records "
+                 "come: 10 ms)")
       ->check(CLI::Range(0.01, 60.0));
   app.add_flag("--show-cursor", args.show_cursor,
                "after the last record, print \"-- cursor: C\": where this read ended");
