@@ -246,6 +246,27 @@ void trace_logcat_chrome(benchmark::State& state) {
         logcat() + " " + g_archive + " --trace " + hex(trace_of(wanted_request())) + " -o chrome");
 }
 
+// Issue 16: what the archive holds, from its indexes. runs and -F app read chunk indexes
+// only; --fields the call site definitions; -F tag record headers without arguments;
+// -F error the chunks whose call sites have an {error} field (every chunk has some).
+void runs_logcat(benchmark::State& state) { timed(state, logcat() + " runs " + g_archive); }
+void distinct_logcat_app(benchmark::State& state) {
+  timed(state, logcat() + " " + g_archive + " -F app");
+}
+void distinct_logcat_tag(benchmark::State& state) {
+  timed(state, logcat() + " " + g_archive + " -F tag");
+}
+void distinct_logcat_field(benchmark::State& state) {
+  timed(state, logcat() + " " + g_archive + " -F error");
+}
+void fields_logcat(benchmark::State& state) {
+  timed(state, logcat() + " " + g_archive + " --fields");
+}
+// The peer: the tags (spdlog's fifth word here) counted from the text.
+void distinct_zstd_awk(benchmark::State& state) {
+  timed(state, "zstd -dc " + g_text + " | awk '{n[$5]++} END {for (t in n) print n[t], t}'");
+}
+
 void trace_zstd_grep(benchmark::State& state) {
   timed(state, "zstd -dc " + g_text + " | grep -F " + hex(trace_of(wanted_request())));
 }
@@ -282,6 +303,12 @@ int main(int argc, char** argv) {
            benchmark::RegisterBenchmark("trace/logcat_otlp", trace_logcat_otlp),
            benchmark::RegisterBenchmark("trace/logcat_chrome", trace_logcat_chrome),
            benchmark::RegisterBenchmark("trace/zstd_dc_grep", trace_zstd_grep),
+           benchmark::RegisterBenchmark("index/logcat_runs", runs_logcat),
+           benchmark::RegisterBenchmark("index/logcat_distinct_app", distinct_logcat_app),
+           benchmark::RegisterBenchmark("index/logcat_fields", fields_logcat),
+           benchmark::RegisterBenchmark("distinct/logcat_tag", distinct_logcat_tag),
+           benchmark::RegisterBenchmark("distinct/logcat_field_error", distinct_logcat_field),
+           benchmark::RegisterBenchmark("distinct/zstd_dc_awk_tags", distinct_zstd_awk),
        }) {
     b->UseManualTime()->Unit(benchmark::kMillisecond)->Iterations(1);
   }
