@@ -90,7 +90,7 @@ int run_distinct(Inputs& inputs, const Selection& selection, const std::string& 
   std::unordered_map<const void*, std::string> site_tag;
   std::map<std::pair<std::uint32_t, std::string>, std::uint64_t> by_thread;
   std::map<std::pair<std::int32_t, std::int64_t>, std::uint64_t> by_process;
-  inputs.read_all([&](const Record& r) {
+  inputs.read_unordered([&](const Record& r) {
     if (name == "tag") {
       const void* key = r.site_owner.get();
       if (++by_site[key] == 1) site_tag[key] = std::string(r.tag);

@@ -249,6 +249,20 @@ void Inputs::scan() {
   for (auto& archive : archives_) archive->scan();
 }
 
+void Inputs::read_unordered(const Sink& sink) {
+  if (!rings_.empty()) {
+    read_all(sink);
+    return;
+  }
+  bool more = true;
+  for (auto& archive : archives_) {
+    archive->poll([&](const Record& r) {
+      if (more && selection_.pass_decoded(r)) more = sink(r);
+    });
+  }
+  report_damage();
+}
+
 void Inputs::read_all(const Sink& sink) {
   poll_rings();
   for (auto& archive : archives_) archive->scan();

@@ -49,6 +49,9 @@ class Inputs {
 
   // Every record of every input, in time order, each once.
   void read_all(const Sink& sink);
+  // The same in any order (for counting): archives alone are read file by file, chunk by
+  // chunk, without the merge. With rings among the inputs, as read_all().
+  void read_unordered(const Sink& sink);
   // Reads the archives' frames up to their chunks (file headers, crash reports): what
   // archive_files() reports. read_all() does it too.
   void scan();
