@@ -22,6 +22,10 @@ cmake_host_system_information(RESULT cores QUERY NUMBER_OF_LOGICAL_CORES)
 set(common -DCMAKE_CXX_COMPILER=${CXX})
 if(MODE STREQUAL "find_package")
   run(${CMAKE_COMMAND} --install ${BUILD_DIR} --prefix ${WORK_DIR}/prefix)
+  # What operators use besides the library: lnav's format for logcat -o json.
+  if(NOT EXISTS ${WORK_DIR}/prefix/share/blackbox/lnav/blackbox_log.json)
+    message(FATAL_ERROR "the lnav format is not installed under share/blackbox/lnav")
+  endif()
   run(${CMAKE_COMMAND} -S ${SOURCE_DIR}/tests/package/consumer -B ${WORK_DIR}/consumer ${common}
       -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH=${WORK_DIR}/prefix
       -DCONSUMER_MODE=find_package)
