@@ -21,7 +21,9 @@
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -86,8 +88,37 @@ void report(benchmark::State& state, std::vector<double> us) {
   state.counters["max_us"] = us.back();
 }
 
-// Each iteration: one record, then its line; `idle_ms` before each record (the follower's
+// Says "ready N" until the follower shows it (it may start after the first lines), then
+// measures each "ping N" from the call to its line; `idle_ms` before each (the follower's
 // polls back off to --interval while nothing comes).
+using Say = std::function<void(std::string_view word, std::uint64_t n)>;
+void measure(benchmark::State& state, Follower& f, const Say& say, int idle_ms) {
+  bool ready = false;
+  for (std::uint64_t i = 0; i < 50 && !ready; ++i) {
+    say("ready", i);
+    ready = f.wait_for("ready " + std::to_string(i), 500);
+  }
+  if (!ready) {
+    state.SkipWithError("the follower showed nothing");
+    return;
+  }
+  std::vector<double> us;
+  std::uint64_t n = 0;
+  for (auto _ : state) {
+    if (idle_ms != 0) std::this_thread::sleep_for(std::chrono::milliseconds(idle_ms));
+    const auto start = Clock::now();
+    say("ping", ++n);
+    if (!f.wait_for("ping " + std::to_string(n))) {
+      state.SkipWithError("lost a line");
+      return;
+    }
+    const double s = std::chrono::duration<double>(Clock::now() - start).count();
+    state.SetIterationTime(s);
+    us.push_back(s * 1e6);
+  }
+  report(state, std::move(us));
+}
+
 void follow_logcat(benchmark::State& state, const std::string& interval, int idle_ms = 0) {
   static bool started = false;
   if (!started) {
@@ -100,31 +131,9 @@ void follow_logcat(benchmark::State& state, const std::string& interval, int idl
   }
   Follower f({BBX_LOGCAT_PATH, "-f", "-p", std::to_string(getpid()), "-n", "0", "-o", "raw",
               "--interval", interval});
-  // Ready: it shows a record logged after it started (it may start after the first ones).
-  bool ready = false;
-  for (int i = 0; i < 50 && !ready; ++i) {
-    BBX_INFO("ready {}", i);
-    ready = f.wait_for("ready " + std::to_string(i), 500);
-  }
-  if (!ready) {
-    state.SkipWithError("logcat -f showed nothing");
-    return;
-  }
-  std::vector<double> us;
-  std::uint64_t n = 0;
-  for (auto _ : state) {
-    if (idle_ms != 0) std::this_thread::sleep_for(std::chrono::milliseconds(idle_ms));
-    const auto start = Clock::now();
-    BBX_INFO("ping {}", ++n);
-    if (!f.wait_for("ping " + std::to_string(n))) {
-      state.SkipWithError("lost a line");
-      return;
-    }
-    const double s = std::chrono::duration<double>(Clock::now() - start).count();
-    state.SetIterationTime(s);
-    us.push_back(s * 1e6);
-  }
-  report(state, std::move(us));
+  measure(
+      state, f, [](std::string_view word, std::uint64_t n) { BBX_INFO("{} {}", word, n); },
+      idle_ms);
 }
 
 void follow_tail_spdlog(benchmark::State& state) {
@@ -135,30 +144,8 @@ void follow_tail_spdlog(benchmark::State& state) {
   spdlog::logger log("bench", sink);
   log.flush_on(spdlog::level::info);
   Follower f({"tail", "-F", "-n", "0", file});
-  // tail may start after the first lines: say it until it is seen.
-  bool ready = false;
-  for (int i = 0; i < 50 && !ready; ++i) {
-    log.info("ready {}", i);
-    ready = f.wait_for("ready " + std::to_string(i), 500);
-  }
-  if (!ready) {
-    state.SkipWithError("tail -F showed nothing");
-    return;
-  }
-  std::vector<double> us;
-  std::uint64_t n = 0;
-  for (auto _ : state) {
-    const auto start = Clock::now();
-    log.info("ping {}", ++n);
-    if (!f.wait_for("ping " + std::to_string(n))) {
-      state.SkipWithError("lost a line");
-      return;
-    }
-    const double s = std::chrono::duration<double>(Clock::now() - start).count();
-    state.SetIterationTime(s);
-    us.push_back(s * 1e6);
-  }
-  report(state, std::move(us));
+  measure(
+      state, f, [&](std::string_view word, std::uint64_t n) { log.info("{} {}", word, n); }, 0);
   std::filesystem::remove(file);
 }
 

@@ -16,6 +16,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <ctime>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -129,6 +130,10 @@ class Renderer {
 // C1 controls U+0080..U+009F) escaped as \n, \r, \xHH or \u00HH, so that a message can
 // neither end its line (and forge the next one) nor send escape sequences to the terminal.
 void append_printable(std::string_view s, Buffer& out);
+
+// The calendar fields of a time (ns since the epoch, floored to the second), in UTC or in
+// local time.
+[[nodiscard]] std::tm calendar_time(std::int64_t ns, bool utc);
 
 // 'T', 'D', 'I', 'W', 'E', 'F'.
 [[nodiscard]] char level_letter(Level level);

@@ -133,6 +133,19 @@ std::string trace_hex(const std::uint8_t* bytes, std::size_t n) {
   return out;
 }
 
+std::tm calendar_time(std::int64_t ns, bool utc) {
+  std::int64_t second = ns / 1'000'000'000;
+  if (ns % 1'000'000'000 < 0) --second;  // before 1970: floor, not truncate
+  const auto seconds = static_cast<std::time_t>(second);
+  std::tm tm{};
+  if (utc) {
+    gmtime_r(&seconds, &tm);
+  } else {
+    localtime_r(&seconds, &tm);
+  }
+  return tm;
+}
+
 char level_letter(Level level) {
   static constexpr char kLetters[] = "TDIWEF";
   const auto i = static_cast<std::size_t>(level);
@@ -147,13 +160,7 @@ void Renderer::append_time(std::int64_t ns, bool iso_utc, Buffer& out) {
     fraction_ns += 1'000'000'000;
   }
   if (second != cached_second_ || iso_utc != cached_iso_) {
-    const auto seconds = static_cast<std::time_t>(second);
-    std::tm tm{};
-    if (utc_ || iso_utc) {
-      gmtime_r(&seconds, &tm);
-    } else {
-      localtime_r(&seconds, &tm);
-    }
+    const std::tm tm = calendar_time(ns, utc_ || iso_utc);
     cached_length_ = std::strftime(cached_, sizeof cached_,
                                    iso_utc ? "%Y-%m-%dT%H:%M:%S" : "%Y-%m-%d %H:%M:%S", &tm);
     cached_second_ = second;
@@ -185,13 +192,7 @@ void append_left(std::string_view s, std::size_t width, Buffer& out) {
 
 // adb's "11-24 13:06:02.123".
 void append_adb_time(std::int64_t ns, bool utc, Buffer& out) {
-  const auto seconds = static_cast<std::time_t>(ns / 1'000'000'000);
-  std::tm tm{};
-  if (utc) {
-    gmtime_r(&seconds, &tm);
-  } else {
-    localtime_r(&seconds, &tm);
-  }
+  const std::tm tm = calendar_time(ns, utc);
   char text[32];
   const std::size_t n = std::strftime(text, sizeof text, "%m-%d %H:%M:%S", &tm);
   out.append(text, n);
@@ -212,13 +213,7 @@ void Renderer::append_line_time(const Record& r, Buffer& out) {
       return;
     case TimeFormat::iso:
     case TimeFormat::iso_precise: {
-      const auto seconds = static_cast<std::time_t>(ns / 1'000'000'000);
-      std::tm tm{};
-      if (utc_) {
-        gmtime_r(&seconds, &tm);
-      } else {
-        localtime_r(&seconds, &tm);
-      }
+      const std::tm tm = calendar_time(ns, utc_);
       char text[48];
       std::size_t n = std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%S", &tm);
       out.append(text, n);

@@ -25,13 +25,6 @@ bool record_level(const Selection& s) {
          f.site || s.regex || !s.fields.empty() || s.span;
 }
 
-bool process_passes(const Selection& s, std::int32_t pid, std::int64_t start,
-                    const std::string& app) {
-  const blackbox::ReadFilter& f = s.read;
-  return !(f.pid && pid != *f.pid) && !(f.process_start_ns && start != *f.process_start_ns) &&
-         (f.apps.empty() || std::find(f.apps.begin(), f.apps.end(), app) != f.apps.end());
-}
-
 int print_counts(const std::map<std::string, std::uint64_t>& counts, Inputs& inputs) {
   std::vector<std::pair<std::string, std::uint64_t>> sorted(counts.begin(), counts.end());
   std::stable_sort(sorted.begin(), sorted.end(),
@@ -71,12 +64,12 @@ int run_distinct(Inputs& inputs, const Selection& selection, const std::string& 
     // The chunk indexes count every file's records; the rings add what they alone hold.
     inputs.scan();
     for (const auto& f : inputs.archive_files()) {
-      if (f.header_ok && process_passes(selection, f.pid, f.process_start_ns, f.app)) {
+      if (f.header_ok && selection.pass_process(f.pid, f.process_start_ns, f.app)) {
         counts[f.app] += f.records;
       }
     }
     for (const auto& [info, only, lost] : inputs.ring_counts()) {
-      if (process_passes(selection, info.pid, info.start_time_ns, info.app)) {
+      if (selection.pass_process(info.pid, info.start_time_ns, info.app)) {
         counts[info.app] += only.records;
       }
     }
@@ -126,36 +119,23 @@ int run_distinct(Inputs& inputs, const Selection& selection, const std::string& 
 
 int run_field_names(Inputs& inputs, const Selection& selection) {
   // Archives: the call sites their files define (no chunk read). Rings: their records.
-  std::map<std::string, std::uint64_t> sites_with;  // name -> call sites that have it
-  std::set<std::tuple<std::string, std::string, std::uint32_t, std::string>> seen;
+  std::set<std::string> names;
   inputs.scan();
+  const blackbox::ReadFilter& f = selection.read;
   for (const blackbox::CallSite& s : inputs.sites()) {
-    const blackbox::ReadFilter& f = selection.read;
-    if ((f.pid && s.pid != *f.pid) ||
-        (!f.apps.empty() && std::find(f.apps.begin(), f.apps.end(), s.app) == f.apps.end()) ||
-        s.level < f.min_level || (f.site && !f.site(s.tag, s.level))) {
+    if (!selection.pass_process(s.pid, std::nullopt, s.app) || s.level < f.min_level ||
+        (f.site && !f.site(s.tag, s.level))) {
       continue;
     }
-    if (!seen.insert({s.tag, s.file, s.line, s.message_template}).second) continue;
-    for (const std::string& n : std::set<std::string>(s.field_names.begin(), s.field_names.end())) {
-      if (!n.empty()) ++sites_with[n];
-    }
+    names.insert(s.field_names.begin(), s.field_names.end());
   }
   inputs.read_rings([&](const Record& r) {
     if (!selection.pass_read_filter(r)) return;
-    if (!seen.insert(
-                 {std::string(r.tag), std::string(r.file), r.line, std::string(r.message_template)})
-             .second) {
-      return;
-    }
-    std::set<std::string> names;
-    for (const blackbox::Field& f : r.fields) {
-      if (!f.name.empty()) names.insert(f.name);
-    }
-    for (const std::string& n : names) ++sites_with[n];
+    for (const blackbox::Field& field : r.fields) names.insert(field.name);
   });
+  names.erase("");  // printf-style and "{}" placeholders have no name
   Output out;
-  for (const auto& [n, sites] : sites_with) {
+  for (const std::string& n : names) {
     append_printable(n, out.buffer());
     out.buffer() += '\n';
   }

@@ -469,11 +469,7 @@ int print_records(Args& a, const logcat::Selection& selection, logcat::Inputs& i
     std::set<std::pair<std::int32_t, std::int64_t>> processes;
     std::set<std::string> apps;
     auto note = [&](std::int32_t pid, std::int64_t start, const std::string& app) {
-      const blackbox::ReadFilter& f = selection.read;
-      if ((f.pid && pid != *f.pid) || (f.process_start_ns && start != *f.process_start_ns) ||
-          (!f.apps.empty() && std::find(f.apps.begin(), f.apps.end(), app) == f.apps.end())) {
-        return;
-      }
+      if (!selection.pass_process(pid, start, app)) return;
       processes.insert({pid, start});
       apps.insert(app);
     };

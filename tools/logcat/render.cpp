@@ -53,11 +53,6 @@ const char* signal_cause(int signal, int code) {
   }
 }
 
-std::string signal_name(int signal) {
-  const char* abbrev = sigabbrev_np(signal);
-  return abbrev != nullptr ? std::string("SIG") + abbrev : "signal " + std::to_string(signal);
-}
-
 std::string hex_address(std::uint64_t address) { return fmt::format("{:#x}", address); }
 
 }  // namespace
@@ -269,6 +264,20 @@ void render_crash(const Crashed& crashed, const std::vector<LastRecord>& threads
     }
     out += '\n';
   }
+}
+
+std::string signal_name(int signal) {
+  const char* abbrev = sigabbrev_np(signal);
+  return abbrev != nullptr ? std::string("SIG") + abbrev : "signal " + std::to_string(signal);
+}
+
+std::string clock_text(std::int64_t ns, bool utc, bool millis) {
+  const std::tm tm = blackbox::text::calendar_time(ns, utc);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", &tm);
+  std::string out = buf;
+  if (millis) out += fmt::format(".{:03}", (ns / 1'000'000) % 1000);
+  return utc ? out + "Z" : out;
 }
 
 Output::Output() = default;

@@ -44,6 +44,12 @@ struct Crashed {
   blackbox::CrashInfo crash;
 };
 
+// "SIGSEGV" ("signal 42" for one without a name).
+[[nodiscard]] std::string signal_name(int signal);
+
+// "2026-11-24 13:06:02" (local time; "...Z" in UTC), with ".123" when `millis`.
+[[nodiscard]] std::string clock_text(std::int64_t ns, bool utc, bool millis = false);
+
 // The end of a process followed with -f -p that left no crash report: "exited" (normally)
 // or "died" (killed). A line in text, {"end":{...}} in JSON, end=... in logfmt, nothing raw.
 void render_end(std::int32_t pid, const std::string& how, Format format, Text& out);

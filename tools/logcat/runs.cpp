@@ -19,26 +19,10 @@ namespace {
 
 using Key = std::tuple<std::string, std::int32_t, std::int64_t>;  // app, pid, start
 
-std::string signal_text(int signal) {
-  const char* abbrev = sigabbrev_np(signal);
-  return abbrev != nullptr ? std::string("SIG") + abbrev : "signal " + std::to_string(signal);
+// A run's start or end: "-" when unknown.
+std::string run_time(std::int64_t ns, bool utc) {
+  return ns == 0 ? "-" : clock_text(ns, utc, true);
 }
-
-std::string clock_text(std::int64_t ns, bool utc) {
-  if (ns == 0) return "-";
-  const auto seconds = static_cast<std::time_t>(ns / 1'000'000'000);
-  std::tm tm{};
-  if (utc) {
-    gmtime_r(&seconds, &tm);
-  } else {
-    localtime_r(&seconds, &tm);
-  }
-  char buf[40];
-  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", &tm);
-  return fmt::format("{}.{:03}{}", buf, (ns / 1'000'000) % 1000, utc ? "Z" : "");
-}
-
-std::string grouped(std::uint64_t n) { return fmt::format(std::locale("C"), "{:L}", n); }
 
 }  // namespace
 
@@ -62,7 +46,7 @@ std::vector<Run> find_runs(Inputs& inputs, const std::vector<std::string>& apps)
     r.lost += f.lost_records;
     r.last_record_ns = std::max(r.last_record_ns, f.last_ns);
     if (f.crash) {
-      r.how = "crashed: " + signal_text(f.crash->signal);
+      r.how = "crashed: " + signal_name(f.crash->signal);
       r.end_ns = f.crash->time_ns;
     } else if (f.end != blackbox::ArchiveFileInfo::End::none && r.how.rfind("crashed", 0) != 0) {
       r.how = f.end == blackbox::ArchiveFileInfo::End::exited ? "exited" : "killed";
@@ -75,7 +59,7 @@ std::vector<Run> find_runs(Inputs& inputs, const std::vector<std::string>& apps)
     r.last_record_ns = std::max(r.last_record_ns, unarchived.last_ns);
     r.lost += lost;
     if (info.crash) {
-      r.how = "crashed: " + signal_text(info.crash->signal);
+      r.how = "crashed: " + signal_name(info.crash->signal);
       r.end_ns = info.crash->time_ns;
     } else if (info.state == blackbox::RingState::exited) {
       r.how = "exited";
@@ -155,8 +139,8 @@ int run_runs(Inputs& inputs, const std::vector<std::string>& apps, bool utc, boo
       t += name.view();
       t.append(app_width > name.size() ? app_width - name.size() : 0, ' ');
       t += fmt::format("  {:>7}  {:<23}  {:<23}  {:<18} {:>12} {:>8}\n", r.pid,
-                       clock_text(r.start_ns, utc), r.running ? "-" : clock_text(r.end_ns, utc),
-                       r.how, grouped(r.records), grouped(r.lost));
+                       run_time(r.start_ns, utc), r.running ? "-" : run_time(r.end_ns, utc), r.how,
+                       r.records, r.lost);
       if (!out.commit()) break;
     }
   }

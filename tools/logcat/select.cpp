@@ -46,6 +46,14 @@ bool Selection::pass_read_filter(const Record& r) const {
   return !f.trace_id || (r.has_trace && r.trace_id == *f.trace_id);
 }
 
+bool Selection::pass_process(std::int32_t pid, std::optional<std::int64_t> start,
+                             std::string_view app) const {
+  const blackbox::ReadFilter& f = read;
+  if (f.pid && pid != *f.pid) return false;
+  if (f.process_start_ns && start && *start != *f.process_start_ns) return false;
+  return f.apps.empty() || std::find(f.apps.begin(), f.apps.end(), app) != f.apps.end();
+}
+
 bool Selection::pass_decoded(const Record& r) const {
   for (const auto& wanted : fields) {
     const auto it = std::find_if(r.fields.begin(), r.fields.end(),

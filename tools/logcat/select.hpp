@@ -11,6 +11,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -42,6 +43,10 @@ struct Selection {
   // What the readers already check, for records that were read unfiltered (rings, whose
   // records logcat must all see to de-duplicate them against archives).
   [[nodiscard]] bool pass_read_filter(const Record& r) const;
+  // Whether a process passes -p, --run and --app (`start` nullopt: not known, not checked),
+  // for questions asked of whole files and rings.
+  [[nodiscard]] bool pass_process(std::int32_t pid, std::optional<std::int64_t> start,
+                                  std::string_view app) const;
   // The checks only a decoded record allows.
   [[nodiscard]] bool pass_decoded(const Record& r) const;
 };

@@ -16,19 +16,6 @@ constexpr const char* kCauses[] = {"?",       "overwritten", "corrupt",        "
                                    "no slot", "after exit",  "site table full"};
 constexpr std::size_t kCauseCount = sizeof kCauses / sizeof kCauses[0];
 
-std::string clock_text(std::int64_t ns, bool utc) {
-  const auto seconds = static_cast<std::time_t>(ns / 1'000'000'000);
-  std::tm tm{};
-  if (utc) {
-    gmtime_r(&seconds, &tm);
-  } else {
-    localtime_r(&seconds, &tm);
-  }
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", &tm);
-  return std::string(buf) + (utc ? "Z" : "");
-}
-
 std::string span_text(std::int64_t ns) {
   const double s = static_cast<double>(ns) / 1e9;
   if (s < 120) return fmt::format("{:.3f} s", s);
