@@ -33,6 +33,7 @@ const std::map<std::string, Place>& public_headers() {
       {"blackbox/level.hpp", {1, "format"}},
       {"blackbox/config.hpp", {1, "format"}},
       {"blackbox/stats.hpp", {1, "format"}},
+      {"blackbox/log_histogram.hpp", {1, "format"}},
       {"blackbox/detail/record.hpp", {1, "format"}},
       {"blackbox/detail/arg_type.hpp", {1, "format"}},
       {"blackbox/detail/template_string.hpp", {1, "format"}},

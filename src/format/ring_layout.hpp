@@ -2,13 +2,14 @@
 // writer (src/ring, src/core) and the reader (src/reader). This is a file format:
 // docs/format.md is its specification; bump kFormatVersion on any incompatible change.
 //
-//  offset 0            4 KiB                                             (page aligned)
-//  +------------------+--------------------+---------------------+---------------------+
-//  | RingHeader       | site table         | slot headers        | slot rings          |
-//  | magic, version,  | SiteEntry,         | SlotHeader x N      | ring_bytes x N      |
-//  | regions, process,| SiteEntry, ...     | (128 B each)        | (blocks of          |
-//  | clock, counters  | (append only)      |                     |  block_bytes)       |
-//  +------------------+--------------------+---------------------+---------------------+
+//  offset 0            4 KiB                                                 (page aligned)
+//  +------------------+----------------+---------------+---------------+---------------+
+//  | RingHeader       | control region | site table    | slot headers  | slot rings    |
+//  | magic, version,  | ControlArea,   | SiteEntry,    | SlotHeader xN | ring_bytes xN |
+//  | regions, process,| Telemetry,     | SiteEntry, ...| (128 B each)  | (blocks of    |
+//  | clock, counters  | SlotTelemetry  | (append only) |               |  block_bytes) |
+//  |                  | xN (version 2) |               |               |               |
+//  +------------------+----------------+---------------+---------------+---------------+
 //
 //  A slot's ring is a sequence of blocks; a block starts with a BlockHeader, then records
 //  (detail/record.hpp), then possibly a padding marker (a u32 0) and unused bytes.
@@ -32,15 +33,25 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "format/control_area.hpp"
+#include "format/telemetry_area.hpp"
+
 namespace blackbox::ring {
 
 inline constexpr char kMagic[8] = {'B', 'B', 'X', 'R', 'I', 'N', 'G', '\0'};
-inline constexpr std::uint32_t kFormatVersion = 1;
+// Version 2 added the control region (control_area.hpp, telemetry_area.hpp) between the
+// header page and the site table; version 1 files (no control region) are still read.
+inline constexpr std::uint32_t kFormatVersion = 2;
+inline constexpr std::uint32_t kOldestFormatVersion = 1;
 inline constexpr std::uint32_t kEndianMark = 0x01020304;
 inline constexpr std::uint64_t kPageBytes = 4096;
 // Readers refuse stream positions above this (damage): no writer gets there, and it keeps
 // position arithmetic far from wrapping.
 inline constexpr std::uint64_t kMaxStreamPosition = std::uint64_t{1} << 62;
+
+constexpr std::uint64_t round_up(std::uint64_t n, std::uint64_t to) {
+  return (n + to - 1) / to * to;
+}
 
 enum class ClockKind : std::uint32_t { tsc = 1, monotonic_ns = 2 };
 enum class SlotState : std::uint32_t { free = 0, owned = 1, exited = 2 };
@@ -97,7 +108,9 @@ struct RingHeader {
   // Records of call sites that could not be defined (the site table was full). A reserved
   // word of the first version's header (0 there: no such loss, as it was then uncounted).
   std::atomic<std::uint64_t> dropped_site_table_full;
-  std::uint64_t reserved2[2];
+  // Version 2: the control region (0 and 0 in version 1, whose reserved words they were).
+  std::uint64_t control_offset;
+  std::uint64_t control_bytes;
   ClockCalibration clock;
 };
 static_assert(sizeof(RingHeader) <= kPageBytes);
@@ -219,6 +232,7 @@ static_assert(sizeof(SiteEntry) == 24);
 inline constexpr std::uint32_t kSiteFlagPrintf = 1;
 
 struct Layout {
+  std::uint64_t control_offset, control_bytes;  // 0, 0: no control region (version 1)
   std::uint64_t site_table_offset, site_table_bytes;
   std::uint64_t slot_headers_offset;
   std::uint32_t slot_count;
@@ -228,14 +242,24 @@ struct Layout {
   std::uint64_t file_bytes;
 };
 
-constexpr std::uint64_t round_up(std::uint64_t n, std::uint64_t to) {
-  return (n + to - 1) / to * to;
+// The control region: ControlArea, Telemetry, then a SlotTelemetry per slot (each part at a
+// multiple of 64 bytes), in whole pages.
+inline constexpr std::uint64_t kTelemetryOffset = round_up(sizeof(ControlArea), 64);
+inline constexpr std::uint64_t kSlotTelemetryOffset =
+    kTelemetryOffset + round_up(sizeof(Telemetry), 64);
+constexpr std::uint64_t control_region_bytes(std::uint32_t slots) {
+  return round_up(kSlotTelemetryOffset + std::uint64_t{slots} * sizeof(SlotTelemetry), kPageBytes);
 }
 
 constexpr Layout compute_layout(std::uint64_t ring_bytes, std::uint32_t block_bytes,
-                                std::uint32_t slots, std::uint64_t site_table_bytes) {
+                                std::uint32_t slots, std::uint64_t site_table_bytes,
+                                std::uint32_t version = kFormatVersion) {
   Layout l{};
-  l.site_table_offset = kPageBytes;
+  if (version >= 2) {
+    l.control_offset = kPageBytes;
+    l.control_bytes = control_region_bytes(slots);
+  }
+  l.site_table_offset = kPageBytes + l.control_bytes;
   l.site_table_bytes = round_up(site_table_bytes, kPageBytes);
   l.slot_headers_offset = l.site_table_offset + l.site_table_bytes;
   l.slot_count = slots;

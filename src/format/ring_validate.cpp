@@ -26,9 +26,9 @@ bool validate_header(const std::byte* base, std::size_t file_size, Layout& layou
     error = "written on a machine of the other byte order";
     return false;
   }
-  if (h.version != kFormatVersion) {
+  if (h.version < kOldestFormatVersion || h.version > kFormatVersion) {
     error = "ring format version " + std::to_string(h.version) + " (this reader knows " +
-            std::to_string(kFormatVersion) + ")";
+            std::to_string(kOldestFormatVersion) + " to " + std::to_string(kFormatVersion) + ")";
     return false;
   }
   if (h.header_bytes != sizeof(RingHeader) || h.slot_header_bytes != sizeof(SlotHeader)) {
@@ -42,8 +42,9 @@ bool validate_header(const std::byte* base, std::size_t file_size, Layout& layou
     return false;
   }
   const Layout expect =
-      compute_layout(h.ring_bytes, h.block_bytes, h.slot_count, h.site_table_bytes);
-  if (expect.site_table_offset != h.site_table_offset ||
+      compute_layout(h.ring_bytes, h.block_bytes, h.slot_count, h.site_table_bytes, h.version);
+  if (expect.control_offset != h.control_offset || expect.control_bytes != h.control_bytes ||
+      expect.site_table_offset != h.site_table_offset ||
       expect.site_table_bytes != h.site_table_bytes ||
       expect.slot_headers_offset != h.slot_headers_offset ||
       expect.slot_data_offset != h.slot_data_offset || expect.file_bytes != h.file_bytes) {

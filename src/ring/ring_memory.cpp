@@ -231,6 +231,8 @@ void RingMemory::write_header(const std::string& app, std::uint32_t max_string) 
   h.endian = kEndianMark;
   h.clock_kind = static_cast<std::uint32_t>(native_clock_kind());
   h.file_bytes = layout_.file_bytes;
+  h.control_offset = layout_.control_offset;
+  h.control_bytes = layout_.control_bytes;
   h.site_table_offset = layout_.site_table_offset;
   h.site_table_bytes = layout_.site_table_bytes;
   h.slot_headers_offset = layout_.slot_headers_offset;
@@ -255,6 +257,21 @@ void RingMemory::write_header(const std::string& app, std::uint32_t max_string) 
 }
 
 RingHeader& RingMemory::header() const noexcept { return *reinterpret_cast<RingHeader*>(base_); }
+
+ControlArea* RingMemory::control() const noexcept {
+  if (layout_.control_bytes == 0) return nullptr;
+  return reinterpret_cast<ControlArea*>(base_ + layout_.control_offset);
+}
+
+Telemetry* RingMemory::telemetry() const noexcept {
+  if (layout_.control_bytes == 0) return nullptr;
+  return reinterpret_cast<Telemetry*>(base_ + layout_.control_offset + kTelemetryOffset);
+}
+
+SlotTelemetry* RingMemory::slot_telemetry() const noexcept {
+  if (layout_.control_bytes == 0) return nullptr;
+  return reinterpret_cast<SlotTelemetry*>(base_ + layout_.control_offset + kSlotTelemetryOffset);
+}
 
 SlotHeader& RingMemory::slot_header(std::uint32_t slot) const noexcept {
   return reinterpret_cast<SlotHeader*>(base_ + layout_.slot_headers_offset)[slot];

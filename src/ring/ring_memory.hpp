@@ -42,6 +42,11 @@ class RingMemory {
   [[nodiscard]] RingHeader& header() const noexcept;
   [[nodiscard]] SlotHeader& slot_header(std::uint32_t slot) const noexcept;
   [[nodiscard]] std::byte* slot_data(std::uint32_t slot) const noexcept;
+  // The control region (format version 2; null in a version 1 image): control requests
+  // from outside, the telemetry, and the per-slot telemetry (slot_count of them).
+  [[nodiscard]] ControlArea* control() const noexcept;
+  [[nodiscard]] Telemetry* telemetry() const noexcept;
+  [[nodiscard]] SlotTelemetry* slot_telemetry() const noexcept;
   [[nodiscard]] const Layout& layout() const noexcept { return layout_; }
   [[nodiscard]] const std::string& path() const noexcept { return path_; }
   [[nodiscard]] std::byte* base() const noexcept { return base_; }
