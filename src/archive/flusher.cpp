@@ -58,7 +58,15 @@ Flusher::Flusher(ring::RingMemory& ring, FlusherSettings settings)
       files_(settings_.files),
       cursors_(ring.layout().slot_count),
       staged_(ring.layout().slot_count),
-      copy_(ring.layout().ring_bytes) {}
+      copy_(ring.layout().ring_bytes) {
+  if (settings_.telemetry && ring.telemetry() != nullptr) {
+    telemetry_ = ring.telemetry();
+    const std::uint32_t slots = ring.layout().slot_count;
+    slot_counts_.resize(slots);
+    slot_lost_.resize(slots);
+    slot_last_ns_.resize(slots);
+  }
+}
 
 void Flusher::resume_from_archived() {
   const ring::Layout& layout = ring_.layout();
@@ -157,13 +165,25 @@ void Flusher::run() {
     }
     // After the ticket: a flush() that follows a raise() of the dump signal sees its dump,
     // and one that follows a dlopen() sees the module in the crash handler's map.
-    if (settings_.each_pass) settings_.each_pass();
+    const unsigned asked = settings_.each_pass ? settings_.each_pass() : 0;
     const bool flush_requested = ticket != completed_;  // only this thread writes completed_
+    const bool write_now = flush_requested || (asked & FlusherSettings::kPassWriteNow) != 0;
     const std::int64_t now = sys::monotonic_ns();
     const bool interval_up = now - last_write >= settings_.interval_ns;
     bool ok = false;
     if (settings_.archive) {
-      ok = pass(flush_requested || stopping || interval_up, flush_requested || stopping);
+      ok = pass(write_now || stopping || interval_up, write_now || stopping);
+      if ((asked & FlusherSettings::kPassRotate) != 0 && !stopping) {
+        if (const int err = files_.close_current(); err != 0) {
+          disk_failed(err);
+          ok = false;
+        }
+        encoder_.forget_file_sites();
+      }
+      if (telemetry_ != nullptr) {
+        record_into(telemetry_->pass_ns, static_cast<std::uint64_t>(
+                                             std::max<std::int64_t>(sys::monotonic_ns() - now, 0)));
+      }
       // On disk, not only in the page cache: the last file at stop, and the current one when
       // a flush asked for it. A write-back error (EIO) is a failed write.
       if (stopping && ok && settings_.end_frame_at_stop) ok = write_end(EndHow::exited);
@@ -174,8 +194,9 @@ void Flusher::run() {
         }
       }
     }
-    if (flush_requested || stopping || interval_up) last_write = now;
-    if (ticking && (flush_requested || stopping || now - last_tick >= settings_.tick_ns)) {
+    if (telemetry_ != nullptr) publish_telemetry();
+    if (write_now || stopping || interval_up) last_write = now;
+    if (ticking && (write_now || stopping || now - last_tick >= settings_.tick_ns)) {
       settings_.each_tick(stopping);
       last_tick = now;
     }
@@ -256,6 +277,7 @@ void Flusher::refresh_sites() {
     }
     const auto id = static_cast<std::uint32_t>(site_parsed_ / 8 + 1);
     encoder_.define_site(id, info.level, info.types);
+    if (telemetry_ != nullptr) learn_site_for_telemetry(id, info);
     if (id >= site_entries_.size()) site_entries_.resize(id + 1024);
     site_entries_[id].assign(entry, entry + n);
     site_parsed_ += n;
@@ -275,9 +297,89 @@ void Flusher::note_loss(std::uint32_t slot, std::uint32_t tid, LossCause cause,
   auto& counter = cause == LossCause::disk_error ? lost_disk_
                   : cause == LossCause::corrupt  ? lost_corrupt_
                                                  : lost_overwritten_;
-  if (cause != LossCause::no_slot && cause != LossCause::after_exit) {
+  // The producers count these in the ring header (Stats has them from there).
+  if (cause != LossCause::no_slot && cause != LossCause::after_exit &&
+      cause != LossCause::site_table_full) {
     counter.fetch_add(records, std::memory_order_relaxed);
+    if (slot < slot_lost_.size()) slot_lost_[slot] += records;
   }
+}
+
+void Flusher::learn_site_for_telemetry(std::uint32_t id, const ring::SiteInfo& info) {
+  if (id >= site_tag_.size()) {
+    site_tag_.resize(id + 1024, 0);
+    site_level_.resize(id + 1024, 0);
+  }
+  // Tags in the order they were first seen; past the area's table, the last entry counts
+  // every other tag.
+  std::string_view tag = info.tag;
+  if (tag.size() >= ring::kTelemetryTagBytes) tag = tag.substr(0, ring::kTelemetryTagBytes - 1);
+  auto it = tag_index_.find(tag);
+  if (it == tag_index_.end()) {
+    if (tag_names_.size() + 1 >= ring::kTelemetryTags) {
+      if (tag_names_.size() + 1 == ring::kTelemetryTags) {
+        tag_names_.emplace_back("(other tags)");
+        tag_counts_.emplace_back();
+      }
+      it = tag_index_.emplace(std::string(tag), ring::kTelemetryTags - 1).first;
+    } else {
+      it = tag_index_.emplace(std::string(tag), tag_names_.size()).first;
+      tag_names_.emplace_back(tag);
+      tag_counts_.emplace_back();
+    }
+  }
+  site_tag_[id] = it->second;
+  site_level_[id] = static_cast<std::uint8_t>(
+      std::min<unsigned>(static_cast<unsigned>(info.level), ring::kTelemetryLevels - 1));
+}
+
+void Flusher::publish_telemetry() noexcept {
+  ring::Telemetry& t = *telemetry_;
+  constexpr auto relaxed = std::memory_order_relaxed;
+  // New tags: the name before the count that makes it visible (release).
+  for (; tags_published_ < tag_names_.size(); ++tags_published_) {
+    char* name = t.tags[tags_published_].name;
+    std::memset(name, 0, ring::kTelemetryTagBytes);
+    std::memcpy(
+        name, tag_names_[tags_published_].data(),
+        std::min<std::size_t>(tag_names_[tags_published_].size(), ring::kTelemetryTagBytes - 1));
+    t.tag_count.store(tags_published_ + 1, std::memory_order_release);
+  }
+  for (std::uint32_t i = 0; i < tag_counts_.size(); ++i) {
+    t.tags[i].counts.records.store(tag_counts_[i].records, relaxed);
+    t.tags[i].counts.bytes.store(tag_counts_[i].bytes, relaxed);
+  }
+  for (std::uint32_t i = 0; i < ring::kTelemetryLevels; ++i) {
+    t.levels[i].records.store(level_counts_[i].records, relaxed);
+    t.levels[i].bytes.store(level_counts_[i].bytes, relaxed);
+  }
+  ring::SlotTelemetry* slots = ring_.slot_telemetry();
+  for (std::uint32_t i = 0; i < slot_counts_.size(); ++i) {
+    if (slot_counts_[i].records == slots[i].records.load(relaxed) &&
+        slot_lost_[i] == slots[i].lost.load(relaxed)) {
+      continue;  // most slots, most passes
+    }
+    slots[i].records.store(slot_counts_[i].records, relaxed);
+    slots[i].bytes.store(slot_counts_[i].bytes, relaxed);
+    slots[i].lost.store(slot_lost_[i], relaxed);
+    slots[i].last_ns.store(slot_last_ns_[i], relaxed);
+  }
+  t.passes.store(passes_, relaxed);
+  t.archived_through_ns.store(archived_through_ns_, relaxed);
+  t.records_read.store(records_read_, relaxed);
+  t.bytes_read.store(bytes_read_, relaxed);
+  t.records_archived.store(records_archived_.load(relaxed), relaxed);
+  t.bytes_written.store(bytes_written_.load(relaxed), relaxed);
+  t.files_created.store(files_created_.load(relaxed), relaxed);
+  t.files_deleted.store(files_deleted_.load(relaxed), relaxed);
+  t.lost_overwritten.store(lost_overwritten_.load(relaxed), relaxed);
+  t.lost_disk_error.store(lost_disk_.load(relaxed), relaxed);
+  t.lost_corrupt.store(lost_corrupt_.load(relaxed), relaxed);
+  t.write_errors.store(write_errors_.load(relaxed), relaxed);
+  t.breaker_trips.store(breaker_trips_.load(relaxed), relaxed);
+  t.breaker_open.store(breaker_open_.load(relaxed) ? 1 : 0, relaxed);
+  t.last_errno.store(last_errno_.load(relaxed), relaxed);
+  t.updated_ns.store(sys::realtime_ns(), relaxed);
 }
 
 // What drain_slot() reports goes to the encoder in batches of consecutive records of one
@@ -291,6 +393,8 @@ struct Flusher::Visitor {
   const char* thread_name = nullptr;
   std::uint64_t first_seq = 0;
   std::uint32_t count = 0;
+  // Telemetry: what this slot's drain read.
+  std::uint64_t read_records = 0, read_bytes = 0, last_ticks = 0;
   ChunkEncoder::BatchRecord batch[kBatch];
 
   void flush_batch() {
@@ -317,6 +421,12 @@ struct Flusher::Visitor {
     std::memcpy(&site, bytes + 4, sizeof site);
     if (!f.encoder_.knows_site(site & detail::kSiteIdMask)) [[unlikely]] {
       f.refresh_sites();  // defined since we last looked (or bad: add_batch refuses it)
+    }
+    if (f.telemetry_ != nullptr) {
+      f.count_record(site & detail::kSiteIdMask, size);
+      ++read_records;
+      read_bytes += size;
+      std::memcpy(&last_ticks, bytes + 8, sizeof last_ticks);
     }
     if (count == kBatch || (count != 0 && (c.tid != tid || c.next_seq != first_seq + count))) {
       flush_batch();
@@ -347,9 +457,11 @@ bool Flusher::pass(bool write_small, bool probe) {
   // An open breaker: leave the records in the rings until the backoff is over (or flush()).
   if (!breaker_.may_write(mono_ns_) && !probe) return false;
   const ring::ClockSnapshot clock = ring::read_clock(ring_.header().clock);
-  encoder_.set_clock(TickConverter::from(clock.base_ticks, clock.base_ns,
-                                         clock.valid ? clock.ref_ticks : clock.base_ticks,
-                                         clock.valid ? clock.ref_ns : clock.base_ns));
+  clock_ = TickConverter::from(clock.base_ticks, clock.base_ns,
+                               clock.valid ? clock.ref_ticks : clock.base_ticks,
+                               clock.valid ? clock.ref_ns : clock.base_ns);
+  encoder_.set_clock(clock_);
+  ++passes_;
   lost_while_open_ = breaker_.open;
   failed_this_pass_ = false;
   // A chunk's age counts from the pass that put its first record (or loss) in: an early
@@ -364,6 +476,13 @@ bool Flusher::pass(bool write_small, bool probe) {
     Visitor visitor{*this, i};
     ring::drain_slot(slot, ring_.slot_data(i), layout, cursors_[i], copy_, visitor);
     visitor.flush_batch();
+    if (visitor.read_records != 0 && telemetry_ != nullptr) {
+      slot_counts_[i].records += visitor.read_records;
+      slot_counts_[i].bytes += visitor.read_bytes;
+      slot_last_ns_[i] = clock_(visitor.last_ticks);
+      records_read_ += visitor.read_records;
+      bytes_read_ += visitor.read_bytes;
+    }
     encoder_.end_run();  // the run's strings point into copy_, which the next slot reuses
     slot.drained_pos.store(cursors_[i].read_pos, std::memory_order_relaxed);
     staged_[i] = {cursors_[i].read_pos, cursors_[i].next_seq};
@@ -391,6 +510,11 @@ bool Flusher::pass(bool write_small, bool probe) {
   const bool chunk_due = write_small || breaker_.open || encoder_.body_bytes() >= kChunkBodyBytes ||
                          mono_ns_ - chunk_started_mono_ns_ >= settings_.interval_ns;
   if (have_work && chunk_due) ok = write_out(now_ns_) && ok;
+  // Everything logged before this pass began was read in it: if nothing read is waiting to
+  // be written, the archive is complete up to then.
+  if (ok && !breaker_.open && encoder_.record_count() == 0 && pending_losses_.empty()) {
+    archived_through_ns_ = now_ns_;
+  }
   return ok && !breaker_.open;
 }
 
@@ -499,7 +623,12 @@ bool Flusher::write_out(std::int64_t now_ns) {
     }
   }
   const std::uint32_t files_before = files_.files_created();
+  const std::int64_t write_start = sys::monotonic_ns();
   const int err = files_.append(frames_, now_ns, mono_ns_);
+  if (telemetry_ != nullptr) {
+    record_into(telemetry_->write_ns, static_cast<std::uint64_t>(std::max<std::int64_t>(
+                                          sys::monotonic_ns() - write_start, 0)));
+  }
   files_created_.store(files_.files_created(), std::memory_order_relaxed);
   if (files_.files_created() != files_before) {
     files_deleted_.fetch_add(files_.apply_retention(now_ns), std::memory_order_relaxed);

@@ -30,6 +30,7 @@
 #include "blackbox/stats.hpp"
 #include "format/archive_format.hpp"
 #include "format/chunk_encoder.hpp"
+#include "format/site_entry.hpp"
 #include "format/slot_drain.hpp"
 #include "ring/ring_memory.hpp"
 
@@ -71,9 +72,12 @@ struct FlusherSettings {
   // left in this directory (archive/recovery.hpp). Empty: none.
   std::string recover_ring_dir;
   // Called by the flusher thread at the start of every pass, before the rings are read
-  // (core: the dump signal's dumps, the crash handler's module map), so a flush() that
-  // follows a request sees it done. Empty: nothing.
-  std::function<void()> each_pass;
+  // (core: the dump signal's dumps, the crash handler's module map, control requests from
+  // outside), so a flush() that follows a request sees it done. Returns kPass* flags: what
+  // this pass must do besides. Empty: nothing.
+  static constexpr unsigned kPassWriteNow = 1;  // write even a small chunk (a flush)
+  static constexpr unsigned kPassRotate = 2;    // then close the file: the next starts anew
+  std::function<unsigned()> each_pass;
   // false: no archive files at all; the thread runs only the hooks (the console). flush()
   // then returns false, as it does without a flusher.
   bool archive = true;
@@ -85,6 +89,9 @@ struct FlusherSettings {
   // At stop, an end frame (EndHow::exited) after the last records, if any file was written:
   // how `logcat runs` tells an exit from a kill. The logger's flusher only (not recovery's).
   bool end_frame_at_stop = false;
+  // Publish what the flusher counts into the ring file's telemetry area (format version 2;
+  // the logger's own flusher, never recovery's, whose ring is a dead process's).
+  bool telemetry = false;
 };
 
 // An end frame's payload.
@@ -138,6 +145,18 @@ class Flusher {
   // Writes the pending loss markers, undefined sites and the chunk being built.
   bool write_out(std::int64_t now_ns);
   void header_payload(std::int64_t now_ns, std::vector<std::byte>& out) const;
+  // Telemetry (settings_.telemetry): a record of site `id` and `size` bytes was read.
+  void count_record(std::uint32_t id, std::uint32_t size) noexcept {
+    if (id >= site_tag_.size()) return;
+    Counts& t = tag_counts_[site_tag_[id]];
+    ++t.records;
+    t.bytes += size;
+    Counts& l = level_counts_[site_level_[id]];
+    ++l.records;
+    l.bytes += size;
+  }
+  void learn_site_for_telemetry(std::uint32_t id, const ring::SiteInfo& info);
+  void publish_telemetry() noexcept;
 
   ring::RingMemory& ring_;
   FlusherSettings settings_;
@@ -161,6 +180,25 @@ class Flusher {
   std::int64_t chunk_started_mono_ns_ = 0;
   std::int64_t now_ns_ = 0;   // wall clock of the current pass: what is written
   std::int64_t mono_ns_ = 0;  // monotonic clock of the current pass: every timer
+  TickConverter clock_;       // the ring's ticks to wall-clock ns, as of this pass
+
+  // Telemetry, counted as records are read and published once per pass (publish_telemetry).
+  struct Counts {
+    std::uint64_t records = 0, bytes = 0;
+  };
+  ring::Telemetry* telemetry_ = nullptr;  // null: not kept (settings_.telemetry false, v1)
+  std::vector<std::uint8_t> site_level_;  // by site id: its level (0..5)
+  std::vector<std::uint16_t> site_tag_;   // by site id: index into tag_counts_
+  std::vector<std::string> tag_names_;
+  std::map<std::string, std::uint16_t, std::less<>> tag_index_;
+  Counts level_counts_[ring::kTelemetryLevels];
+  std::vector<Counts> tag_counts_;
+  std::vector<Counts> slot_counts_;
+  std::vector<std::uint64_t> slot_lost_;
+  std::vector<std::int64_t> slot_last_ns_;
+  std::uint32_t tags_published_ = 0;
+  std::int64_t archived_through_ns_ = 0;
+  std::uint64_t records_read_ = 0, bytes_read_ = 0, passes_ = 0;
 
   std::thread thread_;
   mutable std::mutex mutex_;  // guards the fields below

@@ -27,6 +27,7 @@
 #include "blackbox/blackbox.hpp"
 #include "blackbox/capture.hpp"
 #include "core/console.hpp"
+#include "core/control.hpp"
 #include "core/level_spec.hpp"
 #include "crash/crash_handler.hpp"
 #include "crash/dump.hpp"
@@ -58,6 +59,7 @@ thread_local constinit ThreadInfo tls_info{};
 
 struct Logger {
   std::mutex mutex;
+  std::mutex shutdown_mutex;  // shutdown() only (see there)
   std::atomic<ring::RingMemory*> ring{nullptr};
   // Set under mutex; read without it (release/acquire: the object is complete before its
   // pointer). Never destroyed: a forked child abandons its parent's.
@@ -74,6 +76,7 @@ struct Logger {
   // thread that misses it only takes the mutex once more).
   std::atomic<bool> start_failed{false};
   LevelSpec levels;
+  std::vector<ring::TimedLevel> timed_levels;  // set from outside for a while (control.cpp)
   detail::Site* sites = nullptr;
   bool shut_down = false;
   bool anonymous = false;
@@ -102,10 +105,16 @@ Level level_for_locked(std::string_view tag) {
   return g().levels.default_level;
 }
 
+// Every site follows the levels, and the ring file's control area shows them.
 void apply_levels_locked() {
   for (detail::Site* s = g().sites; s != nullptr; s = s->next) {
     s->threshold.store(static_cast<std::uint8_t>(level_for_locked(s->info->tag)),
                        std::memory_order_relaxed);
+  }
+  if (ring::RingMemory* ring = g().ring.load(std::memory_order_relaxed); ring != nullptr) {
+    if (ring::ControlArea* control = ring->control(); control != nullptr) {
+      publish_levels(*control, g().levels, g().timed_levels);
+    }
   }
 }
 
@@ -259,6 +268,16 @@ Console* make_console(const Config& config) {
   return nullptr;
 }
 
+// The console's counts into the telemetry area (the flusher thread, each pass).
+void publish_console_counts(ring::RingMemory& ring, const Console& console) {
+  ring::Telemetry* t = ring.telemetry();
+  if (t == nullptr) return;
+  Stats s;
+  console.add_stats(s);
+  t->console_lines.store(s.console_lines, std::memory_order_relaxed);
+  t->console_not_shown.store(s.console_not_shown, std::memory_order_relaxed);
+}
+
 // Starts the logger with `config`. Caller holds the mutex. Returns "" or, if it could not
 // get a ring file, what went wrong and what it does instead (also said on stderr).
 std::string start_locked(const Config& config) {
@@ -305,7 +324,9 @@ std::string start_locked(const Config& config) {
   }
   Console* console = ring != nullptr ? make_console(config) : nullptr;
   const bool archive = !config.archive_dir.empty();
-  if (ring != nullptr && (archive || console != nullptr)) {
+  // The flusher thread also serves the control area and keeps the telemetry: it runs for
+  // every ring file, archive or not.
+  if (ring != nullptr && (archive || console != nullptr || !l.anonymous)) {
     archive::FlusherSettings settings;
     settings.archive = archive;
     settings.end_frame_at_stop = archive;
@@ -316,10 +337,16 @@ std::string start_locked(const Config& config) {
     // The hooks of the layers the flusher must not know: a dump the dump signal asked for
     // (written by the flusher thread, never in the signal handler), the crash handler's
     // module map after a dlopen(), and the console's lines.
-    settings.each_pass = [ring, dump_dir = config.crash_dir.empty() ? config.dir : config.crash_dir,
-                          app = ring::sanitize_app(app)] {
-      if (crash::take_dump_request()) write_requested_dump(*ring, dump_dir, app);
+    settings.telemetry = true;
+    ControlContext control{config.crash_dir.empty() ? config.dir : config.crash_dir,
+                           ring::sanitize_app(app), archive};
+    settings.each_pass = [ring, control = std::move(control)]() -> unsigned {
+      if (crash::take_dump_request()) write_requested_dump(*ring, control.dump_dir, control.app);
       crash::refresh_module_map();
+      if (Console* c = g().console.load(std::memory_order_acquire); c != nullptr) {
+        publish_console_counts(*ring, *c);
+      }
+      return serve_control(*ring, control);
     };
     if (console != nullptr) {
       settings.tick_ns = std::int64_t{config.console_interval_ms} * 1'000'000;
@@ -347,6 +374,7 @@ std::string start_locked(const Config& config) {
   // Release: the ring's header is complete before any thread can find the ring.
   l.ring.store(ring, std::memory_order_release);
   ring::set_own_ring(ring);
+  apply_levels_locked();  // shows them in the control area
   return degraded;
 }
 
@@ -368,6 +396,15 @@ std::string join(const std::vector<std::string>& parts) {
 }
 
 }  // namespace
+
+std::string change_levels(
+    const std::function<std::string(LevelSpec&, std::vector<ring::TimedLevel>&)>& change) {
+  Logger& l = g();
+  std::lock_guard lock(l.mutex);
+  std::string refused = change(l.levels, l.timed_levels);
+  if (refused.empty()) apply_levels_locked();
+  return refused;
+}
 
 ring::RingMemory* current_ring() noexcept { return g().ring.load(std::memory_order_acquire); }
 
@@ -614,16 +651,24 @@ void shutdown() noexcept {
   core::Logger& l = core::g();
   // The captured lines first (they are records for the final flush), fds 1 and 2 restored.
   core::stop_capture();
-  std::lock_guard lock(l.mutex);
-  if (l.shut_down) return;
-  l.shut_down = true;
-  ring::RingMemory* ring = l.ring.load(std::memory_order_relaxed);
+  // Held to the end (a second caller returns once the first is done); never taken by the
+  // flusher thread.
+  std::lock_guard shutting(l.shutdown_mutex);
+  ring::RingMemory* ring = nullptr;
+  archive::Flusher* flusher = nullptr;
+  {
+    std::lock_guard lock(l.mutex);
+    if (l.shut_down) return;
+    l.shut_down = true;
+    ring = l.ring.load(std::memory_order_relaxed);
+    flusher = l.flusher.load(std::memory_order_relaxed);
+  }
   if (ring == nullptr) return;
   // The final flush: everything in the rings goes to the archive before the ring file goes.
-  // (The flusher never takes this mutex.)
-  if (auto* flusher = l.flusher.load(std::memory_order_relaxed); flusher != nullptr) {
-    flusher->stop();
-  }
+  // Without the mutex: the flusher's last pass may take it (a control request, its audit
+  // record's first call).
+  if (flusher != nullptr) flusher->stop();
+  std::lock_guard lock(l.mutex);
   ring->set_state(ring::ProcessState::exited);
   if (l.config.remove_ring_on_exit) ring->remove_file();
 }

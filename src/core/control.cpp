@@ -1,0 +1,290 @@
+// The process's side of the control area. See control.hpp and format/control_area.hpp.
+//
+// Memory ordering: requests_written acquire (the requester filled the slot before its
+// release store); a request's status, then requests_done release (the requester reads the
+// result after its acquire load of requests_done). levels_seq: the seqlock writer protocol
+// (odd, release fence, data, even with release).
+#include "core/control.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cstring>
+#include <string_view>
+
+#include "archive/flusher.hpp"
+#include "blackbox/blackbox.hpp"
+#include "core/logger.hpp"
+#include "crash/dump.hpp"
+#include "sys/clock.hpp"
+
+namespace blackbox::core {
+namespace {
+
+constexpr auto kRelaxed = std::memory_order_relaxed;
+
+// A string field of the area: cut at the first NUL or the field's end (never trusted).
+template <std::size_t N>
+std::string_view field(const char (&chars)[N]) {
+  return {chars, strnlen(chars, N)};
+}
+
+template <std::size_t N>
+void set_field(char (&chars)[N], std::string_view text) {
+  const std::size_t n = std::min(N - 1, text.size());
+  std::memcpy(chars, text.data(), n);
+  std::memset(chars + n, 0, N - n);
+}
+
+// A tag an operator may name: what a level spec can carry (no ',' '=' or spaces) and fits.
+bool usable_tag(std::string_view tag) {
+  if (tag.empty() || tag.size() >= ring::kControlTagBytes) return false;
+  return std::all_of(tag.begin(), tag.end(),
+                     [](char c) { return c > ' ' && c < 127 && c != ',' && c != '='; });
+}
+
+Level own_level(const LevelSpec& spec, std::string_view tag, bool& has_own) {
+  for (auto it = spec.tags.rbegin(); it != spec.tags.rend(); ++it) {
+    if (it->first == tag) {
+      has_own = true;
+      return it->second;
+    }
+  }
+  has_own = false;
+  return spec.default_level;
+}
+
+void set_own_level(LevelSpec& spec, std::string_view tag, Level level) {
+  std::erase_if(spec.tags, [tag](const auto& entry) { return entry.first == tag; });
+  spec.tags.emplace_back(std::string(tag), level);
+}
+
+struct Who {
+  std::int32_t pid;
+  std::uint32_t uid;
+};
+
+// A level request. Returns "" or why it was refused; `done` says what it did.
+std::string apply_level(const ring::ControlRequest& r, std::int64_t now_ns, std::string& done) {
+  const bool whole = r.default_level != 0;
+  const std::string tag(field(r.tag));
+  if (r.level > static_cast<std::uint8_t>(Level::off)) return "no such level";
+  if (!whole && !usable_tag(tag)) return "not a tag a level spec can name: \"" + tag + "\"";
+  if (r.for_ns < 0 || r.for_ns > std::int64_t{366} * 24 * 3600 * 1'000'000'000) {
+    return "--for out of range";
+  }
+  const auto level = static_cast<Level>(r.level);
+  const Who who{r.pid, r.uid};
+  const std::string what = whole ? "default level" : "level of " + tag;
+  return change_levels([&](LevelSpec& spec, std::vector<ring::TimedLevel>& timed) -> std::string {
+    auto same = [&](const ring::TimedLevel& t) {
+      return (t.default_level != 0) == whole && (whole || field(t.tag) == tag);
+    };
+    auto existing = std::find_if(timed.begin(), timed.end(), same);
+    bool has_own = whole;
+    const Level before = whole ? spec.default_level : own_level(spec, tag, has_own);
+    if (r.for_ns > 0) {
+      if (existing == timed.end()) {
+        if (timed.size() >= ring::kTimedLevels) {
+          return "already " + std::to_string(ring::kTimedLevels) + " levels set for a while";
+        }
+        ring::TimedLevel t{};
+        t.back_level = static_cast<std::uint8_t>(before);
+        t.had_own = has_own ? 1 : 0;
+        t.default_level = whole ? 1 : 0;
+        set_field(t.tag, tag);
+        existing = timed.insert(timed.end(), t);
+      }
+      // A second request for the same tag extends it; it still reverts to the first's level.
+      existing->until_ns = now_ns + r.for_ns;
+      existing->pid = who.pid;
+      existing->uid = who.uid;
+      existing->level = static_cast<std::uint8_t>(level);
+    } else if (existing != timed.end()) {
+      timed.erase(existing);  // set for good now
+    }
+    if (whole) {
+      spec.default_level = level;
+    } else {
+      set_own_level(spec, tag, level);
+    }
+    done = fmt::format("{} set to {}{}", what, level_name(level),
+                       r.for_ns > 0 ? " for " + short_duration(r.for_ns) : "");
+    return {};
+  });
+}
+
+// Levels set for a while whose time is up go back, unless the program changed them since.
+void expire_timed(std::int64_t now_ns) {
+  struct Expired {
+    std::string what, back;
+    bool reverted;
+    Who who;
+  };
+  std::vector<Expired> expired;
+  (void)change_levels([&](LevelSpec& spec, std::vector<ring::TimedLevel>& timed) -> std::string {
+    for (auto it = timed.begin(); it != timed.end();) {
+      if (it->until_ns > now_ns) {
+        ++it;
+        continue;
+      }
+      const bool whole = it->default_level != 0;
+      const std::string tag(field(it->tag));
+      bool has_own = whole;
+      const Level now_level = whole ? spec.default_level : own_level(spec, tag, has_own);
+      const bool still = has_own && static_cast<std::uint8_t>(now_level) == it->level;
+      const auto back = static_cast<Level>(it->back_level);
+      if (still) {
+        if (whole) {
+          spec.default_level = back;
+        } else if (it->had_own != 0) {
+          set_own_level(spec, tag, back);
+        } else {
+          std::erase_if(spec.tags, [&](const auto& e) { return e.first == tag; });
+        }
+      }
+      expired.push_back(
+          {whole ? "default level" : "level of " + tag,
+           still && !whole && it->had_own == 0
+               ? std::string("the default (") + std::string(level_name(spec.default_level)) + ")"
+               : std::string(level_name(back)),
+           still,
+           {it->pid, it->uid}});
+      it = timed.erase(it);
+    }
+    return {};
+  });
+  for (const Expired& e : expired) {
+    if (e.reverted) {
+      BBX_LOG("blackbox", Level::warn,
+              "{what} back to {level}: the time set from outside by pid {pid} uid {uid} is up",
+              e.what, e.back, e.who.pid, e.who.uid);
+    } else {
+      BBX_LOG("blackbox", Level::warn,
+              "{what} left as it is: the time set from outside by pid {pid} uid {uid} is up, "
+              "but it was changed since",
+              e.what, e.who.pid, e.who.uid);
+    }
+  }
+}
+
+}  // namespace
+
+std::string level_spec_text(const LevelSpec& spec) {
+  std::string out(level_name(spec.default_level));
+  for (std::size_t i = 0; i < spec.tags.size(); ++i) {
+    const auto& [tag, level] = spec.tags[i];
+    const bool overridden =
+        std::any_of(spec.tags.begin() + static_cast<std::ptrdiff_t>(i) + 1, spec.tags.end(),
+                    [&](const auto& later) { return later.first == tag; });
+    if (!overridden) out += fmt::format(",{}={}", tag, level_name(level));
+  }
+  return out;
+}
+
+void publish_levels(ring::ControlArea& control, const LevelSpec& spec,
+                    const std::vector<ring::TimedLevel>& timed) noexcept {
+  std::string text;
+  try {
+    text = level_spec_text(spec);
+  } catch (...) {
+    return;
+  }
+  if (text.size() >= ring::kControlLevelsBytes) {
+    text.resize(ring::kControlLevelsBytes - 4);
+    text += "...";
+  }
+  const std::uint64_t seq = control.levels_seq.load(kRelaxed);
+  control.levels_seq.store(seq + 1, kRelaxed);  // odd: being written
+  std::atomic_thread_fence(std::memory_order_release);
+  set_field(control.levels, text);
+  for (std::uint32_t i = 0; i < ring::kTimedLevels; ++i) {
+    control.timed[i] = i < timed.size() ? timed[i] : ring::TimedLevel{};
+  }
+  control.levels_seq.store(seq + 2, std::memory_order_release);
+}
+
+std::string short_duration(std::int64_t ns) {
+  if (ns < 1'000'000'000) return fmt::format("{}ms", ns / 1'000'000);
+  std::int64_t s = ns / 1'000'000'000;
+  std::string out;
+  if (s >= 86400) out += fmt::format("{}d", s / 86400), s %= 86400;
+  if (s >= 3600) out += fmt::format("{}h", s / 3600), s %= 3600;
+  if (s >= 60) out += fmt::format("{}m", s / 60), s %= 60;
+  if (s != 0 || out.empty()) out += fmt::format("{}s", s);
+  return out;
+}
+
+unsigned serve_control(ring::RingMemory& ring, const ControlContext& context) {
+  ring::ControlArea* control = ring.control();
+  if (control == nullptr) return 0;
+  unsigned flags = 0;
+  const std::int64_t now = sys::realtime_ns();
+  std::uint64_t done = control->requests_done.load(kRelaxed);  // only we store it
+  const std::uint64_t written = control->requests_written.load(std::memory_order_acquire);
+  // A requester takes a slot only while fewer than kControlRequests wait; more than that
+  // is damage (or a requester ignoring the protocol): the oldest are skipped.
+  if (written - done > ring::kControlRequests) done = written - ring::kControlRequests;
+  for (; done < written; ++done) {
+    ring::ControlRequest& r = control->requests[done % ring::kControlRequests];
+    std::string done_text, refused;
+    const Who who{r.pid, r.uid};
+    if (r.number != done) {
+      refused = "request slot out of order";
+    } else {
+      switch (static_cast<ring::ControlKind>(r.kind)) {
+        case ring::ControlKind::level:
+          refused = apply_level(r, now, done_text);
+          break;
+        case ring::ControlKind::flush:
+          if (!context.archive) refused = "no archive (archive_dir is off): nothing to flush";
+          flags |= archive::FlusherSettings::kPassWriteNow;
+          done_text = "flush";
+          break;
+        case ring::ControlKind::rotate:
+          if (!context.archive) refused = "no archive (archive_dir is off): nothing to rotate";
+          flags |= archive::FlusherSettings::kPassWriteNow | archive::FlusherSettings::kPassRotate;
+          done_text = "rotation";
+          break;
+        case ring::ControlKind::dump: {
+          const std::string path(field(r.path));
+          if (!path.empty() && path.front() != '/') {
+            refused = "the dump's path must be absolute";
+          } else if (path.empty()) {
+            std::string error;
+            const std::string written_to =
+                crash::dump_to_dir(ring, context.dump_dir, context.app, error);
+            if (written_to.empty()) refused = error;
+            done_text = "dump written to " + written_to;
+          } else {
+            refused = crash::dump_to_path(ring, path);
+            done_text = "dump written to " + path;
+          }
+          break;
+        }
+        default:
+          refused = "unknown request kind " + std::to_string(r.kind);
+      }
+    }
+    if (refused.empty()) {
+      BBX_LOG("blackbox", Level::warn, "{what} from outside, by pid {pid} uid {uid}", done_text,
+              who.pid, who.uid);
+      set_field(r.result, done_text);
+      r.status.store(static_cast<std::uint32_t>(ring::ControlStatus::done), kRelaxed);
+      if (ring::Telemetry* t = ring.telemetry(); t != nullptr) {
+        t->control_applied.store(t->control_applied.load(kRelaxed) + 1, kRelaxed);
+      }
+    } else {
+      BBX_LOG("blackbox", Level::warn,
+              "request from outside refused: {why}, by pid {pid} uid {uid}", refused, who.pid,
+              who.uid);
+      set_field(r.result, refused);
+      r.status.store(static_cast<std::uint32_t>(ring::ControlStatus::refused), kRelaxed);
+    }
+    control->requests_done.store(done + 1, std::memory_order_release);
+  }
+  expire_timed(now);
+  return flags;
+}
+
+}  // namespace blackbox::core

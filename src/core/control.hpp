@@ -1,0 +1,41 @@
+// The process's side of the ring file's control area (format/control_area.hpp): requests
+// from outside (`logcat ctl`) applied by the flusher thread once per pass, levels set for a
+// while reverted when their time is up, and every change recorded as an audit record (tag
+// "blackbox", level warn) so the archive keeps who changed what.
+//
+// Nothing here runs on the logging threads: a level change reaches them as the sites'
+// thresholds, exactly as set_level() does.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/level_spec.hpp"
+#include "format/control_area.hpp"
+#include "ring/ring_memory.hpp"
+
+namespace blackbox::core {
+
+// "info,net=debug": the default level, then each tag's own level (the last of each tag).
+[[nodiscard]] std::string level_spec_text(const LevelSpec& spec);
+
+// Shows `spec` and the timed levels in the control area (its seqlock). Callers serialise
+// (the logger's mutex).
+void publish_levels(ring::ControlArea& control, const LevelSpec& spec,
+                    const std::vector<ring::TimedLevel>& timed) noexcept;
+
+struct ControlContext {
+  std::string dump_dir;  // where "dump" without a path writes
+  std::string app;       // sanitised, for dump names
+  bool archive = false;  // whether flush and rotate mean anything
+};
+
+// Applies the requests waiting in `ring`'s control area and reverts timed levels whose
+// time is up. The flusher thread's each_pass hook. Returns FlusherSettings::kPass* flags.
+[[nodiscard]] unsigned serve_control(ring::RingMemory& ring, const ControlContext& context);
+
+// "10m", "1h30m", "45s", "250ms".
+[[nodiscard]] std::string short_duration(std::int64_t ns);
+
+}  // namespace blackbox::core
