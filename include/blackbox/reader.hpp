@@ -16,6 +16,7 @@
 #include <variant>
 #include <vector>
 
+#include "blackbox/control.hpp"
 #include "blackbox/level.hpp"
 
 namespace blackbox {
@@ -216,6 +217,10 @@ class RingReader {
 
   // Header facts, re-read on every call (state and counters change while a process runs).
   [[nodiscard]] RingInfo info() const;
+  // The telemetry and the levels from the ring's control region (blackbox/control.hpp),
+  // re-read on every call; nullopt for a ring of format version 1.
+  [[nodiscard]] std::optional<Telemetry> telemetry() const;
+  [[nodiscard]] std::optional<LevelsState> levels() const;
 
  private:
   struct Impl;

@@ -360,6 +360,11 @@ std::string start_locked(const Config& config) {
     } else {
       ring::mute_wakes(true);
     }
+    // A control request from another process wakes the flusher at once: its futex word is
+    // the ring file's doorbell.
+    if (!l.anonymous && ring->control() != nullptr) {
+      ring::use_shared_doorbell(&ring->control()->doorbell);
+    }
     auto* flusher = new archive::Flusher(*ring, std::move(settings));
     flusher->start();
     l.flusher.store(flusher, std::memory_order_release);

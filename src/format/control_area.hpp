@@ -8,7 +8,8 @@
 //
 // Requesters serialise among themselves with an open-file-description lock (F_OFD_SETLKW)
 // on the region's first byte, which the kernel releases when a requester dies; the process
-// itself never takes it (it must never wait for a requester).
+// itself never takes it (it must never wait for a requester). A requester then rings the
+// doorbell, the flusher's futex word, which is in this area.
 //
 // Memory ordering (between processes, through the shared mapping):
 //  - A requester fills requests[n % kControlRequests] (status pending), then stores
@@ -71,7 +72,12 @@ static_assert(sizeof(TimedLevel) == 72);
 inline constexpr std::uint32_t kControlLevelsBytes = 1024;
 
 struct ControlArea {
-  std::uint64_t lock_word;  // the byte requesters lock (F_OFD_SETLKW); never written
+  // The flusher's futex word (ring/wake.hpp): a requester sets it to 1 and FUTEX_WAKEs it
+  // (a shared futex: it lives in the file's mapping), so a request is served at once rather
+  // than at the next interval. Requesters lock the area's first byte (F_OFD_SETLKW), which
+  // this word covers; the lock is on the file, not the memory.
+  std::atomic<std::uint32_t> doorbell;
+  std::uint32_t reserved;
   std::atomic<std::uint64_t> requests_written;
   std::atomic<std::uint64_t> requests_done;
   std::atomic<std::uint64_t> levels_seq;

@@ -341,4 +341,148 @@ RingInfo RingReader::info() const {
   return info;
 }
 
+namespace {
+
+constexpr auto kRelaxed = std::memory_order_relaxed;
+
+Telemetry::Counts counts(const ring::CountPair& c) {
+  return {c.records.load(kRelaxed), c.bytes.load(kRelaxed)};
+}
+
+LogHistogram histogram(const ring::HistogramArea& h) {
+  LogHistogram out;
+  for (std::uint32_t i = 0; i < log_bins::kCount; ++i) out.set_bin(i, h.bins[i].load(kRelaxed));
+  out.set_summary(h.sum.load(kRelaxed), h.min.load(kRelaxed), h.max.load(kRelaxed));
+  return out;
+}
+
+template <std::size_t N>
+std::string text_field(const char (&chars)[N]) {
+  return {chars, strnlen(chars, N)};
+}
+
+}  // namespace
+
+std::optional<Telemetry> RingReader::telemetry() const {
+  const ring::Layout& layout = impl_->layout;
+  if (layout.control_bytes == 0) return std::nullopt;
+  const std::byte* region = impl_->base + layout.control_offset;
+  const auto& t = *reinterpret_cast<const ring::Telemetry*>(region + ring::kTelemetryOffset);
+  const auto* slots =
+      reinterpret_cast<const ring::SlotTelemetry*>(region + ring::kSlotTelemetryOffset);
+  const RingHeader& h = impl_->header();
+  Telemetry out;
+  out.updated_ns = t.updated_ns.load(kRelaxed);
+  out.passes = t.passes.load(kRelaxed);
+  out.archived_through_ns = t.archived_through_ns.load(kRelaxed);
+  out.read = {t.records_read.load(kRelaxed), t.bytes_read.load(kRelaxed)};
+  for (std::uint32_t i = 0; i < ring::kTelemetryLevels; ++i) out.per_level[i] = counts(t.levels[i]);
+  // The count after the names (acquire): a tag counted is named. Bounded (never trusted).
+  const std::uint32_t tags =
+      std::min(t.tag_count.load(std::memory_order_acquire), ring::kTelemetryTags);
+  for (std::uint32_t i = 0; i < tags; ++i) {
+    out.per_tag.push_back({text_field(t.tags[i].name), counts(t.tags[i].counts)});
+  }
+  for (std::uint32_t i = 0; i < layout.slot_count; ++i) {
+    const SlotHeader& slot = impl_->slot(i);
+    const std::uint64_t w = slot.write_pos.load(std::memory_order_acquire);
+    const auto state = static_cast<ring::SlotState>(slot.state.load(kRelaxed));
+    if (w == 0 && state == ring::SlotState::free) continue;  // never used
+    Telemetry::Thread th;
+    th.slot = i;
+    th.tid = slot.tid.load(kRelaxed);
+    th.live = state == ring::SlotState::owned;
+    th.counts.records = slots[i].records.load(kRelaxed);
+    th.counts.bytes = slots[i].bytes.load(kRelaxed);
+    th.lost = slots[i].lost.load(kRelaxed);
+    th.last_ns = slots[i].last_ns.load(kRelaxed);
+    if (w != 0 && w <= ring::kMaxStreamPosition) {
+      // The name in the header of the block being written (the copy's bytes only: a block
+      // overwritten meanwhile just gives another name of the same slot's threads).
+      const std::uint64_t block = (w - 1) & ~std::uint64_t{layout.block_bytes - 1};
+      // The block's copy: its header names the thread and numbers its first record; its
+      // records up to w count the rest. A block overwritten meanwhile (its position is not
+      // `block`) or damaged leaves `logged` at what the flusher read.
+      std::vector<std::byte> copy(static_cast<std::size_t>(w - block));
+      std::memcpy(copy.data(), impl_->slot_data(i) + (block & (layout.ring_bytes - 1)),
+                  copy.size());
+      std::atomic_thread_fence(std::memory_order_acquire);
+      const std::uint64_t again = slot.write_pos.load(std::memory_order_acquire);
+      BlockHeader bh;
+      if (copy.size() >= sizeof bh) {
+        std::memcpy(&bh, copy.data(), sizeof bh);
+        th.name = text_field(bh.thread_name);
+        const bool intact = bh.position == block && again - block < layout.ring_bytes;
+        std::uint64_t n = 0;
+        std::size_t at = sizeof bh;
+        while (intact && at + sizeof(detail::RecordHeader) <= copy.size()) {
+          std::uint32_t size;
+          std::memcpy(&size, copy.data() + at, sizeof size);
+          if (size < sizeof(detail::RecordHeader) || size > copy.size() - at) break;
+          ++n;
+          at += (size + detail::kRecordAlign - 1) & ~std::size_t{detail::kRecordAlign - 1};
+        }
+        if (intact) th.logged = bh.first_seq + n;
+      }
+    }
+    if (th.logged == 0) th.logged = th.counts.records + th.lost;
+    out.threads.push_back(std::move(th));
+  }
+  out.records_archived = t.records_archived.load(kRelaxed);
+  out.archive_bytes_written = t.bytes_written.load(kRelaxed);
+  out.archive_files_created = t.files_created.load(kRelaxed);
+  out.archive_files_deleted = t.files_deleted.load(kRelaxed);
+  out.lost_overwritten = t.lost_overwritten.load(kRelaxed);
+  out.lost_no_slot = h.dropped_no_slot.load(kRelaxed);
+  out.lost_disk_error = t.lost_disk_error.load(kRelaxed);
+  out.lost_site_table_full = h.dropped_site_table_full.load(kRelaxed);
+  out.lost_after_exit = h.dropped_after_exit.load(kRelaxed);
+  out.lost_corrupt = t.lost_corrupt.load(kRelaxed);
+  out.console_lines = t.console_lines.load(kRelaxed);
+  out.console_not_shown = t.console_not_shown.load(kRelaxed);
+  out.breaker_open = t.breaker_open.load(kRelaxed) != 0;
+  out.breaker_trips = t.breaker_trips.load(kRelaxed);
+  out.write_errors = t.write_errors.load(kRelaxed);
+  out.last_errno = t.last_errno.load(kRelaxed);
+  out.control_applied = t.control_applied.load(kRelaxed);
+  out.pass_ns = histogram(t.pass_ns);
+  out.write_ns = histogram(t.write_ns);
+  return out;
+}
+
+std::optional<LevelsState> RingReader::levels() const {
+  const ring::Layout& layout = impl_->layout;
+  if (layout.control_bytes == 0) return std::nullopt;
+  const auto& c = *reinterpret_cast<const ring::ControlArea*>(impl_->base + layout.control_offset);
+  // The seqlock's reader side: copy, then check the sequence was even and did not move.
+  for (int attempt = 0; attempt < 1000; ++attempt) {
+    const std::uint64_t before = c.levels_seq.load(std::memory_order_acquire);
+    char levels[ring::kControlLevelsBytes];
+    ring::TimedLevel timed[ring::kTimedLevels];
+    std::memcpy(levels, c.levels, sizeof levels);
+    std::memcpy(static_cast<void*>(timed), static_cast<const void*>(c.timed), sizeof timed);
+    std::atomic_thread_fence(std::memory_order_acquire);
+    if ((before & 1) != 0 || c.levels_seq.load(kRelaxed) != before) continue;
+    LevelsState out;
+    out.spec = text_field(levels);
+    for (const ring::TimedLevel& t : timed) {
+      if (t.until_ns == 0) continue;
+      TimedLevel tl;
+      tl.tag = t.default_level != 0 ? std::string() : text_field(t.tag);
+      tl.level = static_cast<Level>(std::min<std::uint8_t>(t.level, 6));
+      tl.back_level = static_cast<Level>(std::min<std::uint8_t>(t.back_level, 6));
+      tl.back_to_default = t.default_level == 0 && t.had_own == 0;
+      tl.until_ns = t.until_ns;
+      tl.pid = t.pid;
+      tl.uid = t.uid;
+      out.timed.push_back(std::move(tl));
+    }
+    const std::uint64_t written = c.requests_written.load(kRelaxed);
+    const std::uint64_t done = c.requests_done.load(kRelaxed);
+    out.requests_waiting = written > done ? written - done : 0;
+    return out;
+  }
+  return std::nullopt;  // a writer that died mid-update (odd for ever)
+}
+
 }  // namespace blackbox

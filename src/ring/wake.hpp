@@ -9,6 +9,7 @@
 // futex syscall orders what matters; a lost wake only delays a pass until the interval.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 
 namespace blackbox::ring {
@@ -34,7 +35,16 @@ void mute_wakes(bool muted) noexcept;
 void arm_wake() noexcept;
 void sleep_until_woken(std::int64_t ns) noexcept;
 
-// Forgets a pending wake (a forked child starts without a flusher).
+// Forgets a pending wake (a forked child starts without a flusher), and goes back to the
+// process-private futex word.
 void reset_wake() noexcept;
+
+// Makes `word` (in the ring file's control area: shared memory) the futex word, so another
+// process that maps the file can wake the flusher (a control request). Set before the
+// flusher starts and before any producer can ring.
+void use_shared_doorbell(std::atomic<std::uint32_t>* word) noexcept;
+
+// Another process's side: rings the doorbell `word` in its mapping of a ring file.
+void ring_shared_doorbell(std::atomic<std::uint32_t>& word) noexcept;
 
 }  // namespace blackbox::ring

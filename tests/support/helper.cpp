@@ -266,6 +266,31 @@ int echo_log() {
   return 0;
 }
 
+// For control from outside: for each line N read from stdin, one debug and one info record
+// of tag "net" (and one info of tag "db"), then a flush to the archive, then "N" echoed. The
+// test decides the levels from outside (logcat ctl); nothing here calls set_level.
+int ctl_child() {
+  blackbox::Config config = blackbox::Config::from_env();
+  config.app = "ctlchild";
+  if (auto r = blackbox::init(config); !r.ok()) {
+    std::fprintf(stderr, "%s\n", r.error.c_str());
+    return 1;
+  }
+  std::printf("ready\n");
+  std::fflush(stdout);
+  char line[256];
+  while (std::fgets(line, sizeof line, stdin) != nullptr) {
+    const long n = std::strtol(line, nullptr, 10);
+    BBX_LOG("net", blackbox::Level::debug, "net debug {n}", n);
+    BBX_LOG("net", blackbox::Level::info, "net info {n}", n);
+    BBX_LOG("db", blackbox::Level::info, "db info {n}", n);
+    if (!blackbox::flush()) return 1;
+    std::printf("%ld\n", n);
+    std::fflush(stdout);
+  }
+  return 0;
+}
+
 int archive_exit(const std::string& how) {
   for (std::uint64_t i = 0; i < 30'000; ++i) BBX_INFO("n {}", i);
   if (how == "exit") std::exit(0);
@@ -619,6 +644,7 @@ int main(int argc, char** argv) {
   if (argc < 2) return usage();
   const std::string mode = argv[1];
   if (mode == "log-ack") return log_ack();
+  if (mode == "ctl-child") return ctl_child();
   if (mode == "echo-log") return echo_log();
   if (mode == "crash" && argc == 4) return crash(argv[2], std::atoi(argv[3]));
   if (mode == "start" && argc == 3) return start_and_recover(argv[2]);

@@ -30,6 +30,7 @@
 #include "../common/truncation_guard.hpp"
 #include "blackbox/config.hpp"
 #include "commands.hpp"
+#include "control.hpp"
 #include "cursor.hpp"
 #include "export.hpp"
 #include "render.hpp"
@@ -151,6 +152,28 @@ void add_selection_options(CLI::App& app, Args& a) {
 }
 
 // Builds the selection from the arguments. Returns 0, or 2 after saying what is wrong.
+// `logcat stats`: the telemetry of each ring file among the inputs (a live process's, a dead
+// one's as it left it) whose process the selection keeps.
+void print_telemetry(const std::vector<std::string>& paths, const logcat::Selection& selection,
+                     bool utc) {
+  for (const std::string& path : paths) {
+    if (!logcat::is_ring_file(path)) continue;
+    auto reader = blackbox::RingReader::open(path);
+    if (reader == nullptr) continue;
+    const blackbox::RingInfo info = reader->info();
+    if (!selection.pass_process(info.pid, info.start_time_ns, info.app)) continue;
+    const auto telemetry = reader->telemetry();
+    if (!telemetry) continue;
+    const std::int64_t at = info.crash && info.crash->time_ns != 0 ? info.crash->time_ns
+                            : info.state == blackbox::RingState::live && info.process_alive
+                                ? logcat::now_ns()
+                                : telemetry->updated_ns;
+    const std::string text = logcat::telemetry_text(info, *telemetry, reader->levels(), at, utc);
+    std::printf("\n%s", text.c_str());
+  }
+  std::fflush(stdout);
+}
+
 int select(Args& a, logcat::Selection& sel, std::vector<std::string>& inputs) {
   const auto min_level = logcat::parse_level_or_letter(a.level);
   if (!min_level) {
@@ -761,6 +784,37 @@ int main(int argc, char** argv) {
   runs->add_flag("--utc", runs_args.utc, "times in UTC (default: local time)");
   runs->add_option("-o,--output", runs_args.output, "text (a table, default) or json (a line each)")
       ->check(CLI::IsMember({"text", "json"}));
+  CLI::App* ctl = app.add_subcommand(
+      "ctl",
+      "control a live process through its ring file: level TAG=LEVEL|LEVEL... [--for 10m], "
+      "levels, flush, rotate, dump [FILE]; applied within one flush interval, recorded in its "
+      "archive (tag blackbox)");
+  logcat::CtlArgs ctl_args;
+  ctl->add_option("-p,--pid", ctl_args.pid, "the process");
+  ctl->add_option("--app", ctl_args.app, "every live process of this app");
+  ctl->add_option("action", ctl_args.action,
+                  "level TAG=LEVEL (or LEVEL: the default level) ..., levels, flush, rotate, "
+                  "dump [FILE]")
+      ->required();
+  ctl->add_option("--for", ctl_args.for_text,
+                  "level: revert after this long (10m, 90s, 1h30m); the process reverts it by "
+                  "itself, whether or not logcat still runs");
+  ctl->add_option("--timeout", ctl_args.timeout_s, "seconds to wait for the process to apply it")
+      ->check(CLI::Range(0.1, 3600.0));
+  ctl->add_option("-o,--output", ctl_args.output, "levels: text or json")
+      ->check(CLI::IsMember({"text", "json"}));
+  CLI::App* top = app.add_subcommand(
+      "top",
+      "every blackbox process of this user (root: of every user): pid, app, state, uptime, "
+      "records/s, losses by cause, archive lag, disk breaker, levels set apart from the default");
+  logcat::TopArgs top_args;
+  top->add_option("-d,--delay", top_args.delay_s, "seconds between refreshes")
+      ->check(CLI::Range(0.1, 3600.0));
+  top->add_option("-n,--iterations", top_args.iterations, "refresh this many times, then exit");
+  top->add_option("-o,--output", top_args.output, "text (a table) or json (an object a refresh)")
+      ->check(CLI::IsMember({"text", "json"}));
+  top->add_option("--app", top_args.app, "only this app's processes");
+  top->add_flag("--utc", top_args.utc, "times in UTC");
   app.require_subcommand(0, 1);
   try {
     app.parse(argc, argv);
@@ -775,6 +829,8 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (*verify) return logcat::run_verify(verify_paths);
+  if (*ctl) return logcat::run_ctl(ctl_args);
+  if (*top) return logcat::run_top(top_args);
   if (*recover) return logcat::run_recover(recover_dir, recover_archive, recover_app);
 
   Args& a = *stats ? stats_args : *runs ? runs_args : args;
@@ -852,5 +908,6 @@ int main(int argc, char** argv) {
   const std::unique_ptr<logcat::Inputs> inputs =
       open_inputs(!*stats && trace_view(a, selection) ? whole_trace : selection, true);
   const int rc = *stats ? logcat::run_stats(*inputs, a.utc) : print_records(a, selection, *inputs);
+  if (*stats) print_telemetry(paths, selection, a.utc);
   return rc == 0 && unopened ? 1 : rc;
 }

@@ -1,0 +1,601 @@
+// logcat ctl, logcat top and the telemetry view. See control.hpp.
+#include "control.hpp"
+
+#include <fmt/format.h>
+#include <signal.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <map>
+
+#include "blackbox/config.hpp"
+#include "blackbox/text.hpp"
+#include "render.hpp"
+#include "spans.hpp"
+
+namespace logcat {
+namespace {
+
+using blackbox::LevelsState;
+using blackbox::RingInfo;
+using blackbox::RingState;
+using blackbox::Telemetry;
+
+std::string json_string(std::string_view s) {
+  blackbox::text::Buffer b(s.size() + 8);
+  blackbox::text::append_json_string(s, b);
+  return std::string(b.view());
+}
+
+std::int64_t wall_ns() {
+  timespec ts{};
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return std::int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
+}
+
+std::int64_t mono_ns() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return std::int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
+}
+
+void sleep_ns(std::int64_t ns) {
+  timespec ts{static_cast<time_t>(ns / 1'000'000'000), static_cast<long>(ns % 1'000'000'000)};
+  while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+  }
+}
+
+// "3h12m", "45s": an uptime or a time left, to the second.
+std::string short_span(std::int64_t ns) {
+  if (ns < 0) ns = 0;
+  std::int64_t s = ns / 1'000'000'000;
+  std::string out;
+  if (s >= 86400) out += fmt::format("{}d", s / 86400), s %= 86400;
+  if (s >= 3600) out += fmt::format("{}h", s / 3600), s %= 3600;
+  if (s >= 60 && out.size() < 4) out += fmt::format("{}m", s / 60), s %= 60;
+  if ((s != 0 || out.empty()) && out.size() < 4) out += fmt::format("{}s", s);
+  return out;
+}
+
+// "12.3k": a rate or a count, short.
+std::string short_count(double n) {
+  if (n < 1000) return fmt::format("{:.0f}", n);
+  if (n < 1e6) return fmt::format("{:.1f}k", n / 1e3);
+  if (n < 1e9) return fmt::format("{:.1f}M", n / 1e6);
+  return fmt::format("{:.1f}G", n / 1e9);
+}
+
+std::string state_name(const RingInfo& info) {
+  switch (info.state) {
+    case RingState::live:
+      return info.process_alive ? "live" : "killed";
+    case RingState::exited:
+      return "exited";
+    case RingState::crashed:
+      return "crashed";
+  }
+  return "?";
+}
+
+// The levels that differ from the default: the spec's tags, a timed one with its time left.
+std::string level_overrides(const std::optional<LevelsState>& levels, std::int64_t now) {
+  if (!levels) return "-";
+  std::string out;
+  const std::size_t comma = levels->spec.find(',');
+  std::string rest = comma == std::string::npos ? "" : levels->spec.substr(comma + 1);
+  std::size_t at = 0;
+  while (at < rest.size()) {
+    std::size_t end = rest.find(',', at);
+    if (end == std::string::npos) end = rest.size();
+    const std::string item = rest.substr(at, end - at);
+    const std::string tag = item.substr(0, item.find('='));
+    out += (out.empty() ? "" : ",") + item;
+    for (const auto& t : levels->timed) {
+      if (t.tag == tag) out += "(" + short_span(t.until_ns - now) + ")";
+    }
+    at = end + 1;
+  }
+  for (const auto& t : levels->timed) {
+    if (t.tag.empty()) {
+      out = fmt::format("*={}({}){}{}", blackbox::level_name(t.level), short_span(t.until_ns - now),
+                        out.empty() ? "" : ",", out);
+    }
+  }
+  return out.empty() ? "-" : out;
+}
+
+std::string timed_text(const blackbox::TimedLevel& t, std::int64_t now, bool utc) {
+  const std::string what = t.tag.empty() ? "default level" : t.tag;
+  const std::string back =
+      t.back_to_default ? "the default" : std::string(blackbox::level_name(t.back_level));
+  return fmt::format("{} = {} until {} ({} left), then back to {}; set by pid {} uid {}", what,
+                     blackbox::level_name(t.level), clock_text(t.until_ns, utc),
+                     short_span(t.until_ns - now), back, t.pid, t.uid);
+}
+
+// One process as `top` and `ctl` see it.
+struct Sample {
+  std::string path;
+  RingInfo info;
+  std::optional<Telemetry> telemetry;
+  std::optional<LevelsState> levels;
+  std::uint64_t logged = 0;
+  std::int64_t at_mono = 0;
+};
+
+std::optional<Sample> sample(const std::string& path, std::string* error) {
+  auto reader = blackbox::RingReader::open(path, error);
+  if (reader == nullptr) return std::nullopt;
+  Sample s;
+  s.path = path;
+  s.info = reader->info();
+  s.telemetry = reader->telemetry();
+  s.levels = reader->levels();
+  if (s.telemetry) {
+    for (const auto& th : s.telemetry->threads) s.logged += th.logged;
+  }
+  s.at_mono = mono_ns();
+  return s;
+}
+
+// The live processes a ctl command is for: -p PID, or every live process of --app.
+std::vector<Sample> targets(const CtlArgs& a, std::string& error) {
+  std::vector<Sample> out;
+  for (const std::string& path : ring_files_on_host()) {
+    const std::string name = std::filesystem::path(path).filename();
+    if (a.pid != 0 && name.find("." + std::to_string(a.pid) + ".bbr") == std::string::npos) {
+      continue;
+    }
+    std::string why;
+    auto s = sample(path, &why);
+    if (!s) continue;
+    if (a.pid != 0 && s->info.pid != a.pid) continue;
+    if (!a.app.empty() && s->info.app != a.app) continue;
+    if (s->info.state != RingState::live || !s->info.process_alive) continue;
+    out.push_back(std::move(*s));
+  }
+  if (out.empty()) {
+    error = a.pid != 0 ? fmt::format(
+                             "no live blackbox process with pid {} (no ring file of it in "
+                             "the ring directory)",
+                             a.pid)
+                       : fmt::format("no live blackbox process of app \"{}\"", a.app);
+  }
+  return out;
+}
+
+std::string losses_json(const Telemetry& t) {
+  return fmt::format(
+      "{{\"total\":{},\"overwritten\":{},\"no_slot\":{},\"disk_error\":{},\"site_table_full\":{},"
+      "\"after_exit\":{},\"corrupt\":{},\"console_not_shown\":{}}}",
+      t.lost(), t.lost_overwritten, t.lost_no_slot, t.lost_disk_error, t.lost_site_table_full,
+      t.lost_after_exit, t.lost_corrupt, t.console_not_shown);
+}
+
+std::string losses_text(const Telemetry& t) {
+  std::string out;
+  const std::pair<const char*, std::uint64_t> causes[] = {
+      {"overwritten", t.lost_overwritten}, {"no slot", t.lost_no_slot},
+      {"disk", t.lost_disk_error},         {"site table", t.lost_site_table_full},
+      {"after exit", t.lost_after_exit},   {"corrupt", t.lost_corrupt},
+      {"console", t.console_not_shown}};
+  for (const auto& [name, n] : causes) {
+    if (n != 0)
+      out += fmt::format("{}{} {}", out.empty() ? "" : ", ", short_count(static_cast<double>(n)),
+                         name);
+  }
+  return out.empty() ? "0" : out;
+}
+
+// The archive's lag at `now`: nullopt without an archive (nothing ever archived).
+std::optional<std::int64_t> archive_lag(const Telemetry& t, std::int64_t now) {
+  if (t.archived_through_ns == 0) return std::nullopt;
+  return std::max<std::int64_t>(now - t.archived_through_ns, 0);
+}
+
+}  // namespace
+
+std::optional<std::int64_t> parse_duration(const std::string& text) {
+  if (text.empty()) return std::nullopt;
+  std::int64_t total = 0;
+  std::size_t i = 0;
+  while (i < text.size()) {
+    const std::size_t start = i;
+    while (i < text.size() && (std::isdigit(static_cast<unsigned char>(text[i])) || text[i] == '.'))
+      ++i;
+    if (i == start) return std::nullopt;
+    const double n = std::strtod(text.substr(start, i - start).c_str(), nullptr);
+    const std::size_t unit_start = i;
+    while (i < text.size() && std::isalpha(static_cast<unsigned char>(text[i]))) ++i;
+    const std::string unit = text.substr(unit_start, i - unit_start);
+    double scale = 0;
+    if (unit == "ms")
+      scale = 1e6;
+    else if (unit.empty() || unit == "s")
+      scale = 1e9;
+    else if (unit == "m" || unit == "min")
+      scale = 60e9;
+    else if (unit == "h")
+      scale = 3600e9;
+    else if (unit == "d")
+      scale = 86400e9;
+    else
+      return std::nullopt;
+    if (unit.empty() && i != text.size()) return std::nullopt;
+    total += static_cast<std::int64_t>(std::llround(n * scale));
+  }
+  return total;
+}
+
+std::vector<std::string> ring_files_on_host() {
+  std::vector<std::string> dirs = {blackbox::Config::from_env().dir};
+  std::error_code ec;
+  if (geteuid() == 0) {
+    for (const auto& e : std::filesystem::directory_iterator("/dev/shm", ec)) {
+      const std::string name = e.path().filename();
+      if (name.rfind("blackbox-", 0) == 0 && e.is_directory(ec)) dirs.push_back(e.path());
+    }
+  }
+  std::sort(dirs.begin(), dirs.end());
+  dirs.erase(std::unique(dirs.begin(), dirs.end()), dirs.end());
+  std::vector<std::string> files;
+  for (const std::string& dir : dirs) {
+    for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
+      const std::string name = e.path().filename();
+      if (name.size() > 4 && name.compare(name.size() - 4, 4, ".bbr") == 0 && name[0] != '.' &&
+          access(e.path().c_str(), R_OK) == 0) {
+        files.push_back(e.path());
+      }
+    }
+  }
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
+int run_ctl(const CtlArgs& a) {
+  if (a.action.empty()) {
+    std::fprintf(
+        stderr, "logcat: ctl needs an action: level, levels, flush, rotate or dump (see --help)\n");
+    return 2;
+  }
+  if ((a.pid == 0) == a.app.empty()) {
+    std::fprintf(stderr, "logcat: ctl needs -p PID or --app NAME (see --help)\n");
+    return 2;
+  }
+  const std::string& verb = a.action[0];
+  std::vector<blackbox::ControlRequest> requests;
+  if (verb == "level") {
+    if (a.action.size() < 2) {
+      std::fprintf(stderr, "logcat: ctl level needs TAG=LEVEL or LEVEL (see --help)\n");
+      return 2;
+    }
+    std::int64_t for_ns = 0;
+    if (!a.for_text.empty()) {
+      const auto d = parse_duration(a.for_text);
+      if (!d || *d <= 0) {
+        std::fprintf(stderr, "logcat: bad --for \"%s\" (e.g. 10m, 90s, 1h30m; see --help)\n",
+                     a.for_text.c_str());
+        return 2;
+      }
+      for_ns = *d;
+    }
+    for (std::size_t i = 1; i < a.action.size(); ++i) {
+      const std::string& item = a.action[i];
+      const std::size_t eq = item.find('=');
+      blackbox::ControlRequest r;
+      r.kind = blackbox::ControlRequest::Kind::level;
+      r.for_ns = for_ns;
+      if (eq != std::string::npos) r.tag = item.substr(0, eq);
+      const std::string level_text = eq == std::string::npos ? item : item.substr(eq + 1);
+      const auto level = blackbox::parse_level(level_text);
+      if (!level || (eq != std::string::npos && r.tag.empty())) {
+        std::fprintf(stderr,
+                     "logcat: bad level \"%s\" (TAG=LEVEL or LEVEL: trace, debug, info, "
+                     "warn, error, fatal, off; see --help)\n",
+                     item.c_str());
+        return 2;
+      }
+      r.level = *level;
+      requests.push_back(r);
+    }
+  } else if (verb == "flush" || verb == "rotate" || verb == "dump") {
+    blackbox::ControlRequest r;
+    r.kind = verb == "flush"    ? blackbox::ControlRequest::Kind::flush
+             : verb == "rotate" ? blackbox::ControlRequest::Kind::rotate
+                                : blackbox::ControlRequest::Kind::dump;
+    if (verb == "dump" && a.action.size() > 1) {
+      std::error_code ec;
+      r.path = std::filesystem::absolute(a.action[1], ec);
+    }
+    if (a.action.size() > (verb == "dump" ? 2u : 1u) || !a.for_text.empty()) {
+      std::fprintf(stderr, "logcat: ctl %s takes %s (see --help)\n", verb.c_str(),
+                   verb == "dump" ? "at most a FILE" : "no argument");
+      return 2;
+    }
+    requests.push_back(r);
+  } else if (verb != "levels") {
+    std::fprintf(stderr,
+                 "logcat: unknown ctl action \"%s\": level, levels, flush, rotate or dump "
+                 "(see --help)\n",
+                 verb.c_str());
+    return 2;
+  }
+  std::string error;
+  const std::vector<Sample> found = targets(a, error);
+  if (found.empty()) {
+    std::fprintf(stderr, "logcat: %s\n", error.c_str());
+    return 1;
+  }
+  int rc = 0;
+  const std::int64_t now = wall_ns();
+  for (const Sample& s : found) {
+    const std::string who = fmt::format("pid {} ({})", s.info.pid, s.info.app);
+    if (verb == "levels") {
+      if (!s.levels) {
+        std::fprintf(stderr, "logcat: %s: its ring file has no levels (format version 1)\n",
+                     who.c_str());
+        rc = 1;
+        continue;
+      }
+      if (a.output == "json") {
+        std::string line =
+            fmt::format("{{\"pid\":{},\"app\":{},\"levels\":{},\"timed\":[", s.info.pid,
+                        json_string(s.info.app), json_string(s.levels->spec));
+        for (std::size_t i = 0; i < s.levels->timed.size(); ++i) {
+          const auto& t = s.levels->timed[i];
+          line += fmt::format(
+              "{}{{\"tag\":{},\"level\":\"{}\",\"until_ns\":{},\"back\":{},\"pid\":{},\"uid\":{}}}",
+              i == 0 ? "" : ",", json_string(t.tag), blackbox::level_name(t.level), t.until_ns,
+              t.back_to_default ? "null" : json_string(blackbox::level_name(t.back_level)), t.pid,
+              t.uid);
+        }
+        std::printf("%s]}\n", line.c_str());
+      } else {
+        std::printf("%s: %s\n", who.c_str(), s.levels->spec.c_str());
+        for (const auto& t : s.levels->timed)
+          std::printf("  %s\n", timed_text(t, now, false).c_str());
+      }
+      continue;
+    }
+    for (const auto& r : requests) {
+      blackbox::ControlReply reply;
+      const std::string failed =
+          blackbox::send_control(s.path, r, reply, static_cast<std::int64_t>(a.timeout_s * 1e9));
+      if (!failed.empty()) {
+        std::fprintf(stderr, "logcat: %s: %s\n", who.c_str(), failed.c_str());
+        rc = 1;
+      } else if (!reply.applied) {
+        std::fprintf(stderr, "logcat: %s refused: %s\n", who.c_str(), reply.result.c_str());
+        rc = 1;
+      } else {
+        std::printf("%s: %s\n", who.c_str(), reply.result.c_str());
+      }
+    }
+  }
+  std::fflush(stdout);
+  return rc;
+}
+
+namespace {
+
+volatile sig_atomic_t g_stop = 0;
+void on_interrupt(int) { g_stop = 1; }
+
+std::string top_json(const std::vector<Sample>& now_samples,
+                     const std::map<std::string, Sample>& before, std::int64_t now) {
+  std::string out = fmt::format("{{\"time_ns\":{},\"processes\":[", now);
+  bool first = true;
+  for (const Sample& s : now_samples) {
+    out += first ? "" : ",";
+    first = false;
+    const bool live = s.info.state == RingState::live && s.info.process_alive;
+    double rate = 0;
+    if (auto it = before.find(s.path);
+        it != before.end() && live && s.at_mono > it->second.at_mono) {
+      rate = static_cast<double>(s.logged - std::min(s.logged, it->second.logged)) /
+             (static_cast<double>(s.at_mono - it->second.at_mono) / 1e9);
+    }
+    out += fmt::format(
+        "{{\"pid\":{},\"app\":{},\"state\":\"{}\",\"path\":{},\"uptime_s\":{:.3f},"
+        "\"records_per_s\":{:.1f},\"logged\":{}",
+        s.info.pid, json_string(s.info.app), state_name(s.info), json_string(s.path),
+        static_cast<double>(now - s.info.start_time_ns) / 1e9, rate, s.logged);
+    if (s.telemetry) {
+      const Telemetry& t = *s.telemetry;
+      const auto lag = archive_lag(t, now);
+      out += fmt::format(
+          ",\"lost\":{},\"archive_lag_s\":{},\"breaker\":{{\"open\":{},\"trips\":{}}}",
+          losses_json(t), lag ? fmt::format("{:.3f}", static_cast<double>(*lag) / 1e9) : "null",
+          t.breaker_open ? "true" : "false", t.breaker_trips);
+    }
+    if (s.levels) {
+      out += fmt::format(",\"levels\":{},\"timed_levels\":{}", json_string(s.levels->spec),
+                         s.levels->timed.size());
+    }
+    if (s.info.crash)
+      out += fmt::format(",\"signal\":{}", json_string(signal_name(s.info.crash->signal)));
+    out += "}";
+  }
+  return out + "]}\n";
+}
+
+std::string top_text(const std::vector<Sample>& now_samples,
+                     const std::map<std::string, Sample>& before, std::int64_t now, bool utc,
+                     double delay_s) {
+  std::string out = fmt::format("logcat top - {}  {} process{}  (every {:.1f} s; Ctrl-C quits)\n\n",
+                                clock_text(now, utc), now_samples.size(),
+                                now_samples.size() == 1 ? "" : "es", delay_s);
+  out += fmt::format("{:>7}  {:<16} {:<8} {:>7} {:>8} {:<24} {:>7} {:<9} {}\n", "PID", "APP",
+                     "STATE", "UPTIME", "REC/S", "LOST", "LAG", "BREAKER", "LEVELS");
+  for (const Sample& s : now_samples) {
+    const bool live = s.info.state == RingState::live && s.info.process_alive;
+    std::string rate = "-";
+    if (auto it = before.find(s.path);
+        it != before.end() && live && s.at_mono > it->second.at_mono) {
+      rate = short_count(static_cast<double>(s.logged - std::min(s.logged, it->second.logged)) /
+                         (static_cast<double>(s.at_mono - it->second.at_mono) / 1e9));
+    }
+    std::string lost = "-", lag = "-", breaker = "-";
+    if (s.telemetry) {
+      lost = losses_text(*s.telemetry);
+      if (const auto l = archive_lag(*s.telemetry, live ? now : s.telemetry->updated_ns)) {
+        lag = human_duration(static_cast<std::uint64_t>(*l));
+      }
+      breaker = s.telemetry->breaker_open ? fmt::format("OPEN({})", s.telemetry->breaker_trips)
+                : s.telemetry->breaker_trips != 0
+                    ? fmt::format("ok({})", s.telemetry->breaker_trips)
+                    : "ok";
+    }
+    std::string state = state_name(s.info);
+    if (s.info.crash) state += " " + signal_name(s.info.crash->signal);
+    out += fmt::format("{:>7}  {:<16} {:<8} {:>7} {:>8} {:<24} {:>7} {:<9} {}\n", s.info.pid,
+                       s.info.app.substr(0, 16), state,
+                       live ? short_span(now - s.info.start_time_ns) : "-", rate, lost, lag,
+                       breaker, level_overrides(s.levels, now));
+  }
+  return out;
+}
+
+}  // namespace
+
+int run_top(const TopArgs& a) {
+  const bool terminal = isatty(STDOUT_FILENO) == 1 && a.output == "text";
+  struct sigaction sa {};
+  sa.sa_handler = on_interrupt;
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+  std::map<std::string, Sample> before;
+  auto take = [&] {
+    std::vector<Sample> out;
+    for (const std::string& path : ring_files_on_host()) {
+      auto s = sample(path, nullptr);
+      if (!s || (!a.app.empty() && s->info.app != a.app)) continue;
+      out.push_back(std::move(*s));
+    }
+    return out;
+  };
+  // The first rates need two samples: the first screen comes after a short one.
+  for (Sample& s : take()) before[s.path] = std::move(s);
+  sleep_ns(static_cast<std::int64_t>(std::min(a.delay_s, 0.5) * 1e9));
+  for (int i = 0; (a.iterations == 0 || i < a.iterations) && g_stop == 0; ++i) {
+    if (i != 0) sleep_ns(static_cast<std::int64_t>(a.delay_s * 1e9));
+    if (g_stop != 0) break;
+    std::vector<Sample> now_samples = take();
+    const std::int64_t now = wall_ns();
+    const std::string text = a.output == "json"
+                                 ? top_json(now_samples, before, now)
+                                 : top_text(now_samples, before, now, a.utc, a.delay_s);
+    if (terminal && a.iterations != 1) std::fputs("\033[H\033[2J", stdout);
+    std::fwrite(text.data(), 1, text.size(), stdout);
+    std::fflush(stdout);
+    before.clear();
+    for (Sample& s : now_samples) before[s.path] = std::move(s);
+  }
+  return 0;
+}
+
+std::string telemetry_text(const RingInfo& info, const Telemetry& t,
+                           const std::optional<LevelsState>& levels, std::int64_t now_ns,
+                           bool utc) {
+  std::string out;
+  auto line = [&](const std::string& s) { out += s + "\n"; };
+  line(fmt::format(
+      "telemetry of pid {} ({}), {} - as of {}", info.pid, info.app, state_name(info),
+      t.updated_ns != 0 ? clock_text(t.updated_ns, utc, true) : "never (no flusher pass)"));
+  std::uint64_t logged = 0;
+  for (const auto& th : t.threads) logged += th.logged;
+  line(fmt::format("  logged      {} records; the flusher read {} ({} bytes in the rings)", logged,
+                   t.read.records, t.read.bytes));
+  std::string per_level;
+  for (std::size_t l = 0; l < t.per_level.size(); ++l) {
+    if (t.per_level[l].records == 0) continue;
+    per_level += fmt::format("{}{} {}", per_level.empty() ? "" : ", ", t.per_level[l].records,
+                             blackbox::level_name(static_cast<blackbox::Level>(l)));
+  }
+  line(fmt::format("  per level   {}", per_level.empty() ? "-" : per_level));
+  line(
+      fmt::format("  lost        {} records: {} overwritten, {} no slot, {} disk error, {} site "
+                  "table full, {} after exit, {} corrupt; console: {} lines not shown of {}",
+                  t.lost(), t.lost_overwritten, t.lost_no_slot, t.lost_disk_error,
+                  t.lost_site_table_full, t.lost_after_exit, t.lost_corrupt, t.console_not_shown,
+                  t.console_lines + t.console_not_shown));
+  const auto lag = archive_lag(t, now_ns);
+  line(
+      fmt::format("  archive     {} records in {} bytes (ratio {:.1f}), {} files created, {} "
+                  "deleted; {}",
+                  t.records_archived, t.archive_bytes_written, t.compression_ratio(),
+                  t.archive_files_created, t.archive_files_deleted,
+                  lag ? "complete up to " + clock_text(t.archived_through_ns, utc, true) +
+                            " (lag " + human_duration(static_cast<std::uint64_t>(*lag)) + ")"
+                      : std::string("nothing archived")));
+  line(fmt::format(
+      "  disk        breaker {}, {} trips, {} write errors{}",
+      t.breaker_open ? "OPEN (archiving paused)" : "closed", t.breaker_trips, t.write_errors,
+      t.last_errno != 0 ? fmt::format(" (last: {})", std::strerror(t.last_errno)) : ""));
+  line(fmt::format("  flusher     {} passes; {} requests from outside applied", t.passes,
+                   t.control_applied));
+  if (levels) {
+    line(fmt::format("  levels      {}", levels->spec));
+    for (const auto& tl : levels->timed) line("              " + timed_text(tl, now_ns, utc));
+  }
+  if (!t.per_tag.empty()) {
+    line("");
+    line("  tag                                records        bytes");
+    std::vector<Telemetry::Tag> tags = t.per_tag;
+    std::stable_sort(tags.begin(), tags.end(), [](const auto& x, const auto& y) {
+      return x.counts.records > y.counts.records;
+    });
+    for (const auto& tag : tags) {
+      line(fmt::format("  {:<32} {:>9} {:>12}", tag.tag, tag.counts.records, tag.counts.bytes));
+    }
+  }
+  if (!t.threads.empty()) {
+    line("");
+    line("  slot      tid  thread            logged      lost  last record");
+    for (const auto& th : t.threads) {
+      line(fmt::format(
+          "  {:>4} {:>8}  {:<16} {:>8} {:>9}  {}{}", th.slot, th.tid, th.name, th.logged, th.lost,
+          th.last_ns != 0 ? clock_text(th.last_ns, utc, true) : "-", th.live ? "" : " (exited)"));
+    }
+  }
+  // The histograms: a bar per decade, with the quantiles read from the bins.
+  auto histogram = [&](const char* name, const blackbox::LogHistogram& h) {
+    line("");
+    if (h.count() == 0) {
+      line(fmt::format("  {}: none yet", name));
+      return;
+    }
+    line(fmt::format("  {}: {} measured, p50 {}, p90 {}, p99 {}, p99.9 {}, max {}", name, h.count(),
+                     human_duration(static_cast<std::uint64_t>(h.quantile(0.5))),
+                     human_duration(static_cast<std::uint64_t>(h.quantile(0.9))),
+                     human_duration(static_cast<std::uint64_t>(h.quantile(0.99))),
+                     human_duration(static_cast<std::uint64_t>(h.quantile(0.999))),
+                     human_duration(h.max())));
+    std::uint64_t decades[20] = {};
+    for (std::uint32_t b = 0; b < blackbox::log_bins::kCount; ++b) {
+      if (h.bin(b) == 0) continue;
+      const std::uint64_t low = blackbox::log_bins::lower(b);
+      std::size_t d = 0;
+      while (d + 1 < 20 && blackbox::log_bins::kPow10[d + 1] <= low) ++d;
+      decades[d] += h.bin(b);
+    }
+    const std::uint64_t most = *std::max_element(std::begin(decades), std::end(decades));
+    for (std::size_t d = 0; d < 20; ++d) {
+      if (decades[d] == 0) continue;
+      const auto width = static_cast<std::size_t>((decades[d] * 40 + most - 1) / most);
+      line(fmt::format("    {:>8} .. {:<8} {:<40} {}",
+                       human_duration(blackbox::log_bins::kPow10[d]),
+                       d + 1 < 20 ? human_duration(blackbox::log_bins::kPow10[d + 1]) : "",
+                       std::string(width, '#'), decades[d]));
+    }
+  };
+  histogram("flusher pass time", t.pass_ns);
+  histogram("archive write time", t.write_ns);
+  return out;
+}
+
+}  // namespace logcat

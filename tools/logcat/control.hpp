@@ -1,0 +1,50 @@
+// logcat's commands for live processes, through their ring files (blackbox/control.hpp):
+// `logcat ctl` (levels, flush, rotate, dump), `logcat top` (every blackbox process of the
+// host), and the telemetry view of `logcat stats -p` and the post-mortem.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "blackbox/control.hpp"
+#include "blackbox/reader.hpp"
+
+namespace logcat {
+
+struct CtlArgs {
+  int pid = 0;
+  std::string app;                  // every live process of this app
+  std::vector<std::string> action;  // "level net=debug", "levels", "flush", "rotate", "dump [FILE]"
+  std::string for_text;             // --for DURATION (level)
+  double timeout_s = 10;
+  std::string output = "text";  // levels: text or json
+};
+int run_ctl(const CtlArgs& args);
+
+struct TopArgs {
+  double delay_s = 2;
+  int iterations = 0;  // 0: until interrupted
+  std::string output = "text";
+  std::string app;
+  bool utc = false;
+};
+int run_top(const TopArgs& args);
+
+// "10m", "90s", "1h30m", "500ms", "2d": nullopt if malformed.
+[[nodiscard]] std::optional<std::int64_t> parse_duration(const std::string& text);
+
+// A process's telemetry in full, as `logcat stats -p` and the post-mortem show it: counts,
+// losses by cause, flusher, levels, threads, and the histograms as bars with quantiles.
+// `now_ns`: the time the lag is measured at (a crash's time for a post-mortem).
+[[nodiscard]] std::string telemetry_text(const blackbox::RingInfo& info,
+                                         const blackbox::Telemetry& t,
+                                         const std::optional<blackbox::LevelsState>& levels,
+                                         std::int64_t now_ns, bool utc);
+
+// The ring files in the ring directories this user may read: BBX_DIR (or the default ring
+// directory) and, for root, every /dev/shm/blackbox-UID.
+[[nodiscard]] std::vector<std::string> ring_files_on_host();
+
+}  // namespace logcat
