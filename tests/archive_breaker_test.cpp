@@ -14,6 +14,7 @@
 
 #include "archive/flusher.hpp"
 #include "blackbox/blackbox.hpp"
+#include "blackbox/control.hpp"
 #include "blackbox/reader.hpp"
 #include "ring/ring_memory.hpp"
 #include "ring/wake.hpp"
@@ -109,6 +110,18 @@ TEST_P(ArchiveBreaker, FullDiskCountsEveryLostRecordAndRecovers) {
   EXPECT_TRUE(disk_cause);
   // The first 1,000 and the last 10 records are there.
   EXPECT_EQ(next, logged);
+  // The telemetry in the ring file counts the same, by cause.
+  const auto t = blackbox::read_telemetry(blackbox::ring_path(), &error);
+  ASSERT_TRUE(t) << error;
+  EXPECT_EQ(t->lost_disk_error, s.lost_disk_error);
+  EXPECT_EQ(t->lost_overwritten, s.lost_overwritten);
+  // (Records read while the disk failed are lost too: archived + lost, not read + lost.)
+  EXPECT_EQ(t->records_archived + t->lost_overwritten + t->lost_disk_error, logged);
+  EXPECT_EQ(t->records_archived, archived);
+  EXPECT_EQ(t->breaker_trips, 1u);
+  EXPECT_FALSE(t->breaker_open);
+  EXPECT_EQ(t->write_errors, s.write_errors);
+  EXPECT_EQ(t->last_errno, GetParam());
   // The operator was told, once when it tripped and once when it closed, with the cost.
   const std::string said = ::testing::internal::GetCapturedStderr();
   EXPECT_NE(said.find("blackbox: cannot write "), std::string::npos) << said;

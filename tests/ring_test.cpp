@@ -379,6 +379,16 @@ TEST(RingTest, RecordsOfSitesTheFullSiteTableCouldNotTakeAreCountedLost) {
   ASSERT_TRUE(ring) << error;
   EXPECT_EQ(ring->info().dropped_site_table_full, s.dropped_site_table_full);
   EXPECT_EQ(ring->info().sites_dropped, s.sites_dropped);
+  // The telemetry says the same, by cause (these were once counted as overwritten too).
+  const auto t = ring->telemetry();
+  ASSERT_TRUE(t);
+  EXPECT_EQ(t->lost_site_table_full, s.dropped_site_table_full);
+  EXPECT_EQ(t->lost_overwritten, 0u);
+  EXPECT_EQ(blackbox::stats().lost_overwritten, 0u);
+  EXPECT_EQ(t->lost(), s.dropped_site_table_full);
+  std::uint64_t tagged = 0;
+  for (const auto& tag : t->per_tag) tagged += tag.tag == "sites" ? tag.counts.records : 0;
+  EXPECT_EQ(tagged, archived);
 }
 
 namespace {
