@@ -353,3 +353,26 @@ TEST(Telemetry, CountsWhatARunLoggedAndLost) {
 }
 
 }  // namespace
+
+namespace {
+
+// The post-mortem of a crashed process says what the logger itself had done: records logged,
+// lost (by cause), how far behind the archive was, whether the disk was failing.
+TEST(PostMortem, SaysWhatTheLoggerHadLostAndHowFarBehindItWas) {
+  const std::string dir = blackbox::test::make_temp_dir("rings");
+  const auto crashed = blackbox::test::run_helper({"crash", "segv", "1"}, {"BBX_DIR=" + dir});
+  ASSERT_EQ(crashed.status, 128 + SIGSEGV) << crashed.out;
+  const auto text = logcat({"--no-pager", dir});
+  EXPECT_TRUE(std::regex_search(
+      text.out,
+      std::regex(R"(\n--- the logger before the crash: \d+ records logged, 0 lost; no archive\n)")))
+      << text.out;
+  const auto json = logcat({"-o", "json", dir});
+  EXPECT_TRUE(std::regex_search(
+      json.out,
+      std::regex(R"("telemetry":\{"logged":\d+,"lost":\{"total":0,.*"archive_lag_s":null,)"
+                 R"("breaker":\{"open":false)")))
+      << json.out.substr(0, 2000);
+}
+
+}  // namespace

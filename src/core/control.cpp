@@ -173,7 +173,9 @@ void expire_timed(std::int64_t now_ns) {
 std::string level_spec_text(const LevelSpec& spec) {
   std::string out(level_name(spec.default_level));
   for (std::size_t i = 0; i < spec.tags.size(); ++i) {
-    const auto& [tag, level] = spec.tags[i];
+    const std::string& tag =
+        spec.tags[i].first;  // (no structured binding: clang 14 cannot capture one)
+    const Level level = spec.tags[i].second;
     const bool overridden =
         std::any_of(spec.tags.begin() + static_cast<std::ptrdiff_t>(i) + 1, spec.tags.end(),
                     [&](const auto& later) { return later.first == tag; });

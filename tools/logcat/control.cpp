@@ -498,6 +498,39 @@ int run_top(const TopArgs& a) {
   return 0;
 }
 
+std::string crash_telemetry_text(const Telemetry& t, std::int64_t crash_ns) {
+  std::uint64_t logged = 0;
+  for (const auto& th : t.threads) logged += th.logged;
+  std::string out =
+      fmt::format("--- the logger before the crash: {} records logged, {} lost", logged, t.lost());
+  if (t.lost() != 0) out += " (" + losses_text(t) + ")";
+  if (const auto lag = archive_lag(t, crash_ns)) {
+    out += fmt::format("; archive complete up to {} before it",
+                       human_duration(static_cast<std::uint64_t>(*lag)));
+  } else {
+    out += "; no archive";
+  }
+  if (t.breaker_open) {
+    out += fmt::format("; THE DISK WAS FAILING: archiving paused ({} write errors, last: {})",
+                       t.write_errors, std::strerror(t.last_errno));
+  } else if (t.breaker_trips != 0) {
+    out += fmt::format("; the disk failed earlier ({} times, last: {})", t.breaker_trips,
+                       std::strerror(t.last_errno));
+  }
+  return out + "\n";
+}
+
+std::string crash_telemetry_json(const Telemetry& t, std::int64_t crash_ns) {
+  std::uint64_t logged = 0;
+  for (const auto& th : t.threads) logged += th.logged;
+  const auto lag = archive_lag(t, crash_ns);
+  return fmt::format(
+      "{{\"logged\":{},\"lost\":{},\"archive_lag_s\":{},\"breaker\":{{\"open\":{},\"trips\":{},"
+      "\"write_errors\":{},\"last_errno\":{}}}}}",
+      logged, losses_json(t), lag ? fmt::format("{:.3f}", static_cast<double>(*lag) / 1e9) : "null",
+      t.breaker_open ? "true" : "false", t.breaker_trips, t.write_errors, t.last_errno);
+}
+
 std::string telemetry_text(const RingInfo& info, const Telemetry& t,
                            const std::optional<LevelsState>& levels, std::int64_t now_ns,
                            bool utc) {

@@ -43,6 +43,11 @@ int run_top(const TopArgs& args);
                                          const std::optional<blackbox::LevelsState>& levels,
                                          std::int64_t now_ns, bool utc);
 
+// What a crash report adds about the logger itself: what the process had lost and why, how
+// far behind its archive was, whether the disk was failing. "--- ..." lines, or a JSON object.
+[[nodiscard]] std::string crash_telemetry_text(const blackbox::Telemetry& t, std::int64_t crash_ns);
+[[nodiscard]] std::string crash_telemetry_json(const blackbox::Telemetry& t, std::int64_t crash_ns);
+
 // The ring files in the ring directories this user may read: BBX_DIR (or the default ring
 // directory) and, for root, every /dev/shm/blackbox-UID.
 [[nodiscard]] std::vector<std::string> ring_files_on_host();

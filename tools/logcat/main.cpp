@@ -348,6 +348,9 @@ std::vector<logcat::Crashed> crashed_rings(const logcat::Inputs& inputs) {
 
 std::vector<logcat::Crashed> crashed_processes(logcat::Inputs& inputs) {
   std::vector<logcat::Crashed> out = crashed_rings(inputs);
+  for (logcat::Crashed& c : out) {
+    if (c.ring) c.telemetry = blackbox::read_telemetry(c.path);
+  }
   inputs.scan();
   for (const auto& file : inputs.archive_files()) {
     if (file.crash) out.push_back({file.path, false, file.app, file.pid, *file.crash});

@@ -18,6 +18,7 @@
 #include <cstring>
 #include <iterator>
 
+#include "control.hpp"
 #include "json.hpp"
 #include "select.hpp"
 #include "symbolize.hpp"
@@ -140,7 +141,12 @@ void render_crash(const Crashed& crashed, const std::vector<LastRecord>& threads
       }
       out += '}';
     }
-    out += "]}}\n";
+    out += "]";
+    if (crashed.telemetry) {
+      out += ",\"telemetry\":";
+      out += crash_telemetry_json(*crashed.telemetry, c.time_ns);
+    }
+    out += "}}\n";
     return;
   }
   if (format == Format::raw) return;  // messages only: a report is not one
@@ -215,6 +221,7 @@ void render_crash(const Crashed& crashed, const std::vector<LastRecord>& threads
     append_int(c.other_threads, out);
     out += '\n';
   }
+  if (crashed.telemetry) out += crash_telemetry_text(*crashed.telemetry, c.time_ns);
   out += "--- stack (innermost first):\n";
   for (std::size_t i = 0; i < frames.size(); ++i) {
     const Frame& f = frames[i];

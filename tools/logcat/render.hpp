@@ -42,6 +42,8 @@ struct Crashed {
   std::string app;
   std::int32_t pid = 0;
   blackbox::CrashInfo crash;
+  // The logger's telemetry as the process left it (ring files of format version 2).
+  std::optional<blackbox::Telemetry> telemetry;
 };
 
 // "SIGSEGV" ("signal 42" for one without a name).
