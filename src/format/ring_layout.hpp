@@ -247,6 +247,7 @@ struct Layout {
 inline constexpr std::uint64_t kTelemetryOffset = round_up(sizeof(ControlArea), 64);
 inline constexpr std::uint64_t kSlotTelemetryOffset =
     kTelemetryOffset + round_up(sizeof(Telemetry), 64);
+static_assert(kTelemetryOffset == 6016 && kSlotTelemetryOffset == 40832);  // docs/format.md
 constexpr std::uint64_t control_region_bytes(std::uint32_t slots) {
   return round_up(kSlotTelemetryOffset + std::uint64_t{slots} * sizeof(SlotTelemetry), kPageBytes);
 }

@@ -14,6 +14,7 @@
 #pragma once
 
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 
 #include "blackbox/log_histogram.hpp"
@@ -74,6 +75,10 @@ struct Telemetry {
   HistogramArea pass_ns;   // the flusher's passes, CLOCK_MONOTONIC ns each
   HistogramArea write_ns;  // its writes to archive files (write + sync when asked)
 };
+
+static_assert(sizeof(HistogramArea) == 13144);
+static_assert(offsetof(Telemetry, levels) == 184 && offsetof(Telemetry, tags) == 288 &&
+              offsetof(Telemetry, pass_ns) == 8480 && sizeof(Telemetry) == 34768);  // docs/format.md
 
 // One per slot, after Telemetry: what the flusher read from that slot's ring.
 struct SlotTelemetry {

@@ -341,7 +341,7 @@ int select(Args& a, logcat::Selection& sel, std::vector<std::string>& inputs) {
 std::vector<logcat::Crashed> crashed_rings(const logcat::Inputs& inputs) {
   std::vector<logcat::Crashed> out;
   for (const auto& ring : inputs.rings()) {
-    if (ring.crash) out.push_back({ring.path, true, ring.app, ring.pid, *ring.crash});
+    if (ring.crash) out.push_back({ring.path, true, ring.app, ring.pid, *ring.crash, std::nullopt});
   }
   return out;
 }
@@ -353,7 +353,7 @@ std::vector<logcat::Crashed> crashed_processes(logcat::Inputs& inputs) {
   }
   inputs.scan();
   for (const auto& file : inputs.archive_files()) {
-    if (file.crash) out.push_back({file.path, false, file.app, file.pid, *file.crash});
+    if (file.crash) out.push_back({file.path, false, file.app, file.pid, *file.crash, std::nullopt});
   }
   return out;
 }
