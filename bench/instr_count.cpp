@@ -9,6 +9,7 @@
 #include <string>
 
 #include "blackbox/blackbox.hpp"
+#include "blackbox/log_histogram.hpp"
 #include "blackbox/span.hpp"
 #include "messages.hpp"
 #include "peers.hpp"
@@ -130,6 +131,14 @@ __attribute__((noinline)) void bbx_run_disabled(std::uint64_t n) {
   for (std::uint64_t i = 0; i < n; ++i) BBX_DEBUG("disabled {}", i);
 }
 
+// The log-linear histogram (the telemetry's, and the metrics'): one value recorded per
+// iteration, spread over six decades (a multiplicative hash of i, so no branch predicts it).
+__attribute__((noinline)) void bbx_run_histogram_record(std::uint64_t n) {
+  static blackbox::LogHistogram h;
+  for (std::uint64_t i = 0; i < n; ++i) h.record((i * 2654435761u) % 10'000'000);
+  asm volatile("" ::"r"(h.count()) : "memory");
+}
+
 }  // extern "C"
 
 int main(int argc, char** argv) {
@@ -140,7 +149,7 @@ int main(int argc, char** argv) {
         "        span span_class span_class_fields\n"
         "        disabled spdlog_async_four_args fmt_fwrite_four_args empty flusher_four_args\n    "
         "    flusher_four_args_service printf_four_args fprintf_four_args\n"
-        "        flusher_console_text flusher_console_json)\n");
+        "        flusher_console_text flusher_console_json histogram_record)\n");
     return 2;
   }
   const std::uint64_t n = std::strtoull(argv[2], nullptr, 10);
@@ -182,6 +191,7 @@ int main(int argc, char** argv) {
   if (std::strcmp(kind, "span_class_fields") == 0) run = bbx_run_span_class_fields;
   if (std::strcmp(kind, "disabled") == 0) run = bbx_run_disabled;
   if (std::strcmp(kind, "empty") == 0) run = bbx_run_empty;
+  if (std::strcmp(kind, "histogram_record") == 0) run = bbx_run_histogram_record;
   if (std::strcmp(kind, "flusher_four_args") == 0) run = bbx_run_four_args;
   if (std::strcmp(kind, "flusher_four_args_service") == 0) run = bbx_run_four_args_service;
   if (console_text || console_json) run = bbx_run_four_args;

@@ -359,20 +359,85 @@ namespace {
 // The post-mortem of a crashed process says what the logger itself had done: records logged,
 // lost (by cause), how far behind the archive was, whether the disk was failing.
 TEST(PostMortem, SaysWhatTheLoggerHadLostAndHowFarBehindItWas) {
-  const std::string dir = blackbox::test::make_temp_dir("rings");
-  const auto crashed = blackbox::test::run_helper({"crash", "segv", "1"}, {"BBX_DIR=" + dir});
-  ASSERT_EQ(crashed.status, 128 + SIGSEGV) << crashed.out;
-  const auto text = logcat({"--no-pager", dir});
+  // Without an archive, and with one (the helper archives what it logged before a flush).
+  for (const bool archive : {false, true}) {
+    SCOPED_TRACE(archive);
+    const std::string dir = blackbox::test::make_temp_dir("rings");
+    const std::string archive_dir = archive ? blackbox::test::make_temp_dir("archive") : "off";
+    const auto crashed = blackbox::test::run_helper(
+        {"crash", "segv", "1"}, {"BBX_DIR=" + dir, "BBX_ARCHIVE_DIR=" + archive_dir});
+    ASSERT_EQ(crashed.status, 128 + SIGSEGV) << crashed.out;
+    const auto text = logcat({"--no-pager", dir});
+    const std::string archived =
+        archive ? R"(archive complete up to [0-9.]+ [mµn]?s before it)" : "no archive";
+    EXPECT_TRUE(std::regex_search(
+        text.out, std::regex(R"(\n--- the logger before the crash: \d+ records logged, 0 lost; )" +
+                             archived + "\n")))
+        << text.out;
+    const auto json = logcat({"-o", "json", dir});
+    EXPECT_TRUE(std::regex_search(
+        json.out,
+        std::regex(R"("telemetry":\{"logged":\d+,"lost":\{"total":0,.*"archive_lag_s":)" +
+                   std::string(archive ? "[0-9.]+" : "null") + R"(,"breaker":\{"open":false)")))
+        << json.out.substr(0, 2000);
+  }
+}
+
+}  // namespace
+
+namespace {
+
+// The archive keeps the telemetry: a snapshot at each rotation and at exit (and recovery
+// keeps a dead process's), so `logcat stats` on archives reports it per run.
+TEST(ArchiveTelemetry, ASnapshotAtEachRotationAndAtExit) {
+  const std::string archive = blackbox::test::make_temp_dir("archive");
+  Child child({blackbox::test::helper_path(), "ctl-child"}, {{"BBX_ARCHIVE_DIR", archive}});
+  child.read_until("ready");
+  child.send("1");
+  child.read_until("1");
+  const std::string pid = std::to_string(child.pid());
+  ASSERT_EQ(logcat({"ctl", "-p", pid, "rotate"}).status, 0);
+  child.send("2");
+  child.read_until("2");
+  child.close_stdin();
+  ASSERT_EQ(child.wait(), 0);
+  std::string error;
+  auto reader = blackbox::ArchiveReader::open(archive, &error);
+  ASSERT_TRUE(reader) << error;
+  reader->scan();
+  const auto files = reader->files();
+  ASSERT_EQ(files.size(), 2u);
+  ASSERT_TRUE(files[0].telemetry);  // the rotation's
+  ASSERT_TRUE(files[1].telemetry);  // the exit's
+  // net info 1, db info 1 and the rotation's audit record (logged as the pass began)
+  EXPECT_EQ(files[0].telemetry->read.records, 3u);
+  EXPECT_EQ(files[1].telemetry->read.records, 5u);  // and net info 2, db info 2
+  EXPECT_EQ(files[1].telemetry->records_archived, 5u);
+  EXPECT_EQ(files[1].telemetry->control_applied, 1u);
+  EXPECT_EQ(files[1].telemetry->lost(), 0u);
+  EXPECT_EQ(files[1].telemetry_levels, "info");
+  EXPECT_EQ(files[1].end, blackbox::ArchiveFileInfo::End::exited);
+  const auto stats = logcat({"stats", archive});
+  EXPECT_EQ(stats.status, 0) << stats.out;
   EXPECT_TRUE(std::regex_search(
-      text.out,
-      std::regex(R"(\n--- the logger before the crash: \d+ records logged, 0 lost; no archive\n)")))
-      << text.out;
-  const auto json = logcat({"-o", "json", dir});
+      stats.out,
+      std::regex("telemetry of pid " + pid + R"( \(ctlchild\), started [0-9: -]+, exited)")))
+      << stats.out;
+  EXPECT_NE(stats.out.find("  logged      5 records; the flusher read 5"), std::string::npos)
+      << stats.out;
+
+  // A crashed process's ring, recovered: its telemetry as it left it.
+  const std::string rings = blackbox::test::make_temp_dir("rings");
+  const std::string recovered = blackbox::test::make_temp_dir("recovered");
+  ASSERT_EQ(blackbox::test::run_helper({"crash", "segv", "1"},
+                                       {"BBX_DIR=" + rings, "BBX_ARCHIVE_DIR=" + recovered})
+                .status,
+            128 + SIGSEGV);
+  ASSERT_EQ(logcat({"recover", rings, "--archive-dir", recovered}).status, 0);
+  const auto crashed = logcat({"stats", recovered});
   EXPECT_TRUE(std::regex_search(
-      json.out,
-      std::regex(R"("telemetry":\{"logged":\d+,"lost":\{"total":0,.*"archive_lag_s":null,)"
-                 R"("breaker":\{"open":false)")))
-      << json.out.substr(0, 2000);
+      crashed.out, std::regex(R"(telemetry of pid \d+ \(crash\), started [0-9: -]+, crashed)")))
+      << crashed.out;
 }
 
 }  // namespace

@@ -42,7 +42,7 @@ const std::map<std::string, Place>& public_headers() {
       {"blackbox/detail/encode.hpp", {2, "ring"}},
       {"blackbox/detail/printf_string.hpp", {1, "format"}},
       {"blackbox/reader.hpp", {3, "reader"}},
-      {"blackbox/control.hpp", {3, "reader"}},
+      {"blackbox/control.hpp", {1, "format"}},
       {"blackbox/text.hpp", {3, "reader"}},
       {"blackbox/recovery.hpp", {3, "archive"}},
       {"blackbox/trace.hpp", {4, "core"}},

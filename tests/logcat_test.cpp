@@ -613,6 +613,12 @@ TEST(LogcatCrash, ACrashedRingShowsItsCrashReportInItsPlaceInTime) {
   const std::string span = match[1].str();  // (a copy: the match points into got[1])
   EXPECT_NE(span, "00f067aa0ba902b7");      // not the incoming parent: the span it opened
   got.erase(got.begin() + 1);
+  // What the logger itself had done (ring format version 2's telemetry).
+  EXPECT_TRUE(std::regex_match(got[1], std::regex(R"(--- the logger before the crash: \d+ records )"
+                                                  R"(logged, 0 lost; (no archive|archive complete )"
+                                                  R"(up to .* before it))")))
+      << got[1];
+  got.erase(got.begin() + 1);
   EXPECT_EQ(got[1], "--- stack (innermost first):");
   // The faulting function first, with its source line (a build with debug information);
   // then its callers.
@@ -686,8 +692,8 @@ TEST(LogcatCrash, FramesOfAGoneBinaryShowItsBuildIdAndOffset) {
   std::filesystem::remove(copy);
   const Output text = logcat(c.ring + " -l error --color=never");  // the report alone
   const std::vector<std::string> got = lines_of(text.out);
-  ASSERT_GE(got.size(), 4u) << text.out;
-  const std::string frame = got[3];  // after the report and its trace
+  ASSERT_GE(got.size(), 5u) << text.out;
+  const std::string frame = got[4];  // after the report, its trace and the logger's telemetry
   EXPECT_EQ(frame.rfind("    #0 0x", 0), 0u) << frame;
   EXPECT_NE(frame.find(" " + copy + "+0x"), std::string::npos) << frame;
   const std::size_t id = frame.find("(build id ");

@@ -259,6 +259,12 @@ struct ArchiveFileInfo {
   enum class End : std::uint8_t { none, exited, killed };
   End end = End::none;
   std::int64_t end_ns = 0;
+  // The file's latest telemetry frame: its process's telemetry (blackbox/control.hpp) when
+  // the file was rotated, when the process exited, or as recovery found its ring. nullopt:
+  // none (a file still being written, or written before telemetry frames existed).
+  std::optional<Telemetry> telemetry;
+  std::int64_t telemetry_ns = 0;
+  std::string telemetry_levels;
 };
 
 // A call site as an archive file defines it: what a tool can list without decoding a record.

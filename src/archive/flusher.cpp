@@ -110,10 +110,41 @@ std::vector<std::byte> end_payload(EndHow how, std::int64_t time_ns) {
   return payload;
 }
 
+std::vector<std::byte> Flusher::telemetry_payload(SnapshotReason reason) {
+  std::vector<std::byte> out;
+  const ring::Telemetry* t = ring_.telemetry();
+  if (t == nullptr) return out;
+  if (telemetry_ != nullptr) publish_telemetry();  // our own: as of now
+  std::string levels;
+  if (settings_.levels_text) {
+    levels = settings_.levels_text();
+  } else if (const ring::ControlArea* c = ring_.control(); c != nullptr) {
+    levels.assign(c->levels, strnlen(c->levels, sizeof c->levels));  // a dead process's
+  }
+  encode_telemetry(*t, ring_.slot_telemetry(), ring_.layout().slot_count, ring_.header(), levels,
+                   sys::realtime_ns(), reason, out);
+  return out;
+}
+
+int Flusher::rotate_file() {
+  if (telemetry_ != nullptr && files_.files_created() != 0 && !files_.at_file_start()) {
+    frames_.clear();
+    (void)append_frame(frames_, static_cast<std::uint16_t>(FrameType::telemetry), 0,
+                       telemetry_payload(SnapshotReason::rotation));
+    if (const int err = files_.append(frames_, now_ns_, mono_ns_); err != 0) return err;
+    bytes_written_.fetch_add(frames_.size(), std::memory_order_relaxed);
+  }
+  return files_.close_current();
+}
+
 bool Flusher::write_end(EndHow how) {
   // Only into a file this process already wrote: a run that logged nothing leaves no file.
   if (files_.files_created() == 0 || files_.at_file_start()) return true;
   frames_.clear();
+  if (telemetry_ != nullptr) {
+    (void)append_frame(frames_, static_cast<std::uint16_t>(FrameType::telemetry), 0,
+                       telemetry_payload(SnapshotReason::exit));
+  }
   (void)append_frame(frames_, static_cast<std::uint16_t>(FrameType::end), 0,
                      end_payload(how, sys::realtime_ns()));
   if (const int err = files_.append(frames_, now_ns_, mono_ns_); err != 0) {
@@ -174,7 +205,7 @@ void Flusher::run() {
     if (settings_.archive) {
       ok = pass(write_now || stopping || interval_up, write_now || stopping);
       if ((asked & FlusherSettings::kPassRotate) != 0 && !stopping) {
-        if (const int err = files_.close_current(); err != 0) {
+        if (const int err = rotate_file(); err != 0) {
           disk_failed(err);
           ok = false;
         }
@@ -195,6 +226,7 @@ void Flusher::run() {
       }
     }
     if (telemetry_ != nullptr) publish_telemetry();
+    if (settings_.after_pass) settings_.after_pass(ok || !settings_.archive);
     if (write_now || stopping || interval_up) last_write = now;
     if (ticking && (write_now || stopping || now - last_tick >= settings_.tick_ns)) {
       settings_.each_tick(stopping);
@@ -571,7 +603,7 @@ bool Flusher::write_out(std::int64_t now_ns) {
   }
   frames_.clear();
   if (files_.should_rotate(mono_ns_, encoder_.body_bytes() / 4 + 4096)) {
-    const int err = files_.close_current();
+    const int err = rotate_file();
     encoder_.forget_file_sites();
     if (err != 0) {
       disk_failed(err);

@@ -32,6 +32,7 @@
 #include "format/chunk_encoder.hpp"
 #include "format/site_entry.hpp"
 #include "format/slot_drain.hpp"
+#include "format/telemetry_frame.hpp"
 #include "ring/ring_memory.hpp"
 
 namespace blackbox::archive {
@@ -78,6 +79,9 @@ struct FlusherSettings {
   static constexpr unsigned kPassWriteNow = 1;  // write even a small chunk (a flush)
   static constexpr unsigned kPassRotate = 2;    // then close the file: the next starts anew
   std::function<unsigned()> each_pass;
+  // Called after each pass, with whether it wrote what it drained (core: answers the
+  // control requests that asked for the pass). Empty: nothing.
+  std::function<void(bool ok)> after_pass;
   // false: no archive files at all; the thread runs only the hooks (the console). flush()
   // then returns false, as it does without a flusher.
   bool archive = true;
@@ -92,6 +96,9 @@ struct FlusherSettings {
   // Publish what the flusher counts into the ring file's telemetry area (format version 2;
   // the logger's own flusher, never recovery's, whose ring is a dead process's).
   bool telemetry = false;
+  // The level spec the process runs with, for the telemetry frames (core; under its mutex).
+  // Empty: the control area's copy (a dead process's ring).
+  std::function<std::string()> levels_text;
 };
 
 // An end frame's payload.
@@ -119,8 +126,12 @@ class Flusher {
   // our own (the crash report) after the file header, into a file of its own.
   void resume_from_archived();
   void add_frame(FrameType type, std::vector<std::byte> payload);
-  // Appends an end frame to the current file now (nothing if no file is open).
+  // Appends an end frame to the current file now (nothing if no file is open), after a
+  // telemetry frame if the flusher keeps the telemetry.
   bool write_end(EndHow how);
+  // A telemetry frame's payload: the ring's telemetry area as it is now (empty for a ring of
+  // format version 1).
+  [[nodiscard]] std::vector<std::byte> telemetry_payload(SnapshotReason reason);
   // One pass that writes everything, then closes the file. Returns whether all was written.
   bool drain_once();
   [[nodiscard]] const FlusherSettings& settings() const noexcept { return settings_; }
@@ -144,6 +155,9 @@ class Flusher {
                  std::uint64_t bytes);
   // Writes the pending loss markers, undefined sites and the chunk being built.
   bool write_out(std::int64_t now_ns);
+  // Ends the current file: a telemetry frame (when kept), then close (fdatasync). Returns 0
+  // or the errno of the failure.
+  int rotate_file();
   void header_payload(std::int64_t now_ns, std::vector<std::byte>& out) const;
   // Telemetry (settings_.telemetry): a record of site `id` and `size` bytes was read.
   void count_record(std::uint32_t id, std::uint32_t size) noexcept {

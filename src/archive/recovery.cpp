@@ -91,6 +91,10 @@ Recovered recover_ring(const std::string& ring_path, FileSettings files, int zst
     // or _exit() past the logger. When is not known; the last record's time is the best.
     flusher.add_frame(FrameType::end, end_payload(EndHow::killed, 0));
   }
+  // Its telemetry as it left it: what it had lost, how far behind its archive was.
+  if (std::vector<std::byte> t = flusher.telemetry_payload(SnapshotReason::recovered); !t.empty()) {
+    flusher.add_frame(FrameType::telemetry, std::move(t));
+  }
   const bool ok = flusher.drain_once();
   Stats stats;
   flusher.add_stats(stats);

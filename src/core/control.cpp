@@ -217,12 +217,16 @@ std::string short_duration(std::int64_t ns) {
   return out;
 }
 
-unsigned serve_control(ring::RingMemory& ring, const ControlContext& context) {
+unsigned ControlServer::serve(ring::RingMemory& ring) {
   ring::ControlArea* control = ring.control();
   if (control == nullptr) return 0;
   unsigned flags = 0;
   const std::int64_t now = sys::realtime_ns();
-  std::uint64_t done = control->requests_done.load(kRelaxed);  // only we store it
+  if (!started_) {
+    served_ = control->requests_done.load(kRelaxed);  // only we store it
+    started_ = true;
+  }
+  std::uint64_t done = served_;
   const std::uint64_t written = control->requests_written.load(std::memory_order_acquire);
   // A requester takes a slot only while fewer than kControlRequests wait; more than that
   // is damage (or a requester ignoring the protocol): the oldest are skipped.
@@ -239,12 +243,12 @@ unsigned serve_control(ring::RingMemory& ring, const ControlContext& context) {
           refused = apply_level(r, now, done_text);
           break;
         case ring::ControlKind::flush:
-          if (!context.archive) refused = "no archive (archive_dir is off): nothing to flush";
+          if (!context_.archive) refused = "no archive (archive_dir is off): nothing to flush";
           flags |= archive::FlusherSettings::kPassWriteNow;
           done_text = "flush";
           break;
         case ring::ControlKind::rotate:
-          if (!context.archive) refused = "no archive (archive_dir is off): nothing to rotate";
+          if (!context_.archive) refused = "no archive (archive_dir is off): nothing to rotate";
           flags |= archive::FlusherSettings::kPassWriteNow | archive::FlusherSettings::kPassRotate;
           done_text = "rotation";
           break;
@@ -255,7 +259,7 @@ unsigned serve_control(ring::RingMemory& ring, const ControlContext& context) {
           } else if (path.empty()) {
             std::string error;
             const std::string written_to =
-                crash::dump_to_dir(ring, context.dump_dir, context.app, error);
+                crash::dump_to_dir(ring, context_.dump_dir, context_.app, error);
             if (written_to.empty()) refused = error;
             done_text = "dump written to " + written_to;
           } else {
@@ -283,10 +287,31 @@ unsigned serve_control(ring::RingMemory& ring, const ControlContext& context) {
       set_field(r.result, refused);
       r.status.store(static_cast<std::uint32_t>(ring::ControlStatus::refused), kRelaxed);
     }
-    control->requests_done.store(done + 1, std::memory_order_release);
+    if (refused.empty() && (r.kind == static_cast<std::uint32_t>(ring::ControlKind::flush) ||
+                            r.kind == static_cast<std::uint32_t>(ring::ControlKind::rotate))) {
+      awaiting_pass_.push_back(done);
+    }
   }
+  served_ = done;
+  // A flush or rotation is answered once the pass has done it (after_pass): the requester
+  // then finds it in the archive. Everything else now.
+  if (awaiting_pass_.empty()) control->requests_done.store(served_, std::memory_order_release);
   expire_timed(now);
   return flags;
+}
+
+void ControlServer::after_pass(ring::RingMemory& ring, bool ok) {
+  ring::ControlArea* control = ring.control();
+  if (control == nullptr || awaiting_pass_.empty()) return;
+  if (!ok) {
+    for (const std::uint64_t n : awaiting_pass_) {
+      ring::ControlRequest& r = control->requests[n % ring::kControlRequests];
+      set_field(r.result, "the archive could not be written (see the telemetry: disk breaker)");
+      r.status.store(static_cast<std::uint32_t>(ring::ControlStatus::refused), kRelaxed);
+    }
+  }
+  awaiting_pass_.clear();
+  control->requests_done.store(served_, std::memory_order_release);
 }
 
 }  // namespace blackbox::core

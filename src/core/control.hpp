@@ -31,9 +31,23 @@ struct ControlContext {
   bool archive = false;  // whether flush and rotate mean anything
 };
 
-// Applies the requests waiting in `ring`'s control area and reverts timed levels whose
-// time is up. The flusher thread's each_pass hook. Returns FlusherSettings::kPass* flags.
-[[nodiscard]] unsigned serve_control(ring::RingMemory& ring, const ControlContext& context);
+// The flusher thread's side of the control area.
+class ControlServer {
+ public:
+  explicit ControlServer(ControlContext context) : context_(std::move(context)) {}
+  // Applies the requests waiting in `ring`'s control area and reverts timed levels whose
+  // time is up (the each_pass hook). Returns FlusherSettings::kPass* flags.
+  [[nodiscard]] unsigned serve(ring::RingMemory& ring);
+  // After the pass (`ok`: what it wrote was written): answers the flushes and rotations it
+  // asked for, so their requesters find them done.
+  void after_pass(ring::RingMemory& ring, bool ok);
+
+ private:
+  ControlContext context_;
+  bool started_ = false;
+  std::uint64_t served_ = 0;                  // requests applied (requests_done once answered)
+  std::vector<std::uint64_t> awaiting_pass_;  // flushes and rotations applied, not answered
+};
 
 // "10m", "1h30m", "45s", "250ms".
 [[nodiscard]] std::string short_duration(std::int64_t ns);

@@ -338,16 +338,24 @@ std::string start_locked(const Config& config) {
     // (written by the flusher thread, never in the signal handler), the crash handler's
     // module map after a dlopen(), and the console's lines.
     settings.telemetry = true;
-    ControlContext control{config.crash_dir.empty() ? config.dir : config.crash_dir,
-                           ring::sanitize_app(app), archive};
-    settings.each_pass = [ring, control = std::move(control)]() -> unsigned {
-      if (crash::take_dump_request()) write_requested_dump(*ring, control.dump_dir, control.app);
+    settings.levels_text = [] {
+      std::lock_guard lock(g().mutex);
+      return level_spec_text(g().levels);
+    };
+    auto control = std::make_shared<ControlServer>(
+        ControlContext{config.crash_dir.empty() ? config.dir : config.crash_dir,
+                       ring::sanitize_app(app), archive});
+    settings.each_pass = [ring, control,
+                          dump_dir = config.crash_dir.empty() ? config.dir : config.crash_dir,
+                          app = ring::sanitize_app(app)]() -> unsigned {
+      if (crash::take_dump_request()) write_requested_dump(*ring, dump_dir, app);
       crash::refresh_module_map();
       if (Console* c = g().console.load(std::memory_order_acquire); c != nullptr) {
         publish_console_counts(*ring, *c);
       }
-      return serve_control(*ring, control);
+      return control->serve(*ring);
     };
+    settings.after_pass = [ring, control](bool ok) { control->after_pass(*ring, ok); };
     if (console != nullptr) {
       settings.tick_ns = std::int64_t{config.console_interval_ms} * 1'000'000;
       settings.each_tick = [console](bool final) { console->pass(final); };

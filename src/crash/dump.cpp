@@ -137,6 +137,14 @@ int write_ring_dump(const ring::RingMemory& ring, int fd) noexcept {
       err != 0) {
     return err;
   }
+  // The control region (version 2): the telemetry and the levels, as they are now.
+  if (layout.control_bytes != 0) {
+    if (const int err = write_at(fd, ring.base() + layout.control_offset, layout.control_bytes,
+                                 layout.control_offset);
+        err != 0) {
+      return err;
+    }
+  }
   // The header page last (a crash report, if the crash handler wrote one, is in it), with
   // the site table's length as copied.
   alignas(64) std::byte page[ring::kPageBytes];

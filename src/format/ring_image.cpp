@@ -56,6 +56,10 @@ bool read_ring_image(int fd, std::size_t file_size, RingImage& out, std::string&
   if (!validate_header(image.base, file_size, image.layout, why)) return fail(why);
   const Layout& l = image.layout;
   const auto& h = *reinterpret_cast<const RingHeader*>(image.base);
+  // The control region (version 2): the process's telemetry and levels as it left them.
+  if (std::string e = read_at(fd, image.base, l.control_offset, l.control_bytes); !e.empty()) {
+    return fail(e);
+  }
   const std::uint64_t sites = std::min<std::uint64_t>(
       h.site_table_used.load(std::memory_order_relaxed), l.site_table_bytes);
   if (std::string e = read_at(fd, image.base, l.site_table_offset, sites); !e.empty()) {

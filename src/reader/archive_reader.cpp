@@ -23,6 +23,7 @@
 #include "format/chunk_decoder.hpp"
 #include "format/frame.hpp"
 #include "format/ring_layout.hpp"
+#include "format/telemetry_frame.hpp"
 #include "reader/crash_report.hpp"
 #include "reader/decode.hpp"
 
@@ -546,6 +547,18 @@ std::size_t ArchiveReader::Impl::scan_file(std::size_t file_index) {
         } else {
           add_damage(f, base + frame->offset, archive::kFrameHeaderBytes + frame->payload.size(),
                      "bad end frame");
+        }
+        break;
+      }
+      case archive::FrameType::telemetry: {
+        archive::TelemetrySnapshot snapshot;
+        if (archive::decode_telemetry(frame->payload, snapshot)) {
+          f.info.telemetry = std::move(snapshot.telemetry);
+          f.info.telemetry_ns = snapshot.time_ns;
+          f.info.telemetry_levels = std::move(snapshot.levels);
+        } else {
+          add_damage(f, base + frame->offset, archive::kFrameHeaderBytes + frame->payload.size(),
+                     "bad telemetry frame");
         }
         break;
       }

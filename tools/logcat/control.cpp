@@ -531,13 +531,17 @@ std::string crash_telemetry_json(const Telemetry& t, std::int64_t crash_ns) {
       t.breaker_open ? "true" : "false", t.breaker_trips, t.write_errors, t.last_errno);
 }
 
-std::string telemetry_text(const RingInfo& info, const Telemetry& t,
+std::string ring_who(const RingInfo& info) {
+  return fmt::format("pid {} ({}), {}", info.pid, info.app, state_name(info));
+}
+
+std::string telemetry_text(const std::string& who, const Telemetry& t,
                            const std::optional<LevelsState>& levels, std::int64_t now_ns,
                            bool utc) {
   std::string out;
   auto line = [&](const std::string& s) { out += s + "\n"; };
   line(fmt::format(
-      "telemetry of pid {} ({}), {} - as of {}", info.pid, info.app, state_name(info),
+      "telemetry of {} - as of {}", who,
       t.updated_ns != 0 ? clock_text(t.updated_ns, utc, true) : "never (no flusher pass)"));
   std::uint64_t logged = 0;
   for (const auto& th : t.threads) logged += th.logged;

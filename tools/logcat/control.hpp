@@ -38,8 +38,9 @@ int run_top(const TopArgs& args);
 // A process's telemetry in full, as `logcat stats -p` and the post-mortem show it: counts,
 // losses by cause, flusher, levels, threads, and the histograms as bars with quantiles.
 // `now_ns`: the time the lag is measured at (a crash's time for a post-mortem).
-[[nodiscard]] std::string telemetry_text(const blackbox::RingInfo& info,
-                                         const blackbox::Telemetry& t,
+// `who`: "pid 4711 (orders), live" (ring_who()).
+[[nodiscard]] std::string ring_who(const blackbox::RingInfo& info);
+[[nodiscard]] std::string telemetry_text(const std::string& who, const blackbox::Telemetry& t,
                                          const std::optional<blackbox::LevelsState>& levels,
                                          std::int64_t now_ns, bool utc);
 

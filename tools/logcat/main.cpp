@@ -153,9 +153,31 @@ void add_selection_options(CLI::App& app, Args& a) {
 
 // Builds the selection from the arguments. Returns 0, or 2 after saying what is wrong.
 // `logcat stats`: the telemetry of each ring file among the inputs (a live process's, a dead
-// one's as it left it) whose process the selection keeps.
-void print_telemetry(const std::vector<std::string>& paths, const logcat::Selection& selection,
-                     bool utc) {
+// one's as it left it) whose process the selection keeps, then of each run in the archives
+// (its latest telemetry frame: at its exit, or the last rotation).
+void print_telemetry(logcat::Inputs& inputs, const std::vector<std::string>& paths,
+                     const logcat::Selection& selection, bool utc) {
+  std::map<std::pair<std::int32_t, std::int64_t>, const blackbox::ArchiveFileInfo*> runs;
+  const auto files = inputs.archive_files();
+  for (const auto& f : files) {
+    if (!f.telemetry || !selection.pass_process(f.pid, f.process_start_ns, f.app)) continue;
+    const auto*& latest = runs[{f.pid, f.process_start_ns}];
+    if (latest == nullptr || f.telemetry_ns >= latest->telemetry_ns) latest = &f;
+  }
+  for (const auto& [key, f] : runs) {
+    const std::string how = f->crash                                           ? "crashed"
+                            : f->end == blackbox::ArchiveFileInfo::End::exited ? "exited"
+                            : f->end == blackbox::ArchiveFileInfo::End::killed ? "killed"
+                                                                               : "at a rotation";
+    const std::string who = fmt::format("pid {} ({}), started {}, {}", f->pid, f->app,
+                                        logcat::clock_text(f->process_start_ns, utc), how);
+    blackbox::LevelsState levels;
+    levels.spec = f->telemetry_levels;
+    const std::string text = logcat::telemetry_text(
+        who, *f->telemetry, levels,
+        f->crash && f->crash->time_ns != 0 ? f->crash->time_ns : f->telemetry_ns, utc);
+    std::printf("\n%s", text.c_str());
+  }
   for (const std::string& path : paths) {
     if (!logcat::is_ring_file(path)) continue;
     auto reader = blackbox::RingReader::open(path);
@@ -168,7 +190,8 @@ void print_telemetry(const std::vector<std::string>& paths, const logcat::Select
                             : info.state == blackbox::RingState::live && info.process_alive
                                 ? logcat::now_ns()
                                 : telemetry->updated_ns;
-    const std::string text = logcat::telemetry_text(info, *telemetry, reader->levels(), at, utc);
+    const std::string text =
+        logcat::telemetry_text(logcat::ring_who(info), *telemetry, reader->levels(), at, utc);
     std::printf("\n%s", text.c_str());
   }
   std::fflush(stdout);
@@ -353,7 +376,8 @@ std::vector<logcat::Crashed> crashed_processes(logcat::Inputs& inputs) {
   }
   inputs.scan();
   for (const auto& file : inputs.archive_files()) {
-    if (file.crash) out.push_back({file.path, false, file.app, file.pid, *file.crash, std::nullopt});
+    if (file.crash)
+      out.push_back({file.path, false, file.app, file.pid, *file.crash, std::nullopt});
   }
   return out;
 }
@@ -911,6 +935,6 @@ int main(int argc, char** argv) {
   const std::unique_ptr<logcat::Inputs> inputs =
       open_inputs(!*stats && trace_view(a, selection) ? whole_trace : selection, true);
   const int rc = *stats ? logcat::run_stats(*inputs, a.utc) : print_records(a, selection, *inputs);
-  if (*stats) print_telemetry(paths, selection, a.utc);
+  if (*stats) print_telemetry(*inputs, paths, selection, a.utc);
   return rc == 0 && unopened ? 1 : rc;
 }
