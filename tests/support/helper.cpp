@@ -272,7 +272,7 @@ int echo_log() {
 // test decides the levels from outside (logcat ctl); nothing here calls set_level.
 int ctl_child() {
   blackbox::Config config = blackbox::Config::from_env();
-  config.app = "ctlchild";
+  if (std::getenv("BBX_APP") == nullptr) config.app = "ctlchild";  // the runbook names it
   if (auto r = blackbox::init(config); !r.ok()) {
     std::fprintf(stderr, "%s\n", r.error.c_str());
     return 1;

@@ -429,7 +429,7 @@ std::string top_text(const std::vector<Sample>& now_samples,
   std::string out = fmt::format("logcat top - {}  {} process{}  (every {:.1f} s; Ctrl-C quits)\n\n",
                                 clock_text(now, utc), now_samples.size(),
                                 now_samples.size() == 1 ? "" : "es", delay_s);
-  out += fmt::format("{:>7}  {:<16} {:<8} {:>7} {:>8} {:<24} {:>7} {:<9} {}\n", "PID", "APP",
+  out += fmt::format("{:>7}  {:<16} {:<15} {:>7} {:>8} {:<24} {:>7} {:<9} {}\n", "PID", "APP",
                      "STATE", "UPTIME", "REC/S", "LOST", "LAG", "BREAKER", "LEVELS");
   for (const Sample& s : now_samples) {
     const bool live = s.info.state == RingState::live && s.info.process_alive;
@@ -452,7 +452,7 @@ std::string top_text(const std::vector<Sample>& now_samples,
     }
     std::string state = state_name(s.info);
     if (s.info.crash) state += " " + signal_name(s.info.crash->signal);
-    out += fmt::format("{:>7}  {:<16} {:<8} {:>7} {:>8} {:<24} {:>7} {:<9} {}\n", s.info.pid,
+    out += fmt::format("{:>7}  {:<16} {:<15} {:>7} {:>8} {:<24} {:>7} {:<9} {}\n", s.info.pid,
                        s.info.app.substr(0, 16), state,
                        live ? short_span(now - s.info.start_time_ns) : "-", rate, lost, lag,
                        breaker, level_overrides(s.levels, now));
