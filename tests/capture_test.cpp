@@ -44,15 +44,7 @@ std::vector<std::string> only(const std::vector<std::string>& records, const std
   return out;
 }
 
-// The sanitizers' options with their own SIGSEGV handler off: the crash is ours to report.
-std::vector<std::string> let_segv_through() {
-  std::vector<std::string> env;
-  for (const char* name : {"ASAN_OPTIONS", "TSAN_OPTIONS"}) {
-    const char* options = std::getenv(name);
-    env.push_back(std::string(name) + "=" + (options != nullptr ? options : "") + ":handle_segv=0");
-  }
-  return env;
-}
+using blackbox::test::let_segv_through;
 
 // printf, std::cout, write(2), a child process and a line without its newline, then a
 // segfault: every line is in the ring the process left, and went to the real fds too.

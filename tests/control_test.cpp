@@ -242,7 +242,8 @@ TEST(Control, AnotherUserIsRefused) {
 TEST(Top, ListsLiveAndCrashedProcesses) {
   const std::string dir = blackbox::test::make_temp_dir("rings");
   const std::string archive = blackbox::test::make_temp_dir("archive");
-  const auto crashed = blackbox::test::run_helper({"crash", "segv", "1"}, {"BBX_DIR=" + dir});
+  const auto crashed = blackbox::test::run_helper(
+      {"crash", "segv", "1"}, blackbox::test::let_segv_through({"BBX_DIR=" + dir}));
   ASSERT_EQ(crashed.status, 128 + SIGSEGV) << crashed.out;
   Child a({blackbox::test::helper_path(), "ctl-child"},
           {{"BBX_DIR", dir}, {"BBX_ARCHIVE_DIR", archive}});
@@ -365,7 +366,8 @@ TEST(PostMortem, SaysWhatTheLoggerHadLostAndHowFarBehindItWas) {
     const std::string dir = blackbox::test::make_temp_dir("rings");
     const std::string archive_dir = archive ? blackbox::test::make_temp_dir("archive") : "off";
     const auto crashed = blackbox::test::run_helper(
-        {"crash", "segv", "1"}, {"BBX_DIR=" + dir, "BBX_ARCHIVE_DIR=" + archive_dir});
+        {"crash", "segv", "1"},
+        blackbox::test::let_segv_through({"BBX_DIR=" + dir, "BBX_ARCHIVE_DIR=" + archive_dir}));
     ASSERT_EQ(crashed.status, 128 + SIGSEGV) << crashed.out;
     const auto text = logcat({"--no-pager", dir});
     const std::string archived =
@@ -430,7 +432,8 @@ TEST(ArchiveTelemetry, ASnapshotAtEachRotationAndAtExit) {
   const std::string rings = blackbox::test::make_temp_dir("rings");
   const std::string recovered = blackbox::test::make_temp_dir("recovered");
   ASSERT_EQ(blackbox::test::run_helper({"crash", "segv", "1"},
-                                       {"BBX_DIR=" + rings, "BBX_ARCHIVE_DIR=" + recovered})
+                                       blackbox::test::let_segv_through(
+                                           {"BBX_DIR=" + rings, "BBX_ARCHIVE_DIR=" + recovered}))
                 .status,
             128 + SIGSEGV);
   ASSERT_EQ(logcat({"recover", rings, "--archive-dir", recovered}).status, 0);

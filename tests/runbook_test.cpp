@@ -65,7 +65,8 @@ TEST(Runbook, EveryCommandRunsAsThePageSays) {
   const std::string rings = blackbox::test::make_temp_dir("rings");
   const std::string archive = blackbox::test::make_temp_dir("archive");
   const auto crashed = blackbox::test::run_helper(
-      {"crash", "segv", "1"}, {"BBX_DIR=" + rings, "BBX_ARCHIVE_DIR=" + archive});
+      {"crash", "segv", "1"},
+      blackbox::test::let_segv_through({"BBX_DIR=" + rings, "BBX_ARCHIVE_DIR=" + archive}));
   ASSERT_EQ(crashed.status, 128 + SIGSEGV) << crashed.out;
   std::string crashed_pid;
   for (const auto& e : std::filesystem::directory_iterator(rings)) {

@@ -45,6 +45,14 @@ std::vector<Record> read_own_ring(std::vector<Loss>* losses) {
 
 std::string helper_path() { return BBX_TEST_HELPER; }
 
+std::vector<std::string> let_segv_through(std::vector<std::string> env) {
+  for (const char* name : {"ASAN_OPTIONS", "TSAN_OPTIONS"}) {
+    const char* options = std::getenv(name);
+    env.push_back(std::string(name) + "=" + (options != nullptr ? options : "") + ":handle_segv=0");
+  }
+  return env;
+}
+
 RunResult run_helper(const std::vector<std::string>& args, const std::vector<std::string>& env) {
   return run_program(helper_path(), args, env);
 }

@@ -32,6 +32,10 @@ RunResult run_helper(const std::vector<std::string>& args,
 RunResult run_program(const std::string& program, const std::vector<std::string>& args,
                       const std::vector<std::string>& env = {});
 
+// `env` plus ASAN_OPTIONS and TSAN_OPTIONS as they are, with the sanitizer's own SIGSEGV
+// handler off ("NAME=...:handle_segv=0"): for a child that must crash into blackbox's handler.
+std::vector<std::string> let_segv_through(std::vector<std::string> env = {});
+
 // `text` split at its newlines.
 std::vector<std::string> lines_of(const std::string& text);
 
