@@ -341,7 +341,9 @@ void Flusher::learn_site_for_telemetry(std::uint32_t id, const ring::SiteInfo& i
   if (id >= site_tag_.size()) {
     site_tag_.resize(id + 1024, 0);
     site_level_.resize(id + 1024, 0);
+    site_counts_.resize(id + 1024);
   }
+  site_ids_.push_back(id);
   // Tags in the order they were first seen; past the area's table, the last entry counts
   // every other tag.
   std::string_view tag = info.tag;
@@ -376,6 +378,18 @@ void Flusher::publish_telemetry() noexcept {
         name, tag_names_[tags_published_].data(),
         std::min<std::size_t>(tag_names_[tags_published_].size(), ring::kTelemetryTagBytes - 1));
     t.tag_count.store(tags_published_ + 1, std::memory_order_release);
+  }
+  // The sites' counts, summed per tag and per level.
+  for (Counts& c : tag_counts_) c = {};
+  for (Counts& c : level_counts_) c = {};
+  for (const std::uint32_t id : site_ids_) {
+    const Counts& s = site_counts_[id];
+    Counts& tag = tag_counts_[site_tag_[id]];
+    Counts& level = level_counts_[site_level_[id]];
+    tag.records += s.records;
+    tag.bytes += s.bytes;
+    level.records += s.records;
+    level.bytes += s.bytes;
   }
   for (std::uint32_t i = 0; i < tag_counts_.size(); ++i) {
     t.tags[i].counts.records.store(tag_counts_[i].records, relaxed);
@@ -426,7 +440,8 @@ struct Flusher::Visitor {
   std::uint64_t first_seq = 0;
   std::uint32_t count = 0;
   // Telemetry: what this slot's drain read.
-  std::uint64_t read_records = 0, read_bytes = 0, last_ticks = 0;
+  std::uint64_t read_records = 0, read_bytes = 0;
+  const std::byte* last_record = nullptr;  // in the slot's copy, valid until the next slot
   ChunkEncoder::BatchRecord batch[kBatch];
 
   void flush_batch() {
@@ -458,7 +473,7 @@ struct Flusher::Visitor {
       f.count_record(site & detail::kSiteIdMask, size);
       ++read_records;
       read_bytes += size;
-      std::memcpy(&last_ticks, bytes + 8, sizeof last_ticks);
+      last_record = bytes;
     }
     if (count == kBatch || (count != 0 && (c.tid != tid || c.next_seq != first_seq + count))) {
       flush_batch();
@@ -511,7 +526,9 @@ bool Flusher::pass(bool write_small, bool probe) {
     if (visitor.read_records != 0 && telemetry_ != nullptr) {
       slot_counts_[i].records += visitor.read_records;
       slot_counts_[i].bytes += visitor.read_bytes;
-      slot_last_ns_[i] = clock_(visitor.last_ticks);
+      std::uint64_t last_ticks;
+      std::memcpy(&last_ticks, visitor.last_record + 8, sizeof last_ticks);
+      slot_last_ns_[i] = clock_(last_ticks);
       records_read_ += visitor.read_records;
       bytes_read_ += visitor.read_bytes;
     }

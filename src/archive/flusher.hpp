@@ -160,14 +160,12 @@ class Flusher {
   int rotate_file();
   void header_payload(std::int64_t now_ns, std::vector<std::byte>& out) const;
   // Telemetry (settings_.telemetry): a record of site `id` and `size` bytes was read.
+  // Counted per site (one array, one index); summed per tag and level once per pass.
   void count_record(std::uint32_t id, std::uint32_t size) noexcept {
-    if (id >= site_tag_.size()) return;
-    Counts& t = tag_counts_[site_tag_[id]];
-    ++t.records;
-    t.bytes += size;
-    Counts& l = level_counts_[site_level_[id]];
-    ++l.records;
-    l.bytes += size;
+    if (id >= site_counts_.size()) return;
+    Counts& c = site_counts_[id];
+    ++c.records;
+    c.bytes += size;
   }
   void learn_site_for_telemetry(std::uint32_t id, const ring::SiteInfo& info);
   void publish_telemetry() noexcept;
@@ -201,6 +199,8 @@ class Flusher {
     std::uint64_t records = 0, bytes = 0;
   };
   ring::Telemetry* telemetry_ = nullptr;  // null: not kept (settings_.telemetry false, v1)
+  std::vector<Counts> site_counts_;       // by site id
+  std::vector<std::uint32_t> site_ids_;   // the sites learned, in order
   std::vector<std::uint8_t> site_level_;  // by site id: its level (0..5)
   std::vector<std::uint16_t> site_tag_;   // by site id: index into tag_counts_
   std::vector<std::string> tag_names_;

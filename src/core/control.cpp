@@ -115,7 +115,9 @@ std::string apply_level(const ring::ControlRequest& r, std::int64_t now_ns, std:
 }
 
 // Levels set for a while whose time is up go back, unless the program changed them since.
-void expire_timed(std::int64_t now_ns) {
+// Returns how many are still set for a while.
+std::size_t expire_timed(std::int64_t now_ns) {
+  std::size_t left = 0;
   struct Expired {
     std::string what, back;
     bool reverted;
@@ -152,6 +154,7 @@ void expire_timed(std::int64_t now_ns) {
            {it->pid, it->uid}});
       it = timed.erase(it);
     }
+    left = timed.size();
     return {};
   });
   for (const Expired& e : expired) {
@@ -166,6 +169,7 @@ void expire_timed(std::int64_t now_ns) {
               e.what, e.who.pid, e.who.uid);
     }
   }
+  return left;
 }
 
 }  // namespace
@@ -241,6 +245,7 @@ unsigned ControlServer::serve(ring::RingMemory& ring) {
       switch (static_cast<ring::ControlKind>(r.kind)) {
         case ring::ControlKind::level:
           refused = apply_level(r, now, done_text);
+          timed_levels_ = timed_levels_ || (refused.empty() && r.for_ns > 0);
           break;
         case ring::ControlKind::flush:
           if (!context_.archive) refused = "no archive (archive_dir is off): nothing to flush";
@@ -296,7 +301,8 @@ unsigned ControlServer::serve(ring::RingMemory& ring) {
   // A flush or rotation is answered once the pass has done it (after_pass): the requester
   // then finds it in the archive. Everything else now.
   if (awaiting_pass_.empty()) control->requests_done.store(served_, std::memory_order_release);
-  expire_timed(now);
+  // Timed levels come only from requests: no mutex taken on the passes between them.
+  if (timed_levels_) timed_levels_ = expire_timed(now) != 0;
   return flags;
 }
 

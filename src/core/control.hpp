@@ -47,6 +47,7 @@ class ControlServer {
   bool started_ = false;
   std::uint64_t served_ = 0;                  // requests applied (requests_done once answered)
   std::vector<std::uint64_t> awaiting_pass_;  // flushes and rotations applied, not answered
+  bool timed_levels_ = false;                 // levels set for a while may be waiting to expire
 };
 
 // "10m", "1h30m", "45s", "250ms".
