@@ -32,6 +32,18 @@ inline constexpr std::array<std::uint64_t, 20> kPow10 = [] {
   return p;
 }();
 
+__extension__ typedef unsigned __int128 uint128;  // 64 x 64-bit products
+
+// ceil(2^64 / 10^e): v / 10^e as a multiplication (a 64-bit division takes tens of cycles).
+inline constexpr std::array<std::uint64_t, 20> kInvPow10 = [] {
+  std::array<std::uint64_t, 20> r{};
+  r[0] = 0;  // unused: exponent 0 divides by 1
+  for (std::size_t i = 1; i < r.size(); ++i) {
+    r[i] = static_cast<std::uint64_t>((static_cast<uint128>(1) << 64) / kPow10[i]) + 1;
+  }
+  return r;
+}();
+
 // The bin holding `v`.
 [[nodiscard]] constexpr std::uint32_t index(std::uint64_t v) noexcept {
   if (v < 10) return static_cast<std::uint32_t>(v);
@@ -40,8 +52,13 @@ inline constexpr std::array<std::uint64_t, 20> kPow10 = [] {
   const std::uint32_t t = (bits * 1233) >> 12;
   const std::uint32_t digits = t + (v >= kPow10[t] ? 1 : 0);
   const std::uint32_t exponent = digits - 2;  // v = m * 10^exponent, m in 10..99
-  const auto m = static_cast<std::uint32_t>(v / kPow10[exponent]);
-  return 10 + kPerDecade * exponent + (m - 10);
+  std::uint64_t m = v;
+  if (exponent != 0) {
+    // floor(v / 10^e), or one more: the reciprocal is rounded up. One compare corrects it.
+    m = static_cast<std::uint64_t>((static_cast<uint128>(v) * kInvPow10[exponent]) >> 64);
+    if (m * kPow10[exponent] > v) --m;
+  }
+  return 10 + kPerDecade * exponent + static_cast<std::uint32_t>(m - 10);
 }
 
 // The smallest value in bin `bin` (< kCount).
