@@ -86,6 +86,7 @@ TEST(Golden, EverySetHasEveryKindOfFile) {
     }
   }
   EXPECT_NE(std::find(sets.begin(), sets.end(), "v1"), sets.end());
+  EXPECT_NE(std::find(sets.begin(), sets.end(), "v2"), sets.end());
 }
 
 class GoldenFile : public ::testing::TestWithParam<fs::path> {};
