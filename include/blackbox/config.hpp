@@ -60,8 +60,8 @@ struct Config {
 
   // A signal (e.g. SIGUSR2) that makes the flusher thread write a dump of the rings,
   // `<app>.<pid>.<UTC time>.bbd`, into crash_dir (else into dir), while every thread keeps
-  // logging. 0: none. Needs the archive's flusher thread (archive_dir set). Not one of the
-  // crash signals. Env: BBX_DUMP_SIGNAL (a number, or a name such as USR2 or SIGUSR2).
+  // logging. 0: none. Needs the flusher thread, which runs for every ring file (not for an
+  // in-memory ring). Not one of the crash signals. Env: BBX_DUMP_SIGNAL (a number, or a name such as USR2 or SIGUSR2).
   int dump_signal = 0;
 
   // --- The console: records also shown as text lines, for people at a terminal. ---
@@ -93,13 +93,17 @@ struct Config {
   // --- The archive: a background thread flushes the rings to zstd-compressed files. ---
 
   // Directory for archive files. Env: BBX_ARCHIVE_DIR ("off" disables the archive). Created
-  // (mode 0750, with missing parents) if needed. Empty: no archive, no flusher thread.
+  // (mode 0750, with missing parents) if needed. Empty: no archive (the flusher thread still
+  // runs for a ring file: it keeps the telemetry and serves control from outside,
+  // blackbox/control.hpp).
   // Default: $XDG_STATE_HOME/blackbox, else $HOME/.local/state/blackbox, else
   // /var/tmp/blackbox-<uid>.
   std::string archive_dir = default_archive_dir();
 
   // The flusher writes at least this often (ms), and sooner when a ring is a quarter unread
-  // or flush() is called. 10 .. 60000. Env: BBX_FLUSH_MS.
+  // or flush() is called. Also how often the telemetry in the ring file is refreshed, and
+  // the longest a control request from outside waits (it wakes the flusher at once).
+  // 10 .. 60000. Env: BBX_FLUSH_MS.
   std::uint32_t flush_interval_ms = 1000;
 
   // zstd level for record chunks: -7 (fastest) .. 19. Env: BBX_ZSTD_LEVEL.

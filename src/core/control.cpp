@@ -69,13 +69,14 @@ std::string apply_level(const ring::ControlRequest& r, std::int64_t now_ns, std:
   const bool whole = r.default_level != 0;
   const std::string tag(field(r.tag));
   if (r.level > static_cast<std::uint8_t>(Level::off)) return "no such level";
-  if (!whole && !usable_tag(tag)) return "not a tag a level spec can name: \"" + tag + "\"";
+  if (!whole && !usable_tag(tag))
+    return fmt::format("not a tag a level spec can name: \"{}\"", tag);
   if (r.for_ns < 0 || r.for_ns > std::int64_t{366} * 24 * 3600 * 1'000'000'000) {
     return "--for out of range";
   }
   const auto level = static_cast<Level>(r.level);
   const Who who{r.pid, r.uid};
-  const std::string what = whole ? "default level" : "level of " + tag;
+  const std::string what = whole ? std::string("default level") : fmt::format("level of {}", tag);
   return change_levels([&](LevelSpec& spec, std::vector<ring::TimedLevel>& timed) -> std::string {
     auto same = [&](const ring::TimedLevel& t) {
       return (t.default_level != 0) == whole && (whole || field(t.tag) == tag);
@@ -86,7 +87,7 @@ std::string apply_level(const ring::ControlRequest& r, std::int64_t now_ns, std:
     if (r.for_ns > 0) {
       if (existing == timed.end()) {
         if (timed.size() >= ring::kTimedLevels) {
-          return "already " + std::to_string(ring::kTimedLevels) + " levels set for a while";
+          return fmt::format("already {} levels set for a while", ring::kTimedLevels);
         }
         ring::TimedLevel t{};
         t.back_level = static_cast<std::uint8_t>(before);
@@ -108,8 +109,9 @@ std::string apply_level(const ring::ControlRequest& r, std::int64_t now_ns, std:
     } else {
       set_own_level(spec, tag, level);
     }
-    done = fmt::format("{} set to {}{}", what, level_name(level),
-                       r.for_ns > 0 ? " for " + short_duration(r.for_ns) : "");
+    done = fmt::format(
+        "{} set to {}{}", what, level_name(level),
+        r.for_ns > 0 ? fmt::format(" for {}", short_duration(r.for_ns)) : std::string());
     return {};
   });
 }
@@ -145,13 +147,12 @@ std::size_t expire_timed(std::int64_t now_ns) {
           std::erase_if(spec.tags, [&](const auto& e) { return e.first == tag; });
         }
       }
-      expired.push_back(
-          {whole ? "default level" : "level of " + tag,
-           still && !whole && it->had_own == 0
-               ? std::string("the default (") + std::string(level_name(spec.default_level)) + ")"
-               : std::string(level_name(back)),
-           still,
-           {it->pid, it->uid}});
+      expired.push_back({whole ? std::string("default level") : fmt::format("level of {}", tag),
+                         still && !whole && it->had_own == 0
+                             ? fmt::format("the default ({})", level_name(spec.default_level))
+                             : std::string(level_name(back)),
+                         still,
+                         {it->pid, it->uid}});
       it = timed.erase(it);
     }
     left = timed.size();
@@ -266,15 +267,15 @@ unsigned ControlServer::serve(ring::RingMemory& ring) {
             const std::string written_to =
                 crash::dump_to_dir(ring, context_.dump_dir, context_.app, error);
             if (written_to.empty()) refused = error;
-            done_text = "dump written to " + written_to;
+            done_text = fmt::format("dump written to {}", written_to);
           } else {
             refused = crash::dump_to_path(ring, path);
-            done_text = "dump written to " + path;
+            done_text = fmt::format("dump written to {}", path);
           }
           break;
         }
         default:
-          refused = "unknown request kind " + std::to_string(r.kind);
+          refused = fmt::format("unknown request kind {}", r.kind);
       }
     }
     if (refused.empty()) {

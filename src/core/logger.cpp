@@ -381,7 +381,8 @@ std::string start_locked(const Config& config) {
     if (l.flusher.load(std::memory_order_relaxed) != nullptr) {
       crash::install_dump_signal(config.dump_signal);
     } else {
-      say("dump_signal needs the flusher thread (archive_dir or console): not installed");
+      say("dump_signal needs the flusher thread (a ring file, or the archive or the console): "
+          "not installed");
     }
   }
   // Release: the ring's header is complete before any thread can find the ring.

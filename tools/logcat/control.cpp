@@ -95,7 +95,7 @@ std::string level_overrides(const std::optional<LevelsState>& levels, std::int64
     const std::string tag = item.substr(0, item.find('='));
     out += (out.empty() ? "" : ",") + item;
     for (const auto& t : levels->timed) {
-      if (t.tag == tag) out += "(" + short_span(t.until_ns - now) + ")";
+      if (t.tag == tag) out += fmt::format("({})", short_span(t.until_ns - now));
     }
     at = end + 1;
   }
@@ -147,7 +147,7 @@ std::vector<Sample> targets(const CtlArgs& a, std::string& error) {
   std::vector<Sample> out;
   for (const std::string& path : ring_files_on_host()) {
     const std::string name = std::filesystem::path(path).filename();
-    if (a.pid != 0 && name.find("." + std::to_string(a.pid) + ".bbr") == std::string::npos) {
+    if (a.pid != 0 && name.find(fmt::format(".{}.bbr", a.pid)) == std::string::npos) {
       continue;
     }
     std::string why;
@@ -451,7 +451,7 @@ std::string top_text(const std::vector<Sample>& now_samples,
                     : "ok";
     }
     std::string state = state_name(s.info);
-    if (s.info.crash) state += " " + signal_name(s.info.crash->signal);
+    if (s.info.crash) state += fmt::format(" {}", signal_name(s.info.crash->signal));
     out += fmt::format("{:>7}  {:<16} {:<15} {:>7} {:>8} {:<24} {:>7} {:<9} {}\n", s.info.pid,
                        s.info.app.substr(0, 16), state,
                        live ? short_span(now - s.info.start_time_ns) : "-", rate, lost, lag,
@@ -503,7 +503,7 @@ std::string crash_telemetry_text(const Telemetry& t, std::int64_t crash_ns) {
   for (const auto& th : t.threads) logged += th.logged;
   std::string out =
       fmt::format("--- the logger before the crash: {} records logged, {} lost", logged, t.lost());
-  if (t.lost() != 0) out += " (" + losses_text(t) + ")";
+  if (t.lost() != 0) out += fmt::format(" ({})", losses_text(t));
   if (const auto lag = archive_lag(t, crash_ns)) {
     out += fmt::format("; archive complete up to {} before it",
                        human_duration(static_cast<std::uint64_t>(*lag)));
@@ -561,14 +561,14 @@ std::string telemetry_text(const std::string& who, const Telemetry& t,
                   t.lost_site_table_full, t.lost_after_exit, t.lost_corrupt, t.console_not_shown,
                   t.console_lines + t.console_not_shown));
   const auto lag = archive_lag(t, now_ns);
-  line(
-      fmt::format("  archive     {} records in {} bytes (ratio {:.1f}), {} files created, {} "
-                  "deleted; {}",
-                  t.records_archived, t.archive_bytes_written, t.compression_ratio(),
-                  t.archive_files_created, t.archive_files_deleted,
-                  lag ? "complete up to " + clock_text(t.archived_through_ns, utc, true) +
-                            " (lag " + human_duration(static_cast<std::uint64_t>(*lag)) + ")"
-                      : std::string("nothing archived")));
+  line(fmt::format(
+      "  archive     {} records in {} bytes (ratio {:.1f}), {} files created, {} "
+      "deleted; {}",
+      t.records_archived, t.archive_bytes_written, t.compression_ratio(), t.archive_files_created,
+      t.archive_files_deleted,
+      lag ? fmt::format("complete up to {} (lag {})", clock_text(t.archived_through_ns, utc, true),
+                        human_duration(static_cast<std::uint64_t>(*lag)))
+          : std::string("nothing archived")));
   line(fmt::format(
       "  disk        breaker {}, {} trips, {} write errors{}",
       t.breaker_open ? "OPEN (archiving paused)" : "closed", t.breaker_trips, t.write_errors,
@@ -577,7 +577,8 @@ std::string telemetry_text(const std::string& who, const Telemetry& t,
                    t.control_applied));
   if (levels) {
     line(fmt::format("  levels      {}", levels->spec));
-    for (const auto& tl : levels->timed) line("              " + timed_text(tl, now_ns, utc));
+    for (const auto& tl : levels->timed)
+      line(fmt::format("              {}", timed_text(tl, now_ns, utc)));
   }
   if (!t.per_tag.empty()) {
     line("");
