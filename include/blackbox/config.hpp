@@ -61,7 +61,8 @@ struct Config {
   // A signal (e.g. SIGUSR2) that makes the flusher thread write a dump of the rings,
   // `<app>.<pid>.<UTC time>.bbd`, into crash_dir (else into dir), while every thread keeps
   // logging. 0: none. Needs the flusher thread, which runs for every ring file (not for an
-  // in-memory ring). Not one of the crash signals. Env: BBX_DUMP_SIGNAL (a number, or a name such as USR2 or SIGUSR2).
+  // in-memory ring). Not one of the crash signals. Env: BBX_DUMP_SIGNAL (a number, or a name such
+  // as USR2 or SIGUSR2).
   int dump_signal = 0;
 
   // --- The console: records also shown as text lines, for people at a terminal. ---

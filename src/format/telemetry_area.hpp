@@ -78,7 +78,8 @@ struct Telemetry {
 
 static_assert(sizeof(HistogramArea) == 13144);
 static_assert(offsetof(Telemetry, levels) == 184 && offsetof(Telemetry, tags) == 288 &&
-              offsetof(Telemetry, pass_ns) == 8480 && sizeof(Telemetry) == 34768);  // docs/format.md
+              offsetof(Telemetry, pass_ns) == 8480 &&
+              sizeof(Telemetry) == 34768);  // docs/format.md
 
 // One per slot, after Telemetry: what the flusher read from that slot's ring.
 struct SlotTelemetry {
