@@ -23,18 +23,7 @@ namespace {
 
 constexpr auto kRelaxed = std::memory_order_relaxed;
 
-// A string field of the area: cut at the first NUL or the field's end (never trusted).
-template <std::size_t N>
-std::string_view field(const char (&chars)[N]) {
-  return {chars, strnlen(chars, N)};
-}
-
-template <std::size_t N>
-void set_field(char (&chars)[N], std::string_view text) {
-  const std::size_t n = std::min(N - 1, text.size());
-  std::memcpy(chars, text.data(), n);
-  std::memset(chars + n, 0, N - n);
-}
+using ring::set_field;
 
 // A tag an operator may name: what a level spec can carry (no ',' '=' or spaces) and fits.
 bool usable_tag(std::string_view tag) {
@@ -67,7 +56,7 @@ struct Who {
 // A level request. Returns "" or why it was refused; `done` says what it did.
 std::string apply_level(const ring::ControlRequest& r, std::int64_t now_ns, std::string& done) {
   const bool whole = r.default_level != 0;
-  const std::string tag(field(r.tag));
+  const std::string tag(ring::field_text(r.tag));
   if (r.level > static_cast<std::uint8_t>(Level::off)) return "no such level";
   if (!whole && !usable_tag(tag))
     return fmt::format("not a tag a level spec can name: \"{}\"", tag);
@@ -79,7 +68,7 @@ std::string apply_level(const ring::ControlRequest& r, std::int64_t now_ns, std:
   const std::string what = whole ? std::string("default level") : fmt::format("level of {}", tag);
   return change_levels([&](LevelSpec& spec, std::vector<ring::TimedLevel>& timed) -> std::string {
     auto same = [&](const ring::TimedLevel& t) {
-      return (t.default_level != 0) == whole && (whole || field(t.tag) == tag);
+      return (t.default_level != 0) == whole && (whole || ring::field_text(t.tag) == tag);
     };
     auto existing = std::find_if(timed.begin(), timed.end(), same);
     bool has_own = whole;
@@ -133,7 +122,7 @@ std::size_t expire_timed(std::int64_t now_ns) {
         continue;
       }
       const bool whole = it->default_level != 0;
-      const std::string tag(field(it->tag));
+      const std::string tag(ring::field_text(it->tag));
       bool has_own = whole;
       const Level now_level = whole ? spec.default_level : own_level(spec, tag, has_own);
       const bool still = has_own && static_cast<std::uint8_t>(now_level) == it->level;
@@ -259,7 +248,7 @@ unsigned ControlServer::serve(ring::RingMemory& ring) {
           done_text = "rotation";
           break;
         case ring::ControlKind::dump: {
-          const std::string path(field(r.path));
+          const std::string path(ring::field_text(r.path));
           if (!path.empty() && path.front() != '/') {
             refused = "the dump's path must be absolute";
           } else if (path.empty()) {

@@ -24,10 +24,26 @@
 // field's end, kinds and levels are checked, paths must be absolute.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
+#include <cstring>
+#include <string_view>
 
 namespace blackbox::ring {
+
+// A string field of the area (or of the telemetry): cut at the first NUL or the field's end,
+// never trusted; and the writer's side, NUL-padded (cut to leave one NUL).
+template <std::size_t N>
+[[nodiscard]] std::string_view field_text(const char (&chars)[N]) {
+  return {chars, strnlen(chars, N)};
+}
+template <std::size_t N>
+void set_field(char (&chars)[N], std::string_view text) {
+  const std::size_t n = std::min(N - 1, text.size());
+  std::memcpy(chars, text.data(), n);
+  std::memset(chars + n, 0, N - n);
+}
 
 inline constexpr std::uint32_t kControlRequests = 8;
 inline constexpr std::uint32_t kTimedLevels = 8;

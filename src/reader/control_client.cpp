@@ -20,22 +20,10 @@
 #include "format/ring_layout.hpp"
 #include "format/ring_validate.hpp"
 #include "ring/wake.hpp"
+#include "sys/clock.hpp"
 
 namespace blackbox {
 namespace {
-
-template <std::size_t N>
-void set_field(char (&chars)[N], std::string_view text) {
-  const std::size_t n = std::min(N - 1, text.size());
-  std::memcpy(chars, text.data(), n);
-  std::memset(chars + n, 0, N - n);
-}
-
-std::int64_t monotonic_ns() {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return std::int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
-}
 
 // The ring file's header page and control region, mapped for writing.
 class ControlMapping {
@@ -169,18 +157,18 @@ std::string send_control(const std::string& ring_path, const ControlRequest& req
   r.level = static_cast<std::uint8_t>(request.level);
   r.default_level = request.tag.empty() ? 1 : 0;
   std::memset(r.reserved, 0, sizeof r.reserved);
-  set_field(r.tag, request.tag);
-  set_field(r.path, request.path);
+  ring::set_field(r.tag, request.tag);
+  ring::set_field(r.path, request.path);
   std::memset(r.result, 0, sizeof r.result);
   c.requests_written.store(n + 1, std::memory_order_release);
   mapping.lock(F_UNLCK);
   ring::ring_shared_doorbell(c.doorbell);  // its flusher serves it now, not at its interval
   // The process answers from its flusher thread, woken by the doorbell (at the latest at its
   // next interval): poll, 1 ms at first, backing off to 20 ms.
-  const std::int64_t deadline = monotonic_ns() + timeout_ns;
+  const std::int64_t deadline = sys::monotonic_ns() + timeout_ns;
   std::int64_t pause_ns = 1'000'000;
   while (c.requests_done.load(std::memory_order_acquire) <= n) {
-    if (monotonic_ns() >= deadline) {
+    if (sys::monotonic_ns() >= deadline) {
       return ring_path + ": no answer within " + std::to_string(timeout_ns / 1'000'000) +
              " ms (the request stays queued: the process applies it when its flusher runs)";
     }

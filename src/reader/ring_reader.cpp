@@ -358,7 +358,7 @@ LogHistogram histogram(const ring::HistogramArea& h) {
 
 template <std::size_t N>
 std::string text_field(const char (&chars)[N]) {
-  return {chars, strnlen(chars, N)};
+  return std::string(ring::field_text(chars));
 }
 
 }  // namespace

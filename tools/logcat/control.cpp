@@ -15,6 +15,7 @@
 #include "blackbox/config.hpp"
 #include "blackbox/text.hpp"
 #include "render.hpp"
+#include "select.hpp"
 #include "spans.hpp"
 
 namespace logcat {
@@ -29,12 +30,6 @@ std::string json_string(std::string_view s) {
   blackbox::text::Buffer b(s.size() + 8);
   blackbox::text::append_json_string(s, b);
   return std::string(b.view());
-}
-
-std::int64_t wall_ns() {
-  timespec ts{};
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return std::int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
 }
 
 std::int64_t mono_ns() {
@@ -331,7 +326,7 @@ int run_ctl(const CtlArgs& a) {
     return 1;
   }
   int rc = 0;
-  const std::int64_t now = wall_ns();
+  const std::int64_t now = now_ns();
   for (const Sample& s : found) {
     const std::string who = fmt::format("pid {} ({})", s.info.pid, s.info.app);
     if (verb == "levels") {
@@ -485,7 +480,7 @@ int run_top(const TopArgs& a) {
     if (i != 0) sleep_ns(static_cast<std::int64_t>(a.delay_s * 1e9));
     if (g_stop != 0) break;
     std::vector<Sample> now_samples = take();
-    const std::int64_t now = wall_ns();
+    const std::int64_t now = now_ns();
     const std::string text = a.output == "json"
                                  ? top_json(now_samples, before, now)
                                  : top_text(now_samples, before, now, a.utc, a.delay_s);
