@@ -34,6 +34,7 @@ const std::map<std::string, Place>& public_headers() {
       {"blackbox/config.hpp", {1, "format"}},
       {"blackbox/stats.hpp", {1, "format"}},
       {"blackbox/log_histogram.hpp", {1, "format"}},
+      {"blackbox/metric_values.hpp", {1, "format"}},
       {"blackbox/detail/record.hpp", {1, "format"}},
       {"blackbox/detail/arg_type.hpp", {1, "format"}},
       {"blackbox/detail/template_string.hpp", {1, "format"}},
@@ -51,6 +52,7 @@ const std::map<std::string, Place>& public_headers() {
       {"blackbox/detail/runtime_site.hpp", {4, "core"}},
       {"blackbox/spdlog_sink.hpp", {4, "core"}},
       {"blackbox/capture.hpp", {4, "core"}},
+      {"blackbox/metrics.hpp", {4, "core"}},
   };
   return table;
 }

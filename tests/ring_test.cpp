@@ -305,11 +305,13 @@ TEST(RingTest, MemoryGrowsWithTheThreadsThatLogNotWithTheLimit) {
   const std::uint64_t slots_used =
       std::min<std::uint64_t>(blackbox::stats().threads_attached, kMaxThreads);
   ASSERT_GE(slots_used, 2u);
-  // Reserved: header page, the control region, the first 64 KiB of the 1 MiB site table,
-  // the slot headers' page, and one ring per thread that logged; the other slots and the
-  // rest of the site table stay holes in the file.
+  // Reserved: header page, the control region, the metrics header page and shared stripe,
+  // the first 64 KiB of the 1 MiB site table, the slot headers' page, and one ring and one
+  // metrics stripe per thread that logged; the other slots, the metric table and the rest of
+  // the site table stay holes in the file.
+  const std::uint64_t stripe = blackbox::ring::metrics_stripe_bytes(blackbox::Config{}.metric_cells);
   const std::uint64_t expected = 4096 + blackbox::ring::control_region_bytes(kMaxThreads) +
-                                 64 * 1024 + 4096 + slots_used * kRing;
+                                 4096 + stripe + 64 * 1024 + 4096 + slots_used * (kRing + stripe);
   EXPECT_LE(allocated, expected);
   EXPECT_GE(allocated, slots_used * kRing);
   EXPECT_GT(static_cast<std::uint64_t>(st.st_size), allocated + 512 * 1024);

@@ -34,6 +34,13 @@ struct Config {
   // 1 .. 65536. Only the rings of threads that log are ever touched. Env: BBX_MAX_THREADS.
   std::uint32_t max_threads = 256;
 
+  // Room for application metrics (blackbox/metrics.hpp), in 8-byte cells per thread that
+  // updates them: a counter or a gauge takes 1, a text metric 8, a histogram 1,640 (13 KiB).
+  // Each such thread's cells are reserved when it first logs or updates a metric; a metric
+  // that finds no room is not stored (its updates are counted as lost, and said once).
+  // A multiple of 512 in 512 .. 1048576. Env: BBX_METRIC_CELLS.
+  std::uint32_t metric_cells = 8192;
+
   // Bytes reserved for call-site definitions (~100 bytes each). 64 KiB .. 256 MiB.
   std::uint32_t site_table_bytes = 1u << 20;
 

@@ -123,6 +123,21 @@ class LogHistogram {
     min_ = min;
     max_ = max;
   }
+  // Sets the sum, and min and max from the edges of the outermost bins that hold values
+  // (bins filled with set_bin(), where min and max were not kept).
+  void set_sum_and_edges(std::uint64_t sum) noexcept {
+    sum_ = sum;
+    std::uint32_t first = log_bins::kCount, last = 0;
+    for (std::uint32_t i = 0; i < log_bins::kCount; ++i) {
+      if (bins_[i] == 0) continue;
+      if (first == log_bins::kCount) first = i;
+      last = i;
+    }
+    if (first == log_bins::kCount) return;
+    min_ = log_bins::lower(first);
+    const double top = log_bins::upper(last) - 1;  // values are integers
+    max_ = top >= 1.8e19 ? UINT64_MAX : static_cast<std::uint64_t>(top);
+  }
 
   [[nodiscard]] std::uint64_t count() const noexcept { return count_; }
   // Wraps past 2^64 (it is a sum of what was recorded, exact below that).

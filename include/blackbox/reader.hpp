@@ -18,6 +18,7 @@
 
 #include "blackbox/control.hpp"
 #include "blackbox/level.hpp"
+#include "blackbox/metric_values.hpp"
 
 namespace blackbox {
 
@@ -221,6 +222,10 @@ class RingReader {
   // re-read on every call; nullopt for a ring of format version 1.
   [[nodiscard]] std::optional<Telemetry> telemetry() const;
   [[nodiscard]] std::optional<LevelsState> levels() const;
+  // The application's metrics (blackbox/metrics.hpp) from the ring's metrics region, summed
+  // over the threads, re-read on every call; nullopt for a ring of format version 1 or 2.
+  // `error` (if given) says why a damaged region was not read.
+  [[nodiscard]] std::optional<MetricsSnapshot> metrics(std::string* error = nullptr) const;
 
  private:
   struct Impl;

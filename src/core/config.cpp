@@ -207,6 +207,8 @@ Config Config::from_env(std::vector<std::string>* warnings) {
   };
   size_var({"BBX_RING_BYTES", 64u << 10, 1u << 30, true}, c.ring_bytes);
   size_var({"BBX_MAX_THREADS", 1, 65536, false}, c.max_threads);
+  size_var({"BBX_METRIC_CELLS", 512, 1u << 20, false}, c.metric_cells);
+  c.metric_cells = (c.metric_cells + 511) / 512 * 512;  // whole pages per stripe
   size_var({"BBX_MAX_STRING", 16, c.block_bytes / 2, false}, c.max_string_bytes);
   if (const char* v = std::getenv("BBX_CRASH_HANDLERS"); v != nullptr) {
     if (std::string_view(v) == "0" || std::string_view(v) == "1") {
@@ -267,6 +269,10 @@ std::vector<std::string> Config::validate() const {
   }
   if (max_threads < 1 || max_threads > 65536) {
     errors.emplace_back("max_threads: must be 1 .. 65536, got " + std::to_string(max_threads));
+  }
+  if (metric_cells < 512 || metric_cells > (1u << 20) || metric_cells % 512 != 0) {
+    errors.emplace_back("metric_cells: must be a multiple of 512 in 512 .. 1048576, got " +
+                        std::to_string(metric_cells));
   }
   if (site_table_bytes < (64u << 10) || site_table_bytes > (256u << 20)) {
     errors.emplace_back("site_table_bytes: must be 64 KiB .. 256 MiB, got " +

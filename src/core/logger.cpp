@@ -29,6 +29,7 @@
 #include "core/console.hpp"
 #include "core/control.hpp"
 #include "core/level_spec.hpp"
+#include "core/metrics.hpp"
 #include "crash/crash_handler.hpp"
 #include "crash/dump.hpp"
 #include "ring/clock.hpp"
@@ -53,6 +54,7 @@ struct ThreadInfo {
   std::uint64_t fill_mark;  // unread bytes past which the flusher is woken early
   std::uint32_t tid;
   std::uint32_t block_bytes;
+  bool metrics_attach_failed;  // attach_for_metrics() found no slot: not tried again
   char name[16];
 };
 thread_local constinit ThreadInfo tls_info{};
@@ -127,6 +129,9 @@ void detach(detail::Producer& p) {
   p.seq = 0;
   p.max_string = detail::Producer{}.max_string;
   p.max_record = 0;
+  p.metric_cells = nullptr;
+  p.metric_shared = nullptr;
+  p.metric_limit = 0;
 }
 
 void on_thread_exit(void*) {
@@ -139,10 +144,17 @@ void on_thread_exit(void*) {
 
 void at_exit() { shutdown(); }
 
-void before_fork() { g().mutex.lock(); }
-void after_fork_parent() { g().mutex.unlock(); }
+void before_fork() {
+  g().mutex.lock();
+  lock_metrics_for_fork();
+}
+void after_fork_parent() {
+  unlock_metrics_after_fork();
+  g().mutex.unlock();
+}
 void after_fork_child() {
   Logger& l = g();
+  unlock_metrics_after_fork();
   l.mutex.unlock();
   // The parent's ring is shared memory: the child must not write into it. It starts its own
   // ring (same config, its own pid) on its first log call; sites are defined there anew.
@@ -389,6 +401,7 @@ std::string start_locked(const Config& config) {
   l.ring.store(ring, std::memory_order_release);
   ring::set_own_ring(ring);
   apply_levels_locked();  // shows them in the control area
+  if (ring != nullptr) publish_metrics(*ring);  // the metrics declared so far
   return degraded;
 }
 
@@ -440,6 +453,8 @@ ring::RingMemory* started_ring() noexcept {
   return l.ring.load(std::memory_order_relaxed);
 }
 
+bool attach_thread(detail::Producer& p, bool for_record) noexcept;  // below
+
 }  // namespace core
 
 namespace detail {
@@ -488,30 +503,42 @@ std::uint64_t register_site(Site& site, const ArgType* types, std::uint32_t arg_
   return bits;
 }
 
-bool attach_producer(Producer& p) noexcept {
-  core::Logger& l = core::g();
+bool attach_producer(Producer& p) noexcept { return core::attach_thread(p, true); }
+
+}  // namespace detail
+
+namespace core {
+
+// Gives the thread a slot: for its first record (`for_record`: a failure is a dropped record,
+// counted), or for its first metric update (a failure is not a loss: the updates go to the
+// shared stripe).
+bool attach_thread(detail::Producer& p, bool for_record) noexcept {
+  Logger& l = g();
   if (p.exited) {
-    if (ring::RingMemory* ring = core::current_ring(); ring != nullptr) {
+    if (!for_record) return false;
+    if (ring::RingMemory* ring = current_ring(); ring != nullptr) {
       ring->header().dropped_after_exit.fetch_add(1, std::memory_order_relaxed);
     } else {
       l.dropped_after_exit.fetch_add(1, std::memory_order_relaxed);
     }
     return false;
   }
-  ring::RingMemory* ring = core::started_ring();
+  ring::RingMemory* ring = started_ring();
   if (ring == nullptr) {
-    l.dropped_without_ring.fetch_add(1, std::memory_order_relaxed);
+    if (for_record) l.dropped_without_ring.fetch_add(1, std::memory_order_relaxed);
     return false;
   }
   const auto tid = static_cast<std::uint32_t>(syscall(SYS_gettid));
   std::string error;
   const int slot = ring->claim_slot(tid, &error);
   if (slot < 0) {
-    ring->header().dropped_no_slot.fetch_add(1, std::memory_order_relaxed);
+    if (for_record) ring->header().dropped_no_slot.fetch_add(1, std::memory_order_relaxed);
     std::lock_guard lock(l.mutex);
     if (!l.said_no_slot) {
       l.said_no_slot = true;
-      core::say(error + "; records of threads without a slot are dropped and counted");
+      say(error +
+          "; records of threads without a slot are dropped and counted (their metric updates "
+          "are kept, in the shared cells)");
     }
     return false;
   }
@@ -527,18 +554,34 @@ bool attach_producer(Producer& p) noexcept {
   p.max_string = ring->max_string_bytes();
   p.max_record = layout.block_bytes - static_cast<std::uint32_t>(sizeof(ring::BlockHeader));
   p.slot = static_cast<std::uint32_t>(slot);
-  core::tls_info.ring = ring;
-  core::tls_info.slot = &header;
-  core::tls_info.fill_mark = layout.ring_bytes / 4;
-  core::tls_info.tid = tid;
-  core::tls_info.block_bytes = layout.block_bytes;
-  std::memset(core::tls_info.name, 0, sizeof core::tls_info.name);
-  pthread_getname_np(pthread_self(), core::tls_info.name, sizeof core::tls_info.name);
+  if (ring->metrics() != nullptr) {
+    p.metric_cells = ring->metric_stripe(static_cast<std::uint32_t>(slot) + 1);
+    p.metric_shared = ring->metric_stripe(0);
+    p.metric_limit = layout.metric_cells;
+  }
+  tls_info.ring = ring;
+  tls_info.slot = &header;
+  tls_info.fill_mark = layout.ring_bytes / 4;
+  tls_info.tid = tid;
+  tls_info.block_bytes = layout.block_bytes;
+  std::memset(tls_info.name, 0, sizeof tls_info.name);
+  pthread_getname_np(pthread_self(), tls_info.name, sizeof tls_info.name);
   // Any non-null value: makes on_thread_exit() run when this thread exits.
-  pthread_setspecific(l.thread_key, &core::tls_info);
+  pthread_setspecific(l.thread_key, &tls_info);
   crash::ensure_alt_stack();  // a crash on this thread (even a stack overflow) is reported
   return true;
 }
+
+bool attach_for_metrics(detail::Producer& p) noexcept {
+  if (p.max_record != 0 || tls_info.metrics_attach_failed) return false;  // attached, or tried
+  if (attach_thread(p, false)) return true;
+  tls_info.metrics_attach_failed = true;
+  return false;
+}
+
+}  // namespace core
+
+namespace detail {
 
 // Memory ordering: the claim. Storing the new block's start position tells readers
 // (invariant 3 in format/ring_layout.hpp) that the block's previous contents, one lap ago, are

@@ -29,6 +29,39 @@ std::string read_at(int fd, std::byte* base, std::uint64_t offset, std::uint64_t
   return {};
 }
 
+// The metrics region (version 3; slot headers already read): its header, the entries
+// defined, the shared stripe, and the stripes of slots that were ever owned (the others are
+// zeros, as in the file). "" or why not.
+std::string read_metrics(int fd, RingImage& image) {
+  const Layout& l = image.layout;
+  if (l.metrics_bytes == 0) return {};
+  if (std::string e = read_at(fd, image.base, l.metrics_offset, kMetricsHeaderBytes); !e.empty()) {
+    return e;
+  }
+  const auto& h = *reinterpret_cast<const MetricsHeader*>(image.base + l.metrics_offset);
+  const std::uint64_t entries =
+      std::min(h.defined.load(std::memory_order_relaxed), l.metric_cells);
+  if (std::string e = read_at(fd, image.base, l.metrics_offset + kMetricsHeaderBytes,
+                              entries * kMetricEntryBytes);
+      !e.empty()) {
+    return e;
+  }
+  const std::uint64_t stripes =
+      l.metrics_offset + kMetricsHeaderBytes + metrics_table_bytes(l.metric_cells);
+  const std::uint64_t stripe = metrics_stripe_bytes(l.metric_cells);
+  for (std::uint32_t s = 0; s <= l.slot_count; ++s) {
+    if (s > 0) {
+      const auto& slot = *reinterpret_cast<const SlotHeader*>(
+          image.base + l.slot_headers_offset + std::uint64_t{s - 1} * sizeof(SlotHeader));
+      if (slot.owners.load(std::memory_order_relaxed) == 0) continue;
+    }
+    if (std::string e = read_at(fd, image.base, stripes + s * stripe, stripe); !e.empty()) {
+      return e;
+    }
+  }
+  return {};
+}
+
 }  // namespace
 
 bool read_ring_image(int fd, std::size_t file_size, RingImage& out, std::string& error) {
@@ -70,6 +103,7 @@ bool read_ring_image(int fd, std::size_t file_size, RingImage& out, std::string&
       !e.empty()) {
     return fail(e);
   }
+  if (std::string e = read_metrics(fd, image); !e.empty()) return fail(e);
   for (std::uint32_t i = 0; i < l.slot_count; ++i) {
     const auto& slot = *reinterpret_cast<const SlotHeader*>(image.base + l.slot_headers_offset +
                                                             std::uint64_t{i} * sizeof(SlotHeader));

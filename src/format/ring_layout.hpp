@@ -2,14 +2,14 @@
 // writer (src/ring, src/core) and the reader (src/reader). This is a file format:
 // docs/format.md is its specification; bump kFormatVersion on any incompatible change.
 //
-//  offset 0            4 KiB                                                 (page aligned)
-//  +------------------+----------------+---------------+---------------+---------------+
-//  | RingHeader       | control region | site table    | slot headers  | slot rings    |
-//  | magic, version,  | ControlArea,   | SiteEntry,    | SlotHeader xN | ring_bytes xN |
-//  | regions, process,| Telemetry,     | SiteEntry, ...| (128 B each)  | (blocks of    |
-//  | clock, counters  | SlotTelemetry  | (append only) |               |  block_bytes) |
-//  |                  | xN (version 2) |               |               |               |
-//  +------------------+----------------+---------------+---------------+---------------+
+//  offset 0          4 KiB                                                        (page aligned)
+//  +----------------+----------------+---------------+--------------+--------------+--------------+
+//  | RingHeader     | control region | metrics region| site table   | slot headers | slot rings   |
+//  | magic, version,| ControlArea,   | MetricsHeader,| SiteEntry,   | SlotHeader xN| ring_bytes xN|
+//  | regions,       | Telemetry,     | MetricEntry.., | SiteEntry,...| (128 B each) | (blocks of   |
+//  | process, clock,| SlotTelemetry  | stripes x N+1 | (append only)|              |  block_bytes)|
+//  | counters       | xN (version 2) | (version 3)   |              |              |              |
+//  +----------------+----------------+---------------+--------------+--------------+--------------+
 //
 //  A slot's ring is a sequence of blocks; a block starts with a BlockHeader, then records
 //  (detail/record.hpp), then possibly a padding marker (a u32 0) and unused bytes.
@@ -34,14 +34,16 @@
 #include <cstdint>
 
 #include "format/control_area.hpp"
+#include "format/metrics_area.hpp"
 #include "format/telemetry_area.hpp"
 
 namespace blackbox::ring {
 
 inline constexpr char kMagic[8] = {'B', 'B', 'X', 'R', 'I', 'N', 'G', '\0'};
 // Version 2 added the control region (control_area.hpp, telemetry_area.hpp) between the
-// header page and the site table; version 1 files (no control region) are still read.
-inline constexpr std::uint32_t kFormatVersion = 2;
+// header page and the site table; version 3 the metrics region (metrics_area.hpp) after it,
+// and three header words to find it. Version 1 and 2 files are still read.
+inline constexpr std::uint32_t kFormatVersion = 3;
 inline constexpr std::uint32_t kOldestFormatVersion = 1;
 inline constexpr std::uint32_t kEndianMark = 0x01020304;
 inline constexpr std::uint64_t kPageBytes = 4096;
@@ -93,7 +95,7 @@ struct RingHeader {
   std::uint32_t block_bytes;
   std::uint32_t max_string_bytes;
   std::int32_t pid;
-  std::uint32_t reserved0;
+  std::uint32_t metric_cells;  // version 3: cells per metrics stripe (reserved, 0, before)
   std::int64_t start_time_ns;
   char app[64];   // NUL-terminated
   char host[64];  // NUL-terminated
@@ -112,11 +114,16 @@ struct RingHeader {
   std::uint64_t control_offset;
   std::uint64_t control_bytes;
   ClockCalibration clock;
+  // Version 3: the metrics region (header_bytes is 400; a version 1 or 2 header ends at 384).
+  std::uint64_t metrics_offset;
+  std::uint64_t metrics_bytes;
 };
 static_assert(sizeof(RingHeader) <= kPageBytes);
 static_assert(offsetof(RingHeader, state) == 232);
 static_assert(offsetof(RingHeader, clock) == 304);
-static_assert(sizeof(RingHeader) == 384);  // docs/format.md, "Ring header"
+static_assert(offsetof(RingHeader, metrics_offset) == 384);
+static_assert(sizeof(RingHeader) == 400);  // docs/format.md, "Ring header"
+inline constexpr std::uint32_t kRingHeaderBytesV2 = 384;  // versions 1 and 2
 
 // The crash report: written by the crash handler into the header's page, at kCrashOffset,
 // before it sets the header's state to crashed (release). Its magic is written last: a
@@ -233,6 +240,8 @@ inline constexpr std::uint32_t kSiteFlagPrintf = 1;
 
 struct Layout {
   std::uint64_t control_offset, control_bytes;  // 0, 0: no control region (version 1)
+  std::uint64_t metrics_offset, metrics_bytes;  // 0, 0: no metrics region (versions 1, 2)
+  std::uint32_t metric_cells;                   // per stripe
   std::uint64_t site_table_offset, site_table_bytes;
   std::uint64_t slot_headers_offset;
   std::uint32_t slot_count;
@@ -252,15 +261,21 @@ constexpr std::uint64_t control_region_bytes(std::uint32_t slots) {
   return round_up(kSlotTelemetryOffset + std::uint64_t{slots} * sizeof(SlotTelemetry), kPageBytes);
 }
 
+// `metric_cells`: a multiple of kMetricCellsMin (version 3; ignored before).
 constexpr Layout compute_layout(std::uint64_t ring_bytes, std::uint32_t block_bytes,
                                 std::uint32_t slots, std::uint64_t site_table_bytes,
-                                std::uint32_t version = kFormatVersion) {
+                                std::uint32_t metric_cells, std::uint32_t version = kFormatVersion) {
   Layout l{};
   if (version >= 2) {
     l.control_offset = kPageBytes;
     l.control_bytes = control_region_bytes(slots);
   }
-  l.site_table_offset = kPageBytes + l.control_bytes;
+  if (version >= 3) {
+    l.metrics_offset = kPageBytes + l.control_bytes;
+    l.metrics_bytes = metrics_region_bytes(metric_cells, slots);
+    l.metric_cells = metric_cells;
+  }
+  l.site_table_offset = kPageBytes + l.control_bytes + l.metrics_bytes;
   l.site_table_bytes = round_up(site_table_bytes, kPageBytes);
   l.slot_headers_offset = l.site_table_offset + l.site_table_bytes;
   l.slot_count = slots;

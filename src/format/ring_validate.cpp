@@ -31,8 +31,16 @@ bool validate_header(const std::byte* base, std::size_t file_size, Layout& layou
             std::to_string(kOldestFormatVersion) + " to " + std::to_string(kFormatVersion) + ")";
     return false;
   }
-  if (h.header_bytes != sizeof(RingHeader) || h.slot_header_bytes != sizeof(SlotHeader)) {
+  const std::uint32_t header_bytes = h.version >= 3 ? sizeof(RingHeader) : kRingHeaderBytesV2;
+  if (h.header_bytes != header_bytes || h.slot_header_bytes != sizeof(SlotHeader)) {
     error = "unexpected header sizes";
+    return false;
+  }
+  // Version 3's words past the version 2 header; read only when the version says so.
+  const std::uint32_t metric_cells = h.version >= 3 ? h.metric_cells : 0;
+  if (h.version >= 3 && (metric_cells < kMetricCellsMin || metric_cells > kMetricCellsMax ||
+                         metric_cells % kMetricCellsMin != 0)) {
+    error = "metric cells out of range";
     return false;
   }
   if (!is_power_of_two(h.ring_bytes) || h.ring_bytes > (1ull << 30) ||
@@ -42,8 +50,11 @@ bool validate_header(const std::byte* base, std::size_t file_size, Layout& layou
     return false;
   }
   const Layout expect =
-      compute_layout(h.ring_bytes, h.block_bytes, h.slot_count, h.site_table_bytes, h.version);
+      compute_layout(h.ring_bytes, h.block_bytes, h.slot_count, h.site_table_bytes, metric_cells,
+                     h.version);
   if (expect.control_offset != h.control_offset || expect.control_bytes != h.control_bytes ||
+      (h.version >= 3 &&
+       (expect.metrics_offset != h.metrics_offset || expect.metrics_bytes != h.metrics_bytes)) ||
       expect.site_table_offset != h.site_table_offset ||
       expect.site_table_bytes != h.site_table_bytes ||
       expect.slot_headers_offset != h.slot_headers_offset ||

@@ -27,6 +27,7 @@
 #include "reader/crash_report.hpp"
 #include "reader/decode.hpp"
 #include "ring/ring_memory.hpp"
+#include "sys/clock.hpp"
 
 namespace blackbox {
 
@@ -447,6 +448,24 @@ std::optional<Telemetry> RingReader::telemetry() const {
   out.control_applied = t.control_applied.load(kRelaxed);
   out.pass_ns = histogram(t.pass_ns);
   out.write_ns = histogram(t.write_ns);
+  return out;
+}
+
+std::optional<MetricsSnapshot> RingReader::metrics(std::string* error) const {
+  const ring::Layout& layout = impl_->layout;
+  if (layout.metrics_bytes == 0) return std::nullopt;
+  std::vector<bool> in_use(layout.slot_count);
+  for (std::uint32_t i = 0; i < layout.slot_count; ++i) {
+    in_use[i] = impl_->slot(i).owners.load(kRelaxed) != 0;
+  }
+  MetricsSnapshot out;
+  out.time_ns = sys::realtime_ns();
+  std::string why;
+  if (!ring::read_metrics_region(impl_->base + layout.metrics_offset, layout.metrics_bytes,
+                                 layout.slot_count, in_use, out, why)) {
+    if (error != nullptr) *error = why;
+    return std::nullopt;
+  }
   return out;
 }
 

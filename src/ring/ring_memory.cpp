@@ -43,7 +43,8 @@ void copy_cstr(char* dst, std::size_t cap, std::string_view src) {
 }
 
 Layout layout_for(const Config& c) {
-  return compute_layout(c.ring_bytes, c.block_bytes, c.max_threads, c.site_table_bytes);
+  return compute_layout(c.ring_bytes, c.block_bytes, c.max_threads, c.site_table_bytes,
+                        c.metric_cells);
 }
 
 }  // namespace
@@ -117,9 +118,16 @@ RingMemory* RingMemory::create_file(const Config& config, const std::string& app
   if (sys.ftruncate(fd, static_cast<off_t>(layout.file_bytes)) != 0) {
     return fail("cannot size ring file", errno);
   }
-  // Reserve the header and slot headers now (tmpfs would otherwise SIGBUS on a full disk);
-  // the site table and each slot's ring are reserved as they come into use.
-  const int err = sys.posix_fallocate(fd, 0, static_cast<off_t>(layout.site_table_offset));
+  // Reserve the header, the control region, the metrics header and shared stripe, and the
+  // slot headers now (tmpfs would otherwise SIGBUS on a full disk); the site table, the
+  // metric table, and each slot's ring and metrics stripe are reserved as they come into use.
+  const std::uint64_t stripe0 = layout.metrics_offset + kMetricsHeaderBytes +
+                                metrics_table_bytes(layout.metric_cells);
+  int err = sys.posix_fallocate(fd, 0, static_cast<off_t>(layout.metrics_offset + kMetricsHeaderBytes));
+  if (err == 0) {
+    err = sys.posix_fallocate(fd, static_cast<off_t>(stripe0),
+                              static_cast<off_t>(metrics_stripe_bytes(layout.metric_cells)));
+  }
   const int err2 =
       err != 0 ? err
                : sys.posix_fallocate(
@@ -220,6 +228,7 @@ RingMemory* RingMemory::create_anonymous(const Config& config, const std::string
   auto* ring = new RingMemory(static_cast<std::byte*>(base), layout.file_bytes, -1, "", layout,
                               config.max_string_bytes);
   ring->site_reserved_ = layout.site_table_bytes;
+  ring->metric_table_reserved_ = metrics_table_bytes(layout.metric_cells);
   ring->write_header(app, config.max_string_bytes);
   return ring;
 }
@@ -243,6 +252,10 @@ void RingMemory::write_header(const std::string& app, std::uint32_t max_string) 
   h.block_bytes = layout_.block_bytes;
   h.max_string_bytes = max_string;
   h.pid = getpid();
+  h.metric_cells = layout_.metric_cells;
+  h.metrics_offset = layout_.metrics_offset;
+  h.metrics_bytes = layout_.metrics_bytes;
+  init_metrics_header(base_ + layout_.metrics_offset, layout_.metric_cells, layout_.slot_count);
   h.start_time_ns = sys::realtime_ns();
   copy_cstr(h.app, sizeof h.app, app);
   char host[64] = {};
@@ -271,6 +284,34 @@ Telemetry* RingMemory::telemetry() const noexcept {
 SlotTelemetry* RingMemory::slot_telemetry() const noexcept {
   if (layout_.control_bytes == 0) return nullptr;
   return reinterpret_cast<SlotTelemetry*>(base_ + layout_.control_offset + kSlotTelemetryOffset);
+}
+
+MetricsHeader* RingMemory::metrics() const noexcept {
+  if (layout_.metrics_bytes == 0) return nullptr;
+  return reinterpret_cast<MetricsHeader*>(base_ + layout_.metrics_offset);
+}
+
+std::uint64_t* RingMemory::metric_stripe(std::uint32_t stripe) const noexcept {
+  if (layout_.metrics_bytes == 0) return nullptr;
+  return reinterpret_cast<std::uint64_t*>(base_ + layout_.metrics_offset + kMetricsHeaderBytes +
+                                          metrics_table_bytes(layout_.metric_cells) +
+                                          stripe * metrics_stripe_bytes(layout_.metric_cells));
+}
+
+bool RingMemory::reserve_metric_entry(std::uint32_t index) {
+  if (layout_.metrics_bytes == 0 || index >= layout_.metric_cells) return false;
+  const std::uint64_t end = std::uint64_t{index + 1} * kMetricEntryBytes;
+  const std::uint64_t table = metrics_table_bytes(layout_.metric_cells);
+  std::string ignored;
+  while (end > metric_table_reserved_) {
+    const std::uint64_t chunk = std::min(kSiteReserveChunk, table - metric_table_reserved_);
+    if (!reserve(layout_.metrics_offset + kMetricsHeaderBytes + metric_table_reserved_, chunk,
+                 &ignored)) {
+      return false;
+    }
+    metric_table_reserved_ += chunk;
+  }
+  return true;
 }
 
 SlotHeader& RingMemory::slot_header(std::uint32_t slot) const noexcept {
@@ -371,9 +412,14 @@ int RingMemory::claim_slot(std::uint32_t tid, std::string* error) {
                                            std::memory_order_acq_rel)) {
         continue;
       }
+      // A never-used slot: its ring and its metrics stripe get their memory now.
       if (from == SlotState::free &&
-          !reserve(layout_.slot_data_offset + std::uint64_t{i} * layout_.ring_bytes,
-                   layout_.ring_bytes, error)) {
+          (!reserve(layout_.slot_data_offset + std::uint64_t{i} * layout_.ring_bytes,
+                    layout_.ring_bytes, error) ||
+           (layout_.metrics_bytes != 0 &&
+            !reserve(static_cast<std::uint64_t>(reinterpret_cast<std::byte*>(metric_stripe(i + 1)) -
+                                                base_),
+                     metrics_stripe_bytes(layout_.metric_cells), error)))) {
         s.state.store(static_cast<std::uint32_t>(SlotState::free), std::memory_order_relaxed);
         return -1;
       }

@@ -47,6 +47,13 @@ class RingMemory {
   [[nodiscard]] ControlArea* control() const noexcept;
   [[nodiscard]] Telemetry* telemetry() const noexcept;
   [[nodiscard]] SlotTelemetry* slot_telemetry() const noexcept;
+  // The metrics region (format version 3; null in an older image): its header, and stripe
+  // `stripe`'s cells (0: shared; slot s's is s + 1).
+  [[nodiscard]] MetricsHeader* metrics() const noexcept;
+  [[nodiscard]] std::uint64_t* metric_stripe(std::uint32_t stripe) const noexcept;
+  // Reserves the metric table's memory up to entry `index`. False if it cannot (the entry
+  // is then not written). The caller serialises calls (the metric registry's mutex).
+  [[nodiscard]] bool reserve_metric_entry(std::uint32_t index);
   [[nodiscard]] const Layout& layout() const noexcept { return layout_; }
   [[nodiscard]] const std::string& path() const noexcept { return path_; }
   [[nodiscard]] std::byte* base() const noexcept { return base_; }
@@ -90,6 +97,7 @@ class RingMemory {
   Layout layout_;
   std::uint32_t max_string_;
   std::uint64_t site_reserved_ = 0;  // bytes of the site table already reserved on disk
+  std::uint64_t metric_table_reserved_ = 0;  // and of the metric table
   bool image_ = false;               // open_dead(): private memory read from the file
   bool drained_ = false;             // set_drained()
 };

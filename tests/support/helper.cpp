@@ -9,7 +9,9 @@
 #include <unistd.h>
 #include <zstd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -27,6 +29,7 @@
 #include <vector>
 
 #include "blackbox/blackbox.hpp"
+#include "blackbox/metrics.hpp"
 #include "blackbox/reader.hpp"
 #include "blackbox/span.hpp"
 #include "crash/crash_handler.hpp"
@@ -288,6 +291,77 @@ int ctl_child() {
     if (line[0] != '+' && !blackbox::flush()) return 1;  // "+N": left to the flusher
     std::printf("%ld\n", n);
     std::fflush(stdout);
+  }
+  return 0;
+}
+
+// A process with metrics, driven line by line from stdin (metrics_test, the Prometheus
+// test, the runbook):
+//   "add N"    N requests from 2 threads: the counter, the latency histogram (values
+//              1000 * i, i = 1..N, split between the threads), the gauge set to N, the text
+//              metric set; then "acked C H" (the counter and the histogram's count, as this
+//              process reads them back)
+//   "pace R"   from now on the counter grows at R per second (by its steady clock, every
+//              millisecond) until stdin closes; nothing is printed
+//   "crash"    a null pointer write
+// App name "metricschild" unless BBX_APP says otherwise.
+int metrics_child() {
+  blackbox::Config config = blackbox::Config::from_env();
+  if (std::getenv("BBX_APP") == nullptr) config.app = "metricschild";
+  if (auto r = blackbox::init(config); !r.ok()) {
+    std::fprintf(stderr, "%s\n", r.error.c_str());
+    return 1;
+  }
+  static const blackbox::Counter requests{"http.server.requests", {{"route", "/login"}},
+                                          "requests served"};
+  static const blackbox::Histogram latency{"http.server.latency", {{"route", "/login"}},
+                                           blackbox::MetricUnit::nanoseconds, "time to answer"};
+  static const blackbox::Gauge depth{"queue.depth"};
+  static const blackbox::TextMetric version{"build.version"};
+  version.set("1.2.3-test");
+  std::printf("ready\n");
+  std::fflush(stdout);
+  char line[256];
+  while (std::fgets(line, sizeof line, stdin) != nullptr) {
+    const std::string_view command(line);
+    if (command.starts_with("add ")) {
+      const std::uint64_t n = std::strtoull(line + 4, nullptr, 10);
+      auto work = [n](std::uint64_t from) {
+        for (std::uint64_t i = from; i <= n; i += 2) {
+          requests.add();
+          latency.record(1000 * i);
+        }
+      };
+      std::thread a(work, 1), b(work, 2);
+      a.join();
+      b.join();
+      depth.set(static_cast<std::int64_t>(n));
+      std::printf("acked %llu %llu\n", static_cast<unsigned long long>(requests.value()),
+                  static_cast<unsigned long long>(latency.value().count()));
+      std::fflush(stdout);
+    } else if (command.starts_with("pace ")) {
+      const double rate = std::strtod(line + 5, nullptr);
+      std::atomic<bool> done{false};
+      std::thread pacer([&] {
+        const auto start = std::chrono::steady_clock::now();
+        std::uint64_t added = 0;
+        while (!done.load(std::memory_order_relaxed)) {
+          const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start;
+          const auto target = static_cast<std::uint64_t>(rate * elapsed.count());
+          if (target > added) requests.add(target - added);
+          added = std::max(added, target);
+          std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        }
+      });
+      while (std::fgets(line, sizeof line, stdin) != nullptr) {
+      }
+      done.store(true);
+      pacer.join();
+      return 0;
+    } else if (command.starts_with("crash")) {
+      volatile int* nothing = nullptr;
+      *nothing = 1;
+    }
   }
   return 0;
 }
@@ -646,6 +720,7 @@ int main(int argc, char** argv) {
   const std::string mode = argv[1];
   if (mode == "log-ack") return log_ack();
   if (mode == "ctl-child") return ctl_child();
+  if (mode == "metrics-child") return metrics_child();
   if (mode == "echo-log") return echo_log();
   if (mode == "crash" && argc == 4) return crash(argv[2], std::atoi(argv[3]));
   if (mode == "start" && argc == 3) return start_and_recover(argv[2]);

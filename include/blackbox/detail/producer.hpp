@@ -28,6 +28,12 @@ struct Producer {
   std::uint64_t block_end = 0;  // stream position where the current block ends
   std::uint64_t mask = 0;       // ring bytes - 1
   std::uint64_t seq = 0;        // records written into this slot's stream so far
+  // Application metrics (blackbox/metrics.hpp): this slot's stripe of cells and the shared
+  // one, and how many cells a stripe has; 0 until the thread has a slot, so that one compare
+  // of a metric's cells against it both checks the metric has room and sends an unattached
+  // thread to the slow path.
+  std::uint64_t* metric_cells = nullptr;
+  std::uint64_t* metric_shared = nullptr;
   // Per-string truncation limit. No limit until the thread attaches: the first record with
   // strings takes the max_record == 0 path below, which attaches and then applies it.
   std::uint32_t max_string = 0x7fff'ffff;
@@ -36,6 +42,7 @@ struct Producer {
   // Trace context, kept in the form the hot path adds and ORs in without branching:
   // trace_bytes is 0 or 24, trace_header_bits 0 or kSiteHasTrace << 32.
   std::uint32_t trace_bytes = 0;
+  std::uint32_t metric_limit = 0;
   std::uint64_t trace_header_bits = 0;
   std::uint8_t trace_flags = 0;  // W3C trace-flags byte (not recorded; kept for propagation)
   bool exited = false;           // the thread is exiting: drop (and count) instead of logging
