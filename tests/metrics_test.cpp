@@ -1,6 +1,8 @@
 // Application metrics (blackbox/metrics.hpp): exact sums across threads, one metric per
 // name and tags (also across a shared library), histogram quantiles and merges, and values
 // that outlive the process (kill -9, a crash) in its ring file.
+#include "blackbox/metrics.hpp"
+
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -12,7 +14,6 @@
 #include <vector>
 
 #include "blackbox/blackbox.hpp"
-#include "blackbox/metrics.hpp"
 #include "blackbox/reader.hpp"
 #include "format/metrics_area.hpp"
 #include "support/child.hpp"
@@ -332,8 +333,8 @@ TEST(MetricsRegion, DamagedEntriesAreSkippedAndADamagedHeaderIsAnError) {
                                      "too.wide", "", "", 0);  // 1,640 cells > 512
   MetricsSnapshot s;
   std::string error;
-  ASSERT_TRUE(blackbox::ring::read_metrics_region(region, words.size() * 8, slots, {true, false},
-                                                  s, error))
+  ASSERT_TRUE(
+      blackbox::ring::read_metrics_region(region, words.size() * 8, slots, {true, false}, s, error))
       << error;
   ASSERT_EQ(s.metrics.size(), 1u);
   EXPECT_EQ(s.metrics[0].name, "ok");

@@ -163,7 +163,7 @@ class Histogram {
     detail::Producer& p = detail::tls_producer;
     if (m_.end <= p.metric_limit) [[likely]] {
       std::uint64_t* cells = p.metric_cells + m_.cell;
-      detail::bump(cells[0], value);                               // the sum
+      detail::bump(cells[0], value);                       // the sum
       detail::bump(cells[1 + log_bins::index(value)], 1);  // the bin
     } else {
       detail::histogram_record_slow(m_, value);

@@ -400,7 +400,7 @@ std::string start_locked(const Config& config) {
   // Release: the ring's header is complete before any thread can find the ring.
   l.ring.store(ring, std::memory_order_release);
   ring::set_own_ring(ring);
-  apply_levels_locked();  // shows them in the control area
+  apply_levels_locked();                        // shows them in the control area
   if (ring != nullptr) publish_metrics(*ring);  // the metrics declared so far
   return degraded;
 }

@@ -148,10 +148,11 @@ int write_ring_dump(const ring::RingMemory& ring, int fd) noexcept {
   // The metrics region (version 3): its header, the entries defined, the shared stripe and
   // the stripes of slots that were ever owned, with the values as they are now.
   if (const ring::MetricsHeader* m = ring.metrics(); m != nullptr) {
-    const std::uint64_t entries = std::min(m->defined.load(std::memory_order_acquire),
-                                           layout.metric_cells);
-    if (const int err = write_at(fd, m, ring::kMetricsHeaderBytes + entries * ring::kMetricEntryBytes,
-                                 layout.metrics_offset);
+    const std::uint64_t entries =
+        std::min(m->defined.load(std::memory_order_acquire), layout.metric_cells);
+    if (const int err =
+            write_at(fd, m, ring::kMetricsHeaderBytes + entries * ring::kMetricEntryBytes,
+                     layout.metrics_offset);
         err != 0) {
       return err;
     }
@@ -159,9 +160,9 @@ int write_ring_dump(const ring::RingMemory& ring, int fd) noexcept {
     for (std::uint32_t s = 0; s <= layout.slot_count; ++s) {
       if (s > 0 && ring.slot_header(s - 1).owners.load(std::memory_order_relaxed) == 0) continue;
       const std::uint64_t* stripe = ring.metric_stripe(s);
-      if (const int err = write_at(fd, stripe, stripe_bytes,
-                                   static_cast<std::uint64_t>(
-                                       reinterpret_cast<const std::byte*>(stripe) - ring.base()));
+      if (const int err = write_at(
+              fd, stripe, stripe_bytes,
+              static_cast<std::uint64_t>(reinterpret_cast<const std::byte*>(stripe) - ring.base()));
           err != 0) {
         return err;
       }

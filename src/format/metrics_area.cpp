@@ -123,8 +123,8 @@ void init_metrics_header(std::byte* region, std::uint32_t cells, std::uint32_t s
 }
 
 void write_metric_entry(std::byte* region, std::uint32_t index, MetricKind kind, MetricUnit unit,
-                        std::string_view name, std::string_view encoded_tags,
-                        std::string_view help, std::uint32_t cell) noexcept {
+                        std::string_view name, std::string_view encoded_tags, std::string_view help,
+                        std::uint32_t cell) noexcept {
   auto& h = *reinterpret_cast<MetricsHeader*>(region);
   MetricEntry e{};
   e.kind = static_cast<std::uint8_t>(kind);
@@ -154,9 +154,8 @@ bool read_text_cells(const std::uint64_t* cells, std::string& out) noexcept {
     if ((before & 1) != 0) continue;
     char text[kTextMetricBytes];
     for (std::uint32_t i = 0; i < kTextMetricBytes / 8; ++i) {
-      const std::uint64_t word =
-          reinterpret_cast<const std::atomic<std::uint64_t>*>(cells + 1 + i)->load(
-              std::memory_order_relaxed);
+      const std::uint64_t word = reinterpret_cast<const std::atomic<std::uint64_t>*>(cells + 1 + i)
+                                     ->load(std::memory_order_relaxed);
       std::memcpy(text + i * 8, &word, 8);
     }
     // Acquire: the copy above before the second look at the sequence.
@@ -183,8 +182,8 @@ void write_text_cells(std::uint64_t* cells, std::string_view text) noexcept {
   for (std::uint32_t i = 0; i < kTextMetricBytes / 8; ++i) {
     std::uint64_t word;
     std::memcpy(&word, padded + i * 8, 8);
-    reinterpret_cast<std::atomic<std::uint64_t>*>(cells + 1 + i)->store(word,
-                                                                         std::memory_order_relaxed);
+    reinterpret_cast<std::atomic<std::uint64_t>*>(cells + 1 + i)
+        ->store(word, std::memory_order_relaxed);
   }
   // Release: the text before the even sequence.
   seq->store(s + 2, std::memory_order_release);
@@ -204,8 +203,9 @@ bool read_metrics_region(const std::byte* region, std::uint64_t region_bytes, st
     return false;
   }
   // Everything that locates data is checked against the region's size before use.
-  if (h.entry_bytes != kMetricEntryBytes || h.cells < kMetricCellsMin || h.cells > kMetricCellsMax ||
-      h.stripes != slots + 1 || h.table_offset != kMetricsHeaderBytes ||
+  if (h.entry_bytes != kMetricEntryBytes || h.cells < kMetricCellsMin ||
+      h.cells > kMetricCellsMax || h.stripes != slots + 1 ||
+      h.table_offset != kMetricsHeaderBytes ||
       h.stripes_offset != kMetricsHeaderBytes + metrics_table_bytes(h.cells) ||
       metrics_region_bytes(h.cells, slots) > region_bytes) {
     error = "the metrics region's header does not match its size";

@@ -46,10 +46,10 @@ namespace blackbox::ring {
 
 inline constexpr char kMetricsMagic[8] = {'B', 'B', 'X', 'M', 'E', 'T', 'R', '\0'};
 inline constexpr std::uint32_t kMetricEntryBytes = 256;
-inline constexpr std::uint32_t kMetricTextBytes = 240;      // name + tags + help
-inline constexpr std::uint32_t kMetricNameMax = 96;         // bytes of a name
-inline constexpr std::uint32_t kMetricTagsMax = 128;        // bytes of the encoded tags
-inline constexpr std::uint32_t kTextMetricCells = 8;        // sequence + 56 bytes
+inline constexpr std::uint32_t kMetricTextBytes = 240;  // name + tags + help
+inline constexpr std::uint32_t kMetricNameMax = 96;     // bytes of a name
+inline constexpr std::uint32_t kMetricTagsMax = 128;    // bytes of the encoded tags
+inline constexpr std::uint32_t kTextMetricCells = 8;    // sequence + 56 bytes
 inline constexpr std::uint32_t kTextMetricBytes = 56;
 inline constexpr std::uint32_t kHistogramCells = 1 + log_bins::kCount;  // sum + bins
 inline constexpr std::uint64_t kMetricsHeaderBytes = 4096;
@@ -58,12 +58,12 @@ inline constexpr std::uint32_t kMetricCellsMax = 1u << 20;
 
 struct MetricsHeader {
   char magic[8];
-  std::uint32_t entry_bytes;       // kMetricEntryBytes
-  std::uint32_t cells;             // per stripe (a multiple of 512); also the table's capacity
-  std::uint32_t stripes;           // slot count + 1
+  std::uint32_t entry_bytes;  // kMetricEntryBytes
+  std::uint32_t cells;        // per stripe (a multiple of 512); also the table's capacity
+  std::uint32_t stripes;      // slot count + 1
   std::uint32_t reserved0;
-  std::uint64_t table_offset;      // from the region's start
-  std::uint64_t stripes_offset;    // from the region's start
+  std::uint64_t table_offset;          // from the region's start
+  std::uint64_t stripes_offset;        // from the region's start
   std::atomic<std::uint32_t> defined;  // entries written; release after each
   std::uint32_t reserved1;
   // Updates that could not be stored, and declarations refused (MetricsSnapshot).
@@ -80,8 +80,8 @@ struct MetricEntry {
   std::uint16_t name_len;
   std::uint16_t tags_len;
   std::uint16_t help_len;
-  std::uint32_t cell;   // first cell in every stripe
-  std::uint32_t cells;  // how many (by kind, above)
+  std::uint32_t cell;           // first cell in every stripe
+  std::uint32_t cells;          // how many (by kind, above)
   char text[kMetricTextBytes];  // name, then tags, then help; not NUL-terminated
 };
 static_assert(sizeof(MetricEntry) == kMetricEntryBytes);
@@ -102,7 +102,9 @@ static_assert(sizeof(MetricEntry) == kMetricEntryBytes);
 constexpr std::uint64_t metrics_table_bytes(std::uint32_t cells) {
   return (std::uint64_t{cells} * kMetricEntryBytes + 4095) / 4096 * 4096;
 }
-constexpr std::uint64_t metrics_stripe_bytes(std::uint32_t cells) { return std::uint64_t{cells} * 8; }
+constexpr std::uint64_t metrics_stripe_bytes(std::uint32_t cells) {
+  return std::uint64_t{cells} * 8;
+}
 constexpr std::uint64_t metrics_region_bytes(std::uint32_t cells, std::uint32_t slots) {
   return kMetricsHeaderBytes + metrics_table_bytes(cells) +
          (std::uint64_t{slots} + 1) * metrics_stripe_bytes(cells);
@@ -123,16 +125,15 @@ void init_metrics_header(std::byte* region, std::uint32_t cells, std::uint32_t s
 // Writes entry number `index` (< the header's cells) and publishes it. The caller serialises
 // (the process's metric registry).
 void write_metric_entry(std::byte* region, std::uint32_t index, MetricKind kind, MetricUnit unit,
-                        std::string_view name, std::string_view encoded_tags,
-                        std::string_view help, std::uint32_t cell) noexcept;
+                        std::string_view name, std::string_view encoded_tags, std::string_view help,
+                        std::uint32_t cell) noexcept;
 
 // Reads every metric of the region: `region` and `region_bytes` as mapped (live or an image),
 // `stripe_in_use(s)` whether stripe s (> 0) may hold values (its slot was ever owned: others
 // are not read, so a reader does not touch pages nobody wrote). False with `error` set if the
 // region's header is damaged.
 [[nodiscard]] bool read_metrics_region(const std::byte* region, std::uint64_t region_bytes,
-                                       std::uint32_t slots,
-                                       const std::vector<bool>& slot_in_use,
+                                       std::uint32_t slots, const std::vector<bool>& slot_in_use,
                                        MetricsSnapshot& out, std::string& error);
 
 // The text metric's cells: reads a consistent value (false if the writer was mid-update

@@ -39,8 +39,7 @@ std::string read_metrics(int fd, RingImage& image) {
     return e;
   }
   const auto& h = *reinterpret_cast<const MetricsHeader*>(image.base + l.metrics_offset);
-  const std::uint64_t entries =
-      std::min(h.defined.load(std::memory_order_relaxed), l.metric_cells);
+  const std::uint64_t entries = std::min(h.defined.load(std::memory_order_relaxed), l.metric_cells);
   if (std::string e = read_at(fd, image.base, l.metrics_offset + kMetricsHeaderBytes,
                               entries * kMetricEntryBytes);
       !e.empty()) {

@@ -121,9 +121,10 @@ RingMemory* RingMemory::create_file(const Config& config, const std::string& app
   // Reserve the header, the control region, the metrics header and shared stripe, and the
   // slot headers now (tmpfs would otherwise SIGBUS on a full disk); the site table, the
   // metric table, and each slot's ring and metrics stripe are reserved as they come into use.
-  const std::uint64_t stripe0 = layout.metrics_offset + kMetricsHeaderBytes +
-                                metrics_table_bytes(layout.metric_cells);
-  int err = sys.posix_fallocate(fd, 0, static_cast<off_t>(layout.metrics_offset + kMetricsHeaderBytes));
+  const std::uint64_t stripe0 =
+      layout.metrics_offset + kMetricsHeaderBytes + metrics_table_bytes(layout.metric_cells);
+  int err =
+      sys.posix_fallocate(fd, 0, static_cast<off_t>(layout.metrics_offset + kMetricsHeaderBytes));
   if (err == 0) {
     err = sys.posix_fallocate(fd, static_cast<off_t>(stripe0),
                               static_cast<off_t>(metrics_stripe_bytes(layout.metric_cells)));

@@ -11,8 +11,8 @@
 
 #include <algorithm>
 #include <atomic>
-#include <chrono>
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -312,10 +312,12 @@ int metrics_child() {
     std::fprintf(stderr, "%s\n", r.error.c_str());
     return 1;
   }
-  static const blackbox::Counter requests{"http.server.requests", {{"route", "/login"}},
-                                          "requests served"};
-  static const blackbox::Histogram latency{"http.server.latency", {{"route", "/login"}},
-                                           blackbox::MetricUnit::nanoseconds, "time to answer"};
+  static const blackbox::Counter requests{
+      "http.server.requests", {{"route", "/login"}}, "requests served"};
+  static const blackbox::Histogram latency{"http.server.latency",
+                                           {{"route", "/login"}},
+                                           blackbox::MetricUnit::nanoseconds,
+                                           "time to answer"};
   static const blackbox::Gauge depth{"queue.depth"};
   static const blackbox::TextMetric version{"build.version"};
   version.set("1.2.3-test");

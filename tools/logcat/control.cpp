@@ -10,6 +10,7 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 #include <map>
 
 #include "blackbox/config.hpp"
@@ -526,6 +527,37 @@ std::string crash_telemetry_json(const Telemetry& t, std::int64_t crash_ns) {
       t.breaker_open ? "true" : "false", t.breaker_trips, t.write_errors, t.last_errno);
 }
 
+std::vector<std::string> histogram_lines(std::string_view name, const blackbox::LogHistogram& h,
+                                         const std::function<std::string(std::uint64_t)>& value) {
+  std::vector<std::string> out;
+  if (h.count() == 0) {
+    out.push_back(fmt::format("{}: none yet", name));
+    return out;
+  }
+  out.push_back(fmt::format("{}: {} measured, p50 {}, p90 {}, p99 {}, p99.9 {}, max {}", name,
+                            h.count(), value(static_cast<std::uint64_t>(h.quantile(0.5))),
+                            value(static_cast<std::uint64_t>(h.quantile(0.9))),
+                            value(static_cast<std::uint64_t>(h.quantile(0.99))),
+                            value(static_cast<std::uint64_t>(h.quantile(0.999))), value(h.max())));
+  std::uint64_t decades[20] = {};
+  for (std::uint32_t b = 0; b < blackbox::log_bins::kCount; ++b) {
+    if (h.bin(b) == 0) continue;
+    const std::uint64_t low = blackbox::log_bins::lower(b);
+    std::size_t d = 0;
+    while (d + 1 < 20 && blackbox::log_bins::kPow10[d + 1] <= low) ++d;
+    decades[d] += h.bin(b);
+  }
+  const std::uint64_t most = *std::max_element(std::begin(decades), std::end(decades));
+  for (std::size_t d = 0; d < 20; ++d) {
+    if (decades[d] == 0) continue;
+    const auto width = static_cast<std::size_t>((decades[d] * 40 + most - 1) / most);
+    out.push_back(fmt::format("  {:>8} .. {:<8} {:<40} {}", value(blackbox::log_bins::kPow10[d]),
+                              d + 1 < 20 ? value(blackbox::log_bins::kPow10[d + 1]) : "",
+                              std::string(width, '#'), decades[d]));
+  }
+  return out;
+}
+
 std::string ring_who(const RingInfo& info) {
   return fmt::format("pid {} ({}), {}", info.pid, info.app, state_name(info));
 }
@@ -598,33 +630,7 @@ std::string telemetry_text(const std::string& who, const Telemetry& t,
   // The histograms: a bar per decade, with the quantiles read from the bins.
   auto histogram = [&](const char* name, const blackbox::LogHistogram& h) {
     line("");
-    if (h.count() == 0) {
-      line(fmt::format("  {}: none yet", name));
-      return;
-    }
-    line(fmt::format("  {}: {} measured, p50 {}, p90 {}, p99 {}, p99.9 {}, max {}", name, h.count(),
-                     human_duration(static_cast<std::uint64_t>(h.quantile(0.5))),
-                     human_duration(static_cast<std::uint64_t>(h.quantile(0.9))),
-                     human_duration(static_cast<std::uint64_t>(h.quantile(0.99))),
-                     human_duration(static_cast<std::uint64_t>(h.quantile(0.999))),
-                     human_duration(h.max())));
-    std::uint64_t decades[20] = {};
-    for (std::uint32_t b = 0; b < blackbox::log_bins::kCount; ++b) {
-      if (h.bin(b) == 0) continue;
-      const std::uint64_t low = blackbox::log_bins::lower(b);
-      std::size_t d = 0;
-      while (d + 1 < 20 && blackbox::log_bins::kPow10[d + 1] <= low) ++d;
-      decades[d] += h.bin(b);
-    }
-    const std::uint64_t most = *std::max_element(std::begin(decades), std::end(decades));
-    for (std::size_t d = 0; d < 20; ++d) {
-      if (decades[d] == 0) continue;
-      const auto width = static_cast<std::size_t>((decades[d] * 40 + most - 1) / most);
-      line(fmt::format("    {:>8} .. {:<8} {:<40} {}",
-                       human_duration(blackbox::log_bins::kPow10[d]),
-                       d + 1 < 20 ? human_duration(blackbox::log_bins::kPow10[d + 1]) : "",
-                       std::string(width, '#'), decades[d]));
-    }
+    for (const std::string& l : histogram_lines(name, h, human_duration)) line("  " + l);
   };
   histogram("flusher pass time", t.pass_ns);
   histogram("archive write time", t.write_ns);

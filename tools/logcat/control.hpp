@@ -4,8 +4,10 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "blackbox/control.hpp"
@@ -40,6 +42,11 @@ int run_top(const TopArgs& args);
 // `now_ns`: the time the lag is measured at (a crash's time for a post-mortem).
 // `who`: "pid 4711 (orders), live" (ring_who()).
 [[nodiscard]] std::string ring_who(const blackbox::RingInfo& info);
+// A histogram as text: a summary line (count, quantiles, max), then a bar per decade.
+// `value` writes a value in the histogram's unit.
+[[nodiscard]] std::vector<std::string> histogram_lines(
+    std::string_view name, const blackbox::LogHistogram& h,
+    const std::function<std::string(std::uint64_t)>& value);
 [[nodiscard]] std::string telemetry_text(const std::string& who, const blackbox::Telemetry& t,
                                          const std::optional<blackbox::LevelsState>& levels,
                                          std::int64_t now_ns, bool utc);

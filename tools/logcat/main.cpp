@@ -33,6 +33,7 @@
 #include "control.hpp"
 #include "cursor.hpp"
 #include "export.hpp"
+#include "metrics.hpp"
 #include "render.hpp"
 #include "runs.hpp"
 #include "select.hpp"
@@ -364,7 +365,9 @@ int select(Args& a, logcat::Selection& sel, std::vector<std::string>& inputs) {
 std::vector<logcat::Crashed> crashed_rings(const logcat::Inputs& inputs) {
   std::vector<logcat::Crashed> out;
   for (const auto& ring : inputs.rings()) {
-    if (ring.crash) out.push_back({ring.path, true, ring.app, ring.pid, *ring.crash, std::nullopt});
+    if (ring.crash) {
+      out.push_back({ring.path, true, ring.app, ring.pid, *ring.crash, std::nullopt, std::nullopt});
+    }
   }
   return out;
 }
@@ -372,12 +375,17 @@ std::vector<logcat::Crashed> crashed_rings(const logcat::Inputs& inputs) {
 std::vector<logcat::Crashed> crashed_processes(logcat::Inputs& inputs) {
   std::vector<logcat::Crashed> out = crashed_rings(inputs);
   for (logcat::Crashed& c : out) {
-    if (c.ring) c.telemetry = blackbox::read_telemetry(c.path);
+    if (!c.ring) continue;
+    c.telemetry = blackbox::read_telemetry(c.path);
+    if (auto reader = blackbox::RingReader::open(c.path); reader != nullptr) {
+      c.metrics = reader->metrics();
+    }
   }
   inputs.scan();
   for (const auto& file : inputs.archive_files()) {
     if (file.crash)
-      out.push_back({file.path, false, file.app, file.pid, *file.crash, std::nullopt});
+      out.push_back(
+          {file.path, false, file.app, file.pid, *file.crash, std::nullopt, std::nullopt});
   }
   return out;
 }
@@ -842,6 +850,21 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"text", "json"}));
   top->add_option("--app", top_args.app, "only this app's processes");
   top->add_flag("--utc", top_args.utc, "times in UTC");
+  CLI::App* metrics = app.add_subcommand(
+      "metrics",
+      "the application metrics of live processes (or of ring files and dumps given): counters, "
+      "gauges, histograms (bars and quantiles), text; -o prometheus for the Prometheus text "
+      "exposition; --serve ADDRESS:PORT serves /metrics for every live process of the host");
+  logcat::MetricsArgs metrics_args;
+  metrics->add_option("inputs", metrics_args.inputs, "ring files or dumps");
+  metrics->add_option("-p,--pid", metrics_args.pid, "the process");
+  metrics->add_option("--app", metrics_args.app, "every live process of this app");
+  metrics->add_option("-o,--output", metrics_args.output, "text (default), json or prometheus")
+      ->check(CLI::IsMember({"text", "json", "prometheus"}));
+  metrics->add_option("--serve", metrics_args.serve,
+                      "serve the Prometheus exposition of every live process of the host at "
+                      "http://ADDRESS:PORT/metrics (port 0: any free port, said on stdout)");
+  metrics->add_flag("--utc", metrics_args.utc, "times in UTC");
   app.require_subcommand(0, 1);
   try {
     app.parse(argc, argv);
@@ -858,6 +881,7 @@ int main(int argc, char** argv) {
   if (*verify) return logcat::run_verify(verify_paths);
   if (*ctl) return logcat::run_ctl(ctl_args);
   if (*top) return logcat::run_top(top_args);
+  if (*metrics) return logcat::run_metrics(metrics_args);
   if (*recover) return logcat::run_recover(recover_dir, recover_archive, recover_app);
 
   Args& a = *stats ? stats_args : *runs ? runs_args : args;

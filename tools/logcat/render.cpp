@@ -20,6 +20,7 @@
 
 #include "control.hpp"
 #include "json.hpp"
+#include "metrics.hpp"
 #include "select.hpp"
 #include "symbolize.hpp"
 
@@ -146,6 +147,18 @@ void render_crash(const Crashed& crashed, const std::vector<LastRecord>& threads
       out += ",\"telemetry\":";
       out += crash_telemetry_json(*crashed.telemetry, c.time_ns);
     }
+    if (crashed.metrics) {
+      // The metrics as `logcat metrics -o json` gives them: {"pid":...,"metrics":[...]}.
+      ProcessMetrics p;
+      p.info.pid = crashed.pid;
+      p.info.app = crashed.app;
+      p.info.state = blackbox::RingState::crashed;
+      p.snapshot = *crashed.metrics;
+      std::string json = metrics_json(p);
+      if (!json.empty() && json.back() == '\n') json.pop_back();
+      out += ",\"metrics\":";
+      out += json;
+    }
     out += "}}\n";
     return;
   }
@@ -222,6 +235,7 @@ void render_crash(const Crashed& crashed, const std::vector<LastRecord>& threads
     out += '\n';
   }
   if (crashed.telemetry) out += crash_telemetry_text(*crashed.telemetry, c.time_ns);
+  if (crashed.metrics) out += crash_metrics_text(*crashed.metrics);
   out += "--- stack (innermost first):\n";
   for (std::size_t i = 0; i < frames.size(); ++i) {
     const Frame& f = frames[i];

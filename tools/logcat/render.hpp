@@ -44,6 +44,8 @@ struct Crashed {
   blackbox::CrashInfo crash;
   // The logger's telemetry as the process left it (ring files of format version 2).
   std::optional<blackbox::Telemetry> telemetry;
+  // Its application metrics as it left them (ring files of format version 3).
+  std::optional<blackbox::MetricsSnapshot> metrics;
 };
 
 // "SIGSEGV" ("signal 42" for one without a name).

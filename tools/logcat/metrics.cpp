@@ -1,0 +1,470 @@
+// `logcat metrics` (metrics.hpp).
+#include "metrics.hpp"
+
+#include <fmt/format.h>
+#include <httplib.h>
+#include <signal.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <map>
+#include <thread>
+
+#include "blackbox/text.hpp"
+#include "control.hpp"
+#include "render.hpp"
+#include "spans.hpp"
+
+namespace logcat {
+namespace {
+
+using blackbox::LogHistogram;
+using blackbox::MetricKind;
+using blackbox::MetricUnit;
+using blackbox::MetricValue;
+
+std::string json_string(std::string_view s) {
+  blackbox::text::Buffer b(s.size() + 8);
+  blackbox::text::append_json_string(s, b);
+  return std::string(b.view());
+}
+
+// 1234567 -> "1,234,567".
+std::string grouped(std::uint64_t n) {
+  std::string digits = std::to_string(n);
+  for (int i = static_cast<int>(digits.size()) - 3; i > 0; i -= 3) {
+    digits.insert(static_cast<std::size_t>(i), ",");
+  }
+  return digits;
+}
+
+std::string value_in(MetricUnit unit, std::uint64_t v) {
+  switch (unit) {
+    case MetricUnit::nanoseconds:
+      return human_duration(v);
+    case MetricUnit::bytes:
+      return grouped(v) + " B";
+    case MetricUnit::none:
+      break;
+  }
+  return grouped(v);
+}
+
+std::string gauge_text(const MetricValue& m) {
+  if (m.gauge < 0) return "-" + value_in(m.unit, static_cast<std::uint64_t>(-(m.gauge + 1)) + 1);
+  return value_in(m.unit, static_cast<std::uint64_t>(m.gauge));
+}
+
+// The one-line value of a metric (a histogram's summary line without its bars).
+std::string value_text(const MetricValue& m) {
+  switch (m.kind) {
+    case MetricKind::counter:
+      return grouped(m.count);
+    case MetricKind::gauge:
+      return gauge_text(m);
+    case MetricKind::text:
+      return m.text;
+    case MetricKind::histogram: {
+      auto lines =
+          histogram_lines("", m.histogram, [&](std::uint64_t v) { return value_in(m.unit, v); });
+      return lines.front().substr(2);  // after ": "
+    }
+  }
+  return {};
+}
+
+// --- Prometheus ---
+
+// [a-zA-Z_:][a-zA-Z0-9_:]*: anything else becomes '_'.
+std::string prom_name(std::string_view name) {
+  std::string out;
+  for (char c : name) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '_' || c == ':';
+    out += ok ? c : '_';
+  }
+  if (!out.empty() && out[0] >= '0' && out[0] <= '9') out.insert(out.begin(), '_');
+  return out;
+}
+
+std::string prom_label_value(std::string_view v) {
+  std::string out;
+  for (char c : v) {
+    if (c == '\\') {
+      out += "\\\\";
+    } else if (c == '"') {
+      out += "\\\"";
+    } else if (c == '\n') {
+      out += "\\n";
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+std::string prom_help(std::string_view v) {
+  std::string out;
+  for (char c : v) {
+    if (c == '\\') {
+      out += "\\\\";
+    } else if (c == '\n') {
+      out += "\\n";
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+bool ends_with(std::string_view s, std::string_view suffix) {
+  return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
+}
+
+// The family's name: base units and the suffixes Prometheus expects.
+std::string family_name(const MetricValue& m) {
+  std::string name = prom_name(m.name);
+  if (m.unit == MetricUnit::nanoseconds && !ends_with(name, "_seconds")) name += "_seconds";
+  if (m.unit == MetricUnit::bytes && !ends_with(name, "_bytes")) name += "_bytes";
+  if (m.kind == MetricKind::text) name += "_info";
+  return name;
+}
+
+std::string number(double v) { return fmt::format("{}", v); }
+
+// A value of the metric's unit in the exposition's (seconds for nanoseconds).
+std::string scaled(MetricUnit unit, double v) {
+  return unit == MetricUnit::nanoseconds ? number(v / 1e9) : number(v);
+}
+
+std::string labels(const MetricValue& m, const blackbox::RingInfo& info,
+                   const std::vector<std::pair<std::string, std::string>>& extra = {}) {
+  std::string out = "{";
+  auto add = [&](std::string_view key, std::string_view value) {
+    if (out.size() > 1) out += ',';
+    out += key;
+    out += "=\"";
+    out += prom_label_value(value);
+    out += '"';
+  };
+  for (const auto& t : m.tags) {
+    std::string key = prom_name(t.key);
+    if (key == "app" || key == "pid" || key == "le" || key == "value") key = "tag_" + key;
+    add(key, t.value);
+  }
+  add("app", info.app);
+  add("pid", std::to_string(info.pid));
+  for (const auto& [k, v] : extra) add(k, v);
+  out += '}';
+  return out;
+}
+
+struct Family {
+  std::string type;
+  std::string help;
+  std::string samples;
+};
+
+void add_samples(const MetricValue& m, const blackbox::RingInfo& info, const std::string& name,
+                 std::string& out) {
+  switch (m.kind) {
+    case MetricKind::counter:
+      out += fmt::format("{}_total{} {}\n", name, labels(m, info), m.count);
+      break;
+    case MetricKind::gauge:
+      out += fmt::format("{}{} {}\n", name, labels(m, info),
+                         m.unit == MetricUnit::nanoseconds
+                             ? scaled(m.unit, static_cast<double>(m.gauge))
+                             : std::to_string(m.gauge));
+      break;
+    case MetricKind::text:
+      out += fmt::format("{}{} 1\n", name, labels(m, info, {{"value", m.text}}));
+      break;
+    case MetricKind::histogram: {
+      const LogHistogram& h = m.histogram;
+      std::uint64_t cumulative = 0;
+      for (std::uint32_t b = 0; b < blackbox::log_bins::kCount; ++b) {
+        if (h.bin(b) == 0) continue;
+        cumulative += h.bin(b);
+        // The bin holds the integers [lower, upper): all are <= upper - 1.
+        const double le = blackbox::log_bins::upper(b) - 1;
+        out += fmt::format("{}_bucket{} {}\n", name, labels(m, info, {{"le", scaled(m.unit, le)}}),
+                           cumulative);
+      }
+      out += fmt::format("{}_bucket{} {}\n", name, labels(m, info, {{"le", "+Inf"}}), h.count());
+      out += fmt::format("{}_sum{} {}\n", name, labels(m, info),
+                         scaled(m.unit, static_cast<double>(h.sum())));
+      out += fmt::format("{}_count{} {}\n", name, labels(m, info), h.count());
+      break;
+    }
+  }
+}
+
+// --- Sources ---
+
+std::optional<ProcessMetrics> read_process(const std::string& path, std::string& error) {
+  auto reader = blackbox::RingReader::open(path, &error);
+  if (reader == nullptr) return std::nullopt;
+  ProcessMetrics p;
+  p.info = reader->info();
+  std::string why;
+  auto m = reader->metrics(&why);
+  if (!m) {
+    error = why.empty() ? fmt::format("{}: written before metrics (ring format version {})", path,
+                                      p.info.format_version)
+                        : fmt::format("{}: {}", path, why);
+    return std::nullopt;
+  }
+  p.snapshot = std::move(*m);
+  return p;
+}
+
+bool live(const blackbox::RingInfo& info) {
+  return info.state == blackbox::RingState::live && info.process_alive;
+}
+
+// The processes asked for: the inputs, or -p / --app among the host's live processes, or
+// every live process of the host. `errors`: one line per file that could not be read.
+std::vector<ProcessMetrics> gather(const MetricsArgs& a, std::vector<std::string>& errors) {
+  std::vector<ProcessMetrics> out;
+  const bool explicit_files = !a.inputs.empty();
+  const std::vector<std::string> paths = explicit_files ? a.inputs : ring_files_on_host();
+  for (const std::string& path : paths) {
+    if (!explicit_files && a.pid != 0 &&
+        std::filesystem::path(path).filename().string().find(fmt::format(".{}.bbr", a.pid)) ==
+            std::string::npos) {
+      continue;
+    }
+    std::string error;
+    auto p = read_process(path, error);
+    if (!p) {
+      if (explicit_files || a.pid != 0) errors.push_back(error);
+      continue;
+    }
+    if (a.pid != 0 && p->info.pid != a.pid) continue;
+    if (!a.app.empty() && p->info.app != a.app) continue;
+    if (!explicit_files && !live(p->info)) continue;
+    out.push_back(std::move(*p));
+  }
+  return out;
+}
+
+volatile sig_atomic_t g_stop = 0;
+httplib::Server* g_server = nullptr;
+
+int serve(const MetricsArgs& a) {
+  const std::size_t colon = a.serve.rfind(':');
+  int port = 0;
+  if (colon == std::string::npos || std::sscanf(a.serve.c_str() + colon + 1, "%d", &port) != 1 ||
+      port < 0 || port > 65535) {
+    std::fprintf(stderr, "logcat: --serve wants ADDRESS:PORT, e.g. 127.0.0.1:9464 (see --help)\n");
+    return 2;
+  }
+  std::string host = a.serve.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  if (host.empty()) host = "0.0.0.0";
+  httplib::Server server;
+  server.Get("/metrics", [&a](const httplib::Request&, httplib::Response& res) {
+    std::vector<std::string> errors;
+    MetricsArgs live_only = a;
+    live_only.inputs.clear();
+    const auto processes = gather(live_only, errors);
+    res.set_content(prometheus_text(processes), "text/plain; version=0.0.4; charset=utf-8");
+  });
+  server.Get("/", [](const httplib::Request&, httplib::Response& res) {
+    res.set_content(
+        "blackbox: the metrics of every live blackbox process of this host are at /metrics\n",
+        "text/plain; charset=utf-8");
+  });
+  const int bound =
+      port == 0 ? server.bind_to_any_port(host) : (server.bind_to_port(host, port) ? port : -1);
+  if (bound < 0) {
+    std::fprintf(stderr, "logcat: cannot listen on %s: %s\n", a.serve.c_str(),
+                 std::strerror(errno));
+    return 1;
+  }
+  // The port on stdout (a test or a script that asked for port 0 learns which it got).
+  std::printf("serving http://%s:%d/metrics\n", host.c_str(), bound);
+  std::fflush(stdout);
+  g_server = &server;
+  struct sigaction sa {};
+  sa.sa_handler = [](int) { g_stop = 1; };
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+  // The listener runs on this thread; a watcher stops it on a signal (stop() is not
+  // async-signal-safe, so it is not called from the handler).
+  std::thread watcher([&server] {
+    while (g_stop == 0) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    server.stop();
+  });
+  const bool ok = server.listen_after_bind();
+  g_stop = 1;
+  watcher.join();
+  return ok ? 0 : 1;
+}
+
+}  // namespace
+
+std::string prometheus_text(const std::vector<ProcessMetrics>& processes) {
+  // Every sample of a family together, families in name order.
+  std::map<std::string, Family> families;
+  for (const ProcessMetrics& p : processes) {
+    for (const MetricValue& m : p.snapshot.metrics) {
+      const std::string name = family_name(m);
+      Family& f = families[name];
+      if (f.type.empty()) {
+        f.type = m.kind == MetricKind::counter     ? "counter"
+                 : m.kind == MetricKind::histogram ? "histogram"
+                                                   : "gauge";
+        f.help = m.help.empty()
+                     ? fmt::format("blackbox {} {}", blackbox::metric_kind_name(m.kind), m.name)
+                     : m.help;
+      }
+      add_samples(m, p.info, name, f.samples);
+    }
+  }
+  std::string out;
+  for (const auto& [name, f] : families) {
+    out += fmt::format("# HELP {}{} {}\n", name, f.type == "counter" ? "_total" : "",
+                       prom_help(f.help));
+    out += fmt::format("# TYPE {}{} {}\n", name, f.type == "counter" ? "_total" : "", f.type);
+    out += f.samples;
+  }
+  return out;
+}
+
+std::string metrics_text(const ProcessMetrics& p, bool utc) {
+  const auto& s = p.snapshot;
+  std::string out = fmt::format("{}: {} metrics at {}", ring_who(p.info), s.metrics.size(),
+                                clock_text(s.time_ns, utc, true));
+  if (s.updates_lost != 0)
+    out += fmt::format(", {} updates lost (no room)", grouped(s.updates_lost));
+  if (s.declarations_refused != 0) {
+    out += fmt::format(", {} declarations refused", s.declarations_refused);
+  }
+  out += '\n';
+  std::size_t width = 0;
+  for (const MetricValue& m : s.metrics) width = std::max(width, m.identity().size());
+  for (const MetricValue& m : s.metrics) {
+    if (m.kind != MetricKind::histogram) {
+      out += fmt::format("  {:<{}}  {:<9}  {}\n", m.identity(), width,
+                         blackbox::metric_kind_name(m.kind), value_text(m));
+    }
+  }
+  for (const MetricValue& m : s.metrics) {
+    if (m.kind != MetricKind::histogram) continue;
+    out += '\n';
+    for (const std::string& l : histogram_lines(
+             m.identity(), m.histogram, [&](std::uint64_t v) { return value_in(m.unit, v); })) {
+      out += "  " + l + "\n";
+    }
+  }
+  return out;
+}
+
+std::string metrics_json(const ProcessMetrics& p) {
+  const auto& s = p.snapshot;
+  std::string out = fmt::format(
+      "{{\"pid\":{},\"app\":{},\"host\":{},\"state\":\"{}\",\"time_unix_nano\":{},"
+      "\"updates_lost\":{},\"declarations_refused\":{},\"metrics\":[",
+      p.info.pid, json_string(p.info.app), json_string(p.info.host),
+      p.info.state == blackbox::RingState::live     ? (p.info.process_alive ? "live" : "dead")
+      : p.info.state == blackbox::RingState::exited ? "exited"
+                                                    : "crashed",
+      s.time_ns, s.updates_lost, s.declarations_refused);
+  for (std::size_t i = 0; i < s.metrics.size(); ++i) {
+    const MetricValue& m = s.metrics[i];
+    if (i != 0) out += ',';
+    out += fmt::format("{{\"name\":{},\"kind\":\"{}\"", json_string(m.name),
+                       blackbox::metric_kind_name(m.kind));
+    if (!m.tags.empty()) {
+      out += ",\"tags\":{";
+      for (std::size_t t = 0; t < m.tags.size(); ++t) {
+        out += fmt::format("{}{}:{}", t == 0 ? "" : ",", json_string(m.tags[t].key),
+                           json_string(m.tags[t].value));
+      }
+      out += '}';
+    }
+    if (m.unit != MetricUnit::none) {
+      out += fmt::format(",\"unit\":\"{}\"", blackbox::metric_unit_name(m.unit));
+    }
+    if (!m.help.empty()) out += fmt::format(",\"help\":{}", json_string(m.help));
+    switch (m.kind) {
+      case MetricKind::counter:
+        out += fmt::format(",\"value\":{}", m.count);
+        break;
+      case MetricKind::gauge:
+        out += fmt::format(",\"value\":{}", m.gauge);
+        break;
+      case MetricKind::text:
+        out += fmt::format(",\"value\":{}", json_string(m.text));
+        break;
+      case MetricKind::histogram: {
+        const LogHistogram& h = m.histogram;
+        out += fmt::format(
+            ",\"count\":{},\"sum\":{},\"min\":{},\"max\":{},\"p50\":{},\"p90\":{},\"p99\":{},"
+            "\"p999\":{},\"bins\":[",
+            h.count(), h.sum(), h.min(), h.max(), number(h.quantile(0.5)), number(h.quantile(0.9)),
+            number(h.quantile(0.99)), number(h.quantile(0.999)));
+        bool first = true;
+        for (std::uint32_t b = 0; b < blackbox::log_bins::kCount; ++b) {
+          if (h.bin(b) == 0) continue;
+          out += fmt::format("{}[{},{}]", first ? "" : ",", blackbox::log_bins::lower(b), h.bin(b));
+          first = false;
+        }
+        out += ']';
+        break;
+      }
+    }
+    out += '}';
+  }
+  out += "]}\n";
+  return out;
+}
+
+std::string crash_metrics_text(const blackbox::MetricsSnapshot& s) {
+  if (s.metrics.empty()) return {};
+  std::string out = fmt::format("--- metrics when it died ({}):\n", s.metrics.size());
+  for (const MetricValue& m : s.metrics) {
+    out += fmt::format("    {} {}: {}\n", blackbox::metric_kind_name(m.kind), m.identity(),
+                       value_text(m));
+  }
+  return out;
+}
+
+int run_metrics(const MetricsArgs& a) {
+  if (!a.serve.empty()) return serve(a);
+  std::vector<std::string> errors;
+  const auto processes = gather(a, errors);
+  for (const std::string& e : errors) std::fprintf(stderr, "logcat: %s\n", e.c_str());
+  if (processes.empty()) {
+    if (errors.empty()) {
+      std::fprintf(stderr, "logcat: %s\n",
+                   a.pid != 0 ? fmt::format("no blackbox process with pid {}", a.pid).c_str()
+                   : !a.app.empty()
+                       ? fmt::format("no live blackbox process of app \"{}\"", a.app).c_str()
+                       : "no live blackbox process");
+    }
+    return 1;
+  }
+  std::string out;
+  if (a.output == "prometheus") {
+    out = prometheus_text(processes);
+  } else {
+    for (std::size_t i = 0; i < processes.size(); ++i) {
+      if (a.output == "json") {
+        out += metrics_json(processes[i]);
+      } else {
+        if (i != 0) out += '\n';
+        out += metrics_text(processes[i], a.utc);
+      }
+    }
+  }
+  std::fwrite(out.data(), 1, out.size(), stdout);
+  return errors.empty() ? 0 : 1;
+}
+
+}  // namespace logcat
