@@ -10,9 +10,11 @@
 
 #include "blackbox/blackbox.hpp"
 #include "blackbox/log_histogram.hpp"
+#include "blackbox/metrics.hpp"
 #include "blackbox/span.hpp"
 #include "messages.hpp"
 #include "peers.hpp"
+#include "prometheus_peers.hpp"
 #include "workload.hpp"
 
 extern "C" {
@@ -139,6 +141,54 @@ __attribute__((noinline)) void bbx_run_histogram_record(std::uint64_t n) {
   asm volatile("" ::"r"(h.count()) : "memory");
 }
 
+// Application metrics (blackbox/metrics.hpp) and prometheus-cpp's, one update per
+// iteration. The histograms record the values above; metric_values is that value
+// computation alone, to subtract from the histogram kinds.
+__attribute__((noinline)) void bbx_run_metric_values(std::uint64_t n) {
+  for (std::uint64_t i = 0; i < n; ++i) {
+    asm volatile("" ::"r"((i * 2654435761u) % 10'000'000) : "memory");
+  }
+}
+
+const blackbox::Counter g_counter{"bench.requests", {{"route", "/login"}}};
+const blackbox::Gauge g_gauge{"bench.depth"};
+const blackbox::Histogram g_histogram{"bench.latency", {}, blackbox::MetricUnit::nanoseconds};
+
+__attribute__((noinline)) void bbx_run_counter_add(std::uint64_t n) {
+  for (std::uint64_t i = 0; i < n; ++i) {
+    g_counter.add();
+    asm volatile("" ::: "memory");  // one add per iteration (no merging into one)
+  }
+}
+
+__attribute__((noinline)) void bbx_run_gauge_set(std::uint64_t n) {
+  for (std::uint64_t i = 0; i < n; ++i) {
+    g_gauge.set(static_cast<std::int64_t>(i));
+    asm volatile("" ::: "memory");
+  }
+}
+
+__attribute__((noinline)) void bbx_run_metric_histogram_record(std::uint64_t n) {
+  for (std::uint64_t i = 0; i < n; ++i) g_histogram.record((i * 2654435761u) % 10'000'000);
+}
+
+__attribute__((noinline)) void bbx_run_prometheus_counter_inc(std::uint64_t n) {
+  prometheus::Counter& c = bench::prometheus_counter();
+  for (std::uint64_t i = 0; i < n; ++i) c.Increment();
+}
+
+__attribute__((noinline)) void bbx_run_prometheus_gauge_set(std::uint64_t n) {
+  prometheus::Gauge& g = bench::prometheus_gauge();
+  for (std::uint64_t i = 0; i < n; ++i) g.Set(static_cast<double>(i));
+}
+
+__attribute__((noinline)) void bbx_run_prometheus_histogram_observe(std::uint64_t n) {
+  prometheus::Histogram& h = bench::prometheus_histogram();
+  for (std::uint64_t i = 0; i < n; ++i) {
+    h.Observe(static_cast<double>((i * 2654435761u) % 10'000'000));
+  }
+}
+
 }  // extern "C"
 
 int main(int argc, char** argv) {
@@ -149,7 +199,9 @@ int main(int argc, char** argv) {
         "        span span_class span_class_fields\n"
         "        disabled spdlog_async_four_args fmt_fwrite_four_args empty flusher_four_args\n    "
         "    flusher_four_args_service printf_four_args fprintf_four_args\n"
-        "        flusher_console_text flusher_console_json histogram_record)\n");
+        "        flusher_console_text flusher_console_json histogram_record\n"
+        "        metric_values counter_add gauge_set metric_histogram_record\n"
+        "        prometheus_counter_inc prometheus_gauge_set prometheus_histogram_observe)\n");
     return 2;
   }
   const std::uint64_t n = std::strtoull(argv[2], nullptr, 10);
@@ -192,6 +244,15 @@ int main(int argc, char** argv) {
   if (std::strcmp(kind, "disabled") == 0) run = bbx_run_disabled;
   if (std::strcmp(kind, "empty") == 0) run = bbx_run_empty;
   if (std::strcmp(kind, "histogram_record") == 0) run = bbx_run_histogram_record;
+  if (std::strcmp(kind, "metric_values") == 0) run = bbx_run_metric_values;
+  if (std::strcmp(kind, "counter_add") == 0) run = bbx_run_counter_add;
+  if (std::strcmp(kind, "gauge_set") == 0) run = bbx_run_gauge_set;
+  if (std::strcmp(kind, "metric_histogram_record") == 0) run = bbx_run_metric_histogram_record;
+  if (std::strcmp(kind, "prometheus_counter_inc") == 0) run = bbx_run_prometheus_counter_inc;
+  if (std::strcmp(kind, "prometheus_gauge_set") == 0) run = bbx_run_prometheus_gauge_set;
+  if (std::strcmp(kind, "prometheus_histogram_observe") == 0) {
+    run = bbx_run_prometheus_histogram_observe;
+  }
   if (std::strcmp(kind, "flusher_four_args") == 0) run = bbx_run_four_args;
   if (std::strcmp(kind, "flusher_four_args_service") == 0) run = bbx_run_four_args_service;
   if (console_text || console_json) run = bbx_run_four_args;
