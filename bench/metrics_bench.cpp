@@ -37,8 +37,8 @@ constexpr std::int64_t kBatch = 4096;
 
 const blackbox::Counter g_counter{"http.server.requests", {{"route", "/login"}}};
 const blackbox::Gauge g_gauge{"queue.depth"};
-const blackbox::Histogram g_histogram{"http.server.latency", {{"route", "/login"}},
-                                      blackbox::MetricUnit::nanoseconds};
+const blackbox::Histogram g_histogram{
+    "http.server.latency", {{"route", "/login"}}, blackbox::MetricUnit::nanoseconds};
 
 void BM_Counter_add_blackbox(benchmark::State& state) {
   for (auto _ : state) {

@@ -29,9 +29,11 @@ inline prometheus::Counter& prometheus_counter() {
 }
 
 inline prometheus::Gauge& prometheus_gauge() {
-  static prometheus::Gauge& g =
-      prometheus::BuildGauge().Name("queue_depth").Help("depth").Register(prometheus_registry()).Add(
-          {});
+  static prometheus::Gauge& g = prometheus::BuildGauge()
+                                    .Name("queue_depth")
+                                    .Help("depth")
+                                    .Register(prometheus_registry())
+                                    .Add({});
   return g;
 }
 

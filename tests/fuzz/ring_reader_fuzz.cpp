@@ -3,7 +3,7 @@
 // corpus/ring_reader are real ring files, so mutations explore damaged site tables, slot
 // headers, block headers and records, not only the header checks.
 //
-//   clang: build with -DBLACKBOX_FUZZ=ON, run ring_reader_fuzz corpus/ring_reader -max_len=200000
+//   clang: build with -DBLACKBOX_FUZZ=ON, run ring_reader_fuzz corpus/ring_reader -max_len=409600
 //   CI replays the corpus in every build (ring_reader_corpus test) and fuzzes for 60 s.
 #include <cstddef>
 #include <cstdint>
@@ -33,5 +33,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
   (void)reader->losses();
   (void)reader->info();
+  (void)reader->telemetry();
+  (void)reader->levels();
+  if (auto m = reader->metrics(&error); m) {
+    for (const blackbox::MetricValue& v : m->metrics) {
+      volatile std::size_t n =
+          v.identity().size() + v.help.size() + v.text.size() + v.histogram.count();
+      (void)n;
+    }
+  }
   return 0;
 }

@@ -207,8 +207,18 @@ int write_seed(const std::string& out, const std::string& kind) {
   config.max_threads = 2;
   config.site_table_bytes = 64 * 1024;
   config.max_string_bytes = 64;
+  config.metric_cells = 512;  // the smallest metrics region (format version 3)
   if (auto r = blackbox::init(config); !r.ok()) return 1;
-  if (kind == "empty") {
+  if (kind == "metrics") {
+    const blackbox::Counter requests{"http.requests", {{"route", "/a"}, {"status", "200"}}};
+    const blackbox::Gauge depth{"queue.depth", {}, blackbox::MetricUnit::bytes, "bytes queued"};
+    const blackbox::TextMetric version{"build.version"};
+    std::thread([&] { requests.add(5); }).join();
+    requests.add(7);
+    depth.set(-3);
+    version.set("1.2.3");
+    BBX_INFO("with metrics {}", 1);
+  } else if (kind == "empty") {
     BBX_TRACE("filtered out");  // starts the ring; trace is below the default level
   } else if (kind == "mixed") {
     auto ctx =
