@@ -13,11 +13,14 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
+#include <functional>
 #include <optional>
 #include <regex>
 #include <thread>
 
+#include "blackbox/reader.hpp"
 #include "support/child.hpp"
 #include "support/test_env.hpp"
 
@@ -172,6 +175,113 @@ TEST(LogcatMetrics, APostMortemShowsTheMetricsWhenTheProcessDied) {
              {"BBX_DIR=" + dir});
   EXPECT_EQ(file.status, 0) << file.out;
   EXPECT_NE(file.out.find(R"("state":"crashed")"), std::string::npos) << file.out;
+}
+
+// Sums a field over the JSON lines of `logcat metrics --since -o json` of one metric.
+std::uint64_t sum_of(const std::string& json, const std::string& name, const std::string& field) {
+  std::uint64_t sum = 0;
+  const std::regex line("\"name\":\"" + name + "\".*\"" + field + "\":([0-9]+)");
+  for (const std::string& l : blackbox::test::lines_of(json)) {
+    std::smatch m;
+    if (std::regex_search(l, m, line)) sum += std::stoull(m[1]);
+  }
+  return sum;
+}
+
+// Drives a metrics-child run: each "add N" acknowledged; `between` after the first.
+void one_run(const std::vector<std::pair<std::string, std::string>>& env,
+             const std::vector<std::uint64_t>& adds, const std::function<void(pid_t)>& between) {
+  Child program({blackbox::test::helper_path(), "metrics-child"}, env);
+  ASSERT_EQ(program.read_until("ready").back(), "ready");
+  std::uint64_t total = 0;
+  for (std::size_t i = 0; i < adds.size(); ++i) {
+    program.send(fmt::format("add {}", adds[i]));
+    total += adds[i];
+    ASSERT_EQ(program.read_until_ending(fmt::format(" {}", total)).back(),
+              fmt::format("acked {} {}", total, total));
+    if (i == 0 && between) between(program.pid());
+  }
+  program.close_stdin();
+  ASSERT_EQ(program.wait(), 0);
+}
+
+TEST(LogcatMetrics, HistoryAcrossARotationAndTwoRunsOfAnApp) {
+  const std::string dir = blackbox::test::make_temp_dir("history");
+  // Snapshots only at the rotation and at each exit (no interval): what they hold is exact.
+  const std::vector<std::pair<std::string, std::string>> env = {
+      {"BBX_DIR", dir + "/rings"}, {"BBX_ARCHIVE_DIR", dir + "/archive"}, {"BBX_METRICS_MS", "0"}};
+  const std::vector<std::string> logcat_env = {"BBX_DIR=" + dir + "/rings",
+                                               "BBX_ARCHIVE_DIR=" + dir + "/archive"};
+  // Run 1: 1,000, a rotation (its snapshot closes the first file), 2,000 more, exit.
+  one_run(env, {1000, 2000}, [&](pid_t pid) {
+    const RunResult rotated = logcat({"ctl", "-p", std::to_string(pid), "rotate"}, logcat_env);
+    ASSERT_EQ(rotated.status, 0) << rotated.out;
+  });
+  // Run 2: 3,000, exit.
+  one_run(env, {3000}, nullptr);
+  std::size_t files = 0;
+  for (const auto& e : std::filesystem::directory_iterator(dir + "/archive")) {
+    files += e.path().extension() == ".bbx";
+  }
+  EXPECT_EQ(files, 3u);  // run 1's two files, run 2's one
+  const RunResult json =
+      logcat({"metrics", "--since", "1h", "-o", "json", "http.server"}, logcat_env);
+  ASSERT_EQ(json.status, 0) << json.out;
+  EXPECT_EQ(sum_of(json.out, "http.server.requests\\{route=/login\\}", "added"), 6000u) << json.out;
+  EXPECT_EQ(sum_of(json.out, "http.server.latency\\{route=/login\\}", "count"), 6000u) << json.out;
+  // Text: a row per step, the header says how many runs.
+  const RunResult text =
+      logcat({"metrics", "--since", "1h", "--step", "1000d", "http.server.requests"}, logcat_env);
+  ASSERT_EQ(text.status, 0) << text.out;
+  EXPECT_TRUE(std::regex_search(
+      text.out,
+      std::regex(
+          R"(^http.server.requests\{route=/login\} \(counter\) of metricschild, 2 runs, per 1000d\n  \S+ \S+ +[0-9.]+/s  \(\+6,000\)\n$)")))
+      << text.out;
+  const RunResult none = logcat({"metrics", "--since", "1h", "no.such.metric"}, logcat_env);
+  EXPECT_EQ(none.status, 1);
+  EXPECT_EQ(none.out, "logcat: no metric of that name in the archives' snapshots of the last 1h\n");
+}
+
+TEST(LogcatMetrics, ARecoveredArchiveHoldsTheValuesAcknowledgedBeforeAKill) {
+  const std::string dir = blackbox::test::make_temp_dir("recovered");
+  Child program({blackbox::test::helper_path(), "metrics-child"},
+                {{"BBX_DIR", dir + "/rings"},
+                 {"BBX_ARCHIVE_DIR", dir + "/archive"},
+                 {"BBX_METRICS_MS", "0"}});
+  ASSERT_EQ(program.read_until("ready").back(), "ready");
+  program.send("add 3000");
+  ASSERT_EQ(program.read_until_ending(" 3000").back(), "acked 3000 3000");
+  kill(program.pid(), SIGKILL);
+  ASSERT_EQ(program.wait(), 128 + SIGKILL);
+  const std::vector<std::string> logcat_env = {"BBX_DIR=" + dir + "/rings",
+                                               "BBX_ARCHIVE_DIR=" + dir + "/archive"};
+  const RunResult recovered = logcat(
+      {"recover", dir + "/rings", "--archive-dir", dir + "/archive", "--app", "metricschild"},
+      logcat_env);
+  ASSERT_EQ(recovered.status, 0) << recovered.out;
+  std::string error;
+  auto reader = blackbox::ArchiveReader::open(dir + "/archive", &error);
+  ASSERT_NE(reader, nullptr) << error;
+  reader->keep_metrics(true);
+  while (reader->scan() != 0) {
+  }
+  const auto snapshots = reader->take_metrics();
+  ASSERT_EQ(snapshots.size(), 1u);
+  EXPECT_EQ(snapshots[0].reason, blackbox::ArchivedMetrics::Reason::recovered);
+  EXPECT_EQ(snapshots[0].pid, program.pid());
+  bool counted = false;
+  for (const blackbox::MetricValue& m : snapshots[0].snapshot.metrics) {
+    if (m.identity() == "http.server.requests{route=/login}") {
+      EXPECT_EQ(m.count, 3000u);
+      counted = true;
+    }
+    if (m.identity() == "http.server.latency{route=/login}") {
+      EXPECT_EQ(m.histogram.count(), 3000u);
+      EXPECT_EQ(m.histogram.sum(), 1000ull * 3000 * 3001 / 2);
+    }
+  }
+  EXPECT_TRUE(counted);
 }
 
 TEST(Prometheus, ScrapesLogcatServeAndAgreesWithWhatTheProgramRecorded) {

@@ -16,6 +16,7 @@
 #include "blackbox/blackbox.hpp"
 #include "blackbox/reader.hpp"
 #include "format/metrics_area.hpp"
+#include "format/metrics_frame.hpp"
 #include "support/child.hpp"
 #include "support/test_env.hpp"
 
@@ -343,6 +344,57 @@ TEST(MetricsRegion, DamagedEntriesAreSkippedAndADamagedHeaderIsAnError) {
   EXPECT_FALSE(blackbox::ring::read_metrics_region(region, words.size() * 8, slots, {true, false},
                                                    s, error));
   EXPECT_EQ(error, "the metrics region's header does not match its size");
+}
+
+TEST(MetricsFrame, RoundTripsExactlyAndRefusesEveryTruncation) {
+  MetricsSnapshot s;
+  s.time_ns = 1'796'000'000'123'456'789;
+  s.updates_lost = 3;
+  s.declarations_refused = 1;
+  MetricValue c;
+  c.name = "http.requests";
+  c.tags = {{"route", "/a"}, {"status", "200"}};
+  c.help = "requests served";
+  c.count = 12345;
+  MetricValue g;
+  g.name = "queue.depth";
+  g.kind = MetricKind::gauge;
+  g.unit = blackbox::MetricUnit::bytes;
+  g.gauge = -42;
+  MetricValue t;
+  t.name = "build.version";
+  t.kind = MetricKind::text;
+  t.text = "1.2.3";
+  MetricValue h;
+  h.name = "rpc.latency";
+  h.kind = MetricKind::histogram;
+  h.unit = blackbox::MetricUnit::nanoseconds;
+  for (std::uint64_t v : {0ull, 7ull, 1234ull, 99'999ull, 1'000'000'007ull})
+    h.histogram.record(v, v % 5 + 1);
+  s.metrics = {c, g, t, h};
+  std::vector<std::byte> payload;
+  blackbox::archive::encode_metrics(s, blackbox::archive::SnapshotReason::interval, payload);
+  MetricsSnapshot back;
+  blackbox::archive::SnapshotReason reason{};
+  ASSERT_TRUE(blackbox::archive::decode_metrics(payload, back, reason));
+  EXPECT_EQ(reason, blackbox::archive::SnapshotReason::interval);
+  EXPECT_EQ(back.time_ns, s.time_ns);
+  EXPECT_EQ(back.updates_lost, 3u);
+  EXPECT_EQ(back.declarations_refused, 1u);
+  ASSERT_EQ(back.metrics.size(), 4u);
+  EXPECT_EQ(back.metrics[0].identity(), "http.requests{route=/a,status=200}");
+  EXPECT_EQ(back.metrics[0].help, "requests served");
+  EXPECT_EQ(back.metrics[0].count, 12345u);
+  EXPECT_EQ(back.metrics[1].gauge, -42);
+  EXPECT_EQ(back.metrics[1].unit, blackbox::MetricUnit::bytes);
+  EXPECT_EQ(back.metrics[2].text, "1.2.3");
+  EXPECT_EQ(back.metrics[3].histogram.bins(), h.histogram.bins());
+  EXPECT_EQ(back.metrics[3].histogram.sum(), h.histogram.sum());
+  EXPECT_EQ(back.metrics[3].histogram.count(), h.histogram.count());
+  for (std::size_t n = 0; n < payload.size(); ++n) {
+    EXPECT_FALSE(blackbox::archive::decode_metrics(std::span(payload.data(), n), back, reason))
+        << n;
+  }
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 // Environment variables map onto the same fields (Config::from_env).
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -113,6 +114,11 @@ struct Config {
   // the longest a control request from outside waits (it wakes the flusher at once).
   // 10 .. 60000. Env: BBX_FLUSH_MS.
   std::uint32_t flush_interval_ms = 1000;
+
+  // A snapshot of every application metric (blackbox/metrics.hpp) goes into the archive this
+  // often, for `logcat metrics --since`; also one at each rotation, at exit, and when a dead
+  // process's ring is recovered. 0: only those. 0, or 100 ms .. 1 h. Env: BBX_METRICS_MS.
+  std::chrono::milliseconds metrics_interval{10'000};
 
   // zstd level for record chunks: -7 (fastest) .. 19. Env: BBX_ZSTD_LEVEL.
   int zstd_level = 1;

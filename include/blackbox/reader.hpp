@@ -282,6 +282,17 @@ struct CallSite {
   std::int32_t pid = 0;
 };
 
+// An application metrics snapshot from an archive (blackbox/metrics.hpp): whose it is and why
+// it was taken. Values are cumulative since the process started.
+struct ArchivedMetrics {
+  std::string app, host;
+  std::int32_t pid = 0;
+  std::int64_t process_start_ns = 0;  // with pid, which run of the app
+  enum class Reason : std::uint8_t { rotation = 1, exit = 2, recovered = 3, interval = 4 };
+  Reason reason = Reason::interval;
+  MetricsSnapshot snapshot;  // snapshot.time_ns: when it was taken
+};
+
 class ArchiveReader {
  public:
   // Opens an archive file, or a directory: every `*.bbx` file in it, in name (= time) order.
@@ -329,6 +340,10 @@ class ArchiveReader {
   // The call sites the files scanned so far define (a file defines each site its chunks
   // use, once), in file order; the same site appears once per file.
   [[nodiscard]] std::vector<CallSite> sites() const;
+  // Keeps the metrics snapshots of the frames scanned from now on (off by default: a reader
+  // of records does not hold them), and hands over those kept so far.
+  void keep_metrics(bool keep);
+  [[nodiscard]] std::vector<ArchivedMetrics> take_metrics();
   struct Counters {
     std::uint64_t chunks_read = 0;
     std::uint64_t chunks_skipped = 0;  // ruled out by the trace filter without decompressing

@@ -126,11 +126,41 @@ std::vector<std::byte> Flusher::telemetry_payload(SnapshotReason reason) {
   return out;
 }
 
-int Flusher::rotate_file() {
-  if (telemetry_ != nullptr && files_.files_created() != 0 && !files_.at_file_start()) {
-    frames_.clear();
+std::vector<std::byte> Flusher::metrics_payload(SnapshotReason reason) const {
+  std::vector<std::byte> out;
+  const ring::Layout& l = ring_.layout();
+  if (l.metrics_bytes == 0) return out;
+  std::vector<bool> in_use(l.slot_count);
+  for (std::uint32_t i = 0; i < l.slot_count; ++i) {
+    in_use[i] = ring_.slot_header(i).owners.load(std::memory_order_relaxed) != 0;
+  }
+  MetricsSnapshot snapshot;
+  std::string error;
+  if (!ring::read_metrics_region(ring_.base() + l.metrics_offset, l.metrics_bytes, l.slot_count,
+                                 in_use, snapshot, error) ||
+      snapshot.metrics.empty()) {
+    return out;
+  }
+  snapshot.time_ns = sys::realtime_ns();
+  encode_metrics(snapshot, reason, out);
+  return out;
+}
+
+// The snapshots that close a file or a run: the telemetry (if kept) and the metrics.
+void Flusher::append_snapshots(SnapshotReason reason) {
+  if (telemetry_ != nullptr) {
     (void)append_frame(frames_, static_cast<std::uint16_t>(FrameType::telemetry), 0,
-                       telemetry_payload(SnapshotReason::rotation));
+                       telemetry_payload(reason));
+  }
+  if (std::vector<std::byte> m = metrics_payload(reason); !m.empty()) {
+    (void)append_frame(frames_, static_cast<std::uint16_t>(FrameType::metrics), 0, m);
+  }
+}
+
+int Flusher::rotate_file() {
+  if (files_.files_created() != 0 && !files_.at_file_start()) {
+    frames_.clear();
+    append_snapshots(SnapshotReason::rotation);
     if (const int err = files_.append(frames_, now_ns_, mono_ns_); err != 0) return err;
     bytes_written_.fetch_add(frames_.size(), std::memory_order_relaxed);
   }
@@ -138,12 +168,21 @@ int Flusher::rotate_file() {
 }
 
 bool Flusher::write_end(EndHow how) {
-  // Only into a file this process already wrote: a run that logged nothing leaves no file.
-  if (files_.files_created() == 0 || files_.at_file_start()) return true;
+  // Into a file this process already wrote, or into a new one for its last metrics: a run
+  // that logged nothing and has no metric leaves no file.
+  std::vector<std::byte> metrics = metrics_payload(SnapshotReason::exit);
+  if ((files_.files_created() == 0 || files_.at_file_start()) && metrics.empty()) return true;
   frames_.clear();
+  if (files_.at_file_start()) {
+    header_payload(sys::realtime_ns(), payload_);
+    (void)append_frame(frames_, static_cast<std::uint16_t>(FrameType::file_header), 0, payload_);
+  }
   if (telemetry_ != nullptr) {
     (void)append_frame(frames_, static_cast<std::uint16_t>(FrameType::telemetry), 0,
                        telemetry_payload(SnapshotReason::exit));
+  }
+  if (!metrics.empty()) {
+    (void)append_frame(frames_, static_cast<std::uint16_t>(FrameType::metrics), 0, metrics);
   }
   (void)append_frame(frames_, static_cast<std::uint16_t>(FrameType::end), 0,
                      end_payload(how, sys::realtime_ns()));
@@ -184,6 +223,7 @@ void Flusher::run() {
   const bool ticking = settings_.each_tick && settings_.tick_ns > 0;
   std::int64_t last_write = sys::monotonic_ns();
   std::int64_t last_tick = last_write;
+  std::int64_t last_metrics = last_write;
   while (true) {
     ring::arm_wake();
     std::uint64_t ticket;
@@ -202,6 +242,14 @@ void Flusher::run() {
     const std::int64_t now = sys::monotonic_ns();
     const bool interval_up = now - last_write >= settings_.interval_ns;
     bool ok = false;
+    // The metrics' history: a snapshot every metrics interval, written with the next chunk.
+    if (settings_.archive && settings_.metrics_interval_ns > 0 &&
+        now - last_metrics >= settings_.metrics_interval_ns) {
+      if (std::vector<std::byte> m = metrics_payload(SnapshotReason::interval); !m.empty()) {
+        add_frame(FrameType::metrics, std::move(m));
+      }
+      last_metrics = now;
+    }
     if (settings_.archive) {
       ok = pass(write_now || stopping || interval_up, write_now || stopping);
       if ((asked & FlusherSettings::kPassRotate) != 0 && !stopping) {

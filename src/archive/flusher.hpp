@@ -30,6 +30,7 @@
 #include "blackbox/stats.hpp"
 #include "format/archive_format.hpp"
 #include "format/chunk_encoder.hpp"
+#include "format/metrics_frame.hpp"
 #include "format/site_entry.hpp"
 #include "format/slot_drain.hpp"
 #include "format/telemetry_frame.hpp"
@@ -99,6 +100,9 @@ struct FlusherSettings {
   // The level spec the process runs with, for the telemetry frames (core; under its mutex).
   // Empty: the control area's copy (a dead process's ring).
   std::function<std::string()> levels_text;
+  // A snapshot of the application metrics (metrics_frame.hpp) into the archive this often
+  // (0: only at rotations, at the end, and in recovery), if the ring has any metric.
+  std::int64_t metrics_interval_ns = 0;
 };
 
 // An end frame's payload.
@@ -132,6 +136,9 @@ class Flusher {
   // A telemetry frame's payload: the ring's telemetry area as it is now (empty for a ring of
   // format version 1).
   [[nodiscard]] std::vector<std::byte> telemetry_payload(SnapshotReason reason);
+  // A metrics frame's payload: the ring's application metrics as they are now (empty for a
+  // ring before format version 3, or one without a metric).
+  [[nodiscard]] std::vector<std::byte> metrics_payload(SnapshotReason reason) const;
   // One pass that writes everything, then closes the file. Returns whether all was written.
   bool drain_once();
   [[nodiscard]] const FlusherSettings& settings() const noexcept { return settings_; }
@@ -158,6 +165,7 @@ class Flusher {
   // Ends the current file: a telemetry frame (when kept), then close (fdatasync). Returns 0
   // or the errno of the failure.
   int rotate_file();
+  void append_snapshots(SnapshotReason reason);
   void header_payload(std::int64_t now_ns, std::vector<std::byte>& out) const;
   // Telemetry (settings_.telemetry): a record of site `id` and `size` bytes was read.
   // Counted per site (one array, one index); summed per tag and level once per pass.

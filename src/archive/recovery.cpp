@@ -92,6 +92,9 @@ Recovered recover_ring(const std::string& ring_path, FileSettings files, int zst
     flusher.add_frame(FrameType::end, end_payload(EndHow::killed, 0));
   }
   // Its telemetry as it left it: what it had lost, how far behind its archive was.
+  if (std::vector<std::byte> m = flusher.metrics_payload(SnapshotReason::recovered); !m.empty()) {
+    flusher.add_frame(FrameType::metrics, std::move(m));  // its metrics, as it left them
+  }
   if (std::vector<std::byte> t = flusher.telemetry_payload(SnapshotReason::recovered); !t.empty()) {
     flusher.add_frame(FrameType::telemetry, std::move(t));
   }

@@ -236,6 +236,11 @@ Config Config::from_env(std::vector<std::string>* warnings) {
     c.archive_dir = std::string_view(v) == "off" ? "" : v;
   }
   size_var({"BBX_FLUSH_MS", 10, 60000, false}, c.flush_interval_ms);
+  {
+    std::uint64_t ms = static_cast<std::uint64_t>(c.metrics_interval.count());
+    size_var({"BBX_METRICS_MS", 0, 3'600'000, false}, ms);
+    c.metrics_interval = std::chrono::milliseconds(ms);
+  }
   size_var({"BBX_CONSOLE_MS", 5, 10000, false}, c.console_interval_ms);
   if (const char* v = std::getenv("BBX_ZSTD_LEVEL"); v != nullptr) {
     char* end = nullptr;
@@ -281,6 +286,11 @@ std::vector<std::string> Config::validate() const {
   if (max_string_bytes < 16 || max_string_bytes > block_bytes / 2) {
     errors.emplace_back("max_string_bytes: must be 16 .. block_bytes / 2, got " +
                         std::to_string(max_string_bytes));
+  }
+  if (metrics_interval.count() != 0 &&
+      (metrics_interval.count() < 100 || metrics_interval.count() > 3'600'000)) {
+    errors.emplace_back("metrics_interval: must be 0 or 100 ms .. 1 h, got " +
+                        std::to_string(metrics_interval.count()) + " ms");
   }
   if (flush_interval_ms < 10 || flush_interval_ms > 60000) {
     errors.emplace_back("flush_interval_ms: must be 10 .. 60000, got " +

@@ -345,6 +345,8 @@ std::string start_locked(const Config& config) {
     settings.files = archive::file_settings(config, ring::sanitize_app(app));
     settings.zstd_level = config.zstd_level;
     settings.interval_ns = std::int64_t{config.flush_interval_ms} * 1'000'000;
+    settings.metrics_interval_ns =
+        std::chrono::duration_cast<std::chrono::nanoseconds>(config.metrics_interval).count();
     if (!l.anonymous && archive) settings.recover_ring_dir = config.dir;
     // The hooks of the layers the flusher must not know: a dump the dump signal asked for
     // (written by the flusher thread, never in the signal handler), the crash handler's

@@ -23,6 +23,7 @@ enum class FrameType : std::uint16_t {
   crash = 6,         // the crash report of a process whose ring was recovered
   end = 7,           // how the process ended (EndRecord); the last frame of its last file
   telemetry = 8,     // the process's telemetry (telemetry_frame.hpp) at a rotation or its end
+  metrics = 9,       // the process's application metrics (metrics_frame.hpp), a snapshot
 };
 
 // end payload. Written by the flusher when the logger shuts down (the process exits), and by

@@ -6,7 +6,7 @@
 //  +----------------+----------------+---------------+--------------+--------------+--------------+
 //  | RingHeader     | control region | metrics region| site table   | slot headers | slot rings   |
 //  | magic, version,| ControlArea,   | MetricsHeader,| SiteEntry,   | SlotHeader xN| ring_bytes xN|
-//  | regions,       | Telemetry,     | MetricEntry.., | SiteEntry,...| (128 B each) | (blocks of   |
+//  | regions,       | Telemetry,     | MetricEntry.., | SiteEntry,...| (128 B each) | (blocks of |
 //  | process, clock,| SlotTelemetry  | stripes x N+1 | (append only)|              |  block_bytes)|
 //  | counters       | xN (version 2) | (version 3)   |              |              |              |
 //  +----------------+----------------+---------------+--------------+--------------+--------------+
@@ -122,7 +122,7 @@ static_assert(sizeof(RingHeader) <= kPageBytes);
 static_assert(offsetof(RingHeader, state) == 232);
 static_assert(offsetof(RingHeader, clock) == 304);
 static_assert(offsetof(RingHeader, metrics_offset) == 384);
-static_assert(sizeof(RingHeader) == 400);  // docs/format.md, "Ring header"
+static_assert(sizeof(RingHeader) == 400);                 // docs/format.md, "Ring header"
 inline constexpr std::uint32_t kRingHeaderBytesV2 = 384;  // versions 1 and 2
 
 // The crash report: written by the crash handler into the header's page, at kCrashOffset,
@@ -264,7 +264,8 @@ constexpr std::uint64_t control_region_bytes(std::uint32_t slots) {
 // `metric_cells`: a multiple of kMetricCellsMin (version 3; ignored before).
 constexpr Layout compute_layout(std::uint64_t ring_bytes, std::uint32_t block_bytes,
                                 std::uint32_t slots, std::uint64_t site_table_bytes,
-                                std::uint32_t metric_cells, std::uint32_t version = kFormatVersion) {
+                                std::uint32_t metric_cells,
+                                std::uint32_t version = kFormatVersion) {
   Layout l{};
   if (version >= 2) {
     l.control_offset = kPageBytes;

@@ -49,9 +49,8 @@ bool validate_header(const std::byte* base, std::size_t file_size, Layout& layou
     error = "ring geometry out of range";
     return false;
   }
-  const Layout expect =
-      compute_layout(h.ring_bytes, h.block_bytes, h.slot_count, h.site_table_bytes, metric_cells,
-                     h.version);
+  const Layout expect = compute_layout(h.ring_bytes, h.block_bytes, h.slot_count,
+                                       h.site_table_bytes, metric_cells, h.version);
   if (expect.control_offset != h.control_offset || expect.control_bytes != h.control_bytes ||
       (h.version >= 3 &&
        (expect.metrics_offset != h.metrics_offset || expect.metrics_bytes != h.metrics_bytes)) ||

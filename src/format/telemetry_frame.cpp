@@ -5,71 +5,29 @@
 #include <cstring>
 #include <string>
 
+#include "format/payload_io.hpp"
+
 namespace blackbox::archive {
 namespace {
 
 constexpr auto kRelaxed = std::memory_order_relaxed;
 constexpr std::uint32_t kFixedBytes = 16;
 
-template <typename T>
-void put(std::vector<std::byte>& out, T value) {
-  const std::size_t at = out.size();
-  out.resize(at + sizeof value);
-  std::memcpy(out.data() + at, &value, sizeof value);
-}
-
-void put_text(std::vector<std::byte>& out, std::string_view text, std::size_t max) {
-  text = text.substr(0, max);
-  put(out, static_cast<std::uint16_t>(text.size()));
-  const std::size_t at = out.size();
-  out.resize(at + text.size());
-  if (!text.empty()) std::memcpy(out.data() + at, text.data(), text.size());
-}
-
 void put_histogram(std::vector<std::byte>& out, const ring::HistogramArea& h) {
   put(out, h.count.load(kRelaxed));
   put(out, h.sum.load(kRelaxed));
   put(out, h.min.load(kRelaxed));
   put(out, h.max.load(kRelaxed));
-  std::uint32_t nonzero = 0;
-  for (const auto& bin : h.bins) nonzero += bin.load(kRelaxed) != 0;
-  put(out, nonzero);
-  for (std::uint32_t i = 0; i < log_bins::kCount; ++i) {
-    if (const std::uint64_t n = h.bins[i].load(kRelaxed); n != 0) {
-      put(out, i);
-      put(out, n);
-    }
-  }
+  LogHistogram bins;
+  for (std::uint32_t i = 0; i < log_bins::kCount; ++i) bins.set_bin(i, h.bins[i].load(kRelaxed));
+  put_bins(out, bins);
 }
 
 // The reading side: every take checks the size left.
-struct In {
-  std::span<const std::byte> rest;
-  template <typename T>
-  bool take(T& value) {
-    if (rest.size() < sizeof value) return false;
-    std::memcpy(&value, rest.data(), sizeof value);
-    rest = rest.subspan(sizeof value);
-    return true;
-  }
-  bool take_text(std::string& text) {
-    std::uint16_t n = 0;
-    if (!take(n) || rest.size() < n) return false;
-    text.assign(reinterpret_cast<const char*>(rest.data()), n);
-    rest = rest.subspan(n);
-    return true;
-  }
+struct In : PayloadIn {
   bool take_histogram(LogHistogram& h) {
     std::uint64_t count = 0, sum = 0, min = 0, max = 0;
-    std::uint32_t nonzero = 0;
-    if (!take(count) || !take(sum) || !take(min) || !take(max) || !take(nonzero)) return false;
-    if (nonzero > log_bins::kCount) return false;
-    for (std::uint32_t i = 0; i < nonzero; ++i) {
-      std::uint32_t bin = 0;
-      std::uint64_t n = 0;
-      if (!take(bin) || !take(n) || bin >= log_bins::kCount) return false;
-      h.set_bin(bin, n);
-    }
+    if (!take(count) || !take(sum) || !take(min) || !take(max) || !take_bins(h)) return false;
     h.set_summary(sum, min, max);
     return true;
   }

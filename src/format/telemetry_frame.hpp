@@ -15,7 +15,9 @@
 
 namespace blackbox::archive {
 
-enum class SnapshotReason : std::uint32_t { rotation = 1, exit = 2, recovered = 3 };
+// Why a snapshot (telemetry or metrics frame) was written. `interval`: metrics only, every
+// Config::metrics_interval.
+enum class SnapshotReason : std::uint32_t { rotation = 1, exit = 2, recovered = 3, interval = 4 };
 
 // Appends the payload of a telemetry frame: `t` and `slots` (slot_count entries) of a ring
 // whose header is `h`, its level spec, as of `time_ns`.

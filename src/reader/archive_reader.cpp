@@ -17,11 +17,13 @@
 #include <span>
 #include <tuple>
 #include <unordered_map>
+#include <utility>
 
 #include "blackbox/reader.hpp"
 #include "format/archive_format.hpp"
 #include "format/chunk_decoder.hpp"
 #include "format/frame.hpp"
+#include "format/metrics_frame.hpp"
 #include "format/ring_layout.hpp"
 #include "format/telemetry_frame.hpp"
 #include "reader/crash_report.hpp"
@@ -179,6 +181,8 @@ struct ArchiveReader::Impl {
   // storage is reused).
   std::unique_ptr<Record> record;
   ZSTD_DCtx* dctx = ZSTD_createDCtx();
+  bool keep_metrics = false;
+  std::vector<ArchivedMetrics> metrics;
 
   ~Impl() { ZSTD_freeDCtx(dctx); }
 
@@ -562,6 +566,22 @@ std::size_t ArchiveReader::Impl::scan_file(std::size_t file_index) {
         }
         break;
       }
+      case archive::FrameType::metrics: {
+        ArchivedMetrics m;
+        archive::SnapshotReason reason{};
+        if (!archive::decode_metrics(frame->payload, m.snapshot, reason)) {
+          add_damage(f, base + frame->offset, archive::kFrameHeaderBytes + frame->payload.size(),
+                     "bad metrics frame");
+        } else if (keep_metrics) {
+          m.app = f.info.app;
+          m.host = f.info.host;
+          m.pid = f.info.pid;
+          m.process_start_ns = f.info.process_start_ns;
+          m.reason = static_cast<ArchivedMetrics::Reason>(reason);
+          metrics.push_back(std::move(m));
+        }
+        break;
+      }
       default:
         ++counters.unknown_frames;
         break;
@@ -699,6 +719,12 @@ std::vector<CallSite> ArchiveReader::sites() const {
     }
   }
   return out;
+}
+
+void ArchiveReader::keep_metrics(bool keep) { impl_->keep_metrics = keep; }
+
+std::vector<ArchivedMetrics> ArchiveReader::take_metrics() {
+  return std::exchange(impl_->metrics, {});
 }
 
 std::vector<ArchiveFileInfo> ArchiveReader::files() const {

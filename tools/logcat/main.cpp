@@ -856,7 +856,8 @@ int main(int argc, char** argv) {
       "gauges, histograms (bars and quantiles), text; -o prometheus for the Prometheus text "
       "exposition; --serve ADDRESS:PORT serves /metrics for every live process of the host");
   logcat::MetricsArgs metrics_args;
-  metrics->add_option("inputs", metrics_args.inputs, "ring files or dumps");
+  metrics->add_option("inputs", metrics_args.inputs,
+                      "ring files or dumps (with --since: archives, and metric names)");
   metrics->add_option("-p,--pid", metrics_args.pid, "the process");
   metrics->add_option("--app", metrics_args.app, "every live process of this app");
   metrics->add_option("-o,--output", metrics_args.output, "text (default), json or prometheus")
@@ -865,6 +866,14 @@ int main(int argc, char** argv) {
                       "serve the Prometheus exposition of every live process of the host at "
                       "http://ADDRESS:PORT/metrics (port 0: any free port, said on stdout)");
   metrics->add_flag("--utc", metrics_args.utc, "times in UTC");
+  metrics->add_option("--since", metrics_args.since,
+                      "history from the archives' snapshots over the last DURATION (1h, 30m): "
+                      "counters as rates, histograms as quantiles, gauges and text as last "
+                      "values, per step, merged across the processes and runs of each app; other "
+                      "arguments name the metrics (a name or a prefix), or archive files and "
+                      "directories (default: the archive directory)");
+  metrics->add_option("--step", metrics_args.step,
+                      "--since: the width of a row (default: 10s up to 30 minutes, else 1m)");
   app.require_subcommand(0, 1);
   try {
     app.parse(argc, argv);

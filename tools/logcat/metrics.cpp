@@ -11,9 +11,11 @@
 #include <map>
 #include <thread>
 
+#include "blackbox/config.hpp"
 #include "blackbox/text.hpp"
 #include "control.hpp"
 #include "render.hpp"
+#include "select.hpp"
 #include "spans.hpp"
 
 namespace logcat {
@@ -306,6 +308,262 @@ int serve(const MetricsArgs& a) {
   return ok ? 0 : 1;
 }
 
+// --- History (--since) ---
+
+// One app's metric over time: per step, what its runs added (counters, histograms) or left
+// (gauges, text).
+struct Series {
+  std::string app;
+  MetricValue first;  // identity, kind, unit
+  struct Row {
+    std::uint64_t added = 0;  // counter
+    LogHistogram histogram;   // histogram: the values recorded in the step
+    // Gauges: each run's last value in the step, and whether the run ended in it.
+    struct Last {
+      std::int64_t value = 0, time_ns = 0;
+      bool ended = false;
+    };
+    std::map<std::pair<std::int32_t, std::int64_t>, Last> gauges;
+    std::string text;
+    bool any = false;
+  };
+  std::map<std::int64_t, Row> rows;  // by step start (ns)
+};
+
+bool matches(const MetricValue& m, const std::vector<std::string>& names) {
+  if (names.empty()) return true;
+  for (const std::string& n : names) {
+    if (m.name.rfind(n, 0) == 0 || m.identity() == n) return true;
+  }
+  return false;
+}
+
+// What `later` added to `earlier` (a histogram's bins and sum; earlier may be empty: the
+// run's start).
+LogHistogram histogram_delta(const LogHistogram& later, const LogHistogram* earlier) {
+  LogHistogram out;
+  for (std::uint32_t b = 0; b < blackbox::log_bins::kCount; ++b) {
+    const std::uint64_t before = earlier != nullptr ? earlier->bin(b) : 0;
+    const std::uint64_t n = later.bin(b);
+    out.set_bin(b, n >= before ? n - before : n);  // fewer: a reset, count all
+  }
+  const std::uint64_t before_sum = earlier != nullptr ? earlier->sum() : 0;
+  out.set_sum_and_edges(later.sum() >= before_sum ? later.sum() - before_sum : later.sum());
+  return out;
+}
+
+// A gauge's value for a step: the sum over the runs still running at its end (replicas add
+// up), or, if every run in it ended, the value of the one that ended last. Also how many.
+std::pair<std::int64_t, std::size_t> gauge_in_step(const Series::Row& row) {
+  std::int64_t sum = 0;
+  std::size_t running = 0;
+  const Series::Row::Last* latest = nullptr;
+  for (const auto& [run, last] : row.gauges) {
+    if (!last.ended) {
+      sum += last.value;
+      ++running;
+    }
+    if (latest == nullptr || last.time_ns > latest->time_ns) latest = &last;
+  }
+  if (running == 0 && latest != nullptr) return {latest->value, 1};
+  return {sum, running};
+}
+
+int run_history(const MetricsArgs& a) {
+  const auto since = parse_duration(a.since);
+  if (!since || *since <= 0) {
+    std::fprintf(stderr, "logcat: --since wants a duration such as 1h, 30m, 90s (see --help)\n");
+    return 2;
+  }
+  std::int64_t step = *since > 30 * 60 * 1'000'000'000ll ? 60'000'000'000ll : 10'000'000'000ll;
+  if (!a.step.empty()) {
+    const auto s = parse_duration(a.step);
+    if (!s || *s <= 0) {
+      std::fprintf(stderr, "logcat: --step wants a duration such as 10s, 1m (see --help)\n");
+      return 2;
+    }
+    step = *s;
+  }
+  const std::int64_t now = now_ns();
+  const std::int64_t from = (now - *since) / step * step;
+  // Paths are archives; other arguments name metrics.
+  std::vector<std::string> paths, names;
+  for (const std::string& in : a.inputs) {
+    std::error_code ec;
+    (std::filesystem::exists(in, ec) ? paths : names).push_back(in);
+  }
+  if (paths.empty()) paths.push_back(blackbox::Config::from_env().archive_dir);
+  std::vector<blackbox::ArchivedMetrics> all;
+  for (const std::string& path : paths) {
+    std::string error;
+    auto reader = blackbox::ArchiveReader::open(path, &error);
+    if (reader == nullptr) {
+      std::fprintf(stderr, "logcat: %s\n", error.c_str());
+      return 1;
+    }
+    reader->keep_metrics(true);
+    while (reader->scan() != 0) {
+    }
+    for (auto& m : reader->take_metrics()) all.push_back(std::move(m));
+  }
+  // The live processes' values now, after their archived snapshots.
+  {
+    std::vector<std::string> errors;
+    MetricsArgs live = a;
+    live.inputs.clear();
+    for (ProcessMetrics& p : gather(live, errors)) {
+      blackbox::ArchivedMetrics m;
+      m.app = p.info.app;
+      m.pid = p.info.pid;
+      m.process_start_ns = p.info.start_time_ns;
+      m.snapshot = std::move(p.snapshot);
+      all.push_back(std::move(m));
+    }
+  }
+  // Each run's snapshots in time order.
+  using Run = std::pair<std::int32_t, std::int64_t>;
+  std::map<std::pair<std::string, Run>, std::vector<const blackbox::ArchivedMetrics*>> runs;
+  for (const auto& m : all) {
+    if (!a.app.empty() && m.app != a.app) continue;
+    runs[{m.app, {m.pid, m.process_start_ns}}].push_back(&m);
+  }
+  std::map<std::pair<std::string, std::string>, Series> series;  // (app, identity)
+  for (auto& [key, snapshots] : runs) {
+    std::stable_sort(snapshots.begin(), snapshots.end(), [](const auto* x, const auto* y) {
+      return x->snapshot.time_ns < y->snapshot.time_ns;
+    });
+    const Run run = key.second;
+    std::map<std::string, const MetricValue*> previous;  // by identity
+    for (const auto* snap : snapshots) {
+      const std::int64_t t = snap->snapshot.time_ns;
+      for (const MetricValue& m : snap->snapshot.metrics) {
+        if (!matches(m, names)) continue;
+        const std::string id = m.identity();
+        const MetricValue* before = previous.count(id) != 0 ? previous[id] : nullptr;
+        previous[id] = &m;
+        if (t < from) continue;
+        // A run's first snapshot counts from zero only if the run started in the window
+        // (else what it added before the window would land in one row).
+        const bool from_start = before == nullptr && run.second >= from;
+        Series& s = series[{key.first, id}];
+        if (s.app.empty()) {
+          s.app = key.first;
+          s.first = m;
+        }
+        Series::Row& row = s.rows[t / step * step];
+        switch (m.kind) {
+          case MetricKind::counter:
+            if (before != nullptr) {
+              row.added += m.count >= before->count ? m.count - before->count : m.count;
+            } else if (from_start) {
+              row.added += m.count;
+            }
+            row.any = true;
+            break;
+          case MetricKind::histogram:
+            if (before != nullptr || from_start) {
+              row.histogram.merge(
+                  histogram_delta(m.histogram, before ? &before->histogram : nullptr));
+            }
+            row.any = true;
+            break;
+          case MetricKind::gauge:
+            row.gauges[run] = {m.gauge, t,
+                               snap->reason == blackbox::ArchivedMetrics::Reason::exit ||
+                                   snap->reason == blackbox::ArchivedMetrics::Reason::recovered};
+            row.any = true;
+            break;
+          case MetricKind::text:
+            row.text = m.text;
+            row.any = true;
+            break;
+        }
+      }
+    }
+  }
+  if (series.empty()) {
+    std::fprintf(stderr, "logcat: no metric%s in the archives' snapshots of the last %s\n",
+                 names.empty() ? "" : " of that name", a.since.c_str());
+    return 1;
+  }
+  const double step_s = static_cast<double>(step) / 1e9;
+  const std::string step_text = !a.step.empty() ? a.step : step == 60'000'000'000ll ? "1m" : "10s";
+  std::string out;
+  for (const auto& [key, s] : series) {
+    const MetricValue& m = s.first;
+    if (a.output == "json") {
+      for (const auto& [t, row] : s.rows) {
+        out += fmt::format(
+            "{{\"time_unix_nano\":{},\"step_s\":{},\"app\":{},\"name\":{},\"kind\":\"{}\"", t,
+            number(step_s), json_string(s.app), json_string(m.identity()),
+            blackbox::metric_kind_name(m.kind));
+        switch (m.kind) {
+          case MetricKind::counter:
+            out += fmt::format(",\"added\":{},\"rate\":{}", row.added,
+                               number(static_cast<double>(row.added) / step_s));
+            break;
+          case MetricKind::histogram: {
+            const LogHistogram& h = row.histogram;
+            out += fmt::format(",\"count\":{},\"sum\":{},\"p50\":{},\"p90\":{},\"p99\":{}",
+                               h.count(), h.sum(), number(h.quantile(0.5)), number(h.quantile(0.9)),
+                               number(h.quantile(0.99)));
+            break;
+          }
+          case MetricKind::gauge: {
+            const auto [value, processes] = gauge_in_step(row);
+            out += fmt::format(",\"value\":{},\"processes\":{}", value, processes);
+            break;
+          }
+          case MetricKind::text:
+            out += fmt::format(",\"value\":{}", json_string(row.text));
+            break;
+        }
+        out += "}\n";
+      }
+      continue;
+    }
+    std::size_t nruns = 0;
+    for (const auto& [k, v] : runs) nruns += k.first == s.app;
+    out += fmt::format("{} ({}{}{}) of {}, {} run{}, per {}\n", m.identity(),
+                       blackbox::metric_kind_name(m.kind), m.unit == MetricUnit::none ? "" : ", ",
+                       blackbox::metric_unit_name(m.unit), s.app, nruns, nruns == 1 ? "" : "s",
+                       step_text);
+    for (const auto& [t, row] : s.rows) {
+      std::string value;
+      switch (m.kind) {
+        case MetricKind::counter:
+          value = fmt::format("{:>12}/s  (+{})",
+                              fmt::format("{:.1f}", static_cast<double>(row.added) / step_s),
+                              grouped(row.added));
+          break;
+        case MetricKind::histogram: {
+          const LogHistogram& h = row.histogram;
+          auto v = [&](double x) { return value_in(m.unit, static_cast<std::uint64_t>(x)); };
+          value = h.count() == 0
+                      ? "none"
+                      : fmt::format("{} measured, p50 {}, p90 {}, p99 {}", grouped(h.count()),
+                                    v(h.quantile(0.5)), v(h.quantile(0.9)), v(h.quantile(0.99)));
+          break;
+        }
+        case MetricKind::gauge: {
+          const auto [sum, processes] = gauge_in_step(row);
+          MetricValue shown = m;
+          shown.gauge = sum;
+          value =
+              gauge_text(shown) + (processes > 1 ? fmt::format("  ({} processes)", processes) : "");
+          break;
+        }
+        case MetricKind::text:
+          value = row.text;
+          break;
+      }
+      out += fmt::format("  {}  {}\n", clock_text(t, a.utc), value);
+    }
+  }
+  std::fwrite(out.data(), 1, out.size(), stdout);
+  return 0;
+}
+
 }  // namespace
 
 std::string prometheus_text(const std::vector<ProcessMetrics>& processes) {
@@ -437,6 +695,7 @@ std::string crash_metrics_text(const blackbox::MetricsSnapshot& s) {
 
 int run_metrics(const MetricsArgs& a) {
   if (!a.serve.empty()) return serve(a);
+  if (!a.since.empty()) return run_history(a);
   std::vector<std::string> errors;
   const auto processes = gather(a, errors);
   for (const std::string& e : errors) std::fprintf(stderr, "logcat: %s\n", e.c_str());

@@ -19,6 +19,10 @@ struct MetricsArgs {
   std::string output = "text";      // text, json, prometheus
   std::string serve;                // ADDRESS:PORT
   bool utc = false;
+  // History from the archives' snapshots: the last DURATION ("1h"), in steps of --step;
+  // `inputs` that are not paths name the metrics (a name, or a prefix of one).
+  std::string since;
+  std::string step;
 };
 int run_metrics(const MetricsArgs& args);
 
