@@ -5,7 +5,8 @@
 // beside the old ones; an old set's expectations are never rewritten.
 //
 // Per file: FILE.json is `logcat --no-symbols -o json FILE` (stdout and stderr; exit 0),
-// FILE.verify is `logcat verify FILE` followed by a line "exit N". --no-symbols: a crash
+// FILE.verify is `logcat verify FILE` followed by a line "exit N", FILE.metrics what
+// `logcat metrics` shows of it (below). --no-symbols: a crash
 // stack's symbols depend on which binaries this machine has, not on the file.
 //
 // BBX_GOLDEN_UPDATE=1 writes the expectations a new set lacks (never replaces one).
@@ -15,6 +16,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <regex>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -87,6 +89,7 @@ TEST(Golden, EverySetHasEveryKindOfFile) {
   }
   EXPECT_NE(std::find(sets.begin(), sets.end(), "v1"), sets.end());
   EXPECT_NE(std::find(sets.begin(), sets.end(), "v2"), sets.end());
+  EXPECT_NE(std::find(sets.begin(), sets.end(), "v3"), sets.end());
 }
 
 class GoldenFile : public ::testing::TestWithParam<fs::path> {};
@@ -106,6 +109,25 @@ TEST_P(GoldenFile, LogcatPrintsItAsItDidWhenItWasMade) {
     out.replace(at, file.string().size(), file.filename().string());
   }
   expect_golden(file.string() + ".verify", out + "exit " + std::to_string(verify.status) + "\n");
+
+  // The application metrics (ring format version 3 on): FILE.metrics is `logcat metrics -o
+  // json FILE` for a ring or a dump, the history of its snapshots for an archive, then "exit
+  // N". A set from before metrics says so (exit 1). The time a ring's metrics are read at is
+  // now: it reads as T.
+  const bool archive = file.extension() == ".bbx";
+  const auto metrics = blackbox::test::run_program(
+      BBX_LOGCAT, archive ? std::vector<std::string>{"metrics", "--since", "100000d", "--app",
+                                                     "golden", "-o", "json", file.string()}
+                          : std::vector<std::string>{"metrics", "-o", "json", file.string()});
+  std::string shown = metrics.out;
+  for (std::size_t at; (at = shown.find(file.string())) != std::string::npos;) {
+    shown.replace(at, file.string().size(), file.filename().string());
+  }
+  if (!archive) {
+    shown = std::regex_replace(shown, std::regex(R"("time_unix_nano":[0-9]+)"),
+                               R"("time_unix_nano":T)");
+  }
+  expect_golden(file.string() + ".metrics", shown + "exit " + std::to_string(metrics.status) + "\n");
 }
 
 INSTANTIATE_TEST_SUITE_P(Sets, GoldenFile, ::testing::ValuesIn(golden_files()),

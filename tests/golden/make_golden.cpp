@@ -3,7 +3,7 @@
 // new; never to refresh an old set (those files are the promise that any logcat reads any
 // older file):
 //
-//   build/test/tests/golden/blackbox_make_golden tests/golden/v2
+//   build/test/tests/golden/blackbox_make_golden tests/golden/v3
 //   BBX_GOLDEN_UPDATE=1 build/test/tests/golden_test   # writes the new set's expectations
 //
 // Files: ring.bbr (a process killed with SIGKILL: its ring as it left it), crashed.bbr (a
@@ -11,7 +11,8 @@
 // (blackbox::dump() of a live process), archive.bbx (a process that logged and exited: its
 // archive file) and recovered.bbx (the crashed ring recovered into the archive, with its
 // crash frame). The records cover every argument type, every level,
-// specs, names, cut strings, control characters, trace contexts, spans and two threads.
+// specs, names, cut strings, control characters, trace contexts, spans and two threads; and
+// application metrics of every kind.
 #include <fmt/format.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -25,6 +26,7 @@
 #include <thread>
 
 #include "blackbox/blackbox.hpp"
+#include "blackbox/metrics.hpp"
 #include "blackbox/recovery.hpp"
 #include "blackbox/span.hpp"
 
@@ -58,6 +60,7 @@ blackbox::Config small_config(const std::string& dir, const std::string& archive
   c.max_threads = 2;
   c.site_table_bytes = 64u << 10;
   c.max_string_bytes = 64;
+  c.metric_cells = 2048;  // room for the histogram below (format version 3)
   c.archive_dir = archive_dir;
   c.crash_handlers = false;
   return c;
@@ -94,9 +97,22 @@ void log_everything() {
       BBX_INFO("inside a child span");
     }
   }
+  // Application metrics (version 3): one of each kind, tags, units, help, two threads.
+  static const blackbox::Counter requests{"http.server.requests",
+                                          {{"route", "/login"}, {"status", "200"}}, "served"};
+  static const blackbox::Gauge depth{"queue.depth", {}, blackbox::MetricUnit::bytes};
+  static const blackbox::Histogram latency{"http.server.latency", {{"route", "/login"}},
+                                           blackbox::MetricUnit::nanoseconds, "time to answer"};
+  static const blackbox::TextMetric version{"build.version"};
+  for (std::uint64_t i = 1; i <= 100; ++i) latency.record(i * i * 1000);
+  requests.add(40);
+  depth.set(-12);
+  version.set("1.2.3 \"golden\"");
   std::thread worker([] {
     pthread_setname_np(pthread_self(), "worker");
     for (int i = 0; i < 3; ++i) BBX_INFO("worker record {i} of {n}", i, 3);
+    requests.add(2);
+    latency.record(7);
   });
   worker.join();
 }
