@@ -154,6 +154,7 @@ void render_crash(const Crashed& crashed, const std::vector<LastRecord>& threads
       p.info.app = crashed.app;
       p.info.state = blackbox::RingState::crashed;
       p.snapshot = *crashed.metrics;
+      p.snapshot.time_ns = c.time_ns;  // as of the crash (read from the file after it)
       std::string json = metrics_json(p);
       if (!json.empty() && json.back() == '\n') json.pop_back();
       out += ",\"metrics\":";
