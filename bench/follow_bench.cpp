@@ -124,8 +124,8 @@ void follow_logcat(benchmark::State& state, const std::string& interval, int idl
   if (!started) {
     blackbox::Config c = blackbox::Config::from_env();
     c.app = "follow_bench";
-    c.archive_dir
-        .clear();  // no archive ("off" is the environment variable's word, not the field's)
+    // No archive ("off" is the environment variable's word for it, not the field's).
+    c.archive_dir.clear();
     c.console = "off";
     if (!blackbox::init(c).ok()) std::exit(1);
     started = true;
