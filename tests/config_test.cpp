@@ -185,6 +185,41 @@ TEST(ConfigTest, ArchiveSettingsFromTheEnvironment) {
   if (!home.empty()) setenv("HOME", home.c_str(), 1);
 }
 
+TEST(ConfigTest, MetricSettingsFromTheEnvironmentAndTheirRanges) {
+  EXPECT_EQ(blackbox::Config{}.metric_cells, 8192u);
+  EXPECT_EQ(blackbox::Config{}.metrics_interval, std::chrono::seconds(10));
+  setenv("BBX_METRIC_CELLS", "3000", 1);  // rounded up to whole pages of cells
+  setenv("BBX_METRICS_MS", "2500", 1);
+  std::vector<std::string> warnings;
+  auto c = blackbox::Config::from_env(&warnings);
+  EXPECT_TRUE(warnings.empty());
+  EXPECT_EQ(c.metric_cells, 3072u);
+  EXPECT_EQ(c.metrics_interval, std::chrono::milliseconds(2500));
+  EXPECT_TRUE(c.validate().empty());
+  setenv("BBX_METRIC_CELLS", "100", 1);
+  setenv("BBX_METRICS_MS", "2h", 1);
+  warnings.clear();
+  c = blackbox::Config::from_env(&warnings);
+  ASSERT_EQ(warnings.size(), 2u);
+  EXPECT_EQ(warnings[0].find("BBX_METRIC_CELLS=\"100\": out of range 512 .. 1048576"), 0u)
+      << warnings[0];
+  EXPECT_EQ(warnings[1].find("BBX_METRICS_MS=\"2h\": not a size"), 0u) << warnings[1];
+  EXPECT_EQ(c.metric_cells, 8192u);
+  unsetenv("BBX_METRIC_CELLS");
+  unsetenv("BBX_METRICS_MS");
+  blackbox::Config bad;
+  bad.metric_cells = 1000;
+  bad.metrics_interval = std::chrono::milliseconds(50);
+  const auto errors = bad.validate();
+  ASSERT_EQ(errors.size(), 2u);
+  EXPECT_EQ(errors[0].find("metric_cells: must be a multiple of 512"), 0u) << errors[0];
+  EXPECT_EQ(errors[1].find("metrics_interval: must be 0 or 100 ms .. 1 h, got 50 ms"), 0u)
+      << errors[1];
+  bad = blackbox::Config{};
+  bad.metrics_interval = std::chrono::seconds(0);  // snapshots at rotation, exit, recovery only
+  EXPECT_TRUE(bad.validate().empty());
+}
+
 TEST(ConfigTest, ValidateNamesEveryBadField) {
   blackbox::Config c;
   EXPECT_TRUE(c.validate().empty());

@@ -4,7 +4,7 @@
 // headers, block headers and records, not only the header checks.
 //
 //   clang: build with -DBLACKBOX_FUZZ=ON, run ring_reader_fuzz corpus/ring_reader -max_len=409600
-//   CI replays the corpus in every build (ring_reader_corpus test) and fuzzes for 60 s.
+//   CI replays the corpus in every build (ring_reader_corpus test) and fuzzes for 45 s.
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
