@@ -109,16 +109,18 @@ TEST(Metrics, ANameDeclaredAsAnotherKindIsRefusedAndItsUpdatesCounted) {
   start();
   const blackbox::Counter count{"jobs"};
   const blackbox::Gauge clash{"jobs", {{"queue", "a"}}};  // the name is a counter's
+  const blackbox::Gauge same_identity{"jobs"};            // and so are name and tags
   const blackbox::Counter bad_name{"9lives"};
   const blackbox::Counter bad_tag{"fine", {{"bad key", "v"}}};
   count.add();
   clash.set(5);
+  same_identity.set(1000);  // must not land in the counter's cell
   bad_name.add();
   bad_tag.add();
   const MetricsSnapshot s = read_own();
   EXPECT_EQ(s.metrics.size(), 1u);
-  EXPECT_EQ(s.declarations_refused, 3u);
-  EXPECT_EQ(s.updates_lost, 3u);
+  EXPECT_EQ(s.declarations_refused, 4u);
+  EXPECT_EQ(s.updates_lost, 4u);
   EXPECT_EQ(count.value(), 1u);
 }
 

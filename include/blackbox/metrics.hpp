@@ -21,7 +21,7 @@
 // its own (in its slot's stripe of the ring file), so threads never share a cache line, and
 // readers sum the threads. A thread's first update gives it a slot, as a first log call does.
 // Gauges and text metrics have one value, shared. Costs (docs/performance.md): a counter add
-// is 9 instructions, a histogram record about 35.
+// is 8 instructions, a histogram record 39 (2.8 ns).
 #pragma once
 
 #include <atomic>

@@ -175,8 +175,12 @@ MetricCells declare_metric(MetricKind kind, std::string_view name, Tags tags, Me
     identity += encoded;
     if (auto it = r.by_identity.find(identity); it != r.by_identity.end()) {
       const core::Definition& d = r.definitions[it->second];
-      const std::uint32_t cells = ring::metric_cells(d.kind);
-      return {d.cell, d.cell + cells};
+      if (d.kind == kind) return {d.cell, d.cell + ring::metric_cells(kind)};
+      // The same name and tags as another kind: never the other's cells.
+      lock.unlock();
+      core::refuse(name, fmt::format("already declared as a {}, here as a {}",
+                                     metric_kind_name(d.kind), metric_kind_name(kind)));
+      return {};
     }
     if (auto it = r.kind_of_name.find(name); it != r.kind_of_name.end() && it->second != kind) {
       lock.unlock();
