@@ -127,7 +127,8 @@ TEST_P(GoldenFile, LogcatPrintsItAsItDidWhenItWasMade) {
     shown = std::regex_replace(shown, std::regex(R"("time_unix_nano":[0-9]+)"),
                                R"("time_unix_nano":T)");
   }
-  expect_golden(file.string() + ".metrics", shown + "exit " + std::to_string(metrics.status) + "\n");
+  expect_golden(file.string() + ".metrics",
+                shown + "exit " + std::to_string(metrics.status) + "\n");
 }
 
 INSTANTIATE_TEST_SUITE_P(Sets, GoldenFile, ::testing::ValuesIn(golden_files()),

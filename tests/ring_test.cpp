@@ -309,9 +309,10 @@ TEST(RingTest, MemoryGrowsWithTheThreadsThatLogNotWithTheLimit) {
   // the first 64 KiB of the 1 MiB site table, the slot headers' page, and one ring and one
   // metrics stripe per thread that logged; the other slots, the metric table and the rest of
   // the site table stay holes in the file.
-  const std::uint64_t stripe = blackbox::ring::metrics_stripe_bytes(blackbox::Config{}.metric_cells);
-  const std::uint64_t expected = 4096 + blackbox::ring::control_region_bytes(kMaxThreads) +
-                                 4096 + stripe + 64 * 1024 + 4096 + slots_used * (kRing + stripe);
+  const std::uint64_t stripe =
+      blackbox::ring::metrics_stripe_bytes(blackbox::Config{}.metric_cells);
+  const std::uint64_t expected = 4096 + blackbox::ring::control_region_bytes(kMaxThreads) + 4096 +
+                                 stripe + 64 * 1024 + 4096 + slots_used * (kRing + stripe);
   EXPECT_LE(allocated, expected);
   EXPECT_GE(allocated, slots_used * kRing);
   EXPECT_GT(static_cast<std::uint64_t>(st.st_size), allocated + 512 * 1024);

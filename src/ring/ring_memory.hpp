@@ -96,10 +96,10 @@ class RingMemory {
   std::string path_;
   Layout layout_;
   std::uint32_t max_string_;
-  std::uint64_t site_reserved_ = 0;  // bytes of the site table already reserved on disk
+  std::uint64_t site_reserved_ = 0;          // bytes of the site table already reserved on disk
   std::uint64_t metric_table_reserved_ = 0;  // and of the metric table
-  bool image_ = false;               // open_dead(): private memory read from the file
-  bool drained_ = false;             // set_drained()
+  bool image_ = false;                       // open_dead(): private memory read from the file
+  bool drained_ = false;                     // set_drained()
 };
 
 // The ring this process writes to (null before the logger starts, and in a forked child

@@ -98,11 +98,13 @@ void log_everything() {
     }
   }
   // Application metrics (version 3): one of each kind, tags, units, help, two threads.
-  static const blackbox::Counter requests{"http.server.requests",
-                                          {{"route", "/login"}, {"status", "200"}}, "served"};
+  static const blackbox::Counter requests{
+      "http.server.requests", {{"route", "/login"}, {"status", "200"}}, "served"};
   static const blackbox::Gauge depth{"queue.depth", {}, blackbox::MetricUnit::bytes};
-  static const blackbox::Histogram latency{"http.server.latency", {{"route", "/login"}},
-                                           blackbox::MetricUnit::nanoseconds, "time to answer"};
+  static const blackbox::Histogram latency{"http.server.latency",
+                                           {{"route", "/login"}},
+                                           blackbox::MetricUnit::nanoseconds,
+                                           "time to answer"};
   static const blackbox::TextMetric version{"build.version"};
   for (std::uint64_t i = 1; i <= 100; ++i) latency.record(i * i * 1000);
   requests.add(40);

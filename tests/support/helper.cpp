@@ -295,8 +295,8 @@ int ctl_child() {
   // Metrics for the runbook's `logcat metrics`: a request per line, and how long its three
   // log calls took.
   static const blackbox::Counter requests{"http.server.requests", {{"route", "/orders"}}};
-  static const blackbox::Histogram latency{"http.server.latency", {{"route", "/orders"}},
-                                           blackbox::MetricUnit::nanoseconds};
+  static const blackbox::Histogram latency{
+      "http.server.latency", {{"route", "/orders"}}, blackbox::MetricUnit::nanoseconds};
   char line[256];
   while (std::fgets(line, sizeof line, stdin) != nullptr) {
     const long n = std::strtol(line, nullptr, 10);
