@@ -10,23 +10,14 @@
 #include <array>
 #include <cmath>
 #include <cstdint>
-#include <random>
 #include <vector>
 
 #include "blackbox/log_histogram.hpp"
+#include "latencies.hpp"
 
 namespace {
 
-const std::vector<std::uint64_t>& values() {
-  static const std::vector<std::uint64_t> v = [] {
-    std::mt19937_64 rng(1);
-    std::lognormal_distribution<double> d(std::log(50'000.0), 1.5);
-    std::vector<std::uint64_t> out(4096);
-    for (auto& x : out) x = static_cast<std::uint64_t>(d(rng));
-    return out;
-  }();
-  return v;
-}
+const std::vector<std::uint64_t>& values() { return bench::latencies(); }
 
 void BM_LogHistogram_record(benchmark::State& state) {
   blackbox::LogHistogram h;

@@ -15,6 +15,7 @@
 
 #include "blackbox/config.hpp"
 #include "blackbox/text.hpp"
+#include "json.hpp"
 #include "render.hpp"
 #include "select.hpp"
 #include "spans.hpp"
@@ -26,12 +27,6 @@ using blackbox::LevelsState;
 using blackbox::RingInfo;
 using blackbox::RingState;
 using blackbox::Telemetry;
-
-std::string json_string(std::string_view s) {
-  blackbox::text::Buffer b(s.size() + 8);
-  blackbox::text::append_json_string(s, b);
-  return std::string(b.view());
-}
 
 std::int64_t mono_ns() {
   timespec ts{};

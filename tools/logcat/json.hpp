@@ -2,6 +2,9 @@
 // (blackbox/text.hpp), which the console shares.
 #pragma once
 
+#include <string>
+#include <string_view>
+
 #include "blackbox/text.hpp"
 #include "render.hpp"
 
@@ -20,5 +23,12 @@ using blackbox::text::otel_severity_text;
 using blackbox::text::plain_value;
 using blackbox::text::string_member;
 using blackbox::text::trace_members;
+
+// `s` as a quoted JSON string.
+inline std::string json_string(std::string_view s) {
+  blackbox::text::Buffer b(s.size() + 8);
+  blackbox::text::append_json_string(s, b);
+  return std::string(b.view());
+}
 
 }  // namespace logcat

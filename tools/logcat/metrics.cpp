@@ -14,6 +14,7 @@
 #include "blackbox/config.hpp"
 #include "blackbox/text.hpp"
 #include "control.hpp"
+#include "json.hpp"
 #include "render.hpp"
 #include "select.hpp"
 #include "spans.hpp"
@@ -25,12 +26,6 @@ using blackbox::LogHistogram;
 using blackbox::MetricKind;
 using blackbox::MetricUnit;
 using blackbox::MetricValue;
-
-std::string json_string(std::string_view s) {
-  blackbox::text::Buffer b(s.size() + 8);
-  blackbox::text::append_json_string(s, b);
-  return std::string(b.view());
-}
 
 // 1234567 -> "1,234,567".
 std::string grouped(std::uint64_t n) {
