@@ -26,6 +26,7 @@
 #include "blackbox/version.hpp"
 #include "format/frame.hpp"
 #include "format/ring_clock.hpp"
+#include "format/ring_metrics.hpp"
 #include "format/site_entry.hpp"
 #include "ring/wake.hpp"
 #include "sys/clock.hpp"
@@ -128,16 +129,10 @@ std::vector<std::byte> Flusher::telemetry_payload(SnapshotReason reason) {
 
 std::vector<std::byte> Flusher::metrics_payload(SnapshotReason reason) const {
   std::vector<std::byte> out;
-  const ring::Layout& l = ring_.layout();
-  if (l.metrics_bytes == 0) return out;
-  std::vector<bool> in_use(l.slot_count);
-  for (std::uint32_t i = 0; i < l.slot_count; ++i) {
-    in_use[i] = ring_.slot_header(i).owners.load(std::memory_order_relaxed) != 0;
-  }
+  if (ring_.layout().metrics_bytes == 0) return out;
   MetricsSnapshot snapshot;
   std::string error;
-  if (!ring::read_metrics_region(ring_.base() + l.metrics_offset, l.metrics_bytes, l.slot_count,
-                                 in_use, snapshot, error) ||
+  if (!ring::read_ring_metrics(ring_.base(), ring_.layout(), snapshot, error) ||
       snapshot.metrics.empty()) {
     return out;
   }

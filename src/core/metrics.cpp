@@ -96,38 +96,30 @@ void refuse(std::string_view name, const std::string& why) {
   say(fmt::format("metric \"{}\" refused: {}; its updates are counted as lost", name, why));
 }
 
-// The shared stripe's cells of metric `m`, or null: the thread could not get a slot (or has
-// exited), and the ring has room for the metric.
-std::uint64_t* shared_cells(detail::MetricCells m) noexcept {
-  ring::RingMemory* ring = started_ring();
-  if (ring == nullptr || ring->metrics() == nullptr || m.end > ring->layout().metric_cells) {
-    return nullptr;
-  }
-  return ring->metric_stripe(0) + m.cell;
-}
-
-// The stripes holding values: the shared one and those of slots ever owned.
-template <typename F>
-void for_each_stripe(const ring::RingMemory& ring, F&& f) {
-  f(ring.metric_stripe(0));
-  for (std::uint32_t s = 0; s < ring.layout().slot_count; ++s) {
-    if (ring.slot_header(s).owners.load(std::memory_order_relaxed) != 0) {
-      f(ring.metric_stripe(s + 1));
-    }
-  }
-}
-
-std::uint64_t load(const std::uint64_t& cell) {
-  return std::atomic_ref<const std::uint64_t>(cell).load(std::memory_order_relaxed);
-}
-
-// The ring to read metric `m` from, or null (not started, or no room for it).
-const ring::RingMemory* ring_holding(detail::MetricCells m) {
-  const ring::RingMemory* ring = current_ring();
+// `ring` if it has a metrics region with room for metric `m`, else null.
+ring::RingMemory* holding(ring::RingMemory* ring, detail::MetricCells m) noexcept {
   if (ring == nullptr || ring->metrics() == nullptr || m.end > ring->layout().metric_cells) {
     return nullptr;
   }
   return ring;
+}
+
+// The shared stripe's cells of metric `m` (starting the logger if needed), or null: no ring,
+// or no room for the metric.
+std::uint64_t* shared_cells(detail::MetricCells m) noexcept {
+  ring::RingMemory* ring = holding(started_ring(), m);
+  return ring == nullptr ? nullptr : ring->metric_stripe(0) + m.cell;
+}
+
+// The stripes holding values: the shared one and those of slots ever owned.
+std::vector<const std::uint64_t*> stripes_in_use(const ring::RingMemory& ring) {
+  std::vector<const std::uint64_t*> stripes{ring.metric_stripe(0)};
+  for (std::uint32_t s = 0; s < ring.layout().slot_count; ++s) {
+    if (ring.slot_header(s).owners.load(std::memory_order_relaxed) != 0) {
+      stripes.push_back(ring.metric_stripe(s + 1));
+    }
+  }
+  return stripes;
 }
 
 }  // namespace
@@ -275,38 +267,25 @@ void text_metric_set(MetricCells m, std::string_view text) noexcept {
 }
 
 std::uint64_t counter_value(MetricCells m) noexcept {
-  const ring::RingMemory* ring = core::ring_holding(m);
-  if (ring == nullptr) return 0;
-  std::uint64_t sum = 0;
-  core::for_each_stripe(*ring, [&](const std::uint64_t* s) { sum += core::load(s[m.cell]); });
-  return sum;
+  const ring::RingMemory* ring = core::holding(core::current_ring(), m);
+  return ring == nullptr ? 0 : ring::sum_counter(core::stripes_in_use(*ring), m.cell);
 }
 
 std::int64_t gauge_value(MetricCells m) noexcept {
-  const ring::RingMemory* ring = core::ring_holding(m);
-  if (ring == nullptr) return 0;
-  return static_cast<std::int64_t>(core::load(ring->metric_stripe(0)[m.cell]));
+  const ring::RingMemory* ring = core::holding(core::current_ring(), m);
+  return ring == nullptr
+             ? 0
+             : static_cast<std::int64_t>(ring::load_cell(ring->metric_stripe(0)[m.cell]));
 }
 
 LogHistogram histogram_value(MetricCells m) noexcept {
-  LogHistogram h;
-  const ring::RingMemory* ring = core::ring_holding(m);
-  if (ring == nullptr) return h;
-  std::uint64_t sum = 0;
-  core::for_each_stripe(*ring, [&](const std::uint64_t* s) {
-    sum += core::load(s[m.cell]);
-    for (std::uint32_t b = 0; b < log_bins::kCount; ++b) {
-      if (const std::uint64_t n = core::load(s[m.cell + 1 + b]); n != 0) {
-        h.set_bin(b, h.bin(b) + n);
-      }
-    }
-  });
-  h.set_sum_and_edges(sum);
-  return h;
+  const ring::RingMemory* ring = core::holding(core::current_ring(), m);
+  return ring == nullptr ? LogHistogram{}
+                         : ring::sum_histogram(core::stripes_in_use(*ring), m.cell);
 }
 
 std::string text_metric_value(MetricCells m) {
-  const ring::RingMemory* ring = core::ring_holding(m);
+  const ring::RingMemory* ring = core::holding(core::current_ring(), m);
   std::string out;
   if (ring != nullptr) (void)ring::read_text_cells(ring->metric_stripe(0) + m.cell, out);
   return out;

@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include "format/ring_metrics.hpp"
+
 namespace blackbox {
 
 std::string_view metric_kind_name(MetricKind kind) noexcept {
@@ -189,6 +191,39 @@ void write_text_cells(std::uint64_t* cells, std::string_view text) noexcept {
   seq->store(s + 2, std::memory_order_release);
 }
 
+std::uint64_t sum_counter(std::span<const std::uint64_t* const> stripes,
+                          std::uint32_t cell) noexcept {
+  std::uint64_t sum = 0;
+  for (const std::uint64_t* s : stripes) sum += load_cell(s[cell]);
+  return sum;
+}
+
+LogHistogram sum_histogram(std::span<const std::uint64_t* const> stripes,
+                           std::uint32_t cell) noexcept {
+  LogHistogram h;
+  std::uint64_t sum = 0;
+  for (const std::uint64_t* s : stripes) {
+    sum += load_cell(s[cell]);
+    for (std::uint32_t b = 0; b < log_bins::kCount; ++b) {
+      if (const std::uint64_t n = load_cell(s[cell + 1 + b]); n != 0) h.set_bin(b, h.bin(b) + n);
+    }
+  }
+  h.set_sum_and_edges(sum);
+  return h;
+}
+
+bool read_ring_metrics(const std::byte* base, const Layout& layout, MetricsSnapshot& out,
+                       std::string& error) {
+  std::vector<bool> in_use(layout.slot_count);
+  for (std::uint32_t i = 0; i < layout.slot_count; ++i) {
+    const auto& slot = *reinterpret_cast<const SlotHeader*>(base + layout.slot_headers_offset +
+                                                            std::uint64_t{i} * sizeof(SlotHeader));
+    in_use[i] = slot.owners.load(std::memory_order_relaxed) != 0;
+  }
+  return read_metrics_region(base + layout.metrics_offset, layout.metrics_bytes, layout.slot_count,
+                             in_use, out, error);
+}
+
 bool read_metrics_region(const std::byte* region, std::uint64_t region_bytes, std::uint32_t slots,
                          const std::vector<bool>& slot_in_use, MetricsSnapshot& out,
                          std::string& error) {
@@ -223,10 +258,6 @@ bool read_metrics_region(const std::byte* region, std::uint64_t region_bytes, st
       stripes.push_back(at<std::uint64_t>(region, h.stripes_offset + (s + 1) * stripe_bytes));
     }
   }
-  const auto load = [](const std::uint64_t* cell) {
-    return reinterpret_cast<const std::atomic<std::uint64_t>*>(cell)->load(
-        std::memory_order_relaxed);
-  };
   for (std::uint32_t i = 0; i < defined; ++i) {
     const auto& e = *at<MetricEntry>(region, h.table_offset + std::uint64_t{i} * kMetricEntryBytes);
     const auto kind = static_cast<MetricKind>(e.kind);
@@ -243,27 +274,17 @@ bool read_metrics_region(const std::byte* region, std::uint64_t region_bytes, st
     v.help.assign(e.text + e.name_len + e.tags_len, e.help_len);
     switch (kind) {
       case MetricKind::counter:
-        for (const std::uint64_t* s : stripes) v.count += load(s + e.cell);
+        v.count = sum_counter(stripes, e.cell);
         break;
       case MetricKind::gauge:
-        v.gauge = static_cast<std::int64_t>(load(stripes[0] + e.cell));
+        v.gauge = static_cast<std::int64_t>(load_cell(stripes[0][e.cell]));
         break;
       case MetricKind::text:
         (void)read_text_cells(stripes[0] + e.cell, v.text);
         break;
-      case MetricKind::histogram: {
-        std::uint64_t sum = 0;
-        std::vector<std::uint64_t> bins(log_bins::kCount, 0);
-        for (const std::uint64_t* s : stripes) {
-          sum += load(s + e.cell);
-          for (std::uint32_t b = 0; b < log_bins::kCount; ++b) bins[b] += load(s + e.cell + 1 + b);
-        }
-        for (std::uint32_t b = 0; b < log_bins::kCount; ++b) {
-          if (bins[b] != 0) v.histogram.set_bin(b, bins[b]);
-        }
-        v.histogram.set_sum_and_edges(sum);
+      case MetricKind::histogram:
+        v.histogram = sum_histogram(stripes, e.cell);
         break;
-      }
     }
     out.metrics.push_back(std::move(v));
   }

@@ -35,6 +35,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -135,6 +136,18 @@ void write_metric_entry(std::byte* region, std::uint32_t index, MetricKind kind,
 [[nodiscard]] bool read_metrics_region(const std::byte* region, std::uint64_t region_bytes,
                                        std::uint32_t slots, const std::vector<bool>& slot_in_use,
                                        MetricsSnapshot& out, std::string& error);
+
+// A cell read by anyone but its writer (relaxed: values need no ordering among themselves).
+[[nodiscard]] inline std::uint64_t load_cell(const std::uint64_t& cell) noexcept {
+  return std::atomic_ref<const std::uint64_t>(cell).load(std::memory_order_relaxed);
+}
+
+// A counter's or a histogram's value: its cells from `cell` on, summed over `stripes` (the
+// shared one and those of slots ever owned).
+[[nodiscard]] std::uint64_t sum_counter(std::span<const std::uint64_t* const> stripes,
+                                        std::uint32_t cell) noexcept;
+[[nodiscard]] LogHistogram sum_histogram(std::span<const std::uint64_t* const> stripes,
+                                         std::uint32_t cell) noexcept;
 
 // The text metric's cells: reads a consistent value (false if the writer was mid-update
 // several times in a row), and the writer's side.

@@ -22,6 +22,7 @@
 #include "format/ring_clock.hpp"
 #include "format/ring_image.hpp"
 #include "format/ring_layout.hpp"
+#include "format/ring_metrics.hpp"
 #include "format/ring_validate.hpp"
 #include "format/slot_drain.hpp"
 #include "reader/crash_report.hpp"
@@ -452,17 +453,11 @@ std::optional<Telemetry> RingReader::telemetry() const {
 }
 
 std::optional<MetricsSnapshot> RingReader::metrics(std::string* error) const {
-  const ring::Layout& layout = impl_->layout;
-  if (layout.metrics_bytes == 0) return std::nullopt;
-  std::vector<bool> in_use(layout.slot_count);
-  for (std::uint32_t i = 0; i < layout.slot_count; ++i) {
-    in_use[i] = impl_->slot(i).owners.load(kRelaxed) != 0;
-  }
+  if (impl_->layout.metrics_bytes == 0) return std::nullopt;
   MetricsSnapshot out;
   out.time_ns = sys::realtime_ns();
   std::string why;
-  if (!ring::read_metrics_region(impl_->base + layout.metrics_offset, layout.metrics_bytes,
-                                 layout.slot_count, in_use, out, why)) {
+  if (!ring::read_ring_metrics(impl_->base, impl_->layout, out, why)) {
     if (error != nullptr) *error = why;
     return std::nullopt;
   }

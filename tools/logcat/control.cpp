@@ -522,18 +522,20 @@ std::string crash_telemetry_json(const Telemetry& t, std::int64_t crash_ns) {
       t.breaker_open ? "true" : "false", t.breaker_trips, t.write_errors, t.last_errno);
 }
 
+std::string histogram_summary(const blackbox::LogHistogram& h,
+                              const std::function<std::string(std::uint64_t)>& value) {
+  if (h.count() == 0) return "none yet";
+  return fmt::format("{} measured, p50 {}, p90 {}, p99 {}, p99.9 {}, max {}", h.count(),
+                     value(static_cast<std::uint64_t>(h.quantile(0.5))),
+                     value(static_cast<std::uint64_t>(h.quantile(0.9))),
+                     value(static_cast<std::uint64_t>(h.quantile(0.99))),
+                     value(static_cast<std::uint64_t>(h.quantile(0.999))), value(h.max()));
+}
+
 std::vector<std::string> histogram_lines(std::string_view name, const blackbox::LogHistogram& h,
                                          const std::function<std::string(std::uint64_t)>& value) {
-  std::vector<std::string> out;
-  if (h.count() == 0) {
-    out.push_back(fmt::format("{}: none yet", name));
-    return out;
-  }
-  out.push_back(fmt::format("{}: {} measured, p50 {}, p90 {}, p99 {}, p99.9 {}, max {}", name,
-                            h.count(), value(static_cast<std::uint64_t>(h.quantile(0.5))),
-                            value(static_cast<std::uint64_t>(h.quantile(0.9))),
-                            value(static_cast<std::uint64_t>(h.quantile(0.99))),
-                            value(static_cast<std::uint64_t>(h.quantile(0.999))), value(h.max())));
+  std::vector<std::string> out{fmt::format("{}: {}", name, histogram_summary(h, value))};
+  if (h.count() == 0) return out;
   std::uint64_t decades[20] = {};
   for (std::uint32_t b = 0; b < blackbox::log_bins::kCount; ++b) {
     if (h.bin(b) == 0) continue;

@@ -42,8 +42,11 @@ int run_top(const TopArgs& args);
 // `now_ns`: the time the lag is measured at (a crash's time for a post-mortem).
 // `who`: "pid 4711 (orders), live" (ring_who()).
 [[nodiscard]] std::string ring_who(const blackbox::RingInfo& info);
-// A histogram as text: a summary line (count, quantiles, max), then a bar per decade.
-// `value` writes a value in the histogram's unit.
+// A histogram as text: "3000 measured, p50 ..., max ..." (count, quantiles, max), and that
+// as a line "NAME: ..." followed by a bar per decade. `value` writes a value in the
+// histogram's unit.
+[[nodiscard]] std::string histogram_summary(const blackbox::LogHistogram& h,
+                                            const std::function<std::string(std::uint64_t)>& value);
 [[nodiscard]] std::vector<std::string> histogram_lines(
     std::string_view name, const blackbox::LogHistogram& h,
     const std::function<std::string(std::uint64_t)>& value);

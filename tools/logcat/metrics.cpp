@@ -64,11 +64,8 @@ std::string value_text(const MetricValue& m) {
       return gauge_text(m);
     case MetricKind::text:
       return m.text;
-    case MetricKind::histogram: {
-      auto lines =
-          histogram_lines("", m.histogram, [&](std::uint64_t v) { return value_in(m.unit, v); });
-      return lines.front().substr(2);  // after ": "
-    }
+    case MetricKind::histogram:
+      return histogram_summary(m.histogram, [&](std::uint64_t v) { return value_in(m.unit, v); });
   }
   return {};
 }
@@ -87,29 +84,17 @@ std::string prom_name(std::string_view name) {
   return out;
 }
 
-std::string prom_label_value(std::string_view v) {
+// Escaped for the exposition: a backslash and a newline always, a double quote in a label
+// value (between quotes) but not in help text.
+std::string prom_escaped(std::string_view v, bool quoted) {
   std::string out;
   for (char c : v) {
     if (c == '\\') {
       out += "\\\\";
-    } else if (c == '"') {
+    } else if (c == '\n') {
+      out += "\\n";
+    } else if (c == '"' && quoted) {
       out += "\\\"";
-    } else if (c == '\n') {
-      out += "\\n";
-    } else {
-      out += c;
-    }
-  }
-  return out;
-}
-
-std::string prom_help(std::string_view v) {
-  std::string out;
-  for (char c : v) {
-    if (c == '\\') {
-      out += "\\\\";
-    } else if (c == '\n') {
-      out += "\\n";
     } else {
       out += c;
     }
@@ -144,7 +129,7 @@ std::string labels(const MetricValue& m, const blackbox::RingInfo& info,
     if (out.size() > 1) out += ',';
     out += key;
     out += "=\"";
-    out += prom_label_value(value);
+    out += prom_escaped(value, true);
     out += '"';
   };
   for (const auto& t : m.tags) {
@@ -584,7 +569,7 @@ std::string prometheus_text(const std::vector<ProcessMetrics>& processes) {
   std::string out;
   for (const auto& [name, f] : families) {
     out += fmt::format("# HELP {}{} {}\n", name, f.type == "counter" ? "_total" : "",
-                       prom_help(f.help));
+                       prom_escaped(f.help, false));
     out += fmt::format("# TYPE {}{} {}\n", name, f.type == "counter" ? "_total" : "", f.type);
     out += f.samples;
   }
