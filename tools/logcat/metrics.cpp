@@ -307,7 +307,6 @@ struct Series {
     };
     std::map<std::pair<std::int32_t, std::int64_t>, Last> gauges;
     std::string text;
-    bool any = false;
   };
   std::map<std::int64_t, Row> rows;  // by step start (ns)
 };
@@ -351,6 +350,96 @@ std::pair<std::int64_t, std::size_t> gauge_in_step(const Series::Row& row) {
   return {sum, running};
 }
 
+// A step of a series as `-o json` gives it: a line.
+std::string history_json_row(const Series& s, std::int64_t t, const Series::Row& row,
+                             double step_s) {
+  const MetricValue& m = s.first;
+  std::string out =
+      fmt::format("{{\"time_unix_nano\":{},\"step_s\":{},\"app\":{},\"name\":{},\"kind\":\"{}\"", t,
+                  number(step_s), json_string(s.app), json_string(m.identity()),
+                  blackbox::metric_kind_name(m.kind));
+  switch (m.kind) {
+    case MetricKind::counter:
+      out += fmt::format(",\"added\":{},\"rate\":{}", row.added,
+                         number(static_cast<double>(row.added) / step_s));
+      break;
+    case MetricKind::histogram: {
+      const LogHistogram& h = row.histogram;
+      out += fmt::format(",\"count\":{},\"sum\":{},\"p50\":{},\"p90\":{},\"p99\":{}", h.count(),
+                         h.sum(), number(h.quantile(0.5)), number(h.quantile(0.9)),
+                         number(h.quantile(0.99)));
+      break;
+    }
+    case MetricKind::gauge: {
+      const auto [value, processes] = gauge_in_step(row);
+      out += fmt::format(",\"value\":{},\"processes\":{}", value, processes);
+      break;
+    }
+    case MetricKind::text:
+      out += fmt::format(",\"value\":{}", json_string(row.text));
+      break;
+  }
+  return out + "}\n";
+}
+
+// A step of a series as text: its value.
+std::string history_text_value(const Series& s, const Series::Row& row, double step_s) {
+  const MetricValue& m = s.first;
+  switch (m.kind) {
+    case MetricKind::counter:
+      return fmt::format("{:>12}/s  (+{})",
+                         fmt::format("{:.1f}", static_cast<double>(row.added) / step_s),
+                         grouped(row.added));
+    case MetricKind::histogram: {
+      const LogHistogram& h = row.histogram;
+      auto v = [&](double x) { return value_in(m.unit, static_cast<std::uint64_t>(x)); };
+      return h.count() == 0
+                 ? "none"
+                 : fmt::format("{} measured, p50 {}, p90 {}, p99 {}", grouped(h.count()),
+                               v(h.quantile(0.5)), v(h.quantile(0.9)), v(h.quantile(0.99)));
+    }
+    case MetricKind::gauge: {
+      const auto [sum, processes] = gauge_in_step(row);
+      MetricValue shown = m;
+      shown.gauge = sum;
+      return gauge_text(shown) + (processes > 1 ? fmt::format("  ({} processes)", processes) : "");
+    }
+    case MetricKind::text:
+      return row.text;
+  }
+  return {};
+}
+
+// The snapshots --since reads: every metrics frame of the archives at `paths`, then each live
+// process's values now. False (said on stderr) if an archive cannot be opened.
+bool history_snapshots(const MetricsArgs& a, const std::vector<std::string>& paths,
+                       std::vector<blackbox::ArchivedMetrics>& all) {
+  for (const std::string& path : paths) {
+    std::string error;
+    auto reader = blackbox::ArchiveReader::open(path, &error);
+    if (reader == nullptr) {
+      std::fprintf(stderr, "logcat: %s\n", error.c_str());
+      return false;
+    }
+    reader->keep_metrics(true);
+    while (reader->scan() != 0) {
+    }
+    for (auto& m : reader->take_metrics()) all.push_back(std::move(m));
+  }
+  std::vector<std::string> errors;
+  MetricsArgs live = a;
+  live.inputs.clear();
+  for (ProcessMetrics& p : gather(live, errors)) {
+    blackbox::ArchivedMetrics m;
+    m.app = p.info.app;
+    m.pid = p.info.pid;
+    m.process_start_ns = p.info.start_time_ns;
+    m.snapshot = std::move(p.snapshot);
+    all.push_back(std::move(m));
+  }
+  return true;
+}
+
 int run_history(const MetricsArgs& a) {
   const auto since = parse_duration(a.since);
   if (!since || *since <= 0) {
@@ -376,32 +465,7 @@ int run_history(const MetricsArgs& a) {
   }
   if (paths.empty()) paths.push_back(blackbox::Config::from_env().archive_dir);
   std::vector<blackbox::ArchivedMetrics> all;
-  for (const std::string& path : paths) {
-    std::string error;
-    auto reader = blackbox::ArchiveReader::open(path, &error);
-    if (reader == nullptr) {
-      std::fprintf(stderr, "logcat: %s\n", error.c_str());
-      return 1;
-    }
-    reader->keep_metrics(true);
-    while (reader->scan() != 0) {
-    }
-    for (auto& m : reader->take_metrics()) all.push_back(std::move(m));
-  }
-  // The live processes' values now, after their archived snapshots.
-  {
-    std::vector<std::string> errors;
-    MetricsArgs live = a;
-    live.inputs.clear();
-    for (ProcessMetrics& p : gather(live, errors)) {
-      blackbox::ArchivedMetrics m;
-      m.app = p.info.app;
-      m.pid = p.info.pid;
-      m.process_start_ns = p.info.start_time_ns;
-      m.snapshot = std::move(p.snapshot);
-      all.push_back(std::move(m));
-    }
-  }
+  if (!history_snapshots(a, paths, all)) return 1;
   // Each run's snapshots in time order.
   using Run = std::pair<std::int32_t, std::int64_t>;
   std::map<std::pair<std::string, Run>, std::vector<const blackbox::ArchivedMetrics*>> runs;
@@ -440,24 +504,20 @@ int run_history(const MetricsArgs& a) {
             } else if (from_start) {
               row.added += m.count;
             }
-            row.any = true;
             break;
           case MetricKind::histogram:
             if (before != nullptr || from_start) {
               row.histogram.merge(
                   histogram_delta(m.histogram, before ? &before->histogram : nullptr));
             }
-            row.any = true;
             break;
           case MetricKind::gauge:
             row.gauges[run] = {m.gauge, t,
                                snap->reason == blackbox::ArchivedMetrics::Reason::exit ||
                                    snap->reason == blackbox::ArchivedMetrics::Reason::recovered};
-            row.any = true;
             break;
           case MetricKind::text:
             row.text = m.text;
-            row.any = true;
             break;
         }
       }
@@ -474,34 +534,7 @@ int run_history(const MetricsArgs& a) {
   for (const auto& [key, s] : series) {
     const MetricValue& m = s.first;
     if (a.output == "json") {
-      for (const auto& [t, row] : s.rows) {
-        out += fmt::format(
-            "{{\"time_unix_nano\":{},\"step_s\":{},\"app\":{},\"name\":{},\"kind\":\"{}\"", t,
-            number(step_s), json_string(s.app), json_string(m.identity()),
-            blackbox::metric_kind_name(m.kind));
-        switch (m.kind) {
-          case MetricKind::counter:
-            out += fmt::format(",\"added\":{},\"rate\":{}", row.added,
-                               number(static_cast<double>(row.added) / step_s));
-            break;
-          case MetricKind::histogram: {
-            const LogHistogram& h = row.histogram;
-            out += fmt::format(",\"count\":{},\"sum\":{},\"p50\":{},\"p90\":{},\"p99\":{}",
-                               h.count(), h.sum(), number(h.quantile(0.5)), number(h.quantile(0.9)),
-                               number(h.quantile(0.99)));
-            break;
-          }
-          case MetricKind::gauge: {
-            const auto [value, processes] = gauge_in_step(row);
-            out += fmt::format(",\"value\":{},\"processes\":{}", value, processes);
-            break;
-          }
-          case MetricKind::text:
-            out += fmt::format(",\"value\":{}", json_string(row.text));
-            break;
-        }
-        out += "}\n";
-      }
+      for (const auto& [t, row] : s.rows) out += history_json_row(s, t, row, step_s);
       continue;
     }
     std::size_t nruns = 0;
@@ -511,35 +544,7 @@ int run_history(const MetricsArgs& a) {
                        blackbox::metric_unit_name(m.unit), s.app, nruns, nruns == 1 ? "" : "s",
                        step_text);
     for (const auto& [t, row] : s.rows) {
-      std::string value;
-      switch (m.kind) {
-        case MetricKind::counter:
-          value = fmt::format("{:>12}/s  (+{})",
-                              fmt::format("{:.1f}", static_cast<double>(row.added) / step_s),
-                              grouped(row.added));
-          break;
-        case MetricKind::histogram: {
-          const LogHistogram& h = row.histogram;
-          auto v = [&](double x) { return value_in(m.unit, static_cast<std::uint64_t>(x)); };
-          value = h.count() == 0
-                      ? "none"
-                      : fmt::format("{} measured, p50 {}, p90 {}, p99 {}", grouped(h.count()),
-                                    v(h.quantile(0.5)), v(h.quantile(0.9)), v(h.quantile(0.99)));
-          break;
-        }
-        case MetricKind::gauge: {
-          const auto [sum, processes] = gauge_in_step(row);
-          MetricValue shown = m;
-          shown.gauge = sum;
-          value =
-              gauge_text(shown) + (processes > 1 ? fmt::format("  ({} processes)", processes) : "");
-          break;
-        }
-        case MetricKind::text:
-          value = row.text;
-          break;
-      }
-      out += fmt::format("  {}  {}\n", clock_text(t, a.utc), value);
+      out += fmt::format("  {}  {}\n", clock_text(t, a.utc), history_text_value(s, row, step_s));
     }
   }
   std::fwrite(out.data(), 1, out.size(), stdout);
