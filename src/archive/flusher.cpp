@@ -141,21 +141,31 @@ std::vector<std::byte> Flusher::metrics_payload(SnapshotReason reason) const {
   return out;
 }
 
-// The snapshots that close a file or a run: the telemetry (if kept) and the metrics.
-void Flusher::append_snapshots(SnapshotReason reason) {
+// The snapshots that close a file or a run: the telemetry (if kept) and the metrics (a
+// metrics_payload(), empty without metrics).
+void Flusher::append_snapshots(SnapshotReason reason, const std::vector<std::byte>& metrics) {
   if (telemetry_ != nullptr) {
     (void)append_frame(frames_, static_cast<std::uint16_t>(FrameType::telemetry), 0,
                        telemetry_payload(reason));
   }
-  if (std::vector<std::byte> m = metrics_payload(reason); !m.empty()) {
-    (void)append_frame(frames_, static_cast<std::uint16_t>(FrameType::metrics), 0, m);
+  if (!metrics.empty()) {
+    (void)append_frame(frames_, static_cast<std::uint16_t>(FrameType::metrics), 0, metrics);
   }
+}
+
+// A file header first if the next append starts a new file (which stands alone: every site
+// its chunks use is defined in it again).
+void Flusher::append_header_if_new_file(std::int64_t now_ns) {
+  if (!files_.at_file_start()) return;
+  header_payload(now_ns, payload_);
+  (void)append_frame(frames_, static_cast<std::uint16_t>(FrameType::file_header), 0, payload_);
+  encoder_.forget_file_sites();
 }
 
 int Flusher::rotate_file() {
   if (files_.files_created() != 0 && !files_.at_file_start()) {
     frames_.clear();
-    append_snapshots(SnapshotReason::rotation);
+    append_snapshots(SnapshotReason::rotation, metrics_payload(SnapshotReason::rotation));
     if (const int err = files_.append(frames_, now_ns_, mono_ns_); err != 0) return err;
     bytes_written_.fetch_add(frames_.size(), std::memory_order_relaxed);
   }
@@ -168,17 +178,8 @@ bool Flusher::write_end(EndHow how) {
   std::vector<std::byte> metrics = metrics_payload(SnapshotReason::exit);
   if ((files_.files_created() == 0 || files_.at_file_start()) && metrics.empty()) return true;
   frames_.clear();
-  if (files_.at_file_start()) {
-    header_payload(sys::realtime_ns(), payload_);
-    (void)append_frame(frames_, static_cast<std::uint16_t>(FrameType::file_header), 0, payload_);
-  }
-  if (telemetry_ != nullptr) {
-    (void)append_frame(frames_, static_cast<std::uint16_t>(FrameType::telemetry), 0,
-                       telemetry_payload(SnapshotReason::exit));
-  }
-  if (!metrics.empty()) {
-    (void)append_frame(frames_, static_cast<std::uint16_t>(FrameType::metrics), 0, metrics);
-  }
+  append_header_if_new_file(sys::realtime_ns());
+  append_snapshots(SnapshotReason::exit, metrics);
   (void)append_frame(frames_, static_cast<std::uint16_t>(FrameType::end), 0,
                      end_payload(how, sys::realtime_ns()));
   if (const int err = files_.append(frames_, now_ns_, mono_ns_); err != 0) {
@@ -670,12 +671,7 @@ bool Flusher::write_out(std::int64_t now_ns) {
       return false;
     }
   }
-  if (files_.at_file_start()) {
-    header_payload(now_ns, payload_);
-    (void)append_frame(frames_, static_cast<std::uint16_t>(FrameType::file_header), 0, payload_);
-    // A new file stands alone: every site its chunks use is defined in it again.
-    encoder_.forget_file_sites();
-  }
+  append_header_if_new_file(now_ns);
   for (const auto& [type, payload] : extra_frames_) {
     (void)append_frame(frames_, static_cast<std::uint16_t>(type), 0, payload);
   }

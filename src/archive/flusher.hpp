@@ -165,7 +165,8 @@ class Flusher {
   // Ends the current file: a telemetry frame (when kept), then close (fdatasync). Returns 0
   // or the errno of the failure.
   int rotate_file();
-  void append_snapshots(SnapshotReason reason);
+  void append_snapshots(SnapshotReason reason, const std::vector<std::byte>& metrics);
+  void append_header_if_new_file(std::int64_t now_ns);
   void header_payload(std::int64_t now_ns, std::vector<std::byte>& out) const;
   // Telemetry (settings_.telemetry): a record of site `id` and `size` bytes was read.
   // Counted per site (one array, one index); summed per tag and level once per pass.
