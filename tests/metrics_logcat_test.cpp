@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -142,6 +143,19 @@ TEST(LogcatMetrics, ShowsALiveProcessAsTextJsonAndPrometheus) {
   EXPECT_EQ(none.out, "logcat: no blackbox process with pid 999999999\n");
 }
 
+// Label values and help text escaped as the exposition format wants: the golden v3 ring's
+// text metric holds double quotes.
+TEST(LogcatMetrics, PrometheusEscapesLabelValues) {
+  const std::string ring = std::string(BBX_GOLDEN_DIR) + "/v3/ring.bbr";
+  const RunResult prom = logcat({"metrics", "-o", "prometheus", ring}, {});
+  ASSERT_EQ(prom.status, 0) << prom.out;
+  EXPECT_TRUE(std::regex_search(
+      prom.out,
+      std::regex(
+          R"(\nbuild_version_info\{app="golden",pid="[0-9]+",value="1\.2\.3 \\"golden\\""\} 1\n)")))
+      << prom.out;
+}
+
 TEST(LogcatMetrics, APostMortemShowsTheMetricsWhenTheProcessDied) {
   const std::string dir = blackbox::test::make_temp_dir("crash");
   std::vector<std::pair<std::string, std::string>> env;
@@ -224,6 +238,29 @@ TEST(LogcatMetrics, HistoryAcrossARotationAndTwoRunsOfAnApp) {
     files += e.path().extension() == ".bbx";
   }
   EXPECT_EQ(files, 3u);  // run 1's two files, run 2's one
+  // The snapshots themselves: run 1's at the rotation (1,000 so far) and at its exit, run 2's
+  // at its exit.
+  {
+    std::string error;
+    auto reader = blackbox::ArchiveReader::open(dir + "/archive", &error);
+    ASSERT_NE(reader, nullptr) << error;
+    reader->keep_metrics(true);
+    while (reader->scan() != 0) {
+    }
+    auto snapshots = reader->take_metrics();
+    std::sort(snapshots.begin(), snapshots.end(),
+              [](const auto& x, const auto& y) { return x.snapshot.time_ns < y.snapshot.time_ns; });
+    using Reason = blackbox::ArchivedMetrics::Reason;
+    std::vector<std::pair<Reason, std::uint64_t>> seen;
+    for (const auto& m : snapshots) {
+      for (const blackbox::MetricValue& v : m.snapshot.metrics) {
+        if (v.name == "http.server.requests") seen.emplace_back(m.reason, v.count);
+      }
+    }
+    const std::vector<std::pair<Reason, std::uint64_t>> want = {
+        {Reason::rotation, 1000}, {Reason::exit, 3000}, {Reason::exit, 3000}};
+    EXPECT_EQ(seen, want);
+  }
   const RunResult json =
       logcat({"metrics", "--since", "1h", "-o", "json", "http.server"}, logcat_env);
   ASSERT_EQ(json.status, 0) << json.out;
