@@ -406,3 +406,32 @@ TEST(ConfigTest, ConsoleAndCaptureFromTheEnvironment) {
   EXPECT_NE(errors[0].find("console: unknown level \"verbose\""), std::string::npos) << errors[0];
   EXPECT_NE(errors[1].find("console_interval_ms"), std::string::npos) << errors[1];
 }
+
+TEST(ConfigTest, WhenFullAndMaxWaitFromTheEnvironment) {
+  EXPECT_EQ(blackbox::Config{}.when_full, blackbox::WhenFull::overwrite);
+  EXPECT_EQ(blackbox::Config{}.max_wait, std::chrono::seconds(1));
+  std::vector<std::string> warnings;
+  setenv("BBX_WHEN_FULL", "wait", 1);
+  setenv("BBX_MAX_WAIT_MS", "250", 1);
+  blackbox::Config c = blackbox::Config::from_env(&warnings);
+  EXPECT_EQ(c.when_full, blackbox::WhenFull::wait);
+  EXPECT_EQ(c.max_wait, std::chrono::milliseconds(250));
+  EXPECT_TRUE(warnings.empty());
+  EXPECT_TRUE(c.validate().empty());
+  setenv("BBX_WHEN_FULL", "block", 1);
+  setenv("BBX_MAX_WAIT_MS", "0", 1);
+  c = blackbox::Config::from_env(&warnings);
+  EXPECT_EQ(c.when_full, blackbox::WhenFull::overwrite);
+  EXPECT_EQ(c.max_wait, std::chrono::seconds(1));
+  ASSERT_EQ(warnings.size(), 2u);
+  EXPECT_EQ(warnings[0], "BBX_WHEN_FULL=\"block\": expected overwrite or wait; using overwrite");
+  EXPECT_EQ(warnings[1], "BBX_MAX_WAIT_MS=\"0\": out of range 1 .. 3600000; using 1000");
+  unsetenv("BBX_WHEN_FULL");
+  unsetenv("BBX_MAX_WAIT_MS");
+  c.max_wait = std::chrono::hours(2);
+  c.when_full = static_cast<blackbox::WhenFull>(7);
+  const auto errors = c.validate();
+  ASSERT_EQ(errors.size(), 2u);
+  EXPECT_EQ(errors[0], "when_full: must be WhenFull::overwrite or WhenFull::wait, got 7");
+  EXPECT_EQ(errors[1], "max_wait: must be 1 ms .. 1 h, got 7200000 ms");
+}

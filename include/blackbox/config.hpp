@@ -9,6 +9,13 @@
 
 namespace blackbox {
 
+// What a logging thread does when its ring is full, that is, when the block it is about to
+// write into still holds records the archive has not got (Config::when_full).
+enum class WhenFull : std::uint8_t {
+  overwrite,  // never wait: the oldest records are overwritten, and counted as lost
+  wait,       // wait for the flusher to archive them, up to Config::max_wait
+};
+
 struct Config {
   // Directory for the ring file: default_dir(), /dev/shm/blackbox-<uid>. Env: BBX_DIR.
   // Created (mode 0700) if missing. It must be owned by this user and writable by no one
@@ -119,6 +126,21 @@ struct Config {
   // often, for `logcat metrics --since`; also one at each rotation, at exit, and when a dead
   // process's ring is recovered. 0: only those. 0, or 100 ms .. 1 h. Env: BBX_METRICS_MS.
   std::chrono::milliseconds metrics_interval{10'000};
+
+  // When a thread's ring is full (its producer has lapped the archive): overwrite (the
+  // default: logging never waits; what is overwritten is counted as lost) or wait, for batch
+  // jobs and audits that need an archive complete under any load: the logging thread waits
+  // (spinning, then yielding, then sleeping) until the flusher has written the block it is
+  // about to reuse into an archive file, at most max_wait per block, after which it overwrites
+  // and the loss is counted as in overwrite mode (a thread that gave up does not wait again
+  // until the archive moves). Waits happen once per block (16 KiB of records by default), not
+  // per call. Waiting needs an archive: without one, or while the disk fails (the breaker is
+  // open), rings are overwritten. The time spent waiting is in the telemetry
+  // (Telemetry::producer_waits, producer_wait_ns, producer_gave_up). A crash loses nothing
+  // either way: what the archive has not got is still in the ring file.
+  // Env: BBX_WHEN_FULL (overwrite or wait), BBX_MAX_WAIT_MS (1 ms .. 1 h).
+  WhenFull when_full = WhenFull::overwrite;
+  std::chrono::milliseconds max_wait{1000};
 
   // zstd level for record chunks: -7 (fastest) .. 19. Env: BBX_ZSTD_LEVEL.
   int zstd_level = 1;

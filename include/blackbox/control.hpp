@@ -73,6 +73,12 @@ struct Telemetry {
   std::uint64_t write_errors = 0;
   int last_errno = 0;
   std::uint64_t control_applied = 0;  // requests from outside applied
+  // Config::when_full = wait: block claims that waited for the archive, how long in total
+  // (ns), and how many overwrote unarchived records after all (max_wait reached; the records
+  // are in lost_overwritten).
+  std::uint64_t producer_waits = 0;
+  std::uint64_t producer_wait_ns = 0;
+  std::uint64_t producer_gave_up = 0;
   LogHistogram pass_ns;               // the flusher's passes (ns each)
   LogHistogram write_ns;              // its archive writes (ns each)
 

@@ -34,6 +34,12 @@ struct Stats {
   std::uint64_t rings_recovered = 0;
   std::uint64_t records_recovered = 0;
   std::uint64_t dumps_written = 0;  // by the dump signal
+  // Config::when_full = wait: block claims that waited for the archive, the time they waited
+  // in all (ns), and the claims that overwrote unarchived records after all (max_wait
+  // reached; those records are in lost_overwritten).
+  std::uint64_t producer_waits = 0;
+  std::uint64_t producer_wait_ns = 0;
+  std::uint64_t producer_gave_up = 0;
 
   // The console (Config::console): records written to it as lines, and records it did not
   // show because it could not take them (a full pipe, a

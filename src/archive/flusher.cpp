@@ -28,6 +28,7 @@
 #include "format/ring_clock.hpp"
 #include "format/ring_metrics.hpp"
 #include "format/site_entry.hpp"
+#include "ring/full_wait.hpp"
 #include "ring/wake.hpp"
 #include "sys/clock.hpp"
 #include "sys/say.hpp"
@@ -216,6 +217,11 @@ void Flusher::run() {
       }
     }
   }
+  // Config::when_full = wait: producers may wait for this thread's archive, never this
+  // thread for itself.
+  ring::never_wait_on_this_thread();
+  allows_waits_ = settings_.archive;
+  ring::allow_waits(allows_waits_);
   const bool ticking = settings_.each_tick && settings_.tick_ns > 0;
   std::int64_t last_write = sys::monotonic_ns();
   std::int64_t last_tick = last_write;
@@ -247,7 +253,10 @@ void Flusher::run() {
       last_metrics = now;
     }
     if (settings_.archive) {
-      ok = pass(write_now || stopping || interval_up, write_now || stopping);
+      // A producer waiting for the archive (Config::when_full = wait) gets it now, not when
+      // the chunk has grown or the interval is up.
+      ok = pass(write_now || stopping || interval_up || ring::producers_waiting(),
+                write_now || stopping);
       if ((asked & FlusherSettings::kPassRotate) != 0 && !stopping) {
         if (const int err = rotate_file(); err != 0) {
           disk_failed(err);
@@ -283,6 +292,8 @@ void Flusher::run() {
       current_file_ = files_.current_path();
       if (stopping) stopped_ = true;
     }
+    // After the last pass: a producer waiting now would wait for nothing.
+    if (stopping) ring::allow_waits(false);
     done_.notify_all();
     if (stopping) return;
     const std::int64_t mono = sys::monotonic_ns();
@@ -469,6 +480,10 @@ void Flusher::publish_telemetry() noexcept {
   t.breaker_trips.store(breaker_trips_.load(relaxed), relaxed);
   t.breaker_open.store(breaker_open_.load(relaxed) ? 1 : 0, relaxed);
   t.last_errno.store(last_errno_.load(relaxed), relaxed);
+  const ring::WaitTotals waits = ring::wait_totals();
+  t.producer_waits.store(waits.waits, relaxed);
+  t.producer_wait_ns.store(waits.wait_ns, relaxed);
+  t.producer_gave_up.store(waits.gave_up, relaxed);
   t.updated_ns.store(sys::realtime_ns(), relaxed);
 }
 
@@ -651,6 +666,7 @@ void Flusher::disk_failed(int err) {
   breaker_.failed(mono_ns_);
   breaker_open_.store(true, std::memory_order_relaxed);
   ring::mute_wakes(true);  // filling rings cannot help now; we probe on our own schedule
+  if (allows_waits_) ring::allow_waits(false);  // nor can waiting: full rings are overwritten
 }
 
 bool Flusher::write_out(std::int64_t now_ns) {
@@ -736,6 +752,7 @@ bool Flusher::write_out(std::int64_t now_ns) {
   breaker_.succeeded();
   breaker_open_.store(false, std::memory_order_relaxed);
   ring::mute_wakes(false);
+  if (allows_waits_) ring::allow_waits(true);
   lost_while_open_ = false;
   pending_losses_.clear();
   extra_frames_.clear();
@@ -745,7 +762,9 @@ bool Flusher::write_out(std::int64_t now_ns) {
     ring::SlotHeader& slot = ring_.slot_header(i);
     if (staged_[i].first == slot.archived_pos.load(std::memory_order_relaxed)) continue;
     slot.archived_seq.store(staged_[i].second, std::memory_order_relaxed);
-    slot.archived_pos.store(staged_[i].first, std::memory_order_relaxed);
+    // Release: our copy of these ring bytes happened before; pairs with the acquire of a
+    // producer that waits for this position before overwriting them (ring/full_wait.hpp).
+    slot.archived_pos.store(staged_[i].first, std::memory_order_release);
   }
   records_archived_.fetch_add(records, std::memory_order_relaxed);
   bytes_written_.fetch_add(frames_.size(), std::memory_order_relaxed);

@@ -242,6 +242,19 @@ Config Config::from_env(std::vector<std::string>* warnings) {
     c.metrics_interval = std::chrono::milliseconds(ms);
   }
   size_var({"BBX_CONSOLE_MS", 5, 10000, false}, c.console_interval_ms);
+  if (const char* v = std::getenv("BBX_WHEN_FULL"); v != nullptr) {
+    if (std::string_view(v) == "overwrite" || std::string_view(v) == "wait") {
+      c.when_full = std::string_view(v) == "wait" ? WhenFull::wait : WhenFull::overwrite;
+    } else {
+      warn("BBX_WHEN_FULL", v, "expected overwrite or wait",
+           c.when_full == WhenFull::wait ? "wait" : "overwrite");
+    }
+  }
+  {
+    std::uint64_t ms = static_cast<std::uint64_t>(c.max_wait.count());
+    size_var({"BBX_MAX_WAIT_MS", 1, 3'600'000, false}, ms);
+    c.max_wait = std::chrono::milliseconds(ms);
+  }
   if (const char* v = std::getenv("BBX_ZSTD_LEVEL"); v != nullptr) {
     char* end = nullptr;
     const long level = std::strtol(v, &end, 10);
@@ -291,6 +304,14 @@ std::vector<std::string> Config::validate() const {
       (metrics_interval.count() < 100 || metrics_interval.count() > 3'600'000)) {
     errors.emplace_back("metrics_interval: must be 0 or 100 ms .. 1 h, got " +
                         std::to_string(metrics_interval.count()) + " ms");
+  }
+  if (when_full != WhenFull::overwrite && when_full != WhenFull::wait) {
+    errors.emplace_back("when_full: must be WhenFull::overwrite or WhenFull::wait, got " +
+                        std::to_string(static_cast<int>(when_full)));
+  }
+  if (max_wait.count() < 1 || max_wait.count() > 3'600'000) {
+    errors.emplace_back("max_wait: must be 1 ms .. 1 h, got " + std::to_string(max_wait.count()) +
+                        " ms");
   }
   if (flush_interval_ms < 10 || flush_interval_ms > 60000) {
     errors.emplace_back("flush_interval_ms: must be 10 .. 60000, got " +

@@ -33,6 +33,7 @@
 #include "crash/crash_handler.hpp"
 #include "crash/dump.hpp"
 #include "ring/clock.hpp"
+#include "ring/full_wait.hpp"
 #include "ring/wake.hpp"
 
 extern char* program_invocation_short_name;  // glibc
@@ -51,7 +52,8 @@ namespace {
 struct ThreadInfo {
   ring::RingMemory* ring;
   ring::SlotHeader* slot;
-  std::uint64_t fill_mark;  // unread bytes past which the flusher is woken early
+  std::uint64_t fill_mark;   // unread bytes past which the flusher is woken early
+  std::int64_t max_wait_ns;  // Config::when_full = wait: Config::max_wait; 0: overwrite
   std::uint32_t tid;
   std::uint32_t block_bytes;
   bool metrics_attach_failed;  // attach_for_metrics() found no slot: not tried again
@@ -172,6 +174,7 @@ void after_fork_child() {
   l.capture.store(nullptr, std::memory_order_relaxed);
   crash::set_before_report(nullptr);
   ring::reset_wake();
+  ring::reset_waits();
   for (detail::Site* s = l.sites; s != nullptr; s = s->next) {
     s->header_bits.store(0, std::memory_order_relaxed);
     s->no_room.store(0, std::memory_order_relaxed);  // the child's ring has an empty table
@@ -554,7 +557,8 @@ bool attach_thread(detail::Producer& p, bool for_record) noexcept {
   p.mask = layout.ring_bytes - 1;
   p.seq = header.next_seq.load(std::memory_order_relaxed);
   p.max_string = ring->max_string_bytes();
-  p.max_record = layout.block_bytes - static_cast<std::uint32_t>(sizeof(ring::BlockHeader));
+  p.max_record = layout.block_bytes - static_cast<std::uint32_t>(sizeof(ring::BlockHeader)) -
+                 ring::kBlockTailBytes;
   p.slot = static_cast<std::uint32_t>(slot);
   if (ring->metrics() != nullptr) {
     p.metric_cells = ring->metric_stripe(static_cast<std::uint32_t>(slot) + 1);
@@ -564,6 +568,10 @@ bool attach_thread(detail::Producer& p, bool for_record) noexcept {
   tls_info.ring = ring;
   tls_info.slot = &header;
   tls_info.fill_mark = layout.ring_bytes / 4;
+  tls_info.max_wait_ns =
+      l.config.when_full == WhenFull::wait
+          ? std::chrono::duration_cast<std::chrono::nanoseconds>(l.config.max_wait).count()
+          : 0;
   tls_info.tid = tid;
   tls_info.block_bytes = layout.block_bytes;
   std::memset(tls_info.name, 0, sizeof tls_info.name);
@@ -595,10 +603,16 @@ std::byte* reserve_slow(Producer& p) noexcept {
   const core::ThreadInfo& t = core::tls_info;
   const std::uint64_t block = t.block_bytes;
   std::uint64_t w = p.wpos;
-  if ((w & (block - 1)) != 0) {
+  const std::uint64_t claim = (w + block - 1) & ~(block - 1);  // the block we take next
+  // Config::when_full = wait: the claim reuses the block one lap back; wait until the archive
+  // has all of it (full_wait.hpp). p.mask + 1 is the ring's size.
+  if (t.max_wait_ns != 0 && claim > p.mask) [[unlikely]] {
+    (void)ring::wait_for_archive(t.slot->archived_pos, claim + block - (p.mask + 1), t.max_wait_ns);
+  }
+  if (w != claim) {
     const std::uint32_t padding_marker = 0;  // "rest of block unused"
     std::memcpy(p.data + (w & p.mask), &padding_marker, sizeof padding_marker);
-    w = (w + block) & ~(block - 1);
+    w = claim;
   }
   // Release: publishes the padding marker (and the last record) with the claim.
   p.published->store(w, std::memory_order_release);
@@ -611,7 +625,8 @@ std::byte* reserve_slow(Producer& p) noexcept {
   std::memcpy(p.data + (w & p.mask), &header, sizeof header);
   w += sizeof header;
   p.wpos = w;
-  p.block_end = (w & ~(block - 1)) + block;
+  // Records stop kBlockTailBytes short of the block's end (ring_layout.hpp, invariant 3).
+  p.block_end = (w & ~(block - 1)) + block - ring::kBlockTailBytes;
   ring::maybe_refresh(t.ring->header().clock, now_ticks());
   // A quarter of the ring unread by the flusher: wake it well before we lap it. Relaxed: a
   // hint.
@@ -800,6 +815,10 @@ Stats stats() {
   }
   if (core::Console* c = l.console.load(std::memory_order_acquire); c != nullptr) c->add_stats(s);
   s.dumps_written = l.dumps_written.load(std::memory_order_relaxed);
+  const ring::WaitTotals waits = ring::wait_totals();
+  s.producer_waits = waits.waits;
+  s.producer_wait_ns = waits.wait_ns;
+  s.producer_gave_up = waits.gave_up;
   s.dropped_site_table_full += l.dropped_site_table_full.load(std::memory_order_relaxed);
   return s;
 }

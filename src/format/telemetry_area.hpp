@@ -67,7 +67,12 @@ struct Telemetry {
   std::atomic<std::uint64_t> console_lines;
   std::atomic<std::uint64_t> console_not_shown;
   std::atomic<std::uint64_t> control_applied;  // requests applied from outside
-  std::atomic<std::uint64_t> reserved[5];
+  // Config::when_full = wait (ring/full_wait.hpp): block claims that waited for the archive,
+  // the time they waited (ns), and the claims that overwrote unarchived records after all.
+  std::atomic<std::uint64_t> producer_waits;
+  std::atomic<std::uint64_t> producer_wait_ns;
+  std::atomic<std::uint64_t> producer_gave_up;
+  std::atomic<std::uint64_t> reserved[2];
   CountPair levels[kTelemetryLevels];
   std::atomic<std::uint32_t> tag_count;  // release after the name of tags[tag_count - 1]
   std::uint32_t reserved1;

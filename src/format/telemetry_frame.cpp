@@ -66,12 +66,17 @@ void encode_telemetry(const ring::Telemetry& t, const ring::SlotTelemetry* slots
       static_cast<std::uint64_t>(static_cast<std::int64_t>(t.last_errno.load(kRelaxed))),
       t.control_applied.load(kRelaxed),
   };
-  put(out, static_cast<std::uint32_t>(std::size(counters) + 2 * ring::kTelemetryLevels));
+  // Appended after the levels (a reader that predates them stops before): the waits.
+  const std::uint64_t waits[] = {t.producer_waits.load(kRelaxed), t.producer_wait_ns.load(kRelaxed),
+                                 t.producer_gave_up.load(kRelaxed)};
+  put(out, static_cast<std::uint32_t>(std::size(counters) + 2 * ring::kTelemetryLevels +
+                                      std::size(waits)));
   for (const std::uint64_t c : counters) put(out, c);
   for (const auto& l : t.levels) {
     put(out, l.records.load(kRelaxed));
     put(out, l.bytes.load(kRelaxed));
   }
+  for (const std::uint64_t c : waits) put(out, c);
   const std::uint32_t tags =
       std::min(t.tag_count.load(std::memory_order_acquire), ring::kTelemetryTags);
   put(out, tags);
@@ -114,7 +119,8 @@ bool decode_telemetry(std::span<const std::byte> payload, TelemetrySnapshot& out
   in.rest = in.rest.subspan(extra);
   std::uint32_t n = 0;
   if (!in.take(n) || n > 4096) return false;
-  std::vector<std::uint64_t> c(std::max<std::uint32_t>(n, 22 + 2 * ring::kTelemetryLevels), 0);
+  // Counters an older writer did not have read as 0.
+  std::vector<std::uint64_t> c(std::max<std::uint32_t>(n, 25 + 2 * ring::kTelemetryLevels), 0);
   for (std::uint32_t i = 0; i < n; ++i) {
     if (!in.take(c[i])) return false;
   }
@@ -142,6 +148,9 @@ bool decode_telemetry(std::span<const std::byte> payload, TelemetrySnapshot& out
   t.control_applied = c[21];
   for (std::uint32_t l = 0; l < ring::kTelemetryLevels; ++l)
     t.per_level[l] = {c[22 + 2 * l], c[23 + 2 * l]};
+  t.producer_waits = c[34];
+  t.producer_wait_ns = c[35];
+  t.producer_gave_up = c[36];
   std::uint32_t tags = 0;
   if (!in.take(tags) || tags > ring::kTelemetryTags) return false;
   for (std::uint32_t i = 0; i < tags; ++i) {

@@ -447,6 +447,9 @@ std::optional<Telemetry> RingReader::telemetry() const {
   out.write_errors = t.write_errors.load(kRelaxed);
   out.last_errno = t.last_errno.load(kRelaxed);
   out.control_applied = t.control_applied.load(kRelaxed);
+  out.producer_waits = t.producer_waits.load(kRelaxed);
+  out.producer_wait_ns = t.producer_wait_ns.load(kRelaxed);
+  out.producer_gave_up = t.producer_gave_up.load(kRelaxed);
   out.pass_ns = histogram(t.pass_ns);
   out.write_ns = histogram(t.write_ns);
   return out;

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -35,6 +36,7 @@
 #include "crash/crash_handler.hpp"
 #include "format/archive_format.hpp"
 #include "format/frame.hpp"
+#include "ring/full_wait.hpp"
 #include "sys/sys.hpp"
 
 namespace {
@@ -81,6 +83,46 @@ int log_ack() {
   for (std::uint64_t i = 0;; ++i) {
     BBX_LOG("crash", blackbox::Level::info, "record {} payload {}", i, i * 7);
     if (!write_all(1, &i, sizeof i)) return 0;
+  }
+}
+
+// wait-crash: logs "n {}" in wait mode (Config::when_full; 64 KiB ring, 4 KiB blocks) and
+// acknowledges each call on stdout (8 bytes); after 100 records (flushed) the disk hangs for
+// good, and once the producer waits for the archive another thread aborts the process.
+std::atomic<bool> g_disk_hangs{false};
+ssize_t hanging_write(int fd, const void* data, std::size_t bytes) {
+  while (g_disk_hangs.load()) pause();
+  return ::write(fd, data, bytes);
+}
+
+int wait_crash() {
+  blackbox::sys::calls().write = hanging_write;  // before the flusher starts
+  blackbox::Config config = blackbox::Config::from_env();
+  config.app = "waitcrash";
+  config.ring_bytes = 64 * 1024;
+  config.block_bytes = 4096;
+  config.max_string_bytes = 1024;
+  config.flush_interval_ms = 60000;
+  config.when_full = blackbox::WhenFull::wait;
+  config.max_wait = std::chrono::hours(1);
+  if (auto r = blackbox::init(config); !r.ok()) {
+    std::fprintf(stderr, "%s\n", r.error.c_str());
+    return 1;
+  }
+  std::uint64_t i = 0;
+  for (; i < 100; ++i) {
+    BBX_INFO("n {}", i);
+    if (!write_all(1, &i, sizeof i)) return 1;
+  }
+  if (!blackbox::flush()) return 1;
+  g_disk_hangs = true;
+  std::thread([] {
+    while (!blackbox::ring::producers_waiting()) sched_yield();
+    std::abort();
+  }).detach();
+  for (;; ++i) {
+    BBX_INFO("n {}", i);
+    if (!write_all(1, &i, sizeof i)) return 1;
   }
 }
 
@@ -738,6 +780,7 @@ int main(int argc, char** argv) {
   if (argc < 2) return usage();
   const std::string mode = argv[1];
   if (mode == "log-ack") return log_ack();
+  if (mode == "wait-crash") return wait_crash();
   if (mode == "ctl-child") return ctl_child();
   if (mode == "metrics-child") return metrics_child();
   if (mode == "echo-log") return echo_log();

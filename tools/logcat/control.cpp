@@ -399,9 +399,11 @@ std::string top_json(const std::vector<Sample>& now_samples,
       const Telemetry& t = *s.telemetry;
       const auto lag = archive_lag(t, now);
       out += fmt::format(
-          ",\"lost\":{},\"archive_lag_s\":{},\"breaker\":{{\"open\":{},\"trips\":{}}}",
+          ",\"lost\":{},\"archive_lag_s\":{},\"breaker\":{{\"open\":{},\"trips\":{}}},"
+          "\"waits\":{{\"count\":{},\"ns\":{},\"gave_up\":{}}}",
           losses_json(t), lag ? fmt::format("{:.3f}", static_cast<double>(*lag) / 1e9) : "null",
-          t.breaker_open ? "true" : "false", t.breaker_trips);
+          t.breaker_open ? "true" : "false", t.breaker_trips, t.producer_waits, t.producer_wait_ns,
+          t.producer_gave_up);
     }
     if (s.levels) {
       out += fmt::format(",\"levels\":{},\"timed_levels\":{}", json_string(s.levels->spec),
@@ -599,6 +601,12 @@ std::string telemetry_text(const std::string& who, const Telemetry& t,
       t.last_errno != 0 ? fmt::format(" (last: {})", std::strerror(t.last_errno)) : ""));
   line(fmt::format("  flusher     {} passes; {} requests from outside applied", t.passes,
                    t.control_applied));
+  if (t.producer_waits != 0 || t.producer_gave_up != 0) {  // Config::when_full = wait
+    line(
+        fmt::format("  waits       threads waited for the archive {} times, {} in all; {} "
+                    "overwrote unarchived records after max_wait",
+                    t.producer_waits, human_duration(t.producer_wait_ns), t.producer_gave_up));
+  }
   if (levels) {
     line(fmt::format("  levels      {}", levels->spec));
     for (const auto& tl : levels->timed)
