@@ -62,7 +62,7 @@ void e2e_blackbox(benchmark::State& state) {
   const double rate = static_cast<double>(state.range(1)) * 1e6 / static_cast<double>(threads);
   const auto kind = static_cast<int>(state.range(2));
   std::uint64_t next = 0;
-  double bytes = 0, lost = 0;
+  double bytes = 0, lost = 0, waited_ns = 0;
   for (auto _ : state) {
     const blackbox::Stats before = blackbox::stats();
     const auto start = Clock::now();
@@ -78,11 +78,16 @@ void e2e_blackbox(benchmark::State& state) {
     const blackbox::Stats after = blackbox::stats();
     bytes += static_cast<double>(after.archive_bytes_written - before.archive_bytes_written);
     lost += static_cast<double>(after.lost_overwritten - before.lost_overwritten);
+    waited_ns += static_cast<double>(after.producer_wait_ns - before.producer_wait_ns);
   }
   const auto total = static_cast<double>(state.iterations() * kRecords);
   state.SetItemsProcessed(static_cast<std::int64_t>(total));
   state.counters["B/rec"] = bytes / (total - lost);
   state.counters["lost"] = lost / static_cast<double>(state.iterations());
+  // BBX_WHEN_FULL=wait: seconds each producer spent waiting for the archive, per run.
+  state.counters["waited s"] =
+      waited_ns / 1e9 /
+      static_cast<double>(threads * static_cast<std::uint64_t>(state.iterations()));
 }
 
 std::uint64_t file_size(const std::string& path) {
@@ -192,8 +197,8 @@ class SummaryReporter : public benchmark::ConsoleReporter {
       const double spdlog_rate = base->second.mrec_s;
       std::printf("\nworkload %s\n",
                   kind == 0 ? "regular (hot-path values)" : "service (varied values)");
-      std::printf("%-24s %9s %12s %10s %10s %10s %11s\n", "run", "offered", "kept M/s", "x spdlog",
-                  "lost", "B/record", "x zstd -1");
+      std::printf("%-24s %9s %12s %10s %10s %10s %11s %9s\n", "run", "offered", "kept M/s",
+                  "x spdlog", "lost", "B/record", "x zstd -1", "waited s");
       for (auto& [name, row] : rows_) {
         if (name.size() < suffix.size() ||
             name.compare(name.size() - suffix.size(), suffix.size(), suffix) != 0) {
@@ -201,9 +206,9 @@ class SummaryReporter : public benchmark::ConsoleReporter {
         }
         // Records that reached the disk per second of the run (offered minus lost).
         const double kept = row.mrec_s * (1.0 - row.counters["lost"] / kRecords);
-        std::printf("%-24s %9.2f %12.2f %9.2fx %10.0f %10.2f %10.2fx\n", name.c_str(), row.mrec_s,
-                    kept, kept / spdlog_rate, row.counters["lost"], row.counters["B/rec"],
-                    row.counters["B/rec"] / z1);
+        std::printf("%-24s %9.2f %12.2f %9.2fx %10.0f %10.2f %10.2fx %9.3f\n", name.c_str(),
+                    row.mrec_s, kept, kept / spdlog_rate, row.counters["lost"],
+                    row.counters["B/rec"], row.counters["B/rec"] / z1, row.counters["waited s"]);
       }
       std::printf("%-24s %9s %12s %10s %10s %10.2f %10.2fx\n", "spdlog text | zstd -1", "", "", "",
                   "", z1, 1.0);
@@ -213,7 +218,8 @@ class SummaryReporter : public benchmark::ConsoleReporter {
     std::printf(
         "(e2e_blackbox/T/R/W: T producers, R = 0 unpaced, else paced at R M records/s,\n"
         " W workload; e2e_spdlog_async/T/W. offered: records logged per second of the\n"
-        " run, which ends when all are on disk; kept: the same minus lost records)\n");
+        " run, which ends when all are on disk; kept: the same minus lost records;\n"
+        " waited s: seconds each producer waited for the archive, BBX_WHEN_FULL=wait only)\n");
   }
 
  private:

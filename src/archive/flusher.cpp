@@ -198,6 +198,10 @@ void Flusher::add_frame(FrameType type, std::vector<std::byte> payload) {
 Flusher::~Flusher() { stop(); }
 
 void Flusher::start() {
+  // Config::when_full = wait: producers may wait for this flusher's archive from now on (not
+  // only once the thread runs: the first records may come before it does).
+  allows_waits_ = settings_.archive;
+  ring::allow_waits(allows_waits_);
   thread_ = std::thread([this] {
     pthread_setname_np(pthread_self(), "bbx-flusher");
     run();
@@ -217,11 +221,7 @@ void Flusher::run() {
       }
     }
   }
-  // Config::when_full = wait: producers may wait for this thread's archive, never this
-  // thread for itself.
-  ring::never_wait_on_this_thread();
-  allows_waits_ = settings_.archive;
-  ring::allow_waits(allows_waits_);
+  ring::never_wait_on_this_thread();  // producers may wait for this thread, never it for itself
   const bool ticking = settings_.each_tick && settings_.tick_ns > 0;
   std::int64_t last_write = sys::monotonic_ns();
   std::int64_t last_tick = last_write;
