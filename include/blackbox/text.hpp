@@ -140,6 +140,9 @@ void append_printable(std::string_view s, Buffer& out);
 
 // A field's value as plain text (what logfmt prints).
 [[nodiscard]] std::string plain_value(const Value& v);
+// The same text without a std::string: a view of the value's own string, or of its text
+// written into `room` (numbers, booleans, characters, pointers).
+[[nodiscard]] std::string_view plain_value(const Value& v, std::array<char, 40>& room);
 
 // A logfmt value: bare if it has no space, '=' or anything JSON escapes; else a JSON string.
 void append_logfmt_value(std::string_view s, Buffer& out);
@@ -172,10 +175,8 @@ inline void hex(const std::uint8_t* bytes, std::size_t n, char* out) {
   for (std::size_t i = 0; i < n; ++i) std::memcpy(out + 2 * i, &kHexPairs[2 * bytes[i]], 2);
 }
 
-inline void append_hex(const std::uint8_t* bytes, std::size_t n, Buffer& out) {
-  hex(bytes, n, out.reserve(2 * n));
-  out.added(2 * n);
-}
+// The same into a line.
+void append_hex(const std::uint8_t* bytes, std::size_t n, Buffer& out);
 
 [[nodiscard]] std::string trace_hex(const std::uint8_t* bytes, std::size_t n);
 

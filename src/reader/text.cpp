@@ -1,6 +1,7 @@
 // Records as text lines (blackbox/text.hpp): the renderer logcat and the console share.
 #include "blackbox/text.hpp"
 
+#include <fmt/compile.h>
 #include <fmt/format.h>
 #include <time.h>
 
@@ -34,19 +35,6 @@ const char* level_colour(Level level) {
 
 }  // namespace
 
-// logfmt values: bare if they have no space, '=' and nothing JSON escapes (quotes, backslashes,
-// control characters); else quoted with JSON escapes.
-void append_logfmt_value(std::string_view s, Buffer& out) {
-  const bool bare = !s.empty() && std::none_of(s.begin(), s.end(), [](char c) {
-    return c == ' ' || c == '=' || kJsonEscape[static_cast<unsigned char>(c)];
-  });
-  if (bare) {
-    out += s;
-  } else {
-    append_json_string(s, out);
-  }
-}
-
 void Buffer::grow(std::size_t n) {
   const std::size_t capacity = std::max(2 * capacity_, size_ + n);
   auto bigger = std::make_unique<char[]>(capacity);
@@ -67,20 +55,17 @@ constexpr std::array<bool, 256> kMaybeControl = [] {
   return t;
 }();
 
-// The first byte at or after `from` that kMaybeControl flags, or s.size(). Almost every
-// message has none: with SSE2, 16 bytes are checked at once (the last 16 bytes of the
-// message overlap the loop's last window instead of going byte by byte).
-std::size_t next_maybe_control(std::string_view s, std::size_t from) {
+// The first byte at or after `from` that `table` flags, or s.size(). Almost every string
+// has none: with SSE2, `flag16` (the same test on 16 bytes at once, a bit per byte) checks
+// 16 bytes at a time (the last 16 bytes of the string overlap the loop's last window instead
+// of going byte by byte).
+template <typename Flag16>
+std::size_t next_flagged(std::string_view s, std::size_t from, const std::array<bool, 256>& table,
+                         [[maybe_unused]] Flag16 flag16) {
 #if defined(__SSE2__)
   if (s.size() >= 16) {
-    const __m128i c0_max = _mm_set1_epi8(0x1f);
-    const __m128i del = _mm_set1_epi8(0x7f);
-    const __m128i c2 = _mm_set1_epi8(static_cast<char>(0xc2));
     auto flagged = [&](std::size_t at) {
-      const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s.data() + at));
-      const __m128i c0 = _mm_cmpeq_epi8(_mm_min_epu8(v, c0_max), v);  // v <= 0x1f, unsigned
-      return static_cast<unsigned>(_mm_movemask_epi8(
-          _mm_or_si128(c0, _mm_or_si128(_mm_cmpeq_epi8(v, del), _mm_cmpeq_epi8(v, c2)))));
+      return flag16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(s.data() + at)));
     };
     for (; from + 16 <= s.size(); from += 16) {
       if (const unsigned bits = flagged(from); bits != 0) {
@@ -93,11 +78,63 @@ std::size_t next_maybe_control(std::string_view s, std::size_t from) {
     return bits != 0 ? from + static_cast<std::size_t>(__builtin_ctz(bits)) : s.size();
   }
 #endif
-  while (from < s.size() && !kMaybeControl[static_cast<unsigned char>(s[from])]) ++from;
+  while (from < s.size() && !table[static_cast<unsigned char>(s[from])]) ++from;
   return from;
 }
 
+#if defined(__SSE2__)
+// Bytes <= 0x1f (unsigned), 16 at once.
+inline __m128i c0_bytes(__m128i v) {
+  return _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(0x1f)), v);
+}
+#endif
+
+// kMaybeControl's bytes.
+std::size_t next_maybe_control(std::string_view s, std::size_t from) {
+#if defined(__SSE2__)
+  return next_flagged(s, from, kMaybeControl, [](__m128i v) {
+    const __m128i other = _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8(0x7f)),
+                                       _mm_cmpeq_epi8(v, _mm_set1_epi8(static_cast<char>(0xc2))));
+    return static_cast<unsigned>(_mm_movemask_epi8(_mm_or_si128(c0_bytes(v), other)));
+  });
+#else
+  return next_flagged(s, from, kMaybeControl, 0);
+#endif
+}
+
+// Bytes that make a logfmt value need quotes: kJsonEscape's, ' ' and '='.
+constexpr std::array<bool, 256> kLogfmtSpecial = [] {
+  std::array<bool, 256> t = kJsonEscape;
+  t[' '] = t['='] = true;
+  return t;
+}();
+
+std::size_t next_logfmt_special(std::string_view s, std::size_t from) {
+#if defined(__SSE2__)
+  return next_flagged(s, from, kLogfmtSpecial, [](__m128i v) {
+    const __m128i quote_or_backslash =
+        _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')), _mm_cmpeq_epi8(v, _mm_set1_epi8('\\')));
+    const __m128i space_or_equals =
+        _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8(' ')), _mm_cmpeq_epi8(v, _mm_set1_epi8('=')));
+    return static_cast<unsigned>(_mm_movemask_epi8(
+        _mm_or_si128(c0_bytes(v), _mm_or_si128(quote_or_backslash, space_or_equals))));
+  });
+#else
+  return next_flagged(s, from, kLogfmtSpecial, 0);
+#endif
+}
+
 }  // namespace
+
+// logfmt values: bare if they have no space, '=' and nothing JSON escapes (quotes, backslashes,
+// control characters); else quoted with JSON escapes.
+void append_logfmt_value(std::string_view s, Buffer& out) {
+  if (!s.empty() && next_logfmt_special(s, 0) == s.size()) {
+    out += s;
+  } else {
+    append_json_string(s, out);
+  }
+}
 
 void append_printable(std::string_view s, Buffer& out) {
   static constexpr char kHex[] = "0123456789abcdef";
@@ -307,7 +344,8 @@ void Renderer::render_text(const Record& r, Buffer& out, std::string_view app) {
           append_printable(r.fields[i].name, out);
         }
         out += " = ";
-        append_printable(plain_value(r.fields[i].value), out);
+        std::array<char, 40> room;
+        append_printable(plain_value(r.fields[i].value, room), out);
         out += '\n';
       }
       if (r.has_trace) {
@@ -390,7 +428,8 @@ void Renderer::render(const Record& r, Buffer& out, std::string_view app) {
           out += f.name;
         }
         out += '=';
-        append_logfmt_value(plain_value(f.value), out);
+        std::array<char, 40> room;
+        append_logfmt_value(plain_value(f.value, room), out);
       }
       if (r.truncated) out += " truncated=true";
       if (r.has_trace) {
@@ -463,41 +502,134 @@ void Buffer::consume(std::size_t n) {
   size_ -= n;
 }
 
-void append_json_string(std::string_view s, Buffer& out) {
-  out += '"';
-  std::size_t run = 0;  // start of the bytes not yet appended (appended in runs)
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    if (!kJsonEscape[c]) [[likely]]
-      continue;
-    out.append(s.data() + run, i - run);
-    run = i + 1;
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default: {
-        static constexpr char kHex[] = "0123456789abcdef";
-        out += "\\u00";
-        out += kHex[c >> 4];
-        out += kHex[c & 15];
-      }
+namespace {
+
+// One byte of a JSON string, escaped if it must be; returns the next output position.
+char* put_json_byte(unsigned char c, char* d) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  if (!kJsonEscape[c]) [[likely]] {
+    *d = static_cast<char>(c);
+    return d + 1;
+  }
+  *d++ = '\\';
+  switch (c) {
+    case '"':
+    case '\\':
+      *d++ = static_cast<char>(c);
+      break;
+    case '\n':
+      *d++ = 'n';
+      break;
+    case '\r':
+      *d++ = 'r';
+      break;
+    case '\t':
+      *d++ = 't';
+      break;
+    default:
+      std::memcpy(d, "u00", 3);
+      d[3] = kHex[c >> 4];
+      d[4] = kHex[c & 15];
+      d += 5;
+  }
+  return d;
+}
+
+// Whether any of the n < 16 bytes at p needs a JSON escape, with at most two overlapping
+// word loads (SWAR: a byte below 0x20, or equal to '"' or '\\'). Exact: these tests have no
+// false positives for "any byte".
+template <typename Word>
+bool word_needs_escape(Word x) {
+  constexpr Word ones = static_cast<Word>(~Word{0}) / 255;
+  constexpr Word highs = ones * 0x80;
+  auto zero_byte = [](Word v) { return static_cast<Word>((v - ones) & ~v & highs); };
+  return (static_cast<Word>((x - ones * 0x20) & ~x & highs) | zero_byte(x ^ (ones * '"')) |
+          zero_byte(x ^ (ones * '\\'))) != 0;
+}
+
+template <typename Word>
+bool two_words_need_escape(const char* p, std::size_t n, Word& head, Word& tail) {
+  std::memcpy(&head, p, sizeof head);
+  std::memcpy(&tail, p + n - sizeof tail, sizeof tail);
+  return word_needs_escape(head) || word_needs_escape(tail);
+}
+
+// Copies the n bytes at p to d, escaped; returns the end. Quick for n <= 16.
+char* put_json_short(const char* p, std::size_t n, char* d) {
+  if (n >= 8 && n <= 16) {
+    std::uint64_t head, tail;
+    if (!two_words_need_escape(p, n, head, tail)) {
+      std::memcpy(d, &head, 8);
+      std::memcpy(d + n - 8, &tail, 8);
+      return d + n;
+    }
+  } else if (n >= 4 && n < 8) {
+    std::uint32_t head, tail;
+    if (!two_words_need_escape(p, n, head, tail)) {
+      std::memcpy(d, &head, 4);
+      std::memcpy(d + n - 4, &tail, 4);
+      return d + n;
     }
   }
-  out.append(s.data() + run, s.size() - run);
-  out += '"';
+  for (std::size_t k = 0; k < n; ++k) d = put_json_byte(static_cast<unsigned char>(p[k]), d);
+  return d;
+}
+
+}  // namespace
+
+// One pass that copies and checks: with SSE2, 16 bytes are stored and checked at once (the
+// store is kept only if none of them needs escaping), the rest byte by byte. No call to
+// memcpy per string: most strings of a line (tags, names, short values) are a few bytes.
+void append_hex(const std::uint8_t* bytes, std::size_t n, Buffer& out) {
+  char* d = out.reserve(2 * n);
+  out.added(2 * n);
+  std::size_t i = 0;
+#if defined(__SSE2__)
+  // 8 bytes at a time (trace ids are 16, span ids 8): each nibble n becomes '0' + n, plus
+  // 39 ('a' - '0' - 10) if it is over 9; high and low nibbles interleaved.
+  for (; i + 8 <= n; i += 8) {
+    const __m128i v = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(bytes + i));
+    const __m128i low = _mm_and_si128(v, _mm_set1_epi8(0x0f));
+    const __m128i high = _mm_and_si128(_mm_srli_epi16(v, 4), _mm_set1_epi8(0x0f));
+    const __m128i nibbles = _mm_unpacklo_epi8(high, low);
+    const __m128i letters =
+        _mm_and_si128(_mm_cmpgt_epi8(nibbles, _mm_set1_epi8(9)), _mm_set1_epi8(39));
+    const __m128i digits = _mm_add_epi8(_mm_add_epi8(nibbles, _mm_set1_epi8('0')), letters);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(d + 2 * i), digits);
+  }
+#endif
+  hex(bytes + i, n - i, d + 2 * i);
+}
+
+void append_json_string(std::string_view s, Buffer& out) {
+  // Worst case: every byte becomes \u00XX; plus the quotes.
+  char* const start = out.reserve(6 * s.size() + 2);
+  char* d = start;
+  *d++ = '"';
+  std::size_t i = 0;
+#if defined(__SSE2__)
+  for (; i + 16 <= s.size(); i += 16) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s.data() + i));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(d), v);
+    const __m128i special =
+        _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')), _mm_cmpeq_epi8(v, _mm_set1_epi8('\\')));
+    const auto bits = static_cast<unsigned>(_mm_movemask_epi8(_mm_or_si128(c0_bytes(v), special)));
+    if (bits == 0) [[likely]] {
+      d += 16;
+      continue;
+    }
+    // Keep the bytes before the first one to escape, then go on byte by byte to the end of
+    // this window.
+    const auto first = static_cast<std::size_t>(__builtin_ctz(bits));
+    d += first;
+    for (std::size_t k = first; k < 16; ++k) {
+      d = put_json_byte(static_cast<unsigned char>(s[i + k]), d);
+    }
+  }
+#endif
+  d = put_json_short(s.data() + i, s.size() - i, d);
+  *d++ = '"';
+  out.added(static_cast<std::size_t>(d - start));
 }
 
 void trace_members(const Record& r, std::string_view trace_key, std::string_view span_key,
@@ -514,19 +646,33 @@ void trace_members(const Record& r, std::string_view trace_key, std::string_view
   out += '"';
 }
 
-std::string plain_value(const Value& v) {
+std::string_view plain_value(const Value& v, std::array<char, 40>& room) {
   return std::visit(
-      [](const auto& x) -> std::string {
+      [&room](const auto& x) -> std::string_view {
         using T = std::decay_t<decltype(x)>;
         if constexpr (std::is_same_v<T, std::string>) {
           return x;
+        } else if constexpr (std::is_same_v<T, bool>) {
+          return x ? "true" : "false";
+        } else if constexpr (std::is_same_v<T, char>) {
+          room[0] = x;
+          return {room.data(), 1};
         } else if constexpr (std::is_same_v<T, Pointer>) {
-          return fmt::format("{:#x}", x.address);
-        } else {
-          return fmt::format("{}", x);
+          return {room.data(),
+                  static_cast<std::size_t>(
+                      fmt::format_to(room.data(), FMT_COMPILE("{:#x}"), x.address) - room.data())};
+        } else {  // integers and doubles: at most 24 characters ("{}" is the shortest form)
+          return {room.data(),
+                  static_cast<std::size_t>(fmt::format_to(room.data(), FMT_COMPILE("{}"), x) -
+                                           room.data())};
         }
       },
       v);
+}
+
+std::string plain_value(const Value& v) {
+  std::array<char, 40> room;
+  return std::string(plain_value(v, room));
 }
 
 void append_json_value(const Value& v, Buffer& out, bool exact_in_doubles) {
@@ -545,7 +691,8 @@ void append_json_value(const Value& v, Buffer& out, bool exact_in_doubles) {
   }
   if (const auto* u = std::get_if<std::uint64_t>(&v))
     return integer(fmt::format_int(*u), *u > kExact);
-  const std::string text = plain_value(v);
+  std::array<char, 40> room;
+  const std::string_view text = plain_value(v, room);
   const bool bare = std::holds_alternative<bool>(v) ||
                     (std::holds_alternative<double>(v) && std::isfinite(std::get<double>(v)));
   if (bare) {

@@ -1,0 +1,100 @@
+// The text helpers logcat's JSON, logfmt and trace output are made of (blackbox/text.hpp),
+// against byte-by-byte reference versions, on random strings of every length around the
+// 16-byte windows and 8-byte words the fast paths work in, with the bytes that need escaping
+// at every position.
+#include <gtest/gtest.h>
+
+#include <random>
+#include <string>
+
+#include "blackbox/text.hpp"
+
+namespace {
+
+using blackbox::text::Buffer;
+
+std::string reference_json(std::string_view s) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out = "\"";
+  for (const char ch : s) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += ch;
+    } else if (c == '\n') {
+      out += "\\n";
+    } else if (c == '\r') {
+      out += "\\r";
+    } else if (c == '\t') {
+      out += "\\t";
+    } else if (c < 0x20) {
+      out += "\\u00";
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    } else {
+      out += ch;
+    }
+  }
+  return out + "\"";
+}
+
+std::string reference_logfmt(std::string_view s) {
+  bool bare = !s.empty();
+  for (const char ch : s) {
+    const auto c = static_cast<unsigned char>(ch);
+    bare = bare && c >= 0x20 && c != '"' && c != '\\' && c != ' ' && c != '=';
+  }
+  return bare ? std::string(s) : reference_json(s);
+}
+
+// Mostly plain bytes (including UTF-8 and DEL, which JSON keeps), sometimes one to escape.
+std::string random_string(std::mt19937& rng, std::size_t n) {
+  static constexpr char kSpecial[] = {'"', '\\', '\n', '\r', '\t', '\0', '\x01', '\x1f',
+                                      ' ', '=',  '\x7f', '\xc3', '\xa9'};
+  std::string s;
+  for (std::size_t i = 0; i < n; ++i) {
+    if (rng() % 8 == 0) {
+      s += kSpecial[rng() % sizeof kSpecial];
+    } else {
+      s += static_cast<char>('a' + rng() % 26);
+    }
+  }
+  return s;
+}
+
+TEST(Text, JsonStringsAndLogfmtValuesMatchTheByteByByteReference) {
+  std::mt19937 rng(12345);
+  for (std::size_t n = 0; n <= 70; ++n) {
+    for (int round = 0; round < 200; ++round) {
+      // Every length, plain and with escapes; and each special byte alone at each position.
+      std::string s = round == 0 ? std::string(n, 'x') : random_string(rng, n);
+      if (round == 1 && n > 0) s[rng() % n] = '"';
+      Buffer json, logfmt;
+      blackbox::text::append_json_string(s, json);
+      blackbox::text::append_logfmt_value(s, logfmt);
+      ASSERT_EQ(json.view(), reference_json(s)) << "length " << n;
+      ASSERT_EQ(logfmt.view(), reference_logfmt(s)) << "length " << n;
+    }
+  }
+}
+
+TEST(Text, HexMatchesTheTable) {
+  std::mt19937 rng(7);
+  for (std::size_t n = 0; n <= 40; ++n) {
+    std::vector<std::uint8_t> bytes(n);
+    for (auto& b : bytes) b = static_cast<std::uint8_t>(rng());
+    if (n > 0) bytes[0] = 0xff;
+    Buffer out;
+    out += "x";
+    blackbox::text::append_hex(bytes.data(), n, out);
+    std::string expected = "x";
+    for (const std::uint8_t b : bytes) {
+      expected += "0123456789abcdef"[b >> 4];
+      expected += "0123456789abcdef"[b & 15];
+    }
+    ASSERT_EQ(out.view(), expected);
+    EXPECT_EQ(blackbox::text::trace_hex(bytes.data(), n), expected.substr(1));
+  }
+}
+
+}  // namespace
