@@ -344,6 +344,70 @@ TEST(ChunkCodec, DoublesRoundTripBitForBit) {
 
 namespace {
 
+// Strings of every length the dictionary hashes inline (0..32 bytes) and beyond, many of
+// them equal but for one byte, each logged several times across two argument positions and
+// runs: every record decodes to its own string, byte for byte (a dictionary hit is only
+// taken for equal bytes, whatever the hash says).
+TEST(ChunkCodec, StringsOfEveryLengthRoundTripThroughTheDictionary) {
+  using blackbox::detail::ArgType;
+  const std::vector<ArgType> types = {ArgType::string, ArgType::string};
+  std::vector<std::string> strings;
+  for (std::size_t len = 0; len <= 80; ++len) {
+    const std::string base(len, 'a');
+    strings.push_back(base);
+    for (std::size_t at = 0; at < len; at += 3) {  // differs from base in one byte
+      std::string s = base;
+      s[at] = 'b';
+      strings.push_back(s);
+    }
+  }
+  std::mt19937_64 rng(5);
+  std::vector<std::pair<std::string, std::string>> logged;
+  for (int i = 0; i < 6000; ++i) {
+    logged.emplace_back(strings[rng() % strings.size()], strings[rng() % strings.size()]);
+  }
+  blackbox::archive::ChunkEncoder enc;
+  enc.set_clock(blackbox::archive::TickConverter::from(0, 0, 1000, 1000));
+  enc.define_site(1, blackbox::Level::info, types);
+  // The records stay put until the chunk is finished, as the flusher's copy of a ring does
+  // while its run is open: the encoder compares a string with the previous one in place.
+  std::vector<std::vector<std::byte>> records;
+  for (std::size_t i = 0; i < logged.size(); ++i) {
+    std::vector<std::uint8_t> args;
+    for (const std::string* s : {&logged[i].first, &logged[i].second}) {
+      const auto len = static_cast<std::uint32_t>(s->size());
+      args.insert(args.end(), reinterpret_cast<const std::uint8_t*>(&len),
+                  reinterpret_cast<const std::uint8_t*>(&len) + 4);
+      args.insert(args.end(), s->begin(), s->end());
+    }
+    records.push_back(ring_record(1, i, args));
+  }
+  for (std::size_t i = 0; i < records.size(); ++i) {
+    if (i % 1000 == 999) enc.end_run();  // runs start afresh; the dictionary does not
+    ASSERT_TRUE(
+        enc.add(0, 1, "t", i, records[i].data(), static_cast<std::uint32_t>(records[i].size())));
+  }
+  const std::vector<std::uint8_t> body = finish_and_decompress(enc);
+  ASSERT_FALSE(body.empty());
+  std::size_t k = 0;
+  const std::string error = blackbox::archive::decode_body(
+      body, [&](std::uint32_t) { return &types; },
+      [&](const blackbox::archive::DecodedRecord& r) {
+        const auto* a = reinterpret_cast<const char*>(r.args.data());
+        std::uint32_t len1, len2;
+        std::memcpy(&len1, a, 4);
+        const std::string first(a + 4, len1);
+        std::memcpy(&len2, a + 4 + len1, 4);
+        const std::string second(a + 8 + len1, len2);
+        ASSERT_LT(k, logged.size());
+        EXPECT_EQ(first, logged[k].first) << "record " << k;
+        EXPECT_EQ(second, logged[k].second) << "record " << k;
+        ++k;
+      });
+  EXPECT_EQ(error, "");
+  EXPECT_EQ(k, logged.size());
+}
+
 // A recalibration between two passes must not move a thread's time backwards.
 TEST(ChunkCodec, TimesOfOneSlotNeverGoBackAcrossRecalibration) {
   using blackbox::detail::ArgType;

@@ -34,6 +34,32 @@ using detail::ArgType;
   return std::memcmp(a, b, len) == 0;
 }
 
+// The string dictionary's hash (never stored: only this encoder's table uses it, and a hit
+// is confirmed by comparing the bytes). Strings up to 32 bytes, nearly all of those logged,
+// are hashed inline from at most four word loads and one 64 x 64-bit multiplication; longer
+// ones by XXH3.
+[[gnu::always_inline]] inline std::uint64_t string_hash(const std::uint8_t* p,
+                                                        std::uint32_t len) noexcept {
+  if (len > 32) return XXH3_64bits(p, len);
+  std::uint64_t a = len, b = 0;
+  if (len >= 8) {
+    a ^= load<std::uint64_t>(p);
+    b = load<std::uint64_t>(p + len - 8);
+    if (len > 16) {
+      a ^= load<std::uint64_t>(p + 8) * 0x9E3779B97F4A7C15ull;
+      b ^= load<std::uint64_t>(p + len - 16) * 0xC2B2AE3D27D4EB4Full;
+    }
+  } else if (len >= 4) {
+    a ^= std::uint64_t{load<std::uint32_t>(p)} << 32;
+    b = load<std::uint32_t>(p + len - 4);
+  } else if (len > 0) {
+    b = std::uint64_t{p[0]} | std::uint64_t{p[len / 2]} << 8 | std::uint64_t{p[len - 1]} << 16;
+  }
+  const uint128_t m =
+      static_cast<uint128_t>(a ^ 0x165667B19E3779F9ull) * (b ^ 0x27D4EB2F165667C5ull);
+  return static_cast<std::uint64_t>(m) ^ static_cast<std::uint64_t>(m >> 64);
+}
+
 // Whether `bits` is m / 10^e exactly, for some |m| < 2^53; sets m.
 bool decimal(std::uint64_t bits, std::uint8_t e, std::int64_t& m) noexcept {
   const double scaled = as_double(bits) * kPow10[e];
@@ -187,8 +213,8 @@ void ChunkEncoder::end_run() {
   run_open_ = false;
 }
 
-const ChunkEncoder::DictSlot* ChunkEncoder::find_string(std::uint64_t hash, std::uint32_t word,
-                                                        const std::uint8_t* bytes) const noexcept {
+[[gnu::always_inline]] inline const ChunkEncoder::DictSlot* ChunkEncoder::find_string(
+    std::uint64_t hash, std::uint32_t word, const std::uint8_t* bytes) const noexcept {
   const std::uint32_t len = word & detail::kStringLengthMask;
   for (std::size_t k = 0; k < kDictProbes; ++k) {
     const DictSlot& slot = dict_[(hash + k) & (kDictSlots - 1)];
@@ -296,7 +322,7 @@ void ChunkEncoder::remember_string(const NewString& s, std::uint32_t index) noex
             *text++ = 0;
           } else {
             // Seen earlier in this chunk (any site, any argument)? Then its index.
-            const std::uint64_t hash = XXH3_64bits(p, len) ^ word;
+            const std::uint64_t hash = string_hash(p, len) ^ word;
             const DictSlot* hit = find_string(hash, word, p);
             if (hit != nullptr) {
               text = put_varint(text, (std::uint64_t{hit->index} + 1) * 2);
