@@ -20,6 +20,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -33,7 +34,13 @@
 
 namespace {
 
-constexpr std::uint64_t kRecords = 4'000'000;  // per iteration, split over the producers
+// Records per iteration, split over the producers: 4 M, or BBX_E2E_RECORDS (e.g. 300000000
+// for 30 s at 10 M records/s).
+const std::uint64_t kRecords = [] {
+  const char* v = std::getenv("BBX_E2E_RECORDS");
+  const std::uint64_t n = v != nullptr ? std::strtoull(v, nullptr, 10) : 0;
+  return n != 0 ? n : std::uint64_t{4'000'000};
+}();
 
 using Clock = std::chrono::steady_clock;
 
@@ -205,7 +212,8 @@ class SummaryReporter : public benchmark::ConsoleReporter {
           continue;
         }
         // Records that reached the disk per second of the run (offered minus lost).
-        const double kept = row.mrec_s * (1.0 - row.counters["lost"] / kRecords);
+        const double kept =
+            row.mrec_s * (1.0 - row.counters["lost"] / static_cast<double>(kRecords));
         std::printf("%-24s %9.2f %12.2f %9.2fx %10.0f %10.2f %10.2fx %9.3f\n", name.c_str(),
                     row.mrec_s, kept, kept / spdlog_rate, row.counters["lost"],
                     row.counters["B/rec"], row.counters["B/rec"] / z1, row.counters["waited s"]);
