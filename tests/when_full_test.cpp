@@ -32,11 +32,16 @@ using namespace std::chrono_literals;
 
 // The gate: while closed, the flusher's writes do not return (a disk that hangs).
 std::atomic<bool> g_gate_closed{false};
+std::atomic<bool> g_write_held{false};  // a write is held at the closed gate now
 // A slow disk: every write takes this long first (0: none).
 std::atomic<long> g_write_delay_ns{0};
 
 ssize_t gated_write(int fd, const void* data, std::size_t bytes) {
-  while (g_gate_closed.load()) sched_yield();
+  while (g_gate_closed.load()) {
+    g_write_held = true;
+    sched_yield();
+  }
+  g_write_held = false;
   if (const long ns = g_write_delay_ns.load(); ns != 0) {
     const timespec ts{0, ns};
     nanosleep(&ts, nullptr);
@@ -57,6 +62,18 @@ blackbox::Config small_ring(const std::string& archive_dir, std::chrono::millise
   c.when_full = blackbox::WhenFull::wait;
   c.max_wait = max_wait;
   return c;
+}
+
+// Closes the gate and holds the flusher in a write there (a flush of one more record, from
+// a thread of its own, which returns once the gate opens): from then on it drains nothing,
+// so whatever laps the ring is overwritten. Without this the flusher could go on draining
+// into its chunk in memory (a chunk is written only when due) and lose nothing.
+std::thread hold_the_flusher(std::uint64_t& logged) {
+  g_gate_closed = true;
+  BBX_INFO("n {}", logged++);
+  std::thread flush([] { (void)blackbox::flush(); });
+  while (!g_write_held.load()) sched_yield();
+  return flush;
 }
 
 // Every record "n {}" of the archive in `dir`, in order; fails the test on a gap or a
@@ -163,16 +180,17 @@ TEST(WhenFull, MaxWaitTurnsWaitsIntoCountedOverwrites) {
   std::uint64_t logged = 0;
   for (int i = 0; i < 100; ++i) BBX_INFO("n {}", logged++);
   ASSERT_TRUE(blackbox::flush());
-  // The disk hangs for good (until the end of the test): the first claim that would overwrite
-  // waits 20 ms, gives up and overwrites; the next ones do not wait for an archive that has
-  // not moved since (one max_wait, not one per block).
-  g_gate_closed = true;
+  // The disk hangs (until the end of the test), the flusher stuck in a write: the first claim
+  // that would overwrite waits 20 ms, gives up and overwrites; the next ones do not wait for
+  // an archive that has not moved since (one max_wait, not one per block).
+  std::thread held = hold_the_flusher(logged);
   for (int i = 0; i < 10'000; ++i) BBX_INFO("n {}", logged++);
   blackbox::Stats s = blackbox::stats();
   EXPECT_EQ(s.producer_waits, 1u);
   EXPECT_GE(s.producer_wait_ns, 20'000'000u);  // it waited its max_wait out
   EXPECT_GE(s.producer_gave_up, 2u);           // that claim and the later ones
   g_gate_closed = false;
+  held.join();
   ASSERT_TRUE(blackbox::flush());
   s = blackbox::stats();
   // Exact: every record logged is archived or counted lost (overwritten).
@@ -202,12 +220,13 @@ TEST(WhenFull, OverwriteModeNeverWaits) {
   std::uint64_t logged = 0;
   BBX_INFO("n {}", logged++);
   ASSERT_TRUE(blackbox::flush());
-  g_gate_closed = true;
+  std::thread held = hold_the_flusher(logged);
   for (int i = 0; i < 10'000; ++i) BBX_INFO("n {}", logged++);  // returns: no wait
   const blackbox::Stats s = blackbox::stats();
   EXPECT_EQ(s.producer_waits, 0u);
   EXPECT_EQ(s.producer_gave_up, 0u);
   g_gate_closed = false;
+  held.join();
   ASSERT_TRUE(blackbox::flush());
   const Archived a = read_archive(dir);
   EXPECT_GT(a.lost, 0u);
