@@ -2,12 +2,12 @@
 // against byte-by-byte reference versions, on random strings of every length around the
 // 16-byte windows and 8-byte words the fast paths work in, with the bytes that need escaping
 // at every position.
+#include "blackbox/text.hpp"
+
 #include <gtest/gtest.h>
 
 #include <random>
 #include <string>
-
-#include "blackbox/text.hpp"
 
 namespace {
 
@@ -49,8 +49,8 @@ std::string reference_logfmt(std::string_view s) {
 
 // Mostly plain bytes (including UTF-8 and DEL, which JSON keeps), sometimes one to escape.
 std::string random_string(std::mt19937& rng, std::size_t n) {
-  static constexpr char kSpecial[] = {'"', '\\', '\n', '\r', '\t', '\0', '\x01', '\x1f',
-                                      ' ', '=',  '\x7f', '\xc3', '\xa9'};
+  static constexpr char kSpecial[] = {'"',    '\\', '\n', '\r',   '\t',   '\0',  '\x01',
+                                      '\x1f', ' ',  '=',  '\x7f', '\xc3', '\xa9'};
   std::string s;
   for (std::size_t i = 0; i < n; ++i) {
     if (rng() % 8 == 0) {

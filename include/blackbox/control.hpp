@@ -79,8 +79,8 @@ struct Telemetry {
   std::uint64_t producer_waits = 0;
   std::uint64_t producer_wait_ns = 0;
   std::uint64_t producer_gave_up = 0;
-  LogHistogram pass_ns;               // the flusher's passes (ns each)
-  LogHistogram write_ns;              // its archive writes (ns each)
+  LogHistogram pass_ns;   // the flusher's passes (ns each)
+  LogHistogram write_ns;  // its archive writes (ns each)
 
   [[nodiscard]] std::uint64_t lost() const noexcept {
     return lost_overwritten + lost_no_slot + lost_disk_error + lost_site_table_full +

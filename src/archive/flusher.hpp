@@ -196,7 +196,7 @@ class Flusher {
   std::vector<std::byte> frames_, payload_;
   Breaker breaker_;
   bool lost_while_open_ = false;         // losses noticed now were caused by the open breaker
-  bool allows_waits_ = false;  // the live flusher (run()): it lets producers wait for it
+  bool allows_waits_ = false;            // the live flusher (run()): it lets producers wait for it
   bool failed_this_pass_ = false;        // a write failed during the current pass
   std::uint64_t lost_disk_at_trip_ = 0;  // lost_disk_ when the breaker last opened
   std::int64_t chunk_started_mono_ns_ = 0;
