@@ -3,16 +3,15 @@
 // the wait, after which the ring is overwritten and the loss counted as in overwrite mode;
 // a crash while a producer waits loses nothing it was told was logged. The flusher is held
 // up through the write seam (sys.hpp).
-#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sched.h>
 #include <signal.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <chrono>
+#include <cstring>
 #include <map>
 #include <string>
 #include <thread>
@@ -23,6 +22,7 @@
 #include "blackbox/reader.hpp"
 #include "blackbox/recovery.hpp"
 #include "ring/full_wait.hpp"
+#include "support/child.hpp"
 #include "support/test_env.hpp"
 #include "sys/sys.hpp"
 
@@ -249,28 +249,17 @@ TEST(WhenFull, NoArchiveNoWait) {
 TEST(WhenFull, CrashWhileWaitingLosesNothingAcknowledged) {
   const std::string rings = blackbox::test::make_temp_dir("rings");
   const std::string archive = blackbox::test::make_temp_dir("archive");
-  int out[2];
-  ASSERT_EQ(pipe2(out, O_CLOEXEC), 0);
-  const pid_t pid = fork();
-  if (pid == 0) {
-    dup2(out[1], 1);
-    setenv("BBX_DIR", rings.c_str(), 1);
-    setenv("BBX_ARCHIVE_DIR", archive.c_str(), 1);
-    const std::string helper = blackbox::test::helper_path();
-    execl(helper.c_str(), helper.c_str(), "wait-crash", static_cast<char*>(nullptr));
-    _exit(127);
+  blackbox::test::Child child({blackbox::test::helper_path(), "wait-crash"},
+                              {{"BBX_DIR", rings}, {"BBX_ARCHIVE_DIR", archive}});
+  const std::string acks = child.read_rest();  // until it dies
+  EXPECT_EQ(child.wait(), 128 + SIGABRT);
+  ASSERT_EQ(acks.size() % sizeof(std::uint64_t), 0u);
+  const std::uint64_t acked = acks.size() / sizeof(std::uint64_t);
+  for (std::uint64_t i = 0; i < acked; ++i) {
+    std::uint64_t value;
+    std::memcpy(&value, acks.data() + i * sizeof value, sizeof value);
+    ASSERT_EQ(value, i);
   }
-  close(out[1]);
-  std::uint64_t acked = 0, value = 0;
-  while (read(out[0], &value, sizeof value) == static_cast<ssize_t>(sizeof value)) {
-    ASSERT_EQ(value, acked);
-    ++acked;
-  }
-  close(out[0]);
-  int status = 0;
-  ASSERT_EQ(waitpid(pid, &status, 0), pid);
-  ASSERT_TRUE(WIFSIGNALED(status)) << status;
-  EXPECT_EQ(WTERMSIG(status), SIGABRT);
   EXPECT_GT(acked, 2'000u) << "more than a lap of its ring";
 
   blackbox::Config config = blackbox::Config::from_env();

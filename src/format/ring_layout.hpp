@@ -22,12 +22,12 @@
 //   3. Given a write position W, the bytes of stream positions in
 //      [start_of_block(W) - (blocks - 1) * block_bytes, W) are intact; everything before has
 //      been, or is being, overwritten (the block holding W counts as claimed even if W is
-//      exactly at its start). Writers leave the last
-//      kBlockTailBytes of every block to padding, so that no record ends exactly at a block
-//      boundary: a W at a block's start is then always the claim of that block, never the
-//      end of the record before it, and a reader a lap behind does not count the block
-//      that is about to be claimed as lost before it is (Config::when_full = wait relies on
-//      this: the producer waits before the claim). Readers need nothing of it.
+//      exactly at its start). Writers leave the last kBlockTailBytes of every block to
+//      padding, so that no record ends exactly at a block boundary: a W at a block's start
+//      is then always the claim of that block, never the end of the record before it, and a
+//      reader a lap behind does not count the block about to be claimed as lost before it
+//      is (Config::when_full = wait relies on this: the producer waits before the claim).
+//      Readers need nothing of it.
 //   4. A site id is (offset of its SiteEntry in the site table) / 8 + 1 and never changes
 //      within one ring file; entries are only appended, under the registry mutex.
 //   5. The header's magic is written last when a ring is created: a reader that sees the

@@ -506,7 +506,6 @@ namespace {
 
 // One byte of a JSON string, escaped if it must be; returns the next output position.
 char* put_json_byte(unsigned char c, char* d) {
-  static constexpr char kHex[] = "0123456789abcdef";
   if (!kJsonEscape[c]) [[likely]] {
     *d = static_cast<char>(c);
     return d + 1;
@@ -528,8 +527,7 @@ char* put_json_byte(unsigned char c, char* d) {
       break;
     default:
       std::memcpy(d, "u00", 3);
-      d[3] = kHex[c >> 4];
-      d[4] = kHex[c & 15];
+      std::memcpy(d + 3, &kHexPairs[2 * c], 2);
       d += 5;
   }
   return d;
