@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <memory>
 #include <random>
 #include <string>
 
@@ -97,6 +98,69 @@ TEST(Text, HexMatchesTheTable) {
     ASSERT_EQ(out.view(), expected);
     EXPECT_EQ(blackbox::text::trace_hex(bytes.data(), n), expected.substr(1));
   }
+}
+
+// The renderer keeps the text of each call site and of the last thread: a record of another
+// site, or one whose site facts or thread differ, must still be rendered from its own.
+TEST(Text, JsonAndLogfmtLinesFollowEachRecordsOwnSiteAndThread) {
+  using blackbox::text::Format;
+  const std::string tags[] = {"http", "db \"x\""}, files[] = {"a.cpp", "b.cpp"};
+  blackbox::Record r;
+  r.time_ns = 1764460800123456000;  // 2025-11-30T00:00:00.123456Z
+  r.pid = 7;
+  r.tid = 8;
+  r.thread_name = "main";
+  r.message = "hello";
+  r.fields.push_back({"n", std::int64_t{42}, false});
+  auto site = std::make_shared<int>(1);
+  r.site_owner = site;
+  r.tag = tags[0];
+  r.file = files[0];
+  r.line = 12;
+  blackbox::text::Renderer json(Format::json, false, true), logfmt(Format::logfmt, false, true);
+  auto line = [](blackbox::text::Renderer& renderer, const blackbox::Record& record) {
+    Buffer out(256);
+    renderer.render(record, out);
+    return std::string(out.view());
+  };
+  EXPECT_EQ(line(json, r),
+            "{\"time\":\"2025-11-30T00:00:00.123456Z\",\"severity\":9,\"severity_text\":\"INFO\","
+            "\"tag\":\"http\",\"pid\":7,\"tid\":8,\"thread\":\"main\",\"message\":\"hello\","
+            "\"fields\":{\"n\":42},\"file\":\"a.cpp\",\"line\":12}\n");
+  EXPECT_EQ(line(logfmt, r),
+            "time=2025-11-30T00:00:00.123456Z level=info tag=http tid=8 msg=hello n=42\n");
+  // The same site object, other facts (a record built by hand may do this): each alone, then
+  // all of them.
+  r.tag = tags[1];
+  EXPECT_NE(line(json, r).find("\"tag\":\"db \\\"x\\\"\""), std::string::npos);
+  r.line = 14;
+  EXPECT_NE(line(json, r).find("\"line\":14}"), std::string::npos);
+  r.level = blackbox::Level::error;
+  EXPECT_NE(line(json, r).find("\"severity_text\":\"ERROR\""), std::string::npos);
+  r.file = files[1];
+  EXPECT_NE(line(json, r).find("\"file\":\"b.cpp\""), std::string::npos);
+  r.line = 13;
+  r.level = blackbox::Level::warn;
+  r.thread_name = "worker";
+  EXPECT_EQ(line(json, r),
+            "{\"time\":\"2025-11-30T00:00:00.123456Z\",\"severity\":13,\"severity_text\":\"WARN\","
+            "\"tag\":\"db \\\"x\\\"\",\"pid\":7,\"tid\":8,\"thread\":\"worker\","
+            "\"message\":\"hello\",\"fields\":{\"n\":42},\"file\":\"b.cpp\",\"line\":13}\n");
+  EXPECT_EQ(line(logfmt, r),
+            "time=2025-11-30T00:00:00.123456Z level=warn tag=\"db \\\"x\\\"\" "
+            "tid=8 msg=hello n=42\n");
+  // No site object at all, then another one: each line from its record.
+  r.site_owner.reset();
+  r.tag = tags[0];
+  EXPECT_NE(line(json, r).find("\"tag\":\"http\""), std::string::npos);
+  r.tag = tags[1];
+  EXPECT_NE(line(json, r).find("\"tag\":\"db \\\"x\\\"\""), std::string::npos);
+  r.site_owner = std::make_shared<int>(2);
+  r.tag = tags[0];
+  r.pid = 9;
+  const std::string last = line(json, r);
+  EXPECT_NE(last.find("\"tag\":\"http\""), std::string::npos);
+  EXPECT_NE(last.find("\"pid\":9,"), std::string::npos);
 }
 
 }  // namespace

@@ -113,6 +113,29 @@ class Renderer {
 
  private:
   void render_text(const Record& r, Buffer& out, std::string_view app);
+  void render_json(const Record& r, Buffer& out);
+  void render_logfmt(const Record& r, Buffer& out);
+
+  // The text of a JSON or logfmt line that depends only on the record's call site (level,
+  // tag, file, line), escaped once per site rather than once per line. Direct-mapped by the
+  // site's address; an entry holds its site (site_owner), so that address cannot be reused
+  // by another site while the entry exists, and is checked against the record's own views.
+  struct SiteText {
+    std::shared_ptr<const void> owner;
+    const char* tag = nullptr;
+    const char* file = nullptr;
+    std::uint32_t line = 0;
+    Level level = Level::info;
+    std::string head;  // JSON: ,"severity":..,"tag":".."  logfmt: " level=.. tag=.."
+    std::string tail;  // JSON: ,"file":"..","line":..}
+  };
+  const SiteText* site_text(const Record& r);
+  std::unique_ptr<SiteText[]> sites_;
+  // The last thread's text (pid, tid and name: JSON ,"pid":..,"tid":..,"thread":"..").
+  std::int32_t thread_pid_ = 0;
+  std::uint32_t thread_tid_ = 0;
+  std::string thread_name_, thread_text_;
+  bool thread_valid_ = false;
   // The line's time as options_.time says (automatic: as the layout writes it).
   void append_line_time(const Record& r, Buffer& out);
   Format format_;

@@ -11,6 +11,8 @@
 #include <type_traits>
 
 #include "format/ring_layout.hpp"
+#include "reader/fixed_float.hpp"
+#include "reader/small_copy.hpp"
 
 namespace blackbox::reader {
 namespace {
@@ -28,10 +30,10 @@ T load(const std::byte* p) {
 // buffer inline, where std::string appends are calls that grow and shrink.
 using Message = fmt::memory_buffer;
 
-void put(Message& out, const char* data, std::size_t size) {
+[[gnu::always_inline]] inline void put(Message& out, const char* data, std::size_t size) {
   const std::size_t at = out.size();
   out.resize(at + size);  // inline, unlike buffer::append()
-  if (size != 0) std::memcpy(out.data() + at, data, size);
+  copy_small(out.data() + at, data, size);
 }
 void put(Message& out, std::string_view s) { put(out, s.data(), s.size()); }
 
@@ -68,7 +70,12 @@ void format_arg(Message& out, const SiteInfo& site, std::size_t i, const T& valu
     }
   } else if constexpr (std::is_floating_point_v<T>) {
     if (site.fixed[i] >= 0) {
-      fmt::format_to(fmt::appender(out), FMT_COMPILE("{:.{}f}"), value, int{site.fixed[i]});
+      char room[kFixedRoom];
+      if (const std::size_t n = write_short_fixed(value, site.fixed[i], room); n != 0) {
+        put(out, room, n);
+      } else {
+        fmt::format_to(fmt::appender(out), FMT_COMPILE("{:.{}f}"), value, int{site.fixed[i]});
+      }
     } else {
       format_one(out, site.specs[i], value);
     }

@@ -399,6 +399,132 @@ void Renderer::render_text(const Record& r, Buffer& out, std::string_view app) {
   }
 }
 
+const Renderer::SiteText* Renderer::site_text(const Record& r) {
+  constexpr std::size_t kSites = 256;
+  if (!sites_) sites_ = std::make_unique<SiteText[]>(kSites + 1);
+  // Entry kSites: records without a site (built by hand), rebuilt every time.
+  const auto address = reinterpret_cast<std::uintptr_t>(r.site_owner.get());
+  SiteText& e = address == 0 ? sites_[kSites] : sites_[(address >> 4) % kSites];
+  if (address != 0 && e.owner == r.site_owner && e.tag == r.tag.data() && e.file == r.file.data() &&
+      e.line == r.line && e.level == r.level) [[likely]] {
+    return &e;
+  }
+  e.owner = r.site_owner;
+  e.tag = r.tag.data();
+  e.file = r.file.data();
+  e.line = r.line;
+  e.level = r.level;
+  Buffer b(256);
+  if (format_ == Format::json) {
+    b += "\",\"severity\":";
+    append_int(otel_severity(r.level), b);
+    b += ",\"severity_text\":\"";
+    b += otel_severity_text(r.level);
+    b += "\",\"tag\":";
+    append_json_string(r.tag, b);
+    e.head = b.view();
+    b.clear();
+    b += ",\"file\":";
+    append_json_string(r.file, b);
+    b += ",\"line\":";
+    append_int(r.line, b);
+    b += '}';
+    e.tail = b.view();
+  } else {
+    b += " level=";
+    b += blackbox::level_name(r.level);
+    b += " tag=";
+    append_logfmt_value(r.tag, b);
+    e.head = b.view();
+    e.tail.clear();
+  }
+  return &e;
+}
+
+void Renderer::render_json(const Record& r, Buffer& out) {
+  const SiteText& site = *site_text(r);
+  out += "{\"time\":\"";
+  append_time(r.time_ns, true, out);
+  out += site.head;
+  if (!thread_valid_ || thread_pid_ != r.pid || thread_tid_ != r.tid ||
+      thread_name_ != r.thread_name) {
+    thread_valid_ = true;
+    thread_pid_ = r.pid;
+    thread_tid_ = r.tid;
+    thread_name_ = r.thread_name;
+    Buffer b(256);
+    int_member("pid", r.pid, b);
+    int_member("tid", r.tid, b);
+    string_member("thread", r.thread_name, b);
+    thread_text_ = b.view();
+  }
+  out += thread_text_;
+  string_member("message", r.message, out);
+  out += ",\"fields\":{";
+  for (std::size_t i = 0; i < r.fields.size(); ++i) {
+    const auto& f = r.fields[i];
+    if (i != 0) out += ',';
+    if (f.name.empty()) {
+      out += '"';
+      append_int(i, out);  // "{}" placeholders are named by position
+      out += '"';
+    } else {
+      append_json_string(f.name, out);
+    }
+    out += ':';
+    append_json_value(f.value, out);
+  }
+  out += '}';
+  if (r.truncated) {
+    // Which fields the call site cut (by their key in "fields").
+    out += ",\"truncated\":[";
+    bool first = true;
+    for (std::size_t i = 0; i < r.fields.size(); ++i) {
+      if (!r.fields[i].truncated) continue;
+      if (!first) out += ',';
+      first = false;
+      if (r.fields[i].name.empty()) {
+        out += '"';
+        append_int(i, out);
+        out += '"';
+      } else {
+        append_json_string(r.fields[i].name, out);
+      }
+    }
+    out += ']';
+  }
+  trace_members(r, "trace_id", "span_id", out);
+  out += site.tail;
+}
+
+void Renderer::render_logfmt(const Record& r, Buffer& out) {
+  out += "time=";
+  append_time(r.time_ns, true, out);
+  out += site_text(r)->head;
+  out += " tid=";
+  append_int(r.tid, out);
+  out += " msg=";
+  append_logfmt_value(r.message, out);
+  for (std::size_t i = 0; i < r.fields.size(); ++i) {
+    const auto& f = r.fields[i];
+    out += ' ';
+    if (f.name.empty()) {
+      out += "arg";
+      append_int(i, out);
+    } else {
+      out += f.name;
+    }
+    out += '=';
+    std::array<char, 40> room;
+    append_logfmt_value(plain_value(f.value, room), out);
+  }
+  if (r.truncated) out += " truncated=true";
+  if (r.has_trace) {
+    out += " trace_id=";
+    append_hex(r.trace_id.data(), 16, out);
+  }
+}
+
 void Renderer::render(const Record& r, Buffer& out, std::string_view app) {
   switch (format_) {
     case Format::raw:
@@ -407,91 +533,12 @@ void Renderer::render(const Record& r, Buffer& out, std::string_view app) {
     case Format::text:
       render_text(r, out, app);
       break;
-    case Format::logfmt: {
-      out += "time=";
-      append_time(r.time_ns, true, out);
-      out += " level=";
-      out += blackbox::level_name(r.level);
-      out += " tag=";
-      append_logfmt_value(r.tag, out);
-      out += " tid=";
-      append_int(r.tid, out);
-      out += " msg=";
-      append_logfmt_value(r.message, out);
-      for (std::size_t i = 0; i < r.fields.size(); ++i) {
-        const auto& f = r.fields[i];
-        out += ' ';
-        if (f.name.empty()) {
-          out += "arg";
-          append_int(i, out);
-        } else {
-          out += f.name;
-        }
-        out += '=';
-        std::array<char, 40> room;
-        append_logfmt_value(plain_value(f.value, room), out);
-      }
-      if (r.truncated) out += " truncated=true";
-      if (r.has_trace) {
-        out += " trace_id=";
-        append_hex(r.trace_id.data(), 16, out);
-      }
+    case Format::logfmt:
+      render_logfmt(r, out);
       break;
-    }
-    case Format::json: {
-      out += "{\"time\":\"";
-      append_time(r.time_ns, true, out);
-      out += "\",\"severity\":";
-      append_int(otel_severity(r.level), out);
-      out += ",\"severity_text\":\"";
-      out += otel_severity_text(r.level);
-      out += '"';
-      string_member("tag", r.tag, out);
-      int_member("pid", r.pid, out);
-      int_member("tid", r.tid, out);
-      string_member("thread", r.thread_name, out);
-      string_member("message", r.message, out);
-      out += ",\"fields\":{";
-      for (std::size_t i = 0; i < r.fields.size(); ++i) {
-        const auto& f = r.fields[i];
-        if (i != 0) out += ',';
-        if (f.name.empty()) {
-          out += '"';
-          append_int(i, out);  // "{}" placeholders are named by position
-          out += '"';
-        } else {
-          append_json_string(f.name, out);
-        }
-        out += ':';
-        append_json_value(f.value, out);
-      }
-      out += '}';
-      if (r.truncated) {
-        // Which fields the call site cut (by their key in "fields").
-        out += ",\"truncated\":[";
-        bool first = true;
-        for (std::size_t i = 0; i < r.fields.size(); ++i) {
-          if (!r.fields[i].truncated) continue;
-          if (!first) out += ',';
-          first = false;
-          if (r.fields[i].name.empty()) {
-            out += '"';
-            append_int(i, out);
-            out += '"';
-          } else {
-            append_json_string(r.fields[i].name, out);
-          }
-        }
-        out += ']';
-      }
-      trace_members(r, "trace_id", "span_id", out);
-      out += ",\"file\":";
-      append_json_string(r.file, out);
-      out += ",\"line\":";
-      append_int(r.line, out);
-      out += '}';
+    case Format::json:
+      render_json(r, out);
       break;
-    }
   }
   out += '\n';
 }
@@ -578,9 +625,10 @@ char* put_json_short(const char* p, std::size_t n, char* d) {
 // One pass that copies and checks: with SSE2, 16 bytes are stored and checked at once (the
 // store is kept only if none of them needs escaping), the rest byte by byte. No call to
 // memcpy per string: most strings of a line (tags, names, short values) are a few bytes.
-void append_hex(const std::uint8_t* bytes, std::size_t n, Buffer& out) {
-  char* d = out.reserve(2 * n);
-  out.added(2 * n);
+namespace {
+
+// The hex of n bytes at d (2n characters); returns the end.
+char* put_hex(const std::uint8_t* bytes, std::size_t n, char* d) {
   std::size_t i = 0;
 #if defined(__SSE2__)
   // 8 bytes at a time (trace ids are 16, span ids 8): each nibble n becomes '0' + n, plus
@@ -597,6 +645,19 @@ void append_hex(const std::uint8_t* bytes, std::size_t n, Buffer& out) {
   }
 #endif
   hex(bytes + i, n - i, d + 2 * i);
+  return d + 2 * n;
+}
+
+char* put_chars(std::string_view s, char* d) {
+  std::memcpy(d, s.data(), s.size());
+  return d + s.size();
+}
+
+}  // namespace
+
+void append_hex(const std::uint8_t* bytes, std::size_t n, Buffer& out) {
+  put_hex(bytes, n, out.reserve(2 * n));
+  out.added(2 * n);
 }
 
 void append_json_string(std::string_view s, Buffer& out) {
@@ -633,15 +694,18 @@ void append_json_string(std::string_view s, Buffer& out) {
 void trace_members(const Record& r, std::string_view trace_key, std::string_view span_key,
                    Buffer& out) {
   if (!r.has_trace) return;
-  out += ",\"";
-  out += trace_key;
-  out += "\":\"";
-  append_hex(r.trace_id.data(), 16, out);
-  out += "\",\"";
-  out += span_key;
-  out += "\":\"";
-  append_hex(r.span_id.data(), 8, out);
-  out += '"';
+  // ,"trace_key":"<32 hex>","span_key":"<16 hex>"  in one piece
+  char* const start = out.reserve(trace_key.size() + span_key.size() + 60);
+  char* d = put_chars(",\"", start);
+  d = put_chars(trace_key, d);
+  d = put_chars("\":\"", d);
+  d = put_hex(r.trace_id.data(), 16, d);
+  d = put_chars("\",\"", d);
+  d = put_chars(span_key, d);
+  d = put_chars("\":\"", d);
+  d = put_hex(r.span_id.data(), 8, d);
+  *d++ = '"';
+  out.added(static_cast<std::size_t>(d - start));
 }
 
 std::string_view plain_value(const Value& v, std::array<char, 40>& room) {
