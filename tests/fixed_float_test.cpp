@@ -92,4 +92,53 @@ TEST(FixedFloat, AnswersTheUsualCases) {
   EXPECT_EQ(write_short_fixed(std::nan(""), 3, room), 0U);
 }
 
+// The shortest form ("{}"), where the short way answers, is fmt's to the byte.
+TEST(FixedFloat, ShortestMatchesFmtWheneverTheShortWayAnswers) {
+  std::mt19937_64 rng(7);
+  std::vector<double> values = {0.0,
+                                -0.0,
+                                1.0,
+                                0.5,
+                                0.1,
+                                0.2,
+                                0.3,
+                                7.535,
+                                1e-4,
+                                1e15,
+                                9.99e14,
+                                1.5e-4,
+                                0.00010000000000000002,
+                                123456789012.345,
+                                2.0,
+                                1024.0,
+                                0x1p-3,
+                                1.0 / 3,
+                                2.0 / 3,
+                                1e300,
+                                5e-324};
+  for (int i = 0; i < 200000; ++i) {
+    const auto m = static_cast<std::int64_t>(rng() % 2000000000000) - 1000000000000;
+    const double decimal = static_cast<double>(m) / std::pow(10.0, static_cast<int>(rng() % 17));
+    values.push_back(decimal);
+    values.push_back(std::nextafter(decimal, 1e300));
+    values.push_back(std::nextafter(decimal, -1e300));
+    values.push_back(from_bits<double>(rng()));
+    values.push_back(std::ldexp(1.0, static_cast<int>(rng() % 100) - 50));
+    values.push_back(static_cast<double>(static_cast<float>(decimal)));  // a float field
+  }
+  std::size_t answered = 0;
+  for (const double v : values) {
+    char room[kFixedRoom];
+    const std::size_t n = blackbox::reader::write_shortest(v, room);
+    if (n == 0) continue;
+    ++answered;
+    ASSERT_EQ(std::string(room, n), fmt::format("{}", v)) << fmt::format("{:a}", v);
+  }
+  // It answers the usual cases (one value in six is a short decimal), or saves nothing.
+  EXPECT_GT(answered, values.size() / 6);
+  char room[kFixedRoom];
+  EXPECT_EQ(std::string(room, blackbox::reader::write_shortest(7.535, room)), "7.535");
+  EXPECT_EQ(std::string(room, blackbox::reader::write_shortest(-120.0, room)), "-120");
+}
+
 }  // namespace

@@ -65,6 +65,13 @@ void format_arg(Message& out, const SiteInfo& site, std::size_t i, const T& valu
                          !std::is_same_v<T, char>) {
       const fmt::format_int text(value);
       put(out, text.data(), text.size());
+    } else if constexpr (std::is_same_v<T, double>) {
+      char room[kFixedRoom];
+      if (const std::size_t n = write_shortest(value, room); n != 0) {
+        put(out, room, n);
+      } else {
+        fmt::format_to(fmt::appender(out), FMT_COMPILE("{}"), value);
+      }
     } else {
       fmt::format_to(fmt::appender(out), "{}", value);
     }

@@ -4,17 +4,20 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <iterator>
 #include <limits>
 #include <type_traits>
 
 namespace blackbox::reader {
 
-// Room write_short_fixed() needs: a sign, 17 digits, the point and 17 leading zeros.
-inline constexpr std::size_t kFixedRoom = 48;
+// Room the writers below need: a sign, the point and max(p + 1, digits) <= 18 digits (the
+// integers they write are below 2^51, p at most 17).
+inline constexpr std::size_t kFixedRoom = 32;
 
 // Writes `value` as fmt's "{:.{precision}f}" does into `out` (kFixedRoom bytes) and returns
 // the length, when the value is a short decimal (at most `precision` decimals, as the values
@@ -27,32 +30,84 @@ inline constexpr std::size_t kFixedRoom = 48;
 // the p-decimal grid away from S, a point of that grid: S is V correctly rounded to p
 // decimals, which is what fmt prints. The product's rounding only picks the candidate; the
 // check decides. NaN and infinities fail the bound.
+namespace short_decimal {
+
+inline constexpr double kPow10[] = {1e0, 1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,
+                                    1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17};
+
+// Writes the integer n as a decimal with p decimals ("-" first if negative); returns the end.
+// Digits from the right, the point after p of them, zeros in front if n has fewer than
+// p + 1 digits (0.005): no call to memcpy or memmove for a dozen bytes.
+inline char* put_decimal(std::uint64_t n, std::size_t p, bool negative, char* d) {
+  std::size_t digits = 1;
+  for (std::uint64_t t = n; t >= 10; t /= 10) ++digits;
+  digits = std::max(digits, p + 1);
+  if (negative) *d++ = '-';
+  char* const end = d + digits + (p != 0 ? 1 : 0);
+  char* q = end;
+  for (std::size_t k = 0; k < digits; ++k) {
+    if (k == p && p != 0) *--q = '.';
+    *--q = static_cast<char>('0' + n % 10);
+    n /= 10;
+  }
+  return end;
+}
+
+// round(x) for 0 <= x < 2^51, by truncation (std::floor is a call without SSE4.1).
+inline double round_small(double x) {
+  return static_cast<double>(static_cast<std::int64_t>(x + 0.5));
+}
+
+}  // namespace short_decimal
+
 template <typename T>
 std::size_t write_short_fixed(T value, int precision, char* out) {
   static_assert(std::is_floating_point_v<T>);
-  static constexpr double kPow10[] = {1e0, 1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,
-                                      1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17};
   if (precision < 0 || precision > 17) return 0;
-  const double scale = kPow10[precision];  // exact: 5^17 < 2^53
+  const double scale = short_decimal::kPow10[precision];  // exact: 5^17 < 2^53
   const double magnitude = std::fabs(static_cast<double>(value));
   if (!(magnitude < std::ldexp(1.0, std::numeric_limits<T>::digits - 2) / scale)) return 0;
-  const double scaled = std::floor(magnitude * scale + 0.5);  // below 2^51: an exact integer
+  const double scaled = short_decimal::round_small(magnitude * scale);  // below 2^51
   if (static_cast<T>(scaled / scale) != static_cast<T>(magnitude)) return 0;
-  const fmt::format_int digits(static_cast<std::uint64_t>(scaled));
-  const auto p = static_cast<std::size_t>(precision);
-  char* d = out;
-  if (std::signbit(value)) *d++ = '-';  // -0.0 too, as fmt
-  // digits = integer part, then p decimals; fewer than p + 1 digits: zeros in front.
-  const std::size_t zeros = digits.size() <= p ? p + 1 - digits.size() : 0;
-  std::memset(d, '0', zeros);
-  std::memcpy(d + zeros, digits.data(), digits.size());
-  const std::size_t total = zeros + digits.size();
-  if (p != 0) {
-    std::memmove(d + total - p + 1, d + total - p, p);
-    d[total - p] = '.';
-    d += 1;
+  // -0.0 keeps its sign, as in fmt.
+  return static_cast<std::size_t>(short_decimal::put_decimal(static_cast<std::uint64_t>(scaled),
+                                                             static_cast<std::size_t>(precision),
+                                                             std::signbit(value), out) -
+                                  out);
+}
+
+// Writes `value` as fmt's "{}" does (the shortest decimal that reads back as the value) into
+// `out` (kFixedRoom bytes) and returns the length, when the value is a short decimal between
+// 1e-4 and 1e15 (or zero); otherwise returns 0 and the caller asks fmt (Dragonbox, about 350
+// instructions a value here).
+//
+// Why it is exact: for p = 0, 1, ... the decimal S = round(|value| * 10^p) / 10^p reads back
+// as the value when the IEEE division (correctly rounded) equals it. While |value| * 10^p is
+// below 2^51, the step 10^-p of the p-decimal grid is over twice the ulp, so at most one
+// point of the grid reads back (all that do lie within half an ulp of the value), and it is
+// the nearest, which the rounded product finds (its error is far below half a step). So
+// the first p at which S
+// reads back gives the only decimal with that few decimals, hence the fewest digits, that
+// does: fmt's shortest. Between 1e-4 and 1e15 fmt writes it without an exponent, as here.
+inline std::size_t write_shortest(double value, char* out) {
+  const double magnitude = std::fabs(value);
+  if (magnitude == 0) {
+    char* d = out;
+    if (std::signbit(value)) *d++ = '-';
+    *d++ = '0';
+    return static_cast<std::size_t>(d - out);
   }
-  return static_cast<std::size_t>(d + total - out);
+  if (!(magnitude >= 1e-4 && magnitude < 1e15)) return 0;  // NaN too
+  for (std::size_t p = 0; p < std::size(short_decimal::kPow10); ++p) {
+    const double scale = short_decimal::kPow10[p];
+    const double scaled = magnitude * scale;
+    if (scaled >= 0x1p51) return 0;  // the grid is too fine: fmt decides
+    const double n = short_decimal::round_small(scaled);
+    if (n / scale != magnitude) continue;
+    return static_cast<std::size_t>(
+        short_decimal::put_decimal(static_cast<std::uint64_t>(n), p, value < 0, out) - out);
+  }
+  return 0;
 }
 
 }  // namespace blackbox::reader

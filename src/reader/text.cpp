@@ -15,6 +15,8 @@
 #include <ctime>
 #include <variant>
 
+#include "reader/fixed_float.hpp"
+
 namespace blackbox::text {
 namespace {
 
@@ -723,6 +725,15 @@ std::string_view plain_value(const Value& v, std::array<char, 40>& room) {
           return {room.data(),
                   static_cast<std::size_t>(
                       fmt::format_to(room.data(), FMT_COMPILE("{:#x}"), x.address) - room.data())};
+        } else if constexpr (std::is_same_v<T, double>) {
+          // The shortest form, as "{}"; fmt when the short way does not apply.
+          static_assert(reader::kFixedRoom <= 40);
+          if (const std::size_t n = reader::write_shortest(x, room.data()); n != 0) {
+            return {room.data(), n};
+          }
+          return {room.data(),
+                  static_cast<std::size_t>(fmt::format_to(room.data(), FMT_COMPILE("{}"), x) -
+                                           room.data())};
         } else {  // integers and doubles: at most 24 characters ("{}" is the shortest form)
           return {room.data(),
                   static_cast<std::size_t>(fmt::format_to(room.data(), FMT_COMPILE("{}"), x) -
