@@ -127,7 +127,20 @@ TEST(ArchiveDamage, TruncationAtEveryPositionKeepsEveryCompleteFrame) {
   }
 }
 
-TEST(ArchiveDamage, RandomBitFlipsLoseOnlyTheFramesTheyHit) {
+// Opens `bytes` in memory, or (via_file) as a file, which a reader skims: chunk bodies are
+// checked when read, not when scanned.
+std::unique_ptr<ArchiveReader> open_damaged(const std::vector<std::byte>& bytes, bool via_file,
+                                            const std::string& dir) {
+  if (!via_file) return ArchiveReader::open_bytes(bytes, "flipped");
+  const std::string path = dir + "/flipped.bbx";
+  std::ofstream(path, std::ios::binary | std::ios::trunc)
+      .write(reinterpret_cast<const char*>(bytes.data()),
+             static_cast<std::streamsize>(bytes.size()));
+  return ArchiveReader::open(path);
+}
+
+void random_bit_flips_lose_only_the_frames_they_hit(bool via_file) {
+  const std::string dir = blackbox::test::make_temp_dir("flips");
   const std::vector<std::byte> full = make_archive(150, 40);
   const std::vector<FrameSpan> frames = frames_of(full);
   auto whole = ArchiveReader::open_bytes(full);
@@ -143,7 +156,8 @@ TEST(ArchiveDamage, RandomBitFlipsLoseOnlyTheFramesTheyHit) {
     }
     for (const std::uint64_t at : flipped)
       bytes[at] ^= std::byte{static_cast<unsigned char>(1u << (rng() % 8))};
-    auto reader = ArchiveReader::open_bytes(bytes, "flipped");
+    auto reader = open_damaged(bytes, via_file, dir);
+    ASSERT_NE(reader, nullptr);
     const auto got = records_by_chunk(*reader);
     auto hit = [&](const FrameSpan& f) {
       const auto it = flipped.lower_bound(f.offset);
@@ -166,6 +180,69 @@ TEST(ArchiveDamage, RandomBitFlipsLoseOnlyTheFramesTheyHit) {
           std::any_of(reader->damage().begin(), reader->damage().end(),
                       [&](const auto& d) { return d.offset <= at && at < d.offset + d.length; });
       EXPECT_TRUE(reported) << "round " << round << ": byte " << at << " not reported";
+    }
+  }
+}
+
+TEST(ArchiveDamage, RandomBitFlipsLoseOnlyTheFramesTheyHit) {
+  random_bit_flips_lose_only_the_frames_they_hit(/*via_file=*/false);
+}
+
+TEST(ArchiveDamage, RandomBitFlipsInAFileLoseOnlyTheFramesTheyHit) {
+  random_bit_flips_lose_only_the_frames_they_hit(/*via_file=*/true);
+}
+
+// A file is skimmed: a chunk whose index carries its own check is indexed without its body
+// being read, and the body is checked when the chunk is read. So a damaged body costs that
+// chunk when it is read (reported there), and nothing when the index rules the chunk out;
+// a damaged index is caught when scanning, as before.
+TEST(ArchiveDamage, AChunkBodyIsCheckedWhenReadAndItsIndexWhenScanned) {
+  const std::string dir = blackbox::test::make_temp_dir("skim");
+  const std::vector<std::byte> full = make_archive(6, 40);
+  const std::vector<FrameSpan> frames = frames_of(full);
+  auto whole = ArchiveReader::open_bytes(full);
+  const auto expected = records_by_chunk(*whole);
+  std::vector<FrameSpan> chunks;
+  for (const FrameSpan& f : frames) {
+    if (f.type == kChunk) chunks.push_back(f);
+  }
+  ASSERT_EQ(chunks.size(), 6u);
+  const FrameSpan body_hit = chunks[2], index_hit = chunks[4];
+  std::vector<std::byte> bytes = full;
+  bytes[body_hit.end - 1] ^= std::byte{0x10};  // the last byte of its zstd frame
+  bytes[index_hit.offset + blackbox::archive::kFrameHeaderBytes + 8] ^= std::byte{0x01};  // min_ns
+  {
+    // Every chunk ruled out by its index (no fatal record): only the damaged index shows.
+    auto reader = open_damaged(bytes, /*via_file=*/true, dir);
+    ASSERT_NE(reader, nullptr);
+    blackbox::ReadFilter fatal;
+    fatal.min_level = blackbox::Level::fatal;
+    reader->set_filter(fatal);
+    reader->scan();
+    ASSERT_EQ(reader->damage().size(), 1u);
+    EXPECT_EQ(reader->damage()[0].offset, index_hit.offset);
+    EXPECT_EQ(reader->damage()[0].length, index_hit.end - index_hit.offset);
+    EXPECT_EQ(reader->damage()[0].reason, "payload checksum mismatch");
+    EXPECT_EQ(reader->counters().chunks_read, 0u);
+  }
+  // Everything read: both damaged chunks are reported and lost, the four others are whole.
+  auto reader = open_damaged(bytes, /*via_file=*/true, dir);
+  ASSERT_NE(reader, nullptr);
+  const auto got = records_by_chunk(*reader);
+  ASSERT_EQ(reader->damage().size(), 2u);
+  std::map<std::uint64_t, std::string> damaged;
+  for (const auto& d : reader->damage()) {
+    EXPECT_EQ(d.length, (d.offset == body_hit.offset ? body_hit : index_hit).end - d.offset);
+    damaged[d.offset] = d.reason;
+  }
+  EXPECT_EQ(damaged[body_hit.offset], "payload checksum mismatch");
+  EXPECT_EQ(damaged[index_hit.offset], "payload checksum mismatch");
+  for (const FrameSpan& c : chunks) {
+    if (c.offset == body_hit.offset || c.offset == index_hit.offset) {
+      EXPECT_EQ(got.count(c.offset), 0u);
+    } else {
+      ASSERT_EQ(got.count(c.offset), 1u);
+      EXPECT_EQ(got.at(c.offset), expected.at(c.offset));
     }
   }
 }

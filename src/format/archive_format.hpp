@@ -76,9 +76,21 @@ struct ChunkIndex {
   // probes): a reader looking for one trace skips a chunk whose filter says "absent"
   // without decompressing it. All zero when no record has a trace.
   std::uint8_t trace_filter[32];
+  // Since fixed_bytes 104: XXH3-64 of the index's first 96 bytes, used as the seed of
+  // XXH3-64 over the thread ids that follow the index (chunk_index_check()). A reader that
+  // scans an archive trusts an index with a good check without hashing the chunk's body:
+  // the body is checked (the frame's payload check) when it is read.
+  std::uint64_t index_check;
 };
-static_assert(sizeof(ChunkIndex) == 96);
+static_assert(sizeof(ChunkIndex) == 104);
+// The index before index_check existed: what a reader still accepts.
+inline constexpr std::uint32_t kChunkIndexV1Bytes = 96;
 inline constexpr std::uint8_t kCodecZstd = 1;
+
+// ChunkIndex::index_check of the index's first 96 bytes and its thread ids (tid_count u32).
+// (Defined in frame.cpp, with the frame checks.)
+[[nodiscard]] std::uint64_t chunk_index_check(const void* index_v1, const void* tids,
+                                              std::size_t tid_bytes) noexcept;
 inline constexpr std::uint32_t kTraceFilterBits = 256;
 
 // The two filter bits of a 16-byte trace id (its bytes are already random).

@@ -544,6 +544,7 @@ bool ChunkEncoder::finish(int zstd_level, std::vector<std::byte>& out) {
     }
   }
   index_.tid_count = static_cast<std::uint16_t>(std::min<std::size_t>(tids.size(), 0xFFFF));
+  index_.index_check = chunk_index_check(&index_, tids.data(), index_.tid_count * 4u);
   const std::size_t at = out.size();
   out.resize(at + sizeof index_ + index_.tid_count * 4u + z);
   std::byte* dst = out.data() + at;

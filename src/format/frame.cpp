@@ -6,6 +6,8 @@
 
 #include <cstring>
 
+#include "format/archive_format.hpp"
+
 namespace blackbox::archive {
 namespace {
 
@@ -37,6 +39,21 @@ bool append_frame(std::vector<std::byte>& out, std::uint16_t type, std::uint16_t
   std::memcpy(out.data() + at, &h, sizeof h);
   if (!payload.empty()) std::memcpy(out.data() + at + sizeof h, payload.data(), payload.size());
   return true;
+}
+
+std::optional<FrameHeader> read_frame_header(std::span<const std::byte> bytes) noexcept {
+  if (bytes.size() < kFrameHeaderBytes) return std::nullopt;
+  Header h;
+  std::memcpy(&h, bytes.data(), sizeof h);
+  if (h.magic != kFrameMagic || h.length > kMaxFramePayload || h.header_check != header_check(h)) {
+    return std::nullopt;
+  }
+  return FrameHeader{h.type, h.flags, h.length, h.payload_check};
+}
+
+bool payload_intact(const FrameHeader& header, std::span<const std::byte> payload) noexcept {
+  return payload.size() == header.length &&
+         XXH3_64bits(payload.data(), payload.size()) == header.payload_check;
 }
 
 bool FrameScanner::header_ok(std::uint64_t at) const noexcept {
@@ -100,6 +117,11 @@ std::optional<FrameView> FrameScanner::next() {
     return FrameView{at, h.type, h.flags, payload};
   }
   return std::nullopt;
+}
+
+std::uint64_t chunk_index_check(const void* index_v1, const void* tids,
+                                std::size_t tid_bytes) noexcept {
+  return XXH3_64bits_withSeed(tids, tid_bytes, XXH3_64bits(index_v1, kChunkIndexV1Bytes));
 }
 
 }  // namespace blackbox::archive

@@ -46,6 +46,20 @@ struct FrameView {
   std::span<const std::byte> payload;  // points into the scanned bytes
 };
 
+// A frame's header on its own, for a reader that looks at headers before payloads.
+struct FrameHeader {
+  std::uint16_t type = 0;
+  std::uint16_t flags = 0;
+  std::uint32_t length = 0;  // of the payload, at most kMaxFramePayload
+  std::uint64_t payload_check = 0;
+};
+// The header at the start of `bytes`, if it is one: magic and header check right.
+[[nodiscard]] std::optional<FrameHeader> read_frame_header(
+    std::span<const std::byte> bytes) noexcept;
+// Whether `payload` is the one `header` describes (its length and checksum).
+[[nodiscard]] bool payload_intact(const FrameHeader& header,
+                                  std::span<const std::byte> payload) noexcept;
+
 // Walks the frames of an archive image. Never reads outside `data`; never throws.
 class FrameScanner {
  public:

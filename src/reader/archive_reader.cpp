@@ -175,6 +175,8 @@ struct ArchiveReader::Impl {
   ReadFilter filter;
   std::vector<PendingChunk> pending;  // a min-heap by (min_ns, file, offset)
   Buffer<std::byte> buffer;
+  Buffer<std::byte> window;             // skim_file()'s view of the file
+  std::vector<std::byte> filter_bytes;  // the last chunk filter frame's payload
   Buffer<std::uint8_t> body;
   archive::ChunkDecoder decoder;
   // The record handed to sinks; they may take it (and leave null or a spent one, whose
@@ -214,8 +216,13 @@ struct ArchiveReader::Impl {
   void read_header(FileState& f, std::span<const std::byte> payload);
   void read_sites(FileState& f, const archive::FrameView& frame, std::uint64_t base);
   void read_losses(FileState& f, const archive::FrameView& frame, std::uint64_t base);
+  // `frame`'s payload: the whole of it, or (from a skim) its index and thread ids.
   bool index_chunk(std::size_t file_index, const archive::FrameView& frame, std::uint64_t base,
-                   const ChunkFilterView* chunk_filter);
+                   std::uint64_t frame_bytes, const ChunkFilterView* chunk_filter);
+  std::size_t take_frame(std::size_t file_index, const archive::FrameView& frame,
+                         std::uint64_t base, std::uint64_t frame_bytes,
+                         std::optional<ChunkFilterView>& chunk_filter);
+  std::size_t skim_file(std::size_t file_index, std::optional<ChunkFilterView>& chunk_filter);
   bool chunk_filter_allows(FileState& f, const ChunkFilterView& cf);
   std::size_t read_pending(const PendingChunk& chunk, const RecordSink& sink);
   std::size_t read_chunk(FileState& f, const archive::FrameView& frame, std::uint64_t base,
@@ -230,11 +237,13 @@ struct ArchiveReader::Impl {
 // Parses a chunk frame's index and thread list; false if they are malformed.
 bool parse_chunk_index(std::span<const std::byte>& in, archive::ChunkIndex& index,
                        std::span<const std::byte>& tids) {
-  if (!take(in, index) || index.fixed_bytes < sizeof index ||
-      in.size() + sizeof index < index.fixed_bytes) {
-    return false;
-  }
-  in = in.subspan(index.fixed_bytes - sizeof index);
+  // Version 1's index (96 bytes) has no index_check: it reads as 0.
+  index = archive::ChunkIndex{};
+  std::uint32_t fixed = 0;
+  if (in.size() >= sizeof fixed) std::memcpy(&fixed, in.data(), sizeof fixed);
+  if (fixed < archive::kChunkIndexV1Bytes || in.size() < fixed) return false;
+  std::memcpy(&index, in.data(), std::min<std::size_t>(fixed, sizeof index));
+  in = in.subspan(fixed);
   if (in.size() / 4 < index.tid_count) return false;
   tids = in.first(std::size_t{index.tid_count} * 4);
   in = in.subspan(tids.size());
@@ -264,10 +273,10 @@ bool ArchiveReader::Impl::chunk_filter_allows(FileState& f, const ChunkFilterVie
 }
 
 bool ArchiveReader::Impl::index_chunk(std::size_t file_index, const archive::FrameView& frame,
-                                      std::uint64_t base, const ChunkFilterView* chunk_filter) {
+                                      std::uint64_t base, std::uint64_t frame_bytes,
+                                      const ChunkFilterView* chunk_filter) {
   FileState& f = files[file_index];
   const std::uint64_t frame_offset = base + frame.offset;
-  const std::uint64_t frame_bytes = archive::kFrameHeaderBytes + frame.payload.size();
   std::span<const std::byte> in = frame.payload, tids;
   archive::ChunkIndex index;
   if (!parse_chunk_index(in, index, tids)) {
@@ -337,7 +346,10 @@ std::size_t ArchiveReader::Impl::read_pending(const PendingChunk& chunk, const R
   const auto frame = scanner.next();
   if (!frame || frame->offset != 0 ||
       frame->payload.size() + archive::kFrameHeaderBytes != chunk.bytes) {
-    add_damage(f, chunk.offset, chunk.bytes, "chunk changed after it was scanned");
+    // A chunk a skim indexed from its index alone has its body checked only now.
+    add_damage(f, chunk.offset, chunk.bytes,
+               scanner.damage().empty() ? "chunk changed after it was scanned"
+                                        : scanner.damage().front().reason);
     return 0;
   }
   return read_chunk(f, *frame, chunk.offset, sink);
@@ -487,105 +499,216 @@ std::size_t ArchiveReader::Impl::read_chunk(FileState& f, const archive::FrameVi
   return emitted;
 }
 
+// One intact frame a scan met (`base` + frame.offset: where it starts in the file).
+// Returns 1 if it was a chunk that may hold wanted records (now pending), else 0.
+std::size_t ArchiveReader::Impl::take_frame(std::size_t file_index, const archive::FrameView& frame,
+                                            std::uint64_t base, std::uint64_t frame_bytes,
+                                            std::optional<ChunkFilterView>& chunk_filter) {
+  FileState& f = files[file_index];
+  std::size_t indexed = 0;
+  if (chunk_filter && chunk_filter->chunk_offset != base + frame.offset) chunk_filter.reset();
+  switch (static_cast<archive::FrameType>(frame.type)) {
+    case archive::FrameType::file_header:
+      read_header(f, frame.payload);
+      break;
+    case archive::FrameType::sites:
+      read_sites(f, frame, base);
+      break;
+    case archive::FrameType::losses:
+      read_losses(f, frame, base);
+      break;
+    case archive::FrameType::chunk:
+      indexed += index_chunk(file_index, frame, base, frame_bytes,
+                             chunk_filter ? &*chunk_filter : nullptr);
+      chunk_filter.reset();
+      break;
+    case archive::FrameType::chunk_filter:
+      chunk_filter.emplace();
+      // Kept until its chunk: a skim reads the chunk into the same window.
+      filter_bytes.assign(frame.payload.begin(), frame.payload.end());
+      if (parse_chunk_filter(filter_bytes, *chunk_filter)) {
+        chunk_filter->chunk_offset = base + frame.offset + frame_bytes;
+      } else {
+        chunk_filter.reset();  // its chunk is still read: the index alone decides
+        add_damage(f, base + frame.offset, frame_bytes, "bad chunk filter");
+      }
+      break;
+    case archive::FrameType::crash:
+      f.info.crash = reader::parse_crash_report(frame.payload);
+      if (!f.info.crash) {
+        add_damage(f, base + frame.offset, frame_bytes, "bad crash report");
+      }
+      break;
+    case archive::FrameType::end: {
+      archive::EndRecord end{};
+      std::span<const std::byte> payload = frame.payload;
+      if (payload.size() >= sizeof end && take(payload, end) &&
+          (end.how == static_cast<std::uint32_t>(archive::EndHow::exited) ||
+           end.how == static_cast<std::uint32_t>(archive::EndHow::killed))) {
+        f.info.end = end.how == static_cast<std::uint32_t>(archive::EndHow::exited)
+                         ? ArchiveFileInfo::End::exited
+                         : ArchiveFileInfo::End::killed;
+        f.info.end_ns = end.time_ns;
+      } else {
+        add_damage(f, base + frame.offset, frame_bytes, "bad end frame");
+      }
+      break;
+    }
+    case archive::FrameType::telemetry: {
+      archive::TelemetrySnapshot snapshot;
+      if (archive::decode_telemetry(frame.payload, snapshot)) {
+        f.info.telemetry = std::move(snapshot.telemetry);
+        f.info.telemetry_ns = snapshot.time_ns;
+        f.info.telemetry_levels = std::move(snapshot.levels);
+      } else {
+        add_damage(f, base + frame.offset, frame_bytes, "bad telemetry frame");
+      }
+      break;
+    }
+    case archive::FrameType::metrics: {
+      ArchivedMetrics m;
+      archive::SnapshotReason reason{};
+      if (!archive::decode_metrics(frame.payload, m.snapshot, reason)) {
+        add_damage(f, base + frame.offset, frame_bytes, "bad metrics frame");
+      } else if (keep_metrics) {
+        m.app = f.info.app;
+        m.host = f.info.host;
+        m.pid = f.info.pid;
+        m.process_start_ns = f.info.process_start_ns;
+        m.reason = static_cast<ArchivedMetrics::Reason>(reason);
+        metrics.push_back(std::move(m));
+      }
+      break;
+    }
+    default:
+      ++counters.unknown_frames;
+      break;
+  }
+  return indexed;
+}
+
+// The fast way through a file no one damaged: frame by frame, header first. A chunk frame
+// whose index carries its own check (ChunkIndex::index_check) is indexed from its index
+// and thread ids alone, without reading or hashing its body, which read_pending() reads
+// and checks when (and only if) the chunk is wanted: each body is read once, not twice.
+// Other frames are read whole and checked, as the scanner would. Stops (and leaves the
+// rest to the scanner, which reports damage and waits for a frame being written) at the
+// first frame that is not intact and complete, or whose index has no check or a wrong one;
+// a chunk filter frame just before that point is left to the scanner too, with its chunk.
+std::size_t ArchiveReader::Impl::skim_file(std::size_t file_index,
+                                           std::optional<ChunkFilterView>& chunk_filter) {
+  FileState& f = files[file_index];
+  const int fd = ::open(f.path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) return 0;  // the scanner says why
+  struct stat st {};
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    close(fd);
+    return 0;
+  }
+  const auto size = static_cast<std::uint64_t>(st.st_size);
+  // The window: file bytes [window_at, window_at + window.size()).
+  constexpr std::size_t kWindow = 16 << 10;
+  std::uint64_t window_at = 0;
+  window.clear();
+  // Makes [at, at + n) readable in the window; false if the file has fewer bytes.
+  auto have = [&](std::uint64_t at, std::uint64_t n) {
+    if (at >= window_at && at + n <= window_at + window.size()) return true;
+    if (at + n > size) return false;
+    window.resize(std::max<std::uint64_t>(n, std::min<std::uint64_t>(kWindow, size - at)));
+    std::size_t done = 0;
+    while (done < window.size()) {
+      const ssize_t got =
+          pread(fd, window.data() + done, window.size() - done, static_cast<off_t>(at + done));
+      if (got < 0 && errno == EINTR) continue;
+      if (got <= 0) break;
+      done += static_cast<std::size_t>(got);
+    }
+    window.resize(done);
+    window_at = at;
+    return done >= n;
+  };
+  auto bytes = [&](std::uint64_t at, std::uint64_t n) {
+    return std::span<const std::byte>(window).subspan(at - window_at, n);
+  };
+  std::size_t indexed = 0;
+  std::uint64_t pos = f.consumed;
+  // A chunk filter frame is taken only with what follows it (its chunk, normally): if the
+  // skim stops there, the scanner takes both.
+  bool filter_pending = false;
+  std::uint64_t filter_at = 0;
+  archive::FrameHeader filter_header;
+  std::vector<std::byte> filter_payload;
+  auto take_pending_filter = [&] {
+    if (!filter_pending) return;
+    const archive::FrameView view{0, filter_header.type, filter_header.flags, filter_payload};
+    take_frame(file_index, view, filter_at, archive::kFrameHeaderBytes + filter_payload.size(),
+               chunk_filter);
+    filter_pending = false;
+  };
+  while (pos < size) {
+    if (!have(pos, archive::kFrameHeaderBytes)) break;
+    const auto h = archive::read_frame_header(bytes(pos, archive::kFrameHeaderBytes));
+    if (!h) break;
+    const std::uint64_t frame_bytes = archive::kFrameHeaderBytes + std::uint64_t{h->length};
+    const std::uint64_t payload_at = pos + archive::kFrameHeaderBytes;
+    if (pos + frame_bytes > size) break;
+    archive::FrameView frame{0, h->type, h->flags, {}};
+    if (h->type == static_cast<std::uint16_t>(archive::FrameType::chunk)) {
+      // The index and its thread ids only, trusted if their own check holds.
+      archive::ChunkIndex index{};
+      if (h->length < sizeof index || !have(payload_at, sizeof index)) break;
+      std::memcpy(&index, bytes(payload_at, sizeof index).data(), sizeof index);
+      const std::uint64_t head = std::uint64_t{index.fixed_bytes} + 4u * index.tid_count;
+      if (index.fixed_bytes < sizeof index || head > h->length || !have(payload_at, head)) break;
+      const std::span<const std::byte> prefix = bytes(payload_at, head);
+      if (archive::chunk_index_check(prefix.data(), prefix.data() + index.fixed_bytes,
+                                     4u * index.tid_count) != index.index_check) {
+        break;
+      }
+      frame.payload = prefix;
+    } else {
+      // Read whole (a frame larger than the window gets a window of its size) and checked.
+      if (!have(payload_at, h->length)) break;
+      frame.payload = bytes(payload_at, h->length);
+      if (!archive::payload_intact(*h, frame.payload)) break;
+    }
+    take_pending_filter();
+    if (h->type == static_cast<std::uint16_t>(archive::FrameType::chunk_filter)) {
+      filter_pending = true;
+      filter_at = pos;
+      filter_header = *h;
+      filter_payload.assign(frame.payload.begin(), frame.payload.end());
+    } else {
+      indexed += take_frame(file_index, frame, pos, frame_bytes, chunk_filter);
+      f.consumed = pos + frame_bytes;
+    }
+    pos += frame_bytes;
+  }
+  close(fd);
+  return indexed;
+}
+
 std::size_t ArchiveReader::Impl::scan_file(std::size_t file_index) {
   FileState& f = files[file_index];
   f.info.path = f.path;
+  std::optional<ChunkFilterView> chunk_filter;  // the last filter frame, until its chunk
+  std::size_t indexed = f.image == nullptr ? skim_file(file_index, chunk_filter) : 0;
   std::string error;
   if (f.image != nullptr) {
     const std::uint64_t from = std::min<std::uint64_t>(f.consumed, f.image->size());
     buffer.assign(f.image->begin() + static_cast<std::ptrdiff_t>(from), f.image->end());
   } else if (!read_tail(f.path, f.consumed, buffer, error)) {
     add_damage(f, f.consumed, 0, "cannot read: " + error);
-    return 0;
+    return indexed;
   }
-  if (buffer.empty()) return 0;
+  if (buffer.empty()) return indexed;
   const std::uint64_t base = f.consumed;
   archive::FrameScanner scanner(buffer);
-  std::size_t indexed = 0;
   std::uint64_t end_of_frames = 0;
-  std::optional<ChunkFilterView> chunk_filter;  // the last filter frame, until its chunk
   while (const auto frame = scanner.next()) {
     end_of_frames = frame->offset + archive::kFrameHeaderBytes + frame->payload.size();
-    if (chunk_filter && chunk_filter->chunk_offset != frame->offset) chunk_filter.reset();
-    switch (static_cast<archive::FrameType>(frame->type)) {
-      case archive::FrameType::file_header:
-        read_header(f, frame->payload);
-        break;
-      case archive::FrameType::sites:
-        read_sites(f, *frame, base);
-        break;
-      case archive::FrameType::losses:
-        read_losses(f, *frame, base);
-        break;
-      case archive::FrameType::chunk:
-        indexed += index_chunk(file_index, *frame, base, chunk_filter ? &*chunk_filter : nullptr);
-        chunk_filter.reset();
-        break;
-      case archive::FrameType::chunk_filter:
-        chunk_filter.emplace();
-        if (parse_chunk_filter(frame->payload, *chunk_filter)) {
-          chunk_filter->chunk_offset = end_of_frames;
-        } else {
-          chunk_filter.reset();  // its chunk is still read: the index alone decides
-          add_damage(f, base + frame->offset, archive::kFrameHeaderBytes + frame->payload.size(),
-                     "bad chunk filter");
-        }
-        break;
-      case archive::FrameType::crash:
-        f.info.crash = reader::parse_crash_report(frame->payload);
-        if (!f.info.crash) {
-          add_damage(f, base + frame->offset, archive::kFrameHeaderBytes + frame->payload.size(),
-                     "bad crash report");
-        }
-        break;
-      case archive::FrameType::end: {
-        archive::EndRecord end{};
-        std::span<const std::byte> payload = frame->payload;
-        if (payload.size() >= sizeof end && take(payload, end) &&
-            (end.how == static_cast<std::uint32_t>(archive::EndHow::exited) ||
-             end.how == static_cast<std::uint32_t>(archive::EndHow::killed))) {
-          f.info.end = end.how == static_cast<std::uint32_t>(archive::EndHow::exited)
-                           ? ArchiveFileInfo::End::exited
-                           : ArchiveFileInfo::End::killed;
-          f.info.end_ns = end.time_ns;
-        } else {
-          add_damage(f, base + frame->offset, archive::kFrameHeaderBytes + frame->payload.size(),
-                     "bad end frame");
-        }
-        break;
-      }
-      case archive::FrameType::telemetry: {
-        archive::TelemetrySnapshot snapshot;
-        if (archive::decode_telemetry(frame->payload, snapshot)) {
-          f.info.telemetry = std::move(snapshot.telemetry);
-          f.info.telemetry_ns = snapshot.time_ns;
-          f.info.telemetry_levels = std::move(snapshot.levels);
-        } else {
-          add_damage(f, base + frame->offset, archive::kFrameHeaderBytes + frame->payload.size(),
-                     "bad telemetry frame");
-        }
-        break;
-      }
-      case archive::FrameType::metrics: {
-        ArchivedMetrics m;
-        archive::SnapshotReason reason{};
-        if (!archive::decode_metrics(frame->payload, m.snapshot, reason)) {
-          add_damage(f, base + frame->offset, archive::kFrameHeaderBytes + frame->payload.size(),
-                     "bad metrics frame");
-        } else if (keep_metrics) {
-          m.app = f.info.app;
-          m.host = f.info.host;
-          m.pid = f.info.pid;
-          m.process_start_ns = f.info.process_start_ns;
-          m.reason = static_cast<ArchivedMetrics::Reason>(reason);
-          metrics.push_back(std::move(m));
-        }
-        break;
-      }
-      default:
-        ++counters.unknown_frames;
-        break;
-    }
+    indexed += take_frame(file_index, *frame, base,
+                          archive::kFrameHeaderBytes + frame->payload.size(), chunk_filter);
   }
   std::vector<archive::Damage> found = scanner.damage();
   std::uint64_t consumed = buffer.size();

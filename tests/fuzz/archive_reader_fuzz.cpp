@@ -7,23 +7,30 @@
 //   0x00 u16 n, n bytes              appended raw (damage between frames)
 //   0x01 u16 type, u16 n, n bytes    one frame of `type` with this payload
 //   0x02 u16 n, u16 m, n + m bytes   a chunk frame: n bytes of index (and thread ids) as
-//                                    given, then the m-byte body compressed with zstd
+//                                    given (with a right index check if the index says it
+//                                    has one), then the m-byte body compressed with zstd
+// Each archive is read twice: in memory (scanned) and as a file (skimmed: frame headers and
+// checked chunk indexes first, chunk bodies checked only when read).
 // The first byte chooses options (bit 0: filter by a trace id; bit 1: by call site, which
 // lets chunk filter frames rule chunks out; bit 2: by a time window and a thread, checked
 // before arguments are decoded). Invariants: no crash, no
 // sanitizer report, every damaged range inside the image, every record's fields match its
 // template's placeholders.
+#include <unistd.h>
 #include <zstd.h>
 
 #include <algorithm>
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
+#include <string>
 #include <string_view>
 #include <vector>
 
 #include "blackbox/reader.hpp"
+#include "format/archive_format.hpp"
 #include "format/frame.hpp"
 
 namespace {
@@ -60,6 +67,19 @@ std::vector<std::byte> build(Input in, std::uint8_t& options) {
       continue;
     }
     if (kind % 3 == 2) {
+      // An index that says it has an index check gets a right one, so that a skim trusts it.
+      std::uint32_t fixed = 0;
+      std::uint16_t tid_count = 0;
+      if (n >= sizeof(blackbox::archive::ChunkIndex)) {
+        std::memcpy(&fixed, payload.data(), 4);
+        std::memcpy(&tid_count, payload.data() + 60, 2);
+      }
+      if (fixed >= sizeof(blackbox::archive::ChunkIndex) &&
+          std::uint64_t{fixed} + 4u * tid_count <= n) {
+        const std::uint64_t check = blackbox::archive::chunk_index_check(
+            payload.data(), payload.data() + fixed, 4u * tid_count);
+        std::memcpy(payload.data() + 96, &check, 8);
+      }
       m = static_cast<std::uint16_t>(std::min<std::size_t>(m, in.left));
       std::vector<std::byte> z(ZSTD_compressBound(m));
       const std::size_t zn = ZSTD_compress(z.data(), z.size(), in.p, m, 1);
@@ -73,13 +93,9 @@ std::vector<std::byte> build(Input in, std::uint8_t& options) {
   return image;
 }
 
-}  // namespace
-
-extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  std::uint8_t options = 0;
-  std::vector<std::byte> image = build(Input{data, size}, options);
-  const std::size_t image_size = image.size();
-  auto reader = blackbox::ArchiveReader::open_bytes(std::move(image), "fuzz");
+// Reads `reader` as the options say and checks the invariants.
+void read_all(blackbox::ArchiveReader& reader, const std::uint8_t* data, std::size_t size,
+              std::uint8_t options, std::size_t image_size) {
   blackbox::ReadFilter filter;
   if ((options & 1) != 0) {
     std::array<std::uint8_t, 16> id{};
@@ -96,16 +112,42 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     filter.until_ns = 2'000'000'000'000'000'000;
     filter.tids = {static_cast<std::uint32_t>(options >> 3) * 1000u, 1u};
   }
-  reader->set_filter(std::move(filter));
-  reader->poll([](const blackbox::Record& r) {
+  reader.set_filter(std::move(filter));
+  reader.poll([](const blackbox::Record& r) {
     if (r.site_owner == nullptr) __builtin_trap();
     volatile std::size_t sink = r.message.size() + r.tag.size() + r.file.size();
     (void)sink;
   });
-  for (const auto& d : reader->damage()) {
+  for (const auto& d : reader.damage()) {
     if (d.offset > image_size || d.length > image_size - d.offset) __builtin_trap();
   }
-  (void)reader->losses();
-  (void)reader->files();
+  (void)reader.losses();
+  (void)reader.files();
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  std::uint8_t options = 0;
+  std::vector<std::byte> image = build(Input{data, size}, options);
+  // In memory, then as a file: a reader skims a file (frame headers, and chunk indexes
+  // with a good index check, before any body), and scans an image.
+  static const std::string path = [] {
+    char name[] = "/tmp/bbx-fuzz-XXXXXX";
+    const int fd = mkstemp(name);
+    if (fd >= 0) close(fd);
+    return std::string(name);
+  }();
+  if (FILE* out = std::fopen(path.c_str(), "wb")) {
+    const bool written = std::fwrite(image.data(), 1, image.size(), out) == image.size();
+    if (std::fclose(out) == 0 && written) {
+      if (auto file = blackbox::ArchiveReader::open(path)) {
+        read_all(*file, data, size, options, image.size());
+      }
+    }
+  }
+  const std::size_t image_size = image.size();
+  auto reader = blackbox::ArchiveReader::open_bytes(std::move(image), "fuzz");
+  read_all(*reader, data, size, options, image_size);
   return 0;
 }
