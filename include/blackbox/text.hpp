@@ -131,11 +131,11 @@ class Renderer {
   };
   const SiteText* site_text(const Record& r);
   std::unique_ptr<SiteText[]> sites_;
-  // The last thread's text (pid, tid and name: JSON ,"pid":..,"tid":..,"thread":"..").
+  // The last thread's text (pid, tid and name: JSON ,"pid":..,"tid":..,"thread":"..");
+  // empty before the first line.
   std::int32_t thread_pid_ = 0;
   std::uint32_t thread_tid_ = 0;
   std::string thread_name_, thread_text_;
-  bool thread_valid_ = false;
   // The line's time as options_.time says (automatic: as the layout writes it).
   void append_line_time(const Record& r, Buffer& out);
   Format format_;

@@ -175,8 +175,7 @@ struct ArchiveReader::Impl {
   ReadFilter filter;
   std::vector<PendingChunk> pending;  // a min-heap by (min_ns, file, offset)
   Buffer<std::byte> buffer;
-  Buffer<std::byte> window;             // skim_file()'s view of the file
-  std::vector<std::byte> filter_bytes;  // the last chunk filter frame's payload
+  Buffer<std::byte> window;  // skim_file()'s view of the file
   Buffer<std::uint8_t> body;
   archive::ChunkDecoder decoder;
   // The record handed to sinks; they may take it (and leave null or a spent one, whose
@@ -524,9 +523,7 @@ std::size_t ArchiveReader::Impl::take_frame(std::size_t file_index, const archiv
       break;
     case archive::FrameType::chunk_filter:
       chunk_filter.emplace();
-      // Kept until its chunk: a skim reads the chunk into the same window.
-      filter_bytes.assign(frame.payload.begin(), frame.payload.end());
-      if (parse_chunk_filter(filter_bytes, *chunk_filter)) {
+      if (parse_chunk_filter(frame.payload, *chunk_filter)) {
         chunk_filter->chunk_offset = base + frame.offset + frame_bytes;
       } else {
         chunk_filter.reset();  // its chunk is still read: the index alone decides
@@ -633,7 +630,8 @@ std::size_t ArchiveReader::Impl::skim_file(std::size_t file_index,
   std::size_t indexed = 0;
   std::uint64_t pos = f.consumed;
   // A chunk filter frame is taken only with what follows it (its chunk, normally): if the
-  // skim stops there, the scanner takes both.
+  // skim stops there, the scanner takes both. Its payload is kept here until then: the
+  // window moves on to its chunk.
   bool filter_pending = false;
   std::uint64_t filter_at = 0;
   archive::FrameHeader filter_header;
@@ -685,6 +683,8 @@ std::size_t ArchiveReader::Impl::skim_file(std::size_t file_index,
     pos += frame_bytes;
   }
   close(fd);
+  // A filter taken here points into filter_payload; its chunk, if any, was taken here too.
+  chunk_filter.reset();
   return indexed;
 }
 

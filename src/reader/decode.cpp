@@ -10,9 +10,9 @@
 #include <iterator>
 #include <type_traits>
 
+#include "blackbox/detail/encode.hpp"
 #include "format/ring_layout.hpp"
 #include "reader/fixed_float.hpp"
-#include "reader/small_copy.hpp"
 
 namespace blackbox::reader {
 namespace {
@@ -33,7 +33,11 @@ using Message = fmt::memory_buffer;
 [[gnu::always_inline]] inline void put(Message& out, const char* data, std::size_t size) {
   const std::size_t at = out.size();
   out.resize(at + size);  // inline, unlike buffer::append()
-  copy_small(out.data() + at, data, size);
+  // The pieces of a message are short: the inline copy call sites use for strings, no
+  // call to memcpy for most. (Every piece is far below 4 GiB: a literal of a site entry, a
+  // value's text, a recorded string.)
+  detail::copy_string_bytes(reinterpret_cast<std::byte*>(out.data() + at), data,
+                            static_cast<std::uint32_t>(size));
 }
 void put(Message& out, std::string_view s) { put(out, s.data(), s.size()); }
 

@@ -1,5 +1,6 @@
-// "{:.Nf}" without fmt 9's exact path for a precision (big-number arithmetic, about 700
-// instructions a value: the dearest part of decoding a record whose site prints "{:.3f}").
+// Short decimals as "{:.Nf}" and "{}" print them, without fmt 9's paths for them: its exact
+// path for a precision (big-number arithmetic, about 700 instructions a value, the dearest
+// part of decoding a record whose site prints "{:.3f}") and Dragonbox (about 350).
 #pragma once
 
 #include <fmt/format.h>
@@ -8,7 +9,6 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
-#include <cstring>
 #include <iterator>
 #include <limits>
 #include <type_traits>
@@ -19,17 +19,6 @@ namespace blackbox::reader {
 // integers they write are below 2^51, p at most 17).
 inline constexpr std::size_t kFixedRoom = 32;
 
-// Writes `value` as fmt's "{:.{precision}f}" does into `out` (kFixedRoom bytes) and returns
-// the length, when the value is a short decimal (at most `precision` decimals, as the values
-// programs log mostly are: 7.535 ms); otherwise returns 0 and the caller asks fmt.
-//
-// Why it is exact: n = round(|value| * 10^p) gives the decimal S = n / 10^p. If S reads back
-// as the value (the IEEE division, correctly rounded, equals it), S is within one ulp of the
-// value's exact binary value V. The bound |value| < 2^(digits-2) / 10^p keeps that ulp (at
-// most |value| * 2^(1-digits)) at or below half of 10^-p, so V is less than half a step of
-// the p-decimal grid away from S, a point of that grid: S is V correctly rounded to p
-// decimals, which is what fmt prints. The product's rounding only picks the candidate; the
-// check decides. NaN and infinities fail the bound.
 namespace short_decimal {
 
 inline constexpr double kPow10[] = {1e0, 1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,
@@ -60,6 +49,17 @@ inline double round_small(double x) {
 
 }  // namespace short_decimal
 
+// Writes `value` as fmt's "{:.{precision}f}" does into `out` (kFixedRoom bytes) and returns
+// the length, when the value is a short decimal (at most `precision` decimals, as the values
+// programs log mostly are: 7.535 ms); otherwise returns 0 and the caller asks fmt.
+//
+// Why it is exact: n = round(|value| * 10^p) gives the decimal S = n / 10^p. If S reads back
+// as the value (the IEEE division, correctly rounded, equals it), S is within one ulp of the
+// value's exact binary value V. The bound |value| < 2^(digits-2) / 10^p keeps that ulp (at
+// most |value| * 2^(1-digits)) at or below half of 10^-p, so V is less than half a step of
+// the p-decimal grid away from S, a point of that grid: S is V correctly rounded to p
+// decimals, which is what fmt prints. The product's rounding only picks the candidate; the
+// check decides. NaN and infinities fail the bound.
 template <typename T>
 std::size_t write_short_fixed(T value, int precision, char* out) {
   static_assert(std::is_floating_point_v<T>);
@@ -85,10 +85,10 @@ std::size_t write_short_fixed(T value, int precision, char* out) {
 // as the value when the IEEE division (correctly rounded) equals it. While |value| * 10^p is
 // below 2^51, the step 10^-p of the p-decimal grid is over twice the ulp, so at most one
 // point of the grid reads back (all that do lie within half an ulp of the value), and it is
-// the nearest, which the rounded product finds (its error is far below half a step). So
-// the first p at which S
-// reads back gives the only decimal with that few decimals, hence the fewest digits, that
-// does: fmt's shortest. Between 1e-4 and 1e15 fmt writes it without an exponent, as here.
+// the nearest, which the rounded product finds (its error is far below half a step). So the
+// first p at which S reads back gives the only decimal with that few decimals, hence the
+// fewest digits, that does: fmt's shortest. Between 1e-4 and 1e15 fmt writes it without an
+// exponent, as here.
 inline std::size_t write_shortest(double value, char* out) {
   const double magnitude = std::fabs(value);
   if (magnitude == 0) {

@@ -448,9 +448,8 @@ void Renderer::render_json(const Record& r, Buffer& out) {
   out += "{\"time\":\"";
   append_time(r.time_ns, true, out);
   out += site.head;
-  if (!thread_valid_ || thread_pid_ != r.pid || thread_tid_ != r.tid ||
+  if (thread_text_.empty() || thread_pid_ != r.pid || thread_tid_ != r.tid ||
       thread_name_ != r.thread_name) {
-    thread_valid_ = true;
     thread_pid_ = r.pid;
     thread_tid_ = r.tid;
     thread_name_ = r.thread_name;
@@ -462,19 +461,22 @@ void Renderer::render_json(const Record& r, Buffer& out) {
   }
   out += thread_text_;
   string_member("message", r.message, out);
-  out += ",\"fields\":{";
-  for (std::size_t i = 0; i < r.fields.size(); ++i) {
-    const auto& f = r.fields[i];
-    if (i != 0) out += ',';
-    if (f.name.empty()) {
+  // A field's key: its name, or for "{}" its position.
+  auto key = [&r, &out](std::size_t i) {
+    if (r.fields[i].name.empty()) {
       out += '"';
-      append_int(i, out);  // "{}" placeholders are named by position
+      append_int(i, out);
       out += '"';
     } else {
-      append_json_string(f.name, out);
+      append_json_string(r.fields[i].name, out);
     }
+  };
+  out += ",\"fields\":{";
+  for (std::size_t i = 0; i < r.fields.size(); ++i) {
+    if (i != 0) out += ',';
+    key(i);
     out += ':';
-    append_json_value(f.value, out);
+    append_json_value(r.fields[i].value, out);
   }
   out += '}';
   if (r.truncated) {
@@ -485,13 +487,7 @@ void Renderer::render_json(const Record& r, Buffer& out) {
       if (!r.fields[i].truncated) continue;
       if (!first) out += ',';
       first = false;
-      if (r.fields[i].name.empty()) {
-        out += '"';
-        append_int(i, out);
-        out += '"';
-      } else {
-        append_json_string(r.fields[i].name, out);
-      }
+      key(i);
     }
     out += ']';
   }
