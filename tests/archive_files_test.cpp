@@ -8,7 +8,6 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <zstd.h>
 
 #include <algorithm>
 #include <cstring>
@@ -151,13 +150,16 @@ std::vector<std::uint8_t> finish_and_decompress(blackbox::archive::ChunkEncoder&
   if (!enc.finish(1, payload)) return {};
   blackbox::archive::ChunkIndex index;
   std::memcpy(&index, payload.data(), sizeof index);
-  std::vector<std::uint8_t> body(index.body_bytes);
+  if (index.codec != blackbox::archive::kCodecBits) return {};
   const std::size_t head = sizeof index + index.tid_count * 4u;
-  if (ZSTD_decompress(body.data(), body.size(), payload.data() + head, payload.size() - head) !=
-      body.size()) {
+  blackbox::archive::ChunkDecoder decoder;
+  if (!decoder
+           .unpack(index, {reinterpret_cast<const std::uint8_t*>(payload.data()) + head,
+                           payload.size() - head})
+           .empty()) {
     return {};
   }
-  return body;
+  return {decoder.body().begin(), decoder.body().end()};
 }
 
 std::vector<std::byte> ring_record(std::uint32_t site, std::uint64_t ticks,
@@ -208,10 +210,12 @@ TEST(ChunkCodec, MalformedRecordsAreRefusedAndTheRestStillDecodes) {
   EXPECT_EQ(index.min_ns, 100);
   EXPECT_EQ(index.max_ns, 500);
   ASSERT_EQ(index.tid_count, 1);
-  const std::byte* z = payload.data() + sizeof index + 4;
-  const std::size_t z_size = payload.size() - sizeof index - 4;
-  std::vector<std::uint8_t> body(index.body_bytes);
-  ASSERT_EQ(ZSTD_decompress(body.data(), body.size(), z, z_size), body.size());
+  blackbox::archive::ChunkDecoder decoder;
+  ASSERT_EQ(decoder.unpack(index, {reinterpret_cast<const std::uint8_t*>(payload.data()) +
+                                       sizeof index + 4,
+                                   payload.size() - sizeof index - 4}),
+            "");
+  const std::vector<std::uint8_t> body(decoder.body().begin(), decoder.body().end());
   struct Got {
     std::uint64_t seq;
     std::int64_t ns;
@@ -220,7 +224,7 @@ TEST(ChunkCodec, MalformedRecordsAreRefusedAndTheRestStillDecodes) {
   };
   std::vector<Got> got;
   const std::string error = blackbox::archive::decode_body(
-      body, [&](std::uint32_t id) { return id == 1 ? &types : nullptr; },
+      blackbox::archive::kCodecBits, body, [&](std::uint32_t id) { return id == 1 ? &types : nullptr; },
       [&](const blackbox::archive::DecodedRecord& r) {
         EXPECT_EQ(r.tid, 42u);
         EXPECT_EQ(r.thread_name, "t");
@@ -246,26 +250,54 @@ TEST(ChunkCodec, MalformedRecordsAreRefusedAndTheRestStillDecodes) {
   EXPECT_EQ(got[2].ns, 500);
   EXPECT_EQ(got[2].value, 11u);
   EXPECT_EQ(got[2].text, "world");
-  // A body cut short is an error, never a crash (its stream table no longer adds up).
+  // A body cut short is an error, never a crash: here the string table loses its end.
   std::size_t delivered = 0;
   const std::string cut_error = blackbox::archive::decode_body(
-      std::span<const std::uint8_t>(body.data(), body.size() - 3),
+      blackbox::archive::kCodecBits, std::span<const std::uint8_t>(body.data(), body.size() - 3),
       [&](std::uint32_t id) { return id == 1 ? &types : nullptr; },
       [&](const blackbox::archive::DecodedRecord&) { ++delivered; });
-  EXPECT_EQ(cut_error, "stream lengths exceed the body");
+  EXPECT_EQ(cut_error, "bad string table");
   EXPECT_EQ(delivered, 0u);
-  // An error mid-way keeps what came before. Here the text stream (the last) loses its
-  // last byte, and the stream table says so: the third record's "world" runs past it.
-  std::vector<std::uint8_t> short_text(body.begin(), body.end() - 1);
-  std::uint32_t text_len;
-  std::memcpy(&text_len, short_text.data() + 16, 4);
-  --text_len;
-  std::memcpy(short_text.data() + 16, &text_len, 4);
-  const std::string mid_error = blackbox::archive::decode_body(
-      short_text, [&](std::uint32_t id) { return id == 1 ? &types : nullptr; },
-      [&](const blackbox::archive::DecodedRecord&) { ++delivered; });
-  EXPECT_EQ(mid_error, "string runs past its stream");
-  EXPECT_EQ(delivered, 2u);
+}
+
+// An error mid-way keeps what came before: a site stream that ends inside its third
+// record's arguments.
+TEST(ChunkCodec, AnErrorMidWayKeepsTheRecordsBeforeIt) {
+  using blackbox::detail::ArgType;
+  namespace bbx = blackbox::archive;
+  bbx::ChunkEncoder enc;
+  enc.set_clock(bbx::TickConverter::from(0, 0, 1000, 1000));
+  const std::vector<ArgType> types = {ArgType::u32};
+  enc.define_site(1, blackbox::Level::info, types);
+  for (const std::uint32_t v : {7u, 9u, 1'000'000u}) {
+    std::vector<std::uint8_t> arg(4);
+    std::memcpy(arg.data(), &v, 4);
+    const auto rec = ring_record(1, v, arg);
+    ASSERT_TRUE(enc.add(0, 1, "t", v, rec.data(), static_cast<std::uint32_t>(rec.size())));
+  }
+  std::vector<std::uint8_t> body = finish_and_decompress(enc);
+  ASSERT_FALSE(body.empty());
+  // No text: the site's stream is the body's last section. Shorten both by a byte.
+  bbx::BodyHeader2 head;
+  std::memcpy(&head, body.data(), sizeof head);
+  ASSERT_EQ(head.site_count, 1u);
+  const std::size_t entry = sizeof head + head.control_bytes + head.time_bytes;
+  bbx::SiteStream stream;
+  std::memcpy(&stream, body.data() + entry, sizeof stream);
+  ASSERT_EQ(entry + sizeof stream + stream.bytes, body.size());
+  --stream.bytes;
+  std::memcpy(body.data() + entry, &stream, sizeof stream);
+  body.pop_back();
+  std::vector<std::uint32_t> got;
+  const std::string error = bbx::decode_body(
+      bbx::kCodecBits, body, [&](std::uint32_t) { return &types; },
+      [&](const bbx::DecodedRecord& r) {
+        std::uint32_t v;
+        std::memcpy(&v, r.args.data(), 4);
+        got.push_back(v);
+      });
+  EXPECT_EQ(error, "argument runs past its site's stream");
+  EXPECT_EQ(got, (std::vector<std::uint32_t>{7, 9}));
 }
 
 }  // namespace
@@ -328,7 +360,7 @@ TEST(ChunkCodec, DoublesRoundTripBitForBit) {
   ASSERT_FALSE(body.empty());
   std::size_t k = 0;
   const std::string error = blackbox::archive::decode_body(
-      body, [&](std::uint32_t) { return &types; },
+      blackbox::archive::kCodecBits, body, [&](std::uint32_t) { return &types; },
       [&](const blackbox::archive::DecodedRecord& r) {
         std::uint64_t got, want;
         std::memcpy(&got, r.args.data(), 8);
@@ -391,7 +423,7 @@ TEST(ChunkCodec, StringsOfEveryLengthRoundTripThroughTheDictionary) {
   ASSERT_FALSE(body.empty());
   std::size_t k = 0;
   const std::string error = blackbox::archive::decode_body(
-      body, [&](std::uint32_t) { return &types; },
+      blackbox::archive::kCodecBits, body, [&](std::uint32_t) { return &types; },
       [&](const blackbox::archive::DecodedRecord& r) {
         const auto* a = reinterpret_cast<const char*>(r.args.data());
         std::uint32_t len1, len2;
@@ -428,7 +460,7 @@ TEST(ChunkCodec, TimesOfOneSlotNeverGoBackAcrossRecalibration) {
   ASSERT_FALSE(body.empty());
   std::vector<std::int64_t> times;
   EXPECT_EQ(blackbox::archive::decode_body(
-                body, [&](std::uint32_t) { return &types; },
+                blackbox::archive::kCodecBits, body, [&](std::uint32_t) { return &types; },
                 [&](const blackbox::archive::DecodedRecord& r) { times.push_back(r.time_ns); }),
             "");
   EXPECT_EQ(times, (std::vector<std::int64_t>{2'000'000, 2'000'000, 2'000'500}));

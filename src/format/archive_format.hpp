@@ -85,7 +85,13 @@ struct ChunkIndex {
 static_assert(sizeof(ChunkIndex) == 104);
 // The index before index_check existed: what a reader still accepts.
 inline constexpr std::uint32_t kChunkIndexV1Bytes = 96;
+// ChunkIndex::codec: how the payload after the index and thread ids holds the body.
+// 1: one zstd frame of a codec-1 body (byte streams; files before 2026-12).
+// 2: u32 stored, then the body's first `stored` bytes as they are (its raw bit sections),
+//    then a zstd frame of the rest (its text; none if empty). stored = 0: the whole body is
+//    one zstd frame. chunk_body.hpp has both bodies' layouts.
 inline constexpr std::uint8_t kCodecZstd = 1;
+inline constexpr std::uint8_t kCodecBits = 2;
 
 // ChunkIndex::index_check of the index's first 96 bytes and its thread ids (tid_count u32).
 // (Defined in frame.cpp, with the frame checks.)

@@ -37,8 +37,34 @@
 
 namespace blackbox::archive {
 
-// control, time, ints, floats, text
+// Codec 1: control, time, ints, floats, text
 inline constexpr int kChunkStreams = 5;
+
+// Codec 2 (kCodecBits; format.md, "Chunk body, codec 2"). The body is a raw part of bit
+// streams, then a text part (which the payload compresses with zstd):
+//   raw  := BodyHeader2, control, time, SiteStream[site_count], each site's stream
+//   text := trace_count x 24-byte trace contexts, then string_count x (varint length word,
+//           bytes)
+// control: runs, each: wide slot, wide tid, 5 bits name length (<= 16), 8 bits per name
+//   byte, wide first_seq, then a key per record (codes::put_key), then key 0.
+// time: per record, rice(zigzag(step - previous step)), step = ns - previous ns (0 at the
+//   chunk's start, carried across runs), one Rice state for the chunk.
+// site stream: per record of the site (in control order), its arguments in order
+//   (chunk_codes.hpp); the previous values are per site for the whole chunk.
+// A site's records need only its own stream: a reader that does not want a site's records
+// never reads its stream, and reads just its keys and times.
+struct BodyHeader2 {
+  std::uint32_t control_bytes;
+  std::uint32_t time_bytes;
+  std::uint32_t site_count;
+  std::uint32_t trace_count;
+  std::uint32_t string_count;
+};
+static_assert(sizeof(BodyHeader2) == 20);
+struct SiteStream {
+  std::uint32_t site;
+  std::uint32_t bytes;
+};
 
 __extension__ typedef __int128 int128_t;  // 64 x 64-bit products without overflow
 __extension__ typedef unsigned __int128 uint128_t;

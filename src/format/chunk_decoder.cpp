@@ -123,6 +123,7 @@ ChunkDecoder::SiteState* ChunkDecoder::site_slow(std::uint32_t id, const SiteLoo
     s.lookup = sites(id);
     s.epoch = 0;
     s.skip.clear();
+    s.has_stream = false;
     if (s.lookup.types != nullptr) s.skip = skip_plan(*s.lookup.types);
     it->second = &s;
   }
@@ -163,15 +164,28 @@ bool ChunkDecoder::any_wanted(std::span<const std::uint8_t> control_bytes,
   return false;
 }
 
-std::string ChunkDecoder::decode(std::span<const std::uint8_t> body, const SiteLookupFn& sites,
-                                 const RecordFilter& filter,
-                                 const std::function<void(const DecodedRecord&)>& sink) {
-  constexpr int kStreams = kChunkStreams;
-  // Sites are per body (ids are per file): forget the last body's.
+void ChunkDecoder::forget_sites() noexcept {
   std::fill(cache_.begin(), cache_.end(), CacheEntry{});
   state_of_.clear();
   used_ = 0;
   strings_.clear();
+}
+
+std::string ChunkDecoder::decode(std::uint8_t codec, std::span<const std::uint8_t> body,
+                                 const SiteLookupFn& sites, const RecordFilter& filter,
+                                 const std::function<void(const DecodedRecord&)>& sink) {
+  if (codec == kCodecZstd) return decode_v1(body, sites, filter, sink);
+  if (codec == kCodecBits) return decode_v2(body, sites, filter, sink);
+  return "unknown chunk codec " + std::to_string(codec);
+}
+
+// Codec 1: the byte streams of files written before codec 2.
+std::string ChunkDecoder::decode_v1(std::span<const std::uint8_t> body, const SiteLookupFn& sites,
+                                    const RecordFilter& filter,
+                                    const std::function<void(const DecodedRecord&)>& sink) {
+  constexpr int kStreams = kChunkStreams;
+  // Sites are per body (ids are per file): forget the last body's.
+  forget_sites();
   if (body.size() < 4 * kStreams) return "body shorter than its stream table";
   In in[kStreams];
   const std::uint8_t* at = body.data() + 4 * kStreams;
@@ -319,11 +333,12 @@ std::string ChunkDecoder::decode(std::span<const std::uint8_t> body, const SiteL
   return {};
 }
 
-std::string decode_body(std::span<const std::uint8_t> body, const SiteTypes& types,
+std::string decode_body(std::uint8_t codec, std::span<const std::uint8_t> body,
+                        const SiteTypes& types,
                         const std::function<void(const DecodedRecord&)>& sink) {
   ChunkDecoder decoder;
   return decoder.decode(
-      body,
+      codec, body,
       [&types](std::uint32_t id) {
         return SiteLookup{types(id), nullptr, true};
       },

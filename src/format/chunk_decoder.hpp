@@ -19,7 +19,9 @@
 #include <vector>
 
 #include "blackbox/detail/record.hpp"
+#include "format/bit_stream.hpp"
 #include "format/chunk_body.hpp"
+#include "format/chunk_codes.hpp"
 
 namespace blackbox::archive {
 
@@ -67,25 +69,49 @@ struct RecordFilter {
   }
 };
 
-// Decodes chunk bodies, keeping its working memory from body to body. Records that fail
-// the filter (or whose site is not wanted) cost only the walk over their encoded bytes;
-// when none of a body's records can pass, which its control and time streams alone tell,
-// its argument streams are not even walked (nor checked).
+// Decodes chunk bodies, keeping its working memory from body to body. Records whose site
+// is not wanted cost only their key and time (codec 2: their site's stream is never read;
+// codec 1: the walk over their encoded bytes); records that fail the filter, the decoding
+// of their arguments.
 class ChunkDecoder {
  public:
+  ChunkDecoder();
+  ~ChunkDecoder();
+  ChunkDecoder(const ChunkDecoder&) = delete;
+  ChunkDecoder& operator=(const ChunkDecoder&) = delete;
+
+  // Unpacks a chunk frame's payload (`data`: what follows its index and thread ids) into
+  // body(), per the index's codec and body size. Returns "" or what is wrong.
+  std::string unpack(const ChunkIndex& index, std::span<const std::uint8_t> data);
+  [[nodiscard]] std::span<const std::uint8_t> body() const noexcept {
+    return {body_.data(), body_size_};
+  }
+
   // Calls `sink` per record that passes; stops at the first malformed byte and returns an
-  // error message ("" if the whole body decoded). Records before it are kept.
-  std::string decode(std::span<const std::uint8_t> body, const SiteLookupFn& sites,
-                     const RecordFilter& filter,
+  // error message ("" if the whole body decoded). Records before it are kept. `body` is
+  // body() or any other bytes (which are then copied: codec 2 reads past a stream's end).
+  std::string decode(std::uint8_t codec, std::span<const std::uint8_t> body,
+                     const SiteLookupFn& sites, const RecordFilter& filter,
                      const std::function<void(const DecodedRecord&)>& sink);
 
  private:
   struct SiteState {
     SiteLookup lookup;
-    std::uint32_t epoch = 0;         // the run its argument states belong to
-    std::vector<ArgState> args;      // previous values in that run
-    std::vector<std::uint8_t> skip;  // how to step over a record's arguments, per argument
+    std::uint32_t epoch = 0;         // codec 1: the run its argument states belong to
+    std::vector<ArgState> args;      // codec 1: previous values in that run
+    std::vector<std::uint8_t> skip;  // codec 1: how to step over a record's arguments
+    std::vector<codes::ArgState2> args2;  // codec 2: previous values in the chunk
+    BitReader stream;                     // codec 2: the site's stream in this body
+    bool has_stream = false;              // codec 2: the body's site table lists it
   };
+  std::string decode_v1(std::span<const std::uint8_t> body, const SiteLookupFn& sites,
+                        const RecordFilter& filter,
+                        const std::function<void(const DecodedRecord&)>& sink);
+  std::string decode_v2(std::span<const std::uint8_t> body, const SiteLookupFn& sites,
+                        const RecordFilter& filter,
+                        const std::function<void(const DecodedRecord&)>& sink);
+  bool string_table(std::span<const std::uint8_t> text, std::uint32_t count);
+  void forget_sites() noexcept;
   // Every record asks: one load and compare when the site is in the cache (nearly always).
   SiteState* site(std::uint32_t id, const SiteLookupFn& sites) {
     const CacheEntry& hit = cache_[id % kCacheEntries];
@@ -111,12 +137,16 @@ class ChunkDecoder {
   std::unordered_map<std::uint32_t, SiteState*> state_of_;
   std::vector<std::pair<const std::uint8_t*, std::uint32_t>> strings_;  // literals, in order
   std::vector<std::byte> wire_;
+  std::vector<std::uint8_t> body_;  // unpack()'s, with kBitSlack zero bytes after it
+  std::size_t body_size_ = 0;
+  void* dctx_ = nullptr;  // ZSTD_DCtx
 };
 
 // Argument types of a site (null: unknown site), for decode_body().
 using SiteTypes = std::function<const std::vector<detail::ArgType>*(std::uint32_t id)>;
 
-// Decodes every record of a chunk body (asks `types` once per site).
-std::string decode_body(std::span<const std::uint8_t> body, const SiteTypes& types,
+// Decodes every record of a chunk body of `codec` (asks `types` once per site).
+std::string decode_body(std::uint8_t codec, std::span<const std::uint8_t> body,
+                        const SiteTypes& types,
                         const std::function<void(const DecodedRecord&)>& sink);
 }  // namespace blackbox::archive

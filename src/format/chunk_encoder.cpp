@@ -60,40 +60,8 @@ using detail::ArgType;
   return static_cast<std::uint64_t>(m) ^ static_cast<std::uint64_t>(m >> 64);
 }
 
-// Whether `bits` is m / 10^e exactly, for some |m| < 2^53; sets m.
-bool decimal(std::uint64_t bits, std::uint8_t e, std::int64_t& m) noexcept {
-  const double scaled = as_double(bits) * kPow10[e];
-  if (!(scaled > -9007199254740992.0 && scaled < 9007199254740992.0)) return false;  // NaN too
-  m = static_cast<std::int64_t>(scaled + (scaled >= 0 ? 0.5 : -0.5));
-  return bits_of(static_cast<double>(m) / kPow10[e]) == bits;
-}
-
-[[gnu::always_inline]] inline std::uint8_t* put_f64(std::uint8_t* out, std::uint64_t bits,
-                                                    ArgState& s) noexcept {
-  std::int64_t m = 0;
-  std::uint8_t e = s.hint;
-  bool found = e != kNotDecimal && decimal(bits, e, m);
-  if (!found && (e != kNotDecimal || s.retry-- == 0)) {
-    for (e = 0; e < kNotDecimal && !decimal(bits, e, m); ++e) {
-    }
-    found = e != kNotDecimal;
-    s.retry = 64;  // a value that is not a short decimal: look again in 64 records
-  }
-  if (found) {
-    out = put_varint(
-        out, zigzag(static_cast<std::int64_t>(static_cast<std::uint64_t>(m) - s.prev_m)) << 3 | e);
-    s.prev_m = static_cast<std::uint64_t>(m);
-    s.hint = e;
-  } else {
-    *out++ = kNotDecimal;
-    out = put_varint(out, bswap(bits ^ s.prev));
-    s.hint = kNotDecimal;
-  }
-  s.prev = bits;
-  return out;
-}
-
 }  // namespace
+
 
 // How one argument is encoded: decided once per site, so the per-record loop is a switch.
 enum class Op : std::uint8_t { byte1, i16, u16, i32, u32, i64, f32, f64, text };
@@ -128,22 +96,28 @@ Op op_for(ArgType t) noexcept {
   return Op::text;
 }
 
-// Per site: what the encoder needs per record, and the run's previous values.
+// Per site: what the encoder needs per record, its previous values and its stream.
 struct ChunkEncoder::Site {
   std::uint8_t level = 0;
   bool defined_in_file = false;
+  bool has_strings = false;
   std::uint32_t chunk_epoch = 0;  // chunk_epoch_ when last added to chunk_sites_
-  std::uint32_t epoch = 0;        // run_epoch_ when `state` was last reset
   std::uint32_t min_bytes = 0;    // argument bytes a record must have at least
+  std::uint32_t max_code_bytes = 0;  // stream bytes one record's arguments can take at most
   std::vector<Op> ops;
   std::vector<std::uint32_t> min_after;  // argument bytes at least after argument i
-  std::vector<ArgState> state;
+  std::vector<codes::ArgState2> state;
+  Stream stream;
 };
 
-ChunkEncoder::ChunkEncoder() : cctx_(ZSTD_createCCtx()) {
-  grow(64u << 10);
-  reset_chunk();
+void ChunkEncoder::Stream::make_room(std::size_t n) {
+  const std::size_t used = static_cast<std::size_t>(w.out - bytes.data());
+  if (bytes.size() >= used + n + kBitSlack) return;
+  bytes.resize(std::max(bytes.size() * 2, used + n + kBitSlack + (16u << 10)));
+  w.out = bytes.data() + used;
 }
+
+ChunkEncoder::ChunkEncoder() : cctx_(ZSTD_createCCtx()) { reset_chunk(); }
 
 ChunkEncoder::~ChunkEncoder() { ZSTD_freeCCtx(static_cast<ZSTD_CCtx*>(cctx_)); }
 
@@ -160,39 +134,43 @@ void ChunkEncoder::define_site(std::uint32_t id, Level level,
     after += width != 0 ? width : 4;  // a string has at least its length word
   }
   site->min_bytes = after;
-  for (const ArgType t : types) site->ops.push_back(op_for(t));
-  site->state.assign(types.size(), ArgState{});
+  for (const ArgType t : types) {
+    site->ops.push_back(op_for(t));
+    site->has_strings |= site->ops.back() == Op::text;
+  }
+  // The longest code of any argument: an escaped Rice value after a 5-bit f64 prefix,
+  // 5 + 20 + 7 + 64 bits; 16 bytes each is more than enough.
+  site->max_code_bytes = static_cast<std::uint32_t>(16 * types.size() + 16);
+  site->state.assign(types.size(), codes::ArgState2{});
   sites_[id] = std::move(site);
 }
 
-// Makes every stream keep `headroom` free bytes after its write position.
-// Makes every stream keep at least `headroom` free bytes after its write position, and
-// sets room_ to what every stream can take before the next check.
-void ChunkEncoder::grow(std::size_t headroom) {
-  room_ = ~std::size_t{0};
-  for (int k = 0; k < kStreams; ++k) {
-    const std::size_t used =
-        stream_[k].empty() ? 0 : static_cast<std::size_t>(out_[k] - stream_[k].data());
-    if (stream_[k].size() < used + 2 * headroom) {
-      stream_[k].resize(used + 2 * headroom + (64u << 10));
-    }
-    out_[k] = stream_[k].data() + used;
-    room_ = std::min(room_, stream_[k].size() - used);
+void ChunkEncoder::reserve(std::size_t control_and_time, std::size_t text) {
+  control_.make_room(control_and_time);
+  time_.make_room(control_and_time);
+  if (strings_.size() < strings_used_ + text) {
+    strings_.resize(std::max(strings_.size() * 2, strings_used_ + text + (16u << 10)));
   }
+}
+
+std::size_t ChunkEncoder::body_bytes() const noexcept {
+  std::size_t n = sizeof(BodyHeader2) + control_.size() + time_.size() + traces_.size() +
+                  strings_used_ + chunk_sites_.size() * sizeof(SiteStream);
+  for (const std::uint32_t id : chunk_sites_) n += sites_[id]->stream.size();
+  return n;
 }
 
 void ChunkEncoder::start_run(std::uint32_t slot, std::uint32_t tid, const char* thread_name,
                              std::uint64_t seq) {
   end_run();
-  ++run_epoch_;
   have_trace_ = false;
-  std::uint8_t* out = out_[0];
-  out = put_varint(out, slot);
-  out = put_varint(out, tid);
+  BitWriter& w = control_.w;
+  put_wide(w, slot);
+  put_wide(w, tid);
   const std::size_t name_len = strnlen(thread_name, 16);
-  *out++ = static_cast<std::uint8_t>(name_len);
-  std::memcpy(out, thread_name, name_len);
-  out_[0] = put_varint(out + name_len, seq);
+  w.put(name_len, 5);
+  for (std::size_t i = 0; i < name_len; ++i) w.put(static_cast<std::uint8_t>(thread_name[i]), 8);
+  put_wide(w, seq);
   run_open_ = true;
   run_slot_ = slot;
   run_tid_ = tid;
@@ -207,167 +185,154 @@ void ChunkEncoder::start_run(std::uint32_t slot, std::uint32_t tid, const char* 
 
 void ChunkEncoder::end_run() {
   if (!run_open_) return;
-  // Key 0: end of run (site ids start at 1). The room for it: every add() leaves at least
-  // its bound minus what it wrote, which is far more than one byte.
-  *out_[0]++ = 0;
+  codes::put_key(control_.w, keys_, 0);  // room: every record reserves far more than this
   run_open_ = false;
 }
 
-[[gnu::always_inline]] inline const ChunkEncoder::DictSlot* ChunkEncoder::find_string(
-    std::uint64_t hash, std::uint32_t word, const std::uint8_t* bytes) const noexcept {
-  const std::uint32_t len = word & detail::kStringLengthMask;
-  for (std::size_t k = 0; k < kDictProbes; ++k) {
-    const DictSlot& slot = dict_[(hash + k) & (kDictSlots - 1)];
-    if (slot.offset == 0) return nullptr;  // empty: not there
-    if (slot.hash == hash && slot.word == word &&
-        same_bytes(stream_[4].data() + slot.offset, bytes, len)) {
-      return &slot;
-    }
-  }
-  return nullptr;
-}
-
-void ChunkEncoder::remember_string(const NewString& s, std::uint32_t index) noexcept {
-  if (dict_used_ >= kDictSlots / 2) return;  // keep probes short: the rest go unremembered
-  for (std::size_t k = 0; k < kDictProbes; ++k) {
-    DictSlot& slot = dict_[(s.hash + k) & (kDictSlots - 1)];
-    if (slot.offset != 0) continue;
-    slot = {s.hash, s.word, s.offset, index};
-    ++dict_used_;
-    return;
-  }
-}
-
-// Encodes one record's trace context and arguments into `o` (the streams' write positions,
-// held in locals by the caller: stores through byte pointers would otherwise make the
-// compiler reload every member after each one). Returns false if the record is malformed;
-// `o` may then hold partial output, which the caller drops.
-[[gnu::always_inline]] inline bool ChunkEncoder::encode_record(const std::uint8_t* rec,
-                                                               std::uint32_t size, Site& site,
-                                                               Out& o, std::uint32_t& trace_mode,
-                                                               NewString* new_strings,
-                                                               std::uint32_t& new_count) {
-  const auto h = load<detail::RecordHeader>(rec);
-  const std::uint8_t* p = rec + sizeof h;
-  const std::uint8_t* const end = rec + size;
-  std::uint8_t*& ints = o.s[2];
-  std::uint8_t*& floats = o.s[3];
-  std::uint8_t*& text = o.s[4];
-  trace_mode = 0;
-  if ((h.site & detail::kSiteHasTrace) != 0) {
-    if (end - p < static_cast<std::ptrdiff_t>(detail::kTraceBytes)) return false;
-    trace_mode = have_trace_ && std::memcmp(p, prev_trace_, detail::kTraceBytes) == 0 ? 2 : 1;
-    if (trace_mode == 1) {
-      std::memcpy(text, p, detail::kTraceBytes);
-      text += detail::kTraceBytes;
-    }
-    p += detail::kTraceBytes;
-  }
+// Whether a record's argument bytes [p, end) are well formed for its site: checked before
+// anything is written, so a malformed record leaves no trace and the encoding below needs
+// no bound checks.
+bool ChunkEncoder::valid(const Site& site, const std::uint8_t* p,
+                         const std::uint8_t* end) const noexcept {
   if (end - p < static_cast<std::ptrdiff_t>(site.min_bytes)) return false;
-  if (site.epoch != run_epoch_) [[unlikely]] {
-    site.epoch = run_epoch_;
-    std::fill(site.state.begin(), site.state.end(), ArgState{});
-  }
-  {
-    const Op* ops = site.ops.data();
-    ArgState* state = site.state.data();
+  if (site.has_strings) {
     const std::size_t n = site.ops.size();
     for (std::size_t i = 0; i < n; ++i) {
-      std::uint64_t v = 0;
-      switch (ops[i]) {
+      switch (site.ops[i]) {
         case Op::byte1:
-          *ints++ = *p++;
-          continue;
-        case Op::i16:
-          v = static_cast<std::uint64_t>(std::int64_t{load<std::int16_t>(p)});
-          p += 2;
+          p += 1;
           break;
+        case Op::i16:
         case Op::u16:
-          v = load<std::uint16_t>(p);
           p += 2;
           break;
         case Op::i32:
-          v = static_cast<std::uint64_t>(std::int64_t{load<std::int32_t>(p)});
-          p += 4;
-          break;
         case Op::u32:
-          v = load<std::uint32_t>(p);
+        case Op::f32:
           p += 4;
           break;
         case Op::i64:
-          v = load<std::uint64_t>(p);
+        case Op::f64:
           p += 8;
           break;
-        case Op::f32: {
-          const std::uint32_t bits = load<std::uint32_t>(p);
-          p += 4;
-          floats = put_varint(floats, bswap(bits ^ static_cast<std::uint32_t>(state[i].prev)));
-          state[i].prev = bits;
-          continue;
-        }
-        case Op::f64: {
-          const std::uint64_t bits = load<std::uint64_t>(p);
-          p += 8;
-          floats = put_f64(floats, bits, state[i]);
-          continue;
-        }
         case Op::text: {
-          const std::uint32_t word = load<std::uint32_t>(p);
-          const std::uint32_t len = word & detail::kStringLengthMask;
+          const std::uint32_t len = load<std::uint32_t>(p) & detail::kStringLengthMask;
           p += 4;
           // Room for this string and the minimum of every argument after it.
           if (len > static_cast<std::uint64_t>(end - p) - site.min_after[i]) return false;
-          if (word == state[i].prev_len &&
-              same_bytes(reinterpret_cast<const std::uint8_t*>(state[i].prev), p, len)) {
-            *text++ = 0;
-          } else {
-            // Seen earlier in this chunk (any site, any argument)? Then its index.
-            const std::uint64_t hash = string_hash(p, len) ^ word;
-            const DictSlot* hit = find_string(hash, word, p);
-            if (hit != nullptr) {
-              text = put_varint(text, (std::uint64_t{hit->index} + 1) * 2);
-            } else {
-              const std::uint64_t truncated = (word & detail::kStringTruncated) != 0 ? 1 : 0;
-              text = put_varint(text, (std::uint64_t{len} * 2 + truncated) * 2 + 1);
-              if (new_count < kNewStringsPerRecord) {
-                new_strings[new_count] = {hash, word,
-                                          static_cast<std::uint32_t>(text - stream_[4].data())};
-              }
-              ++new_count;
-              std::memcpy(text, p, len);
-              text += len;
-            }
-            state[i].prev = reinterpret_cast<std::uint64_t>(p);
-            state[i].prev_len = word;
-          }
           p += len;
-          continue;
+          break;
         }
       }
-      ints = put_varint(ints, zigzag(static_cast<std::int64_t>(v - state[i].prev)));
-      state[i].prev = v;
     }
+    return end - p < static_cast<std::ptrdiff_t>(detail::kRecordAlign);
   }
   // Only padding may follow the arguments.
-  return end - p < static_cast<std::ptrdiff_t>(detail::kRecordAlign);
+  return end - p - site.min_bytes < detail::kRecordAlign;
+}
+
+// The table index of the string at p (length word `word`): found, or added.
+[[gnu::always_inline]] inline std::uint32_t ChunkEncoder::string_index(const std::uint8_t* p,
+                                                                       std::uint32_t word) {
+  const std::uint32_t len = word & detail::kStringLengthMask;
+  const std::uint64_t hash = string_hash(p, len) ^ word;
+  std::size_t free_slot = kDictSlots;
+  for (std::size_t k = 0; k < kDictProbes; ++k) {
+    DictSlot& slot = dict_[(hash + k) & (kDictSlots - 1)];
+    if (slot.index == kNoString) {
+      free_slot = (hash + k) & (kDictSlots - 1);
+      break;
+    }
+    if (slot.hash == hash && slot.word == word &&
+        same_bytes(strings_.data() + string_offset_[slot.index], p, len)) {
+      return slot.index;
+    }
+  }
+  // New: the next index. (With the lookup table half full, later strings are not
+  // remembered: probes stay short, and a repeat is written again, which costs only bytes.)
+  const auto index = static_cast<std::uint32_t>(string_offset_.size());
+  if (free_slot != kDictSlots && dict_used_ < kDictSlots / 2) {
+    dict_[free_slot] = {hash, word, index};
+    ++dict_used_;
+  }
+  std::uint8_t* out = put_varint(strings_.data() + strings_used_, word);
+  string_offset_.push_back(static_cast<std::uint32_t>(out - strings_.data()));
+  string_word_.push_back(word);
+  std::memcpy(out, p, len);
+  strings_used_ = static_cast<std::size_t>(out + len - strings_.data());
+  return index;
+}
+
+// Encodes a valid record's arguments (from p) into its site's stream.
+[[gnu::always_inline]] inline void ChunkEncoder::encode_args(Site& site, const std::uint8_t* p) {
+  BitWriter w = site.stream.w;  // a local: stores through it would make every field reload
+  const Op* ops = site.ops.data();
+  codes::ArgState2* state = site.state.data();
+  const std::size_t n = site.ops.size();
+  for (std::size_t i = 0; i < n; ++i) {
+    switch (ops[i]) {
+      case Op::byte1:
+        codes::put_int(w, state[i], *p);
+        p += 1;
+        break;
+      case Op::i16:
+        codes::put_int(w, state[i], static_cast<std::uint64_t>(std::int64_t{load<std::int16_t>(p)}));
+        p += 2;
+        break;
+      case Op::u16:
+        codes::put_int(w, state[i], load<std::uint16_t>(p));
+        p += 2;
+        break;
+      case Op::i32:
+        codes::put_int(w, state[i], static_cast<std::uint64_t>(std::int64_t{load<std::int32_t>(p)}));
+        p += 4;
+        break;
+      case Op::u32:
+        codes::put_int(w, state[i], load<std::uint32_t>(p));
+        p += 4;
+        break;
+      case Op::i64:
+        codes::put_int(w, state[i], load<std::uint64_t>(p));
+        p += 8;
+        break;
+      case Op::f32:
+        codes::put_f32(w, state[i], load<std::uint32_t>(p));
+        p += 4;
+        break;
+      case Op::f64:
+        codes::put_f64(w, state[i], load<std::uint64_t>(p));
+        p += 8;
+        break;
+      case Op::text: {
+        const std::uint32_t word = load<std::uint32_t>(p);
+        const std::uint32_t len = word & detail::kStringLengthMask;
+        p += 4;
+        const std::uint32_t prev = state[i].prev_string;
+        const bool same = prev != kNoString && string_word_[prev] == word &&
+                          same_bytes(strings_.data() + string_offset_[prev], p, len);
+        codes::put_string(w, state[i], same, same ? prev : string_index(p, word));
+        p += len;
+        break;
+      }
+    }
+  }
+  site.stream.w = w;
 }
 
 std::uint32_t ChunkEncoder::add_batch(std::uint32_t slot, std::uint32_t tid,
                                       const char* thread_name, std::uint64_t first_seq,
                                       const BatchRecord* records, std::uint32_t count) {
-  // Any stream may get up to 10 bytes per 8 of a record, plus a run header: `room_` is
-  // what every stream can still take before grow() must look again.
-  std::size_t bound = 64;
-  for (std::uint32_t k = 0; k < count; ++k) bound += 2 * std::size_t{records[k].size} + 64;
-  if (bound > room_) [[unlikely]] {
-    grow(bound);
-  }
-  room_ -= bound;  // whatever happens below writes less than this into any stream
+  // Control and time take at most 12 bytes per record (an escaped Rice value), a run
+  // header at most ~60; the text, at most each record's size and a varint per string.
+  std::size_t text = 0;
+  for (std::uint32_t k = 0; k < count; ++k) text += 2 * std::size_t{records[k].size};
+  reserve(16 * std::size_t{count} + 128, text);
   if (!run_open_ || first_seq != next_seq_ || tid != run_tid_ || slot != run_slot_) {
     start_run(slot, tid, thread_name, first_seq);
   }
-  Out o{{out_[0], out_[1], out_[2], out_[3], out_[4]}};
-  std::int64_t prev_ns = prev_ns_, min_ns = index_.min_ns, max_ns = index_.max_ns;
+  BitWriter control = control_.w, time = time_.w;
+  std::int64_t prev_ns = prev_ns_;
+  std::int64_t min_ns = index_.min_ns, max_ns = index_.max_ns;
   // A thread's times never go backwards in the archive: when the ring's clock calibration is
   // refreshed between two passes, converting with the new one can put a record a little
   // before the last one converted with the old; such a record keeps the last time instead.
@@ -379,56 +344,60 @@ std::uint32_t ChunkEncoder::add_batch(std::uint32_t slot, std::uint32_t tid,
     const auto h = load<detail::RecordHeader>(rec);
     const std::uint32_t id = h.site & detail::kSiteIdMask;
     Site* site = id < sites_.size() ? sites_[id].get() : nullptr;
-    // Written to a copy and committed at the end: a malformed record leaves no trace. Its
-    // new strings too: they enter the dictionary only once the record is committed.
-    Out r = o;
-    std::uint32_t trace_mode = 0, new_count = 0;
-    NewString new_strings[kNewStringsPerRecord];
-    if (site == nullptr || !encode_record(rec, records[k].size, *site, r, trace_mode, new_strings,
-                                          new_count)) [[unlikely]] {
-      // Previous values may have moved: end the run here and start the next record in a
-      // new one (the decoder resets with it), so both sides agree again.
+    const std::uint8_t* p = rec + sizeof h;
+    const std::uint8_t* const end = rec + records[k].size;
+    const bool traced = (h.site & detail::kSiteHasTrace) != 0;
+    if (traced) p += detail::kTraceBytes;
+    if (site == nullptr || p > end || !valid(*site, p, end)) [[unlikely]] {
+      // Not encoded; the run ends here and the next record starts a new one (its sequence
+      // number no longer follows).
       ++refused;
-      for (int s = 0; s < kStreams; ++s) out_[s] = o.s[s];
-      prev_ns_ = prev_ns;
+      control_.w = control;
       end_run();
       start_run(slot, tid, thread_name, first_seq + k + 1);
-      o = Out{{out_[0], out_[1], out_[2], out_[3], out_[4]}};
+      control = control_.w;
       continue;
     }
-    o.s[0] = put_varint(o.s[0], std::uint64_t{id} << 2 | trace_mode);
+    if (site->chunk_epoch != chunk_epoch_) [[unlikely]] {
+      // The site's first record in this chunk: its previous values start afresh.
+      site->chunk_epoch = chunk_epoch_;
+      chunk_sites_.push_back(id);
+      std::fill(site->state.begin(), site->state.end(), codes::ArgState2{});
+      if (site->stream.bytes.empty()) site->stream.bytes.resize(4096);
+      site->stream.reset();
+    }
+    std::uint32_t trace_mode = 0;
+    if (traced) {
+      const std::uint8_t* trace = rec + sizeof h;
+      trace_mode = have_trace_ && std::memcmp(trace, prev_trace_, detail::kTraceBytes) == 0 ? 2 : 1;
+      if (trace_mode == 1) [[unlikely]] {
+        std::memcpy(prev_trace_, trace, detail::kTraceBytes);
+        have_trace_ = true;
+        traces_.insert(traces_.end(), trace, trace + detail::kTraceBytes);
+        std::uint32_t a, b;
+        trace_filter_bits(prev_trace_, a, b);
+        index_.trace_filter[a / 8] |= static_cast<std::uint8_t>(1u << (a % 8));
+        index_.trace_filter[b / 8] |= static_cast<std::uint8_t>(1u << (b % 8));
+        trace_hashes_.push_back(trace_hash(prev_trace_));
+      }
+    }
+    codes::put_key(control, keys_, id << 2 | trace_mode);
     const std::int64_t ns = std::max(clock_(h.time), floor_ns);
     floor_ns = ns;
-    o.s[1] = put_varint(o.s[1], zigzag(ns - prev_ns));
-    o.s[2] = r.s[2];
-    o.s[3] = r.s[3];
-    o.s[4] = r.s[4];
+    codes::put_step(time, steps_, static_cast<std::int64_t>(static_cast<std::uint64_t>(ns) -
+                                                            static_cast<std::uint64_t>(prev_ns)));
     prev_ns = ns;
     min_ns = std::min(min_ns, ns);
     max_ns = std::max(max_ns, ns);
-    for (std::uint32_t j = 0; j < new_count; ++j) {
-      // Every literal takes the next index, as in the decoder; only the first few of one
-      // record are remembered for lookups.
-      if (j < kNewStringsPerRecord) remember_string(new_strings[j], strings_in_chunk_);
-      ++strings_in_chunk_;
+    if (site->stream.room() < site->max_code_bytes) [[unlikely]] {
+      site->stream.make_room(site->max_code_bytes + 4096);
     }
-    if (trace_mode == 1) [[unlikely]] {
-      std::memcpy(prev_trace_, rec + sizeof h, detail::kTraceBytes);
-      have_trace_ = true;
-      std::uint32_t a, b;
-      trace_filter_bits(prev_trace_, a, b);
-      index_.trace_filter[a / 8] |= static_cast<std::uint8_t>(1u << (a % 8));
-      index_.trace_filter[b / 8] |= static_cast<std::uint8_t>(1u << (b % 8));
-      trace_hashes_.push_back(trace_hash(prev_trace_));
-    }
+    encode_args(*site, p);
     ++index_.level_counts[site->level];
     ++accepted;
-    if (site->chunk_epoch != chunk_epoch_) [[unlikely]] {
-      site->chunk_epoch = chunk_epoch_;
-      chunk_sites_.push_back(id);
-    }
   }
-  for (int s = 0; s < kStreams; ++s) out_[s] = o.s[s];
+  control_.w = control;
+  time_.w = time;
   slot_floor_ns_[slot] = floor_ns;
   prev_ns_ = prev_ns;
   index_.min_ns = min_ns;
@@ -463,21 +432,29 @@ void ChunkEncoder::forget_file_sites() noexcept {
 }
 
 void ChunkEncoder::reset_chunk() noexcept {
-  for (int k = 0; k < kStreams; ++k) out_[k] = stream_[k].data();
-  grow(0);
+  if (control_.bytes.empty()) control_.bytes.resize(16u << 10);
+  if (time_.bytes.empty()) time_.bytes.resize(16u << 10);
+  control_.reset();
+  time_.reset();
+  keys_ = codes::KeyList{};
+  steps_ = codes::StepList{};
   run_open_ = false;
-  ++run_epoch_;
   index_ = ChunkIndex{};
   index_.fixed_bytes = sizeof(ChunkIndex);
-  index_.codec = kCodecZstd;
+  index_.codec = kCodecBits;
   index_.min_ns = std::numeric_limits<std::int64_t>::max();
   index_.max_ns = std::numeric_limits<std::int64_t>::min();
   threads_.clear();
   chunk_sites_.clear();
   ++chunk_epoch_;
-  if (dict_used_ != 0 || dict_.empty()) dict_.assign(kDictSlots, DictSlot{});
+  if (dict_used_ != 0 || dict_.empty()) {
+    dict_.assign(kDictSlots, DictSlot{0, 0, kNoString});
+  }
   dict_used_ = 0;
-  strings_in_chunk_ = 0;
+  traces_.clear();
+  strings_used_ = 0;
+  string_offset_.clear();
+  string_word_.clear();
   prev_ns_ = 0;
   have_trace_ = false;
   trace_hashes_.clear();
@@ -513,30 +490,59 @@ void ChunkEncoder::discard() noexcept { reset_chunk(); }
 
 bool ChunkEncoder::finish(int zstd_level, std::vector<std::byte>& out) {
   end_run();
-  // Join the streams: their lengths, then each one.
-  const std::size_t body = body_bytes();
-  if (body_.size() < body) body_.resize(body);
-  std::uint8_t* w = body_.data();
-  for (int k = 0; k < kStreams; ++k) {
-    const auto len = static_cast<std::uint32_t>(out_[k] - stream_[k].data());
-    std::memcpy(w, &len, 4);
-    w += 4;
+  control_.w.flush();
+  time_.w.flush();
+  for (const std::uint32_t id : chunk_sites_) sites_[id]->stream.w.flush();
+  BodyHeader2 head{};
+  head.control_bytes = static_cast<std::uint32_t>(control_.size());
+  head.time_bytes = static_cast<std::uint32_t>(time_.size());
+  head.site_count = static_cast<std::uint32_t>(chunk_sites_.size());
+  head.trace_count = static_cast<std::uint32_t>(traces_.size() / detail::kTraceBytes);
+  head.string_count = static_cast<std::uint32_t>(string_offset_.size());
+  std::size_t raw = sizeof head + head.control_bytes + head.time_bytes +
+                    chunk_sites_.size() * sizeof(SiteStream);
+  for (const std::uint32_t id : chunk_sites_) raw += sites_[id]->stream.size();
+
+  // The raw part is stored as it is, and the text (trace contexts, then the string table)
+  // compressed; unless the raw part is small enough to be mostly repeats (under 2 bytes a
+  // record: values the codes predicted nearly every time), when zstd takes the whole body,
+  // cheaply (a few bytes a record) and to a fraction.
+  const bool all_zstd = raw < 2 * std::size_t{index_.record_count};
+  text_.resize(all_zstd ? raw : 0);
+  std::size_t at = 0;
+  const auto stage = [this, &at](const void* src, std::size_t n) {
+    if (n != 0) std::memcpy(text_.data() + at, src, n);
+    at += n;
+  };
+  if (all_zstd) {
+    stage(&head, sizeof head);
+    stage(control_.bytes.data(), head.control_bytes);
+    stage(time_.bytes.data(), head.time_bytes);
+    for (const std::uint32_t id : chunk_sites_) {
+      const SiteStream s{id, static_cast<std::uint32_t>(sites_[id]->stream.size())};
+      stage(&s, sizeof s);
+    }
+    for (const std::uint32_t id : chunk_sites_) {
+      const Stream& s = sites_[id]->stream;
+      stage(s.bytes.data(), s.size());
+    }
   }
-  for (int k = 0; k < kStreams; ++k) {
-    const auto len = static_cast<std::size_t>(out_[k] - stream_[k].data());
-    if (len != 0) std::memcpy(w, stream_[k].data(), len);
-    w += len;
-  }
-  const std::size_t bound = ZSTD_compressBound(body);
-  if (compressed_.size() < bound) compressed_.resize(bound);
-  const std::size_t z = ZSTD_compressCCtx(static_cast<ZSTD_CCtx*>(cctx_), compressed_.data(),
-                                          compressed_.size(), body_.data(), body, zstd_level);
-  if (ZSTD_isError(z)) {
-    reset_chunk();
-    return false;
+  text_.resize(at + traces_.size() + strings_used_);
+  stage(traces_.data(), traces_.size());
+  stage(strings_.data(), strings_used_);
+  std::size_t z = 0;
+  if (!text_.empty()) {
+    const std::size_t bound = ZSTD_compressBound(text_.size());
+    if (compressed_.size() < bound) compressed_.resize(bound);
+    z = ZSTD_compressCCtx(static_cast<ZSTD_CCtx*>(cctx_), compressed_.data(), compressed_.size(),
+                          text_.data(), text_.size(), zstd_level);
+    if (ZSTD_isError(z)) {
+      reset_chunk();
+      return false;
+    }
   }
   if (index_.record_count == 0) index_.min_ns = index_.max_ns = 0;
-  index_.body_bytes = static_cast<std::uint32_t>(body);
+  index_.body_bytes = static_cast<std::uint32_t>(raw + traces_.size() + strings_used_);
   std::vector<std::uint32_t> tids;
   for (const Thread& t : threads_) {
     if (t.records != 0 && std::find(tids.begin(), tids.end(), t.tid) == tids.end()) {
@@ -545,12 +551,31 @@ bool ChunkEncoder::finish(int zstd_level, std::vector<std::byte>& out) {
   }
   index_.tid_count = static_cast<std::uint16_t>(std::min<std::size_t>(tids.size(), 0xFFFF));
   index_.index_check = chunk_index_check(&index_, tids.data(), index_.tid_count * 4u);
-  const std::size_t at = out.size();
-  out.resize(at + sizeof index_ + index_.tid_count * 4u + z);
-  std::byte* dst = out.data() + at;
-  std::memcpy(dst, &index_, sizeof index_);
-  std::memcpy(dst + sizeof index_, tids.data(), index_.tid_count * 4u);
-  std::memcpy(dst + sizeof index_ + index_.tid_count * 4u, compressed_.data(), z);
+  const std::size_t out_at = out.size();
+  out.resize(out_at + sizeof index_ + index_.tid_count * 4u + 4 + (all_zstd ? 0 : raw) + z);
+  auto* dst = reinterpret_cast<std::uint8_t*>(out.data() + out_at);
+  const auto put = [&dst](const void* src, std::size_t n) {
+    if (n != 0) std::memcpy(dst, src, n);
+    dst += n;
+  };
+  put(&index_, sizeof index_);
+  put(tids.data(), index_.tid_count * 4u);
+  const auto stored = static_cast<std::uint32_t>(all_zstd ? 0 : raw);
+  put(&stored, 4);
+  if (!all_zstd) {
+    put(&head, sizeof head);
+    put(control_.bytes.data(), head.control_bytes);
+    put(time_.bytes.data(), head.time_bytes);
+    for (const std::uint32_t id : chunk_sites_) {
+      const SiteStream s{id, static_cast<std::uint32_t>(sites_[id]->stream.size())};
+      put(&s, sizeof s);
+    }
+    for (const std::uint32_t id : chunk_sites_) {
+      const Stream& s = sites_[id]->stream;
+      put(s.bytes.data(), s.size());
+    }
+  }
+  put(compressed_.data(), z);
   reset_chunk();
   return true;
 }

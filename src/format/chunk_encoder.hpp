@@ -1,7 +1,8 @@
-// The chunk encoder: the flusher's per-record work. Ring records go into the five column
-// streams of a chunk body (chunk_body.hpp has the grammar), and a finished chunk is
-// compressed with zstd into a chunk frame's payload. Its decoder is chunk_decoder.hpp; the
-// two share only chunk_body.hpp.
+// The chunk encoder: the flusher's per-record work. Ring records go into the bit streams of
+// a chunk body of codec 2 (chunk_body.hpp has the layout, chunk_codes.hpp the codes), and a
+// finished chunk becomes a chunk frame's payload: its raw bit sections, and its text (trace
+// contexts and strings) compressed with zstd. Its decoder is chunk_decoder.hpp; the two
+// share only chunk_body.hpp and chunk_codes.hpp.
 #pragma once
 
 #include <cstddef>
@@ -14,7 +15,9 @@
 #include "blackbox/detail/record.hpp"
 #include "blackbox/level.hpp"
 #include "format/archive_format.hpp"
+#include "format/bit_stream.hpp"
 #include "format/chunk_body.hpp"
+#include "format/chunk_codes.hpp"
 
 namespace blackbox::archive {
 
@@ -46,7 +49,7 @@ class ChunkEncoder {
   };
   std::uint32_t add_batch(std::uint32_t slot, std::uint32_t tid, const char* thread_name,
                           std::uint64_t first_seq, const BatchRecord* records, std::uint32_t count);
-  // Ends the current run (call before the bytes the run's strings point into change).
+  // Ends the current run (the next record starts a new one, with its thread named again).
   void end_run();
 
   // The threads of the chunk being built and how many of its records each has.
@@ -56,12 +59,8 @@ class ChunkEncoder {
   };
   [[nodiscard]] const std::vector<Thread>& threads() const noexcept { return threads_; }
 
-  [[nodiscard]] std::size_t body_bytes() const noexcept {
-    std::size_t n = 4 * kStreams;
-    for (int k = 0; k < kStreams; ++k) n += static_cast<std::size_t>(out_[k] - stream_[k].data());
-    return n;
-  }
-  static constexpr int kStreams = kChunkStreams;
+  // About the chunk body's size so far (raw sections and text, before compression).
+  [[nodiscard]] std::size_t body_bytes() const noexcept;
   [[nodiscard]] std::uint32_t record_count() const noexcept { return index_.record_count; }
 
   // Sites the chunk being built uses whose definition this file has not had yet; marks
@@ -83,52 +82,53 @@ class ChunkEncoder {
   struct Site;
   void start_run(std::uint32_t slot, std::uint32_t tid, const char* thread_name, std::uint64_t seq);
   void reset_chunk() noexcept;
-  void grow(std::size_t headroom);
+  void reserve(std::size_t control_and_time, std::size_t text);
+  bool valid(const Site& site, const std::uint8_t* p, const std::uint8_t* end) const noexcept;
+  void encode_args(Site& site, const std::uint8_t* p);
+  std::uint32_t string_index(const std::uint8_t* p, std::uint32_t word);
 
-  // The chunk's string dictionary: every string written out in full gets the next index;
-  // a later equal string (any site, any argument) is written as that index. Open
-  // addressing over (hash, length word, offset of the bytes in the text stream).
+  // The chunk's string table: every distinct string of the chunk once (unless the lookup
+  // table is full), in order; a string argument is its index. Found by an open-addressing
+  // table over (hash, length word); a hit is confirmed by comparing the bytes.
   struct DictSlot {
     std::uint64_t hash;
     std::uint32_t word;
-    std::uint32_t offset;  // 0: empty (a string's bytes never start the text stream)
-    std::uint32_t index;
-  };
-  struct NewString {
-    std::uint64_t hash;
-    std::uint32_t word;
-    std::uint32_t offset;
+    std::uint32_t index;  // kNoString: empty
   };
   static constexpr std::size_t kDictSlots = 8192;
   static constexpr std::size_t kDictProbes = 8;
-  static constexpr std::uint32_t kNewStringsPerRecord = 8;
-  [[nodiscard]] const DictSlot* find_string(std::uint64_t hash, std::uint32_t word,
-                                            const std::uint8_t* bytes) const noexcept;
-  void remember_string(const NewString& s, std::uint32_t index) noexcept;
-  struct Out {
-    std::uint8_t* s[kStreams];
-  };
-  bool encode_record(const std::uint8_t* rec, std::uint32_t size, Site& site, Out& o,
-                     std::uint32_t& trace_mode, NewString* new_strings, std::uint32_t& new_count);
 
   std::vector<std::unique_ptr<Site>> sites_;
-  std::vector<std::uint32_t> chunk_sites_;  // sites used by the chunk being built
+  std::vector<std::uint32_t> chunk_sites_;  // sites used by the chunk being built, in order
   std::uint32_t chunk_epoch_ = 1;
-  // The streams (control, time, ints, floats, text) and where each is written next.
-  std::vector<std::uint8_t> stream_[kStreams];
-  std::uint8_t* out_[kStreams] = {};
-  std::size_t room_ = 0;            // bytes every stream can still take (see add_batch())
-  std::vector<std::uint8_t> body_;  // the streams joined, for zstd
+  // Growable buffers with a bit writer each; kBitSlack bytes past every write position.
+  struct Stream {
+    std::vector<std::uint8_t> bytes;
+    BitWriter w;
+    void reset() noexcept { w = BitWriter{bytes.data(), 0, 0}; }
+    [[nodiscard]] std::size_t room() const noexcept {
+      return static_cast<std::size_t>(bytes.data() + bytes.size() - w.out);
+    }
+    void make_room(std::size_t n);
+    [[nodiscard]] std::size_t size() const noexcept { return w.bytes_from(bytes.data()); }
+  };
+  Stream control_, time_;
+  codes::KeyList keys_;
+  codes::StepList steps_;  // time: the last steps
+  // Text: trace contexts (24 bytes each), then the string table (varint length word, bytes).
+  std::vector<std::uint8_t> traces_;
+  std::vector<std::uint8_t> strings_;
+  std::size_t strings_used_ = 0;
+  std::vector<std::uint32_t> string_offset_;  // per index: where its bytes are in strings_
+  std::vector<std::uint32_t> string_word_;    // per index: its length word
   std::vector<DictSlot> dict_;
   std::size_t dict_used_ = 0;
-  std::uint32_t strings_in_chunk_ = 0;
   ChunkIndex index_{};
   std::vector<Thread> threads_;
   std::vector<std::int64_t> slot_floor_ns_;  // per slot: the last time written
   std::size_t run_thread_ = 0;               // index in threads_ of the open run's thread
   TickConverter clock_;
   std::int64_t prev_ns_ = 0;
-  std::uint32_t run_epoch_ = 1;
   bool run_open_ = false;
   std::uint32_t run_slot_ = 0, run_tid_ = 0;
   std::uint64_t next_seq_ = 0;
@@ -137,5 +137,6 @@ class ChunkEncoder {
   std::uint8_t prev_trace_[detail::kTraceBytes] = {};
   void* cctx_ = nullptr;  // ZSTD_CCtx, reused
   std::vector<std::byte> compressed_;
+  std::vector<std::uint8_t> text_;  // traces and strings joined, for zstd
 };
 }  // namespace blackbox::archive

@@ -8,7 +8,6 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <zstd.h>
 
 #include <algorithm>
 #include <cstring>
@@ -176,16 +175,12 @@ struct ArchiveReader::Impl {
   std::vector<PendingChunk> pending;  // a min-heap by (min_ns, file, offset)
   Buffer<std::byte> buffer;
   Buffer<std::byte> window;  // skim_file()'s view of the file
-  Buffer<std::uint8_t> body;
   archive::ChunkDecoder decoder;
   // The record handed to sinks; they may take it (and leave null or a spent one, whose
   // storage is reused).
   std::unique_ptr<Record> record;
-  ZSTD_DCtx* dctx = ZSTD_createDCtx();
   bool keep_metrics = false;
   std::vector<ArchivedMetrics> metrics;
-
-  ~Impl() { ZSTD_freeDCtx(dctx); }
 
   void add_damage(const FileState& f, std::uint64_t offset, std::uint64_t length,
                   std::string reason) {
@@ -430,23 +425,14 @@ std::size_t ArchiveReader::Impl::read_chunk(FileState& f, const archive::FrameVi
     add_damage(f, frame_offset, frame_bytes, "bad chunk index");
     return 0;
   }
-  if (index.codec != archive::kCodecZstd || index.body_bytes > kMaxBodyBytes) {
-    add_damage(f, frame_offset, frame_bytes, "unsupported chunk codec or size");
+  if (index.body_bytes > kMaxBodyBytes) {
+    add_damage(f, frame_offset, frame_bytes, "chunk body larger than any writer makes");
     return 0;
   }
-  const unsigned long long content = ZSTD_getFrameContentSize(in.data(), in.size());
-  if (content != index.body_bytes) {
-    add_damage(f, frame_offset, frame_bytes, "chunk size does not match its index");
-    return 0;
-  }
-  // Grown, never shrunk: resize() would zero the difference again for every chunk.
-  if (body.size() < index.body_bytes) body.resize(index.body_bytes);
-  const std::size_t got =
-      ZSTD_decompressDCtx(dctx, body.data(), index.body_bytes, in.data(), in.size());
-  if (ZSTD_isError(got) || got != index.body_bytes) {
-    add_damage(f, frame_offset, frame_bytes,
-               std::string("chunk does not decompress: ") +
-                   (ZSTD_isError(got) ? ZSTD_getErrorName(got) : "short"));
+  const std::string unpacked = decoder.unpack(
+      index, {reinterpret_cast<const std::uint8_t*>(in.data()), in.size()});
+  if (!unpacked.empty()) {
+    add_damage(f, frame_offset, frame_bytes, unpacked);
     return 0;
   }
   ++counters.chunks_read;
@@ -462,9 +448,8 @@ std::size_t ArchiveReader::Impl::read_chunk(FileState& f, const archive::FrameVi
   by_record.until_ns = filter.until_ns;
   by_record.tids = filter.tids;
   by_record.trace_id = filter.trace_id ? filter.trace_id->data() : nullptr;
-  const std::span<const std::uint8_t> records(body.data(), index.body_bytes);
   const std::string error =
-      decoder.decode(records, lookup, by_record, [&](const archive::DecodedRecord& d) {
+      decoder.decode(index.codec, decoder.body(), lookup, by_record, [&](const archive::DecodedRecord& d) {
         if (!record) record = std::make_unique<Record>();
         Record& r = *record;
         const auto& site =
