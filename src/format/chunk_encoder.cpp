@@ -64,7 +64,7 @@ using detail::ArgType;
 
 
 // How one argument is encoded: decided once per site, so the per-record loop is a switch.
-enum class Op : std::uint8_t { byte1, i16, u16, i32, u32, i64, f32, f64, text };
+enum class Op : std::uint8_t { byte1, i16, u16, i32, u32, i64, f32, f64, text, end };
 
 Op op_for(ArgType t) noexcept {
   switch (t) {
@@ -100,12 +100,17 @@ Op op_for(ArgType t) noexcept {
 struct ChunkEncoder::Site {
   std::uint8_t level = 0;
   bool defined_in_file = false;
-  bool has_strings = false;
   std::uint32_t chunk_epoch = 0;  // chunk_epoch_ when last added to chunk_sites_
   std::uint32_t min_bytes = 0;    // argument bytes a record must have at least
   std::uint32_t max_code_bytes = 0;  // stream bytes one record's arguments can take at most
   std::vector<Op> ops;
-  std::vector<std::uint32_t> min_after;  // argument bytes at least after argument i
+  // Per string argument: the fixed bytes before it (after the previous string) and the
+  // argument bytes at least after it; and the fixed bytes after the last string.
+  struct Gap {
+    std::uint32_t fixed_before, min_after;
+  };
+  std::vector<Gap> gaps;
+  std::uint32_t fixed_tail = 0;
   std::vector<codes::ArgState2> state;
   Stream stream;
 };
@@ -126,18 +131,27 @@ void ChunkEncoder::define_site(std::uint32_t id, Level level,
   if (id >= sites_.size()) sites_.resize(std::max<std::size_t>(id + 1, sites_.size() * 2));
   auto site = std::make_unique<Site>();
   site->level = static_cast<std::uint8_t>(level) & 7;
-  site->min_after.assign(types.size(), 0);
   std::uint32_t after = 0;
   for (std::size_t i = types.size(); i-- > 0;) {
-    site->min_after[i] = after;
     const std::uint32_t width = detail::fixed_size(types[i]);
+    if (width == 0) site->gaps.insert(site->gaps.begin(), Site::Gap{0, after});
     after += width != 0 ? width : 4;  // a string has at least its length word
   }
   site->min_bytes = after;
+  std::uint32_t fixed = 0;
+  std::size_t string = 0;
   for (const ArgType t : types) {
     site->ops.push_back(op_for(t));
-    site->has_strings |= site->ops.back() == Op::text;
+    const std::uint32_t width = detail::fixed_size(t);
+    if (width == 0) {
+      site->gaps[string++].fixed_before = fixed;
+      fixed = 0;
+    } else {
+      fixed += width;
+    }
   }
+  site->fixed_tail = fixed;
+  site->ops.push_back(Op::end);
   // The longest code of any argument: an escaped Rice value after a 5-bit f64 prefix,
   // 5 + 20 + 7 + 64 bits; 16 bytes each is more than enough.
   site->max_code_bytes = static_cast<std::uint32_t>(16 * types.size() + 16);
@@ -195,40 +209,17 @@ void ChunkEncoder::end_run() {
 bool ChunkEncoder::valid(const Site& site, const std::uint8_t* p,
                          const std::uint8_t* end) const noexcept {
   if (end - p < static_cast<std::ptrdiff_t>(site.min_bytes)) return false;
-  if (site.has_strings) {
-    const std::size_t n = site.ops.size();
-    for (std::size_t i = 0; i < n; ++i) {
-      switch (site.ops[i]) {
-        case Op::byte1:
-          p += 1;
-          break;
-        case Op::i16:
-        case Op::u16:
-          p += 2;
-          break;
-        case Op::i32:
-        case Op::u32:
-        case Op::f32:
-          p += 4;
-          break;
-        case Op::i64:
-        case Op::f64:
-          p += 8;
-          break;
-        case Op::text: {
-          const std::uint32_t len = load<std::uint32_t>(p) & detail::kStringLengthMask;
-          p += 4;
-          // Room for this string and the minimum of every argument after it.
-          if (len > static_cast<std::uint64_t>(end - p) - site.min_after[i]) return false;
-          p += len;
-          break;
-        }
-      }
-    }
-    return end - p < static_cast<std::ptrdiff_t>(detail::kRecordAlign);
+  // Only the strings' lengths vary: step over the fixed bytes before each, check its length
+  // leaves room for it and the minimum of every argument after it.
+  for (const Site::Gap& gap : site.gaps) {
+    p += gap.fixed_before;
+    const std::uint32_t len = load<std::uint32_t>(p) & detail::kStringLengthMask;
+    p += 4;
+    if (len > static_cast<std::uint64_t>(end - p) - gap.min_after) return false;
+    p += len;
   }
   // Only padding may follow the arguments.
-  return end - p - site.min_bytes < detail::kRecordAlign;
+  return end - p - site.fixed_tail < detail::kRecordAlign;
 }
 
 // The table index of the string at p (length word `word`): found, or added.
@@ -266,57 +257,58 @@ bool ChunkEncoder::valid(const Site& site, const std::uint8_t* p,
 // Encodes a valid record's arguments (from p) into its site's stream.
 [[gnu::always_inline]] inline void ChunkEncoder::encode_args(Site& site, const std::uint8_t* p) {
   BitWriter w = site.stream.w;  // a local: stores through it would make every field reload
-  const Op* ops = site.ops.data();
-  codes::ArgState2* state = site.state.data();
-  const std::size_t n = site.ops.size();
-  for (std::size_t i = 0; i < n; ++i) {
-    switch (ops[i]) {
+  codes::ArgState2* st = site.state.data();
+  // ops ends with Op::end: no counter to keep.
+  for (const Op* op = site.ops.data();; ++op, ++st) {
+    switch (*op) {
+      case Op::end:
+        site.stream.w = w;
+        return;
       case Op::byte1:
-        codes::put_int(w, state[i], *p);
+        codes::put_int(w, *st, *p);
         p += 1;
         break;
       case Op::i16:
-        codes::put_int(w, state[i], static_cast<std::uint64_t>(std::int64_t{load<std::int16_t>(p)}));
+        codes::put_int(w, *st, static_cast<std::uint64_t>(std::int64_t{load<std::int16_t>(p)}));
         p += 2;
         break;
       case Op::u16:
-        codes::put_int(w, state[i], load<std::uint16_t>(p));
+        codes::put_int(w, *st, load<std::uint16_t>(p));
         p += 2;
         break;
       case Op::i32:
-        codes::put_int(w, state[i], static_cast<std::uint64_t>(std::int64_t{load<std::int32_t>(p)}));
+        codes::put_int(w, *st, static_cast<std::uint64_t>(std::int64_t{load<std::int32_t>(p)}));
         p += 4;
         break;
       case Op::u32:
-        codes::put_int(w, state[i], load<std::uint32_t>(p));
+        codes::put_int(w, *st, load<std::uint32_t>(p));
         p += 4;
         break;
       case Op::i64:
-        codes::put_int(w, state[i], load<std::uint64_t>(p));
+        codes::put_int(w, *st, load<std::uint64_t>(p));
         p += 8;
         break;
       case Op::f32:
-        codes::put_f32(w, state[i], load<std::uint32_t>(p));
+        codes::put_f32(w, *st, load<std::uint32_t>(p));
         p += 4;
         break;
       case Op::f64:
-        codes::put_f64(w, state[i], load<std::uint64_t>(p));
+        codes::put_f64(w, *st, load<std::uint64_t>(p));
         p += 8;
         break;
       case Op::text: {
         const std::uint32_t word = load<std::uint32_t>(p);
         const std::uint32_t len = word & detail::kStringLengthMask;
         p += 4;
-        const std::uint32_t prev = state[i].prev_string;
+        const std::uint32_t prev = st->prev_string;
         const bool same = prev != kNoString && string_word_[prev] == word &&
                           same_bytes(strings_.data() + string_offset_[prev], p, len);
-        codes::put_string(w, state[i], same, same ? prev : string_index(p, word));
+        codes::put_string(w, *st, same, same ? prev : string_index(p, word));
         p += len;
         break;
       }
     }
   }
-  site.stream.w = w;
 }
 
 std::uint32_t ChunkEncoder::add_batch(std::uint32_t slot, std::uint32_t tid,
