@@ -8,7 +8,10 @@
 //   0x01 u16 type, u16 n, n bytes    one frame of `type` with this payload
 //   0x02 u16 n, u16 m, n + m bytes   a chunk frame: n bytes of index (and thread ids) as
 //                                    given (with a right index check if the index says it
-//                                    has one), then the m-byte body compressed with zstd
+//                                    has one), then the m-byte body compressed with zstd;
+//        [u16 s]                     if the index says codec 2 (kCodecBits): its body_bytes
+//                                    is set to m, and the payload is u32 s, the body's
+//                                    first s bytes, then the rest compressed (chunk_body.hpp)
 // Each archive is read twice: in memory (scanned) and as a file (skimmed: frame headers and
 // checked chunk indexes first, chunk bodies checked only when read).
 // The first byte chooses options (bit 0: filter by a trace id; bit 1: by call site, which
@@ -67,26 +70,48 @@ std::vector<std::byte> build(Input in, std::uint8_t& options) {
       continue;
     }
     if (kind % 3 == 2) {
-      // An index that says it has an index check gets a right one, so that a skim trusts it.
+      m = static_cast<std::uint16_t>(std::min<std::size_t>(m, in.left));
+      const std::uint8_t* body = in.p;
+      in.p += m;
+      in.left -= m;
       std::uint32_t fixed = 0;
       std::uint16_t tid_count = 0;
+      std::uint8_t codec = 0;
       if (n >= sizeof(blackbox::archive::ChunkIndex)) {
         std::memcpy(&fixed, payload.data(), 4);
         std::memcpy(&tid_count, payload.data() + 60, 2);
+        codec = static_cast<std::uint8_t>(payload[62]);
       }
+      // Codec 2: the body's first s bytes are stored as they are.
+      std::uint16_t stored = 0;
+      const bool bits = codec == blackbox::archive::kCodecBits;
+      if (bits) {
+        if (!in.take(&stored, 2)) stored = 0;
+        stored = std::min(stored, m);
+        const std::uint32_t body_bytes = m;
+        std::memcpy(payload.data() + 56, &body_bytes, 4);
+      }
+      // An index that says it has an index check gets a right one, so that a skim trusts it.
       if (fixed >= sizeof(blackbox::archive::ChunkIndex) &&
           std::uint64_t{fixed} + 4u * tid_count <= n) {
         const std::uint64_t check = blackbox::archive::chunk_index_check(
             payload.data(), payload.data() + fixed, 4u * tid_count);
         std::memcpy(payload.data() + 96, &check, 8);
       }
-      m = static_cast<std::uint16_t>(std::min<std::size_t>(m, in.left));
-      std::vector<std::byte> z(ZSTD_compressBound(m));
-      const std::size_t zn = ZSTD_compress(z.data(), z.size(), in.p, m, 1);
-      in.p += m;
-      in.left -= m;
-      if (ZSTD_isError(zn)) continue;
-      payload.insert(payload.end(), z.begin(), z.begin() + static_cast<std::ptrdiff_t>(zn));
+      if (bits) {
+        const std::uint32_t s32 = stored;
+        const auto* s_bytes = reinterpret_cast<const std::byte*>(&s32);
+        payload.insert(payload.end(), s_bytes, s_bytes + 4);
+        payload.insert(payload.end(), reinterpret_cast<const std::byte*>(body),
+                       reinterpret_cast<const std::byte*>(body) + stored);
+      }
+      const std::size_t rest = m - stored;
+      if (!bits || rest != 0 || stored == 0) {
+        std::vector<std::byte> z(ZSTD_compressBound(rest));
+        const std::size_t zn = ZSTD_compress(z.data(), z.size(), body + stored, rest, 1);
+        if (ZSTD_isError(zn)) continue;
+        payload.insert(payload.end(), z.begin(), z.begin() + static_cast<std::ptrdiff_t>(zn));
+      }
     }
     (void)blackbox::archive::append_frame(image, type, 0, payload);
   }

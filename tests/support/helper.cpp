@@ -35,6 +35,7 @@
 #include "blackbox/span.hpp"
 #include "crash/crash_handler.hpp"
 #include "format/archive_format.hpp"
+#include "format/chunk_decoder.hpp"
 #include "format/frame.hpp"
 #include "ring/full_wait.hpp"
 #include "sys/sys.hpp"
@@ -478,16 +479,24 @@ int archive_seed(const std::string& out) {
     blackbox::archive::ChunkIndex index;
     std::memcpy(&index, payload, sizeof index);
     const std::size_t head = sizeof index + index.tid_count * 4u;
-    std::string body(index.body_bytes, '\0');
-    if (ZSTD_decompress(body.data(), body.size(), payload + head, frame->payload.size() - head) !=
-        body.size()) {
+    blackbox::archive::ChunkDecoder decoder;
+    if (!decoder
+             .unpack(index, {reinterpret_cast<const std::uint8_t*>(payload) + head,
+                             frame->payload.size() - head})
+             .empty()) {
       return 1;
     }
+    const auto body = decoder.body();
     items.push_back('\2');
     put16(head);
     put16(body.size());
     items.append(payload, head);
-    items.append(body);
+    items.append(reinterpret_cast<const char*>(body.data()), body.size());
+    if (index.codec == blackbox::archive::kCodecBits) {  // the raw part's size, as written
+      std::uint32_t stored;
+      std::memcpy(&stored, payload + head, 4);
+      put16(stored);
+    }
   }
   std::ofstream(out, std::ios::binary) << items;
   return 0;
