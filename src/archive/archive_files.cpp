@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>  // renameat2
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -20,6 +21,69 @@
 
 namespace blackbox::archive {
 namespace {}  // namespace
+
+BackgroundSync::~BackgroundSync() {
+  {
+    std::lock_guard lock(mutex_);
+    stop_ = true;
+  }
+  work_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void BackgroundSync::add(int fd, std::string path) {
+  {
+    std::lock_guard lock(mutex_);
+    queue_.emplace_back(fd, std::move(path));
+    if (!thread_.joinable()) {
+      thread_ = std::thread([this] {
+        pthread_setname_np(pthread_self(), "bbx-sync");
+        run();
+      });
+    }
+  }
+  work_.notify_one();
+}
+
+void BackgroundSync::run() {
+  std::unique_lock lock(mutex_);
+  while (true) {
+    work_.wait(lock, [this] { return stop_ || !queue_.empty(); });
+    if (queue_.empty()) return;  // stopping, and nothing left to sync
+    auto [fd, path] = std::move(queue_.front());
+    queue_.pop_front();
+    busy_ = true;
+    lock.unlock();
+    const int err = sys::calls().fdatasync(fd) == 0 ? 0 : errno;
+    close(fd);  // also drops the flock: retention may take the file now
+    lock.lock();
+    busy_ = false;
+    if (err != 0 && errno_ == 0) {
+      errno_ = err;
+      error_ = "cannot sync " + path + " to disk: " + std::strerror(err);
+    }
+    if (queue_.empty()) idle_.notify_all();
+  }
+}
+
+int BackgroundSync::take(std::string& error) {
+  const int err = errno_;
+  if (err != 0) error = std::move(error_);
+  errno_ = 0;
+  error_.clear();
+  return err;
+}
+
+int BackgroundSync::settle(std::string& error) {
+  std::unique_lock lock(mutex_);
+  idle_.wait(lock, [this] { return queue_.empty() && !busy_; });
+  return take(error);
+}
+
+int BackgroundSync::failed(std::string& error) {
+  std::lock_guard lock(mutex_);
+  return take(error);
+}
 
 ArchiveFiles::ArchiveFiles(FileSettings settings) : settings_(std::move(settings)) {}
 
@@ -49,6 +113,34 @@ int ArchiveFiles::close_current() noexcept {
   if (dir_fd_ >= 0) close(dir_fd_);
   dir_fd_ = -1;
   temp_name_.clear();
+  return err;
+}
+
+int ArchiveFiles::retire_current() {
+  if (fd_ < 0 || !temp_name_.empty()) {  // nothing published to sync
+    const int err = close_current();
+    const int earlier = retired_error();
+    return err != 0 ? err : earlier;
+  }
+  retired_.add(fd_, path_);
+  fd_ = -1;
+  size_ = 0;
+  if (dir_fd_ >= 0) close(dir_fd_);
+  dir_fd_ = -1;
+  return retired_error();
+}
+
+int ArchiveFiles::settle() {
+  std::string error;
+  const int err = retired_.settle(error);
+  if (err != 0) last_error_ = std::move(error);
+  return err;
+}
+
+int ArchiveFiles::retired_error() {
+  std::string error;
+  const int err = retired_.failed(error);
+  if (err != 0) last_error_ = std::move(error);
   return err;
 }
 

@@ -7,13 +7,18 @@
 // delete a file that is still being written), and renamed into place once their first
 // frames are written. The directory must be ours and writable by no one else
 // (sys/dirs.hpp).
-// Used by the flusher thread only; not thread-safe.
+// Used by the flusher thread only; not thread-safe (its BackgroundSync has a thread of its
+// own, behind its own lock).
 #pragma once
 
+#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
+#include <deque>
+#include <mutex>
 #include <span>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "format/file_names.hpp"
@@ -34,6 +39,36 @@ struct FileSettings {
   std::int64_t retain_ns = 0;      // 0: no limit
 };
 
+// fdatasync() and close() of retired files, on a thread of its own: a rotation must not
+// stop the drain. Syncing a 64 MiB file takes ~50 ms here, in which a producer writing
+// 10 M records/s laps a 1 MiB ring 25 times. Started at the first file it is given.
+class BackgroundSync {
+ public:
+  BackgroundSync() = default;
+  ~BackgroundSync();  // waits for the files given, then ends the thread
+  BackgroundSync(const BackgroundSync&) = delete;
+  BackgroundSync& operator=(const BackgroundSync&) = delete;
+  // Takes `fd` (and the flock it holds): synced, then closed.
+  void add(int fd, std::string path);
+  // Waits until every file given is synced and closed. Returns 0, or the errno of the first
+  // sync that failed since the last call that returned it (`error` then says which file).
+  int settle(std::string& error);
+  // The same without waiting: a failure among the files already done.
+  int failed(std::string& error);
+
+ private:
+  void run();
+  int take(std::string& error);  // with mutex_ held
+  std::mutex mutex_;
+  std::condition_variable work_, idle_;
+  std::deque<std::pair<int, std::string>> queue_;
+  bool busy_ = false;  // the thread is syncing a file it took from the queue
+  bool stop_ = false;
+  int errno_ = 0;
+  std::string error_;
+  std::thread thread_;
+};
+
 class ArchiveFiles {
  public:
   explicit ArchiveFiles(FileSettings settings);
@@ -51,6 +86,15 @@ class ArchiveFiles {
   // a write-back error is seen); the next append creates a new one (the caller then runs
   // apply_retention()). Returns 0 or the errno of the sync (the file is closed anyway).
   int close_current() noexcept;
+  // Closes the current file as close_current() does, but syncs it in the background: the
+  // next append does not wait for the disk. Returns the errno of an earlier retired file's
+  // sync that failed (0: none), as retired_error() does.
+  int retire_current();
+  // Waits until every retired file is on disk. 0, or the errno of a sync that failed
+  // (last_error() says which).
+  int settle();
+  // A retired file's sync that failed, without waiting: 0 or its errno.
+  int retired_error();
   // fdatasync() of the current file: 0, or the errno (last_error() says what failed).
   [[nodiscard]] int sync() noexcept;
 
@@ -88,6 +132,7 @@ class ArchiveFiles {
   std::int64_t opened_mono_ns_ = 0;  // monotonic: its age
   std::uint32_t files_created_ = 0;
   std::string last_error_;
+  BackgroundSync retired_;  // last: its destructor waits for the files while the rest lives
 };
 
 // The archive settings of `config` for `app` (already sanitised; "" for recovery, which

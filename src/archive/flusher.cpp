@@ -95,7 +95,7 @@ void Flusher::resume_from_archived() {
 
 bool Flusher::drain_once() {
   bool ok = pass(true, true);
-  if (const int err = files_.close_current(); err != 0) {
+  if (const int err = close_and_settle(); err != 0) {
     disk_failed(err);
     ok = false;
   }
@@ -163,6 +163,18 @@ void Flusher::append_header_if_new_file(std::int64_t now_ns) {
   encoder_.forget_file_sites();
 }
 
+int Flusher::close_and_settle() {
+  const int err = files_.close_current();
+  const int earlier = files_.settle();
+  return earlier != 0 ? earlier : err;
+}
+
+int Flusher::settle_and_sync() {
+  const int earlier = files_.settle();
+  const int err = files_.sync();
+  return earlier != 0 ? earlier : err;
+}
+
 int Flusher::rotate_file() {
   if (files_.files_created() != 0 && !files_.at_file_start()) {
     frames_.clear();
@@ -170,7 +182,7 @@ int Flusher::rotate_file() {
     if (const int err = files_.append(frames_, now_ns_, mono_ns_); err != 0) return err;
     bytes_written_.fetch_add(frames_.size(), std::memory_order_relaxed);
   }
-  return files_.close_current();
+  return files_.retire_current();  // synced in the background: the drain goes on
 }
 
 bool Flusher::write_end(EndHow how) {
@@ -271,8 +283,13 @@ void Flusher::run() {
       // On disk, not only in the page cache: the last file at stop, and the current one when
       // a flush asked for it. A write-back error (EIO) is a failed write.
       if (stopping && ok && settings_.end_frame_at_stop) ok = write_end(EndHow::exited);
-      if (stopping || durable) {
-        if (const int err = stopping ? files_.close_current() : files_.sync(); err != 0) {
+      // Rotated files are synced in the background; a flush() or the stop waits for them,
+      // so that what was written before it is on disk by then.
+      if (stopping || durable || flush_requested) {
+        const int err = stopping  ? close_and_settle()
+                        : durable ? settle_and_sync()
+                                  : files_.settle();
+        if (err != 0) {
           disk_failed(err);
           ok = false;
         }
@@ -560,6 +577,8 @@ bool Flusher::pass(bool write_small, bool probe) {
   // stop the probes or rush a rotation.
   now_ns_ = sys::realtime_ns();
   mono_ns_ = sys::monotonic_ns();
+  // A rotated file whose background sync failed: a failed write, as if it were this one.
+  if (const int err = files_.retired_error(); err != 0) disk_failed(err);
   // An open breaker: leave the records in the rings until the backoff is over (or flush()).
   if (!breaker_.may_write(mono_ns_) && !probe) return false;
   const ring::ClockSnapshot clock = ring::read_clock(ring_.header().clock);

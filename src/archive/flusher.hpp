@@ -162,8 +162,12 @@ class Flusher {
                  std::uint64_t bytes);
   // Writes the pending loss markers, undefined sites and the chunk being built.
   bool write_out(std::int64_t now_ns);
-  // Ends the current file: a telemetry frame (when kept), then close (fdatasync). Returns 0
-  // or the errno of the failure.
+  // close_current() and wait for the retired files' syncs; 0 or the first errno.
+  int close_and_settle();
+  // Wait for the retired files' syncs, then sync the current one; 0 or the first errno.
+  int settle_and_sync();
+  // Ends the current file: a telemetry frame (when kept), then close (the fdatasync runs in
+  // the background: ArchiveFiles::retire_current). Returns 0 or the errno of the failure.
   int rotate_file();
   void append_snapshots(SnapshotReason reason, const std::vector<std::byte>& metrics);
   void append_header_if_new_file(std::int64_t now_ns);
