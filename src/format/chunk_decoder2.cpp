@@ -11,6 +11,19 @@ namespace blackbox::archive {
 
 using detail::ArgType;
 
+namespace {
+// How a site's argument is decoded (SiteState::ops2): integers by their wire width.
+enum Op2 : std::uint8_t { kInt1 = 1, kInt2 = 2, kInt4 = 4, kInt8 = 8, kF32 = 9, kF64 = 10, kString = 11 };
+
+Op2 op2_for(ArgType type) {
+  const std::uint32_t width = detail::fixed_size(type);
+  if (width == 0) return kString;
+  if (type == ArgType::f64) return kF64;
+  if (type == ArgType::f32) return kF32;
+  return static_cast<Op2>(width);
+}
+}  // namespace
+
 ChunkDecoder::ChunkDecoder() : dctx_(ZSTD_createDCtx()) {}
 ChunkDecoder::~ChunkDecoder() { ZSTD_freeDCtx(static_cast<ZSTD_DCtx*>(dctx_)); }
 
@@ -105,7 +118,15 @@ std::string ChunkDecoder::decode_v2(std::span<const std::uint8_t> in, const Site
     if (s.has_stream) return "two streams of site " + std::to_string(entry.site);
     s.has_stream = true;
     s.stream = BitReader{base + at, 0, std::uint64_t{entry.bytes} * 8};
-    if (s.lookup.types != nullptr) s.args2.assign(s.lookup.types->size(), codes::ArgState2{});
+    if (s.lookup.types != nullptr) {
+      s.args2.assign(s.lookup.types->size(), codes::ArgState2{});
+      s.ops2.clear();
+      s.fixed2 = 0;
+      for (const ArgType type : *s.lookup.types) {
+        s.ops2.push_back(op2_for(type));
+        s.fixed2 += detail::fixed_size(type);
+      }
+    }
     at += entry.bytes;
   }
   // The text: trace contexts, then the string table (read when a string is first needed).
@@ -169,41 +190,56 @@ std::string ChunkDecoder::decode_v2(std::span<const std::uint8_t> in, const Site
       // values are the next record's predictions).
       const bool wanted = !filtering || (thread_ok && filter.time_passes(rec.time_ns) &&
                                          filter.trace_passes(rec.trace));
+      // The wire form, built with whole 8- and 16-byte stores (the buffer keeps 16 bytes
+      // of room past what a record needs): room for the fixed-size arguments now, for each
+      // string when it comes.
       std::size_t w = 0;
-      const auto room = [this, &w](std::size_t n) {
-        if (w + n > wire_.size()) wire_.resize(2 * (w + n));
-        return wire_.data() + w;
-      };
+      if (wire_.size() < s.fixed2 + 16) wire_.resize(2 * (s.fixed2 + 16));
       BitReader& r = s.stream;
-      for (std::size_t i = 0; i < arg_types->size(); ++i) {
-        const ArgType type = (*arg_types)[i];
-        codes::ArgState2& a = s.args2[i];
-        const std::uint32_t width = detail::fixed_size(type);
+      codes::ArgState2* a = s.args2.data();
+      for (const std::uint8_t op : s.ops2) {
         std::uint64_t value;
-        if (width == 0) {
-          if (!have_strings) {
-            if (!string_table(strings, head.string_count)) return "bad string table";
-            have_strings = true;
+        switch (op) {
+          case kString: {
+            if (!have_strings) {
+              if (!string_table(strings, head.string_count)) return "bad string table";
+              have_strings = true;
+            }
+            std::uint32_t index;
+            if (!codes::get_string(r, *a++, head.string_count, index)) {
+              return "bad string argument";
+            }
+            const std::uint8_t* bytes = strings_[index].first;
+            const std::uint32_t word = strings_[index].second;
+            const std::uint32_t len = word & detail::kStringLengthMask;
+            if (wire_.size() < w + 4 + len + s.fixed2 + 16) {
+              wire_.resize(2 * (w + 4 + len + s.fixed2 + 16));
+            }
+            std::byte* out = wire_.data() + w;
+            std::memcpy(out, &word, 4);
+            // Short strings (nearly all) in one 16-byte move: the body keeps kBitSlack
+            // bytes after its end, so the read stays inside it.
+            if (len <= 16) {
+              std::memcpy(out + 4, bytes, 16);
+            } else {
+              std::memcpy(out + 4, bytes, len);
+            }
+            w += 4 + len;
+            continue;
           }
-          std::uint32_t index;
-          if (!codes::get_string(r, a, head.string_count, index)) return "bad string argument";
-          const auto& [bytes, word] = strings_[index];
-          const std::uint32_t len = word & detail::kStringLengthMask;
-          std::byte* out = room(4 + len);
-          std::memcpy(out, &word, 4);
-          if (len != 0) std::memcpy(out + 4, bytes, len);
-          w += 4 + len;
-          continue;
+          case kF64:
+            value = codes::get_f64(r, *a++, ok);
+            break;
+          case kF32:
+            value = codes::get_f32(r, *a++);
+            break;
+          default:
+            value = codes::get_int(r, *a++, ok);
+            break;
         }
-        if (type == ArgType::f64) {
-          value = codes::get_f64(r, a, ok);
-        } else if (type == ArgType::f32) {
-          value = codes::get_f32(r, a);
-        } else {
-          value = codes::get_int(r, a, ok);
-        }
-        std::memcpy(room(width), &value, width);
-        w += width;
+        // All 8 bytes, the width counted: the next argument overwrites the rest.
+        std::memcpy(wire_.data() + w, &value, 8);
+        w += op <= kInt8 ? op : op == kF32 ? 4 : 8;
       }
       if (!ok || r.overrun()) return "argument runs past its site's stream";
       if (!wanted) continue;
