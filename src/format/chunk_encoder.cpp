@@ -206,7 +206,7 @@ void ChunkEncoder::end_run() {
 // Whether a record's argument bytes [p, end) are well formed for its site: checked before
 // anything is written, so a malformed record leaves no trace and the encoding below needs
 // no bound checks.
-bool ChunkEncoder::valid(const Site& site, const std::uint8_t* p,
+[[gnu::always_inline]] inline bool ChunkEncoder::valid(const Site& site, const std::uint8_t* p,
                          const std::uint8_t* end) const noexcept {
   if (end - p < static_cast<std::ptrdiff_t>(site.min_bytes)) return false;
   // Only the strings' lengths vary: step over the fixed bytes before each, check its length
