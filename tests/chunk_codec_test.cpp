@@ -143,6 +143,33 @@ TEST(ChunkCodec2, FloatsKeepTheirBitsAndShortDecimalsCostFewBits) {
   EXPECT_LT(w2.bytes_from(buf.data()) * 8, 1000u * 22);
 }
 
+// A batch of refused records (unknown sites) ends and starts a run for each: the encoder's
+// room for that is checked here (under AddressSanitizer, any write past it is an error).
+TEST(ChunkCodec2, ABatchOfRefusedRecordsStaysInItsRoom) {
+  bbx::ChunkEncoder enc;
+  enc.set_clock(bbx::TickConverter::from(0, 0, 1000, 1000));
+  const std::vector<ArgType> types = {ArgType::u32};
+  enc.define_site(1, blackbox::Level::info, types);
+  std::vector<std::vector<std::byte>> records;
+  for (int i = 0; i < 256; ++i) {
+    std::vector<std::byte> r(16);
+    blackbox::detail::RecordHeader h{16, 1000u + static_cast<std::uint32_t>(i), 1u};
+    std::memcpy(r.data(), &h, 16);
+    records.push_back(r);
+  }
+  std::vector<bbx::ChunkEncoder::BatchRecord> batch;
+  for (const auto& r : records) batch.push_back({r.data(), 16});
+  const char name[17] = "sixteen-byte-nam";
+  for (std::uint32_t round = 0; round < 40; ++round) {
+    EXPECT_EQ(enc.add_batch(65535, 0xFFFF'FFFFu, name, ~0ull - 1000000 + round * 256,
+                            batch.data(), 256),
+              256u);
+  }
+  EXPECT_EQ(enc.record_count(), 0u);
+  std::vector<std::byte> payload;
+  EXPECT_TRUE(enc.finish(1, payload));
+}
+
 // A ring record: header (site, ticks, optional trace), then the arguments, padded.
 std::vector<std::byte> ring_record(std::uint32_t site, std::uint64_t ticks,
                                    const std::vector<std::uint8_t>& trace,

@@ -314,11 +314,12 @@ void ChunkEncoder::end_run() {
 std::uint32_t ChunkEncoder::add_batch(std::uint32_t slot, std::uint32_t tid,
                                       const char* thread_name, std::uint64_t first_seq,
                                       const BatchRecord* records, std::uint32_t count) {
-  // Control and time take at most 12 bytes per record (an escaped Rice value), a run
-  // header at most ~60; the text, at most each record's size and a varint per string.
+  // Per record, time takes at most 12 bytes (an escaped Rice value) and control 6 (a key),
+  // or ~40 for a refused record (the run's end and the next run's header, 16 name bytes
+  // included); the text, at most each record's size and a varint per string.
   std::size_t text = 0;
   for (std::uint32_t k = 0; k < count; ++k) text += 2 * std::size_t{records[k].size};
-  reserve(16 * std::size_t{count} + 128, text);
+  reserve(48 * std::size_t{count} + 128, text);
   if (!run_open_ || first_seq != next_seq_ || tid != run_tid_ || slot != run_slot_) {
     start_run(slot, tid, thread_name, first_seq);
   }
@@ -328,7 +329,7 @@ std::uint32_t ChunkEncoder::add_batch(std::uint32_t slot, std::uint32_t tid,
   // A thread's times never go backwards in the archive: when the ring's clock calibration is
   // refreshed between two passes, converting with the new one can put a record a little
   // before the last one converted with the old; such a record keeps the last time instead.
-  if (slot >= slot_floor_ns_.size()) slot_floor_ns_.resize(slot + 1, 0);
+  if (slot >= slot_floor_ns_.size()) slot_floor_ns_.resize(std::size_t{slot} + 1, 0);
   std::int64_t floor_ns = slot_floor_ns_[slot];
   std::uint32_t refused = 0, accepted = 0;
   for (std::uint32_t k = 0; k < count; ++k) {
