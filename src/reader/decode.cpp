@@ -277,7 +277,8 @@ bool decode_args(const SiteInfo& site, const std::byte* data, std::size_t size, 
     Field* const field = fields ? &record.fields[i] : nullptr;  // null: values not kept
     if (field != nullptr) {
       if (site.template_ok) {
-        field->name = site.names[i];
+        // Usually the record before was of the same site: its names are already there.
+        if (field->name != site.names[i]) field->name = site.names[i];
       } else {
         field->name.clear();
       }
