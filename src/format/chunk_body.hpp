@@ -1,10 +1,11 @@
-// Chunk bodies: ring records re-encoded compactly before zstd sees them (the encoder,
-// chunk_encoder.hpp) and decoded back into the ring's wire form (the decoder,
-// chunk_decoder.hpp). This header is what the two halves share, as zstd's compressor and
-// decompressor share only lib/common: the grammar, the previous-value state, the f64
-// decimal form and the clock conversion (docs/format.md, "Chunk body").
+// Chunk bodies: ring records re-encoded compactly (the encoder, chunk_encoder.hpp) and
+// decoded back into the ring's wire form (the decoder, chunk_decoder.hpp). This header is
+// what the two halves share, as zstd's compressor and decompressor share only lib/common:
+// the layouts, the f64 decimal form and the clock conversion (docs/format.md, "Chunk
+// body, codec 2" and "codec 1"); chunk_codes.hpp has codec 2's value codes.
 //
-// The body is five streams, each a column of like values, so that zstd finds long matches
+// Codec 2 (written since 2026-12) is described with BodyHeader2 below. Codec 1 (read only):
+// the body is five streams, each a column of like values, so that zstd finds long matches
 // and cheap literals (a row of mixed fields would give it short matches at best):
 //   body    := u32 length[5], control, time, ints, floats, text
 //   control := run*            run := varint slot, varint tid, u8 name_len, name,
