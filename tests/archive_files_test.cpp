@@ -211,9 +211,9 @@ TEST(ChunkCodec, MalformedRecordsAreRefusedAndTheRestStillDecodes) {
   EXPECT_EQ(index.max_ns, 500);
   ASSERT_EQ(index.tid_count, 1);
   blackbox::archive::ChunkDecoder decoder;
-  ASSERT_EQ(decoder.unpack(index, {reinterpret_cast<const std::uint8_t*>(payload.data()) +
-                                       sizeof index + 4,
-                                   payload.size() - sizeof index - 4}),
+  ASSERT_EQ(decoder.unpack(
+                index, {reinterpret_cast<const std::uint8_t*>(payload.data()) + sizeof index + 4,
+                        payload.size() - sizeof index - 4}),
             "");
   const std::vector<std::uint8_t> body(decoder.body().begin(), decoder.body().end());
   struct Got {
@@ -224,7 +224,8 @@ TEST(ChunkCodec, MalformedRecordsAreRefusedAndTheRestStillDecodes) {
   };
   std::vector<Got> got;
   const std::string error = blackbox::archive::decode_body(
-      blackbox::archive::kCodecBits, body, [&](std::uint32_t id) { return id == 1 ? &types : nullptr; },
+      blackbox::archive::kCodecBits, body,
+      [&](std::uint32_t id) { return id == 1 ? &types : nullptr; },
       [&](const blackbox::archive::DecodedRecord& r) {
         EXPECT_EQ(r.tid, 42u);
         EXPECT_EQ(r.thread_name, "t");

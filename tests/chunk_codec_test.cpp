@@ -55,7 +55,8 @@ TEST(BitStream, EveryCodeReadsBackWhatWasWritten) {
     bbx::put_rice(w, wr, v);
     bbx::codes::put_int(w, wi, v);
     bbx::codes::put_step(w, ws, static_cast<std::int64_t>(v % 7 == 0 ? v : v % 5));
-    const std::uint32_t key = static_cast<std::uint32_t>(v % 9) * 4 + static_cast<std::uint32_t>(v % 3);
+    const std::uint32_t key =
+        static_cast<std::uint32_t>(v % 9) * 4 + static_cast<std::uint32_t>(v % 3);
     keys.push_back(key);
     bbx::codes::put_key(w, wk, key);
   }
@@ -161,9 +162,9 @@ TEST(ChunkCodec2, ABatchOfRefusedRecordsStaysInItsRoom) {
   for (const auto& r : records) batch.push_back({r.data(), 16});
   const char name[17] = "sixteen-byte-nam";
   for (std::uint32_t round = 0; round < 40; ++round) {
-    EXPECT_EQ(enc.add_batch(65535, 0xFFFF'FFFFu, name, ~0ull - 1000000 + round * 256,
-                            batch.data(), 256),
-              256u);
+    EXPECT_EQ(
+        enc.add_batch(65535, 0xFFFF'FFFFu, name, ~0ull - 1000000 + round * 256, batch.data(), 256),
+        256u);
   }
   EXPECT_EQ(enc.record_count(), 0u);
   std::vector<std::byte> payload;
@@ -214,8 +215,8 @@ class RandomChunk : public ::testing::Test {
         {},
     };
     std::mt19937_64 rng(42);
-    const std::vector<std::string> words = {"", "a", "user17@example.com", "GET /api/v1/orders",
-                                            std::string(300, 'x'), "déjà vu", "a"};
+    const std::vector<std::string> words = {
+        "", "a", "user17@example.com", "GET /api/v1/orders", std::string(300, 'x'), "déjà vu", "a"};
     bbx::ChunkEncoder enc;
     enc.set_clock(bbx::TickConverter::from(0, 0, 1'000'000, 10'000'000));  // 10 ns a tick
     for (std::uint32_t s = 1; s < types_.size(); ++s) {
@@ -226,7 +227,8 @@ class RandomChunk : public ::testing::Test {
       std::uint64_t seq, ticks;
       std::vector<std::uint8_t> trace;
     };
-    std::vector<Thread> threads = {{0, 100, 0, 1000, {}}, {1, 200, 50, 900, {}}, {0, 300, 7, 5000, {}}};
+    std::vector<Thread> threads = {
+        {0, 100, 0, 1000, {}}, {1, 200, 50, 900, {}}, {0, 300, 7, 5000, {}}};
     std::uint64_t counter = 0;
     std::map<std::uint32_t, std::int64_t> slot_floor;  // a slot's times never go back
     for (int i = 0; i < 6000; ++i) {
@@ -270,8 +272,7 @@ class RandomChunk : public ::testing::Test {
       const auto rec = ring_record(site, t.ticks, t.trace, args);
       ASSERT_TRUE(enc.add(t.slot, t.tid, "worker", t.seq, rec.data(),
                           static_cast<std::uint32_t>(rec.size())));
-      const std::int64_t ns =
-          std::max(static_cast<std::int64_t>(t.ticks) * 10, slot_floor[t.slot]);
+      const std::int64_t ns = std::max(static_cast<std::int64_t>(t.ticks) * 10, slot_floor[t.slot]);
       slot_floor[t.slot] = ns;
       logged_.push_back({t.slot, t.tid, site, t.seq, ns, t.trace, args});
       ++t.seq;
@@ -336,7 +337,8 @@ TEST_F(RandomChunk, UnwantedSitesAreNeverReadAndTheRestDecodeExactly) {
     bbx::SiteStream s;
     std::memcpy(&s, body_.data() + table + i * sizeof s, sizeof s);
     if (s.site == 5) {
-      for (std::uint32_t b = 0; b < s.bytes; ++b) body_[at + b] ^= static_cast<std::uint8_t>(0x5A + b);
+      for (std::uint32_t b = 0; b < s.bytes; ++b)
+        body_[at + b] ^= static_cast<std::uint8_t>(0x5A + b);
       found = true;
     }
     at += s.bytes;
@@ -353,7 +355,8 @@ TEST_F(RandomChunk, UnwantedSitesAreNeverReadAndTheRestDecodeExactly) {
       [&](std::uint32_t id) {
         return bbx::SiteLookup{id < types_.size() ? &types_[id] : nullptr, nullptr, id != 5};
       },
-      bbx::RecordFilter{}, [&](const bbx::DecodedRecord& r) {
+      bbx::RecordFilter{},
+      [&](const bbx::DecodedRecord& r) {
         ASSERT_LT(k, want.size());
         EXPECT_EQ(r.site, want[k]->site) << k;
         EXPECT_EQ(r.seq, want[k]->seq) << k;
@@ -402,7 +405,8 @@ TEST_F(RandomChunk, FilteredRecordsKeepTheRestExact) {
       [&](std::uint32_t id) {
         return bbx::SiteLookup{id < types_.size() ? &types_[id] : nullptr, nullptr, true};
       },
-      filter, [&](const bbx::DecodedRecord& r) {
+      filter,
+      [&](const bbx::DecodedRecord& r) {
         ASSERT_LT(k, want.size());
         const Logged& w = logged_[want[k]];
         EXPECT_EQ(r.seq, w.seq) << k;

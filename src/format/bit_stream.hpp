@@ -54,7 +54,10 @@ struct BitWriter {
     }
   }
   // Stores every bit (a partial last byte padded with zeros); puts may follow.
-  void flush() noexcept { spill(); std::memcpy(out, &acc, 8); }
+  void flush() noexcept {
+    spill();
+    std::memcpy(out, &acc, 8);
+  }
   // The bytes written so far, counting a partial last byte (after flush()).
   [[nodiscard]] std::size_t bytes_from(const std::uint8_t* start) const noexcept {
     return static_cast<std::size_t>(out - start) + (n + 7) / 8;
@@ -142,7 +145,8 @@ struct RiceState {
   s.update(v);
 }
 
-[[gnu::always_inline]] inline std::uint64_t get_rice(BitReader& r, RiceState& s, bool& ok) noexcept {
+[[gnu::always_inline]] inline std::uint64_t get_rice(BitReader& r, RiceState& s,
+                                                     bool& ok) noexcept {
   const unsigned k = s.k();
   const std::uint64_t peek = r.peek();
   const auto q = static_cast<unsigned>(std::countr_zero(peek | std::uint64_t{1} << kRiceEscape));

@@ -71,7 +71,8 @@ struct ArgState2 {
   return bits_of(static_cast<double>(m) / kPow10[e]) == bits;
 }
 
-[[gnu::always_inline]] inline void put_f64(BitWriter& w, ArgState2& s, std::uint64_t bits) noexcept {
+[[gnu::always_inline]] inline void put_f64(BitWriter& w, ArgState2& s,
+                                           std::uint64_t bits) noexcept {
   std::int64_t m = 0;
   std::uint8_t e = s.hint;
   if (e != kNotDecimal && decimal(bits, e, m)) [[likely]] {
@@ -112,7 +113,8 @@ struct ArgState2 {
   return bits_of(static_cast<double>(m) / kPow10[e]);
 }
 
-[[gnu::always_inline]] inline void put_f32(BitWriter& w, ArgState2& s, std::uint32_t bits) noexcept {
+[[gnu::always_inline]] inline void put_f32(BitWriter& w, ArgState2& s,
+                                           std::uint32_t bits) noexcept {
   if (bits == s.prev) {
     w.put(1, 1);
   } else {
@@ -178,7 +180,8 @@ inline void put_key_slow(BitWriter& w, KeyList& list, std::uint32_t key) noexcep
   k[0] = key;
 }
 
-[[gnu::always_inline]] inline void put_key(BitWriter& w, KeyList& list, std::uint32_t key) noexcept {
+[[gnu::always_inline]] inline void put_key(BitWriter& w, KeyList& list,
+                                           std::uint32_t key) noexcept {
   if (key == list.keys[0] && key != 0) [[likely]] {
     w.put(1, 1);
   } else {
@@ -229,7 +232,8 @@ struct StepList {
   }
 };
 
-[[gnu::always_inline]] inline void put_step(BitWriter& w, StepList& list, std::int64_t step) noexcept {
+[[gnu::always_inline]] inline void put_step(BitWriter& w, StepList& list,
+                                            std::int64_t step) noexcept {
   for (unsigned i = 0; i < 4; ++i) {
     if (list.steps[i] == step) {
       w.put(std::uint64_t{1} << i, i + 1);
@@ -245,7 +249,8 @@ struct StepList {
   list.to_front(3);
 }
 
-[[gnu::always_inline]] inline std::int64_t get_step(BitReader& r, StepList& list, bool& ok) noexcept {
+[[gnu::always_inline]] inline std::int64_t get_step(BitReader& r, StepList& list,
+                                                    bool& ok) noexcept {
   const auto i = static_cast<unsigned>(std::countr_zero(r.peek() | 16));
   if (i < 4) {
     r.pos += i + 1;
@@ -253,9 +258,9 @@ struct StepList {
     return list.steps[0];
   }
   r.pos += 4;
-  const std::int64_t step = static_cast<std::int64_t>(
-      static_cast<std::uint64_t>(list.steps[0]) +
-      static_cast<std::uint64_t>(unzigzag(get_rice(r, list.rice, ok))));
+  const std::int64_t step =
+      static_cast<std::int64_t>(static_cast<std::uint64_t>(list.steps[0]) +
+                                static_cast<std::uint64_t>(unzigzag(get_rice(r, list.rice, ok))));
   list.steps[3] = step;
   list.to_front(3);
   return step;

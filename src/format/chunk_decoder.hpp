@@ -97,9 +97,9 @@ class ChunkDecoder {
  private:
   struct SiteState {
     SiteLookup lookup;
-    std::uint32_t epoch = 0;         // codec 1: the run its argument states belong to
-    std::vector<ArgState> args;      // codec 1: previous values in that run
-    std::vector<std::uint8_t> skip;  // codec 1: how to step over a record's arguments
+    std::uint32_t epoch = 0;              // codec 1: the run its argument states belong to
+    std::vector<ArgState> args;           // codec 1: previous values in that run
+    std::vector<std::uint8_t> skip;       // codec 1: how to step over a record's arguments
     std::vector<codes::ArgState2> args2;  // codec 2: previous values in the chunk
     std::vector<std::uint8_t> ops2;       // codec 2: per argument, kInt1..kString
     std::uint32_t fixed2 = 0;             // codec 2: wire bytes of its fixed-size arguments

@@ -13,7 +13,15 @@ using detail::ArgType;
 
 namespace {
 // How a site's argument is decoded (SiteState::ops2): integers by their wire width.
-enum Op2 : std::uint8_t { kInt1 = 1, kInt2 = 2, kInt4 = 4, kInt8 = 8, kF32 = 9, kF64 = 10, kString = 11 };
+enum Op2 : std::uint8_t {
+  kInt1 = 1,
+  kInt2 = 2,
+  kInt4 = 4,
+  kInt8 = 8,
+  kF32 = 9,
+  kF64 = 10,
+  kString = 11
+};
 
 Op2 op2_for(ArgType type) {
   const std::uint32_t width = detail::fixed_size(type);

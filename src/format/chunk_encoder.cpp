@@ -62,7 +62,6 @@ using detail::ArgType;
 
 }  // namespace
 
-
 // How one argument is encoded: decided once per site, so the per-record loop is a switch.
 enum class Op : std::uint8_t { byte1, i16, u16, i32, u32, i64, f32, f64, text, end };
 
@@ -100,8 +99,8 @@ Op op_for(ArgType t) noexcept {
 struct ChunkEncoder::Site {
   std::uint8_t level = 0;
   bool defined_in_file = false;
-  std::uint32_t chunk_epoch = 0;  // chunk_epoch_ when last added to chunk_sites_
-  std::uint32_t min_bytes = 0;    // argument bytes a record must have at least
+  std::uint32_t chunk_epoch = 0;     // chunk_epoch_ when last added to chunk_sites_
+  std::uint32_t min_bytes = 0;       // argument bytes a record must have at least
   std::uint32_t max_code_bytes = 0;  // stream bytes one record's arguments can take at most
   std::vector<Op> ops;
   // Per string argument: the fixed bytes before it (after the previous string) and the
@@ -207,7 +206,7 @@ void ChunkEncoder::end_run() {
 // anything is written, so a malformed record leaves no trace and the encoding below needs
 // no bound checks.
 [[gnu::always_inline]] inline bool ChunkEncoder::valid(const Site& site, const std::uint8_t* p,
-                         const std::uint8_t* end) const noexcept {
+                                                       const std::uint8_t* end) const noexcept {
   if (end - p < static_cast<std::ptrdiff_t>(site.min_bytes)) return false;
   // Only the strings' lengths vary: step over the fixed bytes before each, check its length
   // leaves room for it and the minimum of every argument after it.
@@ -377,8 +376,9 @@ std::uint32_t ChunkEncoder::add_batch(std::uint32_t slot, std::uint32_t tid,
     codes::put_key(control, keys_, id << 2 | trace_mode);
     const std::int64_t ns = std::max(clock_(h.time), floor_ns);
     floor_ns = ns;
-    codes::put_step(time, steps_, static_cast<std::int64_t>(static_cast<std::uint64_t>(ns) -
-                                                            static_cast<std::uint64_t>(prev_ns)));
+    codes::put_step(time, steps_,
+                    static_cast<std::int64_t>(static_cast<std::uint64_t>(ns) -
+                                              static_cast<std::uint64_t>(prev_ns)));
     prev_ns = ns;
     min_ns = std::min(min_ns, ns);
     max_ns = std::max(max_ns, ns);
@@ -492,8 +492,8 @@ bool ChunkEncoder::finish(int zstd_level, std::vector<std::byte>& out) {
   head.site_count = static_cast<std::uint32_t>(chunk_sites_.size());
   head.trace_count = static_cast<std::uint32_t>(traces_.size() / detail::kTraceBytes);
   head.string_count = static_cast<std::uint32_t>(string_offset_.size());
-  std::size_t raw = sizeof head + head.control_bytes + head.time_bytes +
-                    chunk_sites_.size() * sizeof(SiteStream);
+  std::size_t raw =
+      sizeof head + head.control_bytes + head.time_bytes + chunk_sites_.size() * sizeof(SiteStream);
   for (const std::uint32_t id : chunk_sites_) raw += sites_[id]->stream.size();
 
   // The raw part is stored as it is, and the text (trace contexts, then the string table)

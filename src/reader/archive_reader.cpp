@@ -429,8 +429,8 @@ std::size_t ArchiveReader::Impl::read_chunk(FileState& f, const archive::FrameVi
     add_damage(f, frame_offset, frame_bytes, "chunk body larger than any writer makes");
     return 0;
   }
-  const std::string unpacked = decoder.unpack(
-      index, {reinterpret_cast<const std::uint8_t*>(in.data()), in.size()});
+  const std::string unpacked =
+      decoder.unpack(index, {reinterpret_cast<const std::uint8_t*>(in.data()), in.size()});
   if (!unpacked.empty()) {
     add_damage(f, frame_offset, frame_bytes, unpacked);
     return 0;
@@ -448,8 +448,8 @@ std::size_t ArchiveReader::Impl::read_chunk(FileState& f, const archive::FrameVi
   by_record.until_ns = filter.until_ns;
   by_record.tids = filter.tids;
   by_record.trace_id = filter.trace_id ? filter.trace_id->data() : nullptr;
-  const std::string error =
-      decoder.decode(index.codec, decoder.body(), lookup, by_record, [&](const archive::DecodedRecord& d) {
+  const std::string error = decoder.decode(
+      index.codec, decoder.body(), lookup, by_record, [&](const archive::DecodedRecord& d) {
         if (!record) record = std::make_unique<Record>();
         Record& r = *record;
         const auto& site =
