@@ -108,12 +108,16 @@ int ArchiveFiles::close_current() noexcept {
   // Never leave a file without its header: one never published goes.
   if (!temp_name_.empty()) unlinkat(dir_fd_, temp_name_.c_str(), 0);
   close(fd_);  // also drops the flock
+  forget_current();
+  return err;
+}
+
+void ArchiveFiles::forget_current() noexcept {
   fd_ = -1;
   size_ = 0;
   if (dir_fd_ >= 0) close(dir_fd_);
   dir_fd_ = -1;
   temp_name_.clear();
-  return err;
 }
 
 int ArchiveFiles::retire_current() {
@@ -123,10 +127,7 @@ int ArchiveFiles::retire_current() {
     return err != 0 ? err : earlier;
   }
   retired_.add(fd_, path_);
-  fd_ = -1;
-  size_ = 0;
-  if (dir_fd_ >= 0) close(dir_fd_);
-  dir_fd_ = -1;
+  forget_current();
   return retired_error();
 }
 

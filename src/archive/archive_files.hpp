@@ -121,6 +121,8 @@ class ArchiveFiles {
   [[nodiscard]] int open_new(std::int64_t now_ns, std::int64_t mono_ns);
   // Renames the new file from its temporary name to its final one. 0 or errno.
   [[nodiscard]] int publish();
+  // After the current file's fd was closed or handed over: no current file.
+  void forget_current() noexcept;
 
   FileSettings settings_;
   int fd_ = -1;

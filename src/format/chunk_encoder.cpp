@@ -481,6 +481,27 @@ void ChunkEncoder::write_filter(std::vector<std::byte>& out) const {
 
 void ChunkEncoder::discard() noexcept { reset_chunk(); }
 
+// Copies the body's raw part (header, control, time, site table, site streams) to `dst`;
+// returns its end.
+std::uint8_t* ChunkEncoder::write_raw(const BodyHeader2& head, std::uint8_t* dst) const {
+  const auto put = [&dst](const void* src, std::size_t n) {
+    if (n != 0) std::memcpy(dst, src, n);
+    dst += n;
+  };
+  put(&head, sizeof head);
+  put(control_.bytes.data(), head.control_bytes);
+  put(time_.bytes.data(), head.time_bytes);
+  for (const std::uint32_t id : chunk_sites_) {
+    const SiteStream s{id, static_cast<std::uint32_t>(sites_[id]->stream.size())};
+    put(&s, sizeof s);
+  }
+  for (const std::uint32_t id : chunk_sites_) {
+    const Stream& s = sites_[id]->stream;
+    put(s.bytes.data(), s.size());
+  }
+  return dst;
+}
+
 bool ChunkEncoder::finish(int zstd_level, std::vector<std::byte>& out) {
   end_run();
   control_.w.flush();
@@ -507,19 +528,7 @@ bool ChunkEncoder::finish(int zstd_level, std::vector<std::byte>& out) {
     if (n != 0) std::memcpy(text_.data() + at, src, n);
     at += n;
   };
-  if (all_zstd) {
-    stage(&head, sizeof head);
-    stage(control_.bytes.data(), head.control_bytes);
-    stage(time_.bytes.data(), head.time_bytes);
-    for (const std::uint32_t id : chunk_sites_) {
-      const SiteStream s{id, static_cast<std::uint32_t>(sites_[id]->stream.size())};
-      stage(&s, sizeof s);
-    }
-    for (const std::uint32_t id : chunk_sites_) {
-      const Stream& s = sites_[id]->stream;
-      stage(s.bytes.data(), s.size());
-    }
-  }
+  if (all_zstd) at = static_cast<std::size_t>(write_raw(head, text_.data()) - text_.data());
   text_.resize(at + traces_.size() + strings_used_);
   stage(traces_.data(), traces_.size());
   stage(strings_.data(), strings_used_);
@@ -555,19 +564,7 @@ bool ChunkEncoder::finish(int zstd_level, std::vector<std::byte>& out) {
   put(tids.data(), index_.tid_count * 4u);
   const auto stored = static_cast<std::uint32_t>(all_zstd ? 0 : raw);
   put(&stored, 4);
-  if (!all_zstd) {
-    put(&head, sizeof head);
-    put(control_.bytes.data(), head.control_bytes);
-    put(time_.bytes.data(), head.time_bytes);
-    for (const std::uint32_t id : chunk_sites_) {
-      const SiteStream s{id, static_cast<std::uint32_t>(sites_[id]->stream.size())};
-      put(&s, sizeof s);
-    }
-    for (const std::uint32_t id : chunk_sites_) {
-      const Stream& s = sites_[id]->stream;
-      put(s.bytes.data(), s.size());
-    }
-  }
+  if (!all_zstd) dst = write_raw(head, dst);
   put(compressed_.data(), z);
   reset_chunk();
   return true;

@@ -86,6 +86,7 @@ class ChunkEncoder {
   bool valid(const Site& site, const std::uint8_t* p, const std::uint8_t* end) const noexcept;
   void encode_args(Site& site, const std::uint8_t* p);
   std::uint32_t string_index(const std::uint8_t* p, std::uint32_t word);
+  std::uint8_t* write_raw(const BodyHeader2& head, std::uint8_t* dst) const;
 
   // The chunk's string table: every distinct string of the chunk once (unless the lookup
   // table is full), in order; a string argument is its index. Found by an open-addressing
