@@ -355,4 +355,35 @@ TEST(FlusherChunks, APassThatIsNotDueWritesNothingByItself) {
   blackbox::shutdown();
 }
 
+// A rotated file is synced in the background (the drain does not wait for the disk); a
+// write-back error there is still a failed write: the flush() that waits for it says so,
+// counted, and the breaker opens.
+TEST(ArchiveDurability, AFailedBackgroundSyncOfARotatedFileIsAFailedWrite) {
+  const std::string dir = blackbox::test::make_temp_dir("archive");
+  blackbox::sys::calls().fdatasync = counting_sync;
+  blackbox::sys::calls().write = failing_write;
+  g_sync_errno = EIO;
+  blackbox::Config c = blackbox::Config::from_env();
+  c.app = "rotate";
+  c.archive_dir = dir;
+  c.rotate_bytes = 64u << 10;
+  ::testing::internal::CaptureStderr();
+  ASSERT_TRUE(blackbox::init(c).ok());
+  bool failed = false;
+  for (int i = 0; i < 400'000 && blackbox::stats().archive_files_created < 2; ++i) {
+    BBX_INFO("record {} {}", i, std::to_string(i * 7919u * 2654435761u));
+    if (i % 20'000 == 0) failed |= !blackbox::flush();
+  }
+  failed |= !blackbox::flush();
+  ASSERT_GE(blackbox::stats().archive_files_created, 2u);
+  EXPECT_TRUE(failed);
+  const blackbox::Stats s = blackbox::stats();
+  EXPECT_GE(s.write_errors, 1u);
+  EXPECT_EQ(s.last_write_errno, EIO);
+  g_sync_errno = 0;
+  blackbox::shutdown();
+  const std::string said = ::testing::internal::GetCapturedStderr();
+  EXPECT_NE(said.find("cannot sync " + dir + "/"), std::string::npos) << said;
+}
+
 }  // namespace
