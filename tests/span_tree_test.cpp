@@ -2,9 +2,10 @@
 // templates recognised exactly, parents from end records, nesting guessed on a thread for
 // spans that never ended, and what a damaged or hostile archive could hold (a span that is
 // its own parent, two spans each other's, an end record with no start, times at the ends of
-// int64) neither loops nor overflows.
+// int64) neither loops nor overflows. Durations print in the unit they round to.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <limits>
 #include <string>
 #include <vector>
@@ -143,6 +144,23 @@ TEST(SpanTree, HostileParentsNeitherLoopNorOverflow) {
   EXPECT_EQ(tree.find(0xd)->start_ns, kMin);
   EXPECT_EQ(tree.find(0xe)->start_ns, kMin + 5);  // kMin + 5 - 10 would overflow
   EXPECT_EQ(tree.find(0xf)->start_ns, kMax - 1);
+}
+
+TEST(HumanDuration, ThreeDigitsInTheUnitTheyRoundTo) {
+  EXPECT_EQ(logcat::human_duration(999), "999 ns");
+  EXPECT_EQ(logcat::human_duration(1'000), "1 µs");
+  EXPECT_EQ(logcat::human_duration(999'499), "999 µs");
+  EXPECT_EQ(logcat::human_duration(999'600), "1 ms");  // was "1e+03 µs"
+  EXPECT_EQ(logcat::human_duration(148'000'000), "148 ms");
+  EXPECT_EQ(logcat::human_duration(999'600'000), "1.000 s");  // was "1e+03 ms"
+  EXPECT_EQ(logcat::human_duration(61'250'000'000), "61.250 s");
+  // No value anywhere near a unit's end prints in exponent form.
+  for (std::uint64_t unit : {1'000ULL, 1'000'000ULL, 1'000'000'000ULL}) {
+    for (std::uint64_t ns = unit - unit / 100; ns < unit + unit / 100;
+         ns += std::max<std::uint64_t>(1, unit / 10'000)) {
+      EXPECT_EQ(logcat::human_duration(ns).find('e'), std::string::npos) << ns;
+    }
+  }
 }
 
 }  // namespace

@@ -17,9 +17,11 @@ constexpr std::string_view kStartTemplate = "span {span} started";
 }  // namespace
 
 std::string human_duration(std::uint64_t ns) {
+  // Three significant digits; a unit's range ends where its value would round to 1000
+  // (999.5 of it), else 999,600 µs prints as "1e+03 ms" instead of "1 s".
   if (ns < 1'000) return fmt::format("{} ns", ns);
-  if (ns < 1'000'000) return fmt::format("{:.3g} µs", static_cast<double>(ns) / 1e3);
-  if (ns < 1'000'000'000) return fmt::format("{:.3g} ms", static_cast<double>(ns) / 1e6);
+  if (ns < 999'500) return fmt::format("{:.3g} µs", static_cast<double>(ns) / 1e3);
+  if (ns < 999'500'000) return fmt::format("{:.3g} ms", static_cast<double>(ns) / 1e6);
   return fmt::format("{:.3f} s", static_cast<double>(ns) / 1e9);
 }
 
