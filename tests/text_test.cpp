@@ -163,4 +163,81 @@ TEST(Text, JsonAndLogfmtLinesFollowEachRecordsOwnSiteAndThread) {
   EXPECT_NE(last.find("\"pid\":9,"), std::string::npos);
 }
 
+// Field keys are kept per site too, for records of the site's template (a reader's records
+// have their template's names); a record without one, or of another template, or with other
+// fields, has its own keys. Trace ids are kept from the line before while they are the same.
+TEST(Text, FieldKeysAndTraceIdsFollowEachRecord) {
+  using blackbox::text::Format;
+  const std::string templates[] = {"x {n} {}", "y {n} {}"};
+  blackbox::Record r;
+  r.pid = 7;
+  r.tid = 8;
+  r.message = "m";
+  r.site_owner = std::make_shared<int>(1);
+  r.message_template = templates[0];
+  r.fields.push_back({"n", std::int64_t{1}, false});
+  r.fields.push_back({"", std::string("a b"), false});
+  blackbox::text::Renderer json(Format::json, false, true), logfmt(Format::logfmt, false, true);
+  auto fields = [](blackbox::text::Renderer& renderer, const blackbox::Record& record) {
+    Buffer out(256);
+    renderer.render(record, out);
+    const std::string text(out.view());
+    const auto from =
+        renderer.format() == Format::json ? text.find(",\"fields\"") : text.find(" msg=");
+    return text.substr(from,
+                       text.find(renderer.format() == Format::json ? ",\"file\"" : "\n") - from);
+  };
+  EXPECT_EQ(fields(json, r), ",\"fields\":{\"n\":1,\"1\":\"a b\"}");
+  EXPECT_EQ(fields(logfmt, r), " msg=m n=1 arg1=\"a b\"");
+  // A name of another length; then a third field; then two fields again, renamed to names as
+  // long under another template.
+  r.fields[0].name = "count";
+  EXPECT_EQ(fields(json, r), ",\"fields\":{\"count\":1,\"1\":\"a b\"}");
+  EXPECT_EQ(fields(logfmt, r), " msg=m count=1 arg1=\"a b\"");
+  r.fields.push_back({"z\"", true, false});
+  EXPECT_EQ(fields(json, r), ",\"fields\":{\"count\":1,\"1\":\"a b\",\"z\\\"\":true}");
+  r.fields.pop_back();
+  r.fields[0].name = "k";
+  r.fields[1].name = "v";
+  r.message_template = templates[1];
+  EXPECT_EQ(fields(json, r), ",\"fields\":{\"k\":1,\"v\":\"a b\"}");
+  EXPECT_EQ(fields(logfmt, r), " msg=m k=1 v=\"a b\"");
+  // Without a template: each record's own names, even as long as the ones before.
+  r.message_template = {};
+  r.fields[0].name = "q";
+  EXPECT_EQ(fields(json, r), ",\"fields\":{\"q\":1,\"v\":\"a b\"}");
+  r.fields[0].name = "p";
+  EXPECT_EQ(fields(json, r), ",\"fields\":{\"p\":1,\"v\":\"a b\"}");
+  EXPECT_EQ(fields(logfmt, r), " msg=m p=1 v=\"a b\"");
+
+  // Traces: one, the same again, another trace, the same trace with another span, none.
+  auto trace = [&](blackbox::text::Renderer& renderer) {
+    Buffer out(256);
+    renderer.render(r, out);
+    const std::string text(out.view());
+    const auto from = text.find(renderer.format() == Format::json ? ",\"trace_id\"" : " trace_id=");
+    if (from == std::string::npos) return std::string("none");
+    return text.substr(from,
+                       text.find(renderer.format() == Format::json ? ",\"file\"" : "\n") - from);
+  };
+  r.has_trace = true;
+  r.trace_id = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
+  r.span_id = {0xa, 0xb, 0xc, 0xd, 0xe, 0xf, 0x10, 0x11};
+  const std::string first =
+      ",\"trace_id\":\"0102030405060708090a0b0c0d0e0f10\",\"span_id\":\"0a0b0c0d0e0f1011\"";
+  EXPECT_EQ(trace(json), first);
+  EXPECT_EQ(trace(json), first);
+  EXPECT_EQ(trace(logfmt), " trace_id=0102030405060708090a0b0c0d0e0f10");
+  r.trace_id[15] = 0xff;
+  EXPECT_EQ(trace(json),
+            ",\"trace_id\":\"0102030405060708090a0b0c0d0e0fff\",\"span_id\":\"0a0b0c0d0e0f1011\"");
+  EXPECT_EQ(trace(logfmt), " trace_id=0102030405060708090a0b0c0d0e0fff");
+  r.span_id[0] = 0xee;
+  EXPECT_EQ(trace(json),
+            ",\"trace_id\":\"0102030405060708090a0b0c0d0e0fff\",\"span_id\":\"ee0b0c0d0e0f1011\"");
+  r.has_trace = false;
+  EXPECT_EQ(trace(json), "none");
+  EXPECT_EQ(trace(logfmt), "none");
+}
+
 }  // namespace

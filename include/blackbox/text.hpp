@@ -20,6 +20,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "blackbox/level.hpp"
 #include "blackbox/reader.hpp"
@@ -128,14 +129,34 @@ class Renderer {
     Level level = Level::info;
     std::string head;  // JSON: ,"severity":..,"tag":".."  logfmt: " level=.. tag=.."
     std::string tail;  // JSON: ,"file":"..","line":..}
+    // Each field's key as the line writes it (JSON: "name": with a comma before all but the
+    // first; logfmt: " name="), from the first record of the site, in a fixed slot that is
+    // copied whole. A reader's record has its site's names (they come from the template),
+    // so the keys are used for records of the same template (the same view) with as many
+    // fields and names as long; any other record (one built by hand without a template,
+    // say) has its keys written as usual.
+    struct Key {
+      std::array<char, 32> text{};
+      std::uint8_t size = 0;  // 0: too long for the slot
+      std::size_t name_size = 0;
+    };
+    const char* message_template = nullptr;
+    std::vector<Key> keys;
   };
   const SiteText* site_text(const Record& r);
+  void write_field_key(const Record& r, std::size_t i, Buffer& out) const;
+  void append_field_key(const Record& r, const SiteText& site, std::size_t i, Buffer& out);
   std::unique_ptr<SiteText[]> sites_;
   // The last thread's text (pid, tid and name: JSON ,"pid":..,"tid":..,"thread":"..");
   // empty before the first line.
   std::int32_t thread_pid_ = 0;
   std::uint32_t thread_tid_ = 0;
   std::string thread_name_, thread_text_;
+  // The last trace's text (JSON: trace and span ids, logfmt: the trace id), as the line
+  // writes it: a request's records share it. Empty before the first traced line.
+  std::array<std::uint8_t, 24> trace_bytes_{};
+  std::string trace_text_;
+  void append_trace(const Record& r, Buffer& out);
   // The line's time as options_.time says (automatic: as the layout writes it).
   void append_line_time(const Record& r, Buffer& out);
   Format format_;
@@ -231,6 +252,8 @@ void trace_members(const Record& r, std::string_view trace_key, std::string_view
 // `exact_in_doubles`: integers a double cannot hold exactly (beyond 2^53) as strings too,
 // for readers that parse numbers as doubles (JavaScript).
 void append_json_value(const Value& v, Buffer& out, bool exact_in_doubles = false);
+// A field's value in a logfmt line: as plain_value() writes it, quoted when it must be.
+void append_logfmt_field(const Value& v, Buffer& out);
 
 // OpenTelemetry severity numbers and names: TRACE 1, DEBUG 5, INFO 9, WARN 13, ERROR 17,
 // FATAL 21.

@@ -6,9 +6,11 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <iterator>
 #include <limits>
 #include <type_traits>
@@ -24,22 +26,47 @@ namespace short_decimal {
 inline constexpr double kPow10[] = {1e0, 1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,
                                     1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17};
 
-// Writes the integer n as a decimal with p decimals ("-" first if negative); returns the end.
-// Digits from the right, the point after p of them, zeros in front if n has fewer than
-// p + 1 digits (0.005): no call to memcpy or memmove for a dozen bytes.
-inline char* put_decimal(std::uint64_t n, std::size_t p, bool negative, char* d) {
-  std::size_t digits = 1;
-  for (std::uint64_t t = n; t >= 10; t /= 10) ++digits;
-  digits = std::max(digits, p + 1);
-  if (negative) *d++ = '-';
-  char* const end = d + digits + (p != 0 ? 1 : 0);
-  char* q = end;
-  for (std::size_t k = 0; k < digits; ++k) {
-    if (k == p && p != 0) *--q = '.';
-    *--q = static_cast<char>('0' + n % 10);
-    n /= 10;
+// "00".."99": two decimal digits per lookup.
+inline constexpr std::array<char, 200> kPairs = [] {
+  std::array<char, 200> t{};
+  for (std::size_t i = 0; i < 100; ++i) {
+    t[2 * i] = static_cast<char>('0' + i / 10);
+    t[2 * i + 1] = static_cast<char>('0' + i % 10);
   }
-  return end;
+  return t;
+}();
+
+// Writes the integer n < 2^51 as a decimal with p <= 17 decimals ("-" first if negative)
+// into `d` (kFixedRoom bytes); returns the end. Built from the right, two digits at a time,
+// the point after p of them, zeros in front if n has fewer than p + 1 digits (0.005); then
+// one fixed-size copy: no call to memcpy for a dozen bytes, no division per digit.
+inline char* put_decimal(std::uint64_t n, std::size_t p, bool negative, char* d) {
+  char room[2 * kFixedRoom];
+  char* const end = room + kFixedRoom;
+  char* q = end;
+  auto two = [&q](std::uint64_t v) {  // v < 100
+    q -= 2;
+    std::memcpy(q, &kPairs[2 * v], 2);
+  };
+  if (p != 0) {
+    std::size_t k = p;
+    for (; k >= 2; k -= 2, n /= 100) two(n % 100);
+    if (k != 0) {
+      *--q = static_cast<char>('0' + n % 10);
+      n /= 10;
+    }
+    *--q = '.';
+  }
+  for (; n >= 100; n /= 100) two(n % 100);
+  if (n >= 10) {
+    two(n);
+  } else {
+    *--q = static_cast<char>('0' + n);
+  }
+  if (negative) *--q = '-';
+  // At most 1 + 18 + 1 characters, so q + kFixedRoom stays inside the room.
+  std::memcpy(d, q, kFixedRoom);
+  return d + (end - q);
 }
 
 // round(x) for 0 <= x < 2^51, by truncation (std::floor is a call without SSE4.1).

@@ -205,13 +205,20 @@ void Renderer::append_time(std::int64_t ns, bool iso_utc, Buffer& out) {
     cached_second_ = second;
     cached_iso_ = iso_utc;
   }
-  out.append(cached_, cached_length_);
-  char micro[8];
-  auto us = static_cast<std::uint32_t>(fraction_ns / 1000);
-  micro[0] = '.';
-  for (int i = 6; i >= 1; --i, us /= 10) micro[i] = static_cast<char>('0' + us % 10);
-  out.append(micro, 7);
-  if (utc_ || iso_utc) out += 'Z';
+  // The cached text is copied whole (a fixed 32-byte copy, no call), then the microseconds
+  // two digits at a time.
+  static_assert(sizeof cached_ == 32);
+  char* const start = out.reserve(sizeof cached_ + 8);
+  std::memcpy(start, cached_, sizeof cached_);
+  char* d = start + cached_length_;
+  const auto us = static_cast<std::uint32_t>(fraction_ns / 1000);
+  *d = '.';
+  std::memcpy(d + 1, &reader::short_decimal::kPairs[2 * (us / 10'000)], 2);
+  std::memcpy(d + 3, &reader::short_decimal::kPairs[2 * (us / 100 % 100)], 2);
+  std::memcpy(d + 5, &reader::short_decimal::kPairs[2 * (us % 100)], 2);
+  d += 7;
+  if (utc_ || iso_utc) *d++ = 'Z';
+  out.added(static_cast<std::size_t>(d - start));
 }
 
 namespace {
@@ -440,7 +447,73 @@ const Renderer::SiteText* Renderer::site_text(const Record& r) {
     e.head = b.view();
     e.tail.clear();
   }
+  e.message_template = r.message_template.data();
+  e.keys.resize(r.fields.size());
+  for (std::size_t i = 0; i < r.fields.size(); ++i) {
+    b.clear();
+    write_field_key(r, i, b);
+    SiteText::Key& key = e.keys[i];
+    key.size = b.size() < key.text.size() ? static_cast<std::uint8_t>(b.size()) : 0;
+    std::memcpy(key.text.data(), b.data(), key.size);
+    key.name_size = r.fields[i].name.size();
+  }
   return &e;
+}
+
+void Renderer::write_field_key(const Record& r, std::size_t i, Buffer& out) const {
+  // A field's key: its name, or for "{}" its position ("arg" and the position in logfmt).
+  const std::string& name = r.fields[i].name;
+  if (format_ == Format::json) {
+    if (i != 0) out += ',';
+    if (name.empty()) {
+      out += '"';
+      append_int(i, out);
+      out += '"';
+    } else {
+      append_json_string(name, out);
+    }
+    out += ':';
+  } else {
+    out += ' ';
+    if (name.empty()) {
+      out += "arg";
+      append_int(i, out);
+    } else {
+      out += name;
+    }
+    out += '=';
+  }
+}
+
+void Renderer::append_field_key(const Record& r, const SiteText& site, std::size_t i, Buffer& out) {
+  if (site.message_template != nullptr && r.message_template.data() == site.message_template &&
+      r.fields.size() == site.keys.size() && site.keys[i].size != 0 &&
+      r.fields[i].name.size() == site.keys[i].name_size) [[likely]] {
+    const SiteText::Key& key = site.keys[i];
+    std::memcpy(out.reserve(key.text.size()), key.text.data(), key.text.size());
+    out.added(key.size);
+  } else {
+    write_field_key(r, i, out);
+  }
+}
+
+void Renderer::append_trace(const Record& r, Buffer& out) {
+  if (!r.has_trace) return;
+  if (trace_text_.empty() || std::memcmp(trace_bytes_.data(), r.trace_id.data(), 16) != 0 ||
+      std::memcmp(trace_bytes_.data() + 16, r.span_id.data(), 8) != 0) {
+    const std::size_t at = out.size();
+    if (format_ == Format::json) {
+      trace_members(r, "trace_id", "span_id", out);
+    } else {
+      out += " trace_id=";
+      append_hex(r.trace_id.data(), 16, out);
+    }
+    trace_text_.assign(out.data() + at, out.size() - at);
+    std::memcpy(trace_bytes_.data(), r.trace_id.data(), 16);
+    std::memcpy(trace_bytes_.data() + 16, r.span_id.data(), 8);
+    return;
+  }
+  out += trace_text_;
 }
 
 void Renderer::render_json(const Record& r, Buffer& out) {
@@ -461,21 +534,9 @@ void Renderer::render_json(const Record& r, Buffer& out) {
   }
   out += thread_text_;
   string_member("message", r.message, out);
-  // A field's key: its name, or for "{}" its position.
-  auto key = [&r, &out](std::size_t i) {
-    if (r.fields[i].name.empty()) {
-      out += '"';
-      append_int(i, out);
-      out += '"';
-    } else {
-      append_json_string(r.fields[i].name, out);
-    }
-  };
   out += ",\"fields\":{";
   for (std::size_t i = 0; i < r.fields.size(); ++i) {
-    if (i != 0) out += ',';
-    key(i);
-    out += ':';
+    append_field_key(r, site, i, out);
     append_json_value(r.fields[i].value, out);
   }
   out += '}';
@@ -487,40 +548,35 @@ void Renderer::render_json(const Record& r, Buffer& out) {
       if (!r.fields[i].truncated) continue;
       if (!first) out += ',';
       first = false;
-      key(i);
+      if (r.fields[i].name.empty()) {
+        out += '"';
+        append_int(i, out);
+        out += '"';
+      } else {
+        append_json_string(r.fields[i].name, out);
+      }
     }
     out += ']';
   }
-  trace_members(r, "trace_id", "span_id", out);
+  append_trace(r, out);
   out += site.tail;
 }
 
 void Renderer::render_logfmt(const Record& r, Buffer& out) {
+  const SiteText& site = *site_text(r);
   out += "time=";
   append_time(r.time_ns, true, out);
-  out += site_text(r)->head;
+  out += site.head;
   out += " tid=";
   append_int(r.tid, out);
   out += " msg=";
   append_logfmt_value(r.message, out);
   for (std::size_t i = 0; i < r.fields.size(); ++i) {
-    const auto& f = r.fields[i];
-    out += ' ';
-    if (f.name.empty()) {
-      out += "arg";
-      append_int(i, out);
-    } else {
-      out += f.name;
-    }
-    out += '=';
-    std::array<char, 40> room;
-    append_logfmt_value(plain_value(f.value, room), out);
+    append_field_key(r, site, i, out);
+    append_logfmt_field(r.fields[i].value, out);
   }
   if (r.truncated) out += " truncated=true";
-  if (r.has_trace) {
-    out += " trace_id=";
-    append_hex(r.trace_id.data(), 16, out);
-  }
+  append_trace(r, out);
 }
 
 void Renderer::render(const Record& r, Buffer& out, std::string_view app) {
@@ -744,31 +800,72 @@ std::string plain_value(const Value& v) {
   return std::string(plain_value(v, room));
 }
 
-void append_json_value(const Value& v, Buffer& out, bool exact_in_doubles) {
+namespace {
+
+// Writes `v` if it is a number or a boolean, whose text is the same in JSON and logfmt
+// ("{}"'s shortest form), straight into the line; returns false for the rest (strings,
+// characters, pointers, non-finite doubles). `quote_inexact`: integers beyond 2^53, which a
+// JSON reader keeping numbers in doubles would round, are written as strings.
+bool append_bare_value(const Value& v, Buffer& out, bool quote_inexact) {
+  static_assert(std::is_same_v<std::variant_alternative_t<0, Value>, std::int64_t> &&
+                std::is_same_v<std::variant_alternative_t<1, Value>, std::uint64_t> &&
+                std::is_same_v<std::variant_alternative_t<2, Value>, double> &&
+                std::is_same_v<std::variant_alternative_t<3, Value>, bool>);
   constexpr std::uint64_t kExact = std::uint64_t{1} << 53;
-  // Integers (most fields) straight into the line; the rest through their text form.
-  auto integer = [&](const fmt::format_int& text, bool beyond_doubles) {
-    const bool quote = exact_in_doubles && beyond_doubles;
-    if (quote) out += '"';
-    out.append(text.data(), text.size());
-    if (quote) out += '"';
+  constexpr std::size_t kRoom = 48;  // a quoted 64-bit integer, a double's shortest form
+  auto integer = [&out, quote_inexact](auto x, bool beyond_doubles) {
+    const bool quote = quote_inexact && beyond_doubles;
+    char* const start = out.reserve(kRoom);
+    char* d = start;
+    if (quote) *d++ = '"';
+    d = fmt::format_to(d, FMT_COMPILE("{}"), x);
+    if (quote) *d++ = '"';
+    out.added(static_cast<std::size_t>(d - start));
+    return true;
   };
-  if (const auto* i = std::get_if<std::int64_t>(&v)) {
-    const bool beyond =
-        *i > static_cast<std::int64_t>(kExact) || *i < -static_cast<std::int64_t>(kExact);
-    return integer(fmt::format_int(*i), beyond);
+  // A switch on the index, not std::visit: this runs for every field of every line.
+  switch (v.index()) {
+    case 0: {
+      const std::int64_t i = *std::get_if<0>(&v);
+      return integer(
+          i, i > static_cast<std::int64_t>(kExact) || i < -static_cast<std::int64_t>(kExact));
+    }
+    case 1: {
+      const std::uint64_t u = *std::get_if<1>(&v);
+      return integer(u, u > kExact);
+    }
+    case 2: {
+      const double x = *std::get_if<2>(&v);
+      if (!std::isfinite(x)) return false;  // "inf", "nan": strings in JSON
+      static_assert(reader::kFixedRoom <= kRoom);
+      char* const d = out.reserve(kRoom);
+      std::size_t n = reader::write_shortest(x, d);
+      if (n == 0) n = static_cast<std::size_t>(fmt::format_to(d, FMT_COMPILE("{}"), x) - d);
+      out.added(n);
+      return true;
+    }
+    case 3:
+      out += *std::get_if<3>(&v) ? std::string_view("true") : std::string_view("false");
+      return true;
+    default:
+      return false;
   }
-  if (const auto* u = std::get_if<std::uint64_t>(&v))
-    return integer(fmt::format_int(*u), *u > kExact);
+}
+
+}  // namespace
+
+void append_json_value(const Value& v, Buffer& out, bool exact_in_doubles) {
+  if (append_bare_value(v, out, exact_in_doubles)) return;
+  if (const auto* s = std::get_if<std::string>(&v)) return append_json_string(*s, out);
+  std::array<char, 40> room;  // a character, a pointer, a non-finite double
+  append_json_string(plain_value(v, room), out);
+}
+
+void append_logfmt_field(const Value& v, Buffer& out) {
+  if (append_bare_value(v, out, false)) return;
+  if (const auto* s = std::get_if<std::string>(&v)) return append_logfmt_value(*s, out);
   std::array<char, 40> room;
-  const std::string_view text = plain_value(v, room);
-  const bool bare = std::holds_alternative<bool>(v) ||
-                    (std::holds_alternative<double>(v) && std::isfinite(std::get<double>(v)));
-  if (bare) {
-    out += text;
-  } else {
-    append_json_string(text, out);
-  }
+  append_logfmt_value(plain_value(v, room), out);
 }
 
 const char* otel_severity_text(Level level) {
