@@ -1,6 +1,7 @@
 // The reader's short way to "{:.Nf}" (reader/fixed_float.hpp) against fmt itself: when it
 // answers, it must answer exactly what fmt prints, on values chosen to be hard (halves and
-// near-halves of the last decimal, large values, tiny ones, negative zero) and random ones.
+// near-halves of the last decimal, large values, tiny ones, negative zero) and random ones,
+// and it must answer the usual ones, including values that are not short decimals.
 #include "reader/fixed_float.hpp"
 
 #include <fmt/format.h>
@@ -85,10 +86,18 @@ TEST(FixedFloat, AnswersTheUsualCases) {
   EXPECT_EQ(text(42.0, 0), "42");
   EXPECT_EQ(text(42.0, 2), "42.00");
   EXPECT_EQ(text(-0.0, 1), "-0.0");
-  // Ties and values that need more decimals than asked for go to fmt.
+  // Values that need more decimals than asked for are rounded as fmt rounds them (a sum of
+  // milliseconds is seldom a short decimal).
+  EXPECT_TRUE(check(0.0015, 3));
+  EXPECT_TRUE(check(7.535 + 4.571, 3));
+  EXPECT_EQ(text(7.535 + 4.571, 3), "12.106");
+  EXPECT_TRUE(check(-0.0004, 3));
+  EXPECT_TRUE(check(2.0 / 3, 9));
+  // Exact ties, and values too large for the short way, go to fmt.
   EXPECT_EQ(write_short_fixed(2.5, 0, room), 0U);
-  EXPECT_EQ(write_short_fixed(0.0015, 3, room), 0U);
+  EXPECT_EQ(write_short_fixed(0.125, 2, room), 0U);
   EXPECT_EQ(write_short_fixed(1e300, 3, room), 0U);
+  EXPECT_EQ(write_short_fixed(1e15, 3, room), 0U);
   EXPECT_EQ(write_short_fixed(std::nan(""), 3, room), 0U);
 }
 

@@ -97,10 +97,22 @@ void format_arg(Message& out, const SiteInfo& site, std::size_t i, const T& valu
 
 void set_text(Value& value, const char* data, std::size_t size) {
   if (auto* s = std::get_if<std::string>(&value)) {
-    s->assign(data, size);  // reuses the string's storage
+    // Reuses the string's storage; clear() and append() rather than assign(), whose
+    // aliasing checks cost more than the copy of a short value.
+    s->clear();
+    s->append(data, size);
   } else {
     value.emplace<std::string>(data, size);
   }
+}
+
+// Whether two short texts (field names) are equal, without a call to memcmp.
+bool same_text(const std::string& a, const std::string& b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (a[i] != b[i]) return false;
+  }
+  return true;
 }
 
 }  // namespace
@@ -278,7 +290,7 @@ bool decode_args(const SiteInfo& site, const std::byte* data, std::size_t size, 
     if (field != nullptr) {
       if (site.template_ok) {
         // Usually the record before was of the same site: its names are already there.
-        if (field->name != site.names[i]) field->name = site.names[i];
+        if (!same_text(field->name, site.names[i])) field->name = site.names[i];
       } else {
         field->name.clear();
       }
