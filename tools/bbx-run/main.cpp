@@ -119,10 +119,12 @@ int main(int argc, char** argv) {
   ::sigaction(SIGHUP, &fwd, nullptr);
   ::close(out[1]);
   ::close(err[1]);
+  // Recorded before the capture's thread starts, so that it comes before the program's
+  // first line (the program may already have written it).
+  BBX_INFO("started {command} as pid {pid}", command[0], static_cast<int>(child));
   blackbox::LineCapture capture({{out[0], "stdout", blackbox::Level::info, STDOUT_FILENO},
                                  {err[0], "stderr", blackbox::Level::warn, STDERR_FILENO}},
                                 config.max_string_bytes);
-  BBX_INFO("started {command} as pid {pid}", command[0], static_cast<int>(child));
   int status = 0;
   while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
   }
