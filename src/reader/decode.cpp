@@ -95,22 +95,19 @@ void format_arg(Message& out, const SiteInfo& site, std::size_t i, const T& valu
   }
 }
 
+// Copies into `s`, reusing its storage: clear() and append() rather than assign(), whose
+// aliasing checks cost more than the copy of a short value.
+void reuse_assign(std::string& s, const char* data, std::size_t size) {
+  s.clear();
+  s.append(data, size);
+}
+
 void set_text(Value& value, const char* data, std::size_t size) {
   if (auto* s = std::get_if<std::string>(&value)) {
-    // Reuses the string's storage; clear() and append() rather than assign(), whose
-    // aliasing checks cost more than the copy of a short value.
-    s->clear();
-    s->append(data, size);
+    reuse_assign(*s, data, size);
   } else {
     value.emplace<std::string>(data, size);
   }
-}
-
-// The message into the record, reusing its storage: clear() and append() rather than
-// assign(), whose aliasing checks cost more than the copy.
-void set_message(Record& record, const Message& message) {
-  record.message.clear();
-  record.message.append(message.data(), message.size());
 }
 
 // Whether two short texts (field names) are equal, without a call to memcmp.
@@ -391,7 +388,7 @@ bool decode_args(const SiteInfo& site, const std::byte* data, std::size_t size, 
     if (site.template_ok) put(message, site.literals[i + 1]);
   }
   if (!site.template_ok && n != 0) put(message, "]");
-  set_message(record, message);
+  reuse_assign(record.message, message.data(), message.size());
   return offset <= size;
 }
 
@@ -491,7 +488,7 @@ bool decode_printf_args(const SiteInfo& site, const std::byte* data, std::size_t
   thread_local Message message;
   message.clear();
   format_printf(site, values, message);
-  set_message(record, message);
+  reuse_assign(record.message, message.data(), message.size());
   return offset <= size;
 }
 

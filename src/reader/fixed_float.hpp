@@ -105,9 +105,9 @@ inline void exact_product(double a, double b, double& hi, double& lo) {
 // Why it is exact: fmt prints the value's exact binary value V correctly rounded to p
 // decimals, i.e. the integer nearest to P = V * 10^p, over 10^p. 10^p is exact (5^17 <
 // 2^53), and P = hi + lo exactly (exact_product). n = round(hi) is that integer unless the
-// exact residual R = P - n = (hi - n) + lo lies beyond +-1/2: hi - n is exact (both below
+// exact residual R = P - n = (hi - n) + lo lies below -1/2: hi - n is exact (both below
 // 2^50, |hi - n| <= 1/2), and its sum with lo is rounded once, which keeps the order against
-// 1/2 (a representable number) except where the sum rounds to +-1/2 itself: then the value
+// -1/2 (a representable number) except where the sum rounds to -1/2 itself: then the value
 // is at or near a tie, whose rule is fmt's business. NaN and infinities fail the bound.
 template <typename T>
 std::size_t write_short_fixed(T value, int precision, char* out) {
@@ -119,13 +119,13 @@ std::size_t write_short_fixed(T value, int precision, char* out) {
   double hi, lo;
   short_decimal::exact_product(magnitude, scale, hi, lo);
   double n = short_decimal::round_small(hi);
+  // round_small rounds halves up, so hi - n is in [-1/2, 1/2) and, lo being at most half an
+  // ulp of hi, the residual is below 1/2: only the integer below can be nearer.
   const double residual = (hi - n) + lo;
-  if (residual > 0.5) {
-    n += 1;
-  } else if (residual < -0.5) {
+  if (residual < -0.5) {
     n -= 1;
-  } else if (residual == 0.5 || residual == -0.5) {
-    return 0;
+  } else if (residual == -0.5) {
+    return 0;  // a tie, or too near one to tell: fmt's rule
   }
   // -0.0 keeps its sign, as in fmt (and so does a negative value that rounds to zero).
   return static_cast<std::size_t>(short_decimal::put_decimal(static_cast<std::uint64_t>(n),

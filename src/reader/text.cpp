@@ -460,18 +460,27 @@ const Renderer::SiteText* Renderer::site_text(const Record& r) {
   return &e;
 }
 
+namespace {
+
+// A field's JSON key: its name, or for "{}" its position.
+void append_json_key(const Record& r, std::size_t i, Buffer& out) {
+  if (r.fields[i].name.empty()) {
+    out += '"';
+    append_int(i, out);
+    out += '"';
+  } else {
+    append_json_string(r.fields[i].name, out);
+  }
+}
+
+}  // namespace
+
 void Renderer::write_field_key(const Record& r, std::size_t i, Buffer& out) const {
   // A field's key: its name, or for "{}" its position ("arg" and the position in logfmt).
   const std::string& name = r.fields[i].name;
   if (format_ == Format::json) {
     if (i != 0) out += ',';
-    if (name.empty()) {
-      out += '"';
-      append_int(i, out);
-      out += '"';
-    } else {
-      append_json_string(name, out);
-    }
+    append_json_key(r, i, out);
     out += ':';
   } else {
     out += ' ';
@@ -548,13 +557,7 @@ void Renderer::render_json(const Record& r, Buffer& out) {
       if (!r.fields[i].truncated) continue;
       if (!first) out += ',';
       first = false;
-      if (r.fields[i].name.empty()) {
-        out += '"';
-        append_int(i, out);
-        out += '"';
-      } else {
-        append_json_string(r.fields[i].name, out);
-      }
+      append_json_key(r, i, out);
     }
     out += ']';
   }
