@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "blackbox/blackbox.hpp"
+#include "blackbox/text.hpp"
 #include "support/test_env.hpp"
 
 namespace {
@@ -110,6 +111,66 @@ void check_batch(blackbox::RingReader& reader, const Expectations& exp, std::uin
   ASSERT_EQ(reader.lost_records(), lost_before);
 }
 
+// One record of every argument type with a variety of specs, each expected as fmt::format
+// makes it.
+void log_every_type(Generator& gen, Expectations& exp) {
+  const auto i8 = gen.integer<std::int8_t>();
+  const auto i16 = gen.integer<std::int16_t>();
+  const auto i32 = gen.integer<std::int32_t>();
+  const auto i64 = gen.integer<std::int64_t>();
+  const auto u8 = gen.integer<std::uint8_t>();
+  const auto u16 = gen.integer<std::uint16_t>();
+  const auto u32 = gen.integer<std::uint32_t>();
+  const auto u64 = gen.integer<std::uint64_t>();
+  const long l = gen.integer<long>();
+  const unsigned long long ull = gen.integer<unsigned long long>();
+  const auto f = gen.real<float>();
+  const auto d = gen.real<double>();
+  const bool b = gen.boolean();
+  const char c = gen.character();
+  const std::string s = gen.text();
+  const std::string_view sv = s;
+  const char* cs = s.c_str();
+  const void* ptr = reinterpret_cast<const void*>(static_cast<std::uintptr_t>(u64));
+  int local = 0;
+  int* iptr = &local;
+
+  EXPECT_ROUND_TRIP(exp, "i8 {} {:x} {:+d} {:>5} {:#b}", i8, i8, i8, i8, i8);
+  EXPECT_ROUND_TRIP(exp, "i16 {} {:#x} {:08d} {:<10}|", i16, i16, i16, i16);
+  EXPECT_ROUND_TRIP(exp, "i32 {} {:#X} {:+012d} {:^11} {:o}", i32, i32, i32, i32, i32);
+  EXPECT_ROUND_TRIP(exp, "i64 {} {:x} {:>25} {:b}", i64, i64, i64, i64);
+  EXPECT_ROUND_TRIP(exp, "u8 {} {:X} {:#o} {:c}", u8, u8, u8,
+                    static_cast<std::uint8_t>(u8 % 95 + 32));
+  EXPECT_ROUND_TRIP(exp, "u16 {} {:#x} {:>8}", u16, u16, u16);
+  EXPECT_ROUND_TRIP(exp, "u32 {} {:08X} {:<12}|", u32, u32, u32);
+  EXPECT_ROUND_TRIP(exp, "u64 {} {:#x} {:30}|", u64, u64, u64);
+  EXPECT_ROUND_TRIP(exp, "long {} {:x} ull {} {:#b}", l, l, ull, ull);
+  EXPECT_ROUND_TRIP(exp, "float {} {:.3f} {:e} {:g} {:10.2f} {:a}", f, f, f, f, f, f);
+  EXPECT_ROUND_TRIP(exp, "double {} {:.10g} {:+.3e} {:a} {:>20.5f} {:G}", d, d, d, d, d, d);
+  EXPECT_ROUND_TRIP(exp, "bool {} {:d} {:>6} {:<7}|", b, b, b, b);
+  EXPECT_ROUND_TRIP(exp, "char {} {:d} {:x} {:>4} {:^5}|", c, c, c, c, c);
+  EXPECT_ROUND_TRIP(exp, "str [{}] [{:>10}] [{:.3}] [{:*^9}] [{:<12}]", s, s, s, s, s);
+  EXPECT_ROUND_TRIP(exp, "sv [{}] [{:>30}] cstr [{}] [{:.5}]", sv, sv, cs, cs);
+  EXPECT_ROUND_TRIP(exp, "literal [{}] [{:>8}]", "lit", "eral");
+  EXPECT_ROUND_TRIP(exp, "ptr {} {:>20} {}", ptr, ptr, static_cast<const void*>(iptr));
+  EXPECT_ROUND_TRIP(exp, "null {}", static_cast<const void*>(nullptr));
+  EXPECT_ROUND_TRIP(exp, "enum {} {} {:x}", static_cast<int>(plain_a), static_cast<int>(plain_b),
+                    static_cast<std::uint16_t>(Scoped::big));
+  EXPECT_ROUND_TRIP(exp, "escapes {{}} {{{}}} }}{{", i32);
+  EXPECT_ROUND_TRIP(exp, "money {} {:$}", Money{i32}, Money{-i16});
+  // Enums are recorded as their underlying integer: fmt formats that value.
+  exp.messages.push_back(fmt::format("enums {} {} {:x}", static_cast<int>(plain_a),
+                                     static_cast<int>(plain_b),
+                                     static_cast<std::uint16_t>(Scoped::big)));
+  BBX_LOG("format", blackbox::Level::info, "enums {} {} {:x}", plain_a, plain_b, Scoped::big);
+  // Named placeholders read like fmt's named arguments.
+  exp.messages.push_back(fmt::format("user {name} id {id:>6} ratio {r:.2f}", fmt::arg("name", s),
+                                     fmt::arg("id", i32), fmt::arg("r", d)));
+  BBX_LOG("format", blackbox::Level::info, "user {name} id {id:>6} ratio {r:.2f}", s, i32, d);
+  exp.messages.push_back("no arguments at all");
+  BBX_LOG("format", blackbox::Level::info, "no arguments at all");
+}
+
 TEST(FormatTest, EveryTypeAndSpecRoundTripsToFmt) {
   BBX_LOG("format", blackbox::Level::info, "start");  // starts the logger
   auto reader = blackbox::RingReader::open_self();
@@ -119,61 +180,7 @@ TEST(FormatTest, EveryTypeAndSpecRoundTripsToFmt) {
   Generator gen(std::random_device{}());
   for (int round = 0; round < 300; ++round) {
     Expectations exp;
-    const auto i8 = gen.integer<std::int8_t>();
-    const auto i16 = gen.integer<std::int16_t>();
-    const auto i32 = gen.integer<std::int32_t>();
-    const auto i64 = gen.integer<std::int64_t>();
-    const auto u8 = gen.integer<std::uint8_t>();
-    const auto u16 = gen.integer<std::uint16_t>();
-    const auto u32 = gen.integer<std::uint32_t>();
-    const auto u64 = gen.integer<std::uint64_t>();
-    const long l = gen.integer<long>();
-    const unsigned long long ull = gen.integer<unsigned long long>();
-    const auto f = gen.real<float>();
-    const auto d = gen.real<double>();
-    const bool b = gen.boolean();
-    const char c = gen.character();
-    const std::string s = gen.text();
-    const std::string_view sv = s;
-    const char* cs = s.c_str();
-    const void* ptr = reinterpret_cast<const void*>(static_cast<std::uintptr_t>(u64));
-    int local = 0;
-    int* iptr = &local;
-
-    EXPECT_ROUND_TRIP(exp, "i8 {} {:x} {:+d} {:>5} {:#b}", i8, i8, i8, i8, i8);
-    EXPECT_ROUND_TRIP(exp, "i16 {} {:#x} {:08d} {:<10}|", i16, i16, i16, i16);
-    EXPECT_ROUND_TRIP(exp, "i32 {} {:#X} {:+012d} {:^11} {:o}", i32, i32, i32, i32, i32);
-    EXPECT_ROUND_TRIP(exp, "i64 {} {:x} {:>25} {:b}", i64, i64, i64, i64);
-    EXPECT_ROUND_TRIP(exp, "u8 {} {:X} {:#o} {:c}", u8, u8, u8,
-                      static_cast<std::uint8_t>(u8 % 95 + 32));
-    EXPECT_ROUND_TRIP(exp, "u16 {} {:#x} {:>8}", u16, u16, u16);
-    EXPECT_ROUND_TRIP(exp, "u32 {} {:08X} {:<12}|", u32, u32, u32);
-    EXPECT_ROUND_TRIP(exp, "u64 {} {:#x} {:30}|", u64, u64, u64);
-    EXPECT_ROUND_TRIP(exp, "long {} {:x} ull {} {:#b}", l, l, ull, ull);
-    EXPECT_ROUND_TRIP(exp, "float {} {:.3f} {:e} {:g} {:10.2f} {:a}", f, f, f, f, f, f);
-    EXPECT_ROUND_TRIP(exp, "double {} {:.10g} {:+.3e} {:a} {:>20.5f} {:G}", d, d, d, d, d, d);
-    EXPECT_ROUND_TRIP(exp, "bool {} {:d} {:>6} {:<7}|", b, b, b, b);
-    EXPECT_ROUND_TRIP(exp, "char {} {:d} {:x} {:>4} {:^5}|", c, c, c, c, c);
-    EXPECT_ROUND_TRIP(exp, "str [{}] [{:>10}] [{:.3}] [{:*^9}] [{:<12}]", s, s, s, s, s);
-    EXPECT_ROUND_TRIP(exp, "sv [{}] [{:>30}] cstr [{}] [{:.5}]", sv, sv, cs, cs);
-    EXPECT_ROUND_TRIP(exp, "literal [{}] [{:>8}]", "lit", "eral");
-    EXPECT_ROUND_TRIP(exp, "ptr {} {:>20} {}", ptr, ptr, static_cast<const void*>(iptr));
-    EXPECT_ROUND_TRIP(exp, "null {}", static_cast<const void*>(nullptr));
-    EXPECT_ROUND_TRIP(exp, "enum {} {} {:x}", static_cast<int>(plain_a), static_cast<int>(plain_b),
-                      static_cast<std::uint16_t>(Scoped::big));
-    EXPECT_ROUND_TRIP(exp, "escapes {{}} {{{}}} }}{{", i32);
-    EXPECT_ROUND_TRIP(exp, "money {} {:$}", Money{i32}, Money{-i16});
-    // Enums are recorded as their underlying integer: fmt formats that value.
-    exp.messages.push_back(fmt::format("enums {} {} {:x}", static_cast<int>(plain_a),
-                                       static_cast<int>(plain_b),
-                                       static_cast<std::uint16_t>(Scoped::big)));
-    BBX_LOG("format", blackbox::Level::info, "enums {} {} {:x}", plain_a, plain_b, Scoped::big);
-    // Named placeholders read like fmt's named arguments.
-    exp.messages.push_back(fmt::format("user {name} id {id:>6} ratio {r:.2f}", fmt::arg("name", s),
-                                       fmt::arg("id", i32), fmt::arg("r", d)));
-    BBX_LOG("format", blackbox::Level::info, "user {name} id {id:>6} ratio {r:.2f}", s, i32, d);
-    exp.messages.push_back("no arguments at all");
-    BBX_LOG("format", blackbox::Level::info, "no arguments at all");
+    log_every_type(gen, exp);
     check_batch(*reader, exp, lost_before);
   }
 }
@@ -206,6 +213,81 @@ TEST(FormatTest, FieldsKeepNamesAndTypedValues) {
   EXPECT_EQ(r->function, "TestBody");
   EXPECT_NE(r->file.find("format_test.cpp"), std::string_view::npos);
   EXPECT_EQ(r->message_template, "id {id} ratio {ratio:.1f} ok {ok} {} c {ch} u {user}");
+}
+
+// JSON and logfmt lines written straight from encoded arguments (ReadFilter::encoded, what
+// logcat -o json and -o logfmt read) are byte for byte the lines of the decoded records:
+// every type and spec, the values JSON and logfmt quote or escape, a message logfmt leaves
+// bare or quotes for its values alone, cut strings, and the sites those lines are decoded
+// for (printf formats).
+TEST(FormatTest, EncodedArgumentsRenderAsTheDecodedRecord) {
+  BBX_LOG("encoded", blackbox::Level::info, "start");  // starts the logger
+  const auto rounds = [] {
+    Generator gen(std::random_device{}());
+    for (int round = 0; round < 60; ++round) {
+      Expectations unused;
+      log_every_type(gen, unused);
+      const std::string s = gen.text();
+      const double d = gen.real<double>();
+      const std::int64_t i = gen.integer<std::int64_t>();
+      BBX_LOG("encoded", blackbox::Level::info, "{}", s);  // bare, or quoted for the value
+      BBX_LOG("encoded", blackbox::Level::info, "{}", "");
+      BBX_LOG("encoded", blackbox::Level::info, "{a}{b}", i, d);
+      BBX_LOG("encoded", blackbox::Level::info, "x{c}", gen.character());
+      BBX_LOG("encoded", blackbox::Level::info, "all {i8} {u64} {f} {d} {b} {c} {s} {p} {fs}",
+              gen.integer<std::int8_t>(), gen.integer<std::uint64_t>(), gen.real<float>(), d,
+              gen.boolean(), gen.character(), s, reinterpret_cast<const void*>(&s), Money{i % 999});
+      BBX_LOG("encoded", blackbox::Level::info, "quote \"{q}\" {n:.3f} {e:.2f}", "q\"u\\o\x01te\n",
+              d, std::numeric_limits<double>::infinity());
+      BBX_LOG("encoded", blackbox::Level::info, "cut {big} and {small}", std::string(5000, 'x'),
+              std::string_view("kept"));
+      BBX_LOGF("encoded", blackbox::Level::info, "printf %d %s %.2f", static_cast<int>(i % 1000),
+               s.c_str(), d);
+    }
+  };
+  rounds();
+  auto decoded = blackbox::RingReader::open_self();
+  auto encoded = blackbox::RingReader::open_self();
+  ASSERT_TRUE(decoded && encoded);
+  blackbox::ReadFilter keep_encoded;
+  keep_encoded.encoded = true;
+  encoded->set_filter(keep_encoded);
+  const std::vector<blackbox::Record> plain = decoded->read_sorted();
+  const std::vector<blackbox::Record> raw = encoded->read_sorted();
+  ASSERT_EQ(plain.size(), raw.size());
+  using blackbox::text::Format;
+  blackbox::text::Renderer json_a(Format::json, false, true), json_b(Format::json, false, true);
+  blackbox::text::Renderer logfmt_a(Format::logfmt, false, true),
+      logfmt_b(Format::logfmt, false, true);
+  std::size_t kept_encoded = 0, cut = 0;
+  for (std::size_t k = 0; k < plain.size(); ++k) {
+    const blackbox::Record& a = plain[k];
+    const blackbox::Record& b = raw[k];
+    ASSERT_TRUE(a.encoded.empty());
+    ASSERT_EQ(a.sequence, b.sequence);
+    ASSERT_FALSE(b.encoded.empty());  // a record without arguments too (no bytes)
+    ++kept_encoded;
+    EXPECT_TRUE(b.message.empty());
+    EXPECT_TRUE(b.fields.empty());
+    EXPECT_EQ(a.truncated, b.truncated) << a.message;
+    cut += a.truncated ? 1 : 0;
+    blackbox::text::Buffer x(256), y(256);
+    json_a.render(a, x);
+    json_b.render(b, y);
+    ASSERT_EQ(x.view(), y.view()) << "record " << k;
+    x.clear();
+    y.clear();
+    logfmt_a.render(a, x);
+    logfmt_b.render(b, y);
+    ASSERT_EQ(x.view(), y.view()) << "record " << k;
+    blackbox::Record c = b;
+    ASSERT_TRUE(blackbox::decode_arguments(c));
+    EXPECT_TRUE(c.encoded.empty());
+    EXPECT_EQ(c.message, a.message);
+    EXPECT_EQ(c.fields.size(), a.fields.size());
+  }
+  EXPECT_GT(kept_encoded, 60u * 30);
+  EXPECT_EQ(cut, 60u);
 }
 
 }  // namespace

@@ -38,6 +38,28 @@ struct Field {
   bool truncated = false;  // a string cut at the call site's limit
 };
 
+namespace reader {
+struct EncodedArgsAccess;  // the readers' side (src/reader)
+}
+
+// A record's arguments as its call site recorded them, not yet decoded: what a reader
+// leaves in place of Record::message and Record::fields when ReadFilter::encoded asks.
+// text::Renderer writes JSON and logfmt lines straight from them (each value formatted once,
+// the template's text escaped once per call site); decode_arguments() turns them into the
+// message and fields. Only readers fill it (it keeps its call site alive); a record built by
+// hand has none.
+class EncodedArgs {
+ public:
+  [[nodiscard]] bool empty() const noexcept { return !present_; }
+  [[nodiscard]] std::size_t size() const noexcept { return present_ ? bytes_.size() : 0; }
+
+ private:
+  friend struct reader::EncodedArgsAccess;
+  std::shared_ptr<const void> site_;  // the reader's call site description
+  std::vector<std::byte> bytes_;      // storage kept from record to record
+  bool present_ = false;
+};
+
 struct Record {
   std::int64_t time_ns = 0;  // wall clock, ns since the Unix epoch
   std::uint64_t ticks = 0;   // the raw clock value recorded
@@ -65,7 +87,14 @@ struct Record {
   std::int32_t pid = 0;
   std::int64_t process_start_ns = 0;
   std::shared_ptr<const void> site_owner;  // keeps the views above alive
+  // The undecoded arguments, when the reader was asked for them (ReadFilter::encoded):
+  // message and fields are then empty.
+  EncodedArgs encoded;
 };
+
+// Decodes `r.encoded` into `r.message` and `r.fields` (and empties it). Returns false if
+// the record has no encoded arguments. (Readers check the bytes before they keep them.)
+bool decode_arguments(Record& r);
 
 // What a reader may skip rather than decode. Archive chunks whose index rules them out
 // (time range, levels present, threads, trace Bloom filter, the writer's pid) are not even
@@ -92,6 +121,11 @@ struct ReadFilter {
   // are not decoded at all (message and fields left empty): for readers that count records
   // by site, thread or process.
   bool message = true;
+  // Whether to leave each record's arguments undecoded, in Record::encoded (message and
+  // fields empty): for a reader that only renders JSON or logfmt lines (text::Renderer
+  // writes them from the encoded arguments, cheaper than from decoded fields). Overrides
+  // `fields` and `message`; records of a site whose bytes do not fit are still dropped.
+  bool encoded = false;
   // Only records of call sites whose template names every one of these fields. Archive
   // chunks none of whose call sites has them are not decompressed.
   std::vector<std::string> with_fields;

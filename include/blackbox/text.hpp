@@ -25,6 +25,10 @@
 #include "blackbox/level.hpp"
 #include "blackbox/reader.hpp"
 
+namespace blackbox::reader {
+class EncodedLine;
+}
+
 namespace blackbox::text {
 
 enum class Format { text, json, logfmt, raw };
@@ -85,6 +89,8 @@ class Buffer {
   [[nodiscard]] std::size_t size() const { return size_; }
   [[nodiscard]] std::string_view view() const { return {data_.get(), size_}; }
   void clear() { size_ = 0; }
+  // Keeps only the first `n` bytes (undoes appends after size() was n).
+  void truncate(std::size_t n) { size_ = n < size_ ? n : size_; }
   // Drops the first `n` bytes (what a partial write took).
   void consume(std::size_t n);
 
@@ -142,8 +148,17 @@ class Renderer {
     };
     const char* message_template = nullptr;
     std::vector<Key> keys;
+    // Records with encoded arguments (Record::encoded): their message and fields, made on
+    // the first such record of the site.
+    std::shared_ptr<reader::EncodedLine> encoded;
   };
-  const SiteText* site_text(const Record& r);
+  SiteText* site_text(const Record& r);
+  // The writer of `r`'s encoded arguments, or null if its line is written from decoded
+  // arguments (text and raw formats, printf formats, damaged templates).
+  reader::EncodedLine* encoded_line(const Record& r, SiteText& site);
+  // A JSON or logfmt line of a record whose encoded arguments it cannot be written from.
+  void render_decoded(const Record& r, Buffer& out);
+  Record decoded_;  // a record with encoded arguments that needs them decoded
   void write_field_key(const Record& r, std::size_t i, Buffer& out) const;
   void append_field_key(const Record& r, const SiteText& site, std::size_t i, Buffer& out);
   std::unique_ptr<SiteText[]> sites_;

@@ -13,6 +13,7 @@
 #include "blackbox/detail/encode.hpp"
 #include "format/ring_layout.hpp"
 #include "reader/fixed_float.hpp"
+#include "reader/format_arg.hpp"
 
 namespace blackbox::reader {
 namespace {
@@ -24,75 +25,6 @@ T load(const std::byte* p) {
   T value;
   std::memcpy(&value, p, sizeof value);
   return value;
-}
-
-// The message is built here, then copied into the record once: fmt appends to its own
-// buffer inline, where std::string appends are calls that grow and shrink.
-using Message = fmt::memory_buffer;
-
-[[gnu::always_inline]] inline void put(Message& out, const char* data, std::size_t size) {
-  const std::size_t at = out.size();
-  out.resize(at + size);  // inline, unlike buffer::append()
-  // The pieces of a message are short: the inline copy call sites use for strings, no
-  // call to memcpy for most. (Every piece is far below 4 GiB: a literal of a site entry, a
-  // value's text, a recorded string.)
-  detail::copy_string_bytes(reinterpret_cast<std::byte*>(out.data() + at), data,
-                            static_cast<std::uint32_t>(size));
-}
-void put(Message& out, std::string_view s) { put(out, s.data(), s.size()); }
-
-// Formats `value` with the placeholder's fmt spec ("{:...}"), exactly as fmt::format would
-// at the call site. A spec fmt rejects (only possible in a damaged file) is shown inline.
-template <typename T>
-void format_one(Message& out, const std::string& spec, const T& value) {
-  try {
-    fmt::format_to(fmt::appender(out), fmt::runtime(spec), value);
-  } catch (const fmt::format_error& e) {
-    put(out, "{bad spec: ");
-    put(out, e.what());
-    put(out, "}");
-  }
-}
-
-}  // namespace
-
-namespace {
-
-// Appends `value` formatted by placeholder `i` of `site` (plainly when the template is
-// damaged). A plain "{}" is formatted without parsing a format string at run time.
-template <typename T>
-void format_arg(Message& out, const SiteInfo& site, std::size_t i, const T& value) {
-  if (!site.template_ok || site.plain[i]) {
-    if constexpr (std::is_same_v<T, fmt::string_view>) {
-      put(out, value.data(), value.size());
-    } else if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool> &&
-                         !std::is_same_v<T, char>) {
-      const fmt::format_int text(value);
-      put(out, text.data(), text.size());
-    } else if constexpr (std::is_same_v<T, double>) {
-      char room[kFixedRoom];
-      if (const std::size_t n = write_shortest(value, room); n != 0) {
-        put(out, room, n);
-      } else {
-        fmt::format_to(fmt::appender(out), FMT_COMPILE("{}"), value);
-      }
-    } else {
-      fmt::format_to(fmt::appender(out), "{}", value);
-    }
-  } else if constexpr (std::is_floating_point_v<T>) {
-    if (site.fixed[i] >= 0) {
-      char room[kFixedRoom];
-      if (const std::size_t n = write_short_fixed(value, site.fixed[i], room); n != 0) {
-        put(out, room, n);
-      } else {
-        fmt::format_to(fmt::appender(out), FMT_COMPILE("{:.{}f}"), value, int{site.fixed[i]});
-      }
-    } else {
-      format_one(out, site.specs[i], value);
-    }
-  } else {
-    format_one(out, site.specs[i], value);
-  }
 }
 
 // Copies into `s`, reusing its storage: clear() and append() rather than assign(), whose
@@ -392,6 +324,26 @@ bool decode_args(const SiteInfo& site, const std::byte* data, std::size_t size, 
   return offset <= size;
 }
 
+bool arguments_fit(const SiteInfo& site, const std::byte* data, std::size_t size, bool& truncated) {
+  truncated = false;
+  std::size_t offset = 0;
+  for (const ArgType type : site.types) {
+    const std::uint32_t fixed = detail::fixed_size(type);
+    if (fixed != 0) {
+      if (fixed > size - offset) return false;
+      offset += fixed;
+      continue;
+    }
+    if (4 > size - offset) return false;
+    const auto word = load<std::uint32_t>(data + offset);
+    const std::uint32_t length = word & detail::kStringLengthMask;
+    if (length > size - offset - 4) return false;
+    truncated |= (word & detail::kStringTruncated) != 0;
+    offset += 4 + length;
+  }
+  return true;
+}
+
 bool decode_printf_args(const SiteInfo& site, const std::byte* data, std::size_t size,
                         Record& record, bool fields) {
   using Kind = PrintfValue::Kind;
@@ -493,3 +445,16 @@ bool decode_printf_args(const SiteInfo& site, const std::byte* data, std::size_t
 }
 
 }  // namespace blackbox::reader
+
+namespace blackbox {
+
+bool decode_arguments(Record& r) {
+  if (r.encoded.empty()) return false;
+  const reader::SiteInfo& site = reader::EncodedArgsAccess::site(r.encoded);
+  const std::vector<std::byte>& bytes = reader::EncodedArgsAccess::bytes(r.encoded);
+  const bool ok = reader::decode_args(site, bytes.data(), bytes.size(), r);
+  reader::EncodedArgsAccess::clear(r.encoded);
+  return ok;
+}
+
+}  // namespace blackbox

@@ -55,8 +55,43 @@ inline bool site_passes(const ReadFilter& filter, const SiteInfo& site) {
 // reader that only counts) neither.
 [[nodiscard]] bool decode_args(const SiteInfo& site, const std::byte* data, std::size_t size,
                                Record& record, bool fields);
+// Whether the arguments in [data, data + size) are as the site's types say (each fixed
+// value whole, each string inside), as decode_args() checks them; `truncated`: whether a
+// string argument was cut at the call site.
+[[nodiscard]] bool arguments_fit(const SiteInfo& site, const std::byte* data, std::size_t size,
+                                 bool& truncated);
+
+// Record::encoded, from inside: only the readers fill it, always with their SiteInfo.
+struct EncodedArgsAccess {
+  // Keeps the arguments undecoded in `record`, whose site_owner is their site (a SiteInfo).
+  static void keep(Record& record, const std::byte* data, std::size_t size) {
+    EncodedArgs& e = record.encoded;
+    if (e.site_ != record.site_owner) e.site_ = record.site_owner;
+    e.bytes_.assign(data, data + size);
+    e.present_ = true;
+  }
+  static void clear(EncodedArgs& e) noexcept { e.present_ = false; }
+  [[nodiscard]] static const SiteInfo& site(const EncodedArgs& e) noexcept {
+    return *static_cast<const SiteInfo*>(e.site_.get());
+  }
+  [[nodiscard]] static const void* site_address(const EncodedArgs& e) noexcept {
+    return e.site_.get();
+  }
+  [[nodiscard]] static const std::vector<std::byte>& bytes(const EncodedArgs& e) noexcept {
+    return e.bytes_;
+  }
+};
+
 inline bool decode_as_filtered(const ReadFilter& filter, const SiteInfo& site,
                                const std::byte* data, std::size_t size, Record& record) {
+  if (filter.encoded) {
+    if (!arguments_fit(site, data, size, record.truncated)) return false;
+    record.fields.clear();
+    record.message.clear();
+    EncodedArgsAccess::keep(record, data, size);
+    return true;
+  }
+  EncodedArgsAccess::clear(record.encoded);
   if (!filter.fields && !filter.message) {
     record.fields.clear();
     record.message.clear();

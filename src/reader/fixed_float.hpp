@@ -69,6 +69,19 @@ inline char* put_decimal(std::uint64_t n, std::size_t p, bool negative, char* d)
   return d + (end - q);
 }
 
+// Writes any integer in decimal into `d` (kFixedRoom bytes: at most 20 digits and a sign
+// are written, and put_decimal's fixed copy); returns the end.
+template <typename Int>
+inline char* put_integer(Int value, char* d) {
+  if constexpr (std::is_signed_v<Int>) {
+    const bool negative = value < 0;
+    const auto bits = static_cast<std::uint64_t>(static_cast<std::int64_t>(value));
+    return put_decimal(negative ? 0 - bits : bits, 0, negative, d);
+  } else {
+    return put_decimal(static_cast<std::uint64_t>(value), 0, false, d);
+  }
+}
+
 // round(x) for 0 <= x < 2^51, by truncation (std::floor is a call without SSE4.1).
 inline double round_small(double x) {
   return static_cast<double>(static_cast<std::int64_t>(x + 0.5));

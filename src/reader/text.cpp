@@ -15,7 +15,10 @@
 #include <ctime>
 #include <variant>
 
+#include "reader/decode.hpp"
+#include "reader/encoded_line.hpp"
 #include "reader/fixed_float.hpp"
+#include "reader/text_parts.hpp"
 
 namespace blackbox::text {
 namespace {
@@ -127,6 +130,8 @@ std::size_t next_logfmt_special(std::string_view s, std::size_t from) {
 }
 
 }  // namespace
+
+bool has_logfmt_special(std::string_view s) { return next_logfmt_special(s, 0) != s.size(); }
 
 // logfmt values: bare if they have no space, '=' and nothing JSON escapes (quotes, backslashes,
 // control characters); else quoted with JSON escapes.
@@ -408,7 +413,7 @@ void Renderer::render_text(const Record& r, Buffer& out, std::string_view app) {
   }
 }
 
-const Renderer::SiteText* Renderer::site_text(const Record& r) {
+Renderer::SiteText* Renderer::site_text(const Record& r) {
   constexpr std::size_t kSites = 256;
   if (!sites_) sites_ = std::make_unique<SiteText[]>(kSites + 1);
   // Entry kSites: records without a site (built by hand), rebuilt every time.
@@ -419,6 +424,7 @@ const Renderer::SiteText* Renderer::site_text(const Record& r) {
     return &e;
   }
   e.owner = r.site_owner;
+  e.encoded.reset();
   e.tag = r.tag.data();
   e.file = r.file.data();
   e.line = r.line;
@@ -525,8 +531,21 @@ void Renderer::append_trace(const Record& r, Buffer& out) {
   out += trace_text_;
 }
 
+reader::EncodedLine* Renderer::encoded_line(const Record& r, SiteText& site) {
+  // The encoded arguments' own site, which the entry (keyed by site_owner) describes.
+  if (reader::EncodedArgsAccess::site_address(r.encoded) != r.site_owner.get()) return nullptr;
+  if (!site.encoded) {
+    site.encoded =
+        std::make_shared<reader::EncodedLine>(reader::EncodedArgsAccess::site(r.encoded), format_);
+  }
+  return site.encoded->usable() ? site.encoded.get() : nullptr;
+}
+
 void Renderer::render_json(const Record& r, Buffer& out) {
-  const SiteText& site = *site_text(r);
+  SiteText& site = *site_text(r);
+  reader::EncodedLine* const encoded = r.encoded.empty() ? nullptr : encoded_line(r, site);
+  if (!r.encoded.empty() && encoded == nullptr) return render_decoded(r, out);
+  const std::size_t line = out.size();
   out += "{\"time\":\"";
   append_time(r.time_ns, true, out);
   out += site.head;
@@ -542,6 +561,16 @@ void Renderer::render_json(const Record& r, Buffer& out) {
     thread_text_ = b.view();
   }
   out += thread_text_;
+  if (encoded != nullptr) {
+    const auto& bytes = reader::EncodedArgsAccess::bytes(r.encoded);
+    if (!encoded->write(bytes.data(), bytes.size(), out)) {
+      out.truncate(line);
+      return render_decoded(r, out);
+    }
+    append_trace(r, out);
+    out += site.tail;
+    return;
+  }
   string_member("message", r.message, out);
   out += ",\"fields\":{";
   for (std::size_t i = 0; i < r.fields.size(); ++i) {
@@ -566,12 +595,24 @@ void Renderer::render_json(const Record& r, Buffer& out) {
 }
 
 void Renderer::render_logfmt(const Record& r, Buffer& out) {
-  const SiteText& site = *site_text(r);
+  SiteText& site = *site_text(r);
+  reader::EncodedLine* const encoded = r.encoded.empty() ? nullptr : encoded_line(r, site);
+  if (!r.encoded.empty() && encoded == nullptr) return render_decoded(r, out);
+  const std::size_t line = out.size();
   out += "time=";
   append_time(r.time_ns, true, out);
   out += site.head;
   out += " tid=";
   append_int(r.tid, out);
+  if (encoded != nullptr) {
+    const auto& bytes = reader::EncodedArgsAccess::bytes(r.encoded);
+    if (!encoded->write(bytes.data(), bytes.size(), out)) {
+      out.truncate(line);
+      return render_decoded(r, out);
+    }
+    append_trace(r, out);
+    return;
+  }
   out += " msg=";
   append_logfmt_value(r.message, out);
   for (std::size_t i = 0; i < r.fields.size(); ++i) {
@@ -582,7 +623,19 @@ void Renderer::render_logfmt(const Record& r, Buffer& out) {
   append_trace(r, out);
 }
 
+void Renderer::render_decoded(const Record& r, Buffer& out) {
+  decoded_ = r;
+  decode_arguments(decoded_);  // empties decoded_.encoded
+  format_ == Format::json ? render_json(decoded_, out) : render_logfmt(decoded_, out);
+}
+
 void Renderer::render(const Record& r, Buffer& out, std::string_view app) {
+  if (!r.encoded.empty() && (format_ == Format::text || format_ == Format::raw)) {
+    // Text lines are written from the decoded message.
+    decoded_ = r;
+    decode_arguments(decoded_);
+    return render(decoded_, out, app);
+  }
   switch (format_) {
     case Format::raw:
       out += r.message;
@@ -717,11 +770,7 @@ void append_hex(const std::uint8_t* bytes, std::size_t n, Buffer& out) {
   out.added(2 * n);
 }
 
-void append_json_string(std::string_view s, Buffer& out) {
-  // Worst case: every byte becomes \u00XX; plus the quotes.
-  char* const start = out.reserve(6 * s.size() + 2);
-  char* d = start;
-  *d++ = '"';
+char* put_json_body(std::string_view s, char* d) {
   std::size_t i = 0;
 #if defined(__SSE2__)
   for (; i + 16 <= s.size(); i += 16) {
@@ -743,7 +792,15 @@ void append_json_string(std::string_view s, Buffer& out) {
     }
   }
 #endif
-  d = put_json_short(s.data() + i, s.size() - i, d);
+  return put_json_short(s.data() + i, s.size() - i, d);
+}
+
+void append_json_string(std::string_view s, Buffer& out) {
+  // Worst case: every byte becomes \u00XX; plus the quotes.
+  char* const start = out.reserve(kJsonEscapeRoom * s.size() + 2);
+  char* d = start;
+  *d++ = '"';
+  d = put_json_body(s, d);
   *d++ = '"';
   out.added(static_cast<std::size_t>(d - start));
 }

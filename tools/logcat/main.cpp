@@ -900,6 +900,11 @@ int main(int argc, char** argv) {
   // Text and raw lines need only the message: the readers then skip the typed fields.
   selection.read.fields = *stats || (a.output != "text" && a.output != "raw") ||
                           !selection.fields.empty() || a.layout == "long";
+  // JSON and logfmt lines are written straight from the encoded arguments when nothing
+  // else needs the message or the fields (a message pattern, --field, stats, a trace view).
+  selection.read.encoded = (a.output == "json" || a.output == "logfmt") && !*stats && !*runs &&
+                           selection.regex == nullptr && selection.fields.empty() &&
+                           a.distinct.empty() && !a.field_names;
   if (!a.distinct.empty()) logcat::prepare_distinct(a.distinct, selection);
   bool unopened = false;
   auto open_inputs = [&](const logcat::Selection& read, bool report) {
