@@ -16,9 +16,10 @@
 // checked chunk indexes first, chunk bodies checked only when read).
 // The first byte chooses options (bit 0: filter by a trace id; bit 1: by call site, which
 // lets chunk filter frames rule chunks out; bit 2: by a time window and a thread, checked
-// before arguments are decoded). Invariants: no crash, no
-// sanitizer report, every damaged range inside the image, every record's fields match its
-// template's placeholders.
+// before arguments are decoded). The in-memory read keeps arguments encoded
+// (ReadFilter::encoded) and writes each record's JSON and logfmt lines from them, which must
+// be those of the record decoded. Invariants: no crash, no sanitizer report, every damaged
+// range inside the image, every record's fields match its template's placeholders.
 #include <unistd.h>
 #include <zstd.h>
 
@@ -33,6 +34,7 @@
 #include <vector>
 
 #include "blackbox/reader.hpp"
+#include "blackbox/text.hpp"
 #include "format/archive_format.hpp"
 #include "format/frame.hpp"
 
@@ -120,8 +122,9 @@ std::vector<std::byte> build(Input in, std::uint8_t& options) {
 
 // Reads `reader` as the options say and checks the invariants.
 void read_all(blackbox::ArchiveReader& reader, const std::uint8_t* data, std::size_t size,
-              std::uint8_t options, std::size_t image_size) {
+              std::uint8_t options, std::size_t image_size, bool encoded) {
   blackbox::ReadFilter filter;
+  filter.encoded = encoded;
   if ((options & 1) != 0) {
     std::array<std::uint8_t, 16> id{};
     std::memcpy(id.data(), data + 1, std::min<std::size_t>(size > 1 ? size - 1 : 0, 16));
@@ -138,10 +141,25 @@ void read_all(blackbox::ArchiveReader& reader, const std::uint8_t* data, std::si
     filter.tids = {static_cast<std::uint32_t>(options >> 3) * 1000u, 1u};
   }
   reader.set_filter(std::move(filter));
-  reader.poll([](const blackbox::Record& r) {
+  using blackbox::text::Format;
+  blackbox::text::Renderer json(Format::json, false, true), logfmt(Format::logfmt, false, true);
+  blackbox::text::Buffer from_encoded(4096), from_decoded(4096);
+  blackbox::Record decoded;
+  reader.poll([&](const blackbox::Record& r) {
     if (r.site_owner == nullptr) __builtin_trap();
     volatile std::size_t sink = r.message.size() + r.tag.size() + r.file.size();
     (void)sink;
+    if (!encoded) return;
+    if (r.encoded.empty()) __builtin_trap();
+    decoded = r;
+    if (!blackbox::decode_arguments(decoded)) return;  // damaged: decode_args says so too
+    for (auto* renderer : {&json, &logfmt}) {
+      from_encoded.clear();
+      from_decoded.clear();
+      renderer->render(r, from_encoded);
+      renderer->render(decoded, from_decoded);
+      if (from_encoded.view() != from_decoded.view()) __builtin_trap();
+    }
   });
   for (const auto& d : reader.damage()) {
     if (d.offset > image_size || d.length > image_size - d.offset) __builtin_trap();
@@ -167,12 +185,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const bool written = std::fwrite(image.data(), 1, image.size(), out) == image.size();
     if (std::fclose(out) == 0 && written) {
       if (auto file = blackbox::ArchiveReader::open(path)) {
-        read_all(*file, data, size, options, image.size());
+        read_all(*file, data, size, options, image.size(), false);
       }
     }
   }
   const std::size_t image_size = image.size();
   auto reader = blackbox::ArchiveReader::open_bytes(std::move(image), "fuzz");
-  read_all(*reader, data, size, options, image_size);
+  read_all(*reader, data, size, options, image_size, true);
   return 0;
 }

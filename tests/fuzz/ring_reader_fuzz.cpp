@@ -1,7 +1,9 @@
 // libFuzzer target: the ring reader against arbitrary file contents. Every input is read as
 // a whole ring file image (open_bytes, then poll until nothing is new). Seeds in
 // corpus/ring_reader are real ring files, so mutations explore damaged site tables, slot
-// headers, block headers and records, not only the header checks.
+// headers, block headers and records, not only the header checks. A second reader keeps the
+// arguments encoded (ReadFilter::encoded) and writes each record's JSON and logfmt lines from
+// them, which must be those of the record decoded.
 //
 //   clang: build with -DBLACKBOX_FUZZ=ON, run ring_reader_fuzz corpus/ring_reader -max_len=409600
 //   CI replays the corpus in every build (ring_reader_corpus test) and fuzzes for 45 s.
@@ -11,6 +13,7 @@
 #include <vector>
 
 #include "blackbox/reader.hpp"
+#include "blackbox/text.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   std::vector<std::byte> image(size);
@@ -20,6 +23,29 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (!reader) {
     if (error.empty()) __builtin_trap();  // a refusal must always say why
     return 0;
+  }
+  if (auto encoded = blackbox::RingReader::open_bytes(
+          std::vector<std::byte>(reinterpret_cast<const std::byte*>(data),
+                                 reinterpret_cast<const std::byte*>(data) + size))) {
+    blackbox::ReadFilter filter;
+    filter.encoded = true;
+    encoded->set_filter(filter);
+    using blackbox::text::Format;
+    blackbox::text::Renderer json(Format::json, false, true), logfmt(Format::logfmt, false, true);
+    blackbox::text::Buffer from_encoded(4096), from_decoded(4096);
+    blackbox::Record decoded;
+    encoded->poll([&](const blackbox::Record& r) {
+      if (r.encoded.empty()) __builtin_trap();
+      decoded = r;
+      if (!blackbox::decode_arguments(decoded)) return;
+      for (auto* renderer : {&json, &logfmt}) {
+        from_encoded.clear();
+        from_decoded.clear();
+        renderer->render(r, from_encoded);
+        renderer->render(decoded, from_decoded);
+        if (from_encoded.view() != from_decoded.view()) __builtin_trap();
+      }
+    });
   }
   std::uint64_t records = 0;
   for (int round = 0; round < 3; ++round) {
