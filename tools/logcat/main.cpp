@@ -37,6 +37,7 @@
 #include "render.hpp"
 #include "runs.hpp"
 #include "select.hpp"
+#include "ship.hpp"
 #include "sources.hpp"
 #include "spans.hpp"
 #include "symbolize.hpp"
@@ -838,6 +839,37 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0.1, 3600.0));
   ctl->add_option("-o,--output", ctl_args.output, "levels: text or json")
       ->check(CLI::IsMember({"text", "json"}));
+  CLI::App* ship = app.add_subcommand(
+      "ship",
+      "deliver every record of the inputs (archives and live rings, followed) to a "
+      "destination, each once: --to clickhouse+http://HOST:PORT/?table=NAME; the position "
+      "is kept in --state FILE, moved only after the destination acknowledged a batch");
+  Args ship_sel;
+  logcat::ShipArgs ship_args;
+  add_selection_options(*ship, ship_sel);
+  ship->add_option("--to", ship_args.to, "the destination: clickhouse+http://HOST:PORT/?table=NAME")
+      ->required();
+  ship->add_option("--state", ship_args.state,
+                   "the state file: the cursor after the last batch the destination acknowledged "
+                   "(replaced atomically; a restart resumes there)")
+      ->required();
+  ship->add_option("--batch-records", ship_args.batch_records, "records per batch at most")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{10'000'000}));
+  ship->add_option("--batch-bytes", ship_args.batch_bytes, "bytes of rows per batch at most")
+      ->check(CLI::Range(std::size_t{1024}, std::size_t{1} << 30));
+  ship->add_option("--batch-wait", ship_args.batch_wait_s,
+                   "seconds a record waits at most for its batch to fill")
+      ->check(CLI::Range(0.0, 3600.0));
+  ship->add_option("--timeout", ship_args.timeout_s, "seconds per request")
+      ->check(CLI::Range(0.1, 3600.0));
+  ship->add_option("--backoff-max", ship_args.backoff_max_s,
+                   "the longest wait between two tries of a batch, in seconds")
+      ->check(CLI::Range(0.1, 3600.0));
+  ship->add_option("--interval", ship_args.interval_s,
+                   "the longest wait between polls of the inputs, in seconds")
+      ->check(CLI::Range(0.01, 60.0));
+  ship->add_flag("--once", ship_args.once, "ship what is there, then exit (no following)");
+  ship->add_flag("!--no-gzip", ship_args.gzip, "send batches uncompressed");
   CLI::App* top = app.add_subcommand(
       "top",
       "every blackbox process of this user (root: of every user): pid, app, state, uptime, "
@@ -893,7 +925,11 @@ int main(int argc, char** argv) {
   if (*metrics) return logcat::run_metrics(metrics_args);
   if (*recover) return logcat::run_recover(recover_dir, recover_archive, recover_app);
 
-  Args& a = *stats ? stats_args : *runs ? runs_args : args;
+  if (*ship) {
+    ship_sel.cursor_file = ship_args.state;  // select() reads it: the readers start there
+    ship_sel.all_rings = true;               // live rings too, with no input named
+  }
+  Args& a = *stats ? stats_args : *runs ? runs_args : *ship ? ship_sel : args;
   logcat::Selection selection;
   std::vector<std::string> paths;
   if (const int rc = select(a, selection, paths); rc != 0) return rc;
@@ -911,13 +947,22 @@ int main(int argc, char** argv) {
     auto inputs = std::make_unique<logcat::Inputs>(read);
     for (const auto& path : paths) {
       std::string error;
-      if (!inputs->add(path, error, path != a.implicit_archive_dir) && report) {
+      // A shipper may start before the service it ships has written anything.
+      if (!inputs->add(path, error, !*ship && path != a.implicit_archive_dir) && report) {
         std::fprintf(stderr, "logcat: %s\n", error.c_str());
         unopened = true;
       }
     }
     return inputs;
   };
+  if (*ship) {
+    selection.read.fields = true;
+    selection.read.encoded = false;
+    const auto inputs = open_inputs(selection, true);
+    const int rc =
+        logcat::run_ship(ship_args, *inputs, selection, process_lookup(*inputs), a.cursor);
+    return rc == 0 && unopened ? 1 : rc;
+  }
   if (*runs) {
     const auto inputs = open_inputs(selection, true);
     const int rc = logcat::run_runs(*inputs, a.apps, a.utc, a.output == "json");
