@@ -183,6 +183,7 @@ class ClickHouse {
     client_.set_read_timeout(std::chrono::duration_cast<std::chrono::microseconds>(timeout));
     client_.set_write_timeout(std::chrono::duration_cast<std::chrono::microseconds>(timeout));
     client_.set_keep_alive(true);
+    client_.set_tcp_nodelay(true);  // headers and body go in two writes: no Nagle wait between
     const std::string table = url_.database.empty() ? url_.table : url_.database + "." + url_.table;
     path_ = "/?query=" +
             httplib::detail::encode_query_param("INSERT INTO " + table + " FORMAT JSONEachRow");
