@@ -33,23 +33,6 @@ bool have(const char* program) {
   return std::system(fmt::format("command -v {} > /dev/null 2>&1", program).c_str()) == 0;
 }
 
-// A port free now (the kernel's pick), for Prometheus, which cannot say which one it got.
-int free_port() {
-  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof a;
-  if (bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
-      getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
-    close(fd);
-    return -1;
-  }
-  const int port = ntohs(a.sin_port);
-  close(fd);
-  return port;
-}
-
 // The single value of an instant query, or nullopt (no data yet, or an error).
 std::optional<double> query(int port, const std::string& promql) {
   httplib::Client client("127.0.0.1", port);
@@ -357,7 +340,7 @@ TEST(Prometheus, ScrapesLogcatServeAndAgreesWithWhatTheProgramRecorded) {
   }
 
   // Prometheus, scraping twice a second.
-  const int prom_port = free_port();
+  const int prom_port = blackbox::test::free_loopback_port();
   ASSERT_GT(prom_port, 0);
   std::ofstream(dir + "/prometheus.yml") << fmt::format(
       "global:\n  scrape_interval: 500ms\n  evaluation_interval: 500ms\n"

@@ -39,22 +39,6 @@ using blackbox::test::Child;
 
 constexpr const char* kServer = "/usr/sbin/clickhouse-server";
 
-int free_port() {
-  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof a;
-  if (bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
-      getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
-    close(fd);
-    return -1;
-  }
-  const int port = ntohs(a.sin_port);
-  close(fd);
-  return port;
-}
-
 // Waits until `ready` holds, asking every 20 ms. Gives up after three minutes: a guard
 // against a hang, not a timing assertion (what is checked is checked once it holds).
 bool wait_until(const std::function<bool()>& ready) {
@@ -70,8 +54,8 @@ bool wait_until(const std::function<bool()>& ready) {
 class ClickHouse {
  public:
   explicit ClickHouse(std::string dir) : dir_(std::move(dir)) {
-    http_port_ = free_port();
-    const int tcp_port = free_port();
+    http_port_ = blackbox::test::free_loopback_port();
+    const int tcp_port = blackbox::test::free_loopback_port();
     std::ofstream(dir_ + "/config.xml") << fmt::format(
         "<yandex>\n"
         "  <logger><level>warning</level><console>1</console></logger>\n"

@@ -120,8 +120,10 @@ class Renderer {
 
  private:
   void render_text(const Record& r, Buffer& out, std::string_view app);
-  void render_json(const Record& r, Buffer& out);
-  void render_logfmt(const Record& r, Buffer& out);
+  // False, with part of a line written, for a record whose encoded arguments the line
+  // cannot be written from (render() then decodes it).
+  bool render_json(const Record& r, Buffer& out);
+  bool render_logfmt(const Record& r, Buffer& out);
 
   // The text of a JSON or logfmt line that depends only on the record's call site (level,
   // tag, file, line), escaped once per site rather than once per line. Direct-mapped by the
@@ -153,11 +155,11 @@ class Renderer {
     std::shared_ptr<reader::EncodedLine> encoded;
   };
   SiteText* site_text(const Record& r);
-  // The writer of `r`'s encoded arguments, or null if its line is written from decoded
-  // arguments (text and raw formats, printf formats, damaged templates).
+  // The writer of `r`'s encoded arguments, or null if it has none or its line is written
+  // from decoded arguments (text and raw formats, printf formats, damaged templates).
   reader::EncodedLine* encoded_line(const Record& r, SiteText& site);
-  // A JSON or logfmt line of a record whose encoded arguments it cannot be written from.
-  void render_decoded(const Record& r, Buffer& out);
+  // The message and fields from `r.encoded`; false if its bytes do not fit its site.
+  bool write_encoded(const Record& r, reader::EncodedLine& encoded, Buffer& out);
   Record decoded_;  // a record with encoded arguments that needs them decoded
   void write_field_key(const Record& r, std::size_t i, Buffer& out) const;
   void append_field_key(const Record& r, const SiteText& site, std::size_t i, Buffer& out);

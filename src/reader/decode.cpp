@@ -20,13 +20,6 @@ namespace {
 
 using detail::ArgType;
 
-template <typename T>
-T load(const std::byte* p) {
-  T value;
-  std::memcpy(&value, p, sizeof value);
-  return value;
-}
-
 // Copies into `s`, reusing its storage: clear() and append() rather than assign(), whose
 // aliasing checks cost more than the copy of a short value.
 void reuse_assign(std::string& s, const char* data, std::size_t size) {

@@ -13,13 +13,6 @@ namespace {
 using detail::ArgType;
 using text::Buffer;
 
-template <typename T>
-T load(const std::byte* p) {
-  T value;
-  std::memcpy(&value, p, sizeof value);
-  return value;
-}
-
 std::string json_body(std::string_view s) {
   std::string out(text::kJsonEscapeRoom * s.size(), '\0');
   out.resize(static_cast<std::size_t>(text::put_json_body(s, out.data()) - out.data()));
@@ -329,9 +322,7 @@ bool EncodedLine::write(const std::byte* data, std::size_t size, Buffer& out) {
     special |= s.special;
     a.literal.append_to(out);
   }
-  if (json_) {
-    out += '"';
-  } else if (open_quote) {
+  if (open_quote) {
     out += '"';
   } else if (special || out.size() == body) {
     // Bare so far, but a value needs quotes (or the message is empty): quoted after all.

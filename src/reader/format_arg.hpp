@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include <cstddef>
+#include <cstring>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -16,6 +17,14 @@
 #include "reader/fixed_float.hpp"
 
 namespace blackbox::reader {
+
+// A recorded value (arguments are unaligned in the ring's bytes).
+template <typename T>
+T load(const std::byte* p) {
+  T value;
+  std::memcpy(&value, p, sizeof value);
+  return value;
+}
 
 // A message is built in fmt's buffer: fmt appends to it inline, where std::string appends
 // are calls that grow and shrink.

@@ -533,7 +533,10 @@ void Renderer::append_trace(const Record& r, Buffer& out) {
 
 reader::EncodedLine* Renderer::encoded_line(const Record& r, SiteText& site) {
   // The encoded arguments' own site, which the entry (keyed by site_owner) describes.
-  if (reader::EncodedArgsAccess::site_address(r.encoded) != r.site_owner.get()) return nullptr;
+  if (r.encoded.empty() || (format_ != Format::json && format_ != Format::logfmt) ||
+      reader::EncodedArgsAccess::site_address(r.encoded) != r.site_owner.get()) {
+    return nullptr;
+  }
   if (!site.encoded) {
     site.encoded =
         std::make_shared<reader::EncodedLine>(reader::EncodedArgsAccess::site(r.encoded), format_);
@@ -541,11 +544,10 @@ reader::EncodedLine* Renderer::encoded_line(const Record& r, SiteText& site) {
   return site.encoded->usable() ? site.encoded.get() : nullptr;
 }
 
-void Renderer::render_json(const Record& r, Buffer& out) {
+bool Renderer::render_json(const Record& r, Buffer& out) {
   SiteText& site = *site_text(r);
-  reader::EncodedLine* const encoded = r.encoded.empty() ? nullptr : encoded_line(r, site);
-  if (!r.encoded.empty() && encoded == nullptr) return render_decoded(r, out);
-  const std::size_t line = out.size();
+  reader::EncodedLine* const encoded = encoded_line(r, site);
+  if (!r.encoded.empty() && encoded == nullptr) return false;
   out += "{\"time\":\"";
   append_time(r.time_ns, true, out);
   out += site.head;
@@ -562,14 +564,10 @@ void Renderer::render_json(const Record& r, Buffer& out) {
   }
   out += thread_text_;
   if (encoded != nullptr) {
-    const auto& bytes = reader::EncodedArgsAccess::bytes(r.encoded);
-    if (!encoded->write(bytes.data(), bytes.size(), out)) {
-      out.truncate(line);
-      return render_decoded(r, out);
-    }
+    if (!write_encoded(r, *encoded, out)) return false;
     append_trace(r, out);
     out += site.tail;
-    return;
+    return true;
   }
   string_member("message", r.message, out);
   out += ",\"fields\":{";
@@ -592,26 +590,22 @@ void Renderer::render_json(const Record& r, Buffer& out) {
   }
   append_trace(r, out);
   out += site.tail;
+  return true;
 }
 
-void Renderer::render_logfmt(const Record& r, Buffer& out) {
+bool Renderer::render_logfmt(const Record& r, Buffer& out) {
   SiteText& site = *site_text(r);
-  reader::EncodedLine* const encoded = r.encoded.empty() ? nullptr : encoded_line(r, site);
-  if (!r.encoded.empty() && encoded == nullptr) return render_decoded(r, out);
-  const std::size_t line = out.size();
+  reader::EncodedLine* const encoded = encoded_line(r, site);
+  if (!r.encoded.empty() && encoded == nullptr) return false;
   out += "time=";
   append_time(r.time_ns, true, out);
   out += site.head;
   out += " tid=";
   append_int(r.tid, out);
   if (encoded != nullptr) {
-    const auto& bytes = reader::EncodedArgsAccess::bytes(r.encoded);
-    if (!encoded->write(bytes.data(), bytes.size(), out)) {
-      out.truncate(line);
-      return render_decoded(r, out);
-    }
+    if (!write_encoded(r, *encoded, out)) return false;
     append_trace(r, out);
-    return;
+    return true;
   }
   out += " msg=";
   append_logfmt_value(r.message, out);
@@ -621,34 +615,39 @@ void Renderer::render_logfmt(const Record& r, Buffer& out) {
   }
   if (r.truncated) out += " truncated=true";
   append_trace(r, out);
+  return true;
 }
 
-void Renderer::render_decoded(const Record& r, Buffer& out) {
-  decoded_ = r;
-  decode_arguments(decoded_);  // empties decoded_.encoded
-  format_ == Format::json ? render_json(decoded_, out) : render_logfmt(decoded_, out);
+bool Renderer::write_encoded(const Record& r, reader::EncodedLine& encoded, Buffer& out) {
+  const auto& bytes = reader::EncodedArgsAccess::bytes(r.encoded);
+  return encoded.write(bytes.data(), bytes.size(), out);
 }
 
 void Renderer::render(const Record& r, Buffer& out, std::string_view app) {
-  if (!r.encoded.empty() && (format_ == Format::text || format_ == Format::raw)) {
-    // Text lines are written from the decoded message.
-    decoded_ = r;
-    decode_arguments(decoded_);
-    return render(decoded_, out, app);
-  }
+  const std::size_t start = out.size();
+  bool written = true;  // false: encoded arguments this line is not written from
   switch (format_) {
     case Format::raw:
-      out += r.message;
+      written = r.encoded.empty();
+      if (written) out += r.message;
       break;
     case Format::text:
-      render_text(r, out, app);
+      written = r.encoded.empty();
+      if (written) render_text(r, out, app);
       break;
     case Format::logfmt:
-      render_logfmt(r, out);
+      written = render_logfmt(r, out);
       break;
     case Format::json:
-      render_json(r, out);
+      written = render_json(r, out);
       break;
+  }
+  if (!written) {
+    // Text, raw, printf formats, damaged templates: the record decoded.
+    out.truncate(start);
+    decoded_ = r;
+    decode_arguments(decoded_);  // empties decoded_.encoded
+    return render(decoded_, out, app);
   }
   out += '\n';
 }

@@ -34,7 +34,7 @@
 #include <vector>
 
 #include "blackbox/reader.hpp"
-#include "blackbox/text.hpp"
+#include "encoded_check.hpp"
 #include "format/archive_format.hpp"
 #include "format/frame.hpp"
 
@@ -141,25 +141,12 @@ void read_all(blackbox::ArchiveReader& reader, const std::uint8_t* data, std::si
     filter.tids = {static_cast<std::uint32_t>(options >> 3) * 1000u, 1u};
   }
   reader.set_filter(std::move(filter));
-  using blackbox::text::Format;
-  blackbox::text::Renderer json(Format::json, false, true), logfmt(Format::logfmt, false, true);
-  blackbox::text::Buffer from_encoded(4096), from_decoded(4096);
-  blackbox::Record decoded;
+  blackbox::fuzz::EncodedCheck encoded_check;
   reader.poll([&](const blackbox::Record& r) {
     if (r.site_owner == nullptr) __builtin_trap();
     volatile std::size_t sink = r.message.size() + r.tag.size() + r.file.size();
     (void)sink;
-    if (!encoded) return;
-    if (r.encoded.empty()) __builtin_trap();
-    decoded = r;
-    if (!blackbox::decode_arguments(decoded)) return;  // damaged: decode_args says so too
-    for (auto* renderer : {&json, &logfmt}) {
-      from_encoded.clear();
-      from_decoded.clear();
-      renderer->render(r, from_encoded);
-      renderer->render(decoded, from_decoded);
-      if (from_encoded.view() != from_decoded.view()) __builtin_trap();
-    }
+    if (encoded) encoded_check.check(r);
   });
   for (const auto& d : reader.damage()) {
     if (d.offset > image_size || d.length > image_size - d.offset) __builtin_trap();

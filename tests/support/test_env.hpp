@@ -36,6 +36,10 @@ RunResult run_program(const std::string& program, const std::vector<std::string>
 // handler off ("NAME=...:handle_segv=0"): for a child that must crash into blackbox's handler.
 std::vector<std::string> let_segv_through(std::vector<std::string> env = {});
 
+// A loopback TCP port free now (the kernel's pick), for a server that cannot say which one
+// it got (Prometheus, ClickHouse); -1 if none could be had.
+int free_loopback_port();
+
 // `text` split at its newlines.
 std::vector<std::string> lines_of(const std::string& text);
 

@@ -957,7 +957,6 @@ int main(int argc, char** argv) {
   };
   if (*ship) {
     selection.read.fields = true;
-    selection.read.encoded = false;
     const auto inputs = open_inputs(selection, true);
     const int rc =
         logcat::run_ship(ship_args, *inputs, selection, process_lookup(*inputs), a.cursor);
