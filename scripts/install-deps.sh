@@ -3,7 +3,8 @@
 set -euo pipefail
 packages=(cmake make g++ clang libclang-rt-14-dev libfmt-dev libspdlog-dev libzstd-dev
           libgtest-dev libgmock-dev libbenchmark-dev libxxhash-dev libcli11-dev libre2-dev
-          libdw-dev libcpp-httplib-dev prometheus-cpp-dev zlib1g-dev pkg-config valgrind zstd
+          libdw-dev libcpp-httplib-dev prometheus-cpp-dev zlib1g-dev libprotozero-dev pkg-config
+          valgrind zstd
           lnav bsdutils less  # lnav: logcat's lnav format is tested; script(1): the pager tests
           prometheus  # the server (and promtool) the metrics exposition is tested against
           clickhouse-server)  # the server logcat ship is tested against

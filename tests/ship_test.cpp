@@ -144,14 +144,27 @@ void log_records(std::uint64_t first, std::uint64_t n) {
 
 class Shipper {
  public:
-  Shipper(const std::string& dir, const std::string& archive, int port) : log_(dir + "/ship.log") {
-    child_ = std::make_unique<Child>(std::vector<std::string>{
-        "/bin/sh", "-c",
-        fmt::format("exec {} ship {} --to 'clickhouse+http://127.0.0.1:{}/?table=blackbox_logs' "
-                    "--state {}/ship.state --batch-records 200 --batch-wait 0.05 --timeout 1 "
-                    "--backoff-max 0.5 --interval 0.05 2>> {}",
-                    BBX_LOGCAT, archive, port, dir, log_)});
+  // `extra`: more options, as shell words.
+  // `extra`: more options, as shell words. `telemetry_dir`: its ring directory (else it has
+  // no ring file: --no-telemetry).
+  Shipper(const std::string& dir, const std::string& archive, const std::string& to,
+          const std::string& extra = "", const std::string& telemetry_dir = "")
+      : log_(dir + "/ship.log") {
+    std::vector<std::pair<std::string, std::string>> env;
+    if (!telemetry_dir.empty()) env = {{"BBX_DIR", telemetry_dir}, {"BBX_ARCHIVE_DIR", "off"}};
+    child_ = std::make_unique<Child>(
+        std::vector<std::string>{
+            "/bin/sh", "-c",
+            fmt::format("exec {} ship {} --to '{}' --state {}/ship.state --batch-records 200 "
+                        "--batch-wait 0.05 --timeout 1 --backoff-max 0.5 --interval 0.05 "
+                        "{} {} 2>> {}",
+                        BBX_LOGCAT, archive, to, dir, telemetry_dir.empty() ? "--no-telemetry" : "",
+                        extra, log_)},
+        env);
   }
+  [[nodiscard]] pid_t pid() const { return child_->pid(); }
+  // Waits for it to exit by itself: its exit status.
+  int wait() { return child_->wait(); }
   // Retries it has logged so far.
   [[nodiscard]] std::size_t retries() const {
     const std::string text = read_file(log_);
@@ -197,9 +210,11 @@ TEST(ClickHouse, ShipsEveryRecordExactlyOnceThroughKillsAndServerStops) {
       server.query(read_file(std::string(BBX_SOURCE_DIR) + "/share/clickhouse/blackbox_logs.sql")))
       << "the table of share/clickhouse/blackbox_logs.sql was refused";
   const std::string exact = "SELECT count() FROM blackbox_logs FINAL";
+  const std::string to =
+      fmt::format("clickhouse+http://127.0.0.1:{}/?table=blackbox_logs", server.port());
 
   // 1. A shipper follows the archive; the first records reach the table.
-  auto shipper = std::make_unique<Shipper>(dir, archive, server.port());
+  auto shipper = std::make_unique<Shipper>(dir, archive, to);
   log_records(0, 4'000);
   ASSERT_TRUE(wait_until([&] { return server.count(exact) == 4'000; }))
       << read_file(shipper->log());
@@ -213,7 +228,7 @@ TEST(ClickHouse, ShipsEveryRecordExactlyOnceThroughKillsAndServerStops) {
   server.resume();
 
   // 3. A new shipper resumes from the state file.
-  shipper = std::make_unique<Shipper>(dir, archive, server.port());
+  shipper = std::make_unique<Shipper>(dir, archive, to);
   ASSERT_TRUE(wait_until([&] { return server.count(exact) == 8'000; }))
       << read_file(shipper->log());
 
@@ -226,7 +241,7 @@ TEST(ClickHouse, ShipsEveryRecordExactlyOnceThroughKillsAndServerStops) {
       << read_file(shipper->log());
   shipper->kill_hard();
   ASSERT_TRUE(server.start());
-  shipper = std::make_unique<Shipper>(dir, archive, server.port());
+  shipper = std::make_unique<Shipper>(dir, archive, to);
   ASSERT_TRUE(wait_until([&] { return server.count(exact) == 12'000; }))
       << read_file(shipper->log());
 
@@ -291,3 +306,263 @@ TEST(ClickHouse, ShipsEveryRecordExactlyOnceThroughKillsAndServerStops) {
 }
 
 }  // namespace
+
+// ---- OTLP/HTTP -------------------------------------------------------------------------------
+// The receiver is tests/export/otlp_receiver.mjs: Node.js decoding with the OpenTelemetry
+// .proto files and a conformance-tested protobuf runtime (scripts/install-export-checkers.sh
+// installs them). OTLP has no idempotent insert: a batch sent again after an ambiguous
+// failure arrives twice, with the same log.record.uid on each record, which is how a
+// receiver drops the copy. So the test checks that every record arrives, that every copy is
+// the same record, and counts the copies.
+namespace otlp {
+
+const std::string kExportDir = std::string(BBX_SOURCE_DIR) + "/tests/export";
+
+std::optional<std::string> missing_tools() {
+  if (std::system("command -v node >/dev/null && command -v protoc >/dev/null") != 0) {
+    return "node or protoc is not installed (scripts/install-export-checkers.sh installs them)";
+  }
+  if (access((kExportDir + "/node_modules/@bufbuild/protobuf").c_str(), R_OK) != 0) {
+    return "the export checkers' npm packages are not installed "
+           "(scripts/install-export-checkers.sh)";
+  }
+  return std::nullopt;
+}
+
+// The OpenTelemetry protos as a descriptor set, for the receiver.
+std::string descriptors(const std::string& dir) {
+  const std::string protos =
+      kExportDir + "/node_modules/@opentelemetry/otlp-grpc-exporter-base/build/protos";
+  const std::string out = dir + "/otlp.pb";
+  const std::string command = fmt::format(
+      "protoc -I {0} --include_imports --descriptor_set_out={1} "
+      "{0}/opentelemetry/proto/collector/logs/v1/logs_service.proto",
+      protos, out);
+  EXPECT_EQ(std::system(command.c_str()), 0) << command;
+  return out;
+}
+
+class Receiver {
+ public:
+  Receiver(std::string dir, std::string options = "")
+      : dir_(std::move(dir)),
+        options_(std::move(options)),
+        port_(blackbox::test::free_loopback_port()),
+        descriptors_(descriptors(dir_)) {}
+  [[nodiscard]] int port() const { return port_; }
+  [[nodiscard]] std::string records_path() const { return dir_ + "/received.jsonl"; }
+
+  bool start() {
+    server_ = std::make_unique<Child>(std::vector<std::string>{
+        "/bin/sh", "-c",
+        fmt::format("exec node {}/otlp_receiver.mjs {} {} {} {} 2>> {}/receiver.log", kExportDir,
+                    descriptors_, port_, records_path(), options_, dir_)});
+    const auto lines = server_->read_until("listening");
+    return !lines.empty() && lines.back() == "listening";
+  }
+  void stop() {
+    kill(server_->pid(), SIGTERM);
+    server_->wait();
+  }
+  void pause() { kill(server_->pid(), SIGSTOP); }
+  void resume() { kill(server_->pid(), SIGCONT); }
+
+  // The records received, by uid (each copy), and how many lines in all.
+  std::map<std::string, std::vector<std::string>> received(std::size_t* lines = nullptr) const {
+    std::map<std::string, std::vector<std::string>> by_uid;
+    std::ifstream in(records_path());
+    std::size_t n = 0;
+    for (std::string line; std::getline(in, line); ++n) {
+      const std::size_t at = line.find("\"uid\":\"");
+      const std::size_t end = line.find('"', at + 7);
+      if (at == std::string::npos || end == std::string::npos) continue;
+      // The copy is compared without how it was encoded (the same record, sent again).
+      const std::size_t encoding = line.find(",\"encoding\":");
+      by_uid[line.substr(at + 7, end - at - 7)].push_back(line.substr(0, encoding));
+    }
+    if (lines != nullptr) *lines = n;
+    return by_uid;
+  }
+  std::size_t unique() const { return received().size(); }
+
+ private:
+  std::string dir_, options_;
+  int port_;
+  std::string descriptors_;
+  std::unique_ptr<Child> server_;
+};
+
+// What the archive has: uid -> (level, message), for the records of log_records().
+std::map<std::string, std::pair<blackbox::Level, std::string>> archived(const std::string& dir) {
+  std::map<std::string, std::pair<blackbox::Level, std::string>> out;
+  std::string error;
+  auto reader = blackbox::ArchiveReader::open(dir, &error);
+  EXPECT_TRUE(reader) << error;
+  if (!reader) return out;
+  reader->poll([&](const blackbox::Record& r) {
+    if (r.tag != "ship" && r.tag != "db") return;
+    out[fmt::format("{}-{}-{}-{}", r.pid, r.process_start_ns, r.slot, r.sequence)] = {r.level,
+                                                                                      r.message};
+  });
+  return out;
+}
+
+// A JSON string's text as the receiver wrote it (JSON.stringify), for comparison with a
+// message: the escapes it uses undone.
+std::string json_text(const std::string& line, const std::string& key) {
+  const std::string open = "\"" + key + "\":\"";
+  std::size_t i = line.find(open);
+  if (i == std::string::npos) return "<none>";
+  std::string out;
+  for (i += open.size(); i < line.size() && line[i] != '"'; ++i) {
+    if (line[i] != '\\') {
+      out += line[i];
+      continue;
+    }
+    const char c = line[++i];
+    out += c == 'n' ? '\n' : c == 't' ? '\t' : c == 'r' ? '\r' : c;
+  }
+  return out;
+}
+
+std::string severity_of(blackbox::Level level) {
+  return "\"severity\":" + std::to_string(1 + 4 * static_cast<int>(level)) + ",";
+}
+
+}  // namespace otlp
+
+TEST(Otlp, ShipsEveryRecordThroughKillsAndReceiverStops) {
+  if (const auto why = otlp::missing_tools()) GTEST_SKIP() << *why;
+  const std::string dir = blackbox::test::make_temp_dir("otlp");
+  const std::string archive = blackbox::test::make_temp_dir("archive");
+  const std::string rings = blackbox::test::make_temp_dir("shiprings");
+  blackbox::Config config = blackbox::Config::from_env();
+  config.app = "shiptest";
+  config.levels = "trace";
+  config.archive_dir = archive;
+  ASSERT_TRUE(blackbox::init(config).ok());
+
+  otlp::Receiver receiver(dir);
+  ASSERT_TRUE(receiver.start()) << read_file(dir + "/receiver.log");
+  const std::string to = fmt::format("otlp+http://127.0.0.1:{}", receiver.port());
+
+  // 1. A shipper follows the archive (protobuf, gzip: the defaults).
+  auto shipper = std::make_unique<Shipper>(dir, archive, to);
+  log_records(0, 4'000);
+  ASSERT_TRUE(wait_until([&] { return receiver.unique() == 4'000; })) << read_file(shipper->log());
+
+  // 2. The receiver stops answering; a batch times out and is tried again; the shipper is
+  //    killed with a batch in flight (the receiver may take it when it goes on).
+  receiver.pause();
+  log_records(4'000, 4'000);
+  ASSERT_TRUE(wait_until([&] { return shipper->retries() >= 1; })) << read_file(shipper->log());
+  shipper->kill_hard();
+  receiver.resume();
+  shipper = std::make_unique<Shipper>(dir, archive, to);
+  ASSERT_TRUE(wait_until([&] { return receiver.unique() == 8'000; })) << read_file(shipper->log());
+
+  // 3. The receiver is down; the shipper is killed while it tries again; both start again.
+  receiver.stop();
+  std::size_t retries_before = shipper->retries();
+  log_records(8'000, 4'000);
+  ASSERT_TRUE(wait_until([&] { return shipper->retries() > retries_before; }))
+      << read_file(shipper->log());
+  shipper->kill_hard();
+  ASSERT_TRUE(receiver.start());
+  // This one keeps telemetry in a ring file of its own, read below with logcat metrics.
+  shipper = std::make_unique<Shipper>(dir, archive, to, "", rings);
+  ASSERT_TRUE(wait_until([&] { return receiver.unique() == 12'000; })) << read_file(shipper->log());
+
+  // 4. The receiver goes down and comes back under the same shipper.
+  receiver.stop();
+  retries_before = shipper->retries();
+  log_records(12'000, 2'000);
+  ASSERT_TRUE(wait_until([&] { return shipper->retries() > retries_before; }))
+      << read_file(shipper->log());
+  ASSERT_TRUE(receiver.start());
+  ASSERT_TRUE(wait_until([&] { return receiver.unique() == 14'000; })) << read_file(shipper->log());
+
+  // Its telemetry, as an operator reads it: the 6,000 records it acknowledged (from 8,000 on),
+  // and its retries.
+  Child reader({"/bin/sh", "-c",
+                fmt::format("BBX_DIR={} {} metrics -p {} -o prometheus", rings, BBX_LOGCAT,
+                            shipper->pid())});
+  const std::string metrics = reader.read_rest();
+  EXPECT_NE(metrics.find(fmt::format(
+                "logcat_ship_records_total{{to=\"{}\",app=\"logcat-ship\",pid=\"{}\"}} 6000", to,
+                shipper->pid())),
+            std::string::npos)
+      << metrics;
+  EXPECT_NE(metrics.find(fmt::format(
+                "logcat_ship_retries_total{{to=\"{}\",app=\"logcat-ship\",pid=\"{}\"}} {}", to,
+                shipper->pid(), shipper->retries() - retries_before)),
+            std::string::npos)
+      << metrics;
+  EXPECT_EQ(shipper->stop(), 0) << read_file(shipper->log());
+
+  // Every record, each copy the same record, as the archive has it.
+  const auto want = otlp::archived(archive);
+  ASSERT_EQ(want.size(), 14'000u);
+  std::size_t lines = 0;
+  const auto got = receiver.received(&lines);
+  std::size_t ours = 0;
+  for (const auto& [uid, copies] : got) {
+    const auto it = want.find(uid);
+    if (it == want.end()) continue;  // not one of log_records()'s
+    ++ours;
+    for (const std::string& copy : copies) ASSERT_EQ(copy, copies.front()) << uid;
+    const std::string& line = copies.front();
+    EXPECT_EQ(otlp::json_text(line, "body"), it->second.second) << line;
+    EXPECT_NE(line.find(otlp::severity_of(it->second.first)), std::string::npos) << line;
+    EXPECT_NE(line.find("\"service\":\"shiptest\""), std::string::npos) << line;
+  }
+  EXPECT_EQ(ours, 14'000u);
+  std::printf("OTLP: 14,000 records, %zu copies sent again after the kill\n", lines - got.size());
+}
+
+// JSON and zstd, the OTLP retry rules (503 with Retry-After is tried again; a 500 is not:
+// the shipper stops with the batch kept for the next start), and a partial success counted.
+TEST(Otlp, JsonZstdRetryRulesAndPartialSuccess) {
+  if (const auto why = otlp::missing_tools()) GTEST_SKIP() << *why;
+  const std::string dir = blackbox::test::make_temp_dir("otlp2");
+  const std::string archive = blackbox::test::make_temp_dir("archive2");
+  blackbox::Config config = blackbox::Config::from_env();
+  config.app = "shiptest";
+  config.levels = "trace";
+  config.archive_dir = archive;
+  ASSERT_TRUE(blackbox::init(config).ok());
+  log_records(0, 1'000);
+
+  {  // A 500 is not retryable (OTLP): exit 1, nothing acknowledged, no state written.
+    otlp::Receiver refusing(dir, "--answer 500:1000");
+    ASSERT_TRUE(refusing.start());
+    Shipper shipper(dir, archive, fmt::format("otlp+http://127.0.0.1:{}", refusing.port()),
+                    "--once");
+    EXPECT_EQ(shipper.wait(), 1) << read_file(shipper.log());
+    EXPECT_EQ(shipper.retries(), 0u) << read_file(shipper.log());
+    EXPECT_NE(access((dir + "/ship.state").c_str(), F_OK), 0);
+    refusing.stop();
+  }
+  otlp::Receiver receiver(dir, "--answer 503:3 --reject 7");
+  ASSERT_TRUE(receiver.start());
+  Shipper shipper(dir, archive,
+                  fmt::format("otlp+http://127.0.0.1:{}/v1/logs?encoding=json", receiver.port()),
+                  "--once --compress zstd");
+  EXPECT_EQ(shipper.wait(), 0) << read_file(shipper.log());
+  EXPECT_EQ(shipper.retries(), 3u) << read_file(shipper.log());
+  const std::string log = read_file(shipper.log());
+  EXPECT_NE(log.find("7 records rejected: test says no"), std::string::npos) << log;
+  EXPECT_NE(log.find(", 3 tries again, 7 rejected"), std::string::npos) << log;
+  const auto got = receiver.received();
+  const auto want = otlp::archived(archive);
+  std::size_t ours = 0;
+  for (const auto& [uid, copies] : got) {
+    if (want.count(uid) == 0) continue;
+    ++ours;
+    EXPECT_EQ(copies.size(), 1u) << uid;
+    EXPECT_EQ(otlp::json_text(copies.front(), "body"), want.at(uid).second);
+  }
+  EXPECT_EQ(ours, 1'000u);
+  EXPECT_NE(read_file(receiver.records_path()).find("\"encoding\":\"application/json zstd\""),
+            std::string::npos);
+}

@@ -96,6 +96,8 @@ void otlp_log_record(const Record& r, Text& out) {
     otlp_value(f.value, out);
     out += "},";
   }
+  otlp_string_attribute("log.record.uid", record_uid(r), out);
+  out += ',';
   otlp_int_attribute("thread.id", r.tid, out);
   if (!r.thread_name.empty()) {
     out += ',';
@@ -120,11 +122,12 @@ void otlp_log_record(const Record& r, Text& out) {
 
 class OtlpExporter final : public Exporter {
  public:
-  explicit OtlpExporter(ProcessLookup lookup) : lookup_(std::move(lookup)) {}
+  OtlpExporter(ProcessLookup lookup, std::size_t batch)
+      : lookup_(std::move(lookup)), batch_size_(batch) {}
 
   void add(const Record& r, Text& out) override {
     batch_.push_back(r);
-    if (batch_.size() == kBatch) flush(out);
+    if (batch_.size() >= batch_size_) flush(out);
   }
 
   // One ExportLogsServiceRequest: a ResourceLogs per process, a ScopeLogs per tag (the
@@ -181,8 +184,8 @@ class OtlpExporter final : public Exporter {
   void finish(Text& out) override { flush(out); }
 
  private:
-  static constexpr std::size_t kBatch = 512;
   ProcessLookup lookup_;
+  std::size_t batch_size_;
   std::vector<Record> batch_;
 };
 
@@ -423,8 +426,12 @@ class ChromeExporter final : public Exporter {
 
 }  // namespace
 
-std::unique_ptr<Exporter> make_otlp_exporter(ProcessLookup lookup) {
-  return std::make_unique<OtlpExporter>(std::move(lookup));
+std::string record_uid(const Record& r) {
+  return fmt::format("{}-{}-{}-{}", r.pid, r.process_start_ns, r.slot, r.sequence);
+}
+
+std::unique_ptr<Exporter> make_otlp_exporter(ProcessLookup lookup, std::size_t batch) {
+  return std::make_unique<OtlpExporter>(std::move(lookup), batch);
 }
 
 std::unique_ptr<Exporter> make_chrome_exporter(ProcessLookup lookup) {

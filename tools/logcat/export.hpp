@@ -6,6 +6,7 @@
 // named. Both stream: records go out as they come, in bounded memory.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -24,6 +25,10 @@ struct ProcessFacts {
 };
 using ProcessLookup = std::function<ProcessFacts(const blackbox::Record&)>;
 
+// A record's identity as OTLP's log.record.uid ("PID-START_NS-SLOT-SEQUENCE"): the same
+// record exported twice has the same uid, which is how a receiver drops a duplicate.
+[[nodiscard]] std::string record_uid(const blackbox::Record& r);
+
 class Exporter {
  public:
   virtual ~Exporter() = default;
@@ -35,7 +40,9 @@ class Exporter {
   virtual void finish(Text& out) = 0;
 };
 
-[[nodiscard]] std::unique_ptr<Exporter> make_otlp_exporter(ProcessLookup lookup);
+// `batch`: records per ExportLogsServiceRequest (a line).
+[[nodiscard]] std::unique_ptr<Exporter> make_otlp_exporter(ProcessLookup lookup,
+                                                           std::size_t batch = 512);
 [[nodiscard]] std::unique_ptr<Exporter> make_chrome_exporter(ProcessLookup lookup);
 
 }  // namespace logcat

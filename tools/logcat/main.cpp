@@ -842,12 +842,15 @@ int main(int argc, char** argv) {
   CLI::App* ship = app.add_subcommand(
       "ship",
       "deliver every record of the inputs (archives and live rings, followed) to a "
-      "destination, each once: --to clickhouse+http://HOST:PORT/?table=NAME; the position "
+      "destination, each once: --to clickhouse+http://HOST:PORT/?table=NAME or "
+      "otlp+http://HOST:PORT[/PATH][?encoding=json]; the position "
       "is kept in --state FILE, moved only after the destination acknowledged a batch");
   Args ship_sel;
   logcat::ShipArgs ship_args;
   add_selection_options(*ship, ship_sel);
-  ship->add_option("--to", ship_args.to, "the destination: clickhouse+http://HOST:PORT/?table=NAME")
+  ship->add_option("--to", ship_args.to,
+                   "the destination: clickhouse+http://HOST:PORT/?table=NAME[&database=DB] or "
+                   "otlp+http://HOST:PORT[/PATH][?encoding=protobuf|json] (port 4318, /v1/logs)")
       ->required();
   ship->add_option("--state", ship_args.state,
                    "the state file: the cursor after the last batch the destination acknowledged "
@@ -860,7 +863,7 @@ int main(int argc, char** argv) {
   ship->add_option("--batch-wait", ship_args.batch_wait_s,
                    "seconds a record waits at most for its batch to fill")
       ->check(CLI::Range(0.0, 3600.0));
-  ship->add_option("--timeout", ship_args.timeout_s, "seconds per request")
+  ship->add_option("--timeout", ship_args.http.timeout_s, "seconds per request")
       ->check(CLI::Range(0.1, 3600.0));
   ship->add_option("--backoff-max", ship_args.backoff_max_s,
                    "the longest wait between two tries of a batch, in seconds")
@@ -869,7 +872,16 @@ int main(int argc, char** argv) {
                    "the longest wait between polls of the inputs, in seconds")
       ->check(CLI::Range(0.01, 60.0));
   ship->add_flag("--once", ship_args.once, "ship what is there, then exit (no following)");
-  ship->add_flag("!--no-gzip", ship_args.gzip, "send batches uncompressed");
+  ship->add_option("--compress", ship_args.http.compress,
+                   "gzip (default), zstd (where the receiver takes Content-Encoding: zstd) or none")
+      ->check(CLI::IsMember({"gzip", "zstd", "none"}));
+  ship->add_flag_callback(
+      "--no-gzip", [&ship_args] { ship_args.http.compress = "none"; },
+      "the same as --compress none");
+  ship->add_option("--header", ship_args.http.headers,
+                   "'Name: value' sent with every request (repeatable; e.g. an Authorization)");
+  ship->add_flag("!--no-telemetry", ship_args.telemetry,
+                 "no ring file of its own (no metrics for logcat top and logcat metrics)");
   CLI::App* top = app.add_subcommand(
       "top",
       "every blackbox process of this user (root: of every user): pid, app, state, uptime, "

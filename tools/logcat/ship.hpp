@@ -6,11 +6,13 @@
 // exponential back-off and jitter on connection errors, timeouts, 429 and 5xx (a
 // Retry-After is honoured) and never dropped: the archive holds the records meanwhile.
 //
-// Destinations (--to):
-//   clickhouse+http://HOST:PORT/?table=NAME[&database=DB]
-//     INSERT ... FORMAT JSONEachRow over HTTP, gzip-compressed, into the table of
-//     docs/shipping.md (a ReplacingMergeTree keyed by record identity: a batch sent again
-//     after an ambiguous failure replaces its own rows instead of doubling them).
+// Destinations (--to): destination.hpp (ClickHouse over HTTP, OTLP/HTTP).
+//
+// Its own telemetry is the logger's: the shipper logs (app "logcat-ship") into a ring file
+// of its own, so `logcat top`, `logcat metrics -p PID` and `logcat -p PID` read it like any
+// service: metrics logcat.ship.{records,batches,retries,rejected,bytes_sent,row_bytes}
+// (counters), logcat.ship.{lag,pending} (gauges), logcat.ship.state (text), and a warning
+// record for each failed try.
 #pragma once
 
 #include <cstddef>
@@ -18,6 +20,7 @@
 #include <string>
 
 #include "cursor.hpp"
+#include "destination.hpp"
 #include "export.hpp"
 #include "select.hpp"
 #include "sources.hpp"
@@ -30,11 +33,11 @@ struct ShipArgs {
   std::size_t batch_records = 10'000;
   std::size_t batch_bytes = 4u << 20;  // of rows, before compression
   double batch_wait_s = 1.0;           // the oldest record of a batch waits at most this
-  double timeout_s = 10.0;             // per request
   double backoff_max_s = 30.0;         // the longest wait between two tries
   double interval_s = 0.2;             // the longest wait between two polls of the inputs
   bool once = false;                   // ship what is there, then exit (no following)
-  bool gzip = true;
+  bool telemetry = true;               // log and keep metrics in a ring file of our own
+  HttpOptions http;                    // timeout, compression, headers
 };
 
 // Ships until interrupted (SIGINT, SIGTERM: the open batch is sent first) or, with `once`,
