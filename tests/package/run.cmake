@@ -26,6 +26,27 @@ if(MODE STREQUAL "find_package")
   if(NOT EXISTS ${WORK_DIR}/prefix/share/blackbox/lnav/blackbox_log.json)
     message(FATAL_ERROR "the lnav format is not installed under share/blackbox/lnav")
   endif()
+  # The shipper's systemd unit, where systemd looks under the prefix, checked by systemd's own
+  # verifier (as the instance "root", with ExecStart pointed at this prefix's logcat): any
+  # word it says (an unknown key, a command that is not there) fails.
+  set(unit ${WORK_DIR}/prefix/lib/systemd/system/blackbox-ship@.service)
+  if(NOT EXISTS ${unit})
+    message(FATAL_ERROR "the systemd unit is not installed under lib/systemd/system")
+  endif()
+  find_program(SYSTEMD_ANALYZE systemd-analyze)
+  if(SYSTEMD_ANALYZE)
+    file(READ ${unit} text)
+    string(REGEX REPLACE "ExecStart=[^ ]*/logcat " "ExecStart=${WORK_DIR}/prefix/bin/logcat "
+           text "${text}")
+    file(WRITE ${WORK_DIR}/blackbox-ship@root.service "${text}")
+    execute_process(COMMAND ${SYSTEMD_ANALYZE} verify ${WORK_DIR}/blackbox-ship@root.service
+                    RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE out)
+    if(NOT rc EQUAL 0 OR NOT out STREQUAL "")
+      message(FATAL_ERROR "systemd-analyze verify of the shipper's unit (${rc}):\n${out}")
+    endif()
+  else()
+    message(STATUS "systemd-analyze is not installed: the unit's syntax is not checked")
+  endif()
   run(${CMAKE_COMMAND} -S ${SOURCE_DIR}/tests/package/consumer -B ${WORK_DIR}/consumer ${common}
       -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH=${WORK_DIR}/prefix
       -DCONSUMER_MODE=find_package)
