@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "blackbox/retention.hpp"
 #include "format/chunk_decoder.hpp"
 #include "format/chunk_encoder.hpp"
 #include "format/frame.hpp"
@@ -130,17 +131,93 @@ TEST(ArchiveFiles, RetentionDeletesOldestFirstButNeverALiveWritersFile) {
   ArchiveFiles files(s);
   // By age: a0, a1 (live stays). Then by bytes: 1000 (live) + 9000 = 10000 > 7000, so b0
   // goes (7000 left, within the limit).
-  EXPECT_EQ(files.apply_retention(kNow), 3u);
+  EXPECT_EQ(files.apply_retention(kNow).files, 3u);
   EXPECT_EQ(names_in(dir), (std::vector<std::string>{other, live, b1, b2, "notes.txt"}));
   // Once its writer is gone the old file goes too.
   close(holder);
-  EXPECT_EQ(files.apply_retention(kNow), 1u);
+  EXPECT_EQ(files.apply_retention(kNow).files, 1u);
   EXPECT_EQ(names_in(dir), (std::vector<std::string>{other, b1, b2, "notes.txt"}));
   // No limits: nothing is ever deleted.
   FileSettings keep = s;
   keep.retain_bytes = 0;
   keep.retain_ns = 0;
-  EXPECT_EQ(ArchiveFiles(keep).apply_retention(kNow + 100 * kDay), 0u);
+  EXPECT_EQ(ArchiveFiles(keep).apply_retention(kNow + 100 * kDay).files, 0u);
+}
+
+// Retention holds (blackbox/retention.hpp): a file last written after the oldest hold (less
+// a second) stays beyond retain_bytes and retain_seconds, until all of the app's files are
+// over retain_unshipped_bytes; those deleted then are counted as unshipped. Holds that are
+// not ours to trust (malformed, a symlink, a FIFO) are ignored.
+TEST(ArchiveFiles, RetentionKeepsWhatAHoldHasNotReadUpToTheCeiling) {
+  const std::string dir = blackbox::test::make_temp_dir("holds");
+  // Five files of 1,000 bytes, last written a day apart, the newest 1 day ago.
+  std::vector<std::string> names;
+  for (int i = 0; i < 5; ++i) {
+    const std::int64_t written = kNow - (5 - i) * kDay;
+    names.push_back(plant(dir, "app", written - kSecond, 10 + i, 1000, written));
+  }
+  FileSettings s;
+  s.dir = dir;
+  s.app = "app";
+  s.retain_bytes = 1000;  // one file
+  s.retain_unshipped_bytes = 3500;
+
+  // Anything else under a hold's name does not hold.
+  std::ofstream(dir + "/.hold.junk") << "blackbox-hold 1 12x\n";
+  std::ofstream(dir + "/.hold.old-format") << "blackbox-hold 2 0\n";
+  ASSERT_EQ(symlink((dir + "/.hold.junk").c_str(), (dir + "/.hold.link").c_str()), 0);
+  ASSERT_EQ(mkfifo((dir + "/.hold.fifo").c_str(), 0600), 0);
+  EXPECT_TRUE(blackbox::retention_holds(dir).empty());
+  EXPECT_EQ(blackbox::set_retention_hold(dir, "bad/name", 0),
+            "a hold's holder is [A-Za-z0-9_.-], 1 to 64 bytes");
+
+  // A shipper has read everything before the third file's last write (file 2 is held: its
+  // mtime is within the second's margin).
+  const std::int64_t through = kNow - 3 * kDay;
+  ASSERT_EQ(blackbox::set_retention_hold(dir, "ship-a", through), "");
+  // A second holder, further on, does not release what the first holds.
+  ASSERT_EQ(blackbox::set_retention_hold(dir, "ship-b", kNow), "");
+  const auto holds = blackbox::retention_holds(dir);
+  ASSERT_EQ(holds.size(), 2u);
+  EXPECT_EQ(holds[0].holder, "ship-a");
+  EXPECT_EQ(holds[0].through_ns, through);
+  struct stat st {};
+  ASSERT_EQ(stat((dir + "/.hold.ship-a").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0640u);
+
+  // Files 0 and 1 were read: they go (5,000 > 1,000). Files 2..4 are held; 3,000 bytes are
+  // within the 3,500 ceiling, so they stay.
+  auto r = ArchiveFiles(s).apply_retention(kNow);
+  EXPECT_EQ(r.files, 2u);
+  EXPECT_EQ(r.unshipped_files, 0u);
+  EXPECT_EQ(names_in(dir).size(), 3u + 6u);  // files 2..4, the two holds, four bogus ones
+  // A lower ceiling: the oldest held files go until the rest fit, and are counted.
+  s.retain_unshipped_bytes = 1500;
+  r = ArchiveFiles(s).apply_retention(kNow);
+  EXPECT_EQ(r.files, 2u);
+  EXPECT_EQ(r.unshipped_files, 2u);
+  EXPECT_EQ(r.unshipped_bytes, 2000u);
+  // The shipper moves on: the rest may go as retention says (here: within 1,000 already).
+  ASSERT_EQ(blackbox::set_retention_hold(dir, "ship-a", kNow), "");
+  s.retain_bytes = 1;
+  r = ArchiveFiles(s).apply_retention(kNow);
+  EXPECT_EQ(r.files, 1u);
+  EXPECT_EQ(r.unshipped_files, 0u);
+
+  // A hold from before anything was read (the minimum) holds everything; no ceiling (0)
+  // then means nothing held is ever deleted.
+  const std::string dir2 = blackbox::test::make_temp_dir("holds2");
+  for (int i = 0; i < 3; ++i)
+    plant(dir2, "app", kNow - (3 - i) * kDay, 20 + i, 1000, kNow - (3 - i) * kDay);
+  ASSERT_EQ(blackbox::set_retention_hold(dir2, "ship-a", std::numeric_limits<std::int64_t>::min()),
+            "");
+  FileSettings s2 = s;
+  s2.dir = dir2;
+  s2.retain_unshipped_bytes = 0;
+  EXPECT_EQ(ArchiveFiles(s2).apply_retention(kNow).files, 0u);
+  ASSERT_EQ(blackbox::remove_retention_hold(dir2, "ship-a"), "");
+  EXPECT_EQ(ArchiveFiles(s2).apply_retention(kNow).files, 3u);     // retain_bytes is 1
+  EXPECT_EQ(blackbox::remove_retention_hold(dir2, "ship-a"), "");  // gone already: fine
 }
 
 // A ring record: header, then the arguments in wire form, padded to 8 bytes.

@@ -13,6 +13,7 @@
 #include <cstring>
 #include <filesystem>
 #include <functional>
+#include <limits>
 #include <map>
 #include <set>
 #include <string>
@@ -21,7 +22,9 @@
 #include <vector>
 
 #include "blackbox/blackbox.hpp"
+#include "blackbox/control.hpp"
 #include "blackbox/reader.hpp"
+#include "blackbox/retention.hpp"
 #include "blackbox/text.hpp"
 #include "support/test_env.hpp"
 
@@ -629,6 +632,43 @@ TEST(ArchiveRoundTrip, RetentionKeepsTheNewestFilesWithinTheLimit) {
   reader->poll([&](const Record& r) { last_sequence = std::max(last_sequence, r.sequence); });
   EXPECT_TRUE(reader->damage().empty());
   EXPECT_EQ(last_sequence, 399'999u);
+}
+
+// A shipper's retention hold (blackbox/retention.hpp) from before it read anything keeps
+// every file beyond retain_bytes, up to retain_unshipped_bytes; what retention deletes past
+// that ceiling is counted as unshipped, in stats() and in the ring file's telemetry.
+TEST(ArchiveRoundTrip, AHoldKeepsFilesUpToTheCeilingAndWhatGoesIsCounted) {
+  const std::string dir = blackbox::test::make_temp_dir("archive");
+  ASSERT_EQ(
+      blackbox::set_retention_hold(dir, "ship-test", std::numeric_limits<std::int64_t>::min()), "");
+  blackbox::Config c = archive_config(dir);
+  c.retain_bytes = 64u << 10;             // one file
+  c.retain_unshipped_bytes = 384u << 10;  // about six, while a hold keeps them
+  ASSERT_TRUE(blackbox::init(c).ok());
+  for (std::uint64_t i = 0; i < 400'000; ++i) {
+    log_one(0, i);
+    if (i % 20'000 == 19'999) {
+      ASSERT_TRUE(blackbox::flush());
+    }
+  }
+  ASSERT_TRUE(blackbox::flush());
+  const blackbox::Stats stats = blackbox::stats();
+  // Every file deleted was held: each is counted as unshipped, with its bytes.
+  EXPECT_GT(stats.archive_files_deleted, 2u);
+  EXPECT_EQ(stats.archive_files_deleted_unshipped, stats.archive_files_deleted);
+  EXPECT_GT(stats.archive_bytes_deleted_unshipped, stats.archive_files_deleted * (60u << 10));
+  std::uint64_t total = 0;
+  for (const auto& e : std::filesystem::directory_iterator(dir)) {
+    if (e.path().extension() == ".bbx") total += e.file_size();
+  }
+  // Beyond retain_bytes, within the ceiling (give or take the file being written).
+  EXPECT_GT(total, 3 * c.retain_bytes);
+  EXPECT_LE(total, c.retain_unshipped_bytes + c.rotate_bytes + (64u << 10));
+  std::string error;
+  const auto t = blackbox::read_telemetry(blackbox::ring_path(), &error);
+  ASSERT_TRUE(t) << error;
+  EXPECT_EQ(t->archive_files_deleted_unshipped, stats.archive_files_deleted_unshipped);
+  EXPECT_EQ(t->archive_bytes_deleted_unshipped, stats.archive_bytes_deleted_unshipped);
 }
 
 TEST(ArchiveRoundTrip, ExitPathsFlushAndRemoveTheRing) {

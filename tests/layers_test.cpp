@@ -46,6 +46,7 @@ const std::map<std::string, Place>& public_headers() {
       {"blackbox/control.hpp", {1, "format"}},
       {"blackbox/text.hpp", {3, "reader"}},
       {"blackbox/recovery.hpp", {3, "archive"}},
+      {"blackbox/retention.hpp", {3, "archive"}},
       {"blackbox/trace.hpp", {4, "core"}},
       {"blackbox/blackbox.hpp", {4, "core"}},
       {"blackbox/span.hpp", {4, "core"}},

@@ -30,6 +30,7 @@
 
 #include "blackbox/blackbox.hpp"
 #include "blackbox/reader.hpp"
+#include "blackbox/retention.hpp"
 #include "support/child.hpp"
 #include "support/test_env.hpp"
 
@@ -484,10 +485,10 @@ TEST(Otlp, ShipsEveryRecordThroughKillsAndReceiverStops) {
 
   // Its telemetry, as an operator reads it: the 6,000 records it acknowledged (from 8,000 on),
   // and its retries.
-  Child reader({"/bin/sh", "-c",
-                fmt::format("BBX_DIR={} {} metrics -p {} -o prometheus", rings, BBX_LOGCAT,
-                            shipper->pid())});
-  const std::string metrics = reader.read_rest();
+  Child metrics_reader({"/bin/sh", "-c",
+                        fmt::format("BBX_DIR={} {} metrics -p {} -o prometheus", rings, BBX_LOGCAT,
+                                    shipper->pid())});
+  const std::string metrics = metrics_reader.read_rest();
   EXPECT_NE(metrics.find(fmt::format(
                 "logcat_ship_records_total{{to=\"{}\",app=\"logcat-ship\",pid=\"{}\"}} 6000", to,
                 shipper->pid())),
@@ -518,6 +519,18 @@ TEST(Otlp, ShipsEveryRecordThroughKillsAndReceiverStops) {
   }
   EXPECT_EQ(ours, 14'000u);
   std::printf("OTLP: 14,000 records, %zu copies sent again after the kill\n", lines - got.size());
+
+  // The shipper's retention hold in the archive directory is its cursor's floor: the newest
+  // record it shipped, less the cursor's lateness window (kLateNs, 10 minutes).
+  std::int64_t newest = 0;
+  std::string error;
+  auto archived = blackbox::ArchiveReader::open(archive, &error);
+  ASSERT_TRUE(archived) << error;
+  archived->poll([&](const blackbox::Record& r) { newest = std::max(newest, r.time_ns); });
+  const auto holds = blackbox::retention_holds(archive);
+  ASSERT_EQ(holds.size(), 1u);
+  EXPECT_TRUE(holds[0].holder.starts_with("ship-")) << holds[0].holder;
+  EXPECT_EQ(holds[0].through_ns, newest - 600'000'000'000);
 }
 
 // JSON and zstd, the OTLP retry rules (503 with Retry-After is tried again; a 500 is not:

@@ -155,6 +155,12 @@ struct Config {
   // process is still writing is never deleted. Env: BBX_RETAIN_BYTES, BBX_RETAIN_SECONDS.
   std::uint64_t retain_bytes = 1ull << 30;
   std::uint32_t retain_seconds = 3 * 24 * 3600;
+  // Files a reader still needs (a shipper's retention hold, blackbox/retention.hpp: files
+  // last written after the oldest hold) are kept beyond retain_bytes and retain_seconds
+  // while all of the app's files together stay within this ceiling; beyond it they are
+  // deleted anyway, oldest first, and counted (Stats::archive_files_deleted_unshipped).
+  // 0: no ceiling. Env: BBX_RETAIN_UNSHIPPED_BYTES.
+  std::uint64_t retain_unshipped_bytes = 4ull << 30;
 
   // The default ring directory for this user: /dev/shm/blackbox-<effective uid> (tmpfs:
   // the rings cost no disk writes and survive any process death, not a reboot). Per user,

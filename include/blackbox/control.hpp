@@ -79,6 +79,10 @@ struct Telemetry {
   std::uint64_t producer_waits = 0;
   std::uint64_t producer_wait_ns = 0;
   std::uint64_t producer_gave_up = 0;
+  // Archive files retention deleted although a retention hold kept them (over
+  // Config::retain_unshipped_bytes: a shipper had not finished them), and their bytes.
+  std::uint64_t archive_files_deleted_unshipped = 0;
+  std::uint64_t archive_bytes_deleted_unshipped = 0;
   LogHistogram pass_ns;   // the flusher's passes (ns each)
   LogHistogram write_ns;  // its archive writes (ns each)
 

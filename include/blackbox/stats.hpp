@@ -22,9 +22,13 @@ struct Stats {
   std::uint64_t chunks_written = 0;
   std::uint64_t archive_files_created = 0;
   std::uint64_t archive_files_deleted = 0;  // by retention
-  std::uint64_t lost_overwritten = 0;       // a producer lapped the flusher
-  std::uint64_t lost_disk_error = 0;        // could not be written (breaker open)
-  std::uint64_t lost_corrupt = 0;           // failed validation in the ring
+  // Of those, files a retention hold kept (a shipper had not finished them), deleted
+  // because the app's files were over Config::retain_unshipped_bytes; and their bytes.
+  std::uint64_t archive_files_deleted_unshipped = 0;
+  std::uint64_t archive_bytes_deleted_unshipped = 0;
+  std::uint64_t lost_overwritten = 0;  // a producer lapped the flusher
+  std::uint64_t lost_disk_error = 0;   // could not be written (breaker open)
+  std::uint64_t lost_corrupt = 0;      // failed validation in the ring
   // The circuit breaker: open while archive writes fail (the flusher backs off and probes).
   bool breaker_open = false;
   std::uint64_t breaker_trips = 0;  // times it opened

@@ -13,7 +13,9 @@
 #include <algorithm>
 #include <cstring>
 #include <ctime>
+#include <optional>
 
+#include "archive/retention_hold.hpp"
 #include "blackbox/config.hpp"
 #include "format/file_names.hpp"
 #include "sys/dirs.hpp"
@@ -153,6 +155,7 @@ FileSettings file_settings(const Config& config, std::string app) {
   files.rotate_ns = std::int64_t{config.rotate_seconds} * 1'000'000'000;
   files.retain_bytes = config.retain_bytes;
   files.retain_ns = std::int64_t{config.retain_seconds} * 1'000'000'000;
+  files.retain_unshipped_bytes = config.retain_unshipped_bytes;
   return files;
 }
 
@@ -252,10 +255,11 @@ int ArchiveFiles::append(std::span<const std::byte> frames, std::int64_t now_ns,
   return 0;
 }
 
-std::uint64_t ArchiveFiles::apply_retention(std::int64_t now_ns) {
-  if (settings_.retain_bytes == 0 && settings_.retain_ns == 0) return 0;
+Retention ArchiveFiles::apply_retention(std::int64_t now_ns) {
+  Retention done;
+  if (settings_.retain_bytes == 0 && settings_.retain_ns == 0) return done;
   DIR* dir = opendir(settings_.dir.c_str());
-  if (dir == nullptr) return 0;
+  if (dir == nullptr) return done;
   struct Entry {
     std::string name;
     std::uint64_t bytes;
@@ -276,24 +280,37 @@ std::uint64_t ArchiveFiles::apply_retention(std::int64_t now_ns) {
             [](const Entry& a, const Entry& b) { return a.name < b.name; });  // oldest first
   std::uint64_t total = 0;
   for (const Entry& f : files) total += f.bytes;
-  std::uint64_t deleted = 0;
+  // A file last written before the oldest hold (with a second's margin: a file's mtime
+  // comes from a coarse clock, and a record's time is taken before it is written) holds
+  // only records its readers have read.
+  const std::optional<std::int64_t> hold = oldest_hold(dfd);
   const std::string current = path_.substr(path_.find_last_of('/') + 1);
   for (const Entry& f : files) {
     const bool over_bytes = settings_.retain_bytes != 0 && total > settings_.retain_bytes;
     const bool too_old = settings_.retain_ns != 0 && now_ns - f.mtime_ns > settings_.retain_ns;
     if (!over_bytes && !too_old) continue;
     if (fd_ >= 0 && f.name == current) continue;
+    constexpr std::int64_t kMargin = 1'000'000'000;
+    const bool unshipped = hold && (*hold < INT64_MIN + kMargin || f.mtime_ns > *hold - kMargin);
+    if (unshipped &&
+        (settings_.retain_unshipped_bytes == 0 || total <= settings_.retain_unshipped_bytes)) {
+      continue;
+    }
     const int fd = openat(dfd, f.name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0) continue;
     // A writer holds LOCK_EX while writing: if we get it, nobody is writing the file.
     if (flock(fd, LOCK_EX | LOCK_NB) == 0 && unlinkat(dfd, f.name.c_str(), 0) == 0) {
       total -= f.bytes;
-      ++deleted;
+      ++done.files;
+      if (unshipped) {
+        ++done.unshipped_files;
+        done.unshipped_bytes += f.bytes;
+      }
     }
     close(fd);
   }
   closedir(dir);
-  return deleted;
+  return done;
 }
 
 }  // namespace blackbox::archive

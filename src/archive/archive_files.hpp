@@ -37,6 +37,17 @@ struct FileSettings {
   std::int64_t rotate_ns = 3600'000'000'000;
   std::uint64_t retain_bytes = 0;  // 0: no limit
   std::int64_t retain_ns = 0;      // 0: no limit
+  // Files a retention hold (blackbox/retention.hpp) keeps stay while all files of the app
+  // together are within this; 0: no ceiling.
+  std::uint64_t retain_unshipped_bytes = 4ull << 30;
+};
+
+// What a retention pass deleted.
+struct Retention {
+  std::uint64_t files = 0;
+  // Of those, files a hold still kept (deleted because of the ceiling), and their bytes.
+  std::uint64_t unshipped_files = 0;
+  std::uint64_t unshipped_bytes = 0;
 };
 
 // fdatasync() and close() of retired files, on a thread of its own: a rotation must not
@@ -110,8 +121,9 @@ class ArchiveFiles {
   }
 
   // Deletes this app's oldest files beyond the retention limits (never a file that is
-  // locked by its writer, never the current one). Returns the number deleted.
-  std::uint64_t apply_retention(std::int64_t now_ns);
+  // locked by its writer, never the current one; a file last written less than a second
+  // before the directory's oldest retention hold only beyond retain_unshipped_bytes).
+  Retention apply_retention(std::int64_t now_ns);
 
   [[nodiscard]] const std::string& current_path() const noexcept { return path_; }
   [[nodiscard]] std::uint32_t files_created() const noexcept { return files_created_; }

@@ -354,6 +354,8 @@ void Flusher::add_stats(Stats& s) const noexcept {
   s.chunks_written = chunks_written_.load(std::memory_order_relaxed);
   s.archive_files_created = files_created_.load(std::memory_order_relaxed);
   s.archive_files_deleted = files_deleted_.load(std::memory_order_relaxed);
+  s.archive_files_deleted_unshipped = unshipped_files_deleted_.load(std::memory_order_relaxed);
+  s.archive_bytes_deleted_unshipped = unshipped_bytes_deleted_.load(std::memory_order_relaxed);
   s.lost_overwritten = lost_overwritten_.load(std::memory_order_relaxed);
   s.lost_disk_error = lost_disk_.load(std::memory_order_relaxed);
   s.lost_corrupt = lost_corrupt_.load(std::memory_order_relaxed);
@@ -490,6 +492,8 @@ void Flusher::publish_telemetry() noexcept {
   t.bytes_written.store(bytes_written_.load(relaxed), relaxed);
   t.files_created.store(files_created_.load(relaxed), relaxed);
   t.files_deleted.store(files_deleted_.load(relaxed), relaxed);
+  t.files_deleted_unshipped.store(unshipped_files_deleted_.load(relaxed), relaxed);
+  t.bytes_deleted_unshipped.store(unshipped_bytes_deleted_.load(relaxed), relaxed);
   t.lost_overwritten.store(lost_overwritten_.load(relaxed), relaxed);
   t.lost_disk_error.store(lost_disk_.load(relaxed), relaxed);
   t.lost_corrupt.store(lost_corrupt_.load(relaxed), relaxed);
@@ -754,7 +758,11 @@ bool Flusher::write_out(std::int64_t now_ns) {
   }
   files_created_.store(files_.files_created(), std::memory_order_relaxed);
   if (files_.files_created() != files_before) {
-    files_deleted_.fetch_add(files_.apply_retention(now_ns), std::memory_order_relaxed);
+    // Counters only (read by stats() and the telemetry): relaxed.
+    const Retention deleted = files_.apply_retention(now_ns);
+    files_deleted_.fetch_add(deleted.files, std::memory_order_relaxed);
+    unshipped_files_deleted_.fetch_add(deleted.unshipped_files, std::memory_order_relaxed);
+    unshipped_bytes_deleted_.fetch_add(deleted.unshipped_bytes, std::memory_order_relaxed);
   }
   if (err != 0) {
     disk_failed(err);

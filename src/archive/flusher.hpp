@@ -240,6 +240,8 @@ class Flusher {
   // Counters for stats(): written by the flusher thread, read by anyone (relaxed).
   std::atomic<std::uint64_t> records_archived_{0}, bytes_written_{0}, chunks_written_{0};
   std::atomic<std::uint64_t> files_created_{0}, files_deleted_{0};
+  // Deleted by retention although a retention hold kept them (over the ceiling).
+  std::atomic<std::uint64_t> unshipped_files_deleted_{0}, unshipped_bytes_deleted_{0};
   std::atomic<std::uint64_t> lost_overwritten_{0}, lost_disk_{0}, lost_corrupt_{0};
   std::atomic<std::uint64_t> write_errors_{0}, breaker_trips_{0};
   std::atomic<int> last_errno_{0};

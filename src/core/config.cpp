@@ -268,6 +268,7 @@ Config Config::from_env(std::vector<std::string>* warnings) {
   size_var({"BBX_ROTATE_SECONDS", 1, 604800, false}, c.rotate_seconds);
   size_var({"BBX_RETAIN_BYTES", 0, ~0ull >> 1, false}, c.retain_bytes);
   size_var({"BBX_RETAIN_SECONDS", 0, 0xFFFF'FFFFu, false}, c.retain_seconds);
+  size_var({"BBX_RETAIN_UNSHIPPED_BYTES", 0, ~0ull >> 1, false}, c.retain_unshipped_bytes);
   return c;
 }
 

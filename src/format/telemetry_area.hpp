@@ -72,7 +72,10 @@ struct Telemetry {
   std::atomic<std::uint64_t> producer_waits;
   std::atomic<std::uint64_t> producer_wait_ns;
   std::atomic<std::uint64_t> producer_gave_up;
-  std::atomic<std::uint64_t> reserved[2];
+  // Archive files deleted by retention although a retention hold kept them (over
+  // Config::retain_unshipped_bytes), and their bytes (reserved words before: 0).
+  std::atomic<std::uint64_t> files_deleted_unshipped;
+  std::atomic<std::uint64_t> bytes_deleted_unshipped;
   CountPair levels[kTelemetryLevels];
   std::atomic<std::uint32_t> tag_count;  // release after the name of tags[tag_count - 1]
   std::uint32_t reserved1;

@@ -170,10 +170,14 @@ std::string losses_json(const Telemetry& t) {
 std::string losses_text(const Telemetry& t) {
   std::string out;
   const std::pair<const char*, std::uint64_t> causes[] = {
-      {"overwritten", t.lost_overwritten}, {"no slot", t.lost_no_slot},
-      {"disk", t.lost_disk_error},         {"site table", t.lost_site_table_full},
-      {"after exit", t.lost_after_exit},   {"corrupt", t.lost_corrupt},
-      {"console", t.console_not_shown}};
+      {"overwritten", t.lost_overwritten},
+      {"no slot", t.lost_no_slot},
+      {"disk", t.lost_disk_error},
+      {"site table", t.lost_site_table_full},
+      {"after exit", t.lost_after_exit},
+      {"corrupt", t.lost_corrupt},
+      {"console", t.console_not_shown},
+      {"unshipped files deleted", t.archive_files_deleted_unshipped}};
   for (const auto& [name, n] : causes) {
     if (n != 0)
       out += fmt::format("{}{} {}", out.empty() ? "" : ", ", short_count(static_cast<double>(n)),
@@ -400,10 +404,11 @@ std::string top_json(const std::vector<Sample>& now_samples,
       const auto lag = archive_lag(t, now);
       out += fmt::format(
           ",\"lost\":{},\"archive_lag_s\":{},\"breaker\":{{\"open\":{},\"trips\":{}}},"
-          "\"waits\":{{\"count\":{},\"ns\":{},\"gave_up\":{}}}",
+          "\"waits\":{{\"count\":{},\"ns\":{},\"gave_up\":{}}},"
+          "\"deleted_unshipped\":{{\"files\":{},\"bytes\":{}}}",
           losses_json(t), lag ? fmt::format("{:.3f}", static_cast<double>(*lag) / 1e9) : "null",
           t.breaker_open ? "true" : "false", t.breaker_trips, t.producer_waits, t.producer_wait_ns,
-          t.producer_gave_up);
+          t.producer_gave_up, t.archive_files_deleted_unshipped, t.archive_bytes_deleted_unshipped);
     }
     if (s.levels) {
       out += fmt::format(",\"levels\":{},\"timed_levels\":{}", json_string(s.levels->spec),
@@ -595,6 +600,12 @@ std::string telemetry_text(const std::string& who, const Telemetry& t,
       lag ? fmt::format("complete up to {} (lag {})", clock_text(t.archived_through_ns, utc, true),
                         human_duration(static_cast<std::uint64_t>(*lag)))
           : std::string("nothing archived")));
+  if (t.archive_files_deleted_unshipped != 0) {  // a retention hold overruled by the ceiling
+    line(
+        fmt::format("  retention   {} files ({} bytes) deleted before a shipper had read them "
+                    "(over retain_unshipped_bytes)",
+                    t.archive_files_deleted_unshipped, t.archive_bytes_deleted_unshipped));
+  }
   line(fmt::format(
       "  disk        breaker {}, {} trips, {} write errors{}",
       t.breaker_open ? "OPEN (archiving paused)" : "closed", t.breaker_trips, t.write_errors,

@@ -70,11 +70,16 @@ std::optional<Cursor> Cursor::parse(std::string_view text) {
   return c;
 }
 
-std::string Cursor::text() const {
-  // The floor moves up to kLateNs before the newest record; streams with nothing after it
-  // are left to it.
+std::int64_t Cursor::through_ns() const {
+  // The floor moves up to kLateNs before the newest record.
   std::int64_t floor = floor_ns_;
   if (newest_ns_ != kNone && newest_ns_ - kLateNs > floor) floor = newest_ns_ - kLateNs;
+  return floor;
+}
+
+std::string Cursor::text() const {
+  // Streams with nothing after the floor are left to it.
+  const std::int64_t floor = through_ns();
   // fmt rather than operator+ chains (g++ 12 -O3 warns, wrongly, -Wrestrict on those).
   std::string out = fmt::format("c1.{}.{}", hex_of(floor), hex_of(newest_ns_));
   for (const auto& [key, last] : streams_) {

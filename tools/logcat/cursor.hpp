@@ -43,6 +43,9 @@ class Cursor {
   void advance(const blackbox::Record& r);
   // No record before this time is after the cursor.
   [[nodiscard]] std::int64_t floor_ns() const { return floor_ns_; }
+  // The floor the cursor's text holds (it moves up behind the newest record): every record
+  // before it has been seen, or never will be. The minimum of int64 when nothing was.
+  [[nodiscard]] std::int64_t through_ns() const;
   [[nodiscard]] bool empty() const { return newest_ns_ == kNone; }
 
  private:

@@ -969,6 +969,11 @@ int main(int argc, char** argv) {
   };
   if (*ship) {
     selection.read.fields = true;
+    // Retention must not delete what it has not shipped: a hold in each archive directory.
+    for (const auto& path : paths) {
+      struct stat st {};
+      if (stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) ship_args.hold_dirs.push_back(path);
+    }
     const auto inputs = open_inputs(selection, true);
     const int rc =
         logcat::run_ship(ship_args, *inputs, selection, process_lookup(*inputs), a.cursor);

@@ -2,6 +2,8 @@
 // moves past them.
 #include "ship.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <array>
 #include <atomic>
@@ -12,13 +14,16 @@
 #include <cstdio>
 #include <cstring>
 #include <ctime>
+#include <filesystem>
 #include <optional>
 #include <random>
+#include <set>
 #include <string>
 #include <string_view>
 
 #include "blackbox/blackbox.hpp"
 #include "blackbox/metrics.hpp"
+#include "blackbox/retention.hpp"
 #include "cursor.hpp"
 
 namespace logcat {
@@ -73,7 +78,43 @@ struct Telemetry {
   blackbox::TextMetric state;
 };
 
+// Keeps the retention holds of `dirs` at a cursor's floor: at most once a second unless
+// told to, each error said once.
+class Holds {
+ public:
+  Holds(const ShipArgs& args) : dirs_(args.hold_dirs), name_(hold_name(args.state)) {}
+  void set(const Cursor& acked, bool now) {
+    const auto t = std::chrono::steady_clock::now();
+    const std::int64_t through = acked.through_ns();
+    if (through == last_ || (!now && t - last_set_ < std::chrono::seconds(1))) return;
+    last_set_ = t;
+    last_ = through;
+    for (const std::string& dir : dirs_) {
+      const std::string e = blackbox::set_retention_hold(dir, name_, through);
+      if (!e.empty() && said_.insert(e).second) {
+        std::fprintf(stderr, "logcat ship: retention hold: %s\n", e.c_str());
+      }
+    }
+  }
+
+ private:
+  std::vector<std::string> dirs_;
+  std::string name_;
+  std::chrono::steady_clock::time_point last_set_{};
+  std::optional<std::int64_t> last_;
+  std::set<std::string> said_;
+};
+
 }  // namespace
+
+std::string hold_name(const std::string& state) {
+  // FNV-1a, 64 bits, of the absolute path: stable across runs, different per state file.
+  std::uint64_t h = 0xcbf29ce484222325ull;
+  for (const char c : std::filesystem::absolute(state).lexically_normal().string()) {
+    h = (h ^ static_cast<unsigned char>(c)) * 0x100000001b3ull;
+  }
+  return fmt::format("ship-{:016x}", h);
+}
 
 int run_ship(const ShipArgs& args, Inputs& inputs, const Selection& selection,
              const ProcessLookup& process, const std::optional<Cursor>& resume) {
@@ -88,6 +129,9 @@ int run_ship(const ShipArgs& args, Inputs& inputs, const Selection& selection,
     blackbox::Config config = blackbox::Config::from_env();
     config.app = "logcat-ship";
     config.console = "off";  // its lines go to stderr as they are
+    // A ring only: its records and metrics are read live (logcat top, logcat metrics), and it
+    // never writes into the archive it reads (BBX_ARCHIVE_DIR is what it ships).
+    config.archive_dir.clear();
     if (const blackbox::InitResult r = blackbox::init(config); !r.ok()) {
       std::fprintf(stderr, "logcat ship: telemetry: %s\n", r.error.c_str());
     }
@@ -102,6 +146,8 @@ int run_ship(const ShipArgs& args, Inputs& inputs, const Selection& selection,
 
   Cursor acked = resume.value_or(Cursor{});  // what the destination has
   Cursor pending = acked;                    // ... and the open batch too
+  Holds holds(args);
+  holds.set(acked, true);
   std::size_t batch = 0;
   std::int64_t oldest_ns = 0;  // the wall-clock time of the batch's first record
   auto first_added = std::chrono::steady_clock::now();
@@ -186,6 +232,7 @@ int run_ship(const ShipArgs& args, Inputs& inputs, const Selection& selection,
       std::fprintf(stderr, "logcat ship: %s\n", e.c_str());
       return false;
     }
+    holds.set(acked, false);  // after the state file: a hold never runs ahead of the cursor
     return true;
   };
   auto due = [&] {
@@ -224,6 +271,7 @@ int run_ship(const ShipArgs& args, Inputs& inputs, const Selection& selection,
     g_stop.store(false);
     (void)deliver();
   }
+  holds.set(acked, true);
   std::fprintf(stderr,
                "logcat ship: %llu records in %llu batches (%llu bytes of rows, %llu sent), "
                "%llu tries again, %llu rejected\n",

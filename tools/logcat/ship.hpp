@@ -8,6 +8,11 @@
 //
 // Destinations (--to): destination.hpp (ClickHouse over HTTP, OTLP/HTTP).
 //
+// Retention: in each archive directory it reads, the shipper keeps a retention hold
+// (blackbox/retention.hpp) at its cursor's floor, refreshed after acknowledged batches (at
+// most once a second) and at exit, so the services' retention keeps the files it has not
+// finished (up to Config::retain_unshipped_bytes).
+//
 // Its own telemetry is the logger's: the shipper logs (app "logcat-ship") into a ring file
 // of its own, so `logcat top`, `logcat metrics -p PID` and `logcat -p PID` read it like any
 // service: metrics logcat.ship.{records,batches,retries,rejected,bytes_sent,row_bytes}
@@ -18,6 +23,7 @@
 #include <cstddef>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "cursor.hpp"
 #include "destination.hpp"
@@ -38,7 +44,14 @@ struct ShipArgs {
   bool once = false;                   // ship what is there, then exit (no following)
   bool telemetry = true;               // log and keep metrics in a ring file of our own
   HttpOptions http;                    // timeout, compression, headers
+  // Archive directories to keep a retention hold in (blackbox/retention.hpp): retention there
+  // keeps the files this shipper has not finished.
+  std::vector<std::string> hold_dirs;
 };
+
+// The name of the retention hold of the shipper whose state file is `state`: "ship-" and a
+// hash of its absolute path (each shipper of a directory holds for itself).
+[[nodiscard]] std::string hold_name(const std::string& state);
 
 // Ships until interrupted (SIGINT, SIGTERM: the open batch is sent first) or, with `once`,
 // until everything read is delivered. Returns the exit status: 0, 1 when a batch was
