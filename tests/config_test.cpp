@@ -65,6 +65,8 @@ TEST(ConfigTest, SizesTakeBinarySuffixes) {
 TEST(ConfigTest, EnvironmentOverridesDefaultsAndBadValuesNameTheirVariable) {
   setenv("BBX_LEVEL", "debug,net=trace", 1);
   setenv("BBX_APP", "svc", 1);
+  setenv("BBX_HOST", "node-7.example", 1);
+  setenv("BBX_RETAIN_UNSHIPPED_BYTES", "8G", 1);
   setenv("BBX_RING_BYTES", "256K", 1);
   setenv("BBX_MAX_THREADS", "lots", 1);
   setenv("BBX_MAX_STRING", "3", 1);
@@ -72,6 +74,13 @@ TEST(ConfigTest, EnvironmentOverridesDefaultsAndBadValuesNameTheirVariable) {
   const auto config = blackbox::Config::from_env(&warnings);
   EXPECT_EQ(config.levels, "debug,net=trace");
   EXPECT_EQ(config.app, "svc");
+  EXPECT_EQ(config.host, "node-7.example");
+  EXPECT_EQ(config.retain_unshipped_bytes, 8ull << 30);
+  EXPECT_TRUE(config.validate().empty());
+  blackbox::Config bad_host = config;
+  bad_host.host = "two\nlines";
+  EXPECT_EQ(bad_host.validate(),
+            std::vector<std::string>{"host: at most 63 bytes, no control characters"});
   EXPECT_EQ(config.ring_bytes, 256u << 10);
   EXPECT_EQ(config.max_threads, blackbox::Config{}.max_threads);
   EXPECT_EQ(config.max_string_bytes, blackbox::Config{}.max_string_bytes);
@@ -88,7 +97,8 @@ TEST(ConfigTest, EnvironmentOverridesDefaultsAndBadValuesNameTheirVariable) {
   EXPECT_EQ(warnings[0].find("BBX_LEVEL=\"chatty\": unknown level"), 0u) << warnings[0];
   EXPECT_EQ(warnings[1].find("BBX_RING_BYTES=\"100000\": not a power of two"), 0u) << warnings[1];
   for (const char* v :
-       {"BBX_LEVEL", "BBX_APP", "BBX_RING_BYTES", "BBX_MAX_THREADS", "BBX_MAX_STRING"}) {
+       {"BBX_LEVEL", "BBX_APP", "BBX_HOST", "BBX_RETAIN_UNSHIPPED_BYTES", "BBX_RING_BYTES",
+        "BBX_MAX_THREADS", "BBX_MAX_STRING"}) {
     unsetenv(v);
   }
 }

@@ -27,6 +27,11 @@ struct Config {
   // Empty: the program's name. Characters outside [A-Za-z0-9._-] become '_'; max 63 bytes.
   std::string app;
 
+  // Host name, in the ring file's and archive files' headers (logcat's `host`, the shippers'
+  // host.name). Empty: gethostname(). For containers, whose host name is a pod's: the
+  // node's name. At most 63 bytes, no control characters. Env: BBX_HOST.
+  std::string host;
+
   // Level spec: a default level and per-tag overrides, e.g. "info,net=debug,db=warn".
   // Levels: trace, debug, info, warn, error, fatal, off. Env: BBX_LEVEL.
   std::string levels = "info";

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cstdlib>
 #include <limits>
@@ -168,6 +169,7 @@ Config Config::from_env(std::vector<std::string>* warnings) {
       c.dir = v;
   }
   if (const char* v = std::getenv("BBX_APP"); v != nullptr) c.app = v;
+  if (const char* v = std::getenv("BBX_HOST"); v != nullptr) c.host = v;
   if (const char* v = std::getenv("BBX_LEVEL"); v != nullptr) {
     core::LevelSpec spec;
     std::string error;
@@ -275,6 +277,11 @@ Config Config::from_env(std::vector<std::string>* warnings) {
 std::vector<std::string> Config::validate() const {
   std::vector<std::string> errors;
   if (dir.empty()) errors.emplace_back("dir: empty");
+  if (host.size() > 63 || std::any_of(host.begin(), host.end(), [](char ch) {
+        return static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f;
+      })) {
+    errors.emplace_back("host: at most 63 bytes, no control characters");
+  }
   core::LevelSpec spec;
   std::string error;
   if (!core::parse_level_spec(levels, spec, error)) errors.push_back("levels: " + error);

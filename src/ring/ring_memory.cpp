@@ -148,7 +148,7 @@ RingMemory* RingMemory::create_file(const Config& config, const std::string& app
     return nullptr;
   }
   ring->site_reserved_ = kSiteReserveChunk;
-  ring->write_header(app, config.max_string_bytes);
+  ring->write_header(app, config.max_string_bytes, config.host);
   // Into place. A file of the final name, left by an earlier process with our pid (pid
   // reuse), is kept under another name, not replaced.
   int moved = renameat2(dir_fd, temp_name.c_str(), dir_fd, final_name.c_str(), RENAME_NOREPLACE);
@@ -230,11 +230,12 @@ RingMemory* RingMemory::create_anonymous(const Config& config, const std::string
                               config.max_string_bytes);
   ring->site_reserved_ = layout.site_table_bytes;
   ring->metric_table_reserved_ = metrics_table_bytes(layout.metric_cells);
-  ring->write_header(app, config.max_string_bytes);
+  ring->write_header(app, config.max_string_bytes, config.host);
   return ring;
 }
 
-void RingMemory::write_header(const std::string& app, std::uint32_t max_string) {
+void RingMemory::write_header(const std::string& app, std::uint32_t max_string,
+                              const std::string& host_name) {
   RingHeader& h = header();
   h.version = kFormatVersion;
   h.header_bytes = sizeof(RingHeader);
@@ -260,7 +261,11 @@ void RingMemory::write_header(const std::string& app, std::uint32_t max_string) 
   h.start_time_ns = sys::realtime_ns();
   copy_cstr(h.app, sizeof h.app, app);
   char host[64] = {};
-  gethostname(host, sizeof host - 1);
+  if (host_name.empty()) {
+    gethostname(host, sizeof host - 1);
+  } else {
+    copy_cstr(host, sizeof host, host_name);
+  }
   copy_cstr(h.host, sizeof h.host, host);
   h.state.store(static_cast<std::uint32_t>(ProcessState::live), std::memory_order_relaxed);
   calibrate_initial(h.clock);

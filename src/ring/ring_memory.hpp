@@ -87,7 +87,8 @@ class RingMemory {
  private:
   RingMemory(std::byte* base, std::size_t size, int fd, std::string path, const Layout& layout,
              std::uint32_t max_string);
-  void write_header(const std::string& app, std::uint32_t max_string);
+  // `host`: "" for gethostname().
+  void write_header(const std::string& app, std::uint32_t max_string, const std::string& host);
   [[nodiscard]] bool reserve(std::uint64_t offset, std::uint64_t bytes, std::string* error);
 
   std::byte* base_;
