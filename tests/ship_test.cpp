@@ -51,12 +51,36 @@ bool wait_until(const std::function<bool()>& ready) {
   return false;
 }
 
+std::string read_file(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
 // A ClickHouse server of the test's own: a data directory, two loopback ports.
 class ClickHouse {
  public:
   explicit ClickHouse(std::string dir) : dir_(std::move(dir)) {
     http_port_ = blackbox::test::free_loopback_port();
-    const int tcp_port = blackbox::test::free_loopback_port();
+    tcp_port_ = blackbox::test::free_loopback_port();
+  }
+  [[nodiscard]] int port() const { return http_port_; }
+  [[nodiscard]] int tcp_port() const { return tcp_port_; }
+  // The cluster "blackbox" of share/clickhouse/blackbox_logs_cluster.sql: one shard per
+  // server given (by native port), before start().
+  void set_cluster(const std::vector<const ClickHouse*>& shards) {
+    cluster_ = "  <remote_servers><blackbox>\n";
+    for (const ClickHouse* s : shards) {
+      cluster_ += fmt::format(
+          "    <shard><replica><host>127.0.0.1</host><port>{}</port></replica></shard>\n",
+          s->tcp_port());
+    }
+    cluster_ += "  </blackbox></remote_servers>\n";
+  }
+
+  // Starts it and waits until it answers /ping.
+  bool start() {
     std::ofstream(dir_ + "/config.xml") << fmt::format(
         "<yandex>\n"
         "  <logger><level>warning</level><console>1</console></logger>\n"
@@ -67,14 +91,9 @@ class ClickHouse {
         "  <users_config>/etc/clickhouse-server/users.xml</users_config>\n"
         "  <default_profile>default</default_profile>\n"
         "  <default_database>default</default_database>\n"
-        "  <mark_cache_size>5368709120</mark_cache_size>\n"
+        "  <mark_cache_size>5368709120</mark_cache_size>\n{3}"
         "</yandex>\n",
-        dir_, http_port_, tcp_port);
-  }
-  [[nodiscard]] int port() const { return http_port_; }
-
-  // Starts it and waits until it answers /ping.
-  bool start() {
+        dir_, http_port_, tcp_port_, cluster_);
     server_ = std::make_unique<Child>(std::vector<std::string>{
         "/bin/sh", "-c",
         fmt::format("exec {} --config-file={}/config.xml >> {}/server.log 2>&1", kServer, dir_,
@@ -107,18 +126,32 @@ class ClickHouse {
     return answer ? std::stoull(*answer) : 0;
   }
 
+  // Runs each statement of an SQL file (';' between them). False if one was refused.
+  bool run_sql_file(const std::string& path) const {
+    std::string text = read_file(path);
+    for (std::size_t at = 0; at < text.size();) {
+      const std::size_t end = std::min(text.find(';', at), text.size());
+      const std::string statement = text.substr(at, end - at);
+      at = end + 1;
+      if (statement.find_first_not_of(" \n") == std::string::npos) continue;
+      httplib::Client c("127.0.0.1", http_port_);
+      c.set_read_timeout(30, 0);
+      const auto res = c.Post("/", statement, "text/plain");
+      if (!res || res->status != 200) {
+        std::fprintf(stderr, "refused: %s\n%s\n", statement.c_str(),
+                     res ? res->body.c_str() : httplib::to_string(res.error()).c_str());
+        return false;
+      }
+    }
+    return true;
+  }
+
  private:
   std::string dir_;
-  int http_port_ = 0;
+  int http_port_ = 0, tcp_port_ = 0;
+  std::string cluster_;
   std::unique_ptr<Child> server_;
 };
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 // Logs `n` records numbered from `first` (levels and tags in turn, a string field that JSON
 // and SQL must keep as it is), then flushes them to the archive.
@@ -307,6 +340,186 @@ TEST(ClickHouse, ShipsEveryRecordExactlyOnceThroughKillsAndServerStops) {
 }
 
 }  // namespace
+
+// ---- A two-shard cluster ---------------------------------------------------------------------
+// Two clickhouse-server processes as the two shards of the cluster "blackbox", with the
+// tables of share/clickhouse/blackbox_logs_cluster.sql on each (a ReplacingMergeTree per
+// shard, a Distributed table over them sharded by record identity). Two simulated hosts
+// (their own ring and archive directories, BBX_HOST, an app each) whose services run as
+// child processes, a shipper each, inserting through the Distributed table of a different
+// node with insert_distributed_sync=1 (an insert is acknowledged once every shard has its
+// rows). A shipper is killed and restarted; a shard stops and starts again under both.
+namespace cluster {
+
+struct Host {
+  std::string name, app, dir, rings, archive;
+};
+
+// A service of `host` runs, logs records [first, first + n) and exits (a new process each
+// time, as a restarted service is).
+void run_service(const Host& host, std::uint64_t first, std::uint64_t n) {
+  const pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    blackbox::Config config = blackbox::Config::from_env();
+    config.app = host.app;
+    config.host = host.name;
+    config.levels = "trace";
+    config.dir = host.rings;
+    config.archive_dir = host.archive;
+    if (!blackbox::init(config).ok()) _exit(3);
+    log_records(first, n);
+    blackbox::shutdown();
+    _exit(::testing::Test::HasFailure() ? 4 : 0);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+}
+
+// Records in `archive` (every record: the shipper ships them all).
+std::uint64_t archived(const std::string& archive) {
+  std::string error;
+  auto reader = blackbox::ArchiveReader::open(archive, &error);
+  EXPECT_TRUE(reader) << error;
+  std::uint64_t n = 0;
+  if (reader) reader->poll([&](const blackbox::Record&) { ++n; });
+  return n;
+}
+
+// `logcat stats ARCHIVE`'s count per level ("levels T:0 D:27 ..."), by level name.
+std::map<std::string, std::uint64_t> logcat_stats_levels(const std::string& archive) {
+  Child stats({"/bin/sh", "-c", fmt::format("{} stats {}", BBX_LOGCAT, archive)});
+  std::istringstream lines(stats.read_rest());
+  std::map<std::string, std::uint64_t> out;
+  const std::map<char, std::string> names = {{'T', "trace"}, {'D', "debug"}, {'I', "info"},
+                                             {'W', "warn"},  {'E', "error"}, {'F', "fatal"}};
+  for (std::string line; std::getline(lines, line);) {
+    if (!line.starts_with("levels")) continue;
+    std::istringstream words(line.substr(6));
+    for (std::string w; words >> w;) {
+      if (w.size() > 2 && w[1] == ':' && std::stoull(w.substr(2)) != 0) {
+        out[names.at(w[0])] = std::stoull(w.substr(2));
+      }
+    }
+  }
+  return out;
+}
+
+}  // namespace cluster
+
+TEST(ClickHouse, TwoShardsTwoHostsEveryRecordOnceThroughAKillAndAShardStop) {
+  if (access(kServer, X_OK) != 0) {
+    GTEST_SKIP() << kServer
+                 << " is not installed (scripts/install-deps.sh installs Debian's "
+                    "clickhouse-server)";
+  }
+  ClickHouse node1(blackbox::test::make_temp_dir("shard1"));
+  ClickHouse node2(blackbox::test::make_temp_dir("shard2"));
+  for (ClickHouse* node : {&node1, &node2}) node->set_cluster({&node1, &node2});
+  for (ClickHouse* node : {&node1, &node2}) {
+    ASSERT_TRUE(node->start()) << "clickhouse-server did not start";
+    ASSERT_TRUE(node->run_sql_file(std::string(BBX_SOURCE_DIR) +
+                                   "/share/clickhouse/blackbox_logs_cluster.sql"))
+        << "the tables of share/clickhouse/blackbox_logs_cluster.sql were refused";
+  }
+  std::vector<cluster::Host> hosts;
+  for (const auto& [name, app] : {std::pair{"host-a", "orders"}, std::pair{"host-b", "billing"}}) {
+    const std::string dir = blackbox::test::make_temp_dir(name);
+    hosts.push_back({name, app, dir, dir + "/rings", dir + "/archive"});
+    ASSERT_EQ(mkdir(hosts.back().rings.c_str(), 0700), 0);
+    ASSERT_EQ(mkdir(hosts.back().archive.c_str(), 0700), 0);
+  }
+  auto to = [](const ClickHouse& node) {
+    return fmt::format(
+        "clickhouse+http://127.0.0.1:{}/?table=blackbox_logs&insert_distributed_sync=1",
+        node.port());
+  };
+  // Host a ships through node 1, host b through node 2.
+  auto ship = [&](std::size_t h) {
+    return std::make_unique<Shipper>(hosts[h].dir, hosts[h].archive, to(h == 0 ? node1 : node2));
+  };
+  const std::string exact = "SELECT count() FROM blackbox_logs FINAL";
+  // Waits until the cluster has at least `want` records, then they must be exactly `want`
+  // (a copy on another shard than its first would be counted twice).
+  auto arrived = [&](std::uint64_t want) {
+    return wait_until([&] { return node1.count(exact) >= want; }) && node1.count(exact) == want;
+  };
+  auto all_archived = [&] {
+    return cluster::archived(hosts[0].archive) + cluster::archived(hosts[1].archive);
+  };
+  auto log_round = [&](std::uint64_t first) {
+    for (const auto& host : hosts) cluster::run_service(host, first, 2'000);
+  };
+
+  // 1. Both hosts log; both shippers deliver.
+  std::unique_ptr<Shipper> shippers[2] = {ship(0), ship(1)};
+  log_round(0);
+  std::uint64_t want = all_archived();
+  ASSERT_TRUE(arrived(want)) << read_file(shippers[0]->log()) << read_file(shippers[1]->log());
+
+  // 2. Node 1 stops answering (SIGSTOP) while both hosts log on: host a's insert times out and
+  //    is tried again, and its shipper is killed (kill -9) with a batch in flight that node 1
+  //    may still insert when it goes on. A new shipper resumes from the state file and sends
+  //    those records again: the sharding key puts each copy on its first copy's shard.
+  node1.pause();
+  log_round(2'000);
+  ASSERT_TRUE(wait_until([&] { return shippers[0]->retries() >= 1; }))
+      << read_file(shippers[0]->log());
+  shippers[0]->kill_hard();
+  node1.resume();
+  shippers[0] = ship(0);
+  want = all_archived();
+  ASSERT_TRUE(arrived(want)) << read_file(shippers[0]->log());
+
+  // 3. Shard 2 stops: host b's shipper cannot connect, host a's inserts cannot reach the
+  //    shard (synchronous inserts fail, perhaps after shard 1 took its rows); both try again
+  //    until the shard is back.
+  node2.stop();
+  const std::size_t retries_before[2] = {shippers[0]->retries(), shippers[1]->retries()};
+  log_round(4'000);
+  for (int h = 0; h < 2; ++h) {
+    ASSERT_TRUE(wait_until([&] { return shippers[h]->retries() > retries_before[h]; }))
+        << read_file(shippers[h]->log());
+  }
+  ASSERT_TRUE(node2.start());
+  want = all_archived();
+  ASSERT_TRUE(arrived(want)) << read_file(shippers[0]->log()) << read_file(shippers[1]->log());
+  for (auto& s : shippers) EXPECT_EQ(s->stop(), 0) << read_file(s->log());
+
+  // Every record once: one row per identity across both shards, both shards used, and the
+  // counts per app and level are `logcat stats`'s on each host's archive.
+  EXPECT_EQ(node2.count(exact), want);  // the same answer from either node
+  EXPECT_EQ(node1.count("SELECT uniqExact(host, app, pid, process_start_ns, slot, sequence) "
+                        "FROM blackbox_logs"),
+            want);
+  EXPECT_GT(node1.count("SELECT count() FROM blackbox_logs_local FINAL"), want / 4);
+  EXPECT_GT(node2.count("SELECT count() FROM blackbox_logs_local FINAL"), want / 4);
+  const auto by_level = node1.query(
+      "SELECT host, level, count() FROM blackbox_logs FINAL GROUP BY host, level "
+      "FORMAT TabSeparated");
+  ASSERT_TRUE(by_level);
+  std::map<std::string, std::map<std::string, std::uint64_t>> got;
+  std::istringstream lines(*by_level);
+  for (std::string host, level, n; std::getline(lines, host, '\t') &&
+                                   std::getline(lines, level, '\t') && std::getline(lines, n);) {
+    got[host][level] = std::stoull(n);
+  }
+  for (const auto& host : hosts) {
+    EXPECT_EQ(got[host.name], cluster::logcat_stats_levels(host.archive)) << host.name;
+  }
+  const auto apps = node1.query(
+      "SELECT host, app, count() FROM blackbox_logs FINAL GROUP BY host, app ORDER BY host "
+      "FORMAT TabSeparated");
+  ASSERT_TRUE(apps);
+  EXPECT_EQ(*apps,
+            fmt::format("host-a\torders\t{}\nhost-b\tbilling\t{}\n",
+                        cluster::archived(hosts[0].archive), cluster::archived(hosts[1].archive)));
+  std::printf("two shards: %llu records once; %llu rows before merging; retries %zu and %zu\n",
+              static_cast<unsigned long long>(want),
+              static_cast<unsigned long long>(node1.count("SELECT count() FROM blackbox_logs")),
+              shippers[0]->retries(), shippers[1]->retries());
+}
 
 // ---- OTLP/HTTP -------------------------------------------------------------------------------
 // The receiver is tests/export/otlp_receiver.mjs: Node.js decoding with the OpenTelemetry

@@ -201,11 +201,13 @@ void append_row(const Record& r, const ProcessFacts& process, Text& out) {
 
 class ClickHouse final : public Destination {
  public:
-  ClickHouse(const Url& url, const std::string& table, const HttpOptions& options)
+  // `settings`: "&name=value..." for the URL.
+  ClickHouse(const Url& url, const std::string& table, const std::string& settings,
+             const HttpOptions& options)
       : http_(url, options),
         path_("/?query=" +
-              httplib::detail::encode_query_param("INSERT INTO " + table + " FORMAT JSONEachRow")) {
-  }
+              httplib::detail::encode_query_param("INSERT INTO " + table + " FORMAT JSONEachRow") +
+              settings) {}
 
   void add(const Record& r, const ProcessFacts& process) override {
     append_row(r, process, rows_);
@@ -229,18 +231,33 @@ class ClickHouse final : public Destination {
   bool fresh_ = true;
 };
 
+// A ClickHouse setting's name ([a-z_][a-z0-9_]*) and value (letters, digits, '_', '.', '-').
+bool clickhouse_setting(const std::string& name, const std::string& value) {
+  const auto word = [](char c, bool digits) {
+    return (c >= 'a' && c <= 'z') || c == '_' || (digits && c >= '0' && c <= '9');
+  };
+  return !name.empty() && word(name[0], false) &&
+         std::all_of(name.begin(), name.end(), [&](char c) { return word(c, true); }) &&
+         !value.empty() && std::all_of(value.begin(), value.end(), [](char c) {
+           return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '-';
+         });
+}
+
 std::unique_ptr<Destination> clickhouse(std::string_view url, const HttpOptions& options,
                                         std::string& error) {
   const auto u = parse_url(url, "clickhouse+http://", 8123, error);
   if (!u) return nullptr;
-  std::string table, database;
+  std::string table, database, settings;
   for (const auto& [key, value] : u->query) {
     if (key == "table") {
       table = value;
     } else if (key == "database") {
       database = value;
+    } else if (clickhouse_setting(key, value)) {
+      settings += "&" + key + "=" + value;  // a setting of the insert, as ClickHouse's HTTP takes
     } else {
-      error = "--to: unknown parameter \"" + key + "\" (table, database)";
+      error = "--to: \"" + key + "=" + value +
+              "\" is neither table, database nor a ClickHouse setting (name=value)";
       return nullptr;
     }
   }
@@ -255,7 +272,7 @@ std::unique_ptr<Destination> clickhouse(std::string_view url, const HttpOptions&
     return nullptr;
   }
   return std::make_unique<ClickHouse>(*u, database.empty() ? table : database + "." + table,
-                                      options);
+                                      settings, options);
 }
 
 // ---- OTLP/HTTP -------------------------------------------------------------------------------

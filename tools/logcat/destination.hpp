@@ -3,9 +3,10 @@
 // batch goes out byte for byte on every try (a receiver that saw it once sees the same
 // request again).
 //
-//   clickhouse+http://HOST[:PORT]/?table=NAME[&database=DB]        (port 8123)
-//     INSERT ... FORMAT JSONEachRow into the table of docs/shipping.md. Tried again on
-//     connection errors, timeouts, 429 and 5xx.
+//   clickhouse+http://HOST[:PORT]/?table=NAME[&database=DB][&SETTING=VALUE...]  (port 8123)
+//     INSERT ... FORMAT JSONEachRow into the table of docs/shipping.md, with the ClickHouse
+//     settings given (insert_distributed_sync=1, ...). Tried again on connection errors,
+//     timeouts, 429 and 5xx.
 //   otlp+http://HOST[:PORT][/PATH][?encoding=protobuf|json]       (port 4318, /v1/logs)
 //     An OTLP/HTTP ExportLogsServiceRequest (protobuf by default), the record mapping of
 //     `-o otlp`. Tried again on connection errors, timeouts, 429, 502, 503 and 504, the
