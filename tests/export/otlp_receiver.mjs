@@ -15,6 +15,8 @@
 //                      429 or 503 carries Retry-After: 0
 //   --reject N         the first accepted request says N of its records were rejected (a
 //                      partial success, still kept here)
+//   --count-only 1     decode every request, keep nothing: the last line on stdout at SIGTERM
+//                      says how many records and bytes came (for measuring the sender)
 // Says "listening" on stdout once it is.
 import { appendFileSync, readFileSync } from "node:fs";
 import { createServer } from "node:http";
@@ -26,9 +28,12 @@ import { FileDescriptorSetSchema } from "@bufbuild/protobuf/wkt";
 const [descriptorPath, port, outPath, ...options] = process.argv.slice(2);
 let [answerStatus, answerCount] = [200, 0];
 let rejectFirst = 0;
+let countOnly = false;
+let [receivedRecords, receivedBytes] = [0, 0];
 for (let i = 0; i < options.length; i += 2) {
   if (options[i] === "--answer") [answerStatus, answerCount] = options[i + 1].split(":").map(Number);
   else if (options[i] === "--reject") rejectFirst = Number(options[i + 1]);
+  else if (options[i] === "--count-only") countOnly = options[i + 1] === "1";
   else throw new Error(`unknown option ${options[i]}`);
 }
 const registry = createFileRegistry(fromBinary(FileDescriptorSetSchema, readFileSync(descriptorPath)));
@@ -87,6 +92,12 @@ const server = createServer((req, res) => {
       res.writeHead(400).end(String(e));
       return;
     }
+    receivedBytes += Buffer.concat(chunks).length;
+    if (countOnly) {
+      for (const rl of request.resourceLogs) for (const sl of rl.scopeLogs) receivedRecords += sl.logRecords.length;
+      res.writeHead(200, { "Content-Type": type }).end(type === "application/json" ? "{}" : "");
+      return;
+    }
     const json = toJson(Request, request, { enumAsInteger: true });
     const lines = [];
     for (const rl of json.resourceLogs ?? []) {
@@ -130,3 +141,7 @@ const server = createServer((req, res) => {
 });
 server.keepAliveTimeout = 60_000;
 server.listen(Number(port), "127.0.0.1", () => console.log("listening"));
+process.on("SIGTERM", () => {
+  console.log(`received ${receivedRecords} records in ${requests} requests, ${receivedBytes} bytes`);
+  process.exit(0);
+});

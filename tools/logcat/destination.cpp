@@ -293,8 +293,7 @@ class Otlp final : public Destination {
   void add(const Record& r, const ProcessFacts& process) override {
     if (json_) {
       processes_.try_emplace({r.pid, r.process_start_ns}, process);
-      Text none;
-      exporter_->add(r, none);
+      exporter_->add(r, json_text_);  // only held (one request per batch): writes nothing
       // About what -o otlp writes for it: the message, the fields, a fixed part.
       json_bytes_ += 300 + r.message.size() + 48 * r.fields.size();
     } else {
@@ -308,9 +307,9 @@ class Otlp final : public Destination {
     const bool fresh = body_.empty();
     if (fresh) {
       if (json_) {
-        Text text;
-        exporter_->flush(text);
-        body_.assign(text.view().substr(0, text.size() - 1));  // without its newline
+        json_text_.clear();
+        exporter_->flush(json_text_);
+        body_.assign(json_text_.view().substr(0, json_text_.size() - 1));  // without its newline
       } else {
         proto_.encode(body_);
       }
@@ -348,6 +347,7 @@ class Otlp final : public Destination {
   std::map<std::pair<std::int32_t, std::int64_t>, ProcessFacts> processes_;
   std::unique_ptr<Exporter> exporter_;
   std::size_t json_bytes_ = 0;
+  Text json_text_;  // the JSON request being written (a buffer kept: it is a large one)
   std::string body_;  // the request, once built (every try sends the same bytes)
 };
 
