@@ -746,6 +746,70 @@ TEST(Otlp, ShipsEveryRecordThroughKillsAndReceiverStops) {
   EXPECT_EQ(holds[0].through_ns, newest - 600'000'000'000);
 }
 
+// A shipper with no inputs named follows the ring directory: the ring of a process that
+// starts after it is read live (its records arrive although that process archives nothing),
+// and once the process exits and its ring file is gone, the shipper lets go of its mapping.
+TEST(Otlp, FollowsTheRingsOfProcessesThatStartLater) {
+  if (const auto why = otlp::missing_tools()) GTEST_SKIP() << *why;
+  const std::string dir = blackbox::test::make_temp_dir("otlp3");
+  const std::string rings = dir + "/rings", archive = dir + "/archive";
+  ASSERT_EQ(mkdir(rings.c_str(), 0700), 0);
+  ASSERT_EQ(mkdir(archive.c_str(), 0700), 0);
+  otlp::Receiver receiver(dir);
+  ASSERT_TRUE(receiver.start());
+  Child shipper({"/bin/sh", "-c",
+                 fmt::format("exec {} ship --to otlp+http://127.0.0.1:{} --state {}/ship.state "
+                             "--batch-wait 0.05 --interval 0.05 --no-telemetry 2>> {}/ship.log",
+                             BBX_LOGCAT, receiver.port(), dir, dir)},
+                {{"BBX_DIR", rings}, {"BBX_ARCHIVE_DIR", archive}});
+  // The shipper has opened its inputs once its retention hold is there.
+  ASSERT_TRUE(wait_until([&] { return !blackbox::retention_holds(archive).empty(); }))
+      << read_file(dir + "/ship.log");
+  // Started after the shipper, logging into its ring only (no archive), until told to exit.
+  int go[2];
+  ASSERT_EQ(pipe(go), 0);
+  const pid_t service = fork();
+  ASSERT_GE(service, 0);
+  if (service == 0) {
+    close(go[1]);
+    blackbox::Config config = blackbox::Config::from_env();
+    config.app = "late";
+    config.levels = "trace";
+    config.dir = rings;
+    config.archive_dir.clear();
+    if (!blackbox::init(config).ok()) _exit(3);
+    for (int i = 0; i < 500; ++i) BBX_LOG("late", blackbox::Level::info, "late record {id}", i);
+    char c;
+    (void)!read(go[0], &c, 1);
+    blackbox::shutdown();
+    _exit(0);
+  }
+  close(go[0]);
+  auto ours = [&] {
+    std::size_t n = 0;
+    for (const auto& [uid, copies] : receiver.received()) {
+      if (uid.starts_with(std::to_string(service) + "-")) ++n;
+    }
+    return n;
+  };
+  EXPECT_TRUE(wait_until([&] { return ours() == 500; })) << read_file(dir + "/ship.log");
+  // The service exits; its ring file is removed; the shipper unmaps it.
+  const std::string ring_name = fmt::format("late.{}.bbr", service);
+  EXPECT_NE(read_file(fmt::format("/proc/{}/maps", shipper.pid())).find(ring_name),
+            std::string::npos);
+  close(go[1]);
+  int status = 0;
+  ASSERT_EQ(waitpid(service, &status, 0), service);
+  EXPECT_TRUE(wait_until([&] {
+    return read_file(fmt::format("/proc/{}/maps", shipper.pid())).find(ring_name) ==
+           std::string::npos;
+  })) << "the shipper still maps "
+      << ring_name;
+  EXPECT_EQ(ours(), 500u);
+  kill(shipper.pid(), SIGTERM);
+  EXPECT_EQ(shipper.wait(), 0) << read_file(dir + "/ship.log");
+}
+
 // JSON and zstd, the OTLP retry rules (503 with Retry-After is tried again; a 500 is not:
 // the shipper stops with the batch kept for the next start), and a partial success counted.
 TEST(Otlp, JsonZstdRetryRulesAndPartialSuccess) {

@@ -349,7 +349,7 @@ class Otlp final : public Destination {
   std::map<std::pair<std::int32_t, std::int64_t>, ProcessFacts> processes_;
   std::unique_ptr<Exporter> exporter_;
   std::size_t json_bytes_ = 0;
-  Text json_text_;  // the JSON request being written (a buffer kept: it is a large one)
+  Text json_text_;    // the JSON request being written (a buffer kept: it is a large one)
   std::string body_;  // the request, once built (every try sends the same bytes)
 };
 

@@ -116,6 +116,7 @@ struct Args {
   std::optional<logcat::Cursor> cursor;  // where to resume (--after-cursor, --cursor-file)
   // The configured archive directory when no input was named: it may hold nothing yet.
   std::string implicit_archive_dir;
+  std::string implicit_ring_dir;  // the ring directory, when its rings are the inputs
 };
 
 void add_selection_options(CLI::App& app, Args& a) {
@@ -343,6 +344,7 @@ int select(Args& a, logcat::Selection& sel, std::vector<std::string>& inputs) {
     for (const std::string& ring : rings_in_dir(".bbr")) {
       if (access(ring.c_str(), R_OK) == 0) inputs.push_back(ring);
     }
+    a.implicit_ring_dir = ring_dir;
   }
   if (!explicit_inputs) {
     const std::string archive_dir = blackbox::Config::from_env().archive_dir;
@@ -975,6 +977,8 @@ int main(int argc, char** argv) {
       if (stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) ship_args.hold_dirs.push_back(path);
     }
     const auto inputs = open_inputs(selection, true);
+    // Processes that start later: their rings are read live too.
+    if (!a.implicit_ring_dir.empty()) inputs->watch_ring_dir(a.implicit_ring_dir);
     const int rc =
         logcat::run_ship(ship_args, *inputs, selection, process_lookup(*inputs), a.cursor);
     return rc == 0 && unopened ? 1 : rc;

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -35,6 +36,7 @@ bool is_ring_file(const std::string& path) { return file_kind(path) == FileKind:
 bool Inputs::add_ring(const std::string& path, std::string& error) {
   auto reader = blackbox::RingReader::open(path, &error);
   if (!reader) return false;
+  ring_paths_.insert(path);
   const auto& apps = selection_.read.apps;
   if (!apps.empty() && std::find(apps.begin(), apps.end(), reader->info().app) == apps.end()) {
     return true;  // another app's: not an input of this selection
@@ -216,8 +218,35 @@ bool Inputs::emit_before(std::int64_t limit, bool everything, const Sink& sink) 
 
 void Inputs::poll_rings() {
   for (std::size_t i = 0; i < rings_.size(); ++i) {
+    if (!rings_[i]) continue;  // let go (watch_ring_dir)
     rings_[i]->poll([this, i](const Record& r) { take_ring_record(i, r); });
     seal();
+  }
+}
+
+void Inputs::watch_ring_dir(std::string dir) { watched_dir_ = std::move(dir); }
+
+void Inputs::rescan_ring_dir() {
+  if (watched_dir_.empty()) return;
+  for (std::size_t i = 0; i < rings_.size(); ++i) {
+    // A ring file that is gone was archived whole (removed at a normal exit, or after its
+    // recovery): read to its end by the last poll, it is let go, and its mapping with it (an
+    // unlinked tmpfs file's pages stay in memory while mapped).
+    struct stat st {};
+    if (rings_[i] && stat(rings_[i]->info().path.c_str(), &st) != 0 && errno == ENOENT) {
+      rings_[i].reset();
+    }
+  }
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(watched_dir_, ec)) {
+    const std::string path = e.path().string();
+    if (!path.ends_with(".bbr") || ring_paths_.count(path) != 0) continue;
+    // Another user's rings (not readable) are passed over quietly, as at the start.
+    if (access(path.c_str(), R_OK) != 0) continue;
+    std::string error;
+    if (add_ring(path, error) || error.find("No such file") != std::string::npos) continue;
+    std::fprintf(stderr, "logcat: %s\n", error.c_str());
+    ring_paths_.insert(path);  // said once; not tried again
   }
 }
 
@@ -233,6 +262,7 @@ void Inputs::report_damage() {
     }
   }
   for (std::size_t i = 0; i < rings_.size(); ++i) {
+    if (!rings_[i]) continue;
     std::uint64_t corrupt = 0;
     for (const auto& loss : rings_[i]->losses()) corrupt += loss.corrupt_bytes;
     if (corrupt > corrupt_reported_[i]) {
@@ -288,6 +318,8 @@ void Inputs::read_all(const Sink& sink) {
 
 std::size_t Inputs::read_new(const Sink& sink) {
   poll_rings();
+  rescan_ring_dir();  // after the poll: a ring let go was read to its end
+  poll_rings();       // new rings' records from their start
   for (auto& archive : archives_) {
     archive->scan();
     while (archive->next_chunk_time()) {
@@ -315,6 +347,7 @@ std::vector<blackbox::Loss> Inputs::losses() const {
     out.insert(out.end(), l.begin(), l.end());
   }
   for (const auto& r : rings_) {
+    if (!r) continue;
     const auto l = r->losses();
     out.insert(out.end(), l.begin(), l.end());
   }
@@ -333,6 +366,7 @@ std::vector<blackbox::ArchiveFileInfo> Inputs::archive_files() const {
 std::vector<std::tuple<blackbox::RingInfo, Inputs::RingOnly, std::uint64_t>> Inputs::ring_counts() {
   std::vector<std::tuple<blackbox::RingInfo, RingOnly, std::uint64_t>> out;
   for (const auto& ring : rings_) {
+    if (!ring) continue;
     const blackbox::RingInfo info = ring->info();
     RingOnly only;
     ring->poll([&](const Record& r) {
@@ -355,12 +389,16 @@ std::vector<blackbox::CallSite> Inputs::sites() const {
 }
 
 void Inputs::read_rings(const std::function<void(const Record&)>& sink) {
-  for (const auto& ring : rings_) ring->poll(sink);
+  for (const auto& ring : rings_) {
+    if (ring) ring->poll(sink);
+  }
 }
 
 std::vector<blackbox::RingInfo> Inputs::rings() const {
   std::vector<blackbox::RingInfo> out;
-  for (const auto& r : rings_) out.push_back(r->info());
+  for (const auto& r : rings_) {
+    if (r) out.push_back(r->info());
+  }
   return out;
 }
 

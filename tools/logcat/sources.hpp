@@ -16,6 +16,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -55,6 +56,10 @@ class Inputs {
   // Reads the archives' frames up to their chunks (file headers, crash reports): what
   // archive_files() reports. read_all() does it too.
   void scan();
+  // Follows the ring directory `dir` too: read_new() adds the ring files of processes that
+  // started since (so a long-running follower reads them live, not a flush later), and lets
+  // go of rings whose file is gone (their process exited and archived them).
+  void watch_ring_dir(std::string dir);
   // What arrived since the last call (growing archives, new archive files, live rings), in
   // time order. Returns the number of records delivered.
   std::size_t read_new(const Sink& sink);
@@ -103,10 +108,13 @@ class Inputs {
   void seal();  // the batch being filled is complete: sort it, make it active
   bool emit_before(std::int64_t limit, bool everything, const Sink& sink);
   void poll_rings();
+  void rescan_ring_dir();
   void report_damage();
 
   const Selection& selection_;
-  std::vector<std::unique_ptr<blackbox::RingReader>> rings_;
+  std::vector<std::unique_ptr<blackbox::RingReader>> rings_;  // null: let go
+  std::string watched_dir_;                                   // watch_ring_dir()
+  std::set<std::string> ring_paths_;                          // every ring file opened (or refused)
   std::vector<std::unique_ptr<blackbox::ArchiveReader>> archives_;
   std::vector<std::size_t> damage_reported_;     // per archive
   std::vector<std::uint64_t> corrupt_reported_;  // per ring
