@@ -117,6 +117,7 @@ struct Args {
   // The configured archive directory when no input was named: it may hold nothing yet.
   std::string implicit_archive_dir;
   std::string implicit_ring_dir;  // the ring directory, when its rings are the inputs
+  bool make_archive_dir = false;  // create the archive directory if it is not there (ship)
 };
 
 void add_selection_options(CLI::App& app, Args& a) {
@@ -349,6 +350,12 @@ int select(Args& a, logcat::Selection& sel, std::vector<std::string>& inputs) {
   if (!explicit_inputs) {
     const std::string archive_dir = blackbox::Config::from_env().archive_dir;
     struct stat st {};
+    if (a.make_archive_dir && !archive_dir.empty() && stat(archive_dir.c_str(), &st) != 0) {
+      // A shipper may start before any service made it: made as the logger makes it (0750).
+      std::error_code ec;
+      std::filesystem::create_directories(archive_dir, ec);
+      if (!ec) chmod(archive_dir.c_str(), 0750);
+    }
     if (!archive_dir.empty() && stat(archive_dir.c_str(), &st) == 0) {
       inputs.push_back(archive_dir);
       a.implicit_archive_dir = archive_dir;
@@ -942,6 +949,7 @@ int main(int argc, char** argv) {
   if (*ship) {
     ship_sel.cursor_file = ship_args.state;  // select() reads it: the readers start there
     ship_sel.all_rings = true;               // live rings too, with no input named
+    ship_sel.make_archive_dir = true;
   }
   Args& a = *stats ? stats_args : *runs ? runs_args : *ship ? ship_sel : args;
   logcat::Selection selection;
