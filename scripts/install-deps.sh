@@ -7,7 +7,8 @@ packages=(cmake make g++ clang libclang-rt-14-dev libfmt-dev libspdlog-dev libzs
           valgrind zstd
           lnav bsdutils less  # lnav: logcat's lnav format is tested; script(1): the pager tests
           prometheus  # the server (and promtool) the metrics exposition is tested against
-          clickhouse-server)  # the server logcat ship is tested against
+          clickhouse-server  # the server logcat ship is tested against
+          systemtap-sdt-dev bpftrace)  # USDT probes (<sys/sdt.h>), and the tracer that tests them
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -41,6 +41,8 @@ const std::map<std::string, Place>& public_headers() {
       {"blackbox/detail/site.hpp", {2, "ring"}},
       {"blackbox/detail/producer.hpp", {2, "ring"}},
       {"blackbox/detail/encode.hpp", {2, "ring"}},
+      {"blackbox/detail/probes.hpp", {1, "format"}},
+      {"blackbox/detail/record_probe.hpp", {2, "ring"}},
       {"blackbox/detail/printf_string.hpp", {1, "format"}},
       {"blackbox/reader.hpp", {3, "reader"}},
       {"blackbox/control.hpp", {1, "format"}},

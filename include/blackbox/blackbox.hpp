@@ -32,6 +32,8 @@
 
 #include "blackbox/config.hpp"
 #include "blackbox/detail/encode.hpp"
+#include "blackbox/detail/probes.hpp"
+#include "blackbox/detail/record_probe.hpp"
 #include "blackbox/detail/site.hpp"
 #include "blackbox/level.hpp"
 #include "blackbox/stats.hpp"
@@ -59,9 +61,17 @@
       /* decltype: the argument types, without evaluating any argument yet */                 \
       if (const ::std::uint64_t bbx_internal_bits_ = ::blackbox::detail::site_bits(           \
               bbx_internal_site_, decltype(::blackbox::detail::type_list(__VA_ARGS__)){});    \
-          bbx_internal_bits_ != 0)                                                            \
-        ::blackbox::detail::log((time_), bbx_internal_bits_,                                  \
-                                template_ __VA_OPT__(, ) __VA_ARGS__);                        \
+          bbx_internal_bits_ != 0) {                                                          \
+        /* the record; the USDT probe too while a tracer listens (detail/record_probe.hpp) */ \
+        ::blackbox::detail::log_at((time_), bbx_internal_bits_, bbx_internal_site_,           \
+                                   template_ __VA_OPT__(, ) __VA_ARGS__);                     \
+      } else if (BBX_PROBE_ENABLED(record)) { /* disabled after all (a first call) */         \
+        ::blackbox::detail::probe_disabled(bbx_internal_site_,                                \
+                                           template_ __VA_OPT__(, ) __VA_ARGS__);             \
+      }                                                                                       \
+    } else if (BBX_PROBE_ENABLED(record)) {                                                   \
+      ::blackbox::detail::probe_disabled(bbx_internal_site_,                                  \
+                                         template_ __VA_OPT__(, ) __VA_ARGS__);               \
     }                                                                                         \
   } while (false)
 
@@ -79,9 +89,16 @@
     if (::blackbox::detail::level_enabled(bbx_internal_site_, (level))) [[unlikely]] {         \
       if (const ::std::uint64_t bbx_internal_bits_ = ::blackbox::detail::site_bits(            \
               bbx_internal_site_, decltype(::blackbox::detail::type_list(__VA_ARGS__)){});     \
-          bbx_internal_bits_ != 0)                                                             \
-        ::blackbox::detail::log_printf(::blackbox::detail::now_ticks(), bbx_internal_bits_,    \
-                                       format_ __VA_OPT__(, ) __VA_ARGS__);                    \
+          bbx_internal_bits_ != 0) {                                                           \
+        ::blackbox::detail::log_printf_at(::blackbox::detail::now_ticks(), bbx_internal_bits_, \
+                                          bbx_internal_site_, format_ __VA_OPT__(, ) __VA_ARGS__); \
+      } else if (BBX_PROBE_ENABLED(record)) {                                                  \
+        ::blackbox::detail::probe_disabled_printf(bbx_internal_site_,                          \
+                                                  format_ __VA_OPT__(, ) __VA_ARGS__);         \
+      }                                                                                        \
+    } else if (BBX_PROBE_ENABLED(record)) {                                                    \
+      ::blackbox::detail::probe_disabled_printf(bbx_internal_site_,                            \
+                                                format_ __VA_OPT__(, ) __VA_ARGS__);           \
     }                                                                                          \
   } while (false)
 

@@ -14,6 +14,8 @@
 //  - requested_/completed_ (flush tickets): under mutex_.
 #include "archive/flusher.hpp"
 
+#include "blackbox/detail/probes.hpp"
+
 #include <linux/futex.h>
 #include <pthread.h>
 #include <sys/syscall.h>
@@ -393,6 +395,12 @@ void Flusher::refresh_sites() {
 void Flusher::note_loss(std::uint32_t slot, std::uint32_t tid, LossCause cause,
                         std::uint64_t records, std::uint64_t bytes) {
   if (records == 0 && bytes == 0) return;
+  if (BBX_PROBE_ENABLED(loss)) {
+    // USDT blackbox:loss (docs/tracing.md): cause (LossCause), records, bytes, slot, thread.
+    const std::uint64_t why = static_cast<std::uint64_t>(cause);
+    const std::uint64_t in_slot = slot, thread = tid;
+    BBX_PROBE(loss, why, records, bytes, in_slot, thread);
+  }
   LossEntry& e = pending_losses_[{slot, tid, cause}];
   if (e.records == 0 && e.bytes == 0) e.time_ns = now_ns_;
   e.slot = slot;

@@ -1,6 +1,8 @@
 // Spans (blackbox/span.hpp): ids, the thread's context switch, the start and end records.
 #include "blackbox/span.hpp"
 
+#include "blackbox/detail/probes.hpp"
+
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -84,6 +86,15 @@ void open_span(SpanState& s, std::string_view name) noexcept {
   p.trace_bytes = kTraceBytes;
   p.trace_header_bits = std::uint64_t{kSiteHasTrace} << 32;
   s.start_ticks = now_ticks();
+  if (BBX_PROBE_ENABLED(span_start)) {
+    // USDT blackbox:span_start (docs/tracing.md): name (pointer, length), span id, parent
+    // span id (0: a root), trace id (high and low 64 bits).
+    const char* const name_data = name.data();
+    const std::uint64_t name_size = name.size(), span = load_be(p.trace + 16);
+    const std::uint64_t parent = s.parent, trace_hi = load_be(p.trace),
+                        trace_lo = load_be(p.trace + 8);
+    BBX_PROBE(span_start, name_data, name_size, span, parent, trace_hi, trace_lo);
+  }
 }
 
 void close_span(const SpanState& s) noexcept {
@@ -95,6 +106,14 @@ void close_span(const SpanState& s) noexcept {
   BBX_INTERNAL_LOG(end, "span", Level::info,
                    "span ended after {duration_ns} ns (parent {parent:016x})", ns, s.parent);
   Producer& p = tls_producer;
+  if (BBX_PROBE_ENABLED(span_end)) {
+    // USDT blackbox:span_end (docs/tracing.md): name (pointer, length: the name as given,
+    // a literal for BBX_SPAN), duration in ns, span id, parent span id.
+    const char* const name_data = s.name.data();
+    const std::uint64_t name_size = s.name.size(), span = load_be(p.trace + 16);
+    const std::uint64_t parent = s.parent;
+    BBX_PROBE(span_end, name_data, name_size, ns, span, parent);
+  }
   std::memcpy(p.trace, s.saved, sizeof s.saved);
   p.trace_flags = s.saved_flags;
   p.trace_bytes = s.saved_active ? kTraceBytes : 0;

@@ -23,6 +23,8 @@
 //    (sigaction orders them), only read afterwards.
 #include "crash/crash_handler.hpp"
 
+#include "blackbox/detail/probes.hpp"
+
 #include <cxxabi.h>
 #include <execinfo.h>
 #include <fcntl.h>
@@ -185,6 +187,15 @@ void on_crash(int sig, siginfo_t* info, void* context) {
   std::uint32_t reporter = 0;
   if (g_reporter.compare_exchange_strong(reporter, tid, std::memory_order_acq_rel)) {
     alarm(5);  // should anything below hang, SIGALRM ends the process
+    if (BBX_PROBE_ENABLED(crash)) {
+      // USDT blackbox:crash (docs/tracing.md): signal, faulting address, thread; before the
+      // report, so a tracer sees it even if the report cannot be written.
+      const std::uint64_t signal = static_cast<std::uint64_t>(sig);
+      const std::uint64_t address =
+          info != nullptr ? reinterpret_cast<std::uintptr_t>(info->si_addr) : 0;
+      const std::uint64_t thread = tid;
+      BBX_PROBE(crash, signal, address, thread);
+    }
     if (auto* hook = g_before_report.load(std::memory_order_relaxed); hook != nullptr) hook();
     write_report(sig, info, context, tid, start_ns);
     alarm(0);

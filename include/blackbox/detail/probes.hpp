@@ -1,0 +1,62 @@
+// USDT probes (provider "blackbox"), for dynamic tracing of a live process with bpftrace,
+// perf or SystemTap, without restarting it (docs/tracing.md). Built from Debian's
+// systemtap-sdt-dev (<sys/sdt.h>) where it is found on an ELF platform; compiled out
+// otherwise, or with BBX_NO_USDT defined.
+//
+// A probe is a nop in the code and an ELF note (.note.stapsdt) that says where it is and
+// where its arguments are. Each has a semaphore: a counter tracers raise while attached
+// (bpftrace -p PID, through the kernel's uprobe reference counter), so the code checks it
+// and does the work of a probe's arguments only while someone listens. Unattached, a probe
+// costs one compare and branch on that counter.
+//
+// Semaphores are hidden, one copy per binary (executable or shared object): the note of a
+// probe records its semaphore's address in the binary that holds the probe, and the code of
+// that binary must read that same copy.
+#pragma once
+
+#if defined(__ELF__) && !defined(BBX_NO_USDT) && __has_include(<sys/sdt.h>)
+#define BBX_HAVE_USDT 1
+#ifndef _SDT_HAS_SEMAPHORES
+#define _SDT_HAS_SEMAPHORES 1
+#endif
+#ifndef SDT_USE_VARIADIC
+#define SDT_USE_VARIADIC 1  // STAP_PROBEV: a probe with any number of arguments
+#endif
+#include <sys/sdt.h>
+
+// The semaphores, named as <sys/sdt.h> expects: provider_name_semaphore.
+#define BBX_INTERNAL_SEMAPHORE(name)                                                  \
+  __extension__ inline volatile unsigned short blackbox_##name##_semaphore            \
+      __attribute__((unused, section(".probes"), visibility("hidden"))) = 0;
+extern "C" {
+BBX_INTERNAL_SEMAPHORE(record)
+BBX_INTERNAL_SEMAPHORE(span_start)
+BBX_INTERNAL_SEMAPHORE(span_end)
+BBX_INTERNAL_SEMAPHORE(loss)
+BBX_INTERNAL_SEMAPHORE(crash)
+}
+#undef BBX_INTERNAL_SEMAPHORE
+
+// Whether a tracer listens to probe `name`: one load, one compare.
+#define BBX_PROBE_ENABLED(name) __builtin_expect(blackbox_##name##_semaphore != 0, 0)
+// Fires probe `name` with its arguments (each 64 bits wide: see docs/tracing.md).
+#define BBX_PROBE(name, ...) STAP_PROBEV(blackbox, name, __VA_ARGS__)
+#else
+#define BBX_HAVE_USDT 0
+#define BBX_PROBE_ENABLED(name) false
+#define BBX_PROBE(name, ...) ::blackbox::detail::no_probe(__VA_ARGS__)
+#endif
+
+namespace blackbox::detail {
+
+// Without probes: the arguments are used, so that computing them draws no warning.
+template <typename... Args>
+inline void no_probe(const Args&...) noexcept {}
+
+// The library's copy of a probe's semaphore ("record", "span_start", "span_end", "loss",
+// "crash"): how many of the library's probe locations of that name a tracer has attached
+// (0 without USDT, or for another name). In a program linked with a static libblackbox, the
+// program's copy too. For tests and tools that wait for a tracer.
+[[nodiscard]] unsigned probe_semaphore(const char* name) noexcept;
+
+}  // namespace blackbox::detail
