@@ -148,7 +148,8 @@ std::size_t lines_with(const std::string& text, const std::string& what) {
 
 TEST(UsdtBpftrace, ListsTheProbesAndCountsEveryFiringEnabledOrNot) {
   if (const std::string why = cannot_trace(); !why.empty()) GTEST_SKIP() << why;
-  const std::string listed = shell(fmt::format("bpftrace -l 'usdt:{}:blackbox:*'", BBX_USDT_TARGET));
+  const std::string listed =
+      shell(fmt::format("bpftrace -l 'usdt:{}:blackbox:*'", BBX_USDT_TARGET));
   EXPECT_NE(listed.find("blackbox:record"), std::string::npos) << listed;
 
   // One clause per probe: the target waits for the probe's semaphore, which counts each
@@ -163,8 +164,7 @@ TEST(UsdtBpftrace, ListsTheProbesAndCountsEveryFiringEnabledOrNot) {
   EXPECT_NE(out.find(fmt::format("@calls[db, 2]: {}", kCalls / 10)), std::string::npos) << out;
   // The disabled call's template and arguments: ids 0 .. kCalls-1 summed, and each
   // encoding the same size: an 8-byte id, then the peer's 4-byte length and its 8 bytes.
-  EXPECT_NE(out.find(fmt::format("@ids: {}", kCalls * (kCalls - 1) / 2)), std::string::npos)
-      << out;
+  EXPECT_NE(out.find(fmt::format("@ids: {}", kCalls * (kCalls - 1) / 2)), std::string::npos) << out;
   EXPECT_NE(out.find(fmt::format("@sizes[20]: {}", kCalls)), std::string::npos) << out;
   EXPECT_NE(out.find(fmt::format("@templates[disabled {{id}} to {{peer}}]: {}", kCalls)),
             std::string::npos)

@@ -80,26 +80,26 @@
 // -Wformat would (detail/printf_string.hpp lists the conversions); the arguments are
 // recorded raw, like a template's, and formatted when read, as snprintf would have. A
 // trailing newline is dropped. Costs what a template call with the same arguments costs.
-#define BBX_LOGF(tag, level, format_, ...)                                                     \
-  do {                                                                                         \
-    static constexpr auto bbx_internal_format_ = ::blackbox::detail::printf_template(format_); \
-    static constexpr ::blackbox::detail::StaticSite bbx_internal_static_site_{                 \
-        (level), (tag), __FILE__, __LINE__, __func__, bbx_internal_format_.text, true};        \
-    static constinit ::blackbox::detail::Site bbx_internal_site_{&bbx_internal_static_site_};  \
-    if (::blackbox::detail::level_enabled(bbx_internal_site_, (level))) [[unlikely]] {         \
-      if (const ::std::uint64_t bbx_internal_bits_ = ::blackbox::detail::site_bits(            \
-              bbx_internal_site_, decltype(::blackbox::detail::type_list(__VA_ARGS__)){});     \
-          bbx_internal_bits_ != 0) {                                                           \
-        ::blackbox::detail::log_printf_at(::blackbox::detail::now_ticks(), bbx_internal_bits_, \
+#define BBX_LOGF(tag, level, format_, ...)                                                         \
+  do {                                                                                             \
+    static constexpr auto bbx_internal_format_ = ::blackbox::detail::printf_template(format_);     \
+    static constexpr ::blackbox::detail::StaticSite bbx_internal_static_site_{                     \
+        (level), (tag), __FILE__, __LINE__, __func__, bbx_internal_format_.text, true};            \
+    static constinit ::blackbox::detail::Site bbx_internal_site_{&bbx_internal_static_site_};      \
+    if (::blackbox::detail::level_enabled(bbx_internal_site_, (level))) [[unlikely]] {             \
+      if (const ::std::uint64_t bbx_internal_bits_ = ::blackbox::detail::site_bits(                \
+              bbx_internal_site_, decltype(::blackbox::detail::type_list(__VA_ARGS__)){});         \
+          bbx_internal_bits_ != 0) {                                                               \
+        ::blackbox::detail::log_printf_at(::blackbox::detail::now_ticks(), bbx_internal_bits_,     \
                                           bbx_internal_site_, format_ __VA_OPT__(, ) __VA_ARGS__); \
-      } else if (BBX_PROBE_ENABLED(record)) {                                                  \
-        ::blackbox::detail::probe_disabled_printf(bbx_internal_site_,                          \
-                                                  format_ __VA_OPT__(, ) __VA_ARGS__);         \
-      }                                                                                        \
-    } else if (BBX_PROBE_ENABLED(record)) {                                                    \
-      ::blackbox::detail::probe_disabled_printf(bbx_internal_site_,                            \
-                                                format_ __VA_OPT__(, ) __VA_ARGS__);           \
-    }                                                                                          \
+      } else if (BBX_PROBE_ENABLED(record)) {                                                      \
+        ::blackbox::detail::probe_disabled_printf(bbx_internal_site_,                              \
+                                                  format_ __VA_OPT__(, ) __VA_ARGS__);             \
+      }                                                                                            \
+    } else if (BBX_PROBE_ENABLED(record)) {                                                        \
+      ::blackbox::detail::probe_disabled_printf(bbx_internal_site_,                                \
+                                                format_ __VA_OPT__(, ) __VA_ARGS__);               \
+    }                                                                                              \
   } while (false)
 
 // BBX_PRINTF(level, format, args...): BBX_LOGF with this file's tag (BBX_TAG).

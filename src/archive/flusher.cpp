@@ -14,8 +14,6 @@
 //  - requested_/completed_ (flush tickets): under mutex_.
 #include "archive/flusher.hpp"
 
-#include "blackbox/detail/probes.hpp"
-
 #include <linux/futex.h>
 #include <pthread.h>
 #include <sys/syscall.h>
@@ -25,6 +23,7 @@
 #include <cstring>
 
 #include "archive/recovery.hpp"
+#include "blackbox/detail/probes.hpp"
 #include "blackbox/version.hpp"
 #include "format/frame.hpp"
 #include "format/ring_clock.hpp"

@@ -1,7 +1,7 @@
 // The library's copy of the USDT semaphores (blackbox/detail/probes.hpp).
-#include <cstring>
-
 #include "blackbox/detail/probes.hpp"
+
+#include <cstring>
 
 namespace blackbox::detail {
 

@@ -1,13 +1,12 @@
 // Spans (blackbox/span.hpp): ids, the thread's context switch, the start and end records.
 #include "blackbox/span.hpp"
 
-#include "blackbox/detail/probes.hpp"
-
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cstring>
 
+#include "blackbox/detail/probes.hpp"
 #include "blackbox/detail/producer.hpp"
 #include "blackbox/detail/record.hpp"
 #include "core/logger.hpp"

@@ -23,8 +23,6 @@
 //    (sigaction orders them), only read afterwards.
 #include "crash/crash_handler.hpp"
 
-#include "blackbox/detail/probes.hpp"
-
 #include <cxxabi.h>
 #include <execinfo.h>
 #include <fcntl.h>
@@ -47,6 +45,7 @@
 #include <exception>
 #include <typeinfo>
 
+#include "blackbox/detail/probes.hpp"
 #include "blackbox/detail/producer.hpp"
 #include "crash/dump.hpp"
 #include "crash/modules.hpp"

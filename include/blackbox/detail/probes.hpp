@@ -25,8 +25,8 @@
 #include <sys/sdt.h>
 
 // The semaphores, named as <sys/sdt.h> expects: provider_name_semaphore.
-#define BBX_INTERNAL_SEMAPHORE(name)                                                  \
-  __extension__ inline volatile unsigned short blackbox_##name##_semaphore            \
+#define BBX_INTERNAL_SEMAPHORE(name)                                       \
+  __extension__ inline volatile unsigned short blackbox_##name##_semaphore \
       __attribute__((unused, section(".probes"), visibility("hidden"))) = 0;
 extern "C" {
 BBX_INTERNAL_SEMAPHORE(record)

@@ -34,10 +34,9 @@ inline thread_local std::byte probe_args[kProbeArgsBytes];
 // value, so that no local of the call site has its address taken (which would keep it in
 // memory on the fast path too), others by reference.
 template <typename T>
-using ProbePass = std::conditional_t<!std::is_array_v<T> && std::is_trivially_copyable_v<T> &&
-                                         sizeof(T) <= 16,
-                                     T,
-                                     const T&>;
+using ProbePass =
+    std::conditional_t<!std::is_array_v<T> && std::is_trivially_copyable_v<T> && sizeof(T) <= 16, T,
+                       const T&>;
 
 template <typename... Args, std::size_t... I>
 [[gnu::noinline, gnu::cold]] void fire_record_probe_out(const Site& site,
