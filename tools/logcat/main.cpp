@@ -851,8 +851,9 @@ int main(int argc, char** argv) {
   CLI::App* ship = app.add_subcommand(
       "ship",
       "deliver every record of the inputs (archives and live rings, followed) to a "
-      "destination, each once: --to clickhouse+http://HOST:PORT/?table=NAME or "
-      "otlp+http://HOST:PORT[/PATH][?encoding=json]; the position "
+      "destination: --to clickhouse+http://HOST:PORT/?table=NAME (each record once) or "
+      "otlp+http://HOST:PORT[/PATH][?encoding=json] (at least once, with log.record.uid); the "
+      "position "
       "is kept in --state FILE, moved only after the destination acknowledged a batch");
   Args ship_sel;
   logcat::ShipArgs ship_args;
