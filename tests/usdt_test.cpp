@@ -79,6 +79,12 @@ TEST(Usdt, EveryProbeIsAnElfNoteWithASemaphore) {
 std::string cannot_trace() {
   if (!BBX_HAVE_USDT) return "built without <sys/sdt.h> (systemtap-sdt-dev)";
   if (geteuid() != 0) return "bpftrace needs root";
+  if (std::string(BBX_LIBRARY).ends_with(".so")) {
+    // Known and open (issue 21): with the library shared, bpftrace 0.17 says "Could not
+    // resolve symbol: PROGRAM:record" and attaches nothing, even with the program's path.
+    return "with a shared libblackbox, bpftrace 0.17 cannot attach the program's record "
+           "probes (\"Could not resolve symbol\"): not solved yet";
+  }
   if (shell("command -v bpftrace").empty()) {
     return "bpftrace is not installed (scripts/install-deps.sh installs Debian's)";
   }
