@@ -96,9 +96,8 @@ TEST(ConfigTest, EnvironmentOverridesDefaultsAndBadValuesNameTheirVariable) {
   ASSERT_EQ(warnings.size(), 4u);
   EXPECT_EQ(warnings[0].find("BBX_LEVEL=\"chatty\": unknown level"), 0u) << warnings[0];
   EXPECT_EQ(warnings[1].find("BBX_RING_BYTES=\"100000\": not a power of two"), 0u) << warnings[1];
-  for (const char* v :
-       {"BBX_LEVEL", "BBX_APP", "BBX_HOST", "BBX_RETAIN_UNSHIPPED_BYTES", "BBX_RING_BYTES",
-        "BBX_MAX_THREADS", "BBX_MAX_STRING"}) {
+  for (const char* v : {"BBX_LEVEL", "BBX_APP", "BBX_HOST", "BBX_RETAIN_UNSHIPPED_BYTES",
+                        "BBX_RING_BYTES", "BBX_MAX_THREADS", "BBX_MAX_STRING"}) {
     unsetenv(v);
   }
 }

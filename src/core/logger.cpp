@@ -694,9 +694,8 @@ InitResult init(const Config& config) {
   const Config& run = l.config;
   const bool same_ring =
       run.dir == config.dir && run.app == config.app && run.host == config.host &&
-      run.ring_bytes == config.ring_bytes &&
-      run.block_bytes == config.block_bytes && run.max_threads == config.max_threads &&
-      run.site_table_bytes == config.site_table_bytes &&
+      run.ring_bytes == config.ring_bytes && run.block_bytes == config.block_bytes &&
+      run.max_threads == config.max_threads && run.site_table_bytes == config.site_table_bytes &&
       run.max_string_bytes == config.max_string_bytes;
   core::LevelSpec spec;
   std::string error;
