@@ -262,20 +262,4 @@ template <typename... Args>
   return register_site(site, arg_types_v<Args...>.data(), sizeof...(Args));
 }
 
-// Called by the BBX_* macros once the level check passed and the site is defined.
-template <typename... Args>
-inline void log(std::uint64_t time, std::uint64_t site_bits,
-                TemplateString<std::type_identity_t<Args>...> checked,
-                const Args&... args) noexcept {
-  write_record(time, site_bits, checked.c_str(), std::index_sequence_for<Args...>{}, args...);
-}
-
-// Called by BBX_PRINTF and the BBX_*F shorthands: the same record, with a printf format.
-template <typename... Args>
-inline void log_printf(std::uint64_t time, std::uint64_t site_bits,
-                       PrintfString<std::type_identity_t<Args>...> checked,
-                       const Args&... args) noexcept {
-  write_record(time, site_bits, checked.c_str(), std::index_sequence_for<Args...>{}, args...);
-}
-
 }  // namespace blackbox::detail
