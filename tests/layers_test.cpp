@@ -43,6 +43,7 @@ const std::map<std::string, Place>& public_headers() {
       {"blackbox/detail/encode.hpp", {2, "ring"}},
       {"blackbox/detail/probes.hpp", {1, "format"}},
       {"blackbox/detail/record_probe.hpp", {2, "ring"}},
+      {"blackbox/detail/rate_limit.hpp", {2, "ring"}},
       {"blackbox/detail/printf_string.hpp", {1, "format"}},
       {"blackbox/reader.hpp", {3, "reader"}},
       {"blackbox/control.hpp", {1, "format"}},

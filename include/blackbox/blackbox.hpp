@@ -33,6 +33,7 @@
 #include "blackbox/config.hpp"
 #include "blackbox/detail/encode.hpp"
 #include "blackbox/detail/probes.hpp"
+#include "blackbox/detail/rate_limit.hpp"
 #include "blackbox/detail/record_probe.hpp"
 #include "blackbox/detail/site.hpp"
 #include "blackbox/level.hpp"
@@ -50,9 +51,16 @@
   BBX_INTERNAL_LOG(::blackbox::detail::now_ticks(), tag, level, \
                    template_ __VA_OPT__(, ) __VA_ARGS__)
 
-// The same with the record's time given (`time_`, evaluated only if the level is enabled):
-// spans stamp their records with the clock reading they measure by.
-#define BBX_INTERNAL_LOG(time_, tag, level, template_, ...)                                   \
+// The same with the record's time given (`time_`, evaluated only if the call logs): spans
+// stamp their records with the clock reading they measure by.
+#define BBX_INTERNAL_LOG(time_, tag, level, template_, ...)                                  \
+  BBX_INTERNAL_LOG_IF(time_, ::blackbox::detail::rate_admit(bbx_internal_site_), tag, level, \
+                      template_ __VA_OPT__(, ) __VA_ARGS__)
+
+// The whole call site. `admit_` decides, after the level, whether an enabled call logs: the
+// rate limit (detail/rate_limit.hpp), and a sampler for the _EVERY_ forms. A call that does
+// not log (level off, or not admitted) still fires the USDT probe while a tracer listens.
+#define BBX_INTERNAL_LOG_IF(time_, admit_, tag, level, template_, ...)                        \
   do {                                                                                        \
     static constexpr ::blackbox::detail::StaticSite bbx_internal_static_site_{                \
         (level), (tag), __FILE__, __LINE__, __func__, (template_)};                           \
@@ -61,11 +69,11 @@
       /* decltype: the argument types, without evaluating any argument yet */                 \
       if (const ::std::uint64_t bbx_internal_bits_ = ::blackbox::detail::site_bits(           \
               bbx_internal_site_, decltype(::blackbox::detail::type_list(__VA_ARGS__)){});    \
-          bbx_internal_bits_ != 0) {                                                          \
+          bbx_internal_bits_ != 0 && (admit_)) {                                              \
         /* the record; the USDT probe too while a tracer listens (detail/record_probe.hpp) */ \
         ::blackbox::detail::log_at((time_), bbx_internal_bits_, bbx_internal_site_,           \
                                    template_ __VA_OPT__(, ) __VA_ARGS__);                     \
-      } else if (BBX_PROBE_ENABLED(record)) { /* disabled after all (a first call) */         \
+      } else if (BBX_PROBE_ENABLED(record)) { /* disabled after all, or suppressed */         \
         ::blackbox::detail::probe_disabled(bbx_internal_site_,                                \
                                            template_ __VA_OPT__(, ) __VA_ARGS__);             \
       }                                                                                       \
@@ -80,7 +88,11 @@
 // -Wformat would (detail/printf_string.hpp lists the conversions); the arguments are
 // recorded raw, like a template's, and formatted when read, as snprintf would have. A
 // trailing newline is dropped. Costs what a template call with the same arguments costs.
-#define BBX_LOGF(tag, level, format_, ...)                                                         \
+#define BBX_LOGF(tag, level, format_, ...)                                             \
+  BBX_INTERNAL_LOGF_IF(::blackbox::detail::rate_admit(bbx_internal_site_), tag, level, \
+                       format_ __VA_OPT__(, ) __VA_ARGS__)
+
+#define BBX_INTERNAL_LOGF_IF(admit_, tag, level, format_, ...)                                     \
   do {                                                                                             \
     static constexpr auto bbx_internal_format_ = ::blackbox::detail::printf_template(format_);     \
     static constexpr ::blackbox::detail::StaticSite bbx_internal_static_site_{                     \
@@ -89,7 +101,7 @@
     if (::blackbox::detail::level_enabled(bbx_internal_site_, (level))) [[unlikely]] {             \
       if (const ::std::uint64_t bbx_internal_bits_ = ::blackbox::detail::site_bits(                \
               bbx_internal_site_, decltype(::blackbox::detail::type_list(__VA_ARGS__)){});         \
-          bbx_internal_bits_ != 0) {                                                               \
+          bbx_internal_bits_ != 0 && (admit_)) {                                                   \
         ::blackbox::detail::log_printf_at(::blackbox::detail::now_ticks(), bbx_internal_bits_,     \
                                           bbx_internal_site_, format_ __VA_OPT__(, ) __VA_ARGS__); \
       } else if (BBX_PROBE_ENABLED(record)) {                                                      \
@@ -101,6 +113,36 @@
                                                 format_ __VA_OPT__(, ) __VA_ARGS__);               \
     }                                                                                              \
   } while (false)
+
+// Sites that should only ever log a sample (a hot loop's progress, a retry storm's first
+// line). BBX_LOG_EVERY_N(tag, level, n, template, args...): the 1st, (n+1)th, (2n+1)th...
+// enabled call logs. BBX_LOG_EVERY_MS(tag, level, ms, template, args...): an enabled call
+// logs if none of this site did in the last `ms` milliseconds. The calls left out are a
+// sample by design, not losses: they are not counted (rate limits still apply on top, and
+// count what they suppress). Their arguments are not evaluated. The counter (or the time)
+// is the site's, shared by every thread.
+#define BBX_INTERNAL_EVERY_N(n)                                          \
+  [&]() noexcept {                                                       \
+    static constinit ::blackbox::detail::EveryN bbx_internal_every_{};   \
+    return bbx_internal_every_.admit(static_cast<::std::uint64_t>(n)) && \
+           ::blackbox::detail::rate_admit(bbx_internal_site_);           \
+  }()
+#define BBX_INTERNAL_EVERY_MS(ms)                                         \
+  [&]() noexcept {                                                        \
+    static constinit ::blackbox::detail::EveryMs bbx_internal_every_{};   \
+    return bbx_internal_every_.admit(static_cast<::std::uint64_t>(ms)) && \
+           ::blackbox::detail::rate_admit(bbx_internal_site_);            \
+  }()
+#define BBX_LOG_EVERY_N(tag, level, n, template_, ...)                                      \
+  BBX_INTERNAL_LOG_IF(::blackbox::detail::now_ticks(), BBX_INTERNAL_EVERY_N(n), tag, level, \
+                      template_ __VA_OPT__(, ) __VA_ARGS__)
+#define BBX_LOG_EVERY_MS(tag, level, ms, template_, ...)                                      \
+  BBX_INTERNAL_LOG_IF(::blackbox::detail::now_ticks(), BBX_INTERNAL_EVERY_MS(ms), tag, level, \
+                      template_ __VA_OPT__(, ) __VA_ARGS__)
+#define BBX_LOGF_EVERY_N(tag, level, n, format_, ...) \
+  BBX_INTERNAL_LOGF_IF(BBX_INTERNAL_EVERY_N(n), tag, level, format_ __VA_OPT__(, ) __VA_ARGS__)
+#define BBX_LOGF_EVERY_MS(tag, level, ms, format_, ...) \
+  BBX_INTERNAL_LOGF_IF(BBX_INTERNAL_EVERY_MS(ms), tag, level, format_ __VA_OPT__(, ) __VA_ARGS__)
 
 // BBX_PRINTF(level, format, args...): BBX_LOGF with this file's tag (BBX_TAG).
 #define BBX_PRINTF(level, ...) BBX_LOGF(BBX_TAG, level, __VA_ARGS__)
@@ -118,6 +160,26 @@
 #define BBX_WARNF(...) BBX_LOGF(BBX_TAG, ::blackbox::Level::warn, __VA_ARGS__)
 #define BBX_ERRORF(...) BBX_LOGF(BBX_TAG, ::blackbox::Level::error, __VA_ARGS__)
 #define BBX_FATALF(...) BBX_LOGF(BBX_TAG, ::blackbox::Level::fatal, __VA_ARGS__)
+
+#define BBX_TRACE_EVERY_N(n, ...) BBX_LOG_EVERY_N(BBX_TAG, ::blackbox::Level::trace, n, __VA_ARGS__)
+#define BBX_DEBUG_EVERY_N(n, ...) BBX_LOG_EVERY_N(BBX_TAG, ::blackbox::Level::debug, n, __VA_ARGS__)
+#define BBX_INFO_EVERY_N(n, ...) BBX_LOG_EVERY_N(BBX_TAG, ::blackbox::Level::info, n, __VA_ARGS__)
+#define BBX_WARN_EVERY_N(n, ...) BBX_LOG_EVERY_N(BBX_TAG, ::blackbox::Level::warn, n, __VA_ARGS__)
+#define BBX_ERROR_EVERY_N(n, ...) BBX_LOG_EVERY_N(BBX_TAG, ::blackbox::Level::error, n, __VA_ARGS__)
+#define BBX_FATAL_EVERY_N(n, ...) BBX_LOG_EVERY_N(BBX_TAG, ::blackbox::Level::fatal, n, __VA_ARGS__)
+
+#define BBX_TRACE_EVERY_MS(ms, ...) \
+  BBX_LOG_EVERY_MS(BBX_TAG, ::blackbox::Level::trace, ms, __VA_ARGS__)
+#define BBX_DEBUG_EVERY_MS(ms, ...) \
+  BBX_LOG_EVERY_MS(BBX_TAG, ::blackbox::Level::debug, ms, __VA_ARGS__)
+#define BBX_INFO_EVERY_MS(ms, ...) \
+  BBX_LOG_EVERY_MS(BBX_TAG, ::blackbox::Level::info, ms, __VA_ARGS__)
+#define BBX_WARN_EVERY_MS(ms, ...) \
+  BBX_LOG_EVERY_MS(BBX_TAG, ::blackbox::Level::warn, ms, __VA_ARGS__)
+#define BBX_ERROR_EVERY_MS(ms, ...) \
+  BBX_LOG_EVERY_MS(BBX_TAG, ::blackbox::Level::error, ms, __VA_ARGS__)
+#define BBX_FATAL_EVERY_MS(ms, ...) \
+  BBX_LOG_EVERY_MS(BBX_TAG, ::blackbox::Level::fatal, ms, __VA_ARGS__)
 
 namespace blackbox {
 
@@ -168,6 +230,15 @@ void set_level(Level level);
 
 // Applies a level spec such as "info,net=debug". Returns an error message or "".
 [[nodiscard]] std::string set_levels(std::string_view spec);
+
+// Replaces the rate limits (Config::rate_limits has the spec's form, e.g.
+// "net=1000/s,*=100000/s"; "" removes them all). Takes effect in every thread at once; the
+// sites keep what they counted. Returns an error message (nothing changed) or "".
+// Thread-safe; takes a lock.
+[[nodiscard]] std::string set_rate_limits(std::string_view spec);
+
+// The rate limits in force, as a spec (tags and sites in the order given).
+[[nodiscard]] std::string rate_limits();
 
 // Writes a snapshot of every thread's ring to `path` (mode 0600; replaced if it exists),
 // without stopping any thread: a file in the ring file's format that logcat reads like a

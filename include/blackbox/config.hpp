@@ -36,6 +36,18 @@ struct Config {
   // Levels: trace, debug, info, warn, error, fatal, off. Env: BBX_LEVEL.
   std::string levels = "info";
 
+  // Rate limits: the most records one call site may log, checked after its level, as a
+  // token bucket per site: "net=1000/s,*=100000/s,conn.cpp:42=10/s,audit=off". A rule's key
+  // is "*" (every site), a tag (every site of the tag) or FILE:LINE (one site; FILE is the
+  // file's name, or an ending of its path); a site follows its own rule, else its tag's,
+  // else "*"'s. A rate is N/s, N/min, N/h or N/ms (a site may log N at once, then N per
+  // period) or off (no limit). A suppressed call costs about what a disabled one does and
+  // is counted: per site, reported about once a second as a record at the site's level and
+  // tag ("suppressed 12345 records of site conn.cpp:42 in the last 1.0 s"), in
+  // Stats::rate_limited and in the telemetry. "": no limits. Changed at run time with
+  // set_rate_limits() or `logcat ctl rate`. Env: BBX_RATE.
+  std::string rate_limits;
+
   // Bytes of ring per logging thread. Power of two, 64 KiB .. 1 GiB. Env: BBX_RING_BYTES.
   std::uint64_t ring_bytes = 1u << 20;
 

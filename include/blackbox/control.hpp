@@ -65,6 +65,7 @@ struct Telemetry {
   std::uint64_t lost_site_table_full = 0;  // the call site could not be defined
   std::uint64_t lost_after_exit = 0;       // logged after the thread or logger ended
   std::uint64_t lost_corrupt = 0;          // failed validation in the ring
+  std::uint64_t lost_rate_limited = 0;     // suppressed by a rate limit (Config::rate_limits)
   std::uint64_t console_lines = 0;
   std::uint64_t console_not_shown = 0;  // lines the console could not take
   // The archive's circuit breaker.
@@ -88,7 +89,7 @@ struct Telemetry {
 
   [[nodiscard]] std::uint64_t lost() const noexcept {
     return lost_overwritten + lost_no_slot + lost_disk_error + lost_site_table_full +
-           lost_after_exit + lost_corrupt;
+           lost_after_exit + lost_corrupt + lost_rate_limited;
   }
   // Ring bytes read per archive byte written (0 before the first write).
   [[nodiscard]] double compression_ratio() const noexcept {
@@ -126,7 +127,9 @@ struct LevelsState {
 
 // A request to a live process.
 struct ControlRequest {
-  enum class Kind { level, flush, rotate, dump };
+  // rate: replace the rate limits with `rate_spec` (Config::rate_limits' form; "" removes
+  // them); rates: only answer with the rate limits in force.
+  enum class Kind { level, flush, rotate, dump, rate, rates };
   Kind kind = Kind::level;
   // level: `tag`'s level, or the default level if `tag` is empty; for_ns > 0 reverts it
   // after that long.
@@ -136,6 +139,7 @@ struct ControlRequest {
   // dump: an absolute path for the dump (replaced if it exists), or "" for the process's
   // dump directory (Config::crash_dir, else its ring directory).
   std::string path;
+  std::string rate_spec;  // rate: at most 255 bytes
 };
 
 struct ControlReply {

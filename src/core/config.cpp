@@ -12,6 +12,7 @@
 
 #include "core/console.hpp"
 #include "core/level_spec.hpp"
+#include "core/rate_limit.hpp"
 #include "sys/say.hpp"
 
 namespace blackbox {
@@ -178,6 +179,14 @@ Config Config::from_env(std::vector<std::string>* warnings) {
     else
       warn("BBX_LEVEL", v, error, "\"" + c.levels + "\"");
   }
+  if (const char* v = std::getenv("BBX_RATE"); v != nullptr) {
+    core::RateSpec spec;
+    std::string error;
+    if (core::parse_rate_spec(v, spec, error))
+      c.rate_limits = v;
+    else
+      warn("BBX_RATE", v, error, "\"" + c.rate_limits + "\"");
+  }
   if (const char* v = std::getenv("BBX_CONSOLE"); v != nullptr) {
     core::ConsoleSpec spec;
     std::string error;
@@ -285,6 +294,9 @@ std::vector<std::string> Config::validate() const {
   core::LevelSpec spec;
   std::string error;
   if (!core::parse_level_spec(levels, spec, error)) errors.push_back("levels: " + error);
+  if (core::RateSpec rates; !core::parse_rate_spec(rate_limits, rates, error)) {
+    errors.push_back("rate_limits: " + error);
+  }
   if (!is_power_of_two(ring_bytes) || ring_bytes < (64u << 10) || ring_bytes > (1u << 30)) {
     errors.emplace_back("ring_bytes: must be a power of two in 64 KiB .. 1 GiB, got " +
                         std::to_string(ring_bytes));

@@ -263,6 +263,19 @@ unsigned ControlServer::serve(ring::RingMemory& ring) {
           }
           break;
         }
+        case ring::ControlKind::rate: {
+          const std::string spec(ring::field_text(r.path));
+          refused = set_rate_limits(spec);
+          done_text = spec.empty() ? std::string("rate limits removed")
+                                   : fmt::format("rate limits set to {}", spec);
+          break;
+        }
+        case ring::ControlKind::rates: {
+          const std::string spec = rate_limits();
+          done_text =
+              spec.empty() ? std::string("no rate limits") : fmt::format("rate limits: {}", spec);
+          break;
+        }
         default:
           refused = fmt::format("unknown request kind {}", r.kind);
       }

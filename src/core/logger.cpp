@@ -30,6 +30,7 @@
 #include "core/control.hpp"
 #include "core/level_spec.hpp"
 #include "core/metrics.hpp"
+#include "core/rate_limit.hpp"
 #include "crash/crash_handler.hpp"
 #include "crash/dump.hpp"
 #include "ring/clock.hpp"
@@ -80,6 +81,7 @@ struct Logger {
   // thread that misses it only takes the mutex once more).
   std::atomic<bool> start_failed{false};
   LevelSpec levels;
+  RateSpec rates;                              // Config::rate_limits, or set_rate_limits()
   std::vector<ring::TimedLevel> timed_levels;  // set from outside for a while (control.cpp)
   detail::Site* sites = nullptr;
   bool shut_down = false;
@@ -120,6 +122,12 @@ void apply_levels_locked() {
       publish_levels(*control, g().levels, g().timed_levels);
     }
   }
+}
+
+// Every site follows the rate limits.
+void apply_rates_locked() {
+  for (detail::Site* s = g().sites; s != nullptr; s = s->next)
+    apply_rate_limit_locked(*s, g().rates);
 }
 
 // Back to the state before attach_producer(), keeping the trace context.
@@ -302,6 +310,8 @@ std::string start_locked(const Config& config) {
   std::string error;
   if (!parse_level_spec(config.levels, l.levels, error)) l.levels = LevelSpec{};
   apply_levels_locked();
+  if (!parse_rate_spec(config.rate_limits, l.rates, error)) l.rates = RateSpec{};
+  apply_rates_locked();
   const std::string app = config.app.empty() ? program_invocation_short_name : config.app;
   ring::RingMemory* ring = ring::RingMemory::create_file(config, app, &error);
   l.anonymous = ring == nullptr;
@@ -369,6 +379,10 @@ std::string start_locked(const Config& config) {
       crash::refresh_module_map();
       if (Console* c = g().console.load(std::memory_order_acquire); c != nullptr) {
         publish_console_counts(*ring, *c);
+      }
+      (void)report_rate_limited();
+      if (ring::Telemetry* t = ring->telemetry(); t != nullptr) {
+        t->lost_rate_limited.store(rate_limited_total(), std::memory_order_relaxed);
       }
       return control->serve(*ring);
     };
@@ -477,6 +491,7 @@ std::uint64_t register_site(Site& site, const ArgType* types, std::uint32_t arg_
     site.linked = true;
     site.next = l.sites;
     l.sites = &site;
+    core::apply_rate_limit_locked(site, l.rates);
   }
   const Level threshold = core::level_for_locked(site.info->tag);
   site.threshold.store(static_cast<std::uint8_t>(threshold), std::memory_order_relaxed);
@@ -704,12 +719,16 @@ InitResult init(const Config& config) {
   l.config.levels = config.levels;
   l.config.remove_ring_on_exit = config.remove_ring_on_exit;
   core::apply_levels_locked();
+  (void)core::parse_rate_spec(config.rate_limits, l.rates, error);  // validated above
+  l.config.rate_limits = config.rate_limits;
+  core::apply_rates_locked();
   if (!same_ring) {
     return {
         "blackbox::init: the logger was already started (by a log call before init) with "
         "dir=\"" +
         run.dir + "\" app=\"" + run.app +
-        "\" and its ring geometry; only levels and remove_ring_on_exit were applied. "
+        "\" and its ring geometry; only levels, rate limits and remove_ring_on_exit were "
+        "applied. "
         "Call init() before the first log call to choose the rest."};
   }
   if (l.anonymous) {
@@ -773,6 +792,23 @@ std::string set_levels(std::string_view spec) {
   return {};
 }
 
+std::string set_rate_limits(std::string_view spec) {
+  core::RateSpec parsed;
+  std::string error;
+  if (!core::parse_rate_spec(spec, parsed, error)) return error;
+  core::Logger& l = core::g();
+  std::lock_guard lock(l.mutex);
+  l.rates = std::move(parsed);
+  core::apply_rates_locked();
+  return {};
+}
+
+std::string rate_limits() {
+  core::Logger& l = core::g();
+  std::lock_guard lock(l.mutex);
+  return core::rate_spec_text(l.rates);
+}
+
 std::string dump(const std::string& path) {
   ring::RingMemory* ring = core::current_ring();
   if (ring == nullptr) return "blackbox::dump: the logger has not started";
@@ -820,6 +856,7 @@ Stats stats() {
   s.producer_wait_ns = waits.wait_ns;
   s.producer_gave_up = waits.gave_up;
   s.dropped_site_table_full += l.dropped_site_table_full.load(std::memory_order_relaxed);
+  s.rate_limited = core::rate_limited_total();
   return s;
 }
 

@@ -16,11 +16,12 @@ struct RuntimeSite {
   StaticSite facts;
   Site site;
   RuntimeSite(std::string_view tag_, Level level, std::string_view file_, std::uint32_t line,
-              std::string_view function_)
+              std::string_view function_, const char* message_template, bool no_rate_limit)
       : tag(tag_),
         file(file_),
         function(function_),
-        facts{level, tag.c_str(), file.c_str(), line, function.c_str(), "{}"},
+        facts{level, tag.c_str(),  file.c_str(), line, function.c_str(), message_template,
+              false, no_rate_limit},
         site(&facts) {}
 };
 
@@ -37,16 +38,21 @@ Registry& registry() {
 }  // namespace
 
 Site* runtime_site(std::string_view tag, Level level, std::string_view file, std::uint32_t line,
-                   std::string_view function) noexcept {
+                   std::string_view function, const char* message_template,
+                   bool no_rate_limit) noexcept {
   try {
     std::string key;
     key.reserve(tag.size() + file.size() + function.size() + 16);
     key.append(tag).append(1, '\0').append(file).append(1, '\0').append(function);
     key.append(1, '\0').append(std::to_string(line)).append(1, static_cast<char>(level));
+    key.append(message_template).append(1, no_rate_limit ? '\1' : '\0');
     Registry& r = registry();
     std::lock_guard lock(r.mutex);
     auto& slot = r.sites[key];
-    if (!slot) slot = std::make_unique<RuntimeSite>(tag, level, file, line, function);
+    if (!slot) {
+      slot = std::make_unique<RuntimeSite>(tag, level, file, line, function, message_template,
+                                           no_rate_limit);
+    }
     return &slot->site;
   } catch (const std::bad_alloc&) {
     return nullptr;

@@ -51,7 +51,15 @@ inline constexpr std::uint32_t kControlTagBytes = 48;
 inline constexpr std::uint32_t kControlPathBytes = 256;
 inline constexpr std::uint32_t kControlResultBytes = 200;
 
-enum class ControlKind : std::uint32_t { level = 1, flush = 2, rotate = 3, dump = 4 };
+// rate: set the rate limits to the spec in `path`; rates: answer with the rate limits.
+enum class ControlKind : std::uint32_t {
+  level = 1,
+  flush = 2,
+  rotate = 3,
+  dump = 4,
+  rate = 5,
+  rates = 6
+};
 enum class ControlStatus : std::uint32_t { pending = 0, done = 1, refused = 2 };
 
 struct ControlRequest {
@@ -65,7 +73,7 @@ struct ControlRequest {
   std::uint8_t default_level;  // level: 1 to set the default level (tag ignored)
   std::uint8_t reserved[6];
   char tag[kControlTagBytes];        // level: NUL-terminated unless full
-  char path[kControlPathBytes];      // dump: absolute path ("": the dump directory)
+  char path[kControlPathBytes];      // dump: absolute path ("": the dump directory); rate: spec
   char result[kControlResultBytes];  // by the process: what it did, or why not
 };
 static_assert(sizeof(ControlRequest) == 544);

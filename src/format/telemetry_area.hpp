@@ -82,12 +82,16 @@ struct Telemetry {
   TagTelemetry tags[kTelemetryTags];
   HistogramArea pass_ns;   // the flusher's passes, CLOCK_MONOTONIC ns each
   HistogramArea write_ns;  // its writes to archive files (write + sync when asked)
+  // Appended in the padding before the slots' telemetry (zero in older files): records
+  // suppressed by rate limits, over every site (Config::rate_limits).
+  std::atomic<std::uint64_t> lost_rate_limited;
 };
 
 static_assert(sizeof(HistogramArea) == 13144);
 static_assert(offsetof(Telemetry, levels) == 184 && offsetof(Telemetry, tags) == 288 &&
               offsetof(Telemetry, pass_ns) == 8480 &&
-              sizeof(Telemetry) == 34768);  // docs/format.md
+              offsetof(Telemetry, lost_rate_limited) == 34768 &&
+              sizeof(Telemetry) == 34776);  // docs/format.md
 
 // One per slot, after Telemetry: what the flusher read from that slot's ring.
 struct SlotTelemetry {

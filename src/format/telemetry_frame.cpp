@@ -67,11 +67,11 @@ void encode_telemetry(const ring::Telemetry& t, const ring::SlotTelemetry* slots
       t.control_applied.load(kRelaxed),
   };
   // Appended after the levels (a reader that predates them stops before): the waits.
-  // Then the files retention deleted although a hold kept them.
-  const std::uint64_t waits[] = {t.producer_waits.load(kRelaxed), t.producer_wait_ns.load(kRelaxed),
-                                 t.producer_gave_up.load(kRelaxed),
-                                 t.files_deleted_unshipped.load(kRelaxed),
-                                 t.bytes_deleted_unshipped.load(kRelaxed)};
+  // Then the files retention deleted although a hold kept them; then rate limits' losses.
+  const std::uint64_t waits[] = {
+      t.producer_waits.load(kRelaxed),          t.producer_wait_ns.load(kRelaxed),
+      t.producer_gave_up.load(kRelaxed),        t.files_deleted_unshipped.load(kRelaxed),
+      t.bytes_deleted_unshipped.load(kRelaxed), t.lost_rate_limited.load(kRelaxed)};
   put(out, static_cast<std::uint32_t>(std::size(counters) + 2 * ring::kTelemetryLevels +
                                       std::size(waits)));
   for (const std::uint64_t c : counters) put(out, c);
@@ -123,7 +123,7 @@ bool decode_telemetry(std::span<const std::byte> payload, TelemetrySnapshot& out
   std::uint32_t n = 0;
   if (!in.take(n) || n > 4096) return false;
   // Counters an older writer did not have read as 0.
-  std::vector<std::uint64_t> c(std::max<std::uint32_t>(n, 27 + 2 * ring::kTelemetryLevels), 0);
+  std::vector<std::uint64_t> c(std::max<std::uint32_t>(n, 28 + 2 * ring::kTelemetryLevels), 0);
   for (std::uint32_t i = 0; i < n; ++i) {
     if (!in.take(c[i])) return false;
   }
@@ -156,6 +156,7 @@ bool decode_telemetry(std::span<const std::byte> payload, TelemetrySnapshot& out
   t.producer_gave_up = c[36];
   t.archive_files_deleted_unshipped = c[37];
   t.archive_bytes_deleted_unshipped = c[38];
+  t.lost_rate_limited = c[39];
   std::uint32_t tags = 0;
   if (!in.take(tags) || tags > ring::kTelemetryTags) return false;
   for (std::uint32_t i = 0; i < tags; ++i) {

@@ -120,6 +120,10 @@ std::string send_control(const std::string& ring_path, const ControlRequest& req
       return "the dump's path must be absolute";
     if (request.path.size() >= ring::kControlPathBytes) return "the dump's path is too long";
   }
+  if (request.kind == ControlRequest::Kind::rate &&
+      request.rate_spec.size() >= ring::kControlPathBytes) {
+    return "the rate spec is too long (at most 255 bytes)";
+  }
   ControlMapping mapping;
   if (std::string error = mapping.open(ring_path); !error.empty()) {
     return ring_path + ": " + error;
@@ -150,6 +154,12 @@ std::string send_control(const std::string& ring_path, const ControlRequest& req
     case ControlRequest::Kind::dump:
       r.kind = static_cast<std::uint32_t>(ring::ControlKind::dump);
       break;
+    case ControlRequest::Kind::rate:
+      r.kind = static_cast<std::uint32_t>(ring::ControlKind::rate);
+      break;
+    case ControlRequest::Kind::rates:
+      r.kind = static_cast<std::uint32_t>(ring::ControlKind::rates);
+      break;
   }
   r.pid = static_cast<std::int32_t>(getpid());
   r.uid = static_cast<std::uint32_t>(getuid());
@@ -158,7 +168,8 @@ std::string send_control(const std::string& ring_path, const ControlRequest& req
   r.default_level = request.tag.empty() ? 1 : 0;
   std::memset(r.reserved, 0, sizeof r.reserved);
   ring::set_field(r.tag, request.tag);
-  ring::set_field(r.path, request.path);
+  ring::set_field(r.path,
+                  request.kind == ControlRequest::Kind::rate ? request.rate_spec : request.path);
   std::memset(r.result, 0, sizeof r.result);
   c.requests_written.store(n + 1, std::memory_order_release);
   mapping.lock(F_UNLCK);

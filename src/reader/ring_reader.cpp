@@ -452,6 +452,7 @@ std::optional<Telemetry> RingReader::telemetry() const {
   out.producer_gave_up = t.producer_gave_up.load(kRelaxed);
   out.archive_files_deleted_unshipped = t.files_deleted_unshipped.load(kRelaxed);
   out.archive_bytes_deleted_unshipped = t.bytes_deleted_unshipped.load(kRelaxed);
+  out.lost_rate_limited = t.lost_rate_limited.load(kRelaxed);
   out.pass_ns = histogram(t.pass_ns);
   out.write_ns = histogram(t.write_ns);
   return out;

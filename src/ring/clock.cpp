@@ -106,6 +106,11 @@ void maybe_refresh(ClockCalibration& clock, std::uint64_t now_ticks) noexcept {
   g_refreshing.store(false, std::memory_order_release);
 }
 
+std::uint64_t ticks_per_second() noexcept {
+  const std::uint64_t per_second = g_refresh_interval.load(std::memory_order_relaxed);
+  return per_second != 0 ? per_second : 1'000'000'000;
+}
+
 void reset_refresh_schedule() noexcept {
   g_next_refresh.store(0, std::memory_order_relaxed);
   g_refreshing.store(false, std::memory_order_relaxed);

@@ -25,6 +25,10 @@ void calibrate_initial(ClockCalibration& clock) noexcept;
 // thread is updating, returns at once. Lock-free.
 void maybe_refresh(ClockCalibration& clock, std::uint64_t now_ticks) noexcept;
 
+// Clock ticks per second, from the latest calibration (1e9 where ticks are ns, or before
+// any ring was calibrated). For intervals that need not be exact (rate limits' refills).
+[[nodiscard]] std::uint64_t ticks_per_second() noexcept;
+
 // Forgets the refresh schedule (a forked child calibrates its own ring).
 void reset_refresh_schedule() noexcept;
 

@@ -5,6 +5,7 @@
 #include <sys/types.h>
 
 #include <cstddef>
+#include <cstdint>
 
 namespace blackbox::sys {
 
@@ -21,7 +22,14 @@ struct Calls {
   // intended race on ring memory (its torn pieces are discarded) as if we read it.
   ssize_t (*pwrite)(int fd, const void* data, std::size_t bytes, off_t offset);
   int (*fdatasync)(int fd);  // a write-back error (EIO) surfaces here
+  // The clock rate limits refill by (CLOCK_MONOTONIC ns, sys::monotonic_ns): tests replace
+  // it with a clock they step, for exact counts of kept and suppressed records.
+  std::int64_t (*rate_clock_ns)();
 };
+
+// Whether rate_clock_ns is the real clock (with a replaced one, every suppressed call
+// refills: what a test's clock says is all that decides).
+[[nodiscard]] bool real_rate_clock() noexcept;
 
 // The active table. Not synchronised: tests swap entries while no logger work runs.
 Calls& calls() noexcept;

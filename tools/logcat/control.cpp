@@ -162,9 +162,9 @@ std::vector<Sample> targets(const CtlArgs& a, std::string& error) {
 std::string losses_json(const Telemetry& t) {
   return fmt::format(
       "{{\"total\":{},\"overwritten\":{},\"no_slot\":{},\"disk_error\":{},\"site_table_full\":{},"
-      "\"after_exit\":{},\"corrupt\":{},\"console_not_shown\":{}}}",
+      "\"after_exit\":{},\"corrupt\":{},\"rate_limited\":{},\"console_not_shown\":{}}}",
       t.lost(), t.lost_overwritten, t.lost_no_slot, t.lost_disk_error, t.lost_site_table_full,
-      t.lost_after_exit, t.lost_corrupt, t.console_not_shown);
+      t.lost_after_exit, t.lost_corrupt, t.lost_rate_limited, t.console_not_shown);
 }
 
 std::string losses_text(const Telemetry& t) {
@@ -176,6 +176,7 @@ std::string losses_text(const Telemetry& t) {
       {"site table", t.lost_site_table_full},
       {"after exit", t.lost_after_exit},
       {"corrupt", t.lost_corrupt},
+      {"rate limited", t.lost_rate_limited},
       {"console", t.console_not_shown},
       {"unshipped files deleted", t.archive_files_deleted_unshipped}};
   for (const auto& [name, n] : causes) {
@@ -254,7 +255,9 @@ std::vector<std::string> ring_files_on_host() {
 int run_ctl(const CtlArgs& a) {
   if (a.action.empty()) {
     std::fprintf(
-        stderr, "logcat: ctl needs an action: level, levels, flush, rotate or dump (see --help)\n");
+        stderr,
+        "logcat: ctl needs an action: level, levels, rate, rates, flush, rotate or dump (see "
+        "--help)\n");
     return 2;
   }
   if ((a.pid == 0) == a.app.empty()) {
@@ -312,10 +315,29 @@ int run_ctl(const CtlArgs& a) {
       return 2;
     }
     requests.push_back(r);
+  } else if (verb == "rate" || verb == "rates") {
+    blackbox::ControlRequest r;
+    if (verb == "rate") {
+      if (a.action.size() != 2 || !a.for_text.empty()) {
+        std::fprintf(stderr,
+                     "logcat: ctl rate takes one SPEC, e.g. net=1000/s,*=100000/s (none: no "
+                     "limits; see --help)\n");
+        return 2;
+      }
+      r.kind = blackbox::ControlRequest::Kind::rate;
+      r.rate_spec = a.action[1] == "none" ? std::string() : a.action[1];
+    } else {
+      if (a.action.size() != 1 || !a.for_text.empty()) {
+        std::fprintf(stderr, "logcat: ctl rates takes no argument (see --help)\n");
+        return 2;
+      }
+      r.kind = blackbox::ControlRequest::Kind::rates;
+    }
+    requests.push_back(r);
   } else if (verb != "levels") {
     std::fprintf(stderr,
-                 "logcat: unknown ctl action \"%s\": level, levels, flush, rotate or dump "
-                 "(see --help)\n",
+                 "logcat: unknown ctl action \"%s\": level, levels, rate, rates, flush, rotate "
+                 "or dump (see --help)\n",
                  verb.c_str());
     return 2;
   }
@@ -587,10 +609,11 @@ std::string telemetry_text(const std::string& who, const Telemetry& t,
   line(fmt::format("  per level   {}", per_level.empty() ? "-" : per_level));
   line(
       fmt::format("  lost        {} records: {} overwritten, {} no slot, {} disk error, {} site "
-                  "table full, {} after exit, {} corrupt; console: {} lines not shown of {}",
+                  "table full, {} after exit, {} corrupt, {} rate limited; console: {} lines "
+                  "not shown of {}",
                   t.lost(), t.lost_overwritten, t.lost_no_slot, t.lost_disk_error,
-                  t.lost_site_table_full, t.lost_after_exit, t.lost_corrupt, t.console_not_shown,
-                  t.console_lines + t.console_not_shown));
+                  t.lost_site_table_full, t.lost_after_exit, t.lost_corrupt, t.lost_rate_limited,
+                  t.console_not_shown, t.console_lines + t.console_not_shown));
   const auto lag = archive_lag(t, now_ns);
   line(fmt::format(
       "  archive     {} records in {} bytes (ratio {:.1f}), {} files created, {} "

@@ -832,14 +832,14 @@ int main(int argc, char** argv) {
   CLI::App* ctl = app.add_subcommand(
       "ctl",
       "control a live process through its ring file: level TAG=LEVEL|LEVEL... [--for 10m], "
-      "levels, flush, rotate, dump [FILE]; applied within one flush interval, recorded in its "
-      "archive (tag blackbox)");
+      "levels, rate SPEC (net=1000/s,*=100000/s; none), rates, flush, rotate, dump [FILE]; "
+      "applied within one flush interval, recorded in its archive (tag blackbox)");
   logcat::CtlArgs ctl_args;
   ctl->add_option("-p,--pid", ctl_args.pid, "the process");
   ctl->add_option("--app", ctl_args.app, "every live process of this app");
   ctl->add_option("action", ctl_args.action,
-                  "level TAG=LEVEL (or LEVEL: the default level) ..., levels, flush, rotate, "
-                  "dump [FILE]")
+                  "level TAG=LEVEL (or LEVEL: the default level) ..., levels, rate SPEC, rates, "
+                  "flush, rotate, dump [FILE]")
       ->required();
   ctl->add_option("--for", ctl_args.for_text,
                   "level: revert after this long (10m, 90s, 1h30m); the process reverts it by "

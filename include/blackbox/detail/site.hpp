@@ -18,7 +18,10 @@ struct StaticSite {
   const char* function;
   const char* message_template;
   bool printf_format = false;  // message_template is a printf format (BBX_PRINTF)
+  bool no_rate_limit = false;  // rate limits never apply (the limits' own reports)
 };
+
+struct RateBucket;  // detail/rate_limit.hpp
 
 // Memory ordering:
 //  - threshold: relaxed everywhere. It is a filter, not a publication: a log call racing
@@ -27,6 +30,7 @@ struct StaticSite {
 //    in the ring's site table (itself published with release); read with acquire on the
 //    hot path (a plain load on x86), so a record carrying the id happens-after its
 //    definition and any reader that sees the record can find the definition.
+//  - bucket: see detail/rate_limit.hpp.
 struct Site {
   constexpr explicit Site(const StaticSite* static_site) noexcept : info(static_site) {}
 
@@ -41,6 +45,8 @@ struct Site {
   // first 8 bytes of a record header (id << 32), so the hot path ORs it in as it is.
   // 0 until the site is defined there.
   std::atomic<std::uint64_t> header_bits{0};
+  // The site's token bucket while a rate limit applies to it, else null (rate_limit.hpp).
+  std::atomic<RateBucket*> bucket{nullptr};
   const StaticSite* const info;
   Site* next = nullptr;  // registry list; guarded by the registry mutex
   bool linked = false;   // guarded by the registry mutex
