@@ -20,7 +20,7 @@ count() {  # kind -> total Ir inside bbx_run_<kind>
 empty=$(count empty)
 printf "%-24s %12s %10s\n" kind "Ir total" "Ir/record"
 for kind in four_args four_args_std_string two_ints span span_class span_class_fields \
-            static_string disabled printf_four_args histogram_record \
+            static_string disabled suppressed limited_kept every_n_skipped printf_four_args histogram_record \
             spdlog_async_four_args fmt_fwrite_four_args fprintf_four_args; do
   total=$(count "$kind")
   awk -v k="$kind" -v t="$total" -v e="$empty" -v n="$n" \

@@ -133,6 +133,34 @@ __attribute__((noinline)) void bbx_run_disabled(std::uint64_t n) {
   for (std::uint64_t i = 0; i < n; ++i) BBX_DEBUG("disabled {}", i);
 }
 
+// Rate limits (main() sets "limited=1/h,generous=1000000000/s"): the four-argument call
+// suppressed (its one token went at run(1)), and kept by a bucket that never runs dry.
+__attribute__((noinline)) void bbx_run_suppressed(std::uint64_t n) {
+  double ms = 0.25;
+  const char* user = g_user;
+  for (std::uint64_t i = 0; i < n; ++i) {
+    BBX_LOG("limited", blackbox::Level::info, BENCH_FOUR_FMT, i, ms, 200, user);
+    ms += 0.5;
+  }
+}
+__attribute__((noinline)) void bbx_run_limited_kept(std::uint64_t n) {
+  double ms = 0.25;
+  const char* user = g_user;
+  for (std::uint64_t i = 0; i < n; ++i) {
+    BBX_LOG("generous", blackbox::Level::info, BENCH_FOUR_FMT, i, ms, 200, user);
+    ms += 0.5;
+  }
+}
+// A sampled site (BBX_*_EVERY_N) whose calls are sampled out after the first.
+__attribute__((noinline)) void bbx_run_every_n_skipped(std::uint64_t n) {
+  double ms = 0.25;
+  const char* user = g_user;
+  for (std::uint64_t i = 0; i < n; ++i) {
+    BBX_INFO_EVERY_N(1'000'000'000'000, BENCH_FOUR_FMT, i, ms, 200, user);
+    ms += 0.5;
+  }
+}
+
 // The log-linear histogram (the telemetry's, and the metrics'): one value recorded per
 // iteration, spread over six decades (a multiplicative hash of i, so no branch predicts it).
 __attribute__((noinline)) void bbx_run_histogram_record(std::uint64_t n) {
@@ -197,7 +225,7 @@ int main(int argc, char** argv) {
         stderr,
         "usage: instr_count KIND N  (KIND: four_args four_args_std_string two_ints static_string\n"
         "        span span_class span_class_fields\n"
-        "        disabled spdlog_async_four_args fmt_fwrite_four_args empty flusher_four_args\n    "
+        "        disabled suppressed limited_kept every_n_skipped spdlog_async_four_args fmt_fwrite_four_args empty flusher_four_args\n    "
         "    flusher_four_args_service printf_four_args fprintf_four_args\n"
         "        flusher_console_text flusher_console_json histogram_record\n"
         "        metric_values counter_add gauge_set metric_histogram_record\n"
@@ -225,6 +253,7 @@ int main(int argc, char** argv) {
     config.max_threads = 4;
     config.flush_interval_ms = 60000;
   }
+  config.rate_limits = "limited=1/h,generous=1000000000/s";
   (void)blackbox::init(config);
   // Warm up outside the counted function: the thread's slot and each site's definition.
   BBX_INFO("warm up {}", 1);
@@ -242,6 +271,9 @@ int main(int argc, char** argv) {
   if (std::strcmp(kind, "span_class") == 0) run = bbx_run_span_class;
   if (std::strcmp(kind, "span_class_fields") == 0) run = bbx_run_span_class_fields;
   if (std::strcmp(kind, "disabled") == 0) run = bbx_run_disabled;
+  if (std::strcmp(kind, "suppressed") == 0) run = bbx_run_suppressed;
+  if (std::strcmp(kind, "limited_kept") == 0) run = bbx_run_limited_kept;
+  if (std::strcmp(kind, "every_n_skipped") == 0) run = bbx_run_every_n_skipped;
   if (std::strcmp(kind, "empty") == 0) run = bbx_run_empty;
   if (std::strcmp(kind, "histogram_record") == 0) run = bbx_run_histogram_record;
   if (std::strcmp(kind, "metric_values") == 0) run = bbx_run_metric_values;
