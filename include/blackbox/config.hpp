@@ -125,6 +125,14 @@ struct Config {
 
   // --- The archive: a background thread flushes the rings to zstd-compressed files. ---
 
+  // The failure budget: the share of records the process may lose (every cause: overwritten,
+  // no slot, disk, site table, after exit, corrupt, rate limited) over the last minute,
+  // e.g. 0.001 for 0.1 %. Going over it is said once, by a warning record (tag "blackbox")
+  // naming the causes; `logcat stats` and `logcat top` show each cause's share against it.
+  // 0 .. 1; 0: no budget (the shares are still shown). Env: BBX_LOSS_BUDGET ("0.1%" or
+  // "0.001").
+  double loss_budget = 0.001;
+
   // Directory for archive files. Env: BBX_ARCHIVE_DIR ("off" disables the archive). Created
   // (mode 0750, with missing parents) if needed. Empty: no archive (the flusher thread still
   // runs for a ring file: it keeps the telemetry and serves control from outside,

@@ -84,12 +84,25 @@ struct Telemetry {
   // Config::retain_unshipped_bytes: a shipper had not finished them), and their bytes.
   std::uint64_t archive_files_deleted_unshipped = 0;
   std::uint64_t archive_bytes_deleted_unshipped = 0;
+  // The failure budget (Config::loss_budget): the budget, a share of records (0: none); when
+  // the losses of a minute first went over it (wall clock; 0: never); the records and losses
+  // (every cause) of the last minute, or of the run while it is younger.
+  double loss_budget = 0;
+  std::int64_t budget_exceeded_ns = 0;
+  std::uint64_t minute_records = 0, minute_lost = 0;
   LogHistogram pass_ns;   // the flusher's passes (ns each)
   LogHistogram write_ns;  // its archive writes (ns each)
 
   [[nodiscard]] std::uint64_t lost() const noexcept {
     return lost_overwritten + lost_no_slot + lost_disk_error + lost_site_table_full +
            lost_after_exit + lost_corrupt + lost_rate_limited;
+  }
+  // Records logged into the rings (every thread's `logged`) or lost before them (no slot, site
+  // table, after exit, rate limited): what a loss is a share of.
+  [[nodiscard]] std::uint64_t records() const noexcept {
+    std::uint64_t n = lost_no_slot + lost_site_table_full + lost_after_exit + lost_rate_limited;
+    for (const Thread& t : threads) n += t.logged;
+    return n;
   }
   // Ring bytes read per archive byte written (0 before the first write).
   [[nodiscard]] double compression_ratio() const noexcept {

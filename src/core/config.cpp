@@ -179,6 +179,14 @@ Config Config::from_env(std::vector<std::string>* warnings) {
     else
       warn("BBX_LEVEL", v, error, "\"" + c.levels + "\"");
   }
+  if (const char* v = std::getenv("BBX_LOSS_BUDGET"); v != nullptr) {
+    if (const auto budget = core::parse_share(v); budget && *budget <= 1) {
+      c.loss_budget = *budget;
+    } else {
+      warn("BBX_LOSS_BUDGET", v, "not a share of 0 .. 1 (\"0.1%\" or \"0.001\")",
+           std::to_string(c.loss_budget));
+    }
+  }
   if (const char* v = std::getenv("BBX_RATE"); v != nullptr) {
     core::RateSpec spec;
     std::string error;
@@ -294,6 +302,10 @@ std::vector<std::string> Config::validate() const {
   core::LevelSpec spec;
   std::string error;
   if (!core::parse_level_spec(levels, spec, error)) errors.push_back("levels: " + error);
+  if (!(loss_budget >= 0 && loss_budget <= 1)) {
+    errors.emplace_back("loss_budget: must be 0 .. 1 (a share: 0.001 is 0.1 %), got " +
+                        std::to_string(loss_budget));
+  }
   if (core::RateSpec rates; !core::parse_rate_spec(rate_limits, rates, error)) {
     errors.push_back("rate_limits: " + error);
   }

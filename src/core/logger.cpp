@@ -29,6 +29,7 @@
 #include "core/console.hpp"
 #include "core/control.hpp"
 #include "core/level_spec.hpp"
+#include "core/loss_budget.hpp"
 #include "core/metrics.hpp"
 #include "core/rate_limit.hpp"
 #include "crash/crash_handler.hpp"
@@ -36,6 +37,7 @@
 #include "ring/clock.hpp"
 #include "ring/full_wait.hpp"
 #include "ring/wake.hpp"
+#include "sys/sys.hpp"
 
 extern char* program_invocation_short_name;  // glibc
 
@@ -372,7 +374,8 @@ std::string start_locked(const Config& config) {
     auto control = std::make_shared<ControlServer>(
         ControlContext{config.crash_dir.empty() ? config.dir : config.crash_dir,
                        ring::sanitize_app(app), archive});
-    settings.each_pass = [ring, control,
+    auto budget = std::make_shared<LossBudget>(config.loss_budget, sys::calls().rate_clock_ns());
+    settings.each_pass = [ring, control, budget,
                           dump_dir = config.crash_dir.empty() ? config.dir : config.crash_dir,
                           app = ring::sanitize_app(app)]() -> unsigned {
       if (crash::take_dump_request()) write_requested_dump(*ring, dump_dir, app);
@@ -384,6 +387,7 @@ std::string start_locked(const Config& config) {
       if (ring::Telemetry* t = ring->telemetry(); t != nullptr) {
         t->lost_rate_limited.store(rate_limited_total(), std::memory_order_relaxed);
       }
+      budget->pass(*ring);
       return control->serve(*ring);
     };
     settings.after_pass = [ring, control](bool ok) { control->after_pass(*ring, ok); };

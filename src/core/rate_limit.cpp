@@ -105,6 +105,18 @@ bool same_rule(const detail::RateBucket& b, const RateRule& r) {
 
 }  // namespace
 
+std::optional<double> parse_share(std::string_view text) {
+  text = trim(text);
+  const bool percent = text.ends_with('%');
+  if (percent) text = trim(text.substr(0, text.size() - 1));
+  double value = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (text.empty() || ec != std::errc{} || end != text.data() + text.size() || !(value >= 0)) {
+    return std::nullopt;
+  }
+  return percent ? value / 100 : value;
+}
+
 bool parse_rate_spec(std::string_view spec, RateSpec& out, std::string& error) {
   RateSpec parsed;
   while (!spec.empty()) {
@@ -211,8 +223,7 @@ std::uint64_t rate_limited_total() noexcept {
 }
 
 std::uint32_t report_rate_limited() noexcept {
-  static constexpr char kReport[] =
-      "suppressed {suppressed} records of site {site} in the last {seconds:.1f} s";
+  constexpr const char* kReport = detail::kRateLimitReport;
   std::uint32_t reports = 0;
   const std::int64_t now = sys::calls().rate_clock_ns();
   for (auto* b = g_buckets.load(std::memory_order_acquire); b != nullptr; b = b->next_bucket) {

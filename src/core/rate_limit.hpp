@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -30,6 +31,9 @@ struct RateRule {
 struct RateSpec {
   std::vector<RateRule> rules;  // in the order given; for the same key, the later one wins
 };
+
+// "0.1%" or "0.001" (a share of 0 .. whatever): nullopt if neither.
+[[nodiscard]] std::optional<double> parse_share(std::string_view text);
 
 // Parses `spec` ("" is no limits); on failure returns false and says which part is wrong.
 [[nodiscard]] bool parse_rate_spec(std::string_view spec, RateSpec& out, std::string& error);

@@ -85,13 +85,21 @@ struct Telemetry {
   // Appended in the padding before the slots' telemetry (zero in older files): records
   // suppressed by rate limits, over every site (Config::rate_limits).
   std::atomic<std::uint64_t> lost_rate_limited;
+  // The failure budget (Config::loss_budget; core/loss_budget.cpp): the budget in parts per
+  // billion of records (0: none), when the losses first went over it (wall clock; 0:
+  // never), and the records and losses (every cause) of the last minute (of the run, while
+  // it is younger), as of the flusher's latest pass.
+  std::atomic<std::uint64_t> loss_budget_ppb;
+  std::atomic<std::int64_t> budget_exceeded_ns;
+  std::atomic<std::uint64_t> minute_records;
+  std::atomic<std::uint64_t> minute_lost;
 };
 
 static_assert(sizeof(HistogramArea) == 13144);
 static_assert(offsetof(Telemetry, levels) == 184 && offsetof(Telemetry, tags) == 288 &&
               offsetof(Telemetry, pass_ns) == 8480 &&
               offsetof(Telemetry, lost_rate_limited) == 34768 &&
-              sizeof(Telemetry) == 34776);  // docs/format.md
+              sizeof(Telemetry) == 34808);  // docs/format.md: the padding ends at 34816
 
 // One per slot, after Telemetry: what the flusher read from that slot's ring.
 struct SlotTelemetry {

@@ -67,11 +67,18 @@ void encode_telemetry(const ring::Telemetry& t, const ring::SlotTelemetry* slots
       t.control_applied.load(kRelaxed),
   };
   // Appended after the levels (a reader that predates them stops before): the waits.
-  // Then the files retention deleted although a hold kept them; then rate limits' losses.
-  const std::uint64_t waits[] = {
-      t.producer_waits.load(kRelaxed),          t.producer_wait_ns.load(kRelaxed),
-      t.producer_gave_up.load(kRelaxed),        t.files_deleted_unshipped.load(kRelaxed),
-      t.bytes_deleted_unshipped.load(kRelaxed), t.lost_rate_limited.load(kRelaxed)};
+  // Then the files retention deleted although a hold kept them; then rate limits' losses,
+  // then the failure budget's words.
+  const std::uint64_t waits[] = {t.producer_waits.load(kRelaxed),
+                                 t.producer_wait_ns.load(kRelaxed),
+                                 t.producer_gave_up.load(kRelaxed),
+                                 t.files_deleted_unshipped.load(kRelaxed),
+                                 t.bytes_deleted_unshipped.load(kRelaxed),
+                                 t.lost_rate_limited.load(kRelaxed),
+                                 t.loss_budget_ppb.load(kRelaxed),
+                                 static_cast<std::uint64_t>(t.budget_exceeded_ns.load(kRelaxed)),
+                                 t.minute_records.load(kRelaxed),
+                                 t.minute_lost.load(kRelaxed)};
   put(out, static_cast<std::uint32_t>(std::size(counters) + 2 * ring::kTelemetryLevels +
                                       std::size(waits)));
   for (const std::uint64_t c : counters) put(out, c);
@@ -123,7 +130,7 @@ bool decode_telemetry(std::span<const std::byte> payload, TelemetrySnapshot& out
   std::uint32_t n = 0;
   if (!in.take(n) || n > 4096) return false;
   // Counters an older writer did not have read as 0.
-  std::vector<std::uint64_t> c(std::max<std::uint32_t>(n, 28 + 2 * ring::kTelemetryLevels), 0);
+  std::vector<std::uint64_t> c(std::max<std::uint32_t>(n, 32 + 2 * ring::kTelemetryLevels), 0);
   for (std::uint32_t i = 0; i < n; ++i) {
     if (!in.take(c[i])) return false;
   }
@@ -157,6 +164,10 @@ bool decode_telemetry(std::span<const std::byte> payload, TelemetrySnapshot& out
   t.archive_files_deleted_unshipped = c[37];
   t.archive_bytes_deleted_unshipped = c[38];
   t.lost_rate_limited = c[39];
+  t.loss_budget = static_cast<double>(c[40]) / 1e9;
+  t.budget_exceeded_ns = static_cast<std::int64_t>(c[41]);
+  t.minute_records = c[42];
+  t.minute_lost = c[43];
   std::uint32_t tags = 0;
   if (!in.take(tags) || tags > ring::kTelemetryTags) return false;
   for (std::uint32_t i = 0; i < tags; ++i) {

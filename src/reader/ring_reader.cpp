@@ -25,6 +25,7 @@
 #include "format/ring_metrics.hpp"
 #include "format/ring_validate.hpp"
 #include "format/slot_drain.hpp"
+#include "format/slot_tail.hpp"
 #include "reader/crash_report.hpp"
 #include "reader/decode.hpp"
 #include "ring/ring_memory.hpp"
@@ -398,35 +399,13 @@ std::optional<Telemetry> RingReader::telemetry() const {
     th.counts.bytes = slots[i].bytes.load(kRelaxed);
     th.lost = slots[i].lost.load(kRelaxed);
     th.last_ns = slots[i].last_ns.load(kRelaxed);
-    if (w != 0 && w <= ring::kMaxStreamPosition) {
-      // The name in the header of the block being written (the copy's bytes only: a block
-      // overwritten meanwhile just gives another name of the same slot's threads).
-      const std::uint64_t block = (w - 1) & ~std::uint64_t{layout.block_bytes - 1};
-      // The block's copy: its header names the thread and numbers its first record; its
-      // records up to w count the rest. A block overwritten meanwhile (its position is not
-      // `block`) or damaged leaves `logged` at what the flusher read.
-      std::vector<std::byte> copy(static_cast<std::size_t>(w - block));
-      std::memcpy(copy.data(), impl_->slot_data(i) + (block & (layout.ring_bytes - 1)),
-                  copy.size());
-      std::atomic_thread_fence(std::memory_order_acquire);
-      const std::uint64_t again = slot.write_pos.load(std::memory_order_acquire);
-      BlockHeader bh;
-      if (copy.size() >= sizeof bh) {
-        std::memcpy(&bh, copy.data(), sizeof bh);
-        th.name = text_field(bh.thread_name);
-        const bool intact = bh.position == block && again - block < layout.ring_bytes;
-        std::uint64_t n = 0;
-        std::size_t at = sizeof bh;
-        while (intact && at + sizeof(detail::RecordHeader) <= copy.size()) {
-          std::uint32_t size;
-          std::memcpy(&size, copy.data() + at, sizeof size);
-          if (size < sizeof(detail::RecordHeader) || size > copy.size() - at) break;
-          ++n;
-          at += (size + detail::kRecordAlign - 1) & ~std::size_t{detail::kRecordAlign - 1};
-        }
-        if (intact) th.logged = bh.first_seq + n;
-      }
-    }
+    // The name in the header of the block being written (a block overwritten meanwhile just
+    // gives another name of the same slot's threads); a block overwritten or damaged leaves
+    // `logged` at what the flusher read.
+    const ring::SlotTail tail =
+        ring::read_slot_tail(impl_->slot_data(i), layout, slot.write_pos, w);
+    if (tail.has_header) th.name = text_field(tail.header.thread_name);
+    if (tail.intact) th.logged = tail.logged;
     if (th.logged == 0) th.logged = th.counts.records + th.lost;
     out.threads.push_back(std::move(th));
   }
@@ -453,6 +432,10 @@ std::optional<Telemetry> RingReader::telemetry() const {
   out.archive_files_deleted_unshipped = t.files_deleted_unshipped.load(kRelaxed);
   out.archive_bytes_deleted_unshipped = t.bytes_deleted_unshipped.load(kRelaxed);
   out.lost_rate_limited = t.lost_rate_limited.load(kRelaxed);
+  out.loss_budget = static_cast<double>(t.loss_budget_ppb.load(kRelaxed)) / 1e9;
+  out.budget_exceeded_ns = t.budget_exceeded_ns.load(kRelaxed);
+  out.minute_records = t.minute_records.load(kRelaxed);
+  out.minute_lost = t.minute_lost.load(kRelaxed);
   out.pass_ns = histogram(t.pass_ns);
   out.write_ns = histogram(t.write_ns);
   return out;

@@ -187,6 +187,39 @@ std::string losses_text(const Telemetry& t) {
   return out.empty() ? "0" : out;
 }
 
+struct Cause {
+  const char* name;  // as text
+  const char* key;   // as JSON
+  std::uint64_t n;
+};
+std::vector<Cause> causes_of(const Telemetry& t) {
+  return {{"overwritten", "overwritten", t.lost_overwritten},
+          {"no slot", "no_slot", t.lost_no_slot},
+          {"disk", "disk_error", t.lost_disk_error},
+          {"site table", "site_table_full", t.lost_site_table_full},
+          {"after exit", "after_exit", t.lost_after_exit},
+          {"corrupt", "corrupt", t.lost_corrupt},
+          {"rate limited", "rate_limited", t.lost_rate_limited},
+          {"console", "console_not_shown", t.console_not_shown}};
+}
+
+double share_of(std::uint64_t n, std::uint64_t of) {
+  return of == 0 ? 0.0 : static_cast<double>(n) / static_cast<double>(of);
+}
+
+// Over the budget in the last minute (the process's own judgement uses the same numbers).
+bool over_budget(const Telemetry& t) {
+  return t.loss_budget > 0 && t.minute_lost != 0 &&
+         static_cast<double>(t.minute_lost) > t.loss_budget * static_cast<double>(t.minute_records);
+}
+
+std::string budget_cell(const Telemetry& t) {
+  const std::string minute =
+      fmt::format("{:.2f}%", 100 * share_of(t.minute_lost, t.minute_records));
+  if (t.loss_budget <= 0) return minute;
+  return fmt::format("{} {}", over_budget(t) ? "OVER" : "ok", minute);
+}
+
 // The archive's lag at `now`: nullopt without an archive (nothing ever archived).
 std::optional<std::int64_t> archive_lag(const Telemetry& t, std::int64_t now) {
   if (t.archived_through_ns == 0) return std::nullopt;
@@ -194,6 +227,50 @@ std::optional<std::int64_t> archive_lag(const Telemetry& t, std::int64_t now) {
 }
 
 }  // namespace
+
+std::string budget_lines(const Telemetry& t, bool utc, const std::string& indent) {
+  const std::uint64_t records = t.records();
+  std::string out = fmt::format("{}run          {} of {} records lost ({:.3f} %)\n", indent,
+                                t.lost(), records, 100 * share_of(t.lost(), records));
+  out += fmt::format("{}last minute  {} of {} records lost ({:.3f} %)\n", indent, t.minute_lost,
+                     t.minute_records, 100 * share_of(t.minute_lost, t.minute_records));
+  if (t.loss_budget > 0) {
+    out += fmt::format(
+        "{}budget       {:.3f} % of records: {}{}\n", indent, 100 * t.loss_budget,
+        over_budget(t) ? "OVER in the last minute" : "within it in the last minute",
+        t.budget_exceeded_ns != 0
+            ? fmt::format("; first over at {}", clock_text(t.budget_exceeded_ns, utc, true))
+            : std::string());
+  } else {
+    out += fmt::format("{}budget       none\n", indent);
+  }
+  for (const Cause& c : causes_of(t)) {  // the causes that cost something
+    if (c.n == 0) continue;
+    out += fmt::format("{}  {:<12} {:>12} {:>9.3f} %{}\n", indent, c.name, c.n,
+                       100 * share_of(c.n, records),
+                       std::string_view(c.key) == "console_not_shown"
+                           ? fmt::format("  (lines not shown of {}; not in the budget)",
+                                         t.console_lines + t.console_not_shown)
+                           : "");
+  }
+  return out;
+}
+
+std::string budget_json(const Telemetry& t) {
+  const std::uint64_t records = t.records();
+  std::string shares;
+  for (const Cause& c : causes_of(t)) {
+    shares +=
+        fmt::format("{}\"{}\":{:.6g}", shares.empty() ? "" : ",", c.key, share_of(c.n, records));
+  }
+  return fmt::format(
+      "{{\"budget\":{:.6g},\"over\":{},\"exceeded_ns\":{},\"records\":{},\"lost\":{},"
+      "\"share\":{:.6g},\"shares\":{{{}}},\"minute\":{{\"records\":{},\"lost\":{},"
+      "\"share\":{:.6g}}}}}",
+      t.loss_budget, over_budget(t) ? "true" : "false", t.budget_exceeded_ns, records, t.lost(),
+      share_of(t.lost(), records), shares, t.minute_records, t.minute_lost,
+      share_of(t.minute_lost, t.minute_records));
+}
 
 std::optional<std::int64_t> parse_duration(const std::string& text) {
   if (text.empty()) return std::nullopt;
@@ -427,10 +504,11 @@ std::string top_json(const std::vector<Sample>& now_samples,
       out += fmt::format(
           ",\"lost\":{},\"archive_lag_s\":{},\"breaker\":{{\"open\":{},\"trips\":{}}},"
           "\"waits\":{{\"count\":{},\"ns\":{},\"gave_up\":{}}},"
-          "\"deleted_unshipped\":{{\"files\":{},\"bytes\":{}}}",
+          "\"deleted_unshipped\":{{\"files\":{},\"bytes\":{}}},\"budget\":{}",
           losses_json(t), lag ? fmt::format("{:.3f}", static_cast<double>(*lag) / 1e9) : "null",
           t.breaker_open ? "true" : "false", t.breaker_trips, t.producer_waits, t.producer_wait_ns,
-          t.producer_gave_up, t.archive_files_deleted_unshipped, t.archive_bytes_deleted_unshipped);
+          t.producer_gave_up, t.archive_files_deleted_unshipped, t.archive_bytes_deleted_unshipped,
+          budget_json(t));
     }
     if (s.levels) {
       out += fmt::format(",\"levels\":{},\"timed_levels\":{}", json_string(s.levels->spec),
@@ -449,8 +527,9 @@ std::string top_text(const std::vector<Sample>& now_samples,
   std::string out = fmt::format("logcat top - {}  {} process{}  (every {:.1f} s; Ctrl-C quits)\n\n",
                                 clock_text(now, utc), now_samples.size(),
                                 now_samples.size() == 1 ? "" : "es", delay_s);
-  out += fmt::format("{:>7}  {:<16} {:<15} {:>7} {:>8} {:<24} {:>7} {:<9} {}\n", "PID", "APP",
-                     "STATE", "UPTIME", "REC/S", "LOST", "LAG", "BREAKER", "LEVELS");
+  out +=
+      fmt::format("{:>7}  {:<16} {:<15} {:>7} {:>8} {:<24} {:<11} {:>7} {:<9} {}\n", "PID", "APP",
+                  "STATE", "UPTIME", "REC/S", "LOST", "LOST/MIN", "LAG", "BREAKER", "LEVELS");
   for (const Sample& s : now_samples) {
     const bool live = s.info.state == RingState::live && s.info.process_alive;
     std::string rate = "-";
@@ -459,9 +538,10 @@ std::string top_text(const std::vector<Sample>& now_samples,
       rate = short_count(static_cast<double>(s.logged - std::min(s.logged, it->second.logged)) /
                          (static_cast<double>(s.at_mono - it->second.at_mono) / 1e9));
     }
-    std::string lost = "-", lag = "-", breaker = "-";
+    std::string lost = "-", lag = "-", breaker = "-", minute = "-";
     if (s.telemetry) {
       lost = losses_text(*s.telemetry);
+      minute = budget_cell(*s.telemetry);
       if (const auto l = archive_lag(*s.telemetry, live ? now : s.telemetry->updated_ns)) {
         lag = human_duration(static_cast<std::uint64_t>(*l));
       }
@@ -472,9 +552,9 @@ std::string top_text(const std::vector<Sample>& now_samples,
     }
     std::string state = state_name(s.info);
     if (s.info.crash) state += fmt::format(" {}", signal_name(s.info.crash->signal));
-    out += fmt::format("{:>7}  {:<16} {:<15} {:>7} {:>8} {:<24} {:>7} {:<9} {}\n", s.info.pid,
-                       s.info.app.substr(0, 16), state,
-                       live ? short_span(now - s.info.start_time_ns) : "-", rate, lost, lag,
+    out += fmt::format("{:>7}  {:<16} {:<15} {:>7} {:>8} {:<24} {:<11} {:>7} {:<9} {}\n",
+                       s.info.pid, s.info.app.substr(0, 16), state,
+                       live ? short_span(now - s.info.start_time_ns) : "-", rate, lost, minute, lag,
                        breaker, level_overrides(s.levels, now));
   }
   return out;
@@ -607,13 +687,8 @@ std::string telemetry_text(const std::string& who, const Telemetry& t,
                              blackbox::level_name(static_cast<blackbox::Level>(l)));
   }
   line(fmt::format("  per level   {}", per_level.empty() ? "-" : per_level));
-  line(
-      fmt::format("  lost        {} records: {} overwritten, {} no slot, {} disk error, {} site "
-                  "table full, {} after exit, {} corrupt, {} rate limited; console: {} lines "
-                  "not shown of {}",
-                  t.lost(), t.lost_overwritten, t.lost_no_slot, t.lost_disk_error,
-                  t.lost_site_table_full, t.lost_after_exit, t.lost_corrupt, t.lost_rate_limited,
-                  t.console_not_shown, t.console_lines + t.console_not_shown));
+  line(fmt::format("  lost        {} records (losses by cause, the failure budget):", t.lost()));
+  out += budget_lines(t, utc, "    ");
   const auto lag = archive_lag(t, now_ns);
   line(fmt::format(
       "  archive     {} records in {} bytes (ratio {:.1f}), {} files created, {} "

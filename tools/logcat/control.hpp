@@ -34,6 +34,13 @@ struct TopArgs {
 };
 int run_top(const TopArgs& args);
 
+// The failure budget (Config::loss_budget) of a process's telemetry: the losses of every
+// cause as counts and shares of its records over the run, the last minute's, and the
+// budget, as lines (each starting with `indent`) or as a JSON object.
+[[nodiscard]] std::string budget_lines(const blackbox::Telemetry& t, bool utc,
+                                       const std::string& indent);
+[[nodiscard]] std::string budget_json(const blackbox::Telemetry& t);
+
 // "10m", "90s", "1h30m", "500ms", "2d": nullopt if malformed.
 [[nodiscard]] std::optional<std::int64_t> parse_duration(const std::string& text);
 

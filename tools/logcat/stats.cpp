@@ -4,9 +4,13 @@
 #include <cstdio>
 #include <ctime>
 #include <map>
+#include <set>
 #include <unordered_map>
 
+#include "blackbox/control.hpp"
+#include "blackbox/detail/rate_limit.hpp"
 #include "commands.hpp"
+#include "control.hpp"
 #include "render.hpp"
 
 namespace logcat {
@@ -45,6 +49,10 @@ int run_stats(Inputs& inputs, bool utc) {
   std::map<std::pair<std::int32_t, std::uint32_t>, std::uint64_t> threads;
   std::map<std::pair<std::int32_t, std::uint32_t>, std::string> thread_names;
   std::vector<std::int64_t> times;  // for the histogram: one per record, sampled if huge
+  // What rate limits suppressed, per site, from their report records.
+  const std::string_view report_template = blackbox::detail::kRateLimitReport;
+  std::map<std::string, std::uint64_t> suppressed;
+  std::set<std::pair<std::int32_t, std::int64_t>> processes;  // whose records were read
   std::uint64_t stride = 1;
   inputs.read_all([&](const Record& r) {
     if (total == 0) first = r.time_ns;
@@ -64,6 +72,14 @@ int run_stats(Inputs& inputs, bool utc) {
     }
     const std::pair key{r.pid, r.tid};
     if (++threads[key] == 1) thread_names[key] = r.thread_name;
+    processes.emplace(r.pid, r.process_start_ns);
+    if (r.message_template == report_template && r.fields.size() == 3) {
+      const auto* n = std::get_if<std::uint64_t>(&r.fields[0].value);
+      const auto* site = std::get_if<std::string>(&r.fields[1].value);
+      if (n != nullptr && site != nullptr) {
+        suppressed[fmt::format("{:<8} {}", r.tag, *site)] += *n;
+      }
+    }
     // Keep at most ~1M times: every stride-th, the stride doubling as needed.
     if (total % stride == 0) {
       times.push_back(r.time_ns);
@@ -141,6 +157,44 @@ int run_stats(Inputs& inputs, bool utc) {
   line(fmt::format("damaged     {} range(s)", damage.size()));
   for (const auto& d : damage) {
     line(fmt::format("  {} at offset {}, {} bytes: {}", d.file, d.offset, d.length, d.reason));
+  }
+
+  if (!suppressed.empty()) {
+    line("");
+    line("rate limited (records suppressed, per call site, from the limits' reports)");
+    for (const auto& [site, n] : by_count(suppressed)) line(fmt::format("  {:>12}  {}", n, site));
+  }
+
+  // The failure budget: each process's latest telemetry (a ring's, else its archive's last
+  // telemetry frame), by cause, over the run and the last minute.
+  std::map<std::pair<std::int32_t, std::int64_t>, std::pair<std::string, blackbox::Telemetry>>
+      budgets;
+  std::map<std::pair<std::int32_t, std::int64_t>, std::int64_t> budget_time;
+  for (const auto& f : files) {
+    if (!f.telemetry) continue;
+    const std::pair key{f.pid, f.process_start_ns};
+    if (auto it = budget_time.find(key); it != budget_time.end() && it->second >= f.telemetry_ns) {
+      continue;
+    }
+    budget_time[key] = f.telemetry_ns;
+    budgets[key] = {
+        fmt::format("pid {} ({}) as of {}", f.pid, f.app, clock_text(f.telemetry_ns, utc, true)),
+        *f.telemetry};
+  }
+  for (const auto& ring : rings) {
+    if (ring.path.empty()) continue;
+    if (auto t = blackbox::read_telemetry(ring.path); t && t->updated_ns != 0) {
+      budgets[{ring.pid, ring.start_time_ns}] = {
+          fmt::format("pid {} ({}) as of {}", ring.pid, ring.app,
+                      clock_text(t->updated_ns, utc, true)),
+          *t};
+    }
+  }
+  for (const auto& [key, who_and_t] : budgets) {
+    if (!processes.contains(key)) continue;  // a ring in the directory, not among the inputs
+    line("");
+    line(fmt::format("losses and the failure budget of {}", who_and_t.first));
+    out += budget_lines(who_and_t.second, utc, "  ");
   }
 
   // The rate over time: 20 rows, a bar each, scaled to the busiest.

@@ -24,6 +24,11 @@
 
 namespace blackbox::detail {
 
+// The template of the records that report what a site's limit suppressed (tag, level, file
+// and line: the site's), for readers that sum them (`logcat stats`).
+inline constexpr char kRateLimitReport[] =
+    "suppressed {suppressed} records of site {site} in the last {seconds:.1f} s";
+
 struct RateBucket {
   // Calls that may still log before the next refill. Goes below zero while threads race for
   // the last token (each of them is suppressed); a refill starts again from zero.
