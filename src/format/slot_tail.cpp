@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "blackbox/detail/record.hpp"
+#include "format/slot_drain.hpp"
 
 namespace blackbox::ring {
 
@@ -13,7 +14,9 @@ SlotTail read_slot_tail(const std::byte* slot_data, const Layout& layout,
   if (w == 0 || w > kMaxStreamPosition) return out;
   const std::uint64_t block = (w - 1) & ~std::uint64_t{layout.block_bytes - 1};
   std::vector<std::byte> copy(static_cast<std::size_t>(w - block));
-  std::memcpy(copy.data(), slot_data + (block & (layout.ring_bytes - 1)), copy.size());
+  // The producer may be writing these bytes now (the process's own budget reads its live
+  // rings): a torn copy is caught by the re-check below.
+  racy_copy(copy.data(), slot_data + (block & (layout.ring_bytes - 1)), copy.size());
   // Acquire: the copy is done before the position is read again (a position that moved by
   // less than a lap means the block was not reused while it was copied).
   std::atomic_thread_fence(std::memory_order_acquire);
