@@ -5,6 +5,7 @@
 // top` show: each cause's count and share, the run and the last minute, the budget.
 #include <gtest/gtest.h>
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <string>
@@ -73,6 +74,7 @@ TEST(LossBudget, OverTheBudgetIsSaidOnceAndTheLastMinuteMovesOn) {
   EXPECT_EQ(t->minute_lost, 990u);
   EXPECT_EQ(t->lost_rate_limited, 990u);
   EXPECT_EQ(t->records(), 10001u);  // and the warning itself
+  EXPECT_EQ(t->minute_by_cause, (std::array<std::uint64_t, 8>{0, 0, 0, 0, 0, 0, 990, 0}));
 
   // logcat reads the same: each cause that cost something with its share, the run, the
   // minute, the budget.
@@ -82,7 +84,9 @@ TEST(LossBudget, OverTheBudgetIsSaidOnceAndTheLastMinuteMovesOn) {
   EXPECT_NE(stats.out.find("    last minute  990 of 10000 records lost (9.900 %)\n"),
             std::string::npos)
       << stats.out;
-  EXPECT_NE(stats.out.find("      rate limited          990     9.899 %\n"), std::string::npos)
+  EXPECT_NE(
+      stats.out.find("      rate limited          990     9.899 %          990     9.900 %\n"),
+      std::string::npos)
       << stats.out;
   EXPECT_NE(stats.out.find("    budget       0.100 % of records: OVER in the last minute; first"),
             std::string::npos)
@@ -91,7 +95,10 @@ TEST(LossBudget, OverTheBudgetIsSaidOnceAndTheLastMinuteMovesOn) {
   ASSERT_EQ(top.status, 0) << top.out;
   EXPECT_NE(top.out.find("\"budget\":{\"budget\":0.001,\"over\":true,"), std::string::npos)
       << top.out;
-  EXPECT_NE(top.out.find("\"minute\":{\"records\":10000,\"lost\":990,\"share\":0.099}"),
+  EXPECT_NE(top.out.find("\"minute\":{\"records\":10000,\"lost\":990,\"share\":0.099,"
+                         "\"by_cause\":{\"overwritten\":0,\"no_slot\":0,\"disk_error\":0,"
+                         "\"site_table_full\":0,\"after_exit\":0,\"corrupt\":0,"
+                         "\"rate_limited\":990,\"console_not_shown\":0}"),
             std::string::npos)
       << top.out;
 
@@ -111,6 +118,7 @@ TEST(LossBudget, OverTheBudgetIsSaidOnceAndTheLastMinuteMovesOn) {
   ASSERT_TRUE(t) << error;
   EXPECT_EQ(t->minute_records, 100u);
   EXPECT_EQ(t->minute_lost, 0u);
+  EXPECT_EQ(t->minute_by_cause, (std::array<std::uint64_t, 8>{}));
   EXPECT_EQ(t->lost_rate_limited, 1990u);
   EXPECT_EQ(warnings().size(), 1u);
 }

@@ -90,6 +90,9 @@ struct Telemetry {
   double loss_budget = 0;
   std::int64_t budget_exceeded_ns = 0;
   std::uint64_t minute_records = 0, minute_lost = 0;
+  // The last minute's losses by cause: overwritten, no slot, disk error, site table full,
+  // after exit, corrupt, rate limited, console lines not shown (each at most 2^32 - 1).
+  std::array<std::uint64_t, 8> minute_by_cause{};
   LogHistogram pass_ns;   // the flusher's passes (ns each)
   LogHistogram write_ns;  // its archive writes (ns each)
 

@@ -124,8 +124,8 @@ std::vector<std::byte> Flusher::telemetry_payload(SnapshotReason reason) {
   } else if (const ring::ControlArea* c = ring_.control(); c != nullptr) {
     levels.assign(c->levels, strnlen(c->levels, sizeof c->levels));  // a dead process's
   }
-  encode_telemetry(*t, ring_.slot_telemetry(), ring_.layout().slot_count, ring_.header(), levels,
-                   sys::realtime_ns(), reason, out);
+  encode_telemetry(*t, *ring_.minute_losses(), ring_.slot_telemetry(), ring_.layout().slot_count,
+                   ring_.header(), levels, sys::realtime_ns(), reason, out);
   return out;
 }
 

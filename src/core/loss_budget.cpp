@@ -11,6 +11,7 @@
 namespace blackbox::core {
 namespace {
 constexpr auto kRelaxed = std::memory_order_relaxed;
+static_assert(kLossCauses + 1 == ring::kMinuteCauses);  // the causes, then the console
 }  // namespace
 
 std::uint64_t LossCounts::lost_total() const noexcept {
@@ -28,6 +29,7 @@ LossCounts count_losses(const ring::RingMemory& ring, std::int64_t at_ns) {
     c.lost[0] = t->lost_overwritten.load(kRelaxed);
     c.lost[2] = t->lost_disk_error.load(kRelaxed);
     c.lost[5] = t->lost_corrupt.load(kRelaxed);
+    c.console = t->console_not_shown.load(kRelaxed);
   }
   c.lost[1] = h.dropped_no_slot.load(kRelaxed);
   c.lost[3] = h.dropped_site_table_full.load(kRelaxed);
@@ -73,6 +75,16 @@ void LossBudget::pass(ring::RingMemory& ring) {
     t->loss_budget_ppb.store(static_cast<std::uint64_t>(budget_ * 1e9 + 0.5), kRelaxed);
     t->minute_records.store(records, kRelaxed);
     t->minute_lost.store(lost, kRelaxed);
+  }
+  if (ring::MinuteLosses* m = ring.minute_losses(); m != nullptr) {
+    auto saturated = [](std::uint64_t at_last, std::uint64_t at_base) {
+      return static_cast<std::uint32_t>(
+          std::min<std::uint64_t>(at_last - std::min(at_last, at_base), 0xffff'ffffu));
+    };
+    for (int i = 0; i < kLossCauses; ++i) {
+      m->lost[i].store(saturated(last.lost[i], base.lost[i]), kRelaxed);
+    }
+    m->lost[kLossCauses].store(saturated(last.console, base.console), kRelaxed);
   }
   if (budget_ <= 0 || warned_ || lost == 0 ||
       static_cast<double>(lost) <= budget_ * static_cast<double>(records)) {

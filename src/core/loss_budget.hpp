@@ -21,6 +21,7 @@ struct LossCounts {
   std::int64_t at_ns = 0;     // the rate clock (sys::Calls::rate_clock_ns)
   std::uint64_t records = 0;  // logged into the rings, or lost before them
   std::uint64_t lost[kLossCauses] = {};
+  std::uint64_t console = 0;  // lines not shown (listed beside the causes, not in the budget)
   [[nodiscard]] std::uint64_t lost_total() const noexcept;
 };
 

@@ -262,6 +262,9 @@ inline constexpr std::uint64_t kTelemetryOffset = round_up(sizeof(ControlArea), 
 inline constexpr std::uint64_t kSlotTelemetryOffset =
     kTelemetryOffset + round_up(sizeof(Telemetry), 64);
 static_assert(kTelemetryOffset == 6016 && kSlotTelemetryOffset == 40832);  // docs/format.md
+// In the control area's padding, just before Telemetry.
+inline constexpr std::uint64_t kMinuteLossesOffset = kTelemetryOffset - sizeof(MinuteLosses);
+static_assert(kMinuteLossesOffset >= sizeof(ControlArea) && kMinuteLossesOffset == 5984);
 constexpr std::uint64_t control_region_bytes(std::uint32_t slots) {
   return round_up(kSlotTelemetryOffset + std::uint64_t{slots} * sizeof(SlotTelemetry), kPageBytes);
 }

@@ -101,6 +101,17 @@ static_assert(offsetof(Telemetry, levels) == 184 && offsetof(Telemetry, tags) ==
               offsetof(Telemetry, lost_rate_limited) == 34768 &&
               sizeof(Telemetry) == 34808);  // docs/format.md: the padding ends at 34816
 
+// The failure budget's last minute by cause (core/loss_budget.cpp), in the 32 bytes of
+// padding between the control area and Telemetry (zero in files written before it): records
+// lost to each cause in the last minute (or the run while it is younger), in the order
+// overwritten, no slot, disk, site table, after exit, corrupt, rate limited, console lines
+// not shown; saturating at 2^32 - 1 (over 71 million a second for a whole minute).
+inline constexpr std::uint32_t kMinuteCauses = 8;
+struct MinuteLosses {
+  std::atomic<std::uint32_t> lost[kMinuteCauses];
+};
+static_assert(sizeof(MinuteLosses) == 32);
+
 // One per slot, after Telemetry: what the flusher read from that slot's ring.
 struct SlotTelemetry {
   std::atomic<std::uint64_t> records;

@@ -35,9 +35,10 @@ struct In : PayloadIn {
 
 }  // namespace
 
-void encode_telemetry(const ring::Telemetry& t, const ring::SlotTelemetry* slots,
-                      std::uint32_t slot_count, const ring::RingHeader& h, std::string_view levels,
-                      std::int64_t time_ns, SnapshotReason reason, std::vector<std::byte>& out) {
+void encode_telemetry(const ring::Telemetry& t, const ring::MinuteLosses& minute,
+                      const ring::SlotTelemetry* slots, std::uint32_t slot_count,
+                      const ring::RingHeader& h, std::string_view levels, std::int64_t time_ns,
+                      SnapshotReason reason, std::vector<std::byte>& out) {
   put(out, kFixedBytes);
   put(out, static_cast<std::uint32_t>(reason));
   put(out, time_ns);
@@ -68,7 +69,7 @@ void encode_telemetry(const ring::Telemetry& t, const ring::SlotTelemetry* slots
   };
   // Appended after the levels (a reader that predates them stops before): the waits.
   // Then the files retention deleted although a hold kept them; then rate limits' losses,
-  // then the failure budget's words.
+  // then the failure budget's words and the last minute's losses by cause.
   const std::uint64_t waits[] = {t.producer_waits.load(kRelaxed),
                                  t.producer_wait_ns.load(kRelaxed),
                                  t.producer_gave_up.load(kRelaxed),
@@ -78,7 +79,15 @@ void encode_telemetry(const ring::Telemetry& t, const ring::SlotTelemetry* slots
                                  t.loss_budget_ppb.load(kRelaxed),
                                  static_cast<std::uint64_t>(t.budget_exceeded_ns.load(kRelaxed)),
                                  t.minute_records.load(kRelaxed),
-                                 t.minute_lost.load(kRelaxed)};
+                                 t.minute_lost.load(kRelaxed),
+                                 minute.lost[0].load(kRelaxed),
+                                 minute.lost[1].load(kRelaxed),
+                                 minute.lost[2].load(kRelaxed),
+                                 minute.lost[3].load(kRelaxed),
+                                 minute.lost[4].load(kRelaxed),
+                                 minute.lost[5].load(kRelaxed),
+                                 minute.lost[6].load(kRelaxed),
+                                 minute.lost[7].load(kRelaxed)};
   put(out, static_cast<std::uint32_t>(std::size(counters) + 2 * ring::kTelemetryLevels +
                                       std::size(waits)));
   for (const std::uint64_t c : counters) put(out, c);
@@ -130,7 +139,7 @@ bool decode_telemetry(std::span<const std::byte> payload, TelemetrySnapshot& out
   std::uint32_t n = 0;
   if (!in.take(n) || n > 4096) return false;
   // Counters an older writer did not have read as 0.
-  std::vector<std::uint64_t> c(std::max<std::uint32_t>(n, 32 + 2 * ring::kTelemetryLevels), 0);
+  std::vector<std::uint64_t> c(std::max<std::uint32_t>(n, 40 + 2 * ring::kTelemetryLevels), 0);
   for (std::uint32_t i = 0; i < n; ++i) {
     if (!in.take(c[i])) return false;
   }
@@ -168,6 +177,7 @@ bool decode_telemetry(std::span<const std::byte> payload, TelemetrySnapshot& out
   t.budget_exceeded_ns = static_cast<std::int64_t>(c[41]);
   t.minute_records = c[42];
   t.minute_lost = c[43];
+  for (std::size_t i = 0; i < t.minute_by_cause.size(); ++i) t.minute_by_cause[i] = c[44 + i];
   std::uint32_t tags = 0;
   if (!in.take(tags) || tags > ring::kTelemetryTags) return false;
   for (std::uint32_t i = 0; i < tags; ++i) {

@@ -19,11 +19,12 @@ namespace blackbox::archive {
 // Config::metrics_interval.
 enum class SnapshotReason : std::uint32_t { rotation = 1, exit = 2, recovered = 3, interval = 4 };
 
-// Appends the payload of a telemetry frame: `t` and `slots` (slot_count entries) of a ring
-// whose header is `h`, its level spec, as of `time_ns`.
-void encode_telemetry(const ring::Telemetry& t, const ring::SlotTelemetry* slots,
-                      std::uint32_t slot_count, const ring::RingHeader& h, std::string_view levels,
-                      std::int64_t time_ns, SnapshotReason reason, std::vector<std::byte>& out);
+// Appends the payload of a telemetry frame: `t`, `minute` and `slots` (slot_count entries) of
+// a ring whose header is `h`, its level spec, as of `time_ns`.
+void encode_telemetry(const ring::Telemetry& t, const ring::MinuteLosses& minute,
+                      const ring::SlotTelemetry* slots, std::uint32_t slot_count,
+                      const ring::RingHeader& h, std::string_view levels, std::int64_t time_ns,
+                      SnapshotReason reason, std::vector<std::byte>& out);
 
 struct TelemetrySnapshot {
   std::int64_t time_ns = 0;

@@ -436,6 +436,11 @@ std::optional<Telemetry> RingReader::telemetry() const {
   out.budget_exceeded_ns = t.budget_exceeded_ns.load(kRelaxed);
   out.minute_records = t.minute_records.load(kRelaxed);
   out.minute_lost = t.minute_lost.load(kRelaxed);
+  const auto& minute =
+      *reinterpret_cast<const ring::MinuteLosses*>(region + ring::kMinuteLossesOffset);
+  for (std::uint32_t i = 0; i < ring::kMinuteCauses; ++i) {
+    out.minute_by_cause[i] = minute.lost[i].load(kRelaxed);
+  }
   out.pass_ns = histogram(t.pass_ns);
   out.write_ns = histogram(t.write_ns);
   return out;

@@ -287,6 +287,11 @@ Telemetry* RingMemory::telemetry() const noexcept {
   return reinterpret_cast<Telemetry*>(base_ + layout_.control_offset + kTelemetryOffset);
 }
 
+MinuteLosses* RingMemory::minute_losses() const noexcept {
+  if (layout_.control_bytes == 0) return nullptr;
+  return reinterpret_cast<MinuteLosses*>(base_ + layout_.control_offset + kMinuteLossesOffset);
+}
+
 SlotTelemetry* RingMemory::slot_telemetry() const noexcept {
   if (layout_.control_bytes == 0) return nullptr;
   return reinterpret_cast<SlotTelemetry*>(base_ + layout_.control_offset + kSlotTelemetryOffset);

@@ -46,6 +46,7 @@ class RingMemory {
   // from outside, the telemetry, and the per-slot telemetry (slot_count of them).
   [[nodiscard]] ControlArea* control() const noexcept;
   [[nodiscard]] Telemetry* telemetry() const noexcept;
+  [[nodiscard]] MinuteLosses* minute_losses() const noexcept;  // null as telemetry()
   [[nodiscard]] SlotTelemetry* slot_telemetry() const noexcept;
   // The metrics region (format version 3; null in an older image): its header, and stripe
   // `stripe`'s cells (0: shared; slot s's is s + 1).

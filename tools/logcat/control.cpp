@@ -188,19 +188,22 @@ std::string losses_text(const Telemetry& t) {
 }
 
 struct Cause {
-  const char* name;  // as text
-  const char* key;   // as JSON
-  std::uint64_t n;
+  const char* name;      // as text
+  const char* key;       // as JSON
+  std::uint64_t n;       // over the run
+  std::uint64_t minute;  // over the last minute
 };
+// In Telemetry::minute_by_cause's order.
 std::vector<Cause> causes_of(const Telemetry& t) {
-  return {{"overwritten", "overwritten", t.lost_overwritten},
-          {"no slot", "no_slot", t.lost_no_slot},
-          {"disk", "disk_error", t.lost_disk_error},
-          {"site table", "site_table_full", t.lost_site_table_full},
-          {"after exit", "after_exit", t.lost_after_exit},
-          {"corrupt", "corrupt", t.lost_corrupt},
-          {"rate limited", "rate_limited", t.lost_rate_limited},
-          {"console", "console_not_shown", t.console_not_shown}};
+  const auto& m = t.minute_by_cause;
+  return {{"overwritten", "overwritten", t.lost_overwritten, m[0]},
+          {"no slot", "no_slot", t.lost_no_slot, m[1]},
+          {"disk", "disk_error", t.lost_disk_error, m[2]},
+          {"site table", "site_table_full", t.lost_site_table_full, m[3]},
+          {"after exit", "after_exit", t.lost_after_exit, m[4]},
+          {"corrupt", "corrupt", t.lost_corrupt, m[5]},
+          {"rate limited", "rate_limited", t.lost_rate_limited, m[6]},
+          {"console", "console_not_shown", t.console_not_shown, m[7]}};
 }
 
 double share_of(std::uint64_t n, std::uint64_t of) {
@@ -244,10 +247,17 @@ std::string budget_lines(const Telemetry& t, bool utc, const std::string& indent
   } else {
     out += fmt::format("{}budget       none\n", indent);
   }
+  bool header = false;
   for (const Cause& c : causes_of(t)) {  // the causes that cost something
-    if (c.n == 0) continue;
-    out += fmt::format("{}  {:<12} {:>12} {:>9.3f} %{}\n", indent, c.name, c.n,
-                       100 * share_of(c.n, records),
+    if (c.n == 0 && c.minute == 0) continue;
+    if (!header) {
+      out += fmt::format("{}  {:<12} {:>12} {:>11} {:>12} {:>11}\n", indent, "cause", "run",
+                         "share", "last minute", "share");
+      header = true;
+    }
+    out += fmt::format("{}  {:<12} {:>12} {:>9.3f} % {:>12} {:>9.3f} %{}\n", indent, c.name, c.n,
+                       100 * share_of(c.n, records), c.minute,
+                       100 * share_of(c.minute, t.minute_records),
                        std::string_view(c.key) == "console_not_shown"
                            ? fmt::format("  (lines not shown of {}; not in the budget)",
                                          t.console_lines + t.console_not_shown)
@@ -258,18 +268,21 @@ std::string budget_lines(const Telemetry& t, bool utc, const std::string& indent
 
 std::string budget_json(const Telemetry& t) {
   const std::uint64_t records = t.records();
-  std::string shares;
+  std::string shares, minute_lost, minute_shares;
   for (const Cause& c : causes_of(t)) {
-    shares +=
-        fmt::format("{}\"{}\":{:.6g}", shares.empty() ? "" : ",", c.key, share_of(c.n, records));
+    const char* comma = shares.empty() ? "" : ",";
+    shares += fmt::format("{}\"{}\":{:.6g}", comma, c.key, share_of(c.n, records));
+    minute_lost += fmt::format("{}\"{}\":{}", comma, c.key, c.minute);
+    minute_shares +=
+        fmt::format("{}\"{}\":{:.6g}", comma, c.key, share_of(c.minute, t.minute_records));
   }
   return fmt::format(
       "{{\"budget\":{:.6g},\"over\":{},\"exceeded_ns\":{},\"records\":{},\"lost\":{},"
       "\"share\":{:.6g},\"shares\":{{{}}},\"minute\":{{\"records\":{},\"lost\":{},"
-      "\"share\":{:.6g}}}}}",
+      "\"share\":{:.6g},\"by_cause\":{{{}}},\"shares\":{{{}}}}}}}",
       t.loss_budget, over_budget(t) ? "true" : "false", t.budget_exceeded_ns, records, t.lost(),
       share_of(t.lost(), records), shares, t.minute_records, t.minute_lost,
-      share_of(t.minute_lost, t.minute_records));
+      share_of(t.minute_lost, t.minute_records), minute_lost, minute_shares);
 }
 
 std::optional<std::int64_t> parse_duration(const std::string& text) {
