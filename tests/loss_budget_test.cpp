@@ -13,6 +13,7 @@
 
 #include "blackbox/blackbox.hpp"
 #include "blackbox/control.hpp"
+#include "blackbox/reader.hpp"
 #include "core/rate_limit.hpp"
 #include "support/test_env.hpp"
 #include "sys/sys.hpp"
@@ -101,6 +102,27 @@ TEST(LossBudget, OverTheBudgetIsSaidOnceAndTheLastMinuteMovesOn) {
                          "\"rate_limited\":990,\"console_not_shown\":0}"),
             std::string::npos)
       << top.out;
+
+  // A rotation archives the telemetry in a frame: the budget's words and the minute by cause
+  // come back from the archive as the ring shows them.
+  blackbox::ControlRequest rotate;
+  rotate.kind = blackbox::ControlRequest::Kind::rotate;
+  blackbox::ControlReply reply;
+  ASSERT_EQ(blackbox::send_control(blackbox::ring_path(), rotate, reply), "");
+  ASSERT_TRUE(reply.applied) << reply.result;
+  auto archive = blackbox::ArchiveReader::open(c.archive_dir, &error);
+  ASSERT_TRUE(archive) << error;
+  archive->scan();
+  const auto files = archive->files();
+  ASSERT_FALSE(files.empty());
+  ASSERT_TRUE(files.front().telemetry);
+  const blackbox::Telemetry& framed = *files.front().telemetry;
+  EXPECT_EQ(framed.loss_budget, 0.001);
+  EXPECT_EQ(framed.budget_exceeded_ns, t->budget_exceeded_ns);
+  EXPECT_EQ(framed.minute_records, 10001u);  // the pass before the rotation counted the warning
+  EXPECT_EQ(framed.minute_lost, 990u);
+  EXPECT_EQ(framed.minute_by_cause, t->minute_by_cause);
+  EXPECT_EQ(framed.lost_rate_limited, 990u);
 
   // More losses: still said once.
   for (int i = 0; i < 1000; ++i) flood(i);
