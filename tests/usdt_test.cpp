@@ -79,12 +79,6 @@ TEST(Usdt, EveryProbeIsAnElfNoteWithASemaphore) {
 std::string cannot_trace() {
   if (!BBX_HAVE_USDT) return "built without <sys/sdt.h> (systemtap-sdt-dev)";
   if (geteuid() != 0) return "bpftrace needs root";
-  if (std::string(BBX_LIBRARY).find(".so") != std::string::npos) {  // libblackbox.so.0.1.0
-    // Known and open (issue 21): with the library shared, bpftrace 0.17 says "Could not
-    // resolve symbol: PROGRAM:record" and attaches nothing, even with the program's path.
-    return "with a shared libblackbox, bpftrace 0.17 cannot attach the program's record "
-           "probes (\"Could not resolve symbol\"): not solved yet";
-  }
   if (shell("command -v bpftrace").empty()) {
     return "bpftrace is not installed (scripts/install-deps.sh installs Debian's)";
   }
@@ -114,13 +108,15 @@ std::string trace(const std::string& script) {
   }
   Child target(argv, {{"BBX_ARCHIVE_DIR", "off"}, {"BBX_CONSOLE", "off"}});
   EXPECT_EQ(target.read_until("ready").back(), "ready");
-  // -B line: its output line by line through the pipe (else "Attaching" comes at its end).
-  Child tracer(
-      {"/usr/bin/env", "bpftrace", "-B", "line", "-p", std::to_string(target.pid()), "-e", script});
-  // bpftrace says "Attaching N probes..." once they are in place.
+  // -B line: its output line by line through the pipe. bpftrace runs BEGIN once every probe
+  // is attached and enabled (it says "Attaching N probes..." before, and a semaphore is
+  // raised when a probe is registered, before its program is attached: neither says that
+  // events are seen yet).
+  Child tracer({"/usr/bin/env", "bpftrace", "-B", "line", "-p", std::to_string(target.pid()), "-e",
+                script + " BEGIN { printf(\"bbx-attached\\n\"); }"});
   const auto attached =
-      tracer.read_until_line([](const std::string& l) { return l.starts_with("Attaching"); });
-  EXPECT_FALSE(attached.empty() || !attached.back().starts_with("Attaching")) << script;
+      tracer.read_until_line([](const std::string& l) { return l == "bbx-attached"; });
+  EXPECT_FALSE(attached.empty() || attached.back() != "bbx-attached") << script;
   target.send("go");
   const auto said = target.read_until_ending("done");
   EXPECT_EQ(said.empty() ? "" : said.back(), "done") << script;

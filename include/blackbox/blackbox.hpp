@@ -73,11 +73,11 @@
         /* the record; the USDT probe too while a tracer listens (detail/record_probe.hpp) */ \
         ::blackbox::detail::log_at((time_), bbx_internal_bits_, bbx_internal_site_,           \
                                    template_ __VA_OPT__(, ) __VA_ARGS__);                     \
-      } else if (BBX_PROBE_ENABLED(record)) { /* disabled after all, or suppressed */         \
+      } else if (BBX_RECORD_PROBE_ENABLED()) { /* disabled after all, or suppressed */        \
         ::blackbox::detail::probe_disabled(bbx_internal_site_,                                \
                                            template_ __VA_OPT__(, ) __VA_ARGS__);             \
       }                                                                                       \
-    } else if (BBX_PROBE_ENABLED(record)) {                                                   \
+    } else if (BBX_RECORD_PROBE_ENABLED()) {                                                  \
       ::blackbox::detail::probe_disabled(bbx_internal_site_,                                  \
                                          template_ __VA_OPT__(, ) __VA_ARGS__);               \
     }                                                                                         \
@@ -104,11 +104,11 @@
           bbx_internal_bits_ != 0 && (admit_)) {                                                   \
         ::blackbox::detail::log_printf_at(::blackbox::detail::now_ticks(), bbx_internal_bits_,     \
                                           bbx_internal_site_, format_ __VA_OPT__(, ) __VA_ARGS__); \
-      } else if (BBX_PROBE_ENABLED(record)) {                                                      \
+      } else if (BBX_RECORD_PROBE_ENABLED()) {                                                     \
         ::blackbox::detail::probe_disabled_printf(bbx_internal_site_,                              \
                                                   format_ __VA_OPT__(, ) __VA_ARGS__);             \
       }                                                                                            \
-    } else if (BBX_PROBE_ENABLED(record)) {                                                        \
+    } else if (BBX_RECORD_PROBE_ENABLED()) {                                                       \
       ::blackbox::detail::probe_disabled_printf(bbx_internal_site_,                                \
                                                 format_ __VA_OPT__(, ) __VA_ARGS__);               \
     }                                                                                              \

@@ -47,6 +47,19 @@ BBX_INTERNAL_SEMAPHORE(crash)
 #define BBX_PROBE(name, ...) ::blackbox::detail::no_probe(__VA_ARGS__)
 #endif
 
+// The `record` probe fires at the program's call sites only, not at the library's own (its
+// audit records and the like, built with BBX_INTERNAL_NO_RECORD_PROBE): with a shared
+// libblackbox, `record` probes in two binaries of one process make bpftrace 0.17 (through
+// bcc, which takes a probe's name as unique in a process) attach to neither ("Could not
+// resolve symbol"). The library's own records are in the ring and the archive as ever.
+#if BBX_HAVE_USDT && !defined(BBX_INTERNAL_NO_RECORD_PROBE)
+#define BBX_RECORD_PROBE_ENABLED() BBX_PROBE_ENABLED(record)
+#define BBX_RECORD_PROBE(...) BBX_PROBE(record, __VA_ARGS__)
+#else
+#define BBX_RECORD_PROBE_ENABLED() false
+#define BBX_RECORD_PROBE(...) ::blackbox::detail::no_probe(__VA_ARGS__)
+#endif
+
 namespace blackbox::detail {
 
 // Without probes: the arguments are used, so that computing them draws no warning.

@@ -1,6 +1,7 @@
-// The USDT probe blackbox:record (detail/probes.hpp), fired by every BBX_* call site while a
-// tracer is attached, whether the site's level is enabled or not (as libmtev's do): so an
-// operator can watch a disabled debug line of a live process without changing its level.
+// The USDT probe blackbox:record (detail/probes.hpp), fired by every BBX_* call site of the
+// program (not the library's own: see BBX_RECORD_PROBE_ENABLED) while a tracer is attached,
+// whether the site's level is enabled or not (as libmtev's do): so an operator can watch a
+// disabled debug line of a live process without changing its level.
 //
 //   arg0  the site's id in the ring file's site table (0: not defined yet, as a site whose
 //         level was never enabled)      arg1  level (0 trace .. 5 fatal)
@@ -56,7 +57,7 @@ template <typename... Args, std::size_t... I>
   const std::uint64_t level = static_cast<std::uint64_t>(s.level);
   const std::byte* const encoded = probe_args;
   const std::uint64_t size = static_cast<std::uint64_t>(out - probe_args);
-  BBX_PROBE(record, id, level, s.tag, message_template, encoded, size);
+  BBX_RECORD_PROBE(id, level, s.tag, message_template, encoded, size);
 }
 
 template <typename... Args>
@@ -72,14 +73,14 @@ inline void log_at(std::uint64_t time, std::uint64_t site_bits, const Site& site
                    TemplateString<std::type_identity_t<Args>...> checked,
                    const Args&... args) noexcept {
   write_record(time, site_bits, checked.c_str(), std::index_sequence_for<Args...>{}, args...);
-  if (BBX_PROBE_ENABLED(record)) fire_record_probe(site, checked.c_str(), args...);
+  if (BBX_RECORD_PROBE_ENABLED()) fire_record_probe(site, checked.c_str(), args...);
 }
 template <typename... Args>
 inline void log_printf_at(std::uint64_t time, std::uint64_t site_bits, const Site& site,
                           PrintfString<std::type_identity_t<Args>...> checked,
                           const Args&... args) noexcept {
   write_record(time, site_bits, checked.c_str(), std::index_sequence_for<Args...>{}, args...);
-  if (BBX_PROBE_ENABLED(record)) fire_record_probe(site, checked.c_str(), args...);
+  if (BBX_RECORD_PROBE_ENABLED()) fire_record_probe(site, checked.c_str(), args...);
 }
 
 // A disabled call, while a tracer listens: the probe alone.
