@@ -225,7 +225,8 @@ int main(int argc, char** argv) {
         stderr,
         "usage: instr_count KIND N  (KIND: four_args four_args_std_string two_ints static_string\n"
         "        span span_class span_class_fields\n"
-        "        disabled suppressed limited_kept every_n_skipped spdlog_async_four_args fmt_fwrite_four_args empty flusher_four_args\n    "
+        "        disabled suppressed limited_kept every_n_skipped spdlog_async_four_args "
+        "fmt_fwrite_four_args empty flusher_four_args\n    "
         "    flusher_four_args_service printf_four_args fprintf_four_args\n"
         "        flusher_console_text flusher_console_json histogram_record\n"
         "        metric_values counter_add gauge_set metric_histogram_record\n"

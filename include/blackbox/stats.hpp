@@ -15,7 +15,7 @@ struct Stats {
   std::uint64_t dropped_site_table_full = 0;  // records of those sites, dropped
   // Records suppressed by rate limits (Config::rate_limits), over every site.
   std::uint64_t rate_limited = 0;
-  bool anonymous_ring = false;                // the ring directory could not be used
+  bool anonymous_ring = false;  // the ring directory could not be used
 
   // The archive (all zero when it is disabled). Loss counts are exact record counts.
   bool archive_enabled = false;
