@@ -384,10 +384,7 @@ std::string start_locked(const Config& config) {
         publish_console_counts(*ring, *c);
       }
       (void)report_rate_limited();
-      if (ring::Telemetry* t = ring->telemetry(); t != nullptr) {
-        t->lost_rate_limited.store(rate_limited_total(), std::memory_order_relaxed);
-      }
-      budget->pass(*ring);
+      budget->pass(*ring);  // and the telemetry's loss counts it takes
       return control->serve(*ring);
     };
     settings.after_pass = [ring, control](bool ok) { control->after_pass(*ring, ok); };

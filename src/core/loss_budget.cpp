@@ -72,6 +72,7 @@ void LossBudget::pass(ring::RingMemory& ring) {
   const std::uint64_t lost = last.lost_total() - std::min(last.lost_total(), base.lost_total());
   ring::Telemetry* t = ring.telemetry();
   if (t != nullptr) {
+    t->lost_rate_limited.store(last.lost[6], kRelaxed);
     t->loss_budget_ppb.store(static_cast<std::uint64_t>(budget_ * 1e9 + 0.5), kRelaxed);
     t->minute_records.store(records, kRelaxed);
     t->minute_lost.store(lost, kRelaxed);

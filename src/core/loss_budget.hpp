@@ -1,8 +1,8 @@
 // The failure budget (Config::loss_budget): every flusher pass counts the process's records
 // and its losses by cause, keeps the last minute of those counts, publishes the minute's
-// totals and the budget in the telemetry area (format/telemetry_area.hpp), and the first
-// time the minute's losses go over the budget, says so once in a warning record (tag
-// "blackbox") that names the causes.
+// totals, the budget and the rate limits' total in the telemetry area
+// (format/telemetry_area.hpp), and the first time the minute's losses go over the budget,
+// says so once in a warning record (tag "blackbox") that names the causes.
 #pragma once
 
 #include <cstdint>

@@ -159,34 +159,6 @@ std::vector<Sample> targets(const CtlArgs& a, std::string& error) {
   return out;
 }
 
-std::string losses_json(const Telemetry& t) {
-  return fmt::format(
-      "{{\"total\":{},\"overwritten\":{},\"no_slot\":{},\"disk_error\":{},\"site_table_full\":{},"
-      "\"after_exit\":{},\"corrupt\":{},\"rate_limited\":{},\"console_not_shown\":{}}}",
-      t.lost(), t.lost_overwritten, t.lost_no_slot, t.lost_disk_error, t.lost_site_table_full,
-      t.lost_after_exit, t.lost_corrupt, t.lost_rate_limited, t.console_not_shown);
-}
-
-std::string losses_text(const Telemetry& t) {
-  std::string out;
-  const std::pair<const char*, std::uint64_t> causes[] = {
-      {"overwritten", t.lost_overwritten},
-      {"no slot", t.lost_no_slot},
-      {"disk", t.lost_disk_error},
-      {"site table", t.lost_site_table_full},
-      {"after exit", t.lost_after_exit},
-      {"corrupt", t.lost_corrupt},
-      {"rate limited", t.lost_rate_limited},
-      {"console", t.console_not_shown},
-      {"unshipped files deleted", t.archive_files_deleted_unshipped}};
-  for (const auto& [name, n] : causes) {
-    if (n != 0)
-      out += fmt::format("{}{} {}", out.empty() ? "" : ", ", short_count(static_cast<double>(n)),
-                         name);
-  }
-  return out.empty() ? "0" : out;
-}
-
 struct Cause {
   const char* name;      // as text
   const char* key;       // as JSON
@@ -204,6 +176,26 @@ std::vector<Cause> causes_of(const Telemetry& t) {
           {"corrupt", "corrupt", t.lost_corrupt, m[5]},
           {"rate limited", "rate_limited", t.lost_rate_limited, m[6]},
           {"console", "console_not_shown", t.console_not_shown, m[7]}};
+}
+
+// {"total":N, then each cause's count}: the same keys as causes_of().
+std::string losses_json(const Telemetry& t) {
+  std::string out = fmt::format("{{\"total\":{}", t.lost());
+  for (const Cause& c : causes_of(t)) out += fmt::format(",\"{}\":{}", c.key, c.n);
+  return out + "}";
+}
+
+// The causes that cost something, and unshipped files deleted: "1.2k overwritten, 3 disk".
+std::string losses_text(const Telemetry& t) {
+  std::string out;
+  auto add = [&out](const char* name, std::uint64_t n) {
+    if (n != 0)
+      out += fmt::format("{}{} {}", out.empty() ? "" : ", ", short_count(static_cast<double>(n)),
+                         name);
+  };
+  for (const Cause& c : causes_of(t)) add(c.name, c.n);
+  add("unshipped files deleted", t.archive_files_deleted_unshipped);
+  return out.empty() ? "0" : out;
 }
 
 double share_of(std::uint64_t n, std::uint64_t of) {
