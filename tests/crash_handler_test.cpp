@@ -36,14 +36,7 @@ struct Kind {
 #ifdef BBX_LOGCAT
 // logcat's JSON crash object for a ring file (stdout only).
 std::string crash_json(const std::string& ring) {
-  std::string out;
-  FILE* p = popen((std::string(BBX_LOGCAT) + " -o json -l fatal " + ring).c_str(), "r");
-  if (p == nullptr) return out;
-  char buf[4096];
-  std::size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  pclose(p);
-  return out;
+  return blackbox::test::command_output(std::string(BBX_LOGCAT) + " -o json -l fatal " + ring);
 }
 #endif
 

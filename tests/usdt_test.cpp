@@ -24,6 +24,7 @@
 
 #include "blackbox/detail/probes.hpp"
 #include "support/child.hpp"
+#include "support/test_env.hpp"
 
 namespace {
 
@@ -33,14 +34,7 @@ constexpr long kCalls = 1000;
 
 // The output of a shell command line (stdout and stderr).
 std::string shell(const std::string& command) {
-  std::string out;
-  FILE* p = popen((command + " 2>&1").c_str(), "r");
-  if (p == nullptr) return out;
-  char buf[4096];
-  std::size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  pclose(p);
-  return out;
+  return blackbox::test::command_output(command + " 2>&1");
 }
 
 // Probe name -> its semaphore address, from `readelf -n` of `path`; `locations`: how many

@@ -40,6 +40,9 @@ std::vector<std::string> let_segv_through(std::vector<std::string> env = {});
 // it got (Prometheus, ClickHouse); -1 if none could be had.
 int free_loopback_port();
 
+// What `command` (run by /bin/sh, through popen) writes on stdout; "" if it cannot start.
+std::string command_output(const std::string& command);
+
 // `text` split at its newlines.
 std::vector<std::string> lines_of(const std::string& text);
 
