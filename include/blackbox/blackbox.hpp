@@ -256,3 +256,6 @@ void set_level(Level level);
 [[nodiscard]] Stats stats();
 
 }  // namespace blackbox
+
+// BBX_SPAN and blackbox::Span: every macro the README names is here with this one header.
+#include "blackbox/span.hpp"

@@ -1,9 +1,12 @@
-# Packaging check, run by CTest in script mode: builds a consumer of blackbox either from an
-# installed copy (find_package) or from the source tree (add_subdirectory), then runs it.
-# find_package installs the library the enclosing build already made (BUILD_DIR: no second
-# build of it); add_subdirectory must compile the sources inside the consumer's project, and
-# does so without optimisation (-O0 compiles several times faster; what is checked is the
-# CMake wiring, not the code).
+# Packaging check, run by CTest in script mode. MODE is one of:
+#   install        installs the library the enclosing build made (BUILD_DIR: no second build
+#                  of it) into PREFIX, and checks what operators get beside it;
+#   find_package   builds a consumer of that installed copy with compiler CXX and the flags
+#                  FLAGS (a consumer at another optimisation level than the library must
+#                  link: docs/architecture.md, the USDT semaphores), then runs it;
+#   add_subdirectory  compiles the sources inside the consumer's project, without
+#                  optimisation (-O0 compiles several times faster; what is checked is the
+#                  CMake wiring, not the code).
 foreach(var SOURCE_DIR BUILD_DIR WORK_DIR MODE CXX)
   if(NOT DEFINED ${var})
     message(FATAL_ERROR "${var} not set")
@@ -20,8 +23,13 @@ endfunction()
 
 cmake_host_system_information(RESULT cores QUERY NUMBER_OF_LOGICAL_CORES)
 set(common -DCMAKE_CXX_COMPILER=${CXX})
-if(MODE STREQUAL "find_package")
+if(MODE STREQUAL "install")
   run(${CMAKE_COMMAND} --install ${BUILD_DIR} --prefix ${WORK_DIR}/prefix)
+  foreach(tool logcat bbx-ringdump bbx-run)
+    if(NOT EXISTS ${WORK_DIR}/prefix/bin/${tool})
+      message(FATAL_ERROR "${tool} is not installed under bin")
+    endif()
+  endforeach()
   # What operators use besides the library: lnav's format for logcat -o json.
   if(NOT EXISTS ${WORK_DIR}/prefix/share/blackbox/lnav/blackbox_log.json)
     message(FATAL_ERROR "the lnav format is not installed under share/blackbox/lnav")
@@ -47,8 +55,13 @@ if(MODE STREQUAL "find_package")
   else()
     message(STATUS "systemd-analyze is not installed: the unit's syntax is not checked")
   endif()
+  message(STATUS "installed into ${WORK_DIR}/prefix")
+  return()
+elseif(MODE STREQUAL "find_package")
+  # No build type: the flags are FLAGS alone (no build type at all is what the README's
+  # CMake lines give a new user, and is -O0).
   run(${CMAKE_COMMAND} -S ${SOURCE_DIR}/tests/package/consumer -B ${WORK_DIR}/consumer ${common}
-      -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH=${WORK_DIR}/prefix
+      -DCMAKE_BUILD_TYPE= "-DCMAKE_CXX_FLAGS=${FLAGS}" -DCMAKE_PREFIX_PATH=${PREFIX}/prefix
       -DCONSUMER_MODE=find_package)
 else()
   run(${CMAKE_COMMAND} -S ${SOURCE_DIR}/tests/package/consumer -B ${WORK_DIR}/consumer ${common}
@@ -58,4 +71,4 @@ endif()
 run(${CMAKE_COMMAND} --build ${WORK_DIR}/consumer -j${cores})
 run(${CMAKE_COMMAND} -E env BBX_DIR=${WORK_DIR} BBX_ARCHIVE_DIR=${WORK_DIR}/archive
   ${WORK_DIR}/consumer/consumer)
-message(STATUS "${MODE}: consumer built and ran")
+message(STATUS "${MODE}: consumer built (${CXX} ${FLAGS}) and ran")

@@ -24,10 +24,27 @@
 #endif
 #include <sys/sdt.h>
 
-// The semaphores, named as <sys/sdt.h> expects: provider_name_semaphore.
-#define BBX_INTERNAL_SEMAPHORE(name)                                       \
-  __extension__ inline volatile unsigned short blackbox_##name##_semaphore \
-      __attribute__((unused, section(".probes"), visibility("hidden"))) = 0;
+// The semaphores, named as <sys/sdt.h> expects: provider_name_semaphore. Each is defined by
+// assembly, in a COMDAT group of its own named after it, so every translation unit of every
+// binary emits exactly the same five groups and the linker keeps one copy of each. (As C++
+// inline variables with section(".probes"), g++ puts all of a unit's semaphores into one
+// group named after the first it emits, which depends on the optimisation level: a program
+// built at -O0 and a library built at -O2 then define the same symbols in groups of
+// different names, "multiple definition of blackbox_crash_semaphore".) Weak and hidden: one
+// copy per binary, as the note of each probe expects. %progbits and STT_OBJECT are spelled
+// so that both GNU as and clang's assembler take them on every ELF target.
+#define BBX_INTERNAL_SEMAPHORE(name)                                                      \
+  __asm__(".pushsection .probes,\"awG\",%progbits,blackbox_" #name "_semaphore,comdat\n" \
+          "\t.weak blackbox_" #name "_semaphore\n"                                        \
+          "\t.hidden blackbox_" #name "_semaphore\n"                                      \
+          "\t.type blackbox_" #name "_semaphore, STT_OBJECT\n"                            \
+          "\t.size blackbox_" #name "_semaphore, 2\n"                                     \
+          "\t.balign 2\n"                                                                 \
+          "blackbox_" #name "_semaphore:\n"                                                \
+          "\t.zero 2\n"                                                                   \
+          "\t.popsection\n");                                                             \
+  extern __attribute__((visibility("hidden"))) volatile unsigned short                   \
+      blackbox_##name##_semaphore;
 extern "C" {
 BBX_INTERNAL_SEMAPHORE(record)
 BBX_INTERNAL_SEMAPHORE(span_start)
