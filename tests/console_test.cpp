@@ -5,6 +5,7 @@
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -98,6 +99,64 @@ TEST_F(ConsoleTest, ShowsEveryRecordAsLogcatPrintsIt) {
   std::sort(from_logcat.begin(), from_logcat.end());
   std::sort(shown.begin(), shown.end());
   EXPECT_EQ(shown, from_logcat);
+}
+
+// A crash on the terminal: the console draws only every BBX_CONSOLE_MS (here 10 s, so that no
+// pass could come before the crash by chance), yet every line logged before the crash is
+// shown, in order, and then one line saying what happened and which command reads the
+// post-mortem; that command works.
+TEST_F(ConsoleTest, ACrashShowsItsLastLinesAndWhereThePostMortemIs) {
+  auto environment = blackbox::test::let_segv_through(env("on"));
+  environment.push_back("BBX_CONSOLE_MS=10000");
+  const auto run =
+      run_split(blackbox::test::helper_path(), {"console-crash"}, environment);
+  ASSERT_TRUE(WIFSIGNALED(run.status)) << run.status << run.out << run.err;
+  EXPECT_EQ(WTERMSIG(run.status), SIGSEGV);
+  int pid = 0, tid = 0;
+  ASSERT_EQ(std::sscanf(run.out.c_str(), "pid %d tid %d", &pid, &tid), 2) << run.out;
+
+  const auto err = lines_of(run.err);
+  ASSERT_EQ(err.size(), 22u) << run.err;
+  for (int i = 0; i < 20; ++i) {
+    EXPECT_TRUE(err[i].ends_with(" main     request " + std::to_string(i) + " served")) << err[i];
+    EXPECT_EQ(err[i][27], 'I') << err[i];
+  }
+  EXPECT_TRUE(err[20].ends_with(" main     about to dereference a null pointer")) << err[20];
+  EXPECT_EQ(err[20][27], 'W') << err[20];
+  EXPECT_EQ(err[21], "blackbox: crashed with SIGSEGV in thread " + std::to_string(tid) +
+                         " (worker); post-mortem: logcat -p " + std::to_string(pid));
+
+  // The command it names, as the user would paste it (the ring directory from the
+  // environment, as the program had it).
+  const std::string post_mortem = blackbox::test::command_output(
+      "BBX_DIR=" + ring_dir_ + " " + BBX_LOGCAT + " --color=never -p " + std::to_string(pid));
+  EXPECT_NE(post_mortem.find("about to dereference a null pointer"), std::string::npos)
+      << post_mortem;
+  EXPECT_NE(post_mortem.find("SIGSEGV"), std::string::npos) << post_mortem;
+}
+
+// The notice's words: each signal by name, an uncaught exception said, a thread name's
+// control bytes never reach the terminal, a line that does not fit is cut but ends.
+TEST(CrashNoticeTest, Words) {
+  blackbox::crash::CrashNotice n;
+  n.signal = SIGABRT;
+  n.tid = 12;
+  n.terminate = true;
+  std::snprintf(n.thread_name, sizeof n.thread_name, "a\x1b[2Jb");
+  char line[256];
+  std::size_t size = blackbox::core::crash_notice_line(n, 11, true, line, sizeof line);
+  EXPECT_EQ(std::string(line, size),
+            "blackbox: crashed with SIGABRT (an uncaught exception) in thread 12 (a?[2Jb); "
+            "post-mortem: logcat -p 11\n");
+  n.signal = 99;
+  n.terminate = false;
+  n.thread_name[0] = '\0';
+  size = blackbox::core::crash_notice_line(n, 11, false, line, sizeof line);
+  EXPECT_EQ(std::string(line, size),
+            "blackbox: crashed with signal 99 in thread 12; its last console lines could not be "
+            "shown; post-mortem: logcat -p 11\n");
+  size = blackbox::core::crash_notice_line(n, 11, true, line, 20);
+  EXPECT_EQ(std::string(line, size), "blackbox: crashed w\n");
 }
 
 // A level threshold of its own: BBX_CONSOLE=warn shows warnings only; the archive keeps all.

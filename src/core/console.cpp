@@ -7,12 +7,15 @@
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
 #include <string>
+
+#include "ring/wake.hpp"
 
 namespace blackbox::core {
 
@@ -144,12 +147,14 @@ bool NonBlockingWriter::wait_writable(int timeout_ms) noexcept {
   return n == 1 && (p.revents & POLLOUT) != 0;
 }
 
-Console::Console(int fd, text::Format format, Level level, bool colour, bool skip_captured)
+Console::Console(int fd, text::Format format, Level level, bool colour, bool skip_captured,
+                 int notice_fd)
     : out_(fd),
       renderer_(format, colour, false),
       format_(format),
       level_(level),
-      skip_captured_(skip_captured) {}
+      skip_captured_(skip_captured),
+      notice_fd_(notice_fd >= 0 ? notice_fd : fd) {}
 
 void Console::show(const Record& r) {
   if (pending_.size() + lines_.size() >= kMaxPending) {  // not even rendered
@@ -179,6 +184,11 @@ void Console::write_pending() noexcept {
 }
 
 void Console::pass(bool final) noexcept {
+  if (flusher_tid_.load(std::memory_order_relaxed) == 0) {
+    flusher_tid_.store(static_cast<std::uint32_t>(::syscall(SYS_gettid)),
+                       std::memory_order_relaxed);
+  }
+  if (final) closed_.store(true, std::memory_order_relaxed);
   if (gone_) return;
   if (!blocked_sigpipe_) {
     // A pipe whose reader went away fails the write with EPIPE instead of killing the
@@ -255,6 +265,100 @@ void Console::pass(bool final) noexcept {
     not_shown_.fetch_add(records, std::memory_order_relaxed);
     pending_.clear();
   }
+}
+
+void Console::serve_crash_request() noexcept {
+  // Acquire: pairs with show_crash()'s release (nothing else to see but the request).
+  if (!crash_asked_.load(std::memory_order_acquire) ||
+      crash_shown_.load(std::memory_order_relaxed)) {
+    return;
+  }
+  pass(true);  // every record logged so far; the terminal gets up to kFinalWaitMs to take them
+  crash_shown_.store(true, std::memory_order_release);
+}
+
+void Console::show_crash(const crash::CrashNotice& notice, int pid, int wait_ms) noexcept {
+  bool shown = false;
+  if (!closed_.load(std::memory_order_relaxed) &&
+      flusher_tid_.load(std::memory_order_relaxed) != notice.tid) {
+    crash_asked_.store(true, std::memory_order_release);
+    ring::wake_flusher_now();
+    for (int waited = 0; waited < wait_ms; ++waited) {
+      if (crash_shown_.load(std::memory_order_acquire)) break;
+      timespec ms{0, 1'000'000};
+      ::nanosleep(&ms, nullptr);
+    }
+    shown = crash_shown_.load(std::memory_order_acquire);
+  }
+  char line[256];
+  const std::size_t size = crash_notice_line(notice, pid, shown, line, sizeof line);
+  // Blocking is bounded by the handler's alarm(); a plain write(2) of one line.
+  for (std::size_t done = 0; done < size;) {
+    const ssize_t n = ::write(notice_fd_, line + done, size - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    done += static_cast<std::size_t>(n);
+  }
+}
+
+namespace {
+
+// Appends to a fixed buffer, cutting what does not fit (async-signal-safe).
+struct FixedLine {
+  char* out;
+  std::size_t size, used = 0;
+  void add(const char* text) {
+    while (*text != '\0') add_char(*text++);
+  }
+  void add_char(char c) {
+    if (used + 1 < size) out[used++] = c;
+  }
+  void add_number(unsigned long long value) {
+    char digits[24];
+    int n = 0;
+    do {
+      digits[n++] = static_cast<char>('0' + value % 10);
+      value /= 10;
+    } while (value != 0);
+    while (n > 0) add_char(digits[--n]);
+  }
+};
+
+}  // namespace
+
+std::size_t crash_notice_line(const crash::CrashNotice& notice, int pid, bool shown, char* out,
+                              std::size_t size) noexcept {
+  if (size < 2) return 0;
+  FixedLine line{out, size};  // keeps the last byte for the newline
+  line.add("blackbox: crashed with ");
+  switch (notice.signal) {
+    case SIGSEGV: line.add("SIGSEGV"); break;
+    case SIGBUS: line.add("SIGBUS"); break;
+    case SIGILL: line.add("SIGILL"); break;
+    case SIGFPE: line.add("SIGFPE"); break;
+    case SIGABRT: line.add("SIGABRT"); break;
+    default:
+      line.add("signal ");
+      line.add_number(static_cast<unsigned>(notice.signal));
+  }
+  if (notice.terminate) line.add(" (an uncaught exception)");
+  line.add(" in thread ");
+  line.add_number(notice.tid);
+  if (notice.thread_name[0] != '\0') {
+    line.add(" (");
+    // The name is the program's (prctl, pthread_setname_np): no control bytes reach the
+    // terminal.
+    for (std::size_t i = 0; i < sizeof notice.thread_name && notice.thread_name[i] != '\0'; ++i) {
+      const auto c = static_cast<unsigned char>(notice.thread_name[i]);
+      line.add_char(c < 0x20 || c == 0x7f ? '?' : static_cast<char>(c));
+    }
+    line.add(")");
+  }
+  if (!shown) line.add("; its last console lines could not be shown");
+  line.add("; post-mortem: logcat -p ");
+  line.add_number(static_cast<unsigned>(pid));
+  out[line.used++] = '\n';
+  return line.used;
 }
 
 void Console::add_stats(Stats& s) const noexcept {

@@ -21,6 +21,7 @@
 #include "blackbox/reader.hpp"
 #include "blackbox/stats.hpp"
 #include "blackbox/text.hpp"
+#include "crash/crash_handler.hpp"
 
 namespace blackbox::core {
 
@@ -60,8 +61,10 @@ class Console {
  public:
   // Lines go to `fd` (2, or 1 for JSON) in `format`, records of `level` and above.
   // `skip_captured`: not the records of captured stdout and stderr (tags "stdout" and
-  // "stderr"): their bytes were passed through to the terminal already.
-  Console(int fd, text::Format format, Level level, bool colour, bool skip_captured = false);
+  // "stderr"): their bytes were passed through to the terminal already. `notice_fd`: where
+  // a crash's one-line notice goes (stderr as the program had it; -1: `fd`).
+  Console(int fd, text::Format format, Level level, bool colour, bool skip_captured = false,
+          int notice_fd = -1);
 
   // Shows the records logged since the last pass. `final`: the last one (at shutdown): the
   // lines the console still could not take are counted as not shown. Called by the flusher
@@ -69,6 +72,18 @@ class Console {
   void pass(bool final) noexcept;
 
   void add_stats(Stats& s) const noexcept;
+
+  // The crash path: the lines of the last moments (the flusher draws every
+  // console_interval_ms: a crash would cut off up to that much, the lines that matter most).
+  // Asks the flusher thread for a final pass now (served by serve_crash_request() at its next
+  // pass) and waits for it, at most `wait_ms`; then writes the notice saying what happened and
+  // where the post-mortem is. Async-signal-safe (atomics, a futex wake, nanosleep, write),
+  // bounded; the rendering runs on the flusher thread, which the signal did not interrupt.
+  // When the flusher cannot answer (the crash is on the flusher thread, or it is blocked, or
+  // stopped) the notice says the last lines are not shown. Crash handler only.
+  void show_crash(const crash::CrashNotice& notice, int pid, int wait_ms) noexcept;
+  // Called by the flusher thread at every pass: a crash's request, if any.
+  void serve_crash_request() noexcept;
 
   // Bytes of lines queued while the console cannot take them, at most (then they are not
   // shown): a burst of about 50,000 lines to a terminal or a pipe that is being read is
@@ -104,6 +119,21 @@ class Console {
   bool blocked_sigpipe_ = false;         // in the calling (flusher) thread
   // For stats(): written by the flusher thread, read by any (relaxed counters).
   std::atomic<std::uint64_t> shown_{0}, not_shown_{0};
+  // The crash request: the handler stores crash_asked_ (release), the flusher loads it
+  // (acquire), passes, and stores crash_shown_ (release: its lines are written), which the
+  // handler loads (acquire) before its notice, so the notice comes after them.
+  std::atomic<bool> crash_asked_{false}, crash_shown_{false};
+  // The flusher thread (its tid: a crash there cannot wait for itself), and whether it made
+  // its final pass (nobody will serve a request). Relaxed: a stale value costs the wait.
+  std::atomic<std::uint32_t> flusher_tid_{0};
+  std::atomic<bool> closed_{false};
+  int notice_fd_;
 };
+
+// The crash notice, "blackbox: crashed with SIGSEGV in thread 4712 (worker); post-mortem:
+// logcat -p 4711\n", into `out`; returns its length. `shown`: false adds that the last lines
+// could not be shown. Async-signal-safe (no allocation, no locale).
+std::size_t crash_notice_line(const crash::CrashNotice& notice, int pid, bool shown, char* out,
+                              std::size_t size) noexcept;
 
 }  // namespace blackbox::core

@@ -183,6 +183,7 @@ void after_fork_child() {
   // process writes there, the parent records).
   l.capture.store(nullptr, std::memory_order_relaxed);
   crash::set_before_report(nullptr);
+  crash::set_after_report(nullptr);
   ring::reset_wake();
   ring::reset_waits();
   for (detail::Site* s = l.sites; s != nullptr; s = s->next) {
@@ -280,7 +281,8 @@ Console* make_console(const Config& config) {
     case ConsoleSpec::Mode::off:
       return nullptr;
     case ConsoleSpec::Mode::json:
-      return new Console(out_fd, text::Format::json, spec.level, false, g().saved_stdout >= 0);
+      return new Console(out_fd, text::Format::json, spec.level, false, g().saved_stdout >= 0,
+                         err_fd);
     case ConsoleSpec::Mode::automatic:
       if (!terminal) return nullptr;
       [[fallthrough]];
@@ -291,6 +293,15 @@ Console* make_console(const Config& config) {
     }
   }
   return nullptr;
+}
+
+// The crash handler's last word on the terminal (after the report): the console lines not yet
+// shown, and where the post-mortem is. Async-signal-safe, at most about 1.5 s (the console's
+// final pass gives a terminal that is being read up to 1 s to take the lines).
+void show_crash_on_console(const crash::CrashNotice& notice) noexcept {
+  if (Console* c = g().console.load(std::memory_order_acquire); c != nullptr) {
+    c->show_crash(notice, static_cast<int>(::getpid()), Console::kFinalWaitMs + 500);
+  }
 }
 
 // The console's counts into the telemetry area (the flusher thread, each pass).
@@ -381,6 +392,7 @@ std::string start_locked(const Config& config) {
       if (crash::take_dump_request()) write_requested_dump(*ring, dump_dir, app);
       crash::refresh_module_map();
       if (Console* c = g().console.load(std::memory_order_acquire); c != nullptr) {
+        c->serve_crash_request();  // first: a crashing thread is waiting for it
         publish_console_counts(*ring, *c);
       }
       (void)report_rate_limited();
@@ -392,6 +404,7 @@ std::string start_locked(const Config& config) {
       settings.tick_ns = std::int64_t{config.console_interval_ms} * 1'000'000;
       settings.each_tick = [console](bool final) { console->pass(final); };
       l.console.store(console, std::memory_order_release);
+      crash::set_after_report(show_crash_on_console);
     }
     // Without an archive nothing drains the rings: producers must not ring the doorbell at
     // every block for a flusher that cannot help (the console keeps its own time).

@@ -1,5 +1,6 @@
 // Crash handlers (crash_handler.hpp). Everything the signal handler calls is
-// async-signal-safe: syscalls (sigaction, raise, clock_gettime, prctl, nanosleep, alarm),
+// async-signal-safe: syscalls (sigaction, raise, clock_gettime, prctl, nanosleep, alarm; and
+// in core's after-report hook, futex through wake_flusher_now() and write),
 // memcpy/memset, lock-free atomics, the dump writer (pwrite, crash/dump.hpp), and
 // backtrace(), which is only safe once libgcc_s is loaded: install() calls it once first.
 //
@@ -18,7 +19,8 @@
 //    acquire in refresh_module_map() (the flusher thread) so the first capture happened
 //    before any refresh; relaxed in ensure_alt_stack(), where a thread that misses it only
 //    goes without an alternate stack until its next first record.
-//  - g_other_threads, g_fault_in_handler: counters and a test hook, relaxed.
+//  - g_other_threads, g_fault_in_handler: counters and a test hook, relaxed; so are the
+//    hooks g_before_report and g_after_report (set long before any crash they serve).
 //  - g_crash_dir, g_app, g_previous: written by install() before the handlers are installed
 //    (sigaction orders them), only read afterwards.
 #include "crash/crash_handler.hpp"
@@ -178,6 +180,7 @@ void write_report(int sig, const siginfo_t* info, const void* context, std::uint
 
 // Relaxed is enough for a function pointer set once, long before any crash it serves.
 std::atomic<void (*)() noexcept> g_before_report{nullptr};
+std::atomic<void (*)(const CrashNotice&) noexcept> g_after_report{nullptr};
 
 void on_crash(int sig, siginfo_t* info, void* context) {
   const int saved_errno = errno;
@@ -197,8 +200,18 @@ void on_crash(int sig, siginfo_t* info, void* context) {
     }
     if (auto* hook = g_before_report.load(std::memory_order_relaxed); hook != nullptr) hook();
     write_report(sig, info, context, tid, start_ns);
-    alarm(0);
+    // Release: a thread crashing meanwhile may hand over (and end the process) from here on;
+    // the report is complete. What follows only shows things on the terminal.
     g_report_done.store(true, std::memory_order_release);
+    if (auto* hook = g_after_report.load(std::memory_order_relaxed); hook != nullptr) {
+      CrashNotice notice;
+      notice.signal = sig;
+      notice.tid = tid;
+      prctl(PR_GET_NAME, notice.thread_name);
+      notice.terminate = g_have_exception.load(std::memory_order_acquire);
+      hook(notice);
+    }
+    alarm(0);
   } else if (reporter != tid) {
     // Another thread crashed first and is writing the report: give it up to a second,
     // then die the same way (its hand-over usually ends the process first).
@@ -247,6 +260,10 @@ void add_exception_text(std::size_t& used, const char* text) {
 
 void set_before_report(void (*hook)() noexcept) noexcept {
   g_before_report.store(hook, std::memory_order_relaxed);
+}
+
+void set_after_report(void (*hook)(const CrashNotice&) noexcept) noexcept {
+  g_after_report.store(hook, std::memory_order_relaxed);
 }
 
 void set_fault_in_handler_for_testing(void (*fault)()) noexcept {

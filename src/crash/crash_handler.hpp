@@ -10,6 +10,7 @@
 // waits for it (at most about a second), and alarm() bounds the whole handler.
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 namespace blackbox::ring {
@@ -40,6 +41,20 @@ void refresh_module_map();
 // of captured stdout and stderr (the lines a program wrote just before it crashed). Must be
 // async-signal-safe and bounded in time. Null: none.
 void set_before_report(void (*hook)() noexcept) noexcept;
+
+// What the reporting thread tells the hook that runs after the report.
+struct CrashNotice {
+  int signal = 0;
+  std::uint32_t tid = 0;       // the crashing thread
+  char thread_name[16] = {};   // its name (prctl), NUL-terminated
+  bool terminate = false;      // std::terminate (an uncaught exception) raised the SIGABRT
+};
+
+// Called by the reporting thread once the report is written (and the crash dump, if any),
+// before the signal goes on to the previous handler: core's last console lines and the line
+// that says where the post-mortem is. Must be async-signal-safe and bounded in time (the
+// handler's alarm() ends the process after 5 s in all). Null: none.
+void set_after_report(void (*hook)(const CrashNotice&) noexcept) noexcept;
 
 // Tests only: `fault` runs inside the handler while it writes the report (to check that a
 // crash of the handler itself ends the process rather than hanging it).

@@ -7,6 +7,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <unistd.h>
 #include <zstd.h>
 
@@ -49,7 +50,7 @@ int usage() {
       "| enospc |\n"
       "       eacces | nomem | archive-exit return|exit|shutdown | archive-seed OUT |\n"
       "       seed OUT empty|mixed|wrapped | crash KIND THREADS | start APP | export-sample |\n"
-      "       console THREADS RECORDS | capture-crash | capture-console |\n"
+      "       console THREADS RECORDS | console-crash | capture-crash | capture-console |\n"
       "       capture-grandchild\n");
   return 2;
 }
@@ -785,6 +786,25 @@ int console_records(int threads, int records) {
   return 0;
 }
 
+// console-crash: a thread named "worker" logs 20 records and a last one, then dereferences a
+// null pointer; the console (BBX_CONSOLE, BBX_CONSOLE_MS from the caller) must show all 21
+// lines before the crash notice. Says "pid P tid T" on stdout first. No core file.
+int console_crash() {
+  const rlimit no_core{0, 0};
+  setrlimit(RLIMIT_CORE, &no_core);
+  if (!blackbox::init(blackbox::Config::from_env()).ok()) return 1;
+  std::thread worker([] {
+    pthread_setname_np(pthread_self(), "worker");
+    std::printf("pid %d tid %d\n", static_cast<int>(getpid()), static_cast<int>(gettid()));
+    std::fflush(stdout);
+    for (int i = 0; i < 20; ++i) BBX_INFO("request {} served", i);
+    BBX_WARN("about to dereference a null pointer");
+    *static_cast<volatile int*>(nullptr) = 1;
+  });
+  worker.join();
+  return 0;
+}
+
 int main(int argc, char** argv) {
   if (argc < 2) return usage();
   const std::string mode = argv[1];
@@ -804,6 +824,7 @@ int main(int argc, char** argv) {
   if (mode == "archive-seed" && argc == 3) return archive_seed(argv[2]);
   if (mode == "export-sample") return export_sample();
   if (mode == "capture-crash") return capture_crash();
+  if (mode == "console-crash") return console_crash();
   if (mode == "capture-console") return capture_console();
   if (mode == "capture-grandchild") return capture_grandchild();
   if (mode == "console" && argc == 4)
