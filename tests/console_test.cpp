@@ -135,6 +135,21 @@ TEST_F(ConsoleTest, ACrashShowsItsLastLinesAndWhereThePostMortemIs) {
   EXPECT_NE(post_mortem.find("SIGSEGV"), std::string::npos) << post_mortem;
 }
 
+// A span's end reads as logcat reads it ("end of handle 0 after 1.2 ms"), not as the record's
+// raw message: one wording everywhere.
+TEST_F(ConsoleTest, SpanEndsReadAsLogcatReadsThem) {
+  const auto run = run_split(blackbox::test::helper_path(), {"console-span"}, env("on"));
+  ASSERT_EQ(run.status, 0) << run.err;
+  const auto err = lines_of(run.err);
+  ASSERT_EQ(err.size(), 3u) << run.err;
+  EXPECT_NE(err[0].find(" main     handle 0 trace="), std::string::npos) << err[0];
+  EXPECT_NE(err[2].find(" span     end of handle 0 after "), std::string::npos) << err[2];
+  const auto archived = lines_of(logcat("--color=never " + archive_dir_));
+  ASSERT_EQ(archived.size(), 3u);
+  // The same words (the times may differ by the calibration: compared without them).
+  EXPECT_EQ(err[2].substr(27), archived[2].substr(27));
+}
+
 // The notice's words: each signal by name, an uncaught exception said, a thread name's
 // control bytes never reach the terminal, a line that does not fit is cut but ends.
 TEST(CrashNoticeTest, Words) {

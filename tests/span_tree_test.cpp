@@ -146,6 +146,38 @@ TEST(SpanTree, HostileParentsNeitherLoopNorOverflow) {
   EXPECT_EQ(tree.find(0xf)->start_ns, kMax - 1);
 }
 
+// The flat view (and the console) names an end after its span's start record: the library's
+// "span NAME started", or a BBX_SPAN's record stamped at the span's start. When the start is
+// not among the records (a time window cut it off), the end does not take the name of the
+// span's first record seen: it says the start is missing.
+TEST(SpanWording, NamesAnEndAfterItsStartOnly) {
+  logcat::SpanWording wording;
+  // A BBX_SPAN: its start is a record of the caller's ("handle {}" -> "handle 0"), stamped at
+  // the span's start: 5,787,338 ns before the end, as the end record says.
+  Record bbx_start = in_span(0xa, 1'000'000);
+  bbx_start.message = "handle 0";
+  Record inner = in_span(0xa, 1'200'000);
+  inner.message = "worker 0: request 0";
+  Record finish = end(0xa, 1'000'000 + 5'787'338, 5'787'338, 0);
+  EXPECT_FALSE(wording.end_text(bbx_start));
+  EXPECT_FALSE(wording.end_text(inner));
+  EXPECT_EQ(wording.end_text(finish), "end of handle 0 after 5.79 ms");
+
+  // The same span seen from its second record on.
+  logcat::SpanWording windowed;
+  EXPECT_FALSE(windowed.end_text(inner));
+  EXPECT_EQ(windowed.end_text(finish),
+            "end of span 000000000000000a (its start is not among these records) after 5.79 ms");
+
+  // The library's start record names the span whatever its time; an end with no record of
+  // its span before it says the start is missing.
+  logcat::SpanWording library;
+  EXPECT_FALSE(library.end_text(start(0xb, 10, "charge")));
+  EXPECT_EQ(library.end_text(end(0xb, 5'000, 900, 0)), "end of charge after 900 ns");
+  EXPECT_EQ(library.end_text(end(0xc, 5'000, 900, 0)),
+            "end of span 000000000000000c (its start is not among these records) after 900 ns");
+}
+
 TEST(HumanDuration, ThreeDigitsInTheUnitTheyRoundTo) {
   EXPECT_EQ(logcat::human_duration(999), "999 ns");
   EXPECT_EQ(logcat::human_duration(1'000), "1 µs");

@@ -18,8 +18,10 @@
 #include <cstring>
 #include <ctime>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "blackbox/level.hpp"
@@ -98,6 +100,44 @@ class Buffer {
   void grow(std::size_t n);
   std::unique_ptr<char[]> data_;
   std::size_t size_ = 0, capacity_ = 0;
+};
+
+// Span records as people read them (the library's span records: docs/format.md, "Span
+// records"), the same in logcat's flat view, its trace tree and the console.
+
+// A record's span id as a number (the 8 bytes big-endian, as traceparent writes them).
+[[nodiscard]] std::uint64_t span_number(const Record& r);
+
+// The span's name from its start record: the `span {span} started` record's name, or the
+// message of a BBX_SPAN start.
+[[nodiscard]] std::string span_name(const Record& start);
+
+// "2.37 ms": a duration in human units (ns, µs, ms, s), three significant digits.
+[[nodiscard]] std::string human_duration(std::uint64_t ns);
+
+// "end of NAME after 2.37 ms": how an end record reads.
+[[nodiscard]] std::string span_end_text(std::string_view name, std::uint64_t duration_ns);
+
+// The flat view's span wording: remembers the names of the spans whose start records went
+// by, and says an end record as "end of NAME after 2.37 ms". A span's start is recognised,
+// not assumed: the library's "span NAME started" record, or the span's record stamped at the
+// span's start (the end time less the duration the span measured); when the start is not
+// among the records seen (outside a time window, say), the end says so instead of naming the
+// span after whichever of its records came first. Works on records read without their
+// fields (from the messages). Bounded memory (a million open spans at most). Not
+// thread-safe: one per reader.
+class SpanWording {
+ public:
+  // nullopt for a record that is not a span's end; else its line's message.
+  std::optional<std::string> end_text(const Record& r);
+
+ private:
+  struct FirstRecord {
+    std::string name;
+    std::int64_t time_ns = 0;
+    bool library_start = false;  // "span NAME started": a start whatever its time
+  };
+  std::unordered_map<std::uint64_t, FirstRecord> first_;
 };
 
 // Renders records one line each. Keeps a cache of the current second's text, so one

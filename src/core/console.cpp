@@ -162,7 +162,13 @@ void Console::show(const Record& r) {
     return;
   }
   const auto begin = static_cast<std::uint32_t>(lines_.size());
-  renderer_.render(r, lines_);
+  if (auto end = format_ == text::Format::text ? spans_.end_text(r) : std::nullopt) {
+    reworded_ = r;
+    reworded_.message = std::move(*end);
+    renderer_.render(reworded_, lines_);
+  } else {
+    renderer_.render(r, lines_);
+  }
   order_.push_back({r.time_ns, begin, static_cast<std::uint32_t>(lines_.size())});
 }
 

@@ -100,6 +100,8 @@ class Console {
   std::unique_ptr<RingReader> reader_;  // the own ring; opened on the first pass
   NonBlockingWriter out_;
   text::Renderer renderer_;
+  text::SpanWording spans_;  // span ends read as logcat reads them (text format)
+  Record reworded_;
   text::Format format_;
   Level level_;
   bool skip_captured_;

@@ -50,7 +50,7 @@ int usage() {
       "| enospc |\n"
       "       eacces | nomem | archive-exit return|exit|shutdown | archive-seed OUT |\n"
       "       seed OUT empty|mixed|wrapped | crash KIND THREADS | start APP | export-sample |\n"
-      "       console THREADS RECORDS | console-crash | capture-crash | capture-console |\n"
+      "       console THREADS RECORDS | console-crash | console-span | capture-crash | capture-console |\n"
       "       capture-grandchild\n");
   return 2;
 }
@@ -805,6 +805,16 @@ int console_crash() {
   return 0;
 }
 
+// console-span: a BBX_SPAN with a record inside, then shutdown (the console's last lines).
+int console_span() {
+  {
+    BBX_SPAN("handle {}", 0);
+    BBX_INFO("worker {}: request {}", 0, 0);
+  }
+  blackbox::shutdown();
+  return 0;
+}
+
 int main(int argc, char** argv) {
   if (argc < 2) return usage();
   const std::string mode = argv[1];
@@ -825,6 +835,7 @@ int main(int argc, char** argv) {
   if (mode == "export-sample") return export_sample();
   if (mode == "capture-crash") return capture_crash();
   if (mode == "console-crash") return console_crash();
+  if (mode == "console-span") return console_span();
   if (mode == "capture-console") return capture_console();
   if (mode == "capture-grandchild") return capture_grandchild();
   if (mode == "console" && argc == 4)

@@ -2,7 +2,6 @@
 
 #include <fmt/format.h>
 
-#include <charconv>
 #include <map>
 #include <string_view>
 #include <utility>
@@ -12,62 +11,8 @@ namespace {
 
 constexpr std::string_view kEndTemplate =
     "span ended after {duration_ns} ns (parent {parent:016x})";
-constexpr std::string_view kStartTemplate = "span {span} started";
 
 }  // namespace
-
-std::string human_duration(std::uint64_t ns) {
-  // Three significant digits; a unit's range ends where its value would round to 1000
-  // (999.5 of it), else 999,600 µs prints as "1e+03 ms" instead of "1 s".
-  if (ns < 1'000) return fmt::format("{} ns", ns);
-  if (ns < 999'500) return fmt::format("{:.3g} µs", static_cast<double>(ns) / 1e3);
-  if (ns < 999'500'000) return fmt::format("{:.3g} ms", static_cast<double>(ns) / 1e6);
-  return fmt::format("{:.3f} s", static_cast<double>(ns) / 1e9);
-}
-
-std::string span_end_text(std::string_view name, std::uint64_t duration_ns) {
-  return fmt::format("end of {} after {}", name, human_duration(duration_ns));
-}
-
-std::optional<std::string> SpanWording::end_text(const blackbox::Record& r) {
-  if (!r.has_trace) return std::nullopt;
-  const std::uint64_t id = span_number(r);
-  if (r.tag == "span" && r.message_template == kEndTemplate) {
-    // "span ended after N ns (parent P)": the duration from the message (no fields needed).
-    constexpr std::string_view kHead = "span ended after ";
-    std::uint64_t ns = 0;
-    if (const auto* d =
-            r.fields.empty() ? nullptr : std::get_if<std::uint64_t>(&r.fields[0].value)) {
-      ns = *d;
-    } else if (r.message.starts_with(kHead)) {
-      const char* p = r.message.data() + kHead.size();
-      std::from_chars(p, r.message.data() + r.message.size(), ns);
-    }
-    const auto it = names_.find(id);
-    std::string text =
-        span_end_text(it != names_.end() ? it->second : fmt::format("span {:016x}", id), ns);
-    if (it != names_.end()) names_.erase(it);
-    return text;
-  }
-  if (names_.size() >= 1'000'000) names_.clear();  // spans that never ended: bounded memory
-  if (!names_.contains(id)) {
-    // Its first record is its start: "span NAME started ..." or a BBX_SPAN's message.
-    std::string name = span_name(r);
-    if (r.fields.empty() && r.tag == "span" && r.message_template.starts_with(kStartTemplate) &&
-        name.starts_with("span ")) {
-      const std::size_t end = name.find(" started");
-      name = name.substr(5, end == std::string::npos ? std::string::npos : end - 5);
-    }
-    names_.emplace(id, std::move(name));
-  }
-  return std::nullopt;
-}
-
-std::uint64_t span_number(const blackbox::Record& r) {
-  std::uint64_t v = 0;
-  for (const std::uint8_t b : r.span_id) v = v << 8 | b;
-  return v;
-}
 
 std::optional<SpanEnd> span_end(const blackbox::Record& r) {
   if (r.tag != "span" || r.message_template != kEndTemplate || r.fields.size() != 2) {
@@ -77,18 +22,6 @@ std::optional<SpanEnd> span_end(const blackbox::Record& r) {
   const auto* parent = std::get_if<std::uint64_t>(&r.fields[1].value);
   if (duration == nullptr || parent == nullptr) return std::nullopt;
   return SpanEnd{*duration, *parent};
-}
-
-std::string span_name(const blackbox::Record& start) {
-  // Span's template, alone or followed by its fields (" order={order}"...).
-  const std::string_view t = start.message_template;
-  const bool library_start = t.starts_with(kStartTemplate) &&
-                             (t.size() == kStartTemplate.size() || t[kStartTemplate.size()] == ' ');
-  if (start.tag == "span" && library_start && !start.fields.empty() &&
-      start.fields[0].name == "span") {
-    if (const auto* name = std::get_if<std::string>(&start.fields[0].value)) return *name;
-  }
-  return start.message;
 }
 
 SpanTree::SpanTree(const std::vector<blackbox::Record>& records) {

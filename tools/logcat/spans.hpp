@@ -14,11 +14,17 @@
 #include <vector>
 
 #include "blackbox/reader.hpp"
+#include "blackbox/text.hpp"
 
 namespace logcat {
 
-// A record's span id as a number (the 8 bytes big-endian, as traceparent writes them).
-[[nodiscard]] std::uint64_t span_number(const blackbox::Record& r);
+// A record's span id, a span's name, durations and the flat view's end wording: the reader
+// library's (blackbox/text.hpp), shared with the console.
+using blackbox::text::human_duration;
+using blackbox::text::span_end_text;
+using blackbox::text::span_name;
+using blackbox::text::span_number;
+using blackbox::text::SpanWording;
 
 // What an end record says; nullopt for any other record (or one read without its fields).
 struct SpanEnd {
@@ -26,28 +32,6 @@ struct SpanEnd {
   std::uint64_t parent = 0;  // 0: a root
 };
 [[nodiscard]] std::optional<SpanEnd> span_end(const blackbox::Record& r);
-
-// The span's name from its start record: the `span {span} started` record's name, or the
-// message of a BBX_SPAN start.
-[[nodiscard]] std::string span_name(const blackbox::Record& start);
-
-// "2.37 ms": a duration in human units (ns, µs, ms, s), three significant digits.
-[[nodiscard]] std::string human_duration(std::uint64_t ns);
-
-// "end of NAME after 2.37 ms": how an end record reads, in the tree and the flat view alike.
-[[nodiscard]] std::string span_end_text(std::string_view name, std::uint64_t duration_ns);
-
-// The flat view's span wording: remembers the names of the spans whose start records went
-// by, and says an end record as the tree does. Works on records read without their fields
-// (text output), from the messages.
-class SpanWording {
- public:
-  // nullopt for a record that is not a span's end; else its line's message.
-  std::optional<std::string> end_text(const blackbox::Record& r);
-
- private:
-  std::unordered_map<std::uint64_t, std::string> names_;
-};
 
 struct SpanNode {
   std::uint64_t id = 0;
