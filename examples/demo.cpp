@@ -1,12 +1,15 @@
 // The demo: several threads log through blackbox, then the program reads its own ring back
-// and prints what the reader decodes (the same records `logcat -p PID` will show).
+// and prints what the reader decodes, as logcat prints it (the same records `logcat -p PID`
+// shows while it runs, and `logcat -u demo` from the archive afterwards).
 #define BBX_TAG "demo"
 #include <fmt/format.h>
+#include <unistd.h>
 
 #include <blackbox/blackbox.hpp>
 #include <blackbox/reader.hpp>
+#include <blackbox/text.hpp>
 #include <cstdio>
-#include <ctime>
+#include <cstdlib>
 #include <string>
 #include <thread>
 #include <vector>
@@ -47,15 +50,6 @@ void worker(int id) {
   BBX_WARN("worker {} done at {}", id, Point{id, -id});
 }
 
-std::string clock_text(std::int64_t ns) {
-  const std::time_t secs = ns / 1'000'000'000;
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%H:%M:%S", &tm);
-  return fmt::format("{}.{:06d}", buf, (ns / 1000) % 1'000'000);
-}
-
 }  // namespace
 
 int main() {
@@ -64,6 +58,9 @@ int main() {
   for (const auto& w : warnings) std::fprintf(stderr, "demo: %s\n", w.c_str());
   config.app = "demo";
   config.levels = "info,net=debug";
+  // The demo prints the records itself, below, from its own ring; the console (records shown
+  // on a terminal as they are logged, the default there) would show each twice.
+  config.console = "off";
   if (auto result = blackbox::init(config); !result.ok()) {
     std::fprintf(stderr, "%s\n", result.error.c_str());
   }
@@ -73,6 +70,10 @@ int main() {
   std::vector<std::thread> threads;
   for (int id = 0; id < 3; ++id) threads.emplace_back(worker, id);
   for (auto& t : threads) t.join();
+  {
+    BBX_SPAN("report for {} workers", 3);
+    BBX_INFO("all {} workers done", 3);
+  }
 
   std::string error;
   auto reader = blackbox::RingReader::open_self(&error);
@@ -84,28 +85,29 @@ int main() {
   std::printf("ring file: %s (app %s, pid %d, %u slots of %llu KiB)\n\n",
               info.path.empty() ? "(anonymous)" : info.path.c_str(), info.app.c_str(), info.pid,
               info.slot_count, static_cast<unsigned long long>(info.ring_bytes >> 10));
+  // The records as logcat prints them (its renderer is the library's: blackbox/text.hpp),
+  // and the first request again as a JSON line, with its typed fields.
+  const bool colour = isatty(STDOUT_FILENO) == 1 && std::getenv("NO_COLOR") == nullptr;
+  blackbox::text::Renderer text(blackbox::text::Format::text, colour, false);
+  blackbox::text::Renderer json(blackbox::text::Format::json, false, false);
+  blackbox::text::SpanWording spans;
+  blackbox::text::Buffer lines, json_line;
+  blackbox::Record reworded;
   for (const blackbox::Record& r : reader->read_sorted()) {
-    std::string fields;
-    for (const auto& f : r.fields) {
-      if (f.name.empty()) continue;
-      std::visit(
-          [&](const auto& v) {
-            using V = std::decay_t<decltype(v)>;
-            if constexpr (std::is_same_v<V, blackbox::Pointer>) {
-              fields += fmt::format(" {}={:#x}", f.name, v.address);
-            } else {
-              fields += fmt::format(" {}={}", f.name, v);
-            }
-          },
-          f.value);
+    if (auto end = spans.end_text(r)) {
+      reworded = r;
+      reworded.message = std::move(*end);
+      text.render(reworded, lines);
+    } else {
+      text.render(r, lines);
     }
-    std::printf("%s %c %-5s %-6d %s%s%s\n", clock_text(r.time_ns).c_str(),
-                std::toupper(blackbox::level_name(r.level)[0]), std::string(r.tag).c_str(), r.tid,
-                r.message.c_str(), fields.empty() ? "" : "  |", fields.c_str());
-    if (r.has_trace) {
-      std::printf("%24s trace %s\n", "", fmt::format("{:02x}", fmt::join(r.trace_id, "")).c_str());
+    if (json_line.size() == 0 && r.message_template.starts_with("request {id}")) {
+      json.render(r, json_line);
     }
   }
+  std::fwrite(lines.data(), 1, lines.size(), stdout);
+  std::printf("\nthe same record as JSON (logcat -o json):\n");
+  std::fwrite(json_line.data(), 1, json_line.size(), stdout);
   std::printf("\nlost records: %llu\n", static_cast<unsigned long long>(reader->lost_records()));
 
   // The same records, from the archive the flusher writes in the background.
@@ -120,6 +122,7 @@ int main() {
     const blackbox::Stats stats = blackbox::stats();
     std::printf("archive: %s: %zu records, %llu bytes written\n", archive.c_str(), n,
                 static_cast<unsigned long long>(stats.archive_bytes_written));
+    std::printf("next: logcat -u demo        (this run and every earlier one, from the archive)\n");
   } else {
     std::printf("archive: not written (disabled, or the directory is not writable: see %s)\n",
                 "blackbox::stats()");
