@@ -13,5 +13,8 @@ scripts/apt-install.sh ${missing[@]+"${missing[@]}"}
 stamp=tests/export/node_modules/.package-lock.json
 if [ ! -f "$stamp" ] || [ tests/export/package-lock.json -nt "$stamp" ]; then
   echo "installing the export checkers (npm ci in tests/export)"
-  (cd tests/export && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error)
+  # Bounded: a registry that cannot be reached fails in about a minute, not after npm's
+  # default five-minute timeouts and retries behind a spinner.
+  (cd tests/export && npm ci --no-audit --no-fund --ignore-scripts --no-progress \
+    --loglevel=error --fetch-timeout=30000 --fetch-retries=1)
 fi

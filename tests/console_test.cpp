@@ -108,8 +108,7 @@ TEST_F(ConsoleTest, ShowsEveryRecordAsLogcatPrintsIt) {
 TEST_F(ConsoleTest, ACrashShowsItsLastLinesAndWhereThePostMortemIs) {
   auto environment = blackbox::test::let_segv_through(env("on"));
   environment.push_back("BBX_CONSOLE_MS=10000");
-  const auto run =
-      run_split(blackbox::test::helper_path(), {"console-crash"}, environment);
+  const auto run = run_split(blackbox::test::helper_path(), {"console-crash"}, environment);
   ASSERT_TRUE(WIFSIGNALED(run.status)) << run.status << run.out << run.err;
   EXPECT_EQ(WTERMSIG(run.status), SIGSEGV);
   int pid = 0, tid = 0;

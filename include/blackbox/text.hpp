@@ -149,7 +149,8 @@ class Renderer {
       : format_(format), colour_(colour), utc_(utc), options_(options) {}
 
   // Appends the record's line, newline included, to `out`. `app`: its process's app, for
-  // a layout that shows it (options.app_width, long); empty: unknown.
+  // a layout that shows it (options.app_width, long), and in JSON ("app") and logfmt (app=)
+  // lines; empty: unknown (not written).
   void render(const Record& r, Buffer& out, std::string_view app = {});
 
   // "2026-11-24 13:06:02.123456" (or ISO 8601 with 'T' and 'Z'), the seconds computed once
@@ -162,8 +163,8 @@ class Renderer {
   void render_text(const Record& r, Buffer& out, std::string_view app);
   // False, with part of a line written, for a record whose encoded arguments the line
   // cannot be written from (render() then decodes it).
-  bool render_json(const Record& r, Buffer& out);
-  bool render_logfmt(const Record& r, Buffer& out);
+  bool render_json(const Record& r, Buffer& out, std::string_view app);
+  bool render_logfmt(const Record& r, Buffer& out, std::string_view app);
 
   // The text of a JSON or logfmt line that depends only on the record's call site (level,
   // tag, file, line), escaped once per site rather than once per line. Direct-mapped by the
@@ -208,7 +209,7 @@ class Renderer {
   // empty before the first line.
   std::int32_t thread_pid_ = 0;
   std::uint32_t thread_tid_ = 0;
-  std::string thread_name_, thread_text_;
+  std::string thread_name_, thread_app_, thread_text_;
   // The last trace's text (JSON: trace and span ids, logfmt: the trace id), as the line
   // writes it: a request's records share it. Empty before the first traced line.
   std::array<std::uint8_t, 24> trace_bytes_{};

@@ -165,9 +165,9 @@ void Console::show(const Record& r) {
   if (auto end = format_ == text::Format::text ? spans_.end_text(r) : std::nullopt) {
     reworded_ = r;
     reworded_.message = std::move(*end);
-    renderer_.render(reworded_, lines_);
+    renderer_.render(reworded_, lines_, app_);
   } else {
-    renderer_.render(r, lines_);
+    renderer_.render(r, lines_, app_);
   }
   order_.push_back({r.time_ns, begin, static_cast<std::uint32_t>(lines_.size())});
 }
@@ -207,7 +207,8 @@ void Console::pass(bool final) noexcept {
   }
   if (!reader_) {
     reader_ = RingReader::open_self();
-    if (!reader_) return;  // the ring is not published yet: the next pass
+    if (!reader_) return;        // the ring is not published yet: the next pass
+    app_ = reader_->info().app;  // JSON lines name it, as logcat's do
     ReadFilter filter;
     filter.min_level = level_;
     filter.fields = format_ == text::Format::json;  // text needs only the message
@@ -338,11 +339,21 @@ std::size_t crash_notice_line(const crash::CrashNotice& notice, int pid, bool sh
   FixedLine line{out, size};  // keeps the last byte for the newline
   line.add("blackbox: crashed with ");
   switch (notice.signal) {
-    case SIGSEGV: line.add("SIGSEGV"); break;
-    case SIGBUS: line.add("SIGBUS"); break;
-    case SIGILL: line.add("SIGILL"); break;
-    case SIGFPE: line.add("SIGFPE"); break;
-    case SIGABRT: line.add("SIGABRT"); break;
+    case SIGSEGV:
+      line.add("SIGSEGV");
+      break;
+    case SIGBUS:
+      line.add("SIGBUS");
+      break;
+    case SIGILL:
+      line.add("SIGILL");
+      break;
+    case SIGFPE:
+      line.add("SIGFPE");
+      break;
+    case SIGABRT:
+      line.add("SIGABRT");
+      break;
     default:
       line.add("signal ");
       line.add_number(static_cast<unsigned>(notice.signal));

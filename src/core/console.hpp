@@ -101,6 +101,7 @@ class Console {
   NonBlockingWriter out_;
   text::Renderer renderer_;
   text::SpanWording spans_;  // span ends read as logcat reads them (text format)
+  std::string app_;          // the process's app, as its ring file names it
   Record reworded_;
   text::Format format_;
   Level level_;

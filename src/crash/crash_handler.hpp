@@ -45,9 +45,9 @@ void set_before_report(void (*hook)() noexcept) noexcept;
 // What the reporting thread tells the hook that runs after the report.
 struct CrashNotice {
   int signal = 0;
-  std::uint32_t tid = 0;       // the crashing thread
-  char thread_name[16] = {};   // its name (prctl), NUL-terminated
-  bool terminate = false;      // std::terminate (an uncaught exception) raised the SIGABRT
+  std::uint32_t tid = 0;      // the crashing thread
+  char thread_name[16] = {};  // its name (prctl), NUL-terminated
+  bool terminate = false;     // std::terminate (an uncaught exception) raised the SIGABRT
 };
 
 // Called by the reporting thread once the report is written (and the crash dump, if any),

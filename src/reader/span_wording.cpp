@@ -96,8 +96,7 @@ std::optional<std::string> SpanWording::end_text(const Record& r) {
     first.library_start = r.tag == "span" && r.message_template.starts_with(kStartTemplate);
     if (first.library_start && r.fields.empty() && first.name.starts_with("span ")) {
       const std::size_t end = first.name.find(" started");
-      first.name =
-          first.name.substr(5, end == std::string::npos ? std::string::npos : end - 5);
+      first.name = first.name.substr(5, end == std::string::npos ? std::string::npos : end - 5);
     }
     first_.emplace(id, std::move(first));
   }

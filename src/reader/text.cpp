@@ -544,7 +544,7 @@ reader::EncodedLine* Renderer::encoded_line(const Record& r, SiteText& site) {
   return site.encoded->usable() ? site.encoded.get() : nullptr;
 }
 
-bool Renderer::render_json(const Record& r, Buffer& out) {
+bool Renderer::render_json(const Record& r, Buffer& out, std::string_view app) {
   SiteText& site = *site_text(r);
   reader::EncodedLine* const encoded = encoded_line(r, site);
   if (!r.encoded.empty() && encoded == nullptr) return false;
@@ -552,11 +552,13 @@ bool Renderer::render_json(const Record& r, Buffer& out) {
   append_time(r.time_ns, true, out);
   out += site.head;
   if (thread_text_.empty() || thread_pid_ != r.pid || thread_tid_ != r.tid ||
-      thread_name_ != r.thread_name) {
+      thread_name_ != r.thread_name || thread_app_ != app) {
     thread_pid_ = r.pid;
     thread_tid_ = r.tid;
     thread_name_ = r.thread_name;
+    thread_app_ = app;
     Buffer b(256);
+    if (!app.empty()) string_member("app", app, b);
     int_member("pid", r.pid, b);
     int_member("tid", r.tid, b);
     string_member("thread", r.thread_name, b);
@@ -593,13 +595,19 @@ bool Renderer::render_json(const Record& r, Buffer& out) {
   return true;
 }
 
-bool Renderer::render_logfmt(const Record& r, Buffer& out) {
+bool Renderer::render_logfmt(const Record& r, Buffer& out, std::string_view app) {
   SiteText& site = *site_text(r);
   reader::EncodedLine* const encoded = encoded_line(r, site);
   if (!r.encoded.empty() && encoded == nullptr) return false;
   out += "time=";
   append_time(r.time_ns, true, out);
   out += site.head;
+  if (!app.empty()) {
+    out += " app=";
+    append_logfmt_value(app, out);
+  }
+  out += " pid=";
+  append_int(r.pid, out);
   out += " tid=";
   append_int(r.tid, out);
   if (encoded != nullptr) {
@@ -636,10 +644,10 @@ void Renderer::render(const Record& r, Buffer& out, std::string_view app) {
       if (written) render_text(r, out, app);
       break;
     case Format::logfmt:
-      written = render_logfmt(r, out);
+      written = render_logfmt(r, out, app);
       break;
     case Format::json:
-      written = render_json(r, out);
+      written = render_json(r, out, app);
       break;
   }
   if (!written) {

@@ -50,7 +50,8 @@ int usage() {
       "| enospc |\n"
       "       eacces | nomem | archive-exit return|exit|shutdown | archive-seed OUT |\n"
       "       seed OUT empty|mixed|wrapped | crash KIND THREADS | start APP | export-sample |\n"
-      "       console THREADS RECORDS | console-crash | console-span | capture-crash | capture-console |\n"
+      "       console THREADS RECORDS | console-crash | console-span | capture-crash | "
+      "capture-console |\n"
       "       capture-grandchild\n");
   return 2;
 }

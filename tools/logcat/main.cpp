@@ -29,6 +29,7 @@
 
 #include "../common/truncation_guard.hpp"
 #include "blackbox/config.hpp"
+#include "blackbox/version.hpp"
 #include "commands.hpp"
 #include "control.hpp"
 #include "cursor.hpp"
@@ -42,6 +43,7 @@
 #include "spans.hpp"
 #include "symbolize.hpp"
 #include "trace_view.hpp"
+#include "usage.hpp"
 
 namespace {
 
@@ -117,6 +119,7 @@ struct Args {
   // The configured archive directory when no input was named: it may hold nothing yet.
   std::string implicit_archive_dir;
   std::string implicit_ring_dir;  // the ring directory, when its rings are the inputs
+  std::string pid_ring_missing;   // -p: the ring directory that has no ring file of it
   bool make_archive_dir = false;  // create the archive directory if it is not there (ship)
 };
 
@@ -155,7 +158,47 @@ void add_selection_options(CLI::App& app, Args& a) {
                "crash stacks as module, build id and offset only (do not read the modules' files)");
 }
 
-// Builds the selection from the arguments. Returns 0, or 2 after saying what is wrong.
+// --trace with a prefix of a trace id: the one trace id of the inputs that starts with it
+// (every record read once, without decoding its message). Returns 0 with the selection's
+// trace set, 1 when no trace starts with it, 2 when several do (say more digits).
+int resolve_trace_prefix(const Args& a, logcat::Selection& selection, logcat::Inputs& inputs) {
+  std::string prefix = a.trace;
+  for (char& c : prefix) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  std::set<std::string> found;  // at most a few: enough to show the ambiguity
+  auto hex = [](const std::array<std::uint8_t, 16>& id) {
+    static constexpr char kDigits[] = "0123456789abcdef";
+    std::string out;
+    for (const std::uint8_t b : id) {
+      out += kDigits[b >> 4];
+      out += kDigits[b & 15];
+    }
+    return out;
+  };
+  inputs.read_unordered([&](const Record& r) {
+    if (!r.has_trace) return true;
+    if (std::string id = hex(r.trace_id); id.starts_with(prefix)) found.insert(std::move(id));
+    return found.size() < 4;
+  });
+  if (found.empty()) {
+    std::fprintf(stderr, "logcat: no trace id starts with %s in these inputs\n", prefix.c_str());
+    return 1;
+  }
+  if (found.size() > 1) {
+    std::string ids;
+    for (const auto& id : found) ids += "\n  " + id;
+    std::fprintf(stderr, "logcat: trace id prefix %s is ambiguous (give more digits):%s%s\n",
+                 prefix.c_str(), ids.c_str(), found.size() > 3 ? "\n  ..." : "");
+    return 2;
+  }
+  selection.read.trace_id = logcat::parse_trace(*found.begin());
+  return 0;
+}
+
+// select()'s answer when there is nothing to read and that is no error: nothing logged yet.
+constexpr int kNoLogsYet = -1;
+
+// Builds the selection from the arguments. Returns 0, 2 after saying what is wrong, or
+// kNoLogsYet after saying so.
 // `logcat stats`: the telemetry of each ring file among the inputs (a live process's, a dead
 // one's as it left it) whose process the selection keeps, then of each run in the archives
 // (its latest telemetry frame: at its exit, or the last rotation).
@@ -270,8 +313,15 @@ int select(Args& a, logcat::Selection& sel, std::vector<std::string>& inputs) {
   if (a.follow && a.lines.empty() && !a.cursor) a.last_n = 10;
   if (!a.trace.empty()) {
     sel.read.trace_id = logcat::parse_trace(a.trace);
-    if (!sel.read.trace_id) {
-      std::fprintf(stderr, "logcat: bad trace id \"%s\" (32 hex digits; see --help)\n",
+    // A shorter one is a prefix (as a terminal shows them: trace=25de278d), resolved among
+    // the inputs once they are open, as git resolves a short commit id.
+    const bool prefix = a.trace.size() >= 4 && a.trace.size() < 32 &&
+                        std::all_of(a.trace.begin(), a.trace.end(),
+                                    [](unsigned char c) { return std::isxdigit(c) != 0; });
+    if (!sel.read.trace_id && !prefix) {
+      std::fprintf(stderr,
+                   "logcat: bad trace id \"%s\" (32 hex digits, or the first 4 or more of them; "
+                   "see --help)\n",
                    a.trace.c_str());
       return 2;
     }
@@ -332,8 +382,9 @@ int select(Args& a, logcat::Selection& sel, std::vector<std::string>& inputs) {
     // Its ring file in the ring directory: <app>.<pid>.bbr.
     const std::vector<std::string> found = rings_in_dir("." + std::to_string(a.pid) + ".bbr");
     if (found.empty()) {
-      std::fprintf(stderr, "logcat: no ring file of pid %d in %s: archived records only\n", a.pid,
-                   ring_dir.c_str());
+      // Said only if the archive has nothing of it either (print_records): a process that
+      // exited normally archived everything and removed its ring file.
+      a.pid_ring_missing = ring_dir;
     } else {
       inputs.push_back(found.back());
     }
@@ -360,9 +411,24 @@ int select(Args& a, logcat::Selection& sel, std::vector<std::string>& inputs) {
       inputs.push_back(archive_dir);
       a.implicit_archive_dir = archive_dir;
     } else if (inputs.empty()) {
-      std::fprintf(stderr, "logcat: no inputs, and no archive directory (%s; see --help)\n",
-                   archive_dir.empty() ? "archiving is off" : archive_dir.c_str());
-      return 2;
+      // Nothing logged yet is not a usage error (journalctl: "-- No entries --", exit 0); a
+      // process asked for by -p that has no ring file and no archive is.
+      if (archive_dir.empty() || a.pid != 0) {
+        std::fprintf(
+            stderr, "logcat: no inputs%s, and %s: name files or directories (see --help)\n",
+            a.pid != 0
+                ? (" (no ring file of pid " + std::to_string(a.pid) + " in " + ring_dir + ")")
+                      .c_str()
+                : "",
+            archive_dir.empty() ? "archiving is off (BBX_ARCHIVE_DIR=off)"
+                                : ("no archive directory " + archive_dir).c_str());
+        return 2;
+      }
+      std::fprintf(stderr,
+                   "logcat: no logs yet: %s does not exist (a program that logs with blackbox "
+                   "makes it; logcat -p PID reads one that is running)\n",
+                   archive_dir.c_str());
+      return kNoLogsYet;
     }
   }
   return 0;
@@ -546,6 +612,22 @@ int print_records(Args& a, const logcat::Selection& selection, logcat::Inputs& i
       if (f.header_ok) note(f.pid, f.process_start_ns, f.app);
     }
     for (const auto& r : inputs.rings()) note(r.pid, r.start_time_ns, r.app);
+    // An app asked for by name that no input holds: said, not an empty output and exit 0.
+    if (!a.apps.empty() && apps.empty()) {
+      std::set<std::string> known;
+      for (const auto& f : inputs.archive_files()) {
+        if (f.header_ok) known.insert(f.app);
+      }
+      for (const auto& r : inputs.rings()) known.insert(r.app);
+      if (std::none_of(a.apps.begin(), a.apps.end(),
+                       [&](const std::string& app) { return known.contains(app); })) {
+        std::string names;
+        for (const auto& name : known) names += (names.empty() ? "" : ", ") + name;
+        std::fprintf(stderr, "logcat: no app named %s in these inputs (%s%s)\n",
+                     a.apps.front().c_str(), known.empty() ? "none" : "apps: ", names.c_str());
+        return 1;
+      }
+    }
     text.pid = processes.size() > 1;
     if (apps.size() > 1) {
       for (const auto& name : apps) text.app_width = std::max(text.app_width, name.size());
@@ -554,6 +636,20 @@ int print_records(Args& a, const logcat::Selection& selection, logcat::Inputs& i
   const bool with_app = text.app_width != 0 || text.layout == blackbox::text::Layout::long_form;
   const logcat::ProcessLookup app_of = with_app ? process_lookup(inputs) : logcat::ProcessLookup{};
   logcat::Renderer renderer(format, colour, a.utc, text);
+  // JSON and logfmt lines name the record's app: looked up once per process, not per line.
+  const logcat::ProcessLookup facts_of =
+      format == logcat::Format::json || format == logcat::Format::logfmt ? process_lookup(inputs)
+                                                                         : logcat::ProcessLookup{};
+  std::pair<std::int32_t, std::int64_t> app_key{0, 0};
+  std::string app_name;
+  auto machine_app = [&](const Record& r) -> std::string_view {
+    if (!facts_of) return {};
+    if (app_name.empty() || app_key != std::pair{r.pid, r.process_start_ns}) {
+      app_key = {r.pid, r.process_start_ns};
+      app_name = facts_of(r).app;
+    }
+    return app_name;
+  };
   logcat::SpanWording spans;  // end records read as in the tree
   Record reworded;
   std::unique_ptr<logcat::Exporter> exporter;
@@ -584,7 +680,9 @@ int print_records(Args& a, const logcat::Selection& selection, logcat::Inputs& i
     }
     return true;
   };
+  std::size_t printed = 0;
   auto print = [&](const Record& r) {
+    ++printed;
     if (keep_cursor) cursor.advance(r);
     if (exporter) {
       exporter->add(r, out.buffer());
@@ -598,7 +696,7 @@ int print_records(Args& a, const logcat::Selection& selection, logcat::Inputs& i
         renderer.render(r, out.buffer(), app);
       }
     } else {
-      renderer.render(r, out.buffer());
+      renderer.render(r, out.buffer(), machine_app(r));
     }
     return out.commit();
   };
@@ -669,8 +767,22 @@ int print_records(Args& a, const logcat::Selection& selection, logcat::Inputs& i
       last.push_back(r);
       return true;
     });
-    // -n limits records, not crash reports: a report that passes the filters is shown, in
-    // its place (other threads may log after the crash, until the process dies).
+    // -n counts entries of either kind: a crash report that passes the filters is one, in
+    // its place in time (other threads may log after the crash, until the process dies).
+    // The last N of records and reports merged: a suffix of each.
+    std::size_t records_kept = 0, reports_kept = 0;
+    for (std::size_t i = last.size(), j = crashed.size();
+         records_kept + reports_kept < *a.last_n && (i > 0 || j > 0);) {
+      if (j > 0 && (i == 0 || crashed[j - 1].crash.time_ns > last[i - 1].time_ns)) {
+        --j;
+        ++reports_kept;
+      } else {
+        --i;
+        ++records_kept;
+      }
+    }
+    last.erase(last.begin(), last.end() - static_cast<std::ptrdiff_t>(records_kept));
+    next_crash = crashed.size() - reports_kept;  // the earlier reports are not shown
     for (const Record& r : last) {
       if (!print_in_time(r)) break;
     }
@@ -678,6 +790,10 @@ int print_records(Args& a, const logcat::Selection& selection, logcat::Inputs& i
   crashes_until(a.reverse ? std::numeric_limits<std::int64_t>::min()
                           : std::numeric_limits<std::int64_t>::max());
   flush();
+  if (!a.pid_ring_missing.empty() && printed == 0 && crashed.empty() && !a.follow) {
+    std::fprintf(stderr, "logcat: nothing of pid %d: no ring file in %s, no archived record\n",
+                 a.pid, a.pid_ring_missing.c_str());
+  }
   // -f: poll the inputs (growing files, new files after a rotation, live rings) until
   // interrupted, the output closes, or the process followed with -p has exited.
   // A followed process that crashes shows its report when it happens (its ring says so);
@@ -825,7 +941,7 @@ int main(int argc, char** argv) {
   Args runs_args;
   runs_args.all_rings = true;
   runs->add_option("inputs", runs_args.positional, "archive files or directories, ring files");
-  runs->add_option("--app", runs_args.apps, "only this app's runs (repeatable)");
+  runs->add_option("-u,--app", runs_args.apps, "only this app's runs (repeatable)");
   runs->add_flag("--utc", runs_args.utc, "times in UTC (default: local time)");
   runs->add_option("-o,--output", runs_args.output, "text (a table, default) or json (a line each)")
       ->check(CLI::IsMember({"text", "json"}));
@@ -929,16 +1045,19 @@ int main(int argc, char** argv) {
   metrics->add_option("--step", metrics_args.step,
                       "--since: the width of a row (default: 10s up to 30 minutes, else 1m)");
   app.require_subcommand(0, 1);
+  app.set_version_flag("--version", "logcat (blackbox) " BLACKBOX_VERSION_STRING);
+  logcat::one_value_per_option(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    if (e.get_exit_code() == 0) return app.exit(e);  // --help
+    if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
     // CLI11's own words ("The following argument was not expected: -x"), said as every
-    // other usage error is: logcat's name first, --help last.
+    // other usage error is: logcat's name first, what was probably meant, --help last.
     std::string what = e.what();
     if (!what.empty())
       what[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(what[0])));
-    std::fprintf(stderr, "logcat: %s (see --help)\n", what.c_str());
+    std::fprintf(stderr, "logcat: %s%s (see --help)\n", what.c_str(),
+                 logcat::usage_hint(app, e, argc, argv).c_str());
     return 2;
   }
   if (*verify) return logcat::run_verify(verify_paths);
@@ -955,7 +1074,7 @@ int main(int argc, char** argv) {
   Args& a = *stats ? stats_args : *runs ? runs_args : *ship ? ship_sel : args;
   logcat::Selection selection;
   std::vector<std::string> paths;
-  if (const int rc = select(a, selection, paths); rc != 0) return rc;
+  if (const int rc = select(a, selection, paths); rc != 0) return rc == kNoLogsYet ? 0 : rc;
   // Text and raw lines need only the message: the readers then skip the typed fields.
   selection.read.fields = *stats || (a.output != "text" && a.output != "raw") ||
                           !selection.fields.empty() || a.layout == "long";
@@ -978,6 +1097,12 @@ int main(int argc, char** argv) {
     }
     return inputs;
   };
+  if (!a.trace.empty() && !selection.read.trace_id) {
+    if (const int rc = resolve_trace_prefix(a, selection, *open_inputs(selection, false));
+        rc != 0) {
+      return rc;
+    }
+  }
   if (*ship) {
     selection.read.fields = true;
     // Retention must not delete what it has not shipped: a hold in each archive directory.

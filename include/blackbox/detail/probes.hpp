@@ -33,6 +33,8 @@
 // different names, "multiple definition of blackbox_crash_semaphore".) Weak and hidden: one
 // copy per binary, as the note of each probe expects. %progbits and STT_OBJECT are spelled
 // so that both GNU as and clang's assembler take them on every ELF target.
+// (One line of assembly a line: not reflowed.)
+// clang-format off
 #define BBX_INTERNAL_SEMAPHORE(name)                                                      \
   __asm__(".pushsection .probes,\"awG\",%progbits,blackbox_" #name "_semaphore,comdat\n" \
           "\t.weak blackbox_" #name "_semaphore\n"                                        \
@@ -45,6 +47,7 @@
           "\t.popsection\n");                                                             \
   extern __attribute__((visibility("hidden"))) volatile unsigned short                   \
       blackbox_##name##_semaphore;
+// clang-format on
 extern "C" {
 BBX_INTERNAL_SEMAPHORE(record)
 BBX_INTERNAL_SEMAPHORE(span_start)
