@@ -128,7 +128,21 @@ TEST(Text, JsonAndLogfmtLinesFollowEachRecordsOwnSiteAndThread) {
             "\"tag\":\"http\",\"pid\":7,\"tid\":8,\"thread\":\"main\",\"message\":\"hello\","
             "\"fields\":{\"n\":42},\"file\":\"a.cpp\",\"line\":12}\n");
   EXPECT_EQ(line(logfmt, r),
-            "time=2025-11-30T00:00:00.123456Z level=info tag=http tid=8 msg=hello n=42\n");
+            "time=2025-11-30T00:00:00.123456Z level=info tag=http pid=7 tid=8 msg=hello n=42\n");
+  // With the record's app (logcat knows it from the process's file): a member / a key of
+  // its own, escaped as any string.
+  auto line_of_app = [](blackbox::text::Renderer& renderer, const blackbox::Record& record) {
+    Buffer out(256);
+    renderer.render(record, out, "web \"1\"");
+    return std::string(out.view());
+  };
+  EXPECT_NE(line_of_app(json, r).find("\"tag\":\"http\",\"app\":\"web \\\"1\\\"\",\"pid\":7,"),
+            std::string::npos)
+      << line_of_app(json, r);
+  EXPECT_NE(line_of_app(logfmt, r).find(" tag=http app=\"web \\\"1\\\"\" pid=7 tid=8 "),
+            std::string::npos)
+      << line_of_app(logfmt, r);
+  EXPECT_EQ(line(json, r).find("\"app\""), std::string::npos);  // unknown: not written
   // The same site object, other facts (a record built by hand may do this): each alone, then
   // all of them.
   r.tag = tags[1];
@@ -148,7 +162,7 @@ TEST(Text, JsonAndLogfmtLinesFollowEachRecordsOwnSiteAndThread) {
             "\"message\":\"hello\",\"fields\":{\"n\":42},\"file\":\"b.cpp\",\"line\":13}\n");
   EXPECT_EQ(line(logfmt, r),
             "time=2025-11-30T00:00:00.123456Z level=warn tag=\"db \\\"x\\\"\" "
-            "tid=8 msg=hello n=42\n");
+            "pid=7 tid=8 msg=hello n=42\n");
   // No site object at all, then another one: each line from its record.
   r.site_owner.reset();
   r.tag = tags[0];
