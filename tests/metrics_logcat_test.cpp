@@ -258,6 +258,20 @@ TEST(LogcatMetrics, HistoryAcrossARotationAndTwoRunsOfAnApp) {
       std::regex(
           R"(^http.server.requests\{route=/login\} \(counter\) of metricschild, 2 runs, per 1000d\n  \S+ \S+ +[0-9.]+/s  \(\+6,000\)\n$)")))
       << text.out;
+  // A directory of the same name in the working directory does not make the name a path
+  // (it would be an input, and the rate wrong): a path has a '/'. Said on stderr.
+  const std::string cwd = blackbox::test::make_temp_dir("cwd");
+  std::filesystem::create_directory(cwd + "/http.server");
+  std::string env_words;
+  for (const auto& word : logcat_env) env_words += word + " ";
+  const std::string beside =
+      blackbox::test::command_output("cd " + cwd + " && env " + env_words + BBX_LOGCAT +
+                                     " metrics --since 1h -o json http.server 2>&1");
+  EXPECT_EQ(sum_of(beside, "http.server.requests\\{route=/login\\}", "added"), 6000u) << beside;
+  EXPECT_NE(beside.find("logcat: \"http.server\" is taken as a metric name (there is a file of "
+                        "that name here: ./http.server for it)\n"),
+            std::string::npos)
+      << beside;
   const RunResult none = logcat({"metrics", "--since", "1h", "no.such.metric"}, logcat_env);
   EXPECT_EQ(none.status, 1);
   EXPECT_EQ(none.out, "logcat: no metric of that name in the archives' snapshots of the last 1h\n");

@@ -457,11 +457,21 @@ int run_history(const MetricsArgs& a) {
   }
   const std::int64_t now = now_ns();
   const std::int64_t from = (now - *since) / step * step;
-  // Paths are archives; other arguments name metrics.
+  // An argument with a '/' is a path (./svc, /var/log/x.bbx); any other names a metric (a
+  // name or a prefix), even when a file of that name is here: a directory "svc" in the
+  // working directory must not turn the metric "svc" into an input (and a wrong rate). Said
+  // when it happens.
   std::vector<std::string> paths, names;
   for (const std::string& in : a.inputs) {
+    const bool path = in.find('/') != std::string::npos;
+    (path ? paths : names).push_back(in);
     std::error_code ec;
-    (std::filesystem::exists(in, ec) ? paths : names).push_back(in);
+    if (!path && std::filesystem::exists(in, ec)) {
+      std::fprintf(stderr,
+                   "logcat: \"%s\" is taken as a metric name (there is a file of that name here: "
+                   "./%s for it)\n",
+                   in.c_str(), in.c_str());
+    }
   }
   if (paths.empty()) paths.push_back(blackbox::Config::from_env().archive_dir);
   std::vector<blackbox::ArchivedMetrics> all;
