@@ -65,6 +65,22 @@ TEST(CaptureTest, CrashLosesNoLineWrittenBeforeIt) {
             (std::vector<std::string>{"write2 line", "child err", "partial line without newline"}));
 }
 
+// BBX_CAPTURE=1 captures from the process's start: lines written before the first log call
+// (no init() at all) are records too, in order before it.
+TEST(CaptureTest, StartsWithTheProcessNotTheFirstLogCall) {
+  const std::string archive = make_temp_dir("archive");
+  const auto run = run_split(blackbox::test::helper_path(), {"capture-early"},
+                             {"BBX_CAPTURE=1", "BBX_CONSOLE=off",
+                              "BBX_DIR=" + make_temp_dir("rings"), "BBX_ARCHIVE_DIR=" + archive});
+  ASSERT_EQ(run.status, 0) << run.err;
+  EXPECT_EQ(run.out, "before any log call\n");
+  EXPECT_EQ(run.err, "early stderr\n");
+  const auto records = tagged(archive);
+  EXPECT_EQ(only(records, "stdout"), std::vector<std::string>{"before any log call"});
+  EXPECT_EQ(only(records, "stderr"), std::vector<std::string>{"early stderr"});
+  EXPECT_EQ(only(records, "main"), std::vector<std::string>{"first record"});
+}
+
 // With the console on: stderr shows the program's own stderr lines (passed through) and the
 // console's lines for its records, each once; the captured lines are not shown twice, and no
 // console line is captured back (the archive holds the records and the lines, no more).

@@ -455,6 +455,22 @@ std::string join(const std::vector<std::string>& parts) {
   return out;
 }
 
+// BBX_CAPTURE=1: the capture starts with the process, before main(), so the lines a program
+// writes before its first log call (or before init()) are records too: a banner, a usage
+// message, a library's warning at load. Only the variable starts it here (a Config asking
+// for it starts it at init()); the logger itself still starts at the first record (the
+// capture's own, at the latest) with the configuration of the environment. g() and what
+// start_capture_locked() uses are function-local statics: constructed on first use, so the
+// order of static initialisation does not matter.
+__attribute__((constructor)) void capture_from_process_start() {
+  const char* v = std::getenv("BBX_CAPTURE");
+  if (v == nullptr || std::string_view(v) != "1") return;
+  Logger& l = g();
+  std::lock_guard lock(l.mutex);
+  if (l.capture.load(std::memory_order_relaxed) != nullptr) return;
+  if (std::string why = start_capture_locked(Config::from_env()); !why.empty()) say(why);
+}
+
 }  // namespace
 
 std::string change_levels(

@@ -50,7 +50,8 @@ int usage() {
       "| enospc |\n"
       "       eacces | nomem | archive-exit return|exit|shutdown | archive-seed OUT |\n"
       "       seed OUT empty|mixed|wrapped | crash KIND THREADS | start APP | export-sample |\n"
-      "       console THREADS RECORDS | console-crash | console-span | capture-crash | "
+      "       console THREADS RECORDS | console-crash | console-span | capture-early | "
+      "capture-crash | "
       "capture-console |\n"
       "       capture-grandchild\n");
   return 2;
@@ -816,6 +817,17 @@ int console_span() {
   return 0;
 }
 
+// capture-early: a line on stdout and one on stderr before any log call or init() (BBX_CAPTURE=1
+// must have the capture running from the process's start), then a record.
+int capture_early() {
+  std::printf("before any log call\n");
+  std::fflush(stdout);
+  if (write(2, "early stderr\n", 13) != 13) return 1;
+  BBX_INFO("first record");
+  blackbox::shutdown();
+  return 0;
+}
+
 int main(int argc, char** argv) {
   if (argc < 2) return usage();
   const std::string mode = argv[1];
@@ -836,6 +848,7 @@ int main(int argc, char** argv) {
   if (mode == "export-sample") return export_sample();
   if (mode == "capture-crash") return capture_crash();
   if (mode == "console-crash") return console_crash();
+  if (mode == "capture-early") return capture_early();
   if (mode == "console-span") return console_span();
   if (mode == "capture-console") return capture_console();
   if (mode == "capture-grandchild") return capture_grandchild();
