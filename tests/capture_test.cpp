@@ -150,6 +150,58 @@ TEST(CaptureTest, LinesPiecesAndPassThrough) {
   close(through[1]);
 }
 
+// A blackbox program under bbx-run on a terminal keeps its console (on a terminal by
+// default): its lines reach the terminal once, through the descriptor bbx-run hands down
+// (BBX_CONSOLE_FD), not through bbx-run's pipe, so they are not recorded again as stderr.
+TEST(BbxRunTest, AWrappedBlackboxProgramKeepsItsConsole) {
+  if (std::system("command -v script >/dev/null 2>&1") != 0) {
+    GTEST_SKIP() << "script(1) (Debian's bsdutils) is not installed: no pseudo-terminal";
+  }
+  const std::string archive = make_temp_dir("archive");
+  const std::string terminal = blackbox::test::command_output(
+      "env -u BBX_CONSOLE -u BBX_CONSOLE_FD BBX_DIR=" + make_temp_dir("rings") +
+      " BBX_ARCHIVE_DIR=" + archive + " NO_COLOR=1 script -qec '" + BBX_RUN + " -- " +
+      blackbox::test::helper_path() + " console-span' /dev/null </dev/null");
+  std::size_t ends = 0;
+  for (std::size_t at = 0;
+       (at = terminal.find(" span     end of handle 0 after ", at)) != std::string::npos; ++at) {
+    ++ends;
+  }
+  EXPECT_EQ(ends, 1u) << terminal;
+  const auto records = tagged(archive);
+  EXPECT_EQ(only(records, "stderr"), std::vector<std::string>{}) << records.size();
+  EXPECT_EQ(only(records, "main"), (std::vector<std::string>{"handle 0", "worker 0: request 0"}));
+}
+
+// logcat runs: a blackbox program under bbx-run is one run (its own, with bbx-run's records
+// counted in), not two; a program that is not one ends as it did, not as bbx-run did.
+TEST(BbxRunTest, RunsShowTheWrappedProgramOnceAndHowItEnded) {
+  const std::string archive = make_temp_dir("archive");
+  const std::vector<std::string> env = {"BBX_DIR=" + make_temp_dir("rings"),
+                                        "BBX_ARCHIVE_DIR=" + archive, "BBX_CONSOLE=off"};
+  EXPECT_EQ(
+      run_split(BBX_RUN, {"--app", "wrapped", "--", blackbox::test::helper_path(), "console-span"},
+                env)
+          .status,
+      0);
+  EXPECT_EQ(run_split(BBX_RUN, {"--app", "segv", "--", "sh", "-c", "kill -SEGV $$"}, env).status,
+            139);
+  EXPECT_EQ(run_split(BBX_RUN, {"--app", "three", "--", "sh", "-c", "exit 3"}, env).status, 3);
+  const auto runs = lines_of(run_program(BBX_LOGCAT, {"runs", "-o", "json", archive}).out);
+  std::map<std::string, std::vector<std::string>> ended;  // by app
+  const std::regex re(R"re("app":"([^"]*)".*"ended":"([^"]*)","records":(\d+))re");
+  for (const auto& line : runs) {
+    std::smatch m;
+    ASSERT_TRUE(std::regex_search(line, m, re)) << line;
+    ended[m[1].str()].push_back(m[2].str() + " " + m[3].str());
+  }
+  // The helper's run: its 3 records and bbx-run's 2 (started, exited).
+  EXPECT_EQ(ended["blackbox_test_helper"], std::vector<std::string>{"exited 5"});
+  EXPECT_EQ(ended["wrapped"], std::vector<std::string>{});  // bbx-run's own run, joined
+  EXPECT_EQ(ended["segv"], std::vector<std::string>{"crashed: SIGSEGV 2"});
+  EXPECT_EQ(ended["three"], std::vector<std::string>{"exited: status 3 2"});
+}
+
 TEST(BbxRunTest, RecordsOutputAndDeathAndExitsAsTheProgramDid) {
   const std::string archive = make_temp_dir("archive");
   const std::vector<std::string> env = {"BBX_DIR=" + make_temp_dir("rings"),

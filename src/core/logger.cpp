@@ -274,7 +274,17 @@ Console* make_console(const Config& config) {
   ConsoleSpec spec;
   std::string error;
   if (!parse_console_spec(config.console, spec, error)) return nullptr;  // validated before
-  const int err_fd = g().saved_stderr >= 0 ? g().saved_stderr : STDERR_FILENO;
+  int err_fd = g().saved_stderr >= 0 ? g().saved_stderr : STDERR_FILENO;
+  // Under bbx-run, stderr is bbx-run's pipe; BBX_CONSOLE_FD names the descriptor of the
+  // terminal it had (inherited), where the console goes instead: shown once, not captured.
+  if (const char* v = std::getenv("BBX_CONSOLE_FD"); v != nullptr && *v != '\0') {
+    char* end = nullptr;
+    const long fd = std::strtol(v, &end, 10);
+    if (*end == '\0' && fd > STDERR_FILENO && fd < 1024 &&
+        ::fcntl(static_cast<int>(fd), F_GETFD) >= 0) {
+      err_fd = static_cast<int>(fd);
+    }
+  }
   const int out_fd = g().saved_stdout >= 0 ? g().saved_stdout : STDOUT_FILENO;
   const bool terminal = ::isatty(err_fd) == 1;
   switch (spec.mode) {

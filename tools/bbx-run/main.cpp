@@ -77,6 +77,14 @@ int main(int argc, char** argv) {
         std::string(cmd.substr(cmd.rfind('/') == std::string_view::npos ? 0 : cmd.rfind('/') + 1));
   }
 
+  // A blackbox program's console (on by default on a terminal) must reach the terminal, not
+  // our pipe (where it would be off, or recorded twice): the terminal's descriptor is handed
+  // down, open across exec, and named in BBX_CONSOLE_FD. Before init(): no other thread yet.
+  if (::isatty(STDERR_FILENO) == 1 && std::getenv("BBX_CONSOLE_FD") == nullptr) {
+    if (const int terminal = ::fcntl(STDERR_FILENO, F_DUPFD, 10); terminal >= 0) {
+      ::setenv("BBX_CONSOLE_FD", std::to_string(terminal).c_str(), 1);
+    }
+  }
   blackbox::Config config = blackbox::Config::from_env();
   config.app = app;
   // The program's lines are passed through already: no console unless asked for.

@@ -1117,7 +1117,11 @@ int main(int argc, char** argv) {
         logcat::run_ship(ship_args, *inputs, selection, process_lookup(*inputs), a.cursor);
     return rc == 0 && unopened ? 1 : rc;
   }
+  // Runs read only bbx-run's records (to join a wrapped program's run to its bbx-run's):
+  // chunks without its call sites are not even decompressed.
+  auto only_bbx_run = [](std::string_view tag, blackbox::Level) { return tag == "bbx-run"; };
   if (*runs) {
+    selection.read.site = only_bbx_run;
     const auto inputs = open_inputs(selection, true);
     const int rc = logcat::run_runs(*inputs, a.apps, a.utc, a.output == "json");
     return rc == 0 && unopened ? 1 : rc;
@@ -1127,6 +1131,7 @@ int main(int argc, char** argv) {
     logcat::Selection any;
     any.read.apps = a.apps;
     any.read.pid = selection.read.pid;
+    any.read.site = only_bbx_run;
     const std::vector<logcat::Run> all = logcat::find_runs(*open_inputs(any, false), a.apps);
     std::vector<logcat::Run> of_pid;
     for (const auto& r : all) {

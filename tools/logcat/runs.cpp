@@ -6,9 +6,11 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <ctime>
 #include <map>
 #include <set>
+#include <string_view>
 #include <tuple>
 
 #include "json.hpp"
@@ -70,6 +72,55 @@ std::vector<Run> find_runs(Inputs& inputs, const std::vector<std::string>& apps)
       r.how = "killed";  // its ring is left, live, by a process that is gone
     }
   }
+  // Runs under bbx-run: bbx-run is a process of its own, with a run of the same app, which
+  // records the program's pid ("started CMD as pid N") and how it ended ("CMD (pid N) was
+  // killed by SIGSEGV ...", "... exited with status 3"). A blackbox program's own run is the
+  // run, with bbx-run's records counted in; a program that is not one has bbx-run's run only,
+  // which ends as the program did (not "exited": bbx-run itself always exits).
+  struct Wrapped {
+    std::int32_t child = 0;
+    std::string how;  // from bbx-run's last record; "" if it said nothing yet
+  };
+  std::map<std::pair<std::int32_t, std::int64_t>, Wrapped> wrappers;  // bbx-run's pid, start
+  inputs.read_unordered([&](const blackbox::Record& r) {
+    if (r.tag != "bbx-run") return true;
+    const std::string_view m = r.message;
+    Wrapped& w = wrappers[{r.pid, r.process_start_ns}];
+    if (m.starts_with("started ")) {
+      if (const std::size_t at = m.rfind(" as pid "); at != std::string_view::npos) {
+        w.child = std::atoi(std::string(m.substr(at + 8)).c_str());
+      }
+    } else if (const std::size_t killed = m.rfind(") was killed by SIG");
+               killed != std::string_view::npos) {
+      const std::string_view sig = m.substr(killed + 16, m.find(' ', killed + 16) - (killed + 16));
+      const bool crash = sig == "SIGSEGV" || sig == "SIGBUS" || sig == "SIGILL" ||
+                         sig == "SIGFPE" || sig == "SIGABRT";
+      w.how = (crash ? "crashed: " : "killed: ") + std::string(sig);
+    } else if (const std::size_t exited = m.rfind(") exited with status ");
+               exited != std::string_view::npos) {
+      const std::string_view status = m.substr(exited + 21);
+      w.how = status == "0" ? "exited" : "exited: status " + std::string(status);
+    }
+    return true;
+  });
+  for (const auto& [wrapper_key, w] : wrappers) {
+    auto wrapper = std::find_if(runs.begin(), runs.end(), [&](const auto& kv) {
+      return kv.second.pid == wrapper_key.first && kv.second.start_ns == wrapper_key.second;
+    });
+    if (wrapper == runs.end() || w.child == 0) continue;
+    auto child = std::find_if(runs.begin(), runs.end(), [&](const auto& kv) {
+      return kv.second.pid == w.child && kv.second.start_ns >= wrapper_key.second;
+    });
+    Run& ran = child != runs.end() ? child->second : wrapper->second;
+    ran.wrapper_pid = wrapper_key.first;
+    if (!w.how.empty() && !ran.running && ran.how.rfind("crashed", 0) != 0) ran.how = w.how;
+    if (child != runs.end()) {
+      ran.records += wrapper->second.records;
+      ran.lost += wrapper->second.lost;
+      ran.last_record_ns = std::max(ran.last_record_ns, wrapper->second.last_record_ns);
+      runs.erase(wrapper);
+    }
+  }
   std::vector<Run> out;
   for (auto& [key, r] : runs) {
     if (r.how.empty()) {
@@ -125,6 +176,7 @@ int run_runs(Inputs& inputs, const std::vector<std::string>& apps, bool utc, boo
       blackbox::text::string_member("ended", r.how, t);
       blackbox::text::int_member("records", r.records, t);
       blackbox::text::int_member("lost", r.lost, t);
+      if (r.wrapper_pid != 0) blackbox::text::int_member("bbx_run_pid", r.wrapper_pid, t);
       t += "}\n";
     }
   } else {

@@ -18,7 +18,8 @@ struct Run {
   std::int32_t pid = 0;
   std::int64_t start_ns = 0;  // the process's start (wall clock)
   std::int64_t end_ns = 0;    // when it ended, or its last record; 0: none known
-  // "running", "exited", "crashed: SIGSEGV", "killed", or "unknown" (no end recorded and
+  // "running", "exited", "crashed: SIGSEGV", "killed", for a program under bbx-run also
+  // "exited: status 3" and "killed: SIGTERM", or "unknown" (no end recorded and
   // the process is gone: an archive written before end frames, or one whose ring is not
   // among the inputs).
   std::string how;
@@ -27,6 +28,7 @@ struct Run {
   std::uint64_t lost = 0;     // loss markers, plus the ring's overwritten records
   std::int64_t last_record_ns = 0;
   int index = 0;  // per app: 0 the last run, -1 the one before, ... (journalctl -b)
+  std::int32_t wrapper_pid = 0;  // the bbx-run that ran it (its records are counted in)
 };
 
 // Every run in the inputs, oldest first (by start time); polls the rings.
