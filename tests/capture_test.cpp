@@ -81,6 +81,35 @@ TEST(CaptureTest, StartsWithTheProcessNotTheFirstLogCall) {
   EXPECT_EQ(only(records, "main"), std::vector<std::string>{"first record"});
 }
 
+// The console and captured lines on one terminal (stdout and stderr into one pipe): a line the
+// program writes after a record is shown after that record's console line, every time
+// (without waiting, the console's lines came up to 50 ms late, after the program's own).
+// Records logged after the line may come before it: the capture reads the pipe a moment
+// after the write, and shows every record logged until then first.
+TEST(CaptureTest, CapturedLinesComeAfterTheRecordsBeforeThem) {
+  const auto run =
+      run_program("/bin/sh", {"-c", blackbox::test::helper_path() + " capture-order 2>&1"},
+                  {"BBX_CAPTURE=1", "BBX_CONSOLE=on", "BBX_DIR=" + make_temp_dir("rings"),
+                   "BBX_ARCHIVE_DIR=" + make_temp_dir("archive")});
+  ASSERT_EQ(run.status, 0) << run.out;
+  const auto lines = lines_of(run.out);
+  ASSERT_EQ(lines.size(), 40u) << run.out;
+  std::map<std::string, std::size_t> at;  // "record 3", "line 3": where each is shown
+  for (std::size_t n = 0; n < lines.size(); ++n) {
+    const std::string& l = lines[n];
+    const std::size_t record = l.find(" main     record ");
+    EXPECT_TRUE(at.emplace(record != std::string::npos ? l.substr(record + 10) : l, n).second) << l;
+  }
+  for (int i = 0; i < 20; ++i) {
+    const std::string record = "record " + std::to_string(i), line = "line " + std::to_string(i);
+    ASSERT_TRUE(at.contains(record) && at.contains(line)) << run.out;
+    EXPECT_LT(at[record], at[line]) << run.out;
+    if (i > 0) {
+      EXPECT_LT(at["line " + std::to_string(i - 1)], at[line]) << run.out;
+    }
+  }
+}
+
 // With the console on: stderr shows the program's own stderr lines (passed through) and the
 // console's lines for its records, each once; the captured lines are not shown twice, and no
 // console line is captured back (the archive holds the records and the lines, no more).

@@ -8,6 +8,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -31,7 +32,11 @@ class LineCapture {
   static constexpr std::size_t kDefaultMaxLine = 4096;
 
   // Starts a thread ("bbx-capture") that reads the streams until stop() or end of file.
-  explicit LineCapture(std::vector<Stream> streams, std::size_t max_line = kDefaultMaxLine);
+  // `before_passthrough`, if given, is called by that thread before it copies bytes through
+  // (the library's console shows the records logged before them first, so that a terminal
+  // shows things in the order they happened).
+  explicit LineCapture(std::vector<Stream> streams, std::size_t max_line = kDefaultMaxLine,
+                       std::function<void()> before_passthrough = {});
   ~LineCapture();  // stop(0)
   LineCapture(const LineCapture&) = delete;
   LineCapture& operator=(const LineCapture&) = delete;

@@ -47,6 +47,7 @@ struct LineCapture::State {
   };
   std::vector<Input> inputs;
   std::size_t max_line;
+  std::function<void()> before_passthrough;
   int wake = -1;  // eventfd: stop() and drain_now() ring it
   // Memory ordering: stop_ is read by the thread after it is woken (relaxed: the eventfd
   // write/read orders nothing by itself, but a stale read only costs one more loop). The
@@ -57,9 +58,11 @@ struct LineCapture::State {
   std::atomic<std::uint64_t> drain_requested{0}, drain_done{0};
 };
 
-LineCapture::LineCapture(std::vector<Stream> streams, std::size_t max_line)
+LineCapture::LineCapture(std::vector<Stream> streams, std::size_t max_line,
+                         std::function<void()> before_passthrough)
     : state_(std::make_unique<State>()) {
   State& s = *state_;
+  s.before_passthrough = std::move(before_passthrough);
   s.max_line = std::max<std::size_t>(max_line, 16);
   for (Stream& stream : streams) {
     State::Input in;
@@ -146,7 +149,10 @@ void LineCapture::run() {
     while (true) {
       const ssize_t n = ::read(in.stream.fd, buf, sizeof buf);
       if (n > 0) {
-        if (in.stream.passthrough >= 0) write_all(in.stream.passthrough, buf, std::size_t(n));
+        if (in.stream.passthrough >= 0) {
+          if (s.before_passthrough) s.before_passthrough();
+          write_all(in.stream.passthrough, buf, std::size_t(n));
+        }
         take(in, buf, static_cast<std::size_t>(n));
         continue;
       }

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <string>
 
@@ -194,7 +195,11 @@ void Console::pass(bool final) noexcept {
     flusher_tid_.store(static_cast<std::uint32_t>(::syscall(SYS_gettid)),
                        std::memory_order_relaxed);
   }
-  if (final) closed_.store(true, std::memory_order_relaxed);
+  if (final) {
+    closed_.store(true, std::memory_order_relaxed);
+    { std::lock_guard lock(show_mutex_); }  // a show_now() between its check and its wait
+    show_served_.notify_all();              // sees closed_ now
+  }
   if (gone_) return;
   if (!blocked_sigpipe_) {
     // A pipe whose reader went away fails the write with EPIPE instead of killing the
@@ -282,6 +287,33 @@ void Console::serve_crash_request() noexcept {
   }
   pass(true);  // every record logged so far; the terminal gets up to kFinalWaitMs to take them
   crash_shown_.store(true, std::memory_order_release);
+}
+
+void Console::show_now(int timeout_ms) {
+  std::unique_lock lock(show_mutex_);
+  if (closed_.load(std::memory_order_relaxed)) return;
+  const std::uint64_t mine = ++show_requested_;
+  show_pending_.store(true, std::memory_order_relaxed);
+  ring::wake_flusher_now();
+  show_served_.wait_for(lock, std::chrono::milliseconds(timeout_ms), [&] {
+    return show_done_ >= mine || closed_.load(std::memory_order_relaxed);
+  });
+}
+
+void Console::serve_show_requests() {
+  if (!show_pending_.load(std::memory_order_relaxed)) return;
+  std::uint64_t asked;
+  {
+    std::lock_guard lock(show_mutex_);
+    asked = show_requested_;
+    show_pending_.store(false, std::memory_order_relaxed);
+  }
+  pass(false);  // everything logged before the requests (they came before this pass)
+  {
+    std::lock_guard lock(show_mutex_);
+    show_done_ = asked;
+  }
+  show_served_.notify_all();
 }
 
 void Console::show_crash(const crash::CrashNotice& notice, int pid, int wait_ms) noexcept {

@@ -10,9 +10,11 @@
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -85,6 +87,13 @@ class Console {
   // Called by the flusher thread at every pass: a crash's request, if any.
   void serve_crash_request() noexcept;
 
+  // Any thread but the flusher's (the capture's, before it passes a program's line
+  // through): returns once a pass that began after the call has written its lines, or
+  // after `timeout_ms`, or at once when the console has made its final pass. Blocks.
+  void show_now(int timeout_ms);
+  // Called by the flusher thread at every pass: serves show_now()'s requests.
+  void serve_show_requests();
+
   // Bytes of lines queued while the console cannot take them, at most (then they are not
   // shown): a burst of about 50,000 lines to a terminal or a pipe that is being read is
   // shown whole; a stopped pager costs this much memory, then lines.
@@ -130,6 +139,12 @@ class Console {
   // its final pass (nobody will serve a request). Relaxed: a stale value costs the wait.
   std::atomic<std::uint32_t> flusher_tid_{0};
   std::atomic<bool> closed_{false};
+  // show_now(): request numbers and the last one served, under show_mutex_ (the flusher
+  // notifies show_served_ after its pass; held only to read or write the two numbers).
+  std::mutex show_mutex_;
+  std::condition_variable show_served_;
+  std::uint64_t show_requested_ = 0, show_done_ = 0;
+  std::atomic<bool> show_pending_{false};  // relaxed hint: the flusher locks only when set
   int notice_fd_;
 };
 

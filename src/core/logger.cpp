@@ -243,9 +243,14 @@ std::string start_capture_locked(const Config& config) {
   std::setvbuf(stdout, nullptr, _IOLBF, BUFSIZ);
   l.saved_stdout = saved_out;
   l.saved_stderr = saved_err;
+  // A line passed through waits for the console to show the records logged before it (at
+  // most 100 ms): on a terminal, things appear in the order they happened.
+  const auto console_first = [] {
+    if (Console* c = g().console.load(std::memory_order_acquire); c != nullptr) c->show_now(100);
+  };
   auto* capture = new LineCapture(
       {{out[0], "stdout", Level::info, saved_out}, {err[0], "stderr", Level::warn, saved_err}},
-      config.max_string_bytes);
+      config.max_string_bytes, console_first);
   l.capture.store(capture, std::memory_order_release);
   crash::set_before_report(drain_capture_for_crash);
   return {};
@@ -403,6 +408,7 @@ std::string start_locked(const Config& config) {
       crash::refresh_module_map();
       if (Console* c = g().console.load(std::memory_order_acquire); c != nullptr) {
         c->serve_crash_request();  // first: a crashing thread is waiting for it
+        c->serve_show_requests();  // the capture thread, before it passes a line through
         publish_console_counts(*ring, *c);
       }
       (void)report_rate_limited();

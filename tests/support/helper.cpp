@@ -828,6 +828,18 @@ int capture_early() {
   return 0;
 }
 
+// capture-order: records and printf lines in turn (BBX_CAPTURE=1 and the console on, stdout
+// and stderr into one pipe): the terminal must show them in the order they happened.
+int capture_order() {
+  for (int i = 0; i < 20; ++i) {
+    BBX_INFO("record {}", i);
+    std::printf("line %d\n", i);
+    std::fflush(stdout);
+  }
+  blackbox::shutdown();
+  return 0;
+}
+
 int main(int argc, char** argv) {
   if (argc < 2) return usage();
   const std::string mode = argv[1];
@@ -849,6 +861,7 @@ int main(int argc, char** argv) {
   if (mode == "capture-crash") return capture_crash();
   if (mode == "console-crash") return console_crash();
   if (mode == "capture-early") return capture_early();
+  if (mode == "capture-order") return capture_order();
   if (mode == "console-span") return console_span();
   if (mode == "capture-console") return capture_console();
   if (mode == "capture-grandchild") return capture_grandchild();
