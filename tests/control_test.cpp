@@ -373,7 +373,8 @@ TEST(PostMortem, SaysWhatTheLoggerHadLostAndHowFarBehindItWas) {
     const auto text = logcat({"--no-pager", dir});
     const std::string archived =
         // µ is two bytes: an alternative, not a bracket expression (which matches one byte).
-        archive ? R"(archive complete up to [0-9.]+ (ms|µs|ns|s) before it)" : "no archive";
+        archive ? R"(archive complete up to [0-9.]+ (ms|µs|ns|s) before it)"
+                : R"(none of it archived yet \(all in the ring\))";
     EXPECT_TRUE(std::regex_search(
         text.out, std::regex(R"(\n--- the logger before the crash: \d+ records logged, 0 lost; )" +
                              archived + "\n")))
@@ -384,6 +385,19 @@ TEST(PostMortem, SaysWhatTheLoggerHadLostAndHowFarBehindItWas) {
         std::regex(R"("telemetry":\{"logged":\d+,"lost":\{"total":0,.*"archive_lag_s":)" +
                    std::string(archive ? "[0-9.]+" : "null") + R"(,"breaker":\{"open":false)")))
         << json.out.substr(0, 2000);
+    if (!archive) continue;
+    // Recovered into the archive (and the ring gone), the post-mortem says the same: the
+    // telemetry and the metrics recovery took from the ring are in the file.
+    const auto recovered = logcat({"recover", dir, "--archive-dir", archive_dir});
+    ASSERT_EQ(recovered.status, 0) << recovered.out;
+    const auto from_archive = logcat({"--no-pager", archive_dir});
+    EXPECT_TRUE(std::regex_search(
+        from_archive.out,
+        std::regex(R"(\n--- the logger before the crash: \d+ records logged, 0 lost; )" + archived +
+                   "\n")))
+        << from_archive.out;
+    EXPECT_NE(logcat({"-o", "json", archive_dir}).out.find("\"telemetry\":{\"logged\":"),
+              std::string::npos);
   }
 }
 

@@ -172,6 +172,18 @@ TEST(LogcatMetrics, APostMortemShowsTheMetricsWhenTheProcessDied) {
              {"BBX_DIR=" + dir});
   EXPECT_EQ(file.status, 0) << file.out;
   EXPECT_NE(file.out.find(R"("state":"crashed")"), std::string::npos) << file.out;
+  // Recovered into an archive (the ring gone), the post-mortem still has them.
+  const std::string archive = blackbox::test::make_temp_dir("recovered");
+  const RunResult recovered =
+      logcat({"recover", dir, "--archive-dir", archive}, {"BBX_DIR=" + dir});
+  ASSERT_EQ(recovered.status, 0) << recovered.out;
+  const RunResult archived = logcat({"--no-pager", archive}, {"BBX_DIR=" + dir});
+  EXPECT_NE(archived.out.find("--- metrics when it died (4):\n"
+                              "    counter http.server.requests{route=/login}: 3,000\n"),
+            std::string::npos)
+      << archived.out;
+  EXPECT_NE(logcat({"-o", "json", archive}, {"BBX_DIR=" + dir}).out.find(R"("metrics":{"pid":)"),
+            std::string::npos);
 }
 
 // Sums a field over the JSON lines of `logcat metrics --since -o json` of one metric.

@@ -613,7 +613,7 @@ std::string crash_telemetry_text(const Telemetry& t, std::int64_t crash_ns) {
     out += fmt::format("; archive complete up to {} before it",
                        human_duration(static_cast<std::uint64_t>(*lag)));
   } else {
-    out += "; no archive";
+    out += "; none of it archived yet (all in the ring)";
   }
   if (t.breaker_open) {
     out += fmt::format("; THE DISK WAS FAILING: archiving paused ({} write errors, last: {})",

@@ -459,9 +459,22 @@ std::vector<logcat::Crashed> crashed_processes(logcat::Inputs& inputs) {
   }
   inputs.scan();
   for (const auto& file : inputs.archive_files()) {
-    if (file.crash)
-      out.push_back(
-          {file.path, false, file.app, file.pid, *file.crash, std::nullopt, std::nullopt});
+    if (!file.crash) continue;
+    // A file recovered from a crashed ring: recovery wrote the telemetry and the metrics the
+    // ring held (reason "recovered"), so the post-mortem is the same as from the ring.
+    std::optional<blackbox::MetricsSnapshot> metrics;
+    if (auto reader = blackbox::ArchiveReader::open(file.path); reader != nullptr) {
+      reader->keep_metrics(true);
+      while (reader->scan() != 0) {
+      }
+      for (auto& m : reader->take_metrics()) {
+        if (m.pid == file.pid && m.reason == blackbox::ArchivedMetrics::Reason::recovered) {
+          metrics = std::move(m.snapshot);
+        }
+      }
+    }
+    out.push_back(
+        {file.path, false, file.app, file.pid, *file.crash, file.telemetry, std::move(metrics)});
   }
   return out;
 }
