@@ -15,6 +15,7 @@
 #include <chrono>
 #include <cstdio>
 #include <string>
+#include <utility>
 
 #include "ring/wake.hpp"
 
@@ -370,25 +371,21 @@ std::size_t crash_notice_line(const crash::CrashNotice& notice, int pid, bool sh
   if (size < 2) return 0;
   FixedLine line{out, size};  // keeps the last byte for the newline
   line.add("blackbox: crashed with ");
-  switch (notice.signal) {
-    case SIGSEGV:
-      line.add("SIGSEGV");
-      break;
-    case SIGBUS:
-      line.add("SIGBUS");
-      break;
-    case SIGILL:
-      line.add("SIGILL");
-      break;
-    case SIGFPE:
-      line.add("SIGFPE");
-      break;
-    case SIGABRT:
-      line.add("SIGABRT");
-      break;
-    default:
-      line.add("signal ");
-      line.add_number(static_cast<unsigned>(notice.signal));
+  // The signals the handlers are installed for, by name (no strsignal(): locale, locks).
+  static constexpr std::pair<int, const char*> kNames[] = {{SIGSEGV, "SIGSEGV"},
+                                                           {SIGBUS, "SIGBUS"},
+                                                           {SIGILL, "SIGILL"},
+                                                           {SIGFPE, "SIGFPE"},
+                                                           {SIGABRT, "SIGABRT"}};
+  const char* name = nullptr;
+  for (const auto& [number, text] : kNames) {
+    if (number == notice.signal) name = text;
+  }
+  if (name != nullptr) {
+    line.add(name);
+  } else {
+    line.add("signal ");
+    line.add_number(static_cast<unsigned>(notice.signal));
   }
   if (notice.terminate) line.add(" (an uncaught exception)");
   line.add(" in thread ");

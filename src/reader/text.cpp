@@ -544,6 +544,12 @@ reader::EncodedLine* Renderer::encoded_line(const Record& r, SiteText& site) {
   return site.encoded->usable() ? site.encoded.get() : nullptr;
 }
 
+bool Renderer::thread_text_stale(const Record& r, std::string_view app, bool json) const {
+  return thread_text_.empty() || thread_text_json_ != json || thread_pid_ != r.pid ||
+         thread_tid_ != r.tid || thread_start_ != r.process_start_ns ||
+         thread_app_size_ != app.size() || thread_name_ != r.thread_name;
+}
+
 bool Renderer::render_json(const Record& r, Buffer& out, std::string_view app) {
   SiteText& site = *site_text(r);
   reader::EncodedLine* const encoded = encoded_line(r, site);
@@ -551,12 +557,13 @@ bool Renderer::render_json(const Record& r, Buffer& out, std::string_view app) {
   out += "{\"time\":\"";
   append_time(r.time_ns, true, out);
   out += site.head;
-  if (thread_text_.empty() || thread_pid_ != r.pid || thread_tid_ != r.tid ||
-      thread_name_ != r.thread_name || thread_app_ != app) {
+  if (thread_text_stale(r, app, true)) {
+    thread_text_json_ = true;
     thread_pid_ = r.pid;
     thread_tid_ = r.tid;
+    thread_start_ = r.process_start_ns;
+    thread_app_size_ = app.size();
     thread_name_ = r.thread_name;
-    thread_app_ = app;
     Buffer b(256);
     if (!app.empty()) string_member("app", app, b);
     int_member("pid", r.pid, b);
@@ -602,14 +609,25 @@ bool Renderer::render_logfmt(const Record& r, Buffer& out, std::string_view app)
   out += "time=";
   append_time(r.time_ns, true, out);
   out += site.head;
-  if (!app.empty()) {
-    out += " app=";
-    append_logfmt_value(app, out);
+  if (thread_text_stale(r, app, false)) {
+    thread_text_json_ = false;
+    thread_pid_ = r.pid;
+    thread_tid_ = r.tid;
+    thread_start_ = r.process_start_ns;
+    thread_app_size_ = app.size();
+    thread_name_ = r.thread_name;
+    Buffer b(256);
+    if (!app.empty()) {
+      b += " app=";
+      append_logfmt_value(app, b);
+    }
+    b += " pid=";
+    append_int(r.pid, b);
+    b += " tid=";
+    append_int(r.tid, b);
+    thread_text_ = b.view();
   }
-  out += " pid=";
-  append_int(r.pid, out);
-  out += " tid=";
-  append_int(r.tid, out);
+  out += thread_text_;
   if (encoded != nullptr) {
     if (!write_encoded(r, *encoded, out)) return false;
     append_trace(r, out);

@@ -166,13 +166,9 @@ int resolve_trace_prefix(const Args& a, logcat::Selection& selection, logcat::In
   for (char& c : prefix) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   std::set<std::string> found;  // at most a few: enough to show the ambiguity
   auto hex = [](const std::array<std::uint8_t, 16>& id) {
-    static constexpr char kDigits[] = "0123456789abcdef";
-    std::string out;
-    for (const std::uint8_t b : id) {
-      out += kDigits[b >> 4];
-      out += kDigits[b & 15];
-    }
-    return out;
+    blackbox::text::Buffer out(32);
+    blackbox::text::append_hex(id.data(), id.size(), out);
+    return std::string(out.view());
   };
   inputs.read_unordered([&](const Record& r) {
     if (!r.has_trace) return true;

@@ -103,7 +103,10 @@ std::vector<Run> find_runs(Inputs& inputs, const std::vector<std::string>& apps)
     }
     return true;
   });
-  for (const auto& [wrapper_key, w] : wrappers) {
+  for (const auto& entry : wrappers) {
+    // (Not a structured binding: clang 14 cannot capture one in the lambdas below.)
+    const std::pair<std::int32_t, std::int64_t>& wrapper_key = entry.first;
+    const Wrapped& w = entry.second;
     auto wrapper = std::find_if(runs.begin(), runs.end(), [&](const auto& kv) {
       return kv.second.pid == wrapper_key.first && kv.second.start_ns == wrapper_key.second;
     });
