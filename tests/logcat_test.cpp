@@ -406,19 +406,24 @@ std::string masked(std::string s) {
 TEST_F(LogcatTest, GoldenOutputOfEachFormat) {
   EXPECT_EQ(masked(logcat(dir_ + " -o json -l warn").out),
             "{\"time\":\"TIME\",\"severity\":13,\"severity_text\":\"WARN\",\"tag\":\"db\","
-            "\"app\":\"logcat_test\",\"pid\":ID,\"tid\":ID,\"thread\":\"logcat_test\",\"message\":\"slow query select *\","
+            "\"app\":\"logcat_test\",\"pid\":ID,\"tid\":ID,\"thread\":\"logcat_test\",\"message\":"
+            "\"slow query select *\","
             "\"fields\":{\"sql\":\"select *\"},\"file\":\"" __FILE__
             "\",\"line\":N}\n"
             "{\"time\":\"TIME\",\"severity\":17,\"severity_text\":\"ERROR\",\"tag\":\"http\","
-            "\"app\":\"logcat_test\",\"pid\":ID,\"tid\":ID,\"thread\":\"logcat_test\",\"message\":\"request 42 failed: "
+            "\"app\":\"logcat_test\",\"pid\":ID,\"tid\":ID,\"thread\":\"logcat_test\",\"message\":"
+            "\"request 42 failed: "
             "timeout \\\"x\\\"\",\"fields\":{\"id\":42,\"why\":\"timeout \\\"x\\\"\"},"
             "\"trace_id\":\"0af7651916cd43dd8448eb211c80319c\",\"span_id\":\"b7ad6b7169203331\","
             "\"file\":\"" __FILE__ "\",\"line\":N}\n");
   EXPECT_EQ(masked(logcat(dir_ + " -o logfmt -l info").out),
-            "time=TIME level=info tag=db app=logcat_test pid=ID tid=ID msg=\"query select 1 took 0.2 ms\" "
+            "time=TIME level=info tag=db app=logcat_test pid=ID tid=ID msg=\"query select 1 took "
+            "0.2 ms\" "
             "sql=\"select 1\" ms=0.25\n"
-            "time=TIME level=warn tag=db app=logcat_test pid=ID tid=ID msg=\"slow query select *\" sql=\"select *\"\n"
-            "time=TIME level=error tag=http app=logcat_test pid=ID tid=ID msg=\"request 42 failed: timeout \\\"x\\\"\" "
+            "time=TIME level=warn tag=db app=logcat_test pid=ID tid=ID msg=\"slow query select *\" "
+            "sql=\"select *\"\n"
+            "time=TIME level=error tag=http app=logcat_test pid=ID tid=ID msg=\"request 42 failed: "
+            "timeout \\\"x\\\"\" "
             "id=42 why=\"timeout \\\"x\\\"\" trace_id=0af7651916cd43dd8448eb211c80319c\n"
             "time=TIME level=info tag=net app=logcat_test pid=ID tid=ID msg=closed\n");
   const std::string text = logcat(dir_ + " --utc --color=never").out;
@@ -1459,17 +1464,17 @@ TEST_F(LogcatTest, LnavReadsTheJsonLines) {
   const Output installed = shell(fmt::format("HOME={} lnav -i {}", home, BBX_LNAV_FORMAT));
   ASSERT_EQ(installed.status, 0) << installed.out;
   const Output query = shell(fmt::format(
-      "HOME={} lnav -n -c ';SELECT log_level, tag, jget(fields, \"/sql\") AS sql, log_body "
+      "HOME={} lnav -n -c ';SELECT log_level, app, tag, jget(fields, \"/sql\") AS sql, log_body "
       "FROM blackbox_log' -c ':write-csv-to -' {}",
       home, lines));
   ASSERT_EQ(query.status, 0) << query.out;
   EXPECT_EQ(query.out,
-            "log_level,tag,sql,log_body\n"
-            "debug,net,<NULL>,connect db1:5432\n"
-            "info,db,select 1,query select 1 took 0.2 ms\n"
-            "warning,db,select *,slow query select *\n"
-            "error,http,<NULL>,\"request 42 failed: timeout \"\"x\"\"\"\n"
-            "info,net,<NULL>,closed\n");
+            "log_level,app,tag,sql,log_body\n"
+            "debug,logcat_test,net,<NULL>,connect db1:5432\n"
+            "info,logcat_test,db,select 1,query select 1 took 0.2 ms\n"
+            "warning,logcat_test,db,select *,slow query select *\n"
+            "error,logcat_test,http,<NULL>,\"request 42 failed: timeout \"\"x\"\"\"\n"
+            "info,logcat_test,net,<NULL>,closed\n");
   // Times: lnav parsed ours (the first record's, to the millisecond lnav keeps).
   const Output first = shell(fmt::format(
       "HOME={} lnav -n -c ';SELECT log_time FROM blackbox_log LIMIT 1' -c ':write-csv-to -' {}",
