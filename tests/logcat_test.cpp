@@ -734,17 +734,19 @@ TEST(LogcatCrash, ACrashedRingShowsItsCrashReportInItsPlaceInTime) {
 
   // -n N is the last N entries, a crash report counting as one, in its place in time: the
   // report or a record of the worker (which may log after the crash until the process
-  // dies). -n 0 shows neither.
-  for (const std::size_t n : {0u, 1u, 2u, 3u}) {
-    const std::vector<std::string> last =
-        lines_of(logcat(c.ring + " -n " + std::to_string(n) + " --color=never").out);
-    std::size_t records = 0, heads = 0;
-    for (const std::string& line : last) {
-      if (line.substr(0, head.size()) == head) ++heads;
-      if (line.rfind("--- ", 0) != 0 && line.rfind("    #", 0) != 0) ++records;
+  // dies). -n 0 shows neither. The same newest first (-r).
+  for (const std::string reverse : {"", " -r"}) {
+    for (const std::size_t n : {0u, 1u, 2u, 3u}) {
+      const std::vector<std::string> last =
+          lines_of(logcat(c.ring + " -n " + std::to_string(n) + reverse + " --color=never").out);
+      std::size_t records = 0, heads = 0;
+      for (const std::string& line : last) {
+        if (line.substr(0, head.size()) == head) ++heads;
+        if (line.rfind("--- ", 0) != 0 && line.rfind("    #", 0) != 0) ++records;
+      }
+      EXPECT_LE(heads, 1u) << n << reverse << ": " << text.out;
+      EXPECT_EQ(records + heads, n) << n << reverse << ": " << text.out;
     }
-    EXPECT_LE(heads, 1u) << n << ": " << text.out;
-    EXPECT_EQ(records + heads, n) << n << ": " << text.out;
   }
 }
 

@@ -761,8 +761,22 @@ int print_records(Args& a, const logcat::Selection& selection, logcat::Inputs& i
       }
       return true;
     });
-    if (a.last_n && all.size() > *a.last_n) {
-      all.erase(all.begin(), all.end() - static_cast<std::ptrdiff_t>(*a.last_n));
+    if (a.last_n) {
+      // The newest N entries, crash reports counting as entries (`crashed` is newest first
+      // here): a suffix of the records and a prefix of the reports.
+      std::size_t records_kept = 0, reports_kept = 0;
+      for (std::size_t i = all.size(), j = 0;
+           records_kept + reports_kept < *a.last_n && (i > 0 || j < crashed.size());) {
+        if (j < crashed.size() && (i == 0 || crashed[j].crash.time_ns > all[i - 1].time_ns)) {
+          ++j;
+          ++reports_kept;
+        } else {
+          --i;
+          ++records_kept;
+        }
+      }
+      all.erase(all.begin(), all.end() - static_cast<std::ptrdiff_t>(records_kept));
+      crashed.resize(reports_kept);
     }
     for (auto it = all.rbegin(); it != all.rend(); ++it) {
       if (!print_in_time(*it)) break;
