@@ -27,7 +27,7 @@ struct Run {
   std::uint64_t records = 0;  // archived, plus what only its ring holds so far
   std::uint64_t lost = 0;     // loss markers, plus the ring's overwritten records
   std::int64_t last_record_ns = 0;
-  int index = 0;  // per app: 0 the last run, -1 the one before, ... (journalctl -b)
+  int index = 0;                 // per app: 0 the last run, -1 the one before, ... (journalctl -b)
   std::int32_t wrapper_pid = 0;  // the bbx-run that ran it (its records are counted in)
 };
 
