@@ -1477,6 +1477,21 @@ TEST_F(LogcatTest, LnavReadsTheJsonLines) {
             "warning,logcat_test,db,select *,slow query select *\n"
             "error,logcat_test,http,<NULL>,\"request 42 failed: timeout \"\"x\"\"\"\n"
             "info,logcat_test,net,<NULL>,closed\n");
+  // The trace id is lnav's operation id (lnav 0.11 sets it only from a field its line-format
+  // shows), and the line shows it after the message, as logcat's text does.
+  const Output opid = shell(fmt::format(
+      "HOME={} lnav -n -c ';SELECT log_opid, log_body FROM blackbox_log WHERE log_opid IS NOT "
+      "NULL' -c ':write-csv-to -' {}",
+      home, lines));
+  EXPECT_EQ(opid.out,
+            "log_opid,log_body\n"
+            "0af7651916cd43dd8448eb211c80319c,\"request 42 failed: timeout \"\"x\"\"\"\n")
+      << opid.out;
+  const Output shown = shell(fmt::format("HOME={} lnav -n {}", home, lines));
+  EXPECT_NE(shown.out.find(" http     request 42 failed: timeout \"x\" "
+                           "0af7651916cd43dd8448eb211c80319c\n"),
+            std::string::npos)
+      << shown.out;
   // Times: lnav parsed ours (the first record's, to the millisecond lnav keeps).
   const Output first = shell(fmt::format(
       "HOME={} lnav -n -c ';SELECT log_time FROM blackbox_log LIMIT 1' -c ':write-csv-to -' {}",
