@@ -117,6 +117,29 @@ TEST(Control, ATagSetToDebugFromOutsideForAWhile) {
       << audit[1];
 }
 
+// Audit records cannot be turned off: `level blackbox=off` (or `off` for everything, or a
+// rate limit on the tag) silences the logger's other notes, not the record of each request
+// from outside (that one included).
+TEST(Control, AuditRecordsCannotBeSilenced) {
+  const std::string archive = blackbox::test::make_temp_dir("archive");
+  Child child({blackbox::test::helper_path(), "ctl-child"}, {{"BBX_ARCHIVE_DIR", archive}});
+  ASSERT_EQ(child.read_until("ready").back(), "ready");
+  const std::string pid = std::to_string(child.pid());
+  ASSERT_EQ(logcat({"ctl", "-p", pid, "level", "blackbox=off"}).status, 0);
+  ASSERT_EQ(logcat({"ctl", "-p", pid, "rate", "blackbox=1/h"}).status, 0);
+  ASSERT_EQ(logcat({"ctl", "-p", pid, "level", "off"}).status, 0);
+  ASSERT_EQ(logcat({"ctl", "-p", pid, "rates"}).status, 0);
+  ASSERT_EQ(logcat({"ctl", "-p", pid, "rates"}).status, 0);
+  child.close_stdin();
+  ASSERT_EQ(child.wait(), 0);
+  const auto audit = with_tag(archived(archive), "blackbox");
+  ASSERT_EQ(audit.size(), 5u) << ::testing::PrintToString(audit);
+  EXPECT_EQ(audit[0].rfind("level of blackbox set to off from outside, by pid ", 0), 0u)
+      << audit[0];
+  EXPECT_EQ(audit[1].rfind("rate limits set to blackbox=1/h from outside", 0), 0u) << audit[1];
+  EXPECT_EQ(audit[4].rfind("rate limits: blackbox=1/h from outside", 0), 0u) << audit[4];
+}
+
 // A level set without --for stays; the default level too; --app reaches every live process
 // of the app; a request the process cannot apply is refused with the reason.
 TEST(Control, DefaultLevelAppAndRefusals) {

@@ -14,6 +14,7 @@
 
 #include "archive/flusher.hpp"
 #include "blackbox/blackbox.hpp"
+#include "core/audit.hpp"
 #include "core/logger.hpp"
 #include "crash/dump.hpp"
 #include "sys/clock.hpp"
@@ -149,14 +150,14 @@ std::size_t expire_timed(std::int64_t now_ns) {
   });
   for (const Expired& e : expired) {
     if (e.reverted) {
-      BBX_LOG("blackbox", Level::warn,
-              "{what} back to {level}: the time set from outside by pid {pid} uid {uid} is up",
-              e.what, e.back, e.who.pid, e.who.uid);
+      BBX_INTERNAL_AUDIT(
+          "{what} back to {level}: the time set from outside by pid {pid} uid {uid} is up", e.what,
+          e.back, e.who.pid, e.who.uid);
     } else {
-      BBX_LOG("blackbox", Level::warn,
-              "{what} left as it is: the time set from outside by pid {pid} uid {uid} is up, "
-              "but it was changed since",
-              e.what, e.who.pid, e.who.uid);
+      BBX_INTERNAL_AUDIT(
+          "{what} left as it is: the time set from outside by pid {pid} uid {uid} is up, "
+          "but it was changed since",
+          e.what, e.who.pid, e.who.uid);
     }
   }
   return left;
@@ -281,17 +282,16 @@ unsigned ControlServer::serve(ring::RingMemory& ring) {
       }
     }
     if (refused.empty()) {
-      BBX_LOG("blackbox", Level::warn, "{what} from outside, by pid {pid} uid {uid}", done_text,
-              who.pid, who.uid);
+      BBX_INTERNAL_AUDIT("{what} from outside, by pid {pid} uid {uid}", done_text, who.pid,
+                         who.uid);
       set_field(r.result, done_text);
       r.status.store(static_cast<std::uint32_t>(ring::ControlStatus::done), kRelaxed);
       if (ring::Telemetry* t = ring.telemetry(); t != nullptr) {
         t->control_applied.store(t->control_applied.load(kRelaxed) + 1, kRelaxed);
       }
     } else {
-      BBX_LOG("blackbox", Level::warn,
-              "request from outside refused: {why}, by pid {pid} uid {uid}", refused, who.pid,
-              who.uid);
+      BBX_INTERNAL_AUDIT("request from outside refused: {why}, by pid {pid} uid {uid}", refused,
+                         who.pid, who.uid);
       set_field(r.result, refused);
       r.status.store(static_cast<std::uint32_t>(ring::ControlStatus::refused), kRelaxed);
     }

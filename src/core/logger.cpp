@@ -113,11 +113,15 @@ Level level_for_locked(std::string_view tag) {
   return g().levels.default_level;
 }
 
+// The level below which a site's calls are disabled: its tag's, or none for an audit site.
+Level threshold_locked(const detail::Site& site) {
+  return site.info->audit ? Level::trace : level_for_locked(site.info->tag);
+}
+
 // Every site follows the levels, and the ring file's control area shows them.
 void apply_levels_locked() {
   for (detail::Site* s = g().sites; s != nullptr; s = s->next) {
-    s->threshold.store(static_cast<std::uint8_t>(level_for_locked(s->info->tag)),
-                       std::memory_order_relaxed);
+    s->threshold.store(static_cast<std::uint8_t>(threshold_locked(*s)), std::memory_order_relaxed);
   }
   if (ring::RingMemory* ring = g().ring.load(std::memory_order_relaxed); ring != nullptr) {
     if (ring::ControlArea* control = ring->control(); control != nullptr) {
@@ -539,7 +543,7 @@ std::uint64_t register_site(Site& site, const ArgType* types, std::uint32_t arg_
     l.sites = &site;
     core::apply_rate_limit_locked(site, l.rates);
   }
-  const Level threshold = core::level_for_locked(site.info->tag);
+  const Level threshold = core::threshold_locked(site);
   site.threshold.store(static_cast<std::uint8_t>(threshold), std::memory_order_relaxed);
   if (site.info->level < threshold) return 0;
   if (ring == nullptr) {  // no ring could be mapped: this record is dropped, counted

@@ -19,6 +19,9 @@ struct StaticSite {
   const char* message_template;
   bool printf_format = false;  // message_template is a printf format (BBX_PRINTF)
   bool no_rate_limit = false;  // rate limits never apply (the limits' own reports)
+  // Levels never apply either: an audit record (a control request from outside, what it
+  // changed) is written whatever the levels say, even `blackbox=off` (with no_rate_limit).
+  bool audit = false;
 };
 
 struct RateBucket;  // detail/rate_limit.hpp
