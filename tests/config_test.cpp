@@ -43,6 +43,11 @@ TEST(ConfigTest, BadLevelSpecsSayWhatIsWrong) {
   EXPECT_NE(error.find("empty tag"), std::string::npos) << error;
   EXPECT_FALSE(parse_level_spec("info,debug", spec, error));
   EXPECT_NE(error.find("more than one default"), std::string::npos) << error;
+  // Specs come from the environment and from other processes: no control byte gets in (it
+  // would reach a terminal in `ctl levels` and the audit records).
+  EXPECT_FALSE(parse_level_spec("info,n\x1b[2Jet=debug", spec, error));
+  EXPECT_EQ(error, "a control character (0x1b) in the level spec");
+  EXPECT_FALSE(parse_level_spec("net=debug\n", spec, error));
 }
 
 TEST(ConfigTest, SizesTakeBinarySuffixes) {

@@ -244,6 +244,14 @@ TEST(RateSpec, ParsesRulesAndSaysWhatIsWrong) {
   EXPECT_EQ(blackbox::core::rate_rule_for(spec, other_file), &spec.rules[0]);
   EXPECT_EQ(blackbox::core::rate_rule_for(spec, audit), nullptr);
 
+  // Rules that could never match are refused, saying which part is wrong; so are control
+  // bytes (the spec reaches terminals: ctl rates, stats, the audit records).
+  EXPECT_FALSE(blackbox::core::parse_rate_spec("file.cpp:0=1/s", spec, error));
+  EXPECT_EQ(error, "\"file.cpp:0=1/s\": line 0 is no line (FILE:LINE counts from 1)");
+  EXPECT_FALSE(blackbox::core::parse_rate_spec("net=1/s,x=1/s=2/s", spec, error));
+  EXPECT_EQ(error, "\"x=1/s=2/s\": one '=' a rule (KEY=RATE, rules apart by ',')");
+  EXPECT_FALSE(blackbox::core::parse_rate_spec("n\x1b]0;x\x07et=1/s", spec, error));
+  EXPECT_EQ(error, "a control character (0x1b) in the rate spec");
   for (const char* bad : {"net", "net=", "net=10", "net=0/s", "net=10/week", "=5/s", "net=-1/s",
                           "net=1/s/s", "net=99999999999/s"}) {
     EXPECT_FALSE(blackbox::core::parse_rate_spec(bad, spec, error)) << bad;

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdio>
 #include <cstdlib>
 #include <limits>
 
@@ -83,6 +84,16 @@ namespace core {
 bool parse_level_spec(std::string_view spec, LevelSpec& out, std::string& error) {
   LevelSpec result;
   bool have_default = false;
+  // From the environment or from another process: no control byte reaches a terminal.
+  for (const char c : spec) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (byte < 0x20 || byte == 0x7f) {
+      char hex[8];
+      std::snprintf(hex, sizeof hex, "0x%02x", byte);
+      error = std::string("a control character (") + hex + ") in the level spec";
+      return false;
+    }
+  }
   while (true) {
     const std::size_t comma = spec.find(',');
     const std::string_view part = trim(spec.substr(0, comma));

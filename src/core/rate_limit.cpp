@@ -2,6 +2,8 @@
 // memory ordering of the bucket's fields are in include/blackbox/detail/rate_limit.hpp.
 #include "core/rate_limit.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <atomic>
 #include <cctype>
@@ -119,6 +121,15 @@ std::optional<double> parse_share(std::string_view text) {
 
 bool parse_rate_spec(std::string_view spec, RateSpec& out, std::string& error) {
   RateSpec parsed;
+  // A spec comes from the environment or from another process (logcat ctl rate): control
+  // bytes would reach a terminal in `ctl rates`, `stats` and the audit records.
+  for (const char c : spec) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (byte < 0x20 || byte == 0x7f) {
+      error = fmt::format("a control character (0x{:02x}) in the rate spec", byte);
+      return false;
+    }
+  }
   while (!spec.empty()) {
     const std::size_t comma = spec.find(',');
     const std::string_view part = trim(spec.substr(0, comma));
@@ -130,6 +141,10 @@ bool parse_rate_spec(std::string_view spec, RateSpec& out, std::string& error) {
       return false;
     }
     const std::string_view key = trim(part.substr(0, eq));
+    if (key.find('=') != std::string_view::npos) {
+      error = "\"" + std::string(part) + "\": one '=' a rule (KEY=RATE, rules apart by ',')";
+      return false;
+    }
     RateRule rule;
     rule.text = std::string(key) + "=" + std::string(trim(part.substr(eq + 1)));
     if (!parse_rate(trim(part.substr(eq + 1)), rule, error)) {
@@ -142,6 +157,10 @@ bool parse_rate_spec(std::string_view spec, RateSpec& out, std::string& error) {
       rule.key = RateRule::Key::every;
     } else if (key.empty()) {
       error = "\"" + std::string(part) + "\": empty key";
+      return false;
+    } else if (colon != std::string_view::npos && colon > 0 &&
+               parse_number(key.substr(colon + 1), line) && line == 0) {
+      error = "\"" + std::string(part) + "\": line 0 is no line (FILE:LINE counts from 1)";
       return false;
     } else if (colon != std::string_view::npos && colon > 0 &&
                parse_number(key.substr(colon + 1), line) && line > 0) {
