@@ -148,6 +148,44 @@ TEST(ConfigTest, CrashDirAndDumpSignalFromTheEnvironment) {
   }
 }
 
+// One configuration, checked the same way on every path: what the environment gives has
+// passed validate() (the rules init() applies), field by field, so the lazy start (a log call
+// before init(), or none at all) never runs with a value init() would refuse. Each bad value
+// is said, naming its variable, and replaced by the default.
+TEST(ConfigTest, TheEnvironmentAlwaysGivesAValidConfig) {
+  struct Case {
+    const char* var;
+    const char* value;
+    const char* said;  // the start of the warning
+  };
+  const Case cases[] = {
+      {"BBX_DUMP_SIGNAL", "SEGV", "BBX_DUMP_SIGNAL=\"SEGV\": dump_signal: must be 0 or"},
+      {"BBX_DUMP_SIGNAL", "ABRT", "BBX_DUMP_SIGNAL=\"ABRT\": dump_signal: must be 0 or"},
+      {"BBX_METRICS_MS", "1", "BBX_METRICS_MS=\"1\": metrics_interval: must be 0 or 100 ms"},
+      {"BBX_HOST", "evil\x1b[2J", "BBX_HOST=\"evil\x1b[2J\": host: at most 63 bytes"},
+      {"BBX_ARCHIVE_DIR", "", "BBX_ARCHIVE_DIR=\"\": empty (\"off\" turns the archive off)"},
+  };
+  const blackbox::Config defaults;
+  for (const Case& c : cases) {
+    setenv(c.var, c.value, 1);
+    std::vector<std::string> warnings;
+    const auto config = blackbox::Config::from_env(&warnings);
+    EXPECT_TRUE(config.validate().empty()) << c.var << ": " << config.validate().front();
+    ASSERT_EQ(warnings.size(), 1u) << c.var;
+    EXPECT_EQ(warnings[0].rfind(c.said, 0), 0u) << warnings[0];
+    unsetenv(c.var);
+  }
+  setenv("BBX_DUMP_SIGNAL", "SEGV", 1);
+  EXPECT_EQ(blackbox::Config::from_env().dump_signal, 0);  // said on stderr: none asked
+  unsetenv("BBX_DUMP_SIGNAL");
+  setenv("BBX_METRICS_MS", "1", 1);
+  EXPECT_EQ(blackbox::Config::from_env(nullptr).metrics_interval, defaults.metrics_interval);
+  unsetenv("BBX_METRICS_MS");
+  setenv("BBX_ARCHIVE_DIR", "", 1);
+  EXPECT_EQ(blackbox::Config::from_env(nullptr).archive_dir, defaults.archive_dir);
+  unsetenv("BBX_ARCHIVE_DIR");
+}
+
 TEST(ConfigTest, ArchiveSettingsFromTheEnvironment) {
   setenv("BBX_ARCHIVE_DIR", "/srv/logs", 1);
   setenv("BBX_FLUSH_MS", "250", 1);

@@ -263,7 +263,14 @@ Config Config::from_env(std::vector<std::string>* warnings) {
     }
   }
   if (const char* v = std::getenv("BBX_ARCHIVE_DIR"); v != nullptr) {
-    c.archive_dir = std::string_view(v) == "off" ? "" : v;
+    // Only "off" turns the archive off: an empty value is a mistake (an unset variable in a
+    // unit file, say), not a wish to lose the history.
+    if (*v == '\0') {
+      warn("BBX_ARCHIVE_DIR", v, "empty (\"off\" turns the archive off)",
+           "\"" + c.archive_dir + "\"");
+    } else {
+      c.archive_dir = std::string_view(v) == "off" ? "" : v;
+    }
   }
   size_var({"BBX_FLUSH_MS", 10, 60000, false}, c.flush_interval_ms);
   {
@@ -299,6 +306,67 @@ Config Config::from_env(std::vector<std::string>* warnings) {
   size_var({"BBX_RETAIN_BYTES", 0, ~0ull >> 1, false}, c.retain_bytes);
   size_var({"BBX_RETAIN_SECONDS", 0, 0xFFFF'FFFFu, false}, c.retain_seconds);
   size_var({"BBX_RETAIN_UNSHIPPED_BYTES", 0, ~0ull >> 1, false}, c.retain_unshipped_bytes);
+  // Then the one list of rules, validate(), as init() applies it: a field the environment
+  // made invalid (a value in range for its variable but not for the logger: a crash signal
+  // as the dump signal, 1 ms of metrics interval, a host name with control characters) is
+  // said and set back to its default. So the lazy start (the first log call, no init())
+  // and init(Config::from_env()) start from the same checked configuration.
+  struct EnvField {
+    const char* name;  // as validate() names it
+    const char* var;
+    void (*reset)(Config& c);
+  };
+  static constexpr EnvField kFields[] = {
+      {"dir", "BBX_DIR", [](Config& x) { x.dir = Config().dir; }},
+      {"host", "BBX_HOST", [](Config& x) { x.host = Config().host; }},
+      {"levels", "BBX_LEVEL", [](Config& x) { x.levels = Config().levels; }},
+      {"loss_budget", "BBX_LOSS_BUDGET", [](Config& x) { x.loss_budget = Config().loss_budget; }},
+      {"rate_limits", "BBX_RATE", [](Config& x) { x.rate_limits = Config().rate_limits; }},
+      {"ring_bytes", "BBX_RING_BYTES", [](Config& x) { x.ring_bytes = Config().ring_bytes; }},
+      // The block size has no variable; the ring's size decides whether it fits.
+      {"block_bytes", "BBX_RING_BYTES", [](Config& x) { x.ring_bytes = Config().ring_bytes; }},
+      {"max_threads", "BBX_MAX_THREADS", [](Config& x) { x.max_threads = Config().max_threads; }},
+      {"metric_cells", "BBX_METRIC_CELLS",
+       [](Config& x) { x.metric_cells = Config().metric_cells; }},
+      {"max_string_bytes", "BBX_MAX_STRING",
+       [](Config& x) { x.max_string_bytes = Config().max_string_bytes; }},
+      {"metrics_interval", "BBX_METRICS_MS",
+       [](Config& x) { x.metrics_interval = Config().metrics_interval; }},
+      {"when_full", "BBX_WHEN_FULL", [](Config& x) { x.when_full = Config().when_full; }},
+      {"max_wait", "BBX_MAX_WAIT_MS", [](Config& x) { x.max_wait = Config().max_wait; }},
+      {"flush_interval_ms", "BBX_FLUSH_MS",
+       [](Config& x) { x.flush_interval_ms = Config().flush_interval_ms; }},
+      {"console", "BBX_CONSOLE", [](Config& x) { x.console = Config().console; }},
+      {"console_interval_ms", "BBX_CONSOLE_MS",
+       [](Config& x) { x.console_interval_ms = Config().console_interval_ms; }},
+      {"zstd_level", "BBX_ZSTD_LEVEL", [](Config& x) { x.zstd_level = Config().zstd_level; }},
+      {"rotate_bytes", "BBX_ROTATE_BYTES",
+       [](Config& x) { x.rotate_bytes = Config().rotate_bytes; }},
+      {"dump_signal", "BBX_DUMP_SIGNAL", [](Config& x) { x.dump_signal = Config().dump_signal; }},
+      {"rotate_seconds", "BBX_ROTATE_SECONDS",
+       [](Config& x) { x.rotate_seconds = Config().rotate_seconds; }},
+  };
+  // A reset can make a field that depends on it valid (block_bytes on ring_bytes): a few
+  // rounds at most, each resetting at least one field.
+  for (int round = 0; round < 4; ++round) {
+    const std::vector<std::string> errors = c.validate();
+    if (errors.empty()) break;
+    for (const std::string& e : errors) {
+      const std::string_view name = std::string_view(e).substr(0, e.find(':'));
+      for (const EnvField& f : kFields) {
+        if (name != f.name) continue;
+        const char* value = std::getenv(f.var);
+        f.reset(c);
+        std::string line = std::string(f.var) + "=\"" + (value != nullptr ? value : "") +
+                           "\": " + e + "; using the default";
+        if (warnings != nullptr) {
+          warnings->push_back(std::move(line));
+        } else {
+          sys::say(line);
+        }
+      }
+    }
+  }
   return c;
 }
 
