@@ -218,6 +218,8 @@ class Renderer {
   std::string thread_name_, thread_text_;
   // Whether thread_text_ is not for record `r` with app `app` in this format.
   [[nodiscard]] bool thread_text_stale(const Record& r, std::string_view app, bool json) const;
+  // Keys thread_text_ (about to be made) to record `r` with app `app` in this format.
+  void remember_thread(const Record& r, std::string_view app, bool json);
   // The last trace's text (JSON: trace and span ids, logfmt: the trace id), as the line
   // writes it: a request's records share it. Empty before the first traced line.
   std::array<std::uint8_t, 24> trace_bytes_{};

@@ -550,6 +550,15 @@ bool Renderer::thread_text_stale(const Record& r, std::string_view app, bool jso
          thread_app_size_ != app.size() || thread_name_ != r.thread_name;
 }
 
+void Renderer::remember_thread(const Record& r, std::string_view app, bool json) {
+  thread_text_json_ = json;
+  thread_pid_ = r.pid;
+  thread_tid_ = r.tid;
+  thread_start_ = r.process_start_ns;
+  thread_app_size_ = app.size();
+  thread_name_ = r.thread_name;
+}
+
 bool Renderer::render_json(const Record& r, Buffer& out, std::string_view app) {
   SiteText& site = *site_text(r);
   reader::EncodedLine* const encoded = encoded_line(r, site);
@@ -558,12 +567,7 @@ bool Renderer::render_json(const Record& r, Buffer& out, std::string_view app) {
   append_time(r.time_ns, true, out);
   out += site.head;
   if (thread_text_stale(r, app, true)) {
-    thread_text_json_ = true;
-    thread_pid_ = r.pid;
-    thread_tid_ = r.tid;
-    thread_start_ = r.process_start_ns;
-    thread_app_size_ = app.size();
-    thread_name_ = r.thread_name;
+    remember_thread(r, app, true);
     Buffer b(256);
     if (!app.empty()) string_member("app", app, b);
     int_member("pid", r.pid, b);
@@ -610,12 +614,7 @@ bool Renderer::render_logfmt(const Record& r, Buffer& out, std::string_view app)
   append_time(r.time_ns, true, out);
   out += site.head;
   if (thread_text_stale(r, app, false)) {
-    thread_text_json_ = false;
-    thread_pid_ = r.pid;
-    thread_tid_ = r.tid;
-    thread_start_ = r.process_start_ns;
-    thread_app_size_ = app.size();
-    thread_name_ = r.thread_name;
+    remember_thread(r, app, false);
     Buffer b(256);
     if (!app.empty()) {
       b += " app=";
