@@ -488,7 +488,11 @@ __attribute__((constructor)) void capture_from_process_start() {
   Logger& l = g();
   std::lock_guard lock(l.mutex);
   if (l.capture.load(std::memory_order_relaxed) != nullptr) return;
-  if (std::string why = start_capture_locked(Config::from_env()); !why.empty()) say(why);
+  // Its warnings about other variables are said once, when the logger starts.
+  std::vector<std::string> said_at_start;
+  if (std::string why = start_capture_locked(Config::from_env(&said_at_start)); !why.empty()) {
+    say(why);
+  }
 }
 
 }  // namespace
