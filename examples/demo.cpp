@@ -92,15 +92,8 @@ int main() {
   blackbox::text::Renderer json(blackbox::text::Format::json, false, false);
   blackbox::text::SpanWording spans;
   blackbox::text::Buffer lines, json_line;
-  blackbox::Record reworded;
   for (const blackbox::Record& r : reader->read_sorted()) {
-    if (auto end = spans.end_text(r)) {
-      reworded = r;
-      reworded.message = std::move(*end);
-      text.render(reworded, lines);
-    } else {
-      text.render(r, lines);
-    }
+    text.render(spans.reword(r), lines);  // a span's end as logcat says it
     if (json_line.size() == 0 && r.message_template.starts_with("request {id}")) {
       json.render(r, json_line);
     }

@@ -130,6 +130,9 @@ class SpanWording {
  public:
   // nullopt for a record that is not a span's end; else its line's message.
   std::optional<std::string> end_text(const Record& r);
+  // The record as a line shows it: `r` itself, or for a span's end a copy with end_text()
+  // as its message (valid until the next call).
+  const Record& reword(const Record& r);
 
  private:
   struct FirstRecord {
@@ -138,6 +141,7 @@ class SpanWording {
     bool library_start = false;  // "span NAME started": a start whatever its time
   };
   std::unordered_map<std::uint64_t, FirstRecord> first_;
+  Record reworded_;
 };
 
 // Renders records one line each. Keeps a cache of the current second's text, so one

@@ -81,19 +81,22 @@ std::string Config::default_archive_dir() {
 
 namespace core {
 
-bool parse_level_spec(std::string_view spec, LevelSpec& out, std::string& error) {
-  LevelSpec result;
-  bool have_default = false;
-  // From the environment or from another process: no control byte reaches a terminal.
-  for (const char c : spec) {
+std::string control_byte_error(std::string_view text, std::string_view what) {
+  for (const char c : text) {
     const auto byte = static_cast<unsigned char>(c);
     if (byte < 0x20 || byte == 0x7f) {
       char hex[8];
       std::snprintf(hex, sizeof hex, "0x%02x", byte);
-      error = std::string("a control character (") + hex + ") in the level spec";
-      return false;
+      return std::string("a control character (") + hex + ") in the " + std::string(what);
     }
   }
+  return {};
+}
+
+bool parse_level_spec(std::string_view spec, LevelSpec& out, std::string& error) {
+  LevelSpec result;
+  bool have_default = false;
+  if (error = control_byte_error(spec, "level spec"); !error.empty()) return false;
   while (true) {
     const std::size_t comma = spec.find(',');
     const std::string_view part = trim(spec.substr(0, comma));
@@ -161,6 +164,16 @@ bool parse_size(std::string_view text, std::uint64_t& out) {
 }
 
 }  // namespace core
+
+namespace {
+
+// Sets one field of `c` back to its default (from_env(), for a value validate() refused).
+template <auto Field>
+void reset_field(Config& c) {
+  c.*Field = Config().*Field;
+}
+
+}  // namespace
 
 Config Config::from_env(std::vector<std::string>* warnings) {
   Config c;
@@ -317,34 +330,27 @@ Config Config::from_env(std::vector<std::string>* warnings) {
     void (*reset)(Config& c);
   };
   static constexpr EnvField kFields[] = {
-      {"dir", "BBX_DIR", [](Config& x) { x.dir = Config().dir; }},
-      {"host", "BBX_HOST", [](Config& x) { x.host = Config().host; }},
-      {"levels", "BBX_LEVEL", [](Config& x) { x.levels = Config().levels; }},
-      {"loss_budget", "BBX_LOSS_BUDGET", [](Config& x) { x.loss_budget = Config().loss_budget; }},
-      {"rate_limits", "BBX_RATE", [](Config& x) { x.rate_limits = Config().rate_limits; }},
-      {"ring_bytes", "BBX_RING_BYTES", [](Config& x) { x.ring_bytes = Config().ring_bytes; }},
+      {"dir", "BBX_DIR", reset_field<&Config::dir>},
+      {"host", "BBX_HOST", reset_field<&Config::host>},
+      {"levels", "BBX_LEVEL", reset_field<&Config::levels>},
+      {"loss_budget", "BBX_LOSS_BUDGET", reset_field<&Config::loss_budget>},
+      {"rate_limits", "BBX_RATE", reset_field<&Config::rate_limits>},
+      {"ring_bytes", "BBX_RING_BYTES", reset_field<&Config::ring_bytes>},
       // The block size has no variable; the ring's size decides whether it fits.
-      {"block_bytes", "BBX_RING_BYTES", [](Config& x) { x.ring_bytes = Config().ring_bytes; }},
-      {"max_threads", "BBX_MAX_THREADS", [](Config& x) { x.max_threads = Config().max_threads; }},
-      {"metric_cells", "BBX_METRIC_CELLS",
-       [](Config& x) { x.metric_cells = Config().metric_cells; }},
-      {"max_string_bytes", "BBX_MAX_STRING",
-       [](Config& x) { x.max_string_bytes = Config().max_string_bytes; }},
-      {"metrics_interval", "BBX_METRICS_MS",
-       [](Config& x) { x.metrics_interval = Config().metrics_interval; }},
-      {"when_full", "BBX_WHEN_FULL", [](Config& x) { x.when_full = Config().when_full; }},
-      {"max_wait", "BBX_MAX_WAIT_MS", [](Config& x) { x.max_wait = Config().max_wait; }},
-      {"flush_interval_ms", "BBX_FLUSH_MS",
-       [](Config& x) { x.flush_interval_ms = Config().flush_interval_ms; }},
-      {"console", "BBX_CONSOLE", [](Config& x) { x.console = Config().console; }},
-      {"console_interval_ms", "BBX_CONSOLE_MS",
-       [](Config& x) { x.console_interval_ms = Config().console_interval_ms; }},
-      {"zstd_level", "BBX_ZSTD_LEVEL", [](Config& x) { x.zstd_level = Config().zstd_level; }},
-      {"rotate_bytes", "BBX_ROTATE_BYTES",
-       [](Config& x) { x.rotate_bytes = Config().rotate_bytes; }},
-      {"dump_signal", "BBX_DUMP_SIGNAL", [](Config& x) { x.dump_signal = Config().dump_signal; }},
-      {"rotate_seconds", "BBX_ROTATE_SECONDS",
-       [](Config& x) { x.rotate_seconds = Config().rotate_seconds; }},
+      {"block_bytes", "BBX_RING_BYTES", reset_field<&Config::ring_bytes>},
+      {"max_threads", "BBX_MAX_THREADS", reset_field<&Config::max_threads>},
+      {"metric_cells", "BBX_METRIC_CELLS", reset_field<&Config::metric_cells>},
+      {"max_string_bytes", "BBX_MAX_STRING", reset_field<&Config::max_string_bytes>},
+      {"metrics_interval", "BBX_METRICS_MS", reset_field<&Config::metrics_interval>},
+      {"when_full", "BBX_WHEN_FULL", reset_field<&Config::when_full>},
+      {"max_wait", "BBX_MAX_WAIT_MS", reset_field<&Config::max_wait>},
+      {"flush_interval_ms", "BBX_FLUSH_MS", reset_field<&Config::flush_interval_ms>},
+      {"console", "BBX_CONSOLE", reset_field<&Config::console>},
+      {"console_interval_ms", "BBX_CONSOLE_MS", reset_field<&Config::console_interval_ms>},
+      {"zstd_level", "BBX_ZSTD_LEVEL", reset_field<&Config::zstd_level>},
+      {"rotate_bytes", "BBX_ROTATE_BYTES", reset_field<&Config::rotate_bytes>},
+      {"dump_signal", "BBX_DUMP_SIGNAL", reset_field<&Config::dump_signal>},
+      {"rotate_seconds", "BBX_ROTATE_SECONDS", reset_field<&Config::rotate_seconds>},
   };
   // A reset can make a field that depends on it valid (block_bytes on ring_bytes): a few
   // rounds at most, each resetting at least one field.
@@ -373,9 +379,7 @@ Config Config::from_env(std::vector<std::string>* warnings) {
 std::vector<std::string> Config::validate() const {
   std::vector<std::string> errors;
   if (dir.empty()) errors.emplace_back("dir: empty");
-  if (host.size() > 63 || std::any_of(host.begin(), host.end(), [](char ch) {
-        return static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f;
-      })) {
+  if (host.size() > 63 || !core::control_byte_error(host, "host").empty()) {
     errors.emplace_back("host: at most 63 bytes, no control characters");
   }
   core::LevelSpec spec;

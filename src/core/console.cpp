@@ -164,13 +164,7 @@ void Console::show(const Record& r) {
     return;
   }
   const auto begin = static_cast<std::uint32_t>(lines_.size());
-  if (auto end = format_ == text::Format::text ? spans_.end_text(r) : std::nullopt) {
-    reworded_ = r;
-    reworded_.message = std::move(*end);
-    renderer_.render(reworded_, lines_, app_);
-  } else {
-    renderer_.render(r, lines_, app_);
-  }
+  renderer_.render(format_ == text::Format::text ? spans_.reword(r) : r, lines_, app_);
   order_.push_back({r.time_ns, begin, static_cast<std::uint32_t>(lines_.size())});
 }
 

@@ -111,7 +111,6 @@ class Console {
   text::Renderer renderer_;
   text::SpanWording spans_;  // span ends read as logcat reads them (text format)
   std::string app_;          // the process's app, as its ring file names it
-  Record reworded_;
   text::Format format_;
   Level level_;
   bool skip_captured_;

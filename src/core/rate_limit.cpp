@@ -2,8 +2,6 @@
 // memory ordering of the bucket's fields are in include/blackbox/detail/rate_limit.hpp.
 #include "core/rate_limit.hpp"
 
-#include <fmt/format.h>
-
 #include <algorithm>
 #include <atomic>
 #include <cctype>
@@ -13,6 +11,7 @@
 
 #include "blackbox/detail/encode.hpp"
 #include "blackbox/detail/runtime_site.hpp"
+#include "core/level_spec.hpp"
 #include "ring/clock.hpp"
 #include "sys/sys.hpp"
 
@@ -121,15 +120,8 @@ std::optional<double> parse_share(std::string_view text) {
 
 bool parse_rate_spec(std::string_view spec, RateSpec& out, std::string& error) {
   RateSpec parsed;
-  // A spec comes from the environment or from another process (logcat ctl rate): control
-  // bytes would reach a terminal in `ctl rates`, `stats` and the audit records.
-  for (const char c : spec) {
-    const auto byte = static_cast<unsigned char>(c);
-    if (byte < 0x20 || byte == 0x7f) {
-      error = fmt::format("a control character (0x{:02x}) in the rate spec", byte);
-      return false;
-    }
-  }
+  // From the environment or another process (logcat ctl rate): it reaches terminals.
+  if (error = control_byte_error(spec, "rate spec"); !error.empty()) return false;
   while (!spec.empty()) {
     const std::size_t comma = spec.find(',');
     const std::string_view part = trim(spec.substr(0, comma));

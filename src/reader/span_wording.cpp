@@ -103,4 +103,12 @@ std::optional<std::string> SpanWording::end_text(const Record& r) {
   return std::nullopt;
 }
 
+const Record& SpanWording::reword(const Record& r) {
+  std::optional<std::string> end = end_text(r);
+  if (!end) return r;
+  reworded_ = r;
+  reworded_.message = std::move(*end);
+  return reworded_;
+}
+
 }  // namespace blackbox::text

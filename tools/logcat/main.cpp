@@ -660,7 +660,6 @@ int print_records(Args& a, const logcat::Selection& selection, logcat::Inputs& i
     return app_name;
   };
   logcat::SpanWording spans;  // end records read as in the tree
-  Record reworded;
   std::unique_ptr<logcat::Exporter> exporter;
   if (a.output == "otlp") exporter = logcat::make_otlp_exporter(process_lookup(inputs));
   if (a.output == "chrome") exporter = logcat::make_chrome_exporter(process_lookup(inputs));
@@ -697,13 +696,7 @@ int print_records(Args& a, const logcat::Selection& selection, logcat::Inputs& i
       exporter->add(r, out.buffer());
     } else if (format == logcat::Format::text) {
       const std::string app = with_app ? app_of(r).app : std::string();
-      if (auto end = spans.end_text(r)) {
-        reworded = r;
-        reworded.message = std::move(*end);
-        renderer.render(reworded, out.buffer(), app);
-      } else {
-        renderer.render(r, out.buffer(), app);
-      }
+      renderer.render(spans.reword(r), out.buffer(), app);
     } else {
       renderer.render(r, out.buffer(), machine_app(r));
     }
