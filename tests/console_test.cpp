@@ -149,6 +149,20 @@ TEST_F(ConsoleTest, SpanEndsReadAsLogcatReadsThem) {
   EXPECT_EQ(err[2].substr(27), archived[2].substr(27));
 }
 
+// BBX_CONSOLE_FD (bbx-run hands its terminal down by it) that is garbage, out of range, a
+// standard descriptor or not open: the console stays on stderr, every line there once.
+TEST_F(ConsoleTest, AConsoleFdThatIsNotUsableIsIgnored) {
+  for (const char* fd : {"x7", "7x", "-1", "2", "1", "99999", "900", ""}) {
+    auto environment = env("on");
+    environment.push_back(std::string("BBX_CONSOLE_FD=") + fd);
+    const auto run = run_split(blackbox::test::helper_path(), {"console-span"}, environment);
+    ASSERT_EQ(run.status, 0) << fd << ": " << run.err;
+    const auto err = lines_of(run.err);
+    ASSERT_EQ(err.size(), 3u) << fd << ": " << run.err;
+    EXPECT_NE(err[2].find(" span     end of handle 0 after "), std::string::npos) << err[2];
+  }
+}
+
 // The notice's words: each signal by name, an uncaught exception said, a thread name's
 // control bytes never reach the terminal, a line that does not fit is cut but ends.
 TEST(CrashNoticeTest, Words) {

@@ -353,6 +353,22 @@ TEST_F(LogcatTest, OptionsTakeOneValueAndAbsentThingsAreSaid) {
                            "blackbox makes it; logcat -p PID reads one that is running)\n");
 }
 
+// Text from files reaches the terminal escaped: how a run ended, taken from bbx-run's records
+// (a forged one here, with an escape sequence as its signal name), and the app names listed
+// when -u names none of them (and the name asked for).
+TEST_F(LogcatTest, RunsAndAppNamesFromFilesAreEscaped) {
+  BBX_LOG("bbx-run", blackbox::Level::info, "{}", std::string("started x as pid 999999999"));
+  BBX_LOG("bbx-run", blackbox::Level::error, "{}",
+          std::string("x (pid 999999999) was killed by SIG\x1b]0;owned\x07 (signal 11)"));
+  ASSERT_TRUE(blackbox::flush());
+  const Output runs = logcat("runs " + dir_);
+  EXPECT_EQ(runs.out.find('\x1b'), std::string::npos) << runs.out;
+  EXPECT_NE(runs.out.find("killed: SIG\\x1b]0;owned\\x07"), std::string::npos) << runs.out;
+  const Output app = logcat(dir_ + " -u \"$(printf 'a\\033[2Jb')\"");
+  EXPECT_EQ(app.status, 1);
+  EXPECT_EQ(app.out, "logcat: no app named a\\x1b[2Jb in these inputs (apps: logcat_test)\n");
+}
+
 TEST_F(LogcatTest, UsageErrorsExitTwoAndAClosedPipeIsQuiet) {
   EXPECT_EQ(logcat("/no/such/file").status, 2);
   EXPECT_EQ(logcat(dir_ + " -l loud").status, 2);

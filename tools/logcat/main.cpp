@@ -630,10 +630,16 @@ int print_records(Args& a, const logcat::Selection& selection, logcat::Inputs& i
       for (const auto& r : inputs.rings()) known.insert(r.app);
       if (std::none_of(a.apps.begin(), a.apps.end(),
                        [&](const std::string& app) { return known.contains(app); })) {
-        std::string names;
-        for (const auto& name : known) names += (names.empty() ? "" : ", ") + name;
+        // The names come from files (and the command line): escaped before a terminal.
+        blackbox::text::Buffer names(256), asked(64);
+        for (const auto& name : known) {
+          if (names.size() != 0) names += ", ";
+          blackbox::text::append_printable(name, names);
+        }
+        blackbox::text::append_printable(a.apps.front(), asked);
         std::fprintf(stderr, "logcat: no app named %s in these inputs (%s%s)\n",
-                     a.apps.front().c_str(), known.empty() ? "none" : "apps: ", names.c_str());
+                     std::string(asked.view()).c_str(),
+                     known.empty() ? "none" : "apps: ", std::string(names.view()).c_str());
         return 1;
       }
     }

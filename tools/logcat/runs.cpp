@@ -193,9 +193,12 @@ int run_runs(Inputs& inputs, const std::vector<std::string>& apps, bool utc, boo
       append_printable(r.app, name);
       t += name.view();
       t.append(app_width > name.size() ? app_width - name.size() : 0, ' ');
+      // How it ended may come from a record's text (bbx-run's): untrusted too.
+      Text how(64);
+      append_printable(r.how, how);
       t += fmt::format("  {:>7}  {:<23}  {:<23}  {:<18} {:>12} {:>8}\n", r.pid,
-                       run_time(r.start_ns, utc), r.running ? "-" : run_time(r.end_ns, utc), r.how,
-                       r.records, r.lost);
+                       run_time(r.start_ns, utc), r.running ? "-" : run_time(r.end_ns, utc),
+                       how.view(), r.records, r.lost);
       if (!out.commit()) break;
     }
   }
