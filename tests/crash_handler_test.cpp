@@ -4,6 +4,7 @@
 // record the child acknowledged before it died is in its ring file; the crash report names
 // the signal, the crashing thread and, among its stack addresses, the crashing function;
 // the child still dies of its signal; a handler installed before blackbox's still runs.
+#include <dirent.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <poll.h>
@@ -21,6 +22,7 @@
 #include <sstream>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "blackbox/reader.hpp"
 #include "support/test_env.hpp"
@@ -57,7 +59,8 @@ struct ChildRun {
 
 // Runs the helper and reads what it says until it dies (a kill -9 once it is about to
 // crash, for "kill"). A child that hangs is killed after a minute and the test fails.
-ChildRun run_child(const std::string& kind, int threads) {
+ChildRun run_child(const std::string& kind, int threads,
+                   const std::vector<std::pair<std::string, std::string>>& env = {}) {
   ChildRun run;
   const std::string dir = blackbox::test::make_temp_dir("crash-handler");
   run.dir = dir;
@@ -69,6 +72,7 @@ ChildRun run_child(const std::string& kind, int threads) {
     setenv("BBX_DIR", dir.c_str(), 1);
     setenv("BBX_ARCHIVE_DIR", (dir + "/archive").c_str(), 1);
     setenv("BBX_CRASH_DIR", (dir + "/crashes").c_str(), 1);
+    for (const auto& [name, value] : env) setenv(name.c_str(), value.c_str(), 1);
     // The crash is the point: no core file, and sanitizers must let the signal through.
     const rlimit no_core{0, 0};
     setrlimit(RLIMIT_CORE, &no_core);
@@ -321,16 +325,29 @@ TEST(CrashHandlerConcurrent, ThreadsCrashingTogetherLeaveOneReport) {
   }
 }
 
+// The crash dumps in a child's crash directory.
+std::size_t crash_dumps(const ChildRun& run) {
+  std::size_t n = 0;
+  if (DIR* d = opendir((run.dir + "/crashes").c_str())) {
+    while (const dirent* e = readdir(d)) n += e->d_name[0] != '.' ? 1 : 0;
+    closedir(d);
+  }
+  return n;
+}
+
 // The handler itself crashes while it writes the report: the process still dies (never
-// hangs: the test would time out), of the handler's signal, and every acknowledged record
-// is in the ring file. No report is claimed: its magic is written last.
-TEST(CrashHandlerFault, ACrashInsideTheHandlerEndsTheProcess) {
+// hangs: the test would time out), of the signal the handler was reporting (not of the
+// handler's own fault), with no dump (the fault came before it) and every acknowledged
+// record in the ring file. No report is claimed: its magic is written last.
+TEST(CrashHandlerFault, ACrashInsideTheHandlerEndsTheProcessWithTheOriginalSignal) {
   for (const auto& [kind, signal] :
-       {std::pair{"segv-in-handler", SIGSEGV}, std::pair{"bus-in-handler", SIGBUS}}) {
+       {std::pair{"segv-in-handler", SIGSEGV}, std::pair{"bus-in-handler", SIGSEGV},
+        std::pair{"segv-in-abort-handler", SIGABRT}}) {
     SCOPED_TRACE(kind);
     const ChildRun run = run_child(kind, 2);
     ASSERT_TRUE(WIFSIGNALED(run.status)) << "status " << run.status;
     EXPECT_EQ(WTERMSIG(run.status), signal);
+    EXPECT_EQ(crash_dumps(run), 0u);
     std::string error;
     auto reader = blackbox::RingReader::open(run.ring_path, &error);
     ASSERT_TRUE(reader) << error;
@@ -340,6 +357,26 @@ TEST(CrashHandlerFault, ACrashInsideTheHandlerEndsTheProcess) {
     std::size_t missing = 0;
     for (const auto& a : run.acked) missing += logged.count(a) == 0 ? 1 : 0;
     EXPECT_EQ(missing, 0u);
+  }
+}
+
+// BBX_DUMP_SIGNAL=SEGV in a process that never calls init() (the first record starts the
+// logger from the environment): the dump handler must not replace the crash handler. The
+// segfault gives one report, one crash dump, and kills the process (before the fix: a dump
+// per turn of the repeating fault, forever).
+TEST(CrashHandlerFault, ADumpSignalNeverTakesACrashSignalOnTheLazyStart) {
+  for (const char* name : {"SEGV", "ABRT", "ALRM"}) {
+    SCOPED_TRACE(name);
+    const ChildRun run =
+        run_child("lazy-segv", 1, {{"BBX_DUMP_SIGNAL", name}, {"BBX_APP", "crash"}});
+    ASSERT_TRUE(WIFSIGNALED(run.status)) << "status " << run.status;
+    EXPECT_EQ(WTERMSIG(run.status), SIGSEGV);
+    EXPECT_EQ(crash_dumps(run), 1u);
+    std::string error;
+    auto reader = blackbox::RingReader::open(run.ring_path, &error);
+    ASSERT_TRUE(reader) << error;
+    ASSERT_TRUE(reader->info().crash);
+    EXPECT_EQ(reader->info().crash->signal, SIGSEGV);
   }
 }
 

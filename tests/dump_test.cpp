@@ -2,6 +2,8 @@
 // ring file; every record a thread had acknowledged before the dump began is in it (when
 // the rings do not lap), and what it holds of lapping rings is a consistent window: each
 // thread's records in order, every gap counted as lost.
+#include "crash/dump.hpp"
+
 #include <dirent.h>
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -220,6 +222,25 @@ TEST(DumpSignal, TheFlusherWritesADumpWhileThreadsKeepLogging) {
   loggers.join();
   const DumpContents d = read_dump(dumps[0]);
   expect_prefix(d, before, after);
+}
+
+// The last line behind Config's validation: whoever asks, the dump handler is never put on
+// a signal the crash handler needs; the disposition stays what it was.
+TEST(DumpSignal, IsNeverInstalledOnACrashSignal) {
+  for (const int sig : {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGALRM, SIGKILL, 0, NSIG}) {
+    SCOPED_TRACE(sig);
+    struct sigaction before {};
+    if (sig > 0 && sig < NSIG) {
+      ASSERT_EQ(sigaction(sig, nullptr, &before), 0);
+    }
+    const std::string error = blackbox::crash::install_dump_signal(sig);
+    EXPECT_NE(error.find("no dump handler installed"), std::string::npos) << error;
+    if (sig > 0 && sig < NSIG && sig != SIGKILL) {
+      struct sigaction after {};
+      ASSERT_EQ(sigaction(sig, nullptr, &after), 0);
+      EXPECT_EQ(after.sa_handler, before.sa_handler);
+    }
+  }
 }
 
 }  // namespace

@@ -14,6 +14,7 @@
 #include "core/console.hpp"
 #include "core/level_spec.hpp"
 #include "core/rate_limit.hpp"
+#include "crash/crash_handler.hpp"
 #include "sys/say.hpp"
 
 namespace blackbox {
@@ -446,13 +447,11 @@ std::vector<std::string> Config::validate() const {
     errors.emplace_back("rotate_bytes: must be 64 KiB .. 4 GiB, got " +
                         std::to_string(rotate_bytes));
   }
-  if (dump_signal != 0 &&
-      (dump_signal < 1 || dump_signal >= NSIG || dump_signal == SIGKILL || dump_signal == SIGSTOP ||
-       dump_signal == SIGSEGV || dump_signal == SIGBUS || dump_signal == SIGILL ||
-       dump_signal == SIGFPE || dump_signal == SIGABRT)) {
+  if (dump_signal != 0 && (dump_signal < 1 || dump_signal >= NSIG || dump_signal == SIGKILL ||
+                           dump_signal == SIGSTOP || crash::is_reserved_signal(dump_signal))) {
     errors.emplace_back(
-        "dump_signal: must be 0 or a signal other than KILL, STOP and the "
-        "crash signals (SEGV, BUS, ILL, FPE, ABRT), got " +
+        "dump_signal: must be 0 or a signal other than KILL, STOP, the crash signals (SEGV, "
+        "BUS, ILL, FPE, ABRT) and ALRM (the crash handler's watchdog), got " +
         std::to_string(dump_signal));
   }
   if (rotate_seconds < 1 || rotate_seconds > 604800) {

@@ -444,7 +444,10 @@ std::string start_locked(const Config& config) {
   }
   if (config.dump_signal != 0) {
     if (l.flusher.load(std::memory_order_relaxed) != nullptr) {
-      crash::install_dump_signal(config.dump_signal);
+      if (const std::string refused = crash::install_dump_signal(config.dump_signal);
+          !refused.empty()) {
+        say(refused);
+      }
     } else {
       say("dump_signal needs the flusher thread (a ring file, or the archive or the console): "
           "not installed");

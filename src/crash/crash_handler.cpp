@@ -19,6 +19,7 @@
 //    acquire in refresh_module_map() (the flusher thread) so the first capture happened
 //    before any refresh; relaxed in ensure_alt_stack(), where a thread that misses it only
 //    goes without an alternate stack until its next first record.
+//  - g_reported_signal: relaxed, written and read by the reporting thread only.
 //  - g_other_threads, g_fault_in_handler: counters and a test hook, relaxed; so are the
 //    hooks g_before_report and g_after_report (set long before any crash they serve).
 //  - g_crash_dir, g_app, g_previous: written by install() before the handlers are installed
@@ -82,6 +83,9 @@ std::atomic<bool> g_have_exception{false};
 
 // The thread writing the report (0: none yet). The first crashing thread wins.
 std::atomic<std::uint32_t> g_reporter{0};
+// The signal it reports: a fault inside the handler ends the process with this one.
+// Written by the reporter before anything that could fault, read only by the same thread.
+std::atomic<int> g_reported_signal{0};
 std::atomic<bool> g_report_done{false};
 std::atomic<std::uint32_t> g_other_threads{0};
 
@@ -110,6 +114,23 @@ void write_crash_dump(const ring::RingMemory& ring) {
 void hand_over(int sig) {
   sigaction(sig, &g_previous[sig], nullptr);
   raise(sig);
+}
+
+// A fault inside the handler (another signal than the one it handles: the same one is
+// blocked, and the kernel kills with it): the process ends now, of the signal the handler
+// was reporting, by its default action. No previous handler runs (it could return into the
+// fault), nothing more is written (at most one dump per crash).
+[[noreturn]] void die_of(int sig) {
+  struct sigaction action {};
+  action.sa_handler = SIG_DFL;
+  sigemptyset(&action.sa_mask);
+  sigaction(sig, &action, nullptr);
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, sig);
+  sigprocmask(SIG_UNBLOCK, &set, nullptr);
+  raise(sig);
+  _exit(128 + sig);  // not reached: every crash signal's default action ends the process
 }
 
 void write_report(int sig, const siginfo_t* info, const void* context, std::uint32_t tid,
@@ -188,6 +209,7 @@ void on_crash(int sig, siginfo_t* info, void* context) {
   const std::uint32_t tid = current_tid();
   std::uint32_t reporter = 0;
   if (g_reporter.compare_exchange_strong(reporter, tid, std::memory_order_acq_rel)) {
+    g_reported_signal.store(sig, std::memory_order_relaxed);
     alarm(5);  // should anything below hang, SIGALRM ends the process
     if (BBX_PROBE_ENABLED(crash)) {
       // USDT blackbox:crash (docs/tracing.md): signal, faulting address, thread; before the
@@ -220,8 +242,10 @@ void on_crash(int sig, siginfo_t* info, void* context) {
       timespec ms{0, 1'000'000};
       nanosleep(&ms, nullptr);
     }
+  } else {
+    // A crash inside our own handler (of another signal: the same one is blocked).
+    die_of(g_reported_signal.load(std::memory_order_relaxed));
   }
-  // (reporter == tid: a crash inside our own handler. Report nothing more.)
   hand_over(sig);
   errno = saved_errno;
 }
@@ -257,6 +281,13 @@ void add_exception_text(std::size_t& used, const char* text) {
 }
 
 }  // namespace
+
+bool is_reserved_signal(int signal) noexcept {
+  for (const int sig : kSignals) {
+    if (sig == signal) return true;
+  }
+  return signal == SIGALRM;
+}
 
 void set_before_report(void (*hook)() noexcept) noexcept {
   g_before_report.store(hook, std::memory_order_relaxed);

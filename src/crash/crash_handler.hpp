@@ -24,6 +24,11 @@ namespace blackbox::crash {
 // also writes a dump there (`<app>.<pid>.crash.bbd`; `app` as in file names).
 void install(ring::RingMemory* ring, const std::string& crash_dir, const std::string& app);
 
+// The signals the crash handler reports (SEGV, BUS, ILL, FPE, ABRT), and SIGALRM, its
+// watchdog should the handler hang: none of them may ever be given another handler (the dump
+// signal: a dump handler on SIGSEGV returns into the fault, which repeats forever).
+[[nodiscard]] bool is_reserved_signal(int signal) noexcept;
+
 // The ring reports go to (null: none, e.g. after shutdown or in a forked child until it
 // has its own ring).
 void set_ring(ring::RingMemory* ring) noexcept;

@@ -20,7 +20,9 @@
 #include <atomic>
 #include <cstdint>
 #include <cstring>
+#include <string>
 
+#include "crash/crash_handler.hpp"
 #include "format/file_names.hpp"
 #include "format/ring_layout.hpp"
 #include "format/slot_drain.hpp"
@@ -242,12 +244,20 @@ void on_dump_signal(int) {
 
 }  // namespace
 
-void install_dump_signal(int signal) {
+std::string install_dump_signal(int signal) {
+  if (signal < 1 || signal >= NSIG || signal == SIGKILL || signal == SIGSTOP ||
+      is_reserved_signal(signal)) {
+    return "dump_signal " + std::to_string(signal) +
+           " is a crash signal, SIGALRM, KILL or STOP: no dump handler installed";
+  }
   struct sigaction action {};
   action.sa_handler = on_dump_signal;
   action.sa_flags = SA_RESTART;
   sigemptyset(&action.sa_mask);
-  sigaction(signal, &action, nullptr);
+  if (sigaction(signal, &action, nullptr) != 0) {
+    return "dump_signal " + std::to_string(signal) + ": " + std::strerror(errno);
+  }
+  return "";
 }
 
 bool take_dump_request() noexcept {

@@ -41,8 +41,10 @@ bool dump_file_name(const char* app, const char* suffix, char* out, std::size_t 
 
 // The dump signal (Config::dump_signal): its handler notes the request and wakes the
 // flusher, which takes it (take_dump_request) and writes the dump. install_dump_signal()
-// installs the handler; the request flag is process-wide.
-void install_dump_signal(int signal);
+// installs the handler, unless the signal is one the crash handler needs
+// (is_reserved_signal): then it installs nothing and says why (empty: installed). Config's
+// validate() refuses those signals too; this is the last line, on every path.
+[[nodiscard]] std::string install_dump_signal(int signal);
 [[nodiscard]] bool take_dump_request() noexcept;
 
 }  // namespace blackbox::crash

@@ -566,7 +566,10 @@ int crash(const std::string& kind, int threads) {
   // Without BBX_ARCHIVE_DIR the records stay in the ring file only; with it, what was
   // logged before the flush below is archived, the rest only in the ring.
   if (std::getenv("BBX_ARCHIVE_DIR") == nullptr) config.archive_dir.clear();
-  if (auto r = blackbox::init(config); !r.ok()) {
+  // "lazy-segv": no init(); the first record starts the logger from the environment.
+  if (kind == "lazy-segv") {
+    BBX_INFO("started lazily");
+  } else if (auto r = blackbox::init(config); !r.ok()) {
     std::fprintf(stderr, "%s\n", r.error.c_str());
     return 1;
   }
@@ -604,6 +607,9 @@ int crash(const std::string& kind, int threads) {
   // while its handler runs: the kernel kills the process), or of another one.
   if (kind == "segv-in-handler") blackbox::crash::set_fault_in_handler_for_testing(crash_segv);
   if (kind == "bus-in-handler") blackbox::crash::set_fault_in_handler_for_testing(crash_bus);
+  if (kind == "segv-in-abort-handler") {
+    blackbox::crash::set_fault_in_handler_for_testing(crash_segv);
+  }
   // "dlopen": the crash comes in a library loaded after init(); the flush lets the flusher
   // read the module map again.
   void (*plugin)() = nullptr;
@@ -619,14 +625,15 @@ int crash(const std::string& kind, int threads) {
   }
   void (*const fault)() = plugin != nullptr ? plugin
                           : kind == "segv" || kind == "prev" || kind == "segv-all" ||
-                                  kind == "segv-in-handler" || kind == "bus-in-handler"
+                                  kind == "lazy-segv" || kind == "segv-in-handler" ||
+                                  kind == "bus-in-handler"
                               ? crash_segv
-                          : kind == "fpe"   ? crash_fpe
-                          : kind == "ill"   ? crash_ill
-                          : kind == "bus"   ? crash_bus
-                          : kind == "abort" ? crash_abort
-                          : kind == "throw" ? crash_throw
-                                            : crash_wait;
+                          : kind == "fpe"                                      ? crash_fpe
+                          : kind == "ill"                                      ? crash_ill
+                          : kind == "bus"                                      ? crash_bus
+                          : kind == "abort" || kind == "segv-in-abort-handler" ? crash_abort
+                          : kind == "throw"                                    ? crash_throw
+                                                                               : crash_wait;
   char line[128];
   std::snprintf(line, sizeof line, "crash %ld %p\n", static_cast<long>(gettid()),
                 reinterpret_cast<void*>(fault));
