@@ -18,6 +18,7 @@
 #include "archive/retention_hold.hpp"
 #include "blackbox/config.hpp"
 #include "format/file_names.hpp"
+#include "sys/calendar.hpp"
 #include "sys/dirs.hpp"
 #include "sys/sys.hpp"
 
@@ -62,7 +63,7 @@ void BackgroundSync::run() {
     busy_ = false;
     if (err != 0 && errno_ == 0) {
       errno_ = err;
-      error_ = "cannot sync " + path + " to disk: " + std::strerror(err);
+      error_ = "cannot sync " + path + " to disk: " + sys::error_text(err);
     }
     if (queue_.empty()) idle_.notify_all();
   }
@@ -100,7 +101,7 @@ int ArchiveFiles::sync() noexcept {
   if (fd_ < 0 || size_ == 0) return 0;
   if (sys::calls().fdatasync(fd_) == 0) return 0;
   const int err = errno;
-  last_error_ = "cannot sync " + path_ + " to disk: " + std::strerror(err);
+  last_error_ = "cannot sync " + path_ + " to disk: " + sys::error_text(err);
   return err;
 }
 
@@ -181,7 +182,7 @@ int ArchiveFiles::open_new(std::int64_t now_ns, std::int64_t mono_ns) {
   if (fd < 0) {
     const int err = errno;
     close(dir_fd);
-    last_error_ = "cannot create archive file in " + settings_.dir + ": " + std::strerror(err);
+    last_error_ = "cannot create archive file in " + settings_.dir + ": " + sys::error_text(err);
     return err;
   }
   // Held until the file is closed: retention skips files whose writer still holds this.
@@ -190,7 +191,7 @@ int ArchiveFiles::open_new(std::int64_t now_ns, std::int64_t mono_ns) {
     unlinkat(dir_fd, temp.c_str(), 0);
     close(fd);
     close(dir_fd);
-    last_error_ = "cannot lock archive file in " + settings_.dir + ": " + std::strerror(err);
+    last_error_ = "cannot lock archive file in " + settings_.dir + ": " + sys::error_text(err);
     return err;
   }
   fd_ = fd;
@@ -217,7 +218,7 @@ int ArchiveFiles::publish() {
               : errno;
   }
   if (err != 0) {
-    last_error_ = "cannot rename " + path_ + " into place: " + std::strerror(err);
+    last_error_ = "cannot rename " + path_ + " into place: " + sys::error_text(err);
     return err;
   }
   close(dir_fd_);
@@ -241,7 +242,7 @@ int ArchiveFiles::append(std::span<const std::byte> frames, std::int64_t now_ns,
     }
     if (n < 0 && errno == EINTR) continue;
     const int err = n == 0 ? EIO : errno;
-    last_error_ = "cannot write " + path_ + ": " + std::strerror(err);
+    last_error_ = "cannot write " + path_ + ": " + sys::error_text(err);
     // Cut the torn frame off so the file stays a clean sequence of frames.
     if (done != 0 && sys::calls().ftruncate(fd_, static_cast<off_t>(size_)) != 0) {
       // The torn bytes stay; the reader skips them as damage. Append after them.

@@ -14,6 +14,7 @@
 #include "archive/flusher.hpp"
 #include "format/ring_layout.hpp"
 #include "ring/ring_memory.hpp"
+#include "sys/calendar.hpp"
 
 namespace blackbox::archive {
 namespace {
@@ -107,9 +108,10 @@ Recovered recover_ring(const std::string& ring_path, FileSettings files, int zst
   if (!ok) {
     // Whatever did get written must not be written again by the next recovery.
     ring->write_back_slot_headers();
-    r.error = "cannot write the archive file in " + flusher.settings().files.dir +
-              (stats.last_write_errno != 0 ? std::string(": ") + strerror(stats.last_write_errno)
-                                           : std::string());
+    r.error =
+        "cannot write the archive file in " + flusher.settings().files.dir +
+        (stats.last_write_errno != 0 ? std::string(": ") + sys::error_text(stats.last_write_errno)
+                                     : std::string());
     return r;
   }
   ring->remove_file();

@@ -14,6 +14,7 @@
 #include <string>
 
 #include "blackbox/retention.hpp"
+#include "sys/calendar.hpp"
 
 namespace blackbox {
 namespace {
@@ -74,7 +75,7 @@ void for_each_hold(int dir_fd, Fn&& fn) {
 }
 
 std::string errno_text(const std::string& what, int err) {
-  return what + ": " + std::strerror(err);
+  return what + ": " + sys::error_text(err);
 }
 
 }  // namespace

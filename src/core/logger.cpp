@@ -37,6 +37,8 @@
 #include "ring/clock.hpp"
 #include "ring/full_wait.hpp"
 #include "ring/wake.hpp"
+#include "sys/calendar.hpp"
+#include "sys/fork_guard.hpp"
 #include "sys/sys.hpp"
 
 extern char* program_invocation_short_name;  // glibc
@@ -160,16 +162,22 @@ void on_thread_exit(void*) {
 
 void at_exit() { shutdown(); }
 
+// The fork guard last: the background thread never waits for our mutexes inside a fork-safe
+// section, so taking it after them cannot deadlock; with it held, the background thread is
+// between C library calls whose locks fork() would copy held (sys/fork_guard.hpp).
 void before_fork() {
   g().mutex.lock();
   lock_metrics_for_fork();
+  sys::fork_guard_prepare();
 }
 void after_fork_parent() {
+  sys::fork_guard_parent();
   unlock_metrics_after_fork();
   g().mutex.unlock();
 }
 void after_fork_child() {
   Logger& l = g();
+  sys::fork_guard_child();
   unlock_metrics_after_fork();
   l.mutex.unlock();
   // The parent's ring is shared memory: the child must not write into it. It starts its own
@@ -232,7 +240,8 @@ std::string start_capture_locked(const Config& config) {
   const int saved_err = ::fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3);
   if (saved_out < 0 || saved_err < 0 || ::pipe2(out, O_CLOEXEC) != 0 ||
       ::pipe2(err, O_CLOEXEC) != 0) {
-    const std::string why = std::string("cannot capture stdout and stderr: ") + strerror(errno);
+    const std::string why =
+        std::string("cannot capture stdout and stderr: ") + sys::error_text(errno);
     for (int fd : {saved_out, saved_err, out[0], out[1], err[0], err[1]}) {
       if (fd >= 0) ::close(fd);
     }

@@ -28,6 +28,7 @@
 #include "format/slot_drain.hpp"
 #include "ring/ring_memory.hpp"
 #include "ring/wake.hpp"
+#include "sys/calendar.hpp"
 #include "sys/clock.hpp"
 #include "sys/dirs.hpp"
 #include "sys/sys.hpp"
@@ -200,10 +201,10 @@ bool dump_file_name(const char* app, const char* suffix, char* out, std::size_t 
 std::string dump_to_path(const ring::RingMemory& ring, const std::string& path) {
   const int fd =
       sys::calls().open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
-  if (fd < 0) return "cannot create " + path + ": " + std::strerror(errno);
+  if (fd < 0) return "cannot create " + path + ": " + sys::error_text(errno);
   const int err = write_ring_dump(ring, fd);
   close(fd);
-  return err == 0 ? std::string() : "cannot write " + path + ": " + std::strerror(err);
+  return err == 0 ? std::string() : "cannot write " + path + ": " + sys::error_text(err);
 }
 
 std::string dump_to_dir(const ring::RingMemory& ring, const std::string& dir,
@@ -219,13 +220,13 @@ std::string dump_to_dir(const ring::RingMemory& ring, const std::string& dir,
                                      O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
   close(dir_fd);
   if (fd < 0) {
-    error = "cannot create " + path + ": " + std::strerror(errno);
+    error = "cannot create " + path + ": " + sys::error_text(errno);
     return "";
   }
   const int err = write_ring_dump(ring, fd);
   close(fd);
   if (err != 0) {
-    error = "cannot write " + path + ": " + std::strerror(err);
+    error = "cannot write " + path + ": " + sys::error_text(err);
     return "";
   }
   return path;
@@ -255,7 +256,7 @@ std::string install_dump_signal(int signal) {
   action.sa_flags = SA_RESTART;
   sigemptyset(&action.sa_mask);
   if (sigaction(signal, &action, nullptr) != 0) {
-    return "dump_signal " + std::to_string(signal) + ": " + std::strerror(errno);
+    return "dump_signal " + std::to_string(signal) + ": " + sys::error_text(errno);
   }
   return "";
 }

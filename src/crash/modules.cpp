@@ -25,6 +25,8 @@
 #include <cstddef>
 #include <cstring>
 
+#include "sys/fork_guard.hpp"
+
 namespace blackbox::crash {
 namespace {
 
@@ -109,6 +111,7 @@ int add_module(dl_phdr_info* info, std::size_t size, void*) {
 
 // Only the loader's counters (from the first module): whether anything changed.
 int read_counters(dl_phdr_info* info, std::size_t size, void* out) {
+  sys::fork_safe_point("inside dl_iterate_phdr");  // a test stops here, the lock held
   auto* counts = static_cast<unsigned long long*>(out);
   if (size >= offsetof(dl_phdr_info, dlpi_subs) + sizeof info->dlpi_subs) {
     counts[0] = info->dlpi_adds;
@@ -127,13 +130,20 @@ void capture_modules() {
   std::atomic_thread_fence(std::memory_order_release);
   g_filling = &g_tables[next];
   g_filling->count = 0;
-  dl_iterate_phdr(add_module, nullptr);
+  {
+    // The loader's write lock, which fork() does not reset: a fork waits for the walk.
+    const sys::ForkSafeSection section("dl_iterate_phdr");
+    dl_iterate_phdr(add_module, nullptr);
+  }
   g_published.store(next, std::memory_order_release);
 }
 
 void refresh_modules() {
   unsigned long long counts[2] = {g_adds, g_subs};
-  dl_iterate_phdr(read_counters, counts);
+  {
+    const sys::ForkSafeSection section("dl_iterate_phdr");
+    dl_iterate_phdr(read_counters, counts);
+  }
   if (counts[0] != g_adds || counts[1] != g_subs) capture_modules();
 }
 

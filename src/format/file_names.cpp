@@ -6,6 +6,8 @@
 #include <cstring>
 #include <ctime>
 
+#include "sys/calendar.hpp"
+
 namespace blackbox::archive {
 namespace {
 
@@ -14,9 +16,8 @@ constexpr std::size_t kTimeChars = 23;  // "20261124T130602.123456Z"
 }  // namespace
 
 std::string file_time(std::int64_t ns) {
-  const std::time_t seconds = static_cast<std::time_t>(ns / 1'000'000'000);
-  std::tm tm{};
-  gmtime_r(&seconds, &tm);
+  // Not gmtime_r: its time zone lock must never be held by the flusher across a fork.
+  const std::tm tm = sys::utc_calendar(ns / 1'000'000'000);
   char buf[32];
   std::strftime(buf, sizeof buf, "%Y%m%dT%H%M%S", &tm);
   char out[64];

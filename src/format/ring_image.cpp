@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "format/ring_validate.hpp"
+#include "sys/calendar.hpp"
 
 namespace blackbox::ring {
 namespace {
@@ -20,7 +21,7 @@ std::string read_at(int fd, std::byte* base, std::uint64_t offset, std::uint64_t
     const ssize_t n =
         pread(fd, base + offset + done, bytes - done, static_cast<off_t>(offset + done));
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return std::string("cannot read: ") + std::strerror(errno);
+    if (n < 0) return std::string("cannot read: ") + sys::error_text(errno);
     if (n == 0) {
       return "truncated while being read (ends before byte " + std::to_string(offset + bytes) + ")";
     }
@@ -74,7 +75,7 @@ bool read_ring_image(int fd, std::size_t file_size, RingImage& out, std::string&
   void* mem = mmap(nullptr, file_size, PROT_READ | PROT_WRITE,
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (mem == MAP_FAILED) {
-    error = std::string("cannot allocate memory to read it: ") + std::strerror(errno);
+    error = std::string("cannot allocate memory to read it: ") + sys::error_text(errno);
     return false;
   }
   RingImage image{static_cast<std::byte*>(mem), file_size, {}};

@@ -27,6 +27,7 @@
 #include "format/telemetry_frame.hpp"
 #include "reader/crash_report.hpp"
 #include "reader/decode.hpp"
+#include "sys/calendar.hpp"
 
 namespace blackbox {
 namespace {
@@ -95,7 +96,7 @@ bool read_tail(const std::string& path, std::uint64_t offset, Buffer<std::byte>&
   out.clear();
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
   if (fd < 0) {
-    error = path + ": " + std::strerror(errno);
+    error = path + ": " + sys::error_text(errno);
     return false;
   }
   struct stat st {};
@@ -718,7 +719,7 @@ ArchiveReader::~ArchiveReader() = default;
 std::unique_ptr<ArchiveReader> ArchiveReader::open(const std::string& path, std::string* error) {
   struct stat st {};
   if (stat(path.c_str(), &st) != 0) {
-    if (error != nullptr) *error = path + ": " + std::strerror(errno);
+    if (error != nullptr) *error = path + ": " + sys::error_text(errno);
     return nullptr;
   }
   auto impl = std::make_unique<Impl>();
@@ -726,7 +727,7 @@ std::unique_ptr<ArchiveReader> ArchiveReader::open(const std::string& path, std:
   if (S_ISDIR(st.st_mode)) {
     impl->is_dir = true;
     if (access(path.c_str(), R_OK | X_OK) != 0) {
-      if (error != nullptr) *error = path + ": " + std::strerror(errno);
+      if (error != nullptr) *error = path + ": " + sys::error_text(errno);
       return nullptr;
     }
   } else if (S_ISREG(st.st_mode)) {

@@ -20,6 +20,7 @@
 #include "format/ring_layout.hpp"
 #include "format/ring_validate.hpp"
 #include "ring/wake.hpp"
+#include "sys/calendar.hpp"
 #include "sys/clock.hpp"
 
 namespace blackbox {
@@ -39,7 +40,7 @@ class ControlMapping {
       if (err == EACCES || err == EPERM) {
         return "no permission to write it (only its process's user, or root, may control it)";
       }
-      return std::strerror(err);
+      return sys::error_text(err);
     }
     struct stat st {};
     if (fstat(fd_, &st) != 0 || !S_ISREG(st.st_mode)) return "not a regular file";
@@ -51,7 +52,7 @@ class ControlMapping {
       return "its process is not running";
     }
     void* header = mmap(nullptr, ring::kPageBytes, PROT_READ, MAP_SHARED, fd_, 0);
-    if (header == MAP_FAILED) return std::string("cannot map: ") + std::strerror(errno);
+    if (header == MAP_FAILED) return std::string("cannot map: ") + sys::error_text(errno);
     ring::Layout layout{};
     std::string error;
     const bool valid = ring::validate_header(static_cast<const std::byte*>(header),
@@ -63,7 +64,7 @@ class ControlMapping {
     }
     bytes_ = layout.control_offset + layout.control_bytes;
     void* base = mmap(nullptr, bytes_, PROT_READ | PROT_WRITE, MAP_SHARED, fd_, 0);
-    if (base == MAP_FAILED) return std::string("cannot map: ") + std::strerror(errno);
+    if (base == MAP_FAILED) return std::string("cannot map: ") + sys::error_text(errno);
     base_ = static_cast<std::byte*>(base);
     control_offset_ = layout.control_offset;
     return {};
@@ -129,7 +130,7 @@ std::string send_control(const std::string& ring_path, const ControlRequest& req
     return ring_path + ": " + error;
   }
   ring::ControlArea& c = mapping.control();
-  if (!mapping.lock(F_WRLCK)) return ring_path + ": cannot lock: " + std::strerror(errno);
+  if (!mapping.lock(F_WRLCK)) return ring_path + ": cannot lock: " + sys::error_text(errno);
   const std::uint64_t n = c.requests_written.load(std::memory_order_relaxed);  // ours to write
   const std::uint64_t done = c.requests_done.load(std::memory_order_acquire);
   if (n - done >= ring::kControlRequests) {

@@ -29,6 +29,7 @@
 #include "reader/crash_report.hpp"
 #include "reader/decode.hpp"
 #include "ring/ring_memory.hpp"
+#include "sys/calendar.hpp"
 #include "sys/clock.hpp"
 
 namespace blackbox {
@@ -205,7 +206,7 @@ std::unique_ptr<RingReader> RingReader::open(const std::string& path, std::strin
     return nullptr;
   };
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-  if (fd < 0) return fail(std::strerror(errno));
+  if (fd < 0) return fail(sys::error_text(errno));
   struct stat st {};
   if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
     close(fd);
@@ -238,7 +239,7 @@ std::unique_ptr<RingReader> RingReader::open(const std::string& path, std::strin
   }
   void* base = mmap(nullptr, file_size, PROT_READ, MAP_SHARED, fd, 0);
   close(fd);  // the mapping keeps the file
-  if (base == MAP_FAILED) return fail(std::string("cannot map: ") + std::strerror(errno));
+  if (base == MAP_FAILED) return fail(std::string("cannot map: ") + sys::error_text(errno));
   impl->base = static_cast<const std::byte*>(base);
   impl->size = file_size;
   if (!impl->validate(file_size, why)) return fail(why);

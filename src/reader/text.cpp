@@ -19,6 +19,7 @@
 #include "reader/encoded_line.hpp"
 #include "reader/fixed_float.hpp"
 #include "reader/text_parts.hpp"
+#include "sys/calendar.hpp"
 
 namespace blackbox::text {
 namespace {
@@ -180,14 +181,9 @@ std::string trace_hex(const std::uint8_t* bytes, std::size_t n) {
 std::tm calendar_time(std::int64_t ns, bool utc) {
   std::int64_t second = ns / 1'000'000'000;
   if (ns % 1'000'000'000 < 0) --second;  // before 1970: floor, not truncate
-  const auto seconds = static_cast<std::time_t>(second);
-  std::tm tm{};
-  if (utc) {
-    gmtime_r(&seconds, &tm);
-  } else {
-    localtime_r(&seconds, &tm);
-  }
-  return tm;
+  // Neither holds the time zone's lock across a fork (sys/fork_guard.hpp): the console's
+  // background thread renders with this.
+  return utc ? sys::utc_calendar(second) : sys::local_calendar(second);
 }
 
 char level_letter(Level level) {

@@ -25,6 +25,7 @@
 #include "format/ring_image.hpp"
 #include "format/ring_validate.hpp"
 #include "ring/clock.hpp"
+#include "sys/calendar.hpp"
 #include "sys/clock.hpp"
 #include "sys/dirs.hpp"
 #include "sys/sys.hpp"
@@ -34,7 +35,7 @@ namespace {
 
 constexpr std::uint64_t kSiteReserveChunk = 64 * 1024;
 
-std::string errno_text(int err) { return std::strerror(err); }
+std::string errno_text(int err) { return sys::error_text(err); }
 
 void copy_cstr(char* dst, std::size_t cap, std::string_view src) {
   const std::size_t n = std::min(cap - 1, src.size());

@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "sys/calendar.hpp"
 #include "sys/sys.hpp"
 
 namespace blackbox::sys {
@@ -32,13 +33,13 @@ int make_dirs(const std::string& path, mode_t mode, bool parents) {
 int open_existing_private_dir(const std::string& path, std::string& error) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0) {
-    error = "cannot open directory " + path + ": " + std::strerror(errno);
+    error = "cannot open directory " + path + ": " + sys::error_text(errno);
     return -1;
   }
   struct stat st {};
   std::string why;
   if (fstat(fd, &st) != 0) {
-    why = std::strerror(errno);
+    why = sys::error_text(errno);
   } else if (st.st_uid != geteuid()) {
     why = "owned by another user (uid " + std::to_string(st.st_uid) + ", we are " +
           std::to_string(geteuid()) + ")";
@@ -55,7 +56,7 @@ int open_existing_private_dir(const std::string& path, std::string& error) {
 
 int open_private_dir(const std::string& path, mode_t mode, bool parents, std::string& error) {
   if (const int err = make_dirs(path, mode, parents); err != 0) {
-    error = "cannot create directory " + path + ": " + std::strerror(err);
+    error = "cannot create directory " + path + ": " + sys::error_text(err);
     return -1;
   }
   return open_existing_private_dir(path, error);
