@@ -4,9 +4,11 @@
 // logged and lost.
 #include "blackbox/control.hpp"
 
+#include <fcntl.h>
 #include <fmt/format.h>
 #include <grp.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -219,6 +221,90 @@ TEST(Control, FlushRotateAndDump) {
   EXPECT_EQ(audit[0].substr(0, 19), "flush from outside,");
   EXPECT_EQ(audit[1].substr(0, 22), "rotation from outside,");
   EXPECT_EQ(audit[2].substr(0, 16 + dump.size()), "dump written to " + dump);
+}
+
+// A dump's path is the requester's input. Each of these is refused with the reason, at
+// once (a FIFO must not block the flusher: the flush after it must still work), and
+// changes nothing: a file another user created for us to fill (0666), a FIFO, a symbolic
+// link, the process's own ring file (it would die of SIGBUS, its ring emptied), its current
+// archive file or directory, a directory that does not exist. Without a path the dump gets
+// a generated name in the dump directory (given a directory, in that one), which the answer
+// gives; it is a new 0600 file.
+TEST(Control, DumpPathsThatCouldLeakBlockOrDestroyAreRefused) {
+  const std::string archive = blackbox::test::make_temp_dir("archive");
+  const std::string dumps = blackbox::test::make_temp_dir("dumps");
+  Child child({blackbox::test::helper_path(), "ctl-child"},
+              {{"BBX_ARCHIVE_DIR", archive}, {"BBX_CRASH_DIR", dumps}});
+  child.read_until("ready");
+  const std::string pid = std::to_string(child.pid());
+  const std::string planted = dumps + "/planted.bbd";
+  const int fd = open(planted.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(fchmod(fd, 0666), 0);
+  close(fd);
+  const std::string fifo = dumps + "/fifo.bbd";
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  const std::string link = dumps + "/link.bbd";
+  ASSERT_EQ(symlink((dumps + "/target.bbd").c_str(), link.c_str()), 0);
+  const std::string ring = ring_of(child.pid());
+  struct stat ring_before {};
+  ASSERT_EQ(stat(ring.c_str(), &ring_before), 0);
+  ASSERT_EQ(logcat({"ctl", "-p", pid, "flush"}).status, 0);  // its archive file exists
+  std::string archive_file;
+  for (const auto& e : fs::directory_iterator(archive)) archive_file = e.path().string();
+  ASSERT_FALSE(archive_file.empty());
+  const std::pair<std::string, std::string> cases[] = {
+      {planted, "already exists: a dump is always a new file"},
+      {fifo, "already exists"},
+      {link, "already exists"},
+      {ring, "a dump never goes into the ring or archive directory"},
+      {archive_file, "a dump never goes into the ring or archive directory"},
+      {archive + "/new.bbd", "a dump never goes into the ring or archive directory"},
+      {"/nonexistent-blackbox-dir/x.bbd", "cannot use /nonexistent-blackbox-dir"},
+      {archive, "a dump never goes into the ring or archive directory"},
+  };
+  for (const auto& [path, why] : cases) {
+    SCOPED_TRACE(path);
+    const auto refused = logcat({"ctl", "-p", pid, "dump", path});
+    EXPECT_EQ(refused.status, 1) << refused.out;
+    EXPECT_NE(refused.out.find(why), std::string::npos) << refused.out;
+  }
+  struct stat st {};
+  ASSERT_EQ(stat(planted.c_str(), &st), 0);
+  EXPECT_EQ(st.st_size, 0);  // not filled
+  EXPECT_FALSE(fs::exists(dumps + "/target.bbd"));
+  EXPECT_FALSE(fs::exists(archive + "/new.bbd"));
+  ASSERT_EQ(stat(ring.c_str(), &st), 0);
+  EXPECT_EQ(st.st_size, ring_before.st_size);
+  // The flusher is not blocked: a flush is served, the process still logs.
+  const auto flushed = logcat({"ctl", "-p", pid, "flush"});
+  EXPECT_EQ(flushed.status, 0) << flushed.out;
+  child.send("+1");
+  child.read_until("1");
+  // No path: a new file in the dump directory, named in the answer.
+  const auto dumped = logcat({"ctl", "-p", pid, "dump"});
+  ASSERT_EQ(dumped.status, 0) << dumped.out;
+  const std::string prefix =
+      fmt::format("pid {} (ctlchild): dump written to {}/ctlchild.{}.", pid, dumps, pid);
+  ASSERT_EQ(dumped.out.substr(0, prefix.size()), prefix) << dumped.out;
+  const std::size_t at = dumped.out.find(dumps);
+  const std::string dump_path = dumped.out.substr(at, dumped.out.find('\n') - at);
+  ASSERT_EQ(stat(dump_path.c_str(), &st), 0) << dump_path;
+  EXPECT_TRUE(S_ISREG(st.st_mode));
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  std::string error;
+  EXPECT_TRUE(blackbox::RingReader::open(dump_path, &error)) << error;
+  // A directory: a generated name in it.
+  const std::string elsewhere = blackbox::test::make_temp_dir("elsewhere");
+  const auto into_dir = logcat({"ctl", "-p", pid, "dump", elsewhere});
+  ASSERT_EQ(into_dir.status, 0) << into_dir.out;
+  EXPECT_EQ(into_dir.out.rfind(fmt::format("pid {} (ctlchild): dump written to {}/ctlchild.{}.",
+                                           pid, elsewhere, pid),
+                               0),
+            0u)
+      << into_dir.out;
+  child.close_stdin();
+  EXPECT_EQ(child.wait(), 0);
 }
 
 // Another local user may not control a process: the ring file (0600, in a 0700 directory)

@@ -5,8 +5,11 @@
 #include "crash/dump.hpp"
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -240,6 +243,47 @@ TEST(DumpSignal, IsNeverInstalledOnACrashSignal) {
       ASSERT_EQ(sigaction(sig, nullptr, &after), 0);
       EXPECT_EQ(after.sa_handler, before.sa_handler);
     }
+  }
+}
+
+// blackbox::dump(path) replaces a file of our own (it is the program's path), but never
+// blocks on a FIFO, follows a link, fills another user's file or overwrites the ring file.
+TEST(Dump, APathCannotBlockLeakOrDestroy) {
+  const blackbox::Config config = config_for("dump-paths");
+  ASSERT_TRUE(blackbox::init(config).ok());
+  BBX_INFO("one record");
+  const std::string dir = blackbox::test::make_temp_dir("dumps");
+  const std::string own = dir + "/own.bbd";
+  ASSERT_EQ(blackbox::dump(own), "");
+  ASSERT_EQ(blackbox::dump(own), "");  // replaced
+  struct stat st {};
+  ASSERT_EQ(stat(own.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  const std::string fifo = dir + "/fifo.bbd";
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  EXPECT_NE(blackbox::dump(fifo).find("is not a regular file"), std::string::npos);
+  const std::string link = dir + "/link.bbd";
+  ASSERT_EQ(symlink(own.c_str(), link.c_str()), 0);
+  EXPECT_NE(blackbox::dump(link).find("is a symbolic link"), std::string::npos);
+  const std::string ring = blackbox::ring_path();
+  ASSERT_EQ(stat(ring.c_str(), &st), 0);
+  const off_t ring_size = st.st_size;
+  EXPECT_NE(blackbox::dump(ring).find("never goes into the ring or archive directory"),
+            std::string::npos);
+  ASSERT_EQ(stat(ring.c_str(), &st), 0);
+  EXPECT_EQ(st.st_size, ring_size);
+  const std::string hard = dir + "/hard.bbd";
+  ASSERT_EQ(::link(own.c_str(), hard.c_str()), 0);
+  EXPECT_NE(blackbox::dump(hard).find("has other links"), std::string::npos);
+  if (geteuid() == 0) {
+    const std::string theirs = dir + "/theirs.bbd";
+    const int fd = open(theirs.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(fchown(fd, 65534, 65534), 0);
+    close(fd);
+    EXPECT_NE(blackbox::dump(theirs).find("belongs to another user"), std::string::npos);
+    ASSERT_EQ(stat(theirs.c_str(), &st), 0);
+    EXPECT_EQ(st.st_size, 0);
   }
 }
 

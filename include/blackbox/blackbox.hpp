@@ -240,9 +240,12 @@ void set_level(Level level);
 // The rate limits in force, as a spec (tags and sites in the order given).
 [[nodiscard]] std::string rate_limits();
 
-// Writes a snapshot of every thread's ring to `path` (mode 0600; replaced if it exists),
-// without stopping any thread: a file in the ring file's format that logcat reads like a
-// ring file. Records logged while it is written may or may not be in it. Returns "" or what
+// Writes a snapshot of every thread's ring to `path` (mode 0600; a regular file of ours with
+// no other link is replaced; a directory gets "<app>.<pid>.<UTC time>.bbd" in it), without
+// stopping any thread: a file in the ring file's format that logcat reads like a ring file.
+// Refused, with the reason: a FIFO or other non-regular file (never waited on), a symbolic
+// link, another user's file, anything in the ring or archive directory (the ring file
+// itself would be destroyed). Records logged while it is written may or may not be in it. Returns "" or what
 // went wrong. Thread-safe; blocks the caller for the copy (about 1 ms per 8 MiB of rings
 // in use). The dump signal (Config::dump_signal) does the same from the flusher thread.
 [[nodiscard]] std::string dump(const std::string& path);

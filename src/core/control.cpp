@@ -259,8 +259,14 @@ unsigned ControlServer::serve(ring::RingMemory& ring) {
             if (written_to.empty()) refused = error;
             done_text = fmt::format("dump written to {}", written_to);
           } else {
-            refused = crash::dump_to_path(ring, path);
-            done_text = fmt::format("dump written to {}", path);
+            // A new file only, never in the ring or archive directory, never a FIFO: the
+            // path is the requester's input (crash::DumpPathRules).
+            crash::DumpPathRules rules;
+            rules.forbidden_dirs = context_.forbidden_dump_dirs;
+            rules.app = context_.app;
+            std::string dump_file;
+            refused = crash::dump_to_path(ring, path, rules, &dump_file);
+            done_text = fmt::format("dump written to {}", dump_file);
           }
           break;
         }

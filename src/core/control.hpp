@@ -29,6 +29,8 @@ struct ControlContext {
   std::string dump_dir;  // where "dump" without a path writes
   std::string app;       // sanitised, for dump names
   bool archive = false;  // whether flush and rotate mean anything
+  // The ring and archive directories: "dump PATH" never writes there (crash::DumpPathRules).
+  std::vector<std::string> forbidden_dump_dirs;
 };
 
 // The flusher thread's side of the control area.

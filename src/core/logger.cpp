@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <climits>
 #include <cstdio>
 #include <cstring>
 #include <mutex>
@@ -412,7 +413,9 @@ std::string start_locked(const Config& config) {
     };
     auto control = std::make_shared<ControlServer>(
         ControlContext{config.crash_dir.empty() ? config.dir : config.crash_dir,
-                       ring::sanitize_app(app), archive});
+                       ring::sanitize_app(app),
+                       archive,
+                       {config.dir, config.archive_dir}});
     auto budget = std::make_shared<LossBudget>(config.loss_budget, sys::calls().rate_clock_ns());
     settings.each_pass = [ring, control, budget,
                           dump_dir = config.crash_dir.empty() ? config.dir : config.crash_dir,
@@ -878,7 +881,22 @@ std::string rate_limits() {
 std::string dump(const std::string& path) {
   ring::RingMemory* ring = core::current_ring();
   if (ring == nullptr) return "blackbox::dump: the logger has not started";
-  return crash::dump_to_path(*ring, path);
+  crash::DumpPathRules rules;
+  rules.replace_own_file = true;
+  {
+    core::Logger& l = core::g();
+    std::lock_guard lock(l.mutex);
+    rules.forbidden_dirs = {l.config.dir, l.config.archive_dir};
+    rules.app =
+        ring::sanitize_app(l.config.app.empty() ? program_invocation_short_name : l.config.app);
+  }
+  std::string absolute = path;
+  if (!path.empty() && path.front() != '/') {  // relative to the working directory
+    char cwd[PATH_MAX];
+    if (getcwd(cwd, sizeof cwd) == nullptr) return "blackbox::dump: no working directory";
+    absolute = std::string(cwd) + "/" + path;
+  }
+  return crash::dump_to_path(*ring, absolute, rules);
 }
 
 std::string ring_path() {

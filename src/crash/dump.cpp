@@ -18,7 +18,10 @@
 
 #include <algorithm>
 #include <atomic>
+#include <climits>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 
@@ -198,13 +201,93 @@ bool dump_file_name(const char* app, const char* suffix, char* out, std::size_t 
   return true;
 }
 
-std::string dump_to_path(const ring::RingMemory& ring, const std::string& path) {
-  const int fd =
-      sys::calls().open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
-  if (fd < 0) return "cannot create " + path + ": " + sys::error_text(errno);
+namespace {
+
+// The real path of an open directory (what the descriptor is, whatever happened to its
+// name since): "" if unknown.
+std::string fd_path(int fd) {
+  char link[64];
+  std::snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+  char target[PATH_MAX];
+  const ssize_t n = readlink(link, target, sizeof target - 1);
+  return n > 0 ? std::string(target, static_cast<std::size_t>(n)) : std::string();
+}
+
+}  // namespace
+
+std::string dump_to_path(const ring::RingMemory& ring, const std::string& path,
+                         const DumpPathRules& rules, std::string* written) {
+  if (path.empty() || path.front() != '/') return path + ": the dump's path must be absolute";
+  // A directory (not a link to one): the dump gets a generated name in it, always new.
+  int dir_fd = sys::calls().open(path.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0);
+  std::string name, full = path;
+  if (dir_fd >= 0) {
+    name = (rules.app.empty() ? std::string("blackbox") : rules.app) + "." +
+           std::to_string(getpid()) + "." + archive::file_time(sys::realtime_ns()) + ".bbd";
+    full = (path.back() == '/' ? path : path + "/") + name;
+  } else {
+    const std::size_t slash = path.find_last_of('/');
+    const std::string parent = slash == 0 ? std::string("/") : path.substr(0, slash);
+    name = path.substr(slash + 1);
+    if (name.empty() || name == "." || name == "..") return path + ": names no file";
+    // The directory once; from here on, everything is relative to this descriptor, and the
+    // checks are of what it is, not of what its name meant a moment ago.
+    dir_fd = sys::calls().open(parent.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
+    if (dir_fd < 0) return "cannot use " + parent + ": " + sys::error_text(errno);
+  }
+  const bool generated = full != path;
+  const std::string real_dir = fd_path(dir_fd);
+  for (const std::string& forbidden : rules.forbidden_dirs) {
+    if (forbidden.empty()) continue;
+    char real[PATH_MAX];
+    if (realpath(forbidden.c_str(), real) == nullptr) continue;  // not there: nothing to hit
+    if (real_dir.empty() || real_dir == real) {
+      close(dir_fd);
+      return path + ": a dump never goes into the ring or archive directory (" + std::string(real) +
+             "), where it could replace a ring or archive file";
+    }
+  }
+  const int flags = O_WRONLY | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC |
+                    (rules.replace_own_file && !generated ? 0 : O_EXCL);
+  const int fd = sys::calls().openat(dir_fd, name.c_str(), flags, 0600);
+  const int open_errno = errno;
+  close(dir_fd);
+  if (fd < 0) {
+    switch (open_errno) {
+      case EEXIST:
+        return path +
+               " already exists: a dump is always a new file (name a new one, or none "
+               "for a generated name in the dump directory)";
+      case ELOOP:
+        return full + " is a symbolic link: refused";
+      case ENXIO:
+        return full + " is not a regular file (a FIFO or a socket): refused";
+      default:
+        return "cannot create " + full + ": " + sys::error_text(open_errno);
+    }
+  }
+  struct stat st {};
+  std::string refused;
+  if (fstat(fd, &st) != 0) {
+    refused = "cannot check " + full + ": " + sys::error_text(errno);
+  } else if (!S_ISREG(st.st_mode)) {
+    refused = full + " is not a regular file: refused";
+  } else if (rules.replace_own_file && st.st_uid != geteuid()) {
+    refused = full + " belongs to another user: refused (it could read the dump)";
+  } else if (rules.replace_own_file && st.st_nlink > 1) {
+    refused = full + " has other links: refused (the dump would replace their content too)";
+  } else if (rules.replace_own_file && (fchmod(fd, 0600) != 0 || ftruncate(fd, 0) != 0)) {
+    refused = "cannot replace " + full + ": " + sys::error_text(errno);
+  }
+  if (!refused.empty()) {
+    close(fd);
+    return refused;
+  }
   const int err = write_ring_dump(ring, fd);
   close(fd);
-  return err == 0 ? std::string() : "cannot write " + path + ": " + sys::error_text(err);
+  if (err != 0) return "cannot write " + full + ": " + sys::error_text(err);
+  if (written != nullptr) *written = full;
+  return "";
 }
 
 std::string dump_to_dir(const ring::RingMemory& ring, const std::string& dir,

@@ -8,6 +8,7 @@
 
 #include <cstddef>
 #include <string>
+#include <vector>
 
 namespace blackbox::ring {
 class RingMemory;
@@ -30,9 +31,26 @@ namespace blackbox::crash {
 // Async-signal-safe.
 bool dump_file_name(const char* app, const char* suffix, char* out, std::size_t size) noexcept;
 
-// Writes a dump of `ring` into a new file at `path` (mode 0600; an existing file is
-// replaced, a symbolic link is not followed). Returns "" or what went wrong.
-[[nodiscard]] std::string dump_to_path(const ring::RingMemory& ring, const std::string& path);
+// Where a dump named by a path may go. A path is someone's input (a control request's, or
+// the program's): it must never be a way to hand the ring to another user (a file they
+// created for us to fill), to stop the flusher (a FIFO), or to destroy (the ring file itself:
+// SIGBUS and an empty ring; an archive file).
+struct DumpPathRules {
+  // Never a file in these directories (the ring and archive directories).
+  std::vector<std::string> forbidden_dirs;
+  // false (a control request): the file must be new (O_EXCL). true (blackbox::dump): an
+  // existing regular file of our own, with no other link, is replaced.
+  bool replace_own_file = false;
+  // A path that names a directory gets "<app>.<pid>.<UTC time>.bbd" in it (always new).
+  std::string app;
+};
+
+// Writes a dump of `ring` into the regular file at `path` (absolute; or a generated name in
+// it when it is a directory), mode 0600, opened O_NOFOLLOW|O_NONBLOCK relative to its
+// directory (resolved once, then checked through the open descriptor). Never blocks on the
+// path (a FIFO is refused). Returns "" (and the file's path in `written`) or why not.
+[[nodiscard]] std::string dump_to_path(const ring::RingMemory& ring, const std::string& path,
+                                       const DumpPathRules& rules, std::string* written = nullptr);
 
 // Writes a dump into `dir` (created 0700 if missing) as `<app>.<pid>.<UTC time>.bbd`.
 // Returns the path, or "" with `error` set.
