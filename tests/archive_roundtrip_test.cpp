@@ -692,4 +692,42 @@ TEST(ArchiveRoundTrip, ExitPathsFlushAndRemoveTheRing) {
   }
 }
 
+// The disk is full from the first record to a normal exit: the final flush fails, so the
+// ring file must stay (it is all there is of those records), and the next start of the app
+// archives it, every record exactly once, ended as an exit (not a kill).
+TEST(ArchiveRoundTrip, ARingTheArchiveCouldNotTakeAtExitIsKeptAndRecovered) {
+  const std::string ring_dir = blackbox::test::make_temp_dir("ring");
+  const std::string archive_dir = blackbox::test::make_temp_dir("archive");
+  const std::vector<std::string> env = {"BBX_DIR=" + ring_dir, "BBX_ARCHIVE_DIR=" + archive_dir,
+                                        "BBX_APP=fullexit"};
+  const auto full = blackbox::test::run_helper({"archive-exit-full"}, env);
+  ASSERT_EQ(full.status, 0) << full.out;
+  EXPECT_NE(full.out.find("is kept for recovery"), std::string::npos) << full.out;
+  std::size_t rings = 0;
+  for (const auto& e : std::filesystem::directory_iterator(ring_dir)) {
+    rings += e.path().extension() == ".bbr" ? 1 : 0;
+  }
+  ASSERT_EQ(rings, 1u) << "the ring file was removed with records the archive does not have";
+  const auto next = blackbox::test::run_helper({"start", "fullexit"}, env);
+  ASSERT_EQ(next.status, 0) << next.out;
+  EXPECT_NE(next.out.find("recovered 1 5000"), std::string::npos) << next.out;
+  std::string error;
+  auto reader = ArchiveReader::open(archive_dir, &error);
+  ASSERT_TRUE(reader) << error;
+  std::uint64_t n = 0;
+  reader->poll([&](const Record& r) {
+    if (r.message_template != "n {}") return;
+    EXPECT_EQ(std::get<std::uint64_t>(r.fields.at(0).value), n);
+    ++n;
+  });
+  EXPECT_EQ(n, 5'000u);
+  EXPECT_TRUE(reader->damage().empty());
+  std::size_t exited = 0;
+  for (const auto& file : reader->files()) {
+    exited += file.end == blackbox::ArchiveFileInfo::End::exited ? 1 : 0;
+    EXPECT_NE(file.end, blackbox::ArchiveFileInfo::End::killed) << file.path;
+  }
+  EXPECT_GE(exited, 1u);
+}
+
 }  // namespace

@@ -36,6 +36,9 @@ struct RecoveredRing {
   std::string app;
   std::int32_t pid = 0;
   int signal = 0;             // the crash's signal; 0: killed, or no crash report
+  // It had exited, but its final flush had failed (disk full): the ring held what the
+  // archive lacked (recovered, not left alone).
+  bool exited_unarchived = false;
   std::uint64_t records = 0;  // records written to the archive
   std::uint64_t lost = 0;     // records its rings no longer held (overwritten, damaged)
   std::string error;          // why it failed

@@ -342,6 +342,11 @@ void Flusher::stop() noexcept {
   if (thread_.joinable()) thread_.join();
 }
 
+bool Flusher::archive_complete() const {
+  std::lock_guard lock(mutex_);
+  return !settings_.archive || (stopped_ && last_ok_);
+}
+
 std::string Flusher::current_file() const {
   std::lock_guard lock(mutex_);
   return current_file_;

@@ -122,6 +122,9 @@ class Flusher {
   bool flush(bool durable = false);
   // A final flush, then the thread ends and the file is closed. Idempotent.
   void stop() noexcept;
+  // After stop(): whether the final pass wrote everything it drained and every loss it
+  // counted (always true without an archive: there is nothing to be complete).
+  [[nodiscard]] bool archive_complete() const;
 
   void add_stats(Stats& s) const noexcept;
 

@@ -66,7 +66,10 @@ Recovered recover_ring(const std::string& ring_path, FileSettings files, int zst
   r.app.assign(h.app, strnlen(h.app, sizeof h.app));
   r.pid = h.pid;
   const auto state = static_cast<ring::ProcessState>(h.state.load(std::memory_order_relaxed));
-  if (state == ring::ProcessState::exited) {
+  // Exited: archived, left alone; unless its final flush failed (ring_layout.hpp).
+  const bool exited = state == ring::ProcessState::exited;
+  if (exited &&
+      (h.exit_flags.load(std::memory_order_relaxed) & ring::kExitArchiveIncomplete) == 0) {
     r.outcome = Recovered::Outcome::exited;
     return r;
   }
@@ -87,6 +90,10 @@ Recovered recover_ring(const std::string& ring_path, FileSettings files, int zst
     flusher.add_frame(
         FrameType::crash,
         std::vector<std::byte>(report, report + (ring::kPageBytes - ring::kCrashOffset)));
+  } else if (exited) {
+    r.exited_unarchived = true;
+    // It shut down, but its archive could not take the last records: they follow now.
+    flusher.add_frame(FrameType::end, end_payload(EndHow::exited, 0));
   } else {
     // Dead without a report and without shutting down: killed (SIGKILL, the OOM killer),
     // or _exit() past the logger. When is not known; the last record's time is the best.
@@ -153,7 +160,8 @@ std::string RecoveredRing::describe() const {
   switch (r.outcome) {
     case Outcome::recovered: {
       const char* abbrev = r.signal != 0 ? sigabbrev_np(r.signal) : nullptr;
-      const std::string how = r.signal == 0       ? "died"
+      const std::string how = r.exited_unarchived ? "exited before its archive could take them"
+                              : r.signal == 0     ? "died"
                               : abbrev != nullptr ? std::string("crashed: SIG") + abbrev
                                                   : "crashed: signal " + std::to_string(r.signal);
       return "recovered " + std::to_string(r.records) + (r.records == 1 ? " record" : " records") +

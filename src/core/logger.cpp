@@ -830,9 +830,21 @@ void shutdown() noexcept {
   // Without the mutex: the flusher's last pass may take it (a control request, its audit
   // record's first call).
   if (flusher != nullptr) flusher->stop();
+  // The final flush failed (disk full, the breaker open): the ring file is all there is of
+  // what the archive lacks, and of the losses counted meanwhile. It stays, marked for the
+  // recovery of the app's next start (or `logcat recover`).
+  const bool complete = flusher == nullptr || flusher->archive_complete();
   std::lock_guard lock(l.mutex);
-  ring->set_state(ring::ProcessState::exited);
-  if (l.config.remove_ring_on_exit) ring->remove_file();
+  if (!complete) {
+    ring->header().exit_flags.store(ring::kExitArchiveIncomplete, std::memory_order_relaxed);
+  }
+  ring->set_state(ring::ProcessState::exited);  // release: the flags before the state
+  if (complete && l.config.remove_ring_on_exit) {
+    ring->remove_file();
+  } else if (!complete && !ring->path().empty()) {
+    sys::say("the archive could not take the last records at exit; the ring file " + ring->path() +
+             " is kept for recovery (the next start of the app, or `logcat recover`, archives it)");
+  }
 }
 
 void set_level(std::string_view tag, Level level) {

@@ -64,6 +64,9 @@ enum class ClockKind : std::uint32_t { tsc = 1, monotonic_ns = 2 };
 enum class SlotState : std::uint32_t { free = 0, owned = 1, exited = 2 };
 // RingHeader::state. The public reader API calls it blackbox::RingState (same values).
 enum class ProcessState : std::uint32_t { live = 1, exited = 2, crashed = 3 };
+// RingHeader::exit_flags: the process exited but its final flush failed (disk full, the
+// breaker open): the ring holds records the archive does not, and recovery takes it.
+inline constexpr std::uint32_t kExitArchiveIncomplete = 1;
 
 // One (ticks, wall-clock ns) pair, written under its own sequence counter (seqlock): odd
 // while being written. Two of them alternate so one is always intact even if the writer
@@ -106,7 +109,9 @@ struct RingHeader {
   char host[64];  // NUL-terminated
   // Mutable words. Relaxed except where said.
   std::atomic<std::uint32_t> state;  // ProcessState; release on change
-  std::uint32_t reserved1;
+  // kExitArchiveIncomplete, with state exited (0 before; a reserved word in older files).
+  // Written before the state (release): a reader that sees exited sees the flags.
+  std::atomic<std::uint32_t> exit_flags;
   std::atomic<std::uint64_t> site_table_used;  // release after appending an entry
   std::atomic<std::uint64_t> threads_attached;
   std::atomic<std::uint64_t> dropped_no_slot;

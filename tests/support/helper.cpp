@@ -431,6 +431,20 @@ int metrics_child() {
   return 0;
 }
 
+// "archive-exit-full": the disk is full for the archive (every write to a descriptor other
+// than stdout and stderr fails with ENOSPC) from the first record to the normal exit.
+int archive_exit_full() {
+  blackbox::sys::calls().write = [](int fd, const void* data, std::size_t n) -> ssize_t {
+    if (fd > 2) {
+      errno = ENOSPC;
+      return -1;
+    }
+    return ::write(fd, data, n);
+  };
+  for (std::uint64_t i = 0; i < 5'000; ++i) BBX_INFO("n {}", i);
+  return 0;
+}
+
 int archive_exit(const std::string& how) {
   for (std::uint64_t i = 0; i < 30'000; ++i) BBX_INFO("n {}", i);
   if (how == "exit") std::exit(0);
@@ -857,6 +871,7 @@ int main(int argc, char** argv) {
   if (mode == "echo-log") return echo_log();
   if (mode == "crash" && argc == 4) return crash(argv[2], std::atoi(argv[3]));
   if (mode == "start" && argc == 3) return start_and_recover(argv[2]);
+  if (mode == "archive-exit-full") return archive_exit_full();
   if (mode == "read" && argc == 5) {
     return read_ring(argv[2], std::stoull(argv[3]), std::stoull(argv[4]));
   }
