@@ -190,7 +190,11 @@ struct Config {
   // The default ring directory for this user: /dev/shm/blackbox-<effective uid> (tmpfs:
   // the rings cost no disk writes and survive any process death, not a reboot). Per user,
   // so that users never share, or fight over, one directory; the same for every process of
-  // the user, whatever its environment, so logcat finds a service's rings.
+  // the user, whatever its environment, so logcat finds a service's rings. If another user
+  // squatted that name (created it first, or it is a link or writable by others), it is
+  // refused (said when the logger starts) and the ring goes to /run/user/<uid>/blackbox
+  // (logind's per-user tmpfs, which no one else can create in), else to
+  // ~/.local/state/blackbox/rings (the home directory from the password database).
   [[nodiscard]] static std::string default_dir();
 
   // The default archive directory for this user (see archive_dir).

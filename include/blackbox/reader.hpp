@@ -200,7 +200,11 @@ struct RingInfo {
   std::string host;  // the machine's name, as the process saw it
   std::int32_t pid = 0;
   RingState state = RingState::live;
-  bool process_alive = false;  // whether `pid` still runs (live rings of dead processes)
+  // Whether `pid` still runs (false: a live ring of a dead process), as the file's owner and
+  // started before the ring was: a forged file naming another user's pid, or a pid reused
+  // since, is not alive.
+  bool process_alive = false;
+  std::uint32_t owner_uid = 0;  // the ring file's owner
   std::int64_t start_time_ns = 0;
   std::uint32_t format_version = 0;
   std::uint32_t slot_count = 0;

@@ -246,6 +246,10 @@ class Renderer {
 // C1 controls U+0080..U+009F) escaped as \n, \r, \xHH or \u00HH, so that a message can
 // neither end its line (and forge the next one) nor send escape sequences to the terminal.
 void append_printable(std::string_view s, Buffer& out);
+// The same as a string: what the readers give for every name and spec a file holds (app,
+// host, thread and tag names, level and rate specs, a process's answers), so that a forged
+// or damaged file can never reach a terminal raw, whichever logcat command prints it.
+[[nodiscard]] std::string printable(std::string_view s);
 
 // The calendar fields of a time (ns since the epoch, floored to the second), in UTC or in
 // local time.

@@ -1,6 +1,7 @@
 // Config defaults, validation and the BBX_* environment variables; level spec parsing.
 #include "blackbox/config.hpp"
 
+#include <pwd.h>
 #include <signal.h>
 #include <string.h>
 #include <unistd.h>
@@ -15,6 +16,7 @@
 #include "core/level_spec.hpp"
 #include "core/rate_limit.hpp"
 #include "crash/crash_handler.hpp"
+#include "sys/dirs.hpp"
 #include "sys/say.hpp"
 
 namespace blackbox {
@@ -68,7 +70,24 @@ std::optional<Level> parse_level(std::string_view name) noexcept {
   return std::nullopt;
 }
 
-std::string Config::default_dir() { return "/dev/shm/blackbox-" + std::to_string(geteuid()); }
+std::string Config::default_dir() {
+  const std::string uid = std::to_string(geteuid());
+  const std::string shm = "/dev/shm/blackbox-" + uid;
+  if (sys::foreign_dir(shm).empty()) return shm;
+  // Squatted (another user created it first, for us to fall into an in-memory ring and lose
+  // crash survival): a directory no one else can create, found the same way by every process
+  // of the user whatever its environment, so logcat finds it too. The user's runtime
+  // directory (tmpfs, 0700, made by logind), else the home directory's state (on disk).
+  if (const std::string run = "/run/user/" + uid;
+      sys::foreign_dir(run).empty() && access(run.c_str(), W_OK) == 0) {
+    return run + "/blackbox";
+  }
+  if (const passwd* pw = getpwuid(geteuid());
+      pw != nullptr && pw->pw_dir != nullptr && pw->pw_dir[0] == '/') {
+    return std::string(pw->pw_dir) + "/.local/state/blackbox/rings";
+  }
+  return shm;  // nowhere else: refused when used, in-memory ring
+}
 
 std::string Config::default_archive_dir() {
   if (const char* state = std::getenv("XDG_STATE_HOME"); state != nullptr && *state == '/') {

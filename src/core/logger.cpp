@@ -39,6 +39,7 @@
 #include "ring/full_wait.hpp"
 #include "ring/wake.hpp"
 #include "sys/calendar.hpp"
+#include "sys/dirs.hpp"
 #include "sys/fork_guard.hpp"
 #include "sys/sys.hpp"
 
@@ -355,6 +356,21 @@ std::string start_locked(const Config& config) {
   if (!parse_rate_spec(config.rate_limits, l.rates, error)) l.rates = RateSpec{};
   apply_rates_locked();
   const std::string app = config.app.empty() ? program_invocation_short_name : config.app;
+  // The default directory squatted by another user: Config::default_dir() already chose the
+  // fallback; say so, loudly (once per start), so it is not a silent change.
+  if (const std::string shm = "/dev/shm/blackbox-" + std::to_string(geteuid());
+      config.dir != shm && config.dir == Config::default_dir()) {
+    if (const std::string why = sys::foreign_dir(shm); !why.empty()) {
+      say("refusing " + shm + ": " + why + "; the ring file goes to " + config.dir +
+          " instead, where logcat finds it (remove " + shm + " as root to go back)");
+    }
+  }
+  // The default directory's fallback in the home directory may lack its parents (made
+  // here, private; a BBX_DIR whose parent is missing stays a mistake, said).
+  if (config.dir == Config::default_dir() && config.dir.ends_with("/.local/state/blackbox/rings")) {
+    std::string ignored;
+    if (const int fd = sys::open_private_dir(config.dir, 0700, true, ignored); fd >= 0) close(fd);
+  }
   ring::RingMemory* ring = ring::RingMemory::create_file(config, app, &error);
   l.anonymous = ring == nullptr;
   std::string degraded;

@@ -19,6 +19,7 @@
 #include <utility>
 
 #include "blackbox/reader.hpp"
+#include "blackbox/text.hpp"
 #include "format/archive_format.hpp"
 #include "format/chunk_decoder.hpp"
 #include "format/frame.hpp"
@@ -28,6 +29,7 @@
 #include "reader/crash_report.hpp"
 #include "reader/decode.hpp"
 #include "sys/calendar.hpp"
+#include "sys/dirs.hpp"
 
 namespace blackbox {
 namespace {
@@ -83,7 +85,8 @@ bool ends_with(const std::string& s, const char* suffix) {
 
 // Whether some process still holds the writer's lock on the file.
 bool writer_alive(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  std::string why;
+  const int fd = sys::open_regular(path, false, why);
   if (fd < 0) return false;
   const bool locked = flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK;
   close(fd);
@@ -94,15 +97,16 @@ bool writer_alive(const std::string& path) {
 bool read_tail(const std::string& path, std::uint64_t offset, Buffer<std::byte>& out,
                std::string& error) {
   out.clear();
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  std::string why;
+  const int fd = sys::open_regular(path, false, why);
   if (fd < 0) {
-    error = path + ": " + sys::error_text(errno);
+    error = path + ": " + why;
     return false;
   }
   struct stat st {};
-  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+  if (fstat(fd, &st) != 0) {
     close(fd);
-    error = path + ": not a regular file";
+    error = path + ": " + sys::error_text(errno);
     return false;
   }
   const auto size = static_cast<std::uint64_t>(st.st_size);
@@ -326,7 +330,8 @@ std::size_t ArchiveReader::Impl::read_pending(const PendingChunk& chunk, const R
     // Read the frame again (scan() kept no copy): bounded by the frame size, checked again.
     buffer.resize(chunk.bytes);
     std::size_t done = 0;
-    const int fd = ::open(f.path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    std::string why;
+    const int fd = sys::open_regular(f.path, false, why);
     while (fd >= 0 && done < buffer.size()) {
       const ssize_t n = pread(fd, buffer.data() + done, buffer.size() - done,
                               static_cast<off_t>(chunk.offset + done));
@@ -360,8 +365,9 @@ void ArchiveReader::Impl::read_header(FileState& f, std::span<const std::byte> p
   if (payload.size() < text) return;
   const auto* p = reinterpret_cast<const char*>(payload.data());
   ArchiveFileInfo& info = f.info;
-  info.app.assign(p, h.app_len);
-  info.host.assign(p + h.app_len, h.host_len);
+  // Escaped: a name in a file reaches terminals (nothing in a file is trusted).
+  info.app = text::printable({p, h.app_len});
+  info.host = text::printable({p + h.app_len, h.host_len});
   info.library_version.assign(p + h.app_len + h.host_len, h.library_version_len);
   info.pid = h.pid;
   info.file_index = h.file_index;
@@ -542,6 +548,10 @@ std::size_t ArchiveReader::Impl::take_frame(std::size_t file_index, const archiv
     case archive::FrameType::telemetry: {
       archive::TelemetrySnapshot snapshot;
       if (archive::decode_telemetry(frame.payload, snapshot)) {
+        // Names and specs escaped, as a ring's are (RingReader::telemetry).
+        for (auto& tag : snapshot.telemetry.per_tag) tag.tag = text::printable(tag.tag);
+        for (auto& th : snapshot.telemetry.threads) th.name = text::printable(th.name);
+        snapshot.levels = text::printable(snapshot.levels);
         f.info.telemetry = std::move(snapshot.telemetry);
         f.info.telemetry_ns = snapshot.time_ns;
         f.info.telemetry_levels = std::move(snapshot.levels);
@@ -583,7 +593,8 @@ std::size_t ArchiveReader::Impl::take_frame(std::size_t file_index, const archiv
 std::size_t ArchiveReader::Impl::skim_file(std::size_t file_index,
                                            std::optional<ChunkFilterView>& chunk_filter) {
   FileState& f = files[file_index];
-  const int fd = ::open(f.path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  std::string why;
+  const int fd = sys::open_regular(f.path, false, why);
   if (fd < 0) return 0;  // the scanner says why
   struct stat st {};
   if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
@@ -733,7 +744,7 @@ std::unique_ptr<ArchiveReader> ArchiveReader::open(const std::string& path, std:
   } else if (S_ISREG(st.st_mode)) {
     impl->files.push_back(FileState{path, 0, {}, {}, {}, nullptr});
   } else {
-    if (error != nullptr) *error = path + ": not a file or directory";
+    if (error != nullptr) *error = path + ": not a regular file or a directory (a FIFO, socket or device is never read)";
     return nullptr;
   }
   return std::unique_ptr<ArchiveReader>(new ArchiveReader(std::move(impl)));

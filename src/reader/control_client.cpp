@@ -17,11 +17,13 @@
 
 #include "blackbox/control.hpp"
 #include "blackbox/reader.hpp"
+#include "blackbox/text.hpp"
 #include "format/ring_layout.hpp"
 #include "format/ring_validate.hpp"
 #include "ring/wake.hpp"
 #include "sys/calendar.hpp"
 #include "sys/clock.hpp"
+#include "sys/dirs.hpp"
 
 namespace blackbox {
 namespace {
@@ -34,16 +36,16 @@ class ControlMapping {
     if (fd_ >= 0) close(fd_);
   }
   std::string open(const std::string& path) {
-    fd_ = ::open(path.c_str(), O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+    std::string why;
+    fd_ = sys::open_regular(path, true, why);
     if (fd_ < 0) {
-      const int err = errno;
-      if (err == EACCES || err == EPERM) {
+      if (errno == EACCES || errno == EPERM) {
         return "no permission to write it (only its process's user, or root, may control it)";
       }
-      return sys::error_text(err);
+      return why;
     }
     struct stat st {};
-    if (fstat(fd_, &st) != 0 || !S_ISREG(st.st_mode)) return "not a regular file";
+    if (fstat(fd_, &st) != 0) return sys::error_text(errno);
     if (static_cast<std::uint64_t>(st.st_size) < ring::kPageBytes) return "not a ring file";
     // The writer holds an exclusive lock for its whole life: a shared one we can take means
     // nobody writes it (let go at once: recovery must not take us for its writer).
@@ -192,7 +194,8 @@ std::string send_control(const std::string& ring_path, const ControlRequest& req
   char result[ring::kControlResultBytes];
   std::memcpy(result, r.result, sizeof result);
   reply.applied = status == ring::ControlStatus::done;
-  reply.result.assign(result, strnlen(result, sizeof result));
+  // The process's answer goes to the requester's terminal (root's, possibly): escaped.
+  reply.result = text::printable({result, strnlen(result, sizeof result)});
   return {};
 }
 

@@ -19,6 +19,7 @@
 #include <unordered_map>
 
 #include "blackbox/reader.hpp"
+#include "blackbox/text.hpp"
 #include "format/ring_clock.hpp"
 #include "format/ring_image.hpp"
 #include "format/ring_layout.hpp"
@@ -31,6 +32,8 @@
 #include "ring/ring_memory.hpp"
 #include "sys/calendar.hpp"
 #include "sys/clock.hpp"
+#include "sys/dirs.hpp"
+#include "sys/process.hpp"
 
 namespace blackbox {
 
@@ -54,6 +57,7 @@ std::uint64_t load_acquire(const std::atomic<std::uint64_t>& a) {
 
 struct RingReader::Impl {
   std::string path;
+  uid_t owner_uid = geteuid();  // the file's owner (ours for our own ring or an image)
   const std::byte* base = nullptr;
   std::size_t size = 0;
   bool owns_mapping = false;
@@ -205,13 +209,16 @@ std::unique_ptr<RingReader> RingReader::open(const std::string& path, std::strin
     if (error != nullptr) *error = path + ": " + msg;
     return nullptr;
   };
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-  if (fd < 0) return fail(sys::error_text(errno));
+  // Never waits on the path, never follows a link: a FIFO or link planted among the ring
+  // files must not hang or redirect a host-wide reader (logcat top, run as root).
+  const int fd = sys::open_regular(path, false, why);
+  if (fd < 0) return fail(why);
   struct stat st {};
-  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+  if (fstat(fd, &st) != 0) {
     close(fd);
-    return fail("not a regular file");
+    return fail(sys::error_text(errno));
   }
+  const uid_t owner_uid = st.st_uid;
   const auto file_size = static_cast<std::size_t>(st.st_size);
   if (file_size < ring::kPageBytes) {
     close(fd);
@@ -219,6 +226,7 @@ std::unique_ptr<RingReader> RingReader::open(const std::string& path, std::strin
   }
   auto impl = std::make_unique<Impl>();
   impl->path = path;
+  impl->owner_uid = owner_uid;
   impl->owns_mapping = true;
   // A live writer holds an exclusive lock for its whole life: then the file is mapped, to
   // follow it as it grows. Otherwise (a dead process's ring, an exited one's, a dump) it
@@ -319,11 +327,15 @@ RingInfo RingReader::info() const {
   const RingHeader& h = impl_->header();
   RingInfo info;
   info.path = impl_->path;
-  info.app.assign(h.app, strnlen(h.app, sizeof h.app));
-  info.host.assign(h.host, strnlen(h.host, sizeof h.host));
+  info.app = text::printable({h.app, strnlen(h.app, sizeof h.app)});
+  info.host = text::printable({h.host, strnlen(h.host, sizeof h.host)});
   info.pid = h.pid;
   info.state = static_cast<RingState>(h.state.load(std::memory_order_acquire));
-  info.process_alive = h.pid > 0 && (kill(h.pid, 0) == 0 || errno == EPERM);
+  info.owner_uid = impl_->owner_uid;
+  // Alive means: the pid the file names runs, as the file's owner, and had started when the
+  // ring was created. A file another user forged, naming root's pid, is not that process;
+  // nor is a later process that reused a dead one's pid.
+  info.process_alive = sys::process_is(h.pid, impl_->owner_uid, h.start_time_ns);
   info.start_time_ns = h.start_time_ns;
   info.format_version = h.version;
   info.slot_count = impl_->layout.slot_count;
@@ -362,7 +374,7 @@ LogHistogram histogram(const ring::HistogramArea& h) {
 
 template <std::size_t N>
 std::string text_field(const char (&chars)[N]) {
-  return std::string(ring::field_text(chars));
+  return text::printable(ring::field_text(chars));  // escaped: nothing in a file is trusted
 }
 
 }  // namespace

@@ -172,6 +172,13 @@ void append_printable(std::string_view s, Buffer& out) {
   out.append(s.data() + run, s.size() - run);
 }
 
+std::string printable(std::string_view s) {
+  if (next_maybe_control(s, 0) >= s.size()) return std::string(s);  // the usual case
+  Buffer out(s.size() + 16);
+  append_printable(s, out);
+  return std::string(out.view());
+}
+
 std::string trace_hex(const std::uint8_t* bytes, std::size_t n) {
   std::string out(2 * n, '0');
   hex(bytes, n, out.data());

@@ -8,6 +8,7 @@
 
 #include <cstdio>
 #include <cstring>
+#include <string>
 
 #include "sys/calendar.hpp"
 #include "sys/sys.hpp"
@@ -60,6 +61,36 @@ int open_private_dir(const std::string& path, mode_t mode, bool parents, std::st
     return -1;
   }
   return open_existing_private_dir(path, error);
+}
+
+std::string foreign_dir(const std::string& path) {
+  struct stat st {};
+  if (lstat(path.c_str(), &st) != 0) return errno == ENOENT ? "" : error_text(errno);
+  if (S_ISLNK(st.st_mode)) return "a symbolic link";
+  if (!S_ISDIR(st.st_mode)) return "not a directory";
+  if (st.st_uid != geteuid()) {
+    return "owned by another user (uid " + std::to_string(st.st_uid) + ", we are " +
+           std::to_string(geteuid()) + ")";
+  }
+  if ((st.st_mode & 022) != 0) return "writable by others";
+  return "";
+}
+
+int open_regular(const std::string& path, bool write, std::string& error) {
+  const int fd =
+      ::open(path.c_str(), (write ? O_RDWR : O_RDONLY) | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) {
+    error = errno == ELOOP ? "a symbolic link (not followed)" : error_text(errno);
+    return -1;
+  }
+  struct stat st {};
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    close(fd);
+    error = "not a regular file";
+    errno = EINVAL;
+    return -1;
+  }
+  return fd;
 }
 
 }  // namespace blackbox::sys

@@ -23,4 +23,16 @@ namespace blackbox::sys {
 // The same, for a directory that must already exist.
 [[nodiscard]] int open_existing_private_dir(const std::string& path, std::string& error);
 
+// Why `path` cannot be a private directory of the effective uid ("" if it can: it is one,
+// or it does not exist yet and we may create it): another user's directory, a link, a file,
+// or writable by others. Never follows a link.
+[[nodiscard]] std::string foreign_dir(const std::string& path);
+
+// Opens an existing file that a reader names (a ring or archive file, found by listing a
+// directory another user may write): never through a link (O_NOFOLLOW), never waiting
+// (O_NONBLOCK: a FIFO planted where a file is expected must not hang the reader), and only a
+// regular file. O_RDONLY, or O_RDWR with `write`. Returns the descriptor (O_CLOEXEC), or -1
+// with `error` set to the reason ("not a regular file", errno's text; without the path).
+[[nodiscard]] int open_regular(const std::string& path, bool write, std::string& error);
+
 }  // namespace blackbox::sys

@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -310,24 +311,50 @@ std::optional<std::int64_t> parse_duration(const std::string& text) {
 }
 
 std::vector<std::string> ring_files_on_host() {
-  std::vector<std::string> dirs = {blackbox::Config::from_env().dir};
+  // Each ring directory with the uid that must own it and its files: ours (BBX_DIR, or the
+  // default), and as root every user's /dev/shm/blackbox-UID and their fallback in
+  // /run/user/UID/blackbox (a squatted /dev/shm name: Config::default_dir).
+  std::vector<std::pair<std::string, uid_t>> dirs = {{blackbox::Config::from_env().dir, geteuid()}};
   std::error_code ec;
   if (geteuid() == 0) {
     for (const auto& e : std::filesystem::directory_iterator("/dev/shm", ec)) {
       const std::string name = e.path().filename();
-      if (name.rfind("blackbox-", 0) == 0 && e.is_directory(ec)) dirs.push_back(e.path());
+      unsigned long uid = 0;
+      if (name.rfind("blackbox-", 0) == 0 && name.size() > 9 &&
+          name.find_first_not_of("0123456789", 9) == std::string::npos) {
+        uid = std::stoul(name.substr(9));
+        dirs.emplace_back(e.path(), static_cast<uid_t>(uid));
+      }
+    }
+    for (const auto& e : std::filesystem::directory_iterator("/run/user", ec)) {
+      const std::string name = e.path().filename();
+      if (!name.empty() && name.find_first_not_of("0123456789") == std::string::npos) {
+        dirs.emplace_back(e.path().string() + "/blackbox", static_cast<uid_t>(std::stoul(name)));
+      }
     }
   }
   std::sort(dirs.begin(), dirs.end());
   dirs.erase(std::unique(dirs.begin(), dirs.end()), dirs.end());
   std::vector<std::string> files;
-  for (const std::string& dir : dirs) {
+  for (const auto& [dir, uid] : dirs) {
+    // A directory of the user it names, not a link, writable by no one else: otherwise
+    // another user could plant files there for root's logcat to take as that user's.
+    struct stat ds {};
+    if (lstat(dir.c_str(), &ds) != 0 || !S_ISDIR(ds.st_mode) || ds.st_uid != uid ||
+        (ds.st_mode & 022) != 0) {
+      continue;
+    }
     for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
       const std::string name = e.path().filename();
-      if (name.size() > 4 && name.compare(name.size() - 4, 4, ".bbr") == 0 && name[0] != '.' &&
-          access(e.path().c_str(), R_OK) == 0) {
-        files.push_back(e.path());
+      if (name.size() <= 4 || name.compare(name.size() - 4, 4, ".bbr") != 0 || name[0] == '.') {
+        continue;
       }
+      struct stat fs {};
+      if (lstat(e.path().c_str(), &fs) != 0 || !S_ISREG(fs.st_mode) || fs.st_uid != uid ||
+          access(e.path().c_str(), R_OK) != 0) {
+        continue;  // a FIFO, a link, a file of another user: never opened
+      }
+      files.push_back(e.path());
     }
   }
   std::sort(files.begin(), files.end());

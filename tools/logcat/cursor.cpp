@@ -106,10 +106,15 @@ void Cursor::advance(const blackbox::Record& r) {
 
 std::string read_cursor_file(const std::string& path, std::optional<Cursor>& out) {
   out.reset();
-  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
   if (fd < 0) {
     if (errno == ENOENT) return "";  // no cursor yet: from the start
     return path + ": " + std::strerror(errno);
+  }
+  struct stat st {};
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {  // a FIFO must not hang the shipper
+    close(fd);
+    return path + ": not a regular file";
   }
   std::string text;
   char buf[4096];

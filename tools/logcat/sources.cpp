@@ -1,5 +1,6 @@
 #include "sources.hpp"
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -23,11 +24,17 @@ bool earlier(const Record& a, const Record& b) {
 }  // namespace
 
 FileKind file_kind(const std::string& path) {
+  // Never waits (a FIFO named as an input is "other", refused by the readers with the
+  // reason), never follows a link to decide.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return FileKind::other;
+  struct stat st {};
   char magic[8] = {};
-  std::ifstream in(path, std::ios::binary);
-  in.read(magic, sizeof magic);
-  if (in.gcount() == 8 && std::memcmp(magic, "BBXRING", 8) == 0) return FileKind::ring;
-  if (in.gcount() >= 4 && std::memcmp(magic, "BXF1", 4) == 0) return FileKind::archive;
+  ssize_t n = 0;
+  if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) n = pread(fd, magic, sizeof magic, 0);
+  ::close(fd);
+  if (n == 8 && std::memcmp(magic, "BBXRING", 8) == 0) return FileKind::ring;
+  if (n >= 4 && std::memcmp(magic, "BXF1", 4) == 0) return FileKind::archive;
   return FileKind::other;
 }
 
