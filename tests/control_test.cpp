@@ -16,7 +16,9 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <regex>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -111,11 +113,14 @@ TEST(Control, ATagSetToDebugFromOutsideForAWhile) {
   const auto audit = with_tag(lines, "blackbox");
   ASSERT_EQ(audit.size(), 2u) << ::testing::PrintToString(lines);
   EXPECT_TRUE(std::regex_match(
-      audit[0], std::regex(R"(level of net set to debug for 1s from outside, by pid \d+ uid \d+)")))
+      audit[0],
+      std::regex(R"(level of net set to debug for 1s from outside, by pid \d+ uid \d+ as claimed )"
+                 R"(\(checked: pid \d+ runs as uid \d+; only uid \d+ and root can )"
+                 R"(write the ring file\))")))
       << audit[0];
   EXPECT_TRUE(std::regex_match(
       audit[1], std::regex(R"(level of net back to the default \(info\): the time set from )"
-                           R"(outside by pid \d+ uid \d+ is up)")))
+                           R"(outside by pid \d+ uid \d+ \(as claimed\) is up)")))
       << audit[1];
 }
 
@@ -305,6 +310,37 @@ TEST(Control, DumpPathsThatCouldLeakBlockOrDestroyAreRefused) {
       << into_dir.out;
   child.close_stdin();
   EXPECT_EQ(child.wait(), 0);
+}
+
+// The requester's pid and uid are what it wrote: a requester that claims to be pid 1 as uid
+// 4242 is recorded as claiming it, beside what the process checked (pid 1 runs as root).
+TEST(Control, TheAuditRecordSaysWhatTheRequesterClaimedAndWhatWasChecked) {
+  const std::string archive = blackbox::test::make_temp_dir("archive");
+  Child child({blackbox::test::helper_path(), "ctl-child"}, {{"BBX_ARCHIVE_DIR", archive}});
+  child.read_until("ready");
+  // pid 1's effective uid, as /proc says.
+  std::ifstream status("/proc/1/status");
+  std::string line;
+  unsigned real = 0, init = ~0u;
+  while (std::getline(status, line)) {
+    if (line.rfind("Uid:", 0) == 0) std::istringstream(line.substr(4)) >> real >> init;
+  }
+  ASSERT_NE(init, ~0u) << "cannot read /proc/1/status";
+  blackbox::claim_identity_for_testing(1, 4242);
+  blackbox::ControlRequest request;
+  request.kind = blackbox::ControlRequest::Kind::flush;
+  blackbox::ControlReply reply;
+  const std::string error = blackbox::send_control(ring_of(child.pid()), request, reply);
+  blackbox::claim_identity_for_testing(0, 0);
+  ASSERT_EQ(error, "");
+  child.close_stdin();
+  ASSERT_EQ(child.wait(), 0);
+  const auto audit = with_tag(archived(archive), "blackbox");
+  ASSERT_EQ(audit.size(), 1u) << ::testing::PrintToString(audit);
+  EXPECT_EQ(audit[0], fmt::format("flush from outside, by pid 1 uid 4242 as claimed (NOT as "
+                                  "claimed: pid 1 runs as uid {}; only uid {} and root can write "
+                                  "the ring file)",
+                                  init, geteuid()));
 }
 
 // Another local user may not control a process: the ring file (0600, in a 0700 directory)

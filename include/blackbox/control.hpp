@@ -173,4 +173,9 @@ struct ControlReply {
                                        ControlReply& reply,
                                        std::int64_t timeout_ns = 10'000'000'000);
 
+// Tests only: send_control() claims this pid and uid (pid 0: the real ones again), as a
+// requester writing the control area by hand could; the process's audit record must show
+// the claim for what it is. Not thread-safe.
+void claim_identity_for_testing(std::int32_t pid, std::uint32_t uid);
+
 }  // namespace blackbox

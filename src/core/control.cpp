@@ -7,9 +7,11 @@
 #include "core/control.hpp"
 
 #include <fmt/format.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstring>
+#include <optional>
 #include <string_view>
 
 #include "archive/flusher.hpp"
@@ -18,6 +20,7 @@
 #include "core/logger.hpp"
 #include "crash/dump.hpp"
 #include "sys/clock.hpp"
+#include "sys/process.hpp"
 
 namespace blackbox::core {
 namespace {
@@ -53,6 +56,19 @@ struct Who {
   std::int32_t pid;
   std::uint32_t uid;
 };
+
+// What this process can check of a requester whose pid and uid are only what it wrote: only
+// its own user and root can write the ring file (0600); the pid's uid as the kernel says,
+// while that process lives (a requester that exited at once cannot be checked).
+std::string verified(const Who& who) {
+  const std::string writers =
+      fmt::format("only uid {} and root can write the ring file", geteuid());
+  const std::optional<sys::ProcessIdentity> id = sys::process_identity(who.pid);
+  if (!id) return fmt::format("pid {} is gone, unchecked; {}", who.pid, writers);
+  if (id->uid == who.uid)
+    return fmt::format("checked: pid {} runs as uid {}; {}", who.pid, id->uid, writers);
+  return fmt::format("NOT as claimed: pid {} runs as uid {}; {}", who.pid, id->uid, writers);
+}
 
 // A level request. Returns "" or why it was refused; `done` says what it did.
 std::string apply_level(const ring::ControlRequest& r, std::int64_t now_ns, std::string& done) {
@@ -151,11 +167,13 @@ std::size_t expire_timed(std::int64_t now_ns) {
   for (const Expired& e : expired) {
     if (e.reverted) {
       BBX_INTERNAL_AUDIT(
-          "{what} back to {level}: the time set from outside by pid {pid} uid {uid} is up", e.what,
-          e.back, e.who.pid, e.who.uid);
+          "{what} back to {level}: the time set from outside by pid {pid} uid {uid} (as claimed) "
+          "is up",
+          e.what, e.back, e.who.pid, e.who.uid);
     } else {
       BBX_INTERNAL_AUDIT(
-          "{what} left as it is: the time set from outside by pid {pid} uid {uid} is up, "
+          "{what} left as it is: the time set from outside by pid {pid} uid {uid} (as claimed) is "
+          "up, "
           "but it was changed since",
           e.what, e.who.pid, e.who.uid);
     }
@@ -288,16 +306,17 @@ unsigned ControlServer::serve(ring::RingMemory& ring) {
       }
     }
     if (refused.empty()) {
-      BBX_INTERNAL_AUDIT("{what} from outside, by pid {pid} uid {uid}", done_text, who.pid,
-                         who.uid);
+      BBX_INTERNAL_AUDIT("{what} from outside, by pid {pid} uid {uid} as claimed ({verified})",
+                         done_text, who.pid, who.uid, verified(who));
       set_field(r.result, done_text);
       r.status.store(static_cast<std::uint32_t>(ring::ControlStatus::done), kRelaxed);
       if (ring::Telemetry* t = ring.telemetry(); t != nullptr) {
         t->control_applied.store(t->control_applied.load(kRelaxed) + 1, kRelaxed);
       }
     } else {
-      BBX_INTERNAL_AUDIT("request from outside refused: {why}, by pid {pid} uid {uid}", refused,
-                         who.pid, who.uid);
+      BBX_INTERNAL_AUDIT(
+          "request from outside refused: {why}, by pid {pid} uid {uid} as claimed ({verified})",
+          refused, who.pid, who.uid, verified(who));
       set_field(r.result, refused);
       r.status.store(static_cast<std::uint32_t>(ring::ControlStatus::refused), kRelaxed);
     }

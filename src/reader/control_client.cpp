@@ -112,6 +112,15 @@ std::optional<LevelsState> read_levels(const std::string& ring_path, std::string
   return l;
 }
 
+namespace {
+// Tests only: the identity a lying requester claims (0: the real one).
+std::pair<std::int32_t, std::uint32_t> g_claimed_for_testing{0, 0};
+}  // namespace
+
+void claim_identity_for_testing(std::int32_t pid, std::uint32_t uid) {
+  g_claimed_for_testing = {pid, uid};
+}
+
 std::string send_control(const std::string& ring_path, const ControlRequest& request,
                          ControlReply& reply, std::int64_t timeout_ns) {
   if (request.kind == ControlRequest::Kind::level) {
@@ -164,8 +173,10 @@ std::string send_control(const std::string& ring_path, const ControlRequest& req
       r.kind = static_cast<std::uint32_t>(ring::ControlKind::rates);
       break;
   }
-  r.pid = static_cast<std::int32_t>(getpid());
-  r.uid = static_cast<std::uint32_t>(getuid());
+  // What the request claims: the process checks what it can (its audit record says which).
+  const auto forged = g_claimed_for_testing;
+  r.pid = forged.first != 0 ? forged.first : static_cast<std::int32_t>(getpid());
+  r.uid = forged.first != 0 ? forged.second : static_cast<std::uint32_t>(getuid());
   r.for_ns = request.for_ns;
   r.level = static_cast<std::uint8_t>(request.level);
   r.default_level = request.tag.empty() ? 1 : 0;
