@@ -330,6 +330,64 @@ TEST(LogcatMetrics, ARecoveredArchiveHoldsTheValuesAcknowledgedBeforeAKill) {
   EXPECT_TRUE(counted);
 }
 
+// One process whose ring file holds hostile metric names and tags (written by hand, as a
+// forged file could: the library refuses them) beside a good process: the host's exposition
+// stays valid for promtool, the good metrics and every process's blackbox_* telemetry are in
+// it, and what had to be skipped is said in comments.
+TEST(Prometheus, NoMetricNameCanBreakTheHostsExposition) {
+  if (!have("promtool")) {
+    GTEST_SKIP() << "promtool is not installed (scripts/install-deps.sh installs Debian's "
+                    "prometheus)";
+  }
+  const std::string dir = blackbox::test::make_temp_dir("hostile");
+  const std::vector<std::pair<std::string, std::string>> env = {{"BBX_DIR", dir + "/rings"},
+                                                                {"BBX_ARCHIVE_DIR", "off"}};
+  Child hostile({blackbox::test::helper_path(), "hostile-metrics"}, env);
+  ASSERT_EQ(hostile.read_until("ready").back(), "ready");
+  Child good({blackbox::test::helper_path(), "metrics-child"}, env);
+  ASSERT_EQ(good.read_until("ready").back(), "ready");
+  good.send("add 10");
+  ASSERT_EQ(good.read_until_ending(" 10").back(), "acked 10 10");
+  const auto out = blackbox::test::run_program(BBX_LOGCAT, {"metrics", "-o", "prometheus"},
+                                               {"BBX_DIR=" + dir + "/rings"});
+  ASSERT_EQ(out.status, 0) << out.out;
+  std::ofstream(dir + "/host.txt") << out.out;
+  const auto check = blackbox::test::run_program(
+      "/bin/sh", {"-c", fmt::format("promtool check metrics < {}/host.txt", dir)});
+  EXPECT_EQ(check.status, 0) << check.out << "\n" << out.out;
+  EXPECT_EQ(check.out, "") << "no error, no lint warning";
+  const std::string hostile_pid = std::to_string(hostile.pid());
+  const std::string good_pid = std::to_string(good.pid());
+  EXPECT_NE(out.out.find("good_requests_total{app=\"hostile\",pid=\"" + hostile_pid + "\"} 3"),
+            std::string::npos)
+      << out.out;
+  EXPECT_NE(out.out.find("http_server_requests_total{route=\"/login\",app=\"metricschild\""),
+            std::string::npos)
+      << out.out;
+  for (const std::string& pid : {hostile_pid, good_pid}) {
+    EXPECT_NE(out.out.find("blackbox_records_lost_total{app="), std::string::npos);
+    EXPECT_NE(out.out.find("pid=\"" + pid + "\",cause=\"overwritten\"}"), std::string::npos)
+        << out.out;
+  }
+  for (const char* skipped : {"x_total of pid", "labels of pid", "reserved of pid", "utf8 of pid",
+                              "q_r of pid", "q-r of pid", "h_count of pid"}) {
+    EXPECT_NE(out.out.find(std::string("# blackbox: skipped metric ") + skipped), std::string::npos)
+        << skipped << "\n"
+        << out.out;
+  }
+  // Alone, too.
+  const auto alone =
+      blackbox::test::run_program(BBX_LOGCAT, {"metrics", "-o", "prometheus", "-p", hostile_pid},
+                                  {"BBX_DIR=" + dir + "/rings"});
+  ASSERT_EQ(alone.status, 0) << alone.out;
+  std::ofstream(dir + "/alone.txt") << alone.out;
+  const auto check_alone = blackbox::test::run_program(
+      "/bin/sh", {"-c", fmt::format("promtool check metrics < {}/alone.txt", dir)});
+  EXPECT_EQ(check_alone.status, 0) << check_alone.out << "\n" << alone.out;
+  hostile.close_stdin();
+  good.close_stdin();
+}
+
 TEST(Prometheus, ScrapesLogcatServeAndAgreesWithWhatTheProgramRecorded) {
   if (!have("prometheus") || !have("promtool")) {
     GTEST_SKIP() << "prometheus or promtool is not installed (scripts/install-deps.sh installs "

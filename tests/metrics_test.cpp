@@ -124,6 +124,36 @@ TEST(Metrics, ANameDeclaredAsAnotherKindIsRefusedAndItsUpdatesCounted) {
   EXPECT_EQ(count.value(), 1u);
 }
 
+// Every accepted name and tag maps to a valid, unique Prometheus series: a declaration whose
+// series would meet another metric's, a tag key Prometheus reserves, two tag keys that are
+// one label, a tag value that is not UTF-8: each refused, like a kind clash, and counted.
+TEST(Metrics, NamesThatWouldMeetInPrometheusAreRefused) {
+  start();
+  const blackbox::Counter x{"x"};                                    // series x_total
+  const blackbox::Gauge x_total{"x_total"};                          // the same series: refused
+  const blackbox::Gauge dotted{"a.b"};                               // family a_b
+  const blackbox::Gauge underscored{"a_b"};                          // refused
+  const blackbox::Gauge dashed{"a-b"};                               // refused
+  const blackbox::Histogram h{"h"};                                  // h_bucket, h_sum, h_count
+  const blackbox::Gauge h_count{"h_count"};                          // refused
+  const blackbox::Gauge two{"two", {{"a.b", "1"}, {"a_b", "2"}}};    // one label: refused
+  const blackbox::Gauge reserved{"reserved", {{"__name__", "up"}}};  // refused
+  const blackbox::Gauge utf8{"utf8", {{"k", "\xff\xfe"}}};           // refused
+  const blackbox::Gauge fine{"fine", {{"a.b", "1"}, {"c", "\xc3\xa9t\xc3\xa9"}}};
+  x.add();
+  x_total.set(1);
+  dotted.set(2);
+  underscored.set(3);
+  h.record(5);
+  fine.set(4);
+  const MetricsSnapshot s = read_own();
+  EXPECT_EQ(s.declarations_refused, 7u);
+  std::vector<std::string> names;
+  for (const MetricValue& m : s.metrics) names.push_back(m.identity());
+  std::sort(names.begin(), names.end());
+  EXPECT_EQ(names, (std::vector<std::string>{"a.b", "fine{a.b=1,c=\xc3\xa9t\xc3\xa9}", "h", "x"}));
+}
+
 TEST(Metrics, GaugesAndTextMetricsHoldOneValue) {
   start();
   const blackbox::Gauge depth{"queue.depth", {}, blackbox::MetricUnit::none, "jobs waiting"};

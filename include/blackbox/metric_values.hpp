@@ -22,6 +22,25 @@ enum class MetricUnit : std::uint8_t { none = 0, nanoseconds = 1, bytes = 2 };
 [[nodiscard]] std::string_view metric_kind_name(MetricKind kind) noexcept;  // "counter", ...
 [[nodiscard]] std::string_view metric_unit_name(MetricUnit unit) noexcept;  // "", "ns", "bytes"
 
+// How a metric is named in the Prometheus exposition (logcat metrics -o prometheus, --serve).
+// The family: the name with every byte outside [a-zA-Z0-9_:] as '_' (and '_' before a
+// leading digit), then `_seconds` (nanoseconds) or `_bytes` unless it ends so, `_info` for a
+// text metric; a counter's family is that plus `_total`. `series`: every sample name the
+// family writes (a histogram's `_bucket`, `_sum`, `_count`, and its family name). Two
+// metrics whose series meet would make the exposition invalid: the library refuses the
+// second at declaration, and the exposition skips it.
+struct PrometheusNames {
+  std::string family;
+  std::vector<std::string> series;
+};
+[[nodiscard]] PrometheusNames prometheus_names(std::string_view name, MetricKind kind,
+                                               MetricUnit unit);
+// A tag key as a label name, by the same mapping; "" for a key Prometheus reserves (a
+// leading "__", e.g. "__name__").
+[[nodiscard]] std::string prometheus_label(std::string_view key);
+// Whether `s` is valid UTF-8 (what a label value must be).
+[[nodiscard]] bool valid_utf8(std::string_view s) noexcept;
+
 struct MetricTag {
   std::string key;
   std::string value;

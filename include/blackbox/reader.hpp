@@ -205,6 +205,9 @@ struct RingInfo {
   // since, is not alive.
   bool process_alive = false;
   std::uint32_t owner_uid = 0;  // the ring file's owner
+  // The fullest slot's share not yet read by the flusher, 0 .. 1 (1: its writer laps the
+  // flusher, and records are overwritten before they are archived).
+  double max_fill = 0;
   std::int64_t start_time_ns = 0;
   std::uint32_t format_version = 0;
   std::uint32_t slot_count = 0;

@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "blackbox/level.hpp"
+#include "blackbox/metric_values.hpp"
 #include "blackbox/reader.hpp"
 
 namespace blackbox::reader {
@@ -250,6 +251,9 @@ void append_printable(std::string_view s, Buffer& out);
 // host, thread and tag names, level and rate specs, a process's answers), so that a forged
 // or damaged file can never reach a terminal raw, whichever logcat command prints it.
 [[nodiscard]] std::string printable(std::string_view s);
+// The same for every name, tag, help and text value of a metrics snapshot (the readers
+// call it on what they read from a file).
+void escape_metric_texts(MetricsSnapshot& snapshot);
 
 // The calendar fields of a time (ns since the epoch, floored to the second), in UTC or in
 // local time.

@@ -39,6 +39,10 @@ struct Registry {
   std::vector<Definition> definitions;
   std::map<std::string, std::uint32_t> by_identity;  // name '\0' tags -> definition
   std::map<std::string, MetricKind, std::less<>> kind_of_name;
+  // Every Prometheus series name a declared metric writes -> that metric's name: two
+  // metrics whose series meet would make the exposition invalid (a second HELP, a series
+  // of two families), so the second is refused.
+  std::map<std::string, std::string, std::less<>> series_owner;
   std::uint64_t next_cell = 0;
   // The ring whose table shows definitions[0, published) (reset when the ring changes: a
   // forked child's new ring).
@@ -154,7 +158,24 @@ MetricCells declare_metric(MetricKind kind, std::string_view name, Tags tags, Me
       return {};
     }
     std::vector<MetricTag> list;
-    for (const Tag& t : tags) list.push_back({std::string(t.key), std::string(t.value)});
+    std::map<std::string, std::string> labels;  // Prometheus label -> the tag key it maps
+    for (const Tag& t : tags) {
+      const std::string label = prometheus_label(t.key);
+      if (label.empty()) {
+        core::refuse(name, fmt::format("tag key \"{}\" is reserved by Prometheus", t.key));
+        return {};
+      }
+      if (const auto [it, added] = labels.emplace(label, std::string(t.key)); !added) {
+        core::refuse(name, fmt::format("tag keys \"{}\" and \"{}\" are one Prometheus label, {}",
+                                       it->second, t.key, label));
+        return {};
+      }
+      if (!valid_utf8(t.value)) {
+        core::refuse(name, fmt::format("the value of tag \"{}\" is not UTF-8", t.key));
+        return {};
+      }
+      list.push_back({std::string(t.key), std::string(t.value)});
+    }
     std::string encoded, error;
     if (!ring::encode_metric_tags(std::move(list), encoded, error)) {
       core::refuse(name, error);
@@ -180,6 +201,16 @@ MetricCells declare_metric(MetricKind kind, std::string_view name, Tags tags, Me
                                      metric_kind_name(it->second), metric_kind_name(kind)));
       return {};
     }
+    const PrometheusNames prom = prometheus_names(name, kind, unit);
+    for (const std::string& series : prom.series) {
+      if (auto it = r.series_owner.find(series); it != r.series_owner.end() && it->second != name) {
+        const std::string other = it->second;
+        lock.unlock();
+        core::refuse(
+            name, fmt::format("its Prometheus series {} is also metric \"{}\"'s", series, other));
+        return {};
+      }
+    }
     const std::uint32_t cells = ring::metric_cells(kind);
     if (r.next_cell + cells > ring::kMetricCellsMax) {
       lock.unlock();
@@ -193,6 +224,7 @@ MetricCells declare_metric(MetricKind kind, std::string_view name, Tags tags, Me
     r.by_identity.emplace(std::move(identity),
                           static_cast<std::uint32_t>(r.definitions.size() - 1));
     r.kind_of_name.emplace(std::string(name), kind);
+    for (const std::string& series : prom.series) r.series_owner.emplace(series, std::string(name));
     ring::RingMemory* ring = core::current_ring();
     if (ring != nullptr) {
       core::publish_locked(r, *ring);

@@ -566,6 +566,7 @@ std::size_t ArchiveReader::Impl::take_frame(std::size_t file_index, const archiv
       if (!archive::decode_metrics(frame.payload, m.snapshot, reason)) {
         add_damage(f, base + frame.offset, frame_bytes, "bad metrics frame");
       } else if (keep_metrics) {
+        text::escape_metric_texts(m.snapshot);
         m.app = f.info.app;
         m.host = f.info.host;
         m.pid = f.info.pid;

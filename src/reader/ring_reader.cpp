@@ -342,6 +342,16 @@ RingInfo RingReader::info() const {
   info.ring_bytes = impl_->layout.ring_bytes;
   info.block_bytes = impl_->layout.block_bytes;
   info.threads_attached = h.threads_attached.load(std::memory_order_relaxed);
+  for (std::uint32_t i = 0; i < impl_->layout.slot_count; ++i) {
+    const SlotHeader& slot = impl_->slot(i);
+    const std::uint64_t written = slot.write_pos.load(std::memory_order_relaxed);
+    const std::uint64_t drained = slot.drained_pos.load(std::memory_order_relaxed);
+    if (written > drained && impl_->layout.ring_bytes != 0) {
+      info.max_fill =
+          std::max(info.max_fill, std::min(1.0, static_cast<double>(written - drained) /
+                                                    static_cast<double>(impl_->layout.ring_bytes)));
+    }
+  }
   info.dropped_no_slot = h.dropped_no_slot.load(std::memory_order_relaxed);
   info.dropped_after_exit = h.dropped_after_exit.load(std::memory_order_relaxed);
   info.sites_dropped = h.sites_dropped.load(std::memory_order_relaxed);
@@ -468,6 +478,7 @@ std::optional<MetricsSnapshot> RingReader::metrics(std::string* error) const {
     if (error != nullptr) *error = why;
     return std::nullopt;
   }
+  text::escape_metric_texts(out);
   return out;
 }
 

@@ -179,6 +179,18 @@ std::string printable(std::string_view s) {
   return std::string(out.view());
 }
 
+void escape_metric_texts(MetricsSnapshot& snapshot) {
+  for (MetricValue& m : snapshot.metrics) {
+    m.name = printable(m.name);
+    m.help = printable(m.help);
+    m.text = printable(m.text);
+    for (MetricTag& t : m.tags) {
+      t.key = printable(t.key);
+      t.value = printable(t.value);
+    }
+  }
+}
+
 std::string trace_hex(const std::uint8_t* bytes, std::size_t n) {
   std::string out(2 * n, '0');
   hex(bytes, n, out.data());

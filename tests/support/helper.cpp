@@ -38,7 +38,9 @@
 #include "format/archive_format.hpp"
 #include "format/chunk_decoder.hpp"
 #include "format/frame.hpp"
+#include "format/metrics_area.hpp"
 #include "ring/full_wait.hpp"
+#include "ring/ring_memory.hpp"
 #include "sys/sys.hpp"
 
 namespace {
@@ -368,6 +370,54 @@ int ctl_child() {
 //              millisecond) until stdin closes; nothing is printed
 //   "crash"    a null pointer write
 // App name "metricschild" unless BBX_APP says otherwise.
+// "hostile-metrics": a process whose metrics table holds what the library refuses to
+// declare, written into its ring file by hand (a forged or foreign file would): names and tags
+// whose Prometheus series meet, reserved and repeated labels, a value that is not UTF-8. One
+// good counter ("good.requests" = 3) beside them. Says "ready", waits for stdin to close.
+int hostile_metrics() {
+  blackbox::Config config = blackbox::Config::from_env();
+  config.app = "hostile";
+  if (auto r = blackbox::init(config); !r.ok()) return 1;
+  static const blackbox::Counter good{"good.requests"};
+  good.add(3);
+  blackbox::ring::RingMemory* ring = blackbox::ring::own_ring();
+  blackbox::ring::MetricsHeader* header = ring != nullptr ? ring->metrics() : nullptr;
+  if (header == nullptr) return 1;
+  struct Entry {
+    blackbox::MetricKind kind;
+    const char* name;
+    std::string tags;
+  };
+  const Entry entries[] = {
+      {blackbox::MetricKind::counter, "x", ""},
+      {blackbox::MetricKind::gauge, "x_total", ""},  // x's series
+      {blackbox::MetricKind::gauge, "labels", "k.l=1\nk_l=2"},
+      {blackbox::MetricKind::gauge, "reserved", "__name__=up"},
+      {blackbox::MetricKind::gauge, "utf8", std::string("k=\xff\xfe")},
+      {blackbox::MetricKind::gauge, "q.r", ""},
+      {blackbox::MetricKind::gauge, "q_r", ""},
+      {blackbox::MetricKind::gauge, "q-r", ""},
+      {blackbox::MetricKind::histogram, "h", ""},
+      {blackbox::MetricKind::gauge, "h_count", ""},  // h's series
+      {blackbox::MetricKind::gauge, "help", ""},
+  };
+  std::uint32_t cell = 1000;
+  for (const Entry& e : entries) {
+    const std::uint32_t index = header->defined.load(std::memory_order_relaxed);
+    if (!ring->reserve_metric_entry(index)) return 1;
+    blackbox::ring::write_metric_entry(
+        reinterpret_cast<std::byte*>(header), index, e.kind, blackbox::MetricUnit::none, e.name,
+        e.tags, std::string_view(e.name) == "help" ? "line\none \xff" : "", cell);
+    cell += blackbox::ring::metric_cells(e.kind);
+  }
+  std::printf("ready\n");
+  std::fflush(stdout);
+  char line[64];
+  while (std::fgets(line, sizeof line, stdin) != nullptr) {
+  }
+  return 0;
+}
+
 int metrics_child() {
   blackbox::Config config = blackbox::Config::from_env();
   if (std::getenv("BBX_APP") == nullptr) config.app = "metricschild";
@@ -872,6 +922,7 @@ int main(int argc, char** argv) {
   if (mode == "crash" && argc == 4) return crash(argv[2], std::atoi(argv[3]));
   if (mode == "start" && argc == 3) return start_and_recover(argv[2]);
   if (mode == "archive-exit-full") return archive_exit_full();
+  if (mode == "hostile-metrics") return hostile_metrics();
   if (mode == "read" && argc == 5) {
     return read_ring(argv[2], std::stoull(argv[3]), std::stoull(argv[4]));
   }

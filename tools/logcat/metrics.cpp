@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <map>
+#include <set>
 #include <thread>
 
 #include "blackbox/config.hpp"
@@ -72,18 +73,6 @@ std::string value_text(const MetricValue& m) {
 
 // --- Prometheus ---
 
-// [a-zA-Z_:][a-zA-Z0-9_:]*: anything else becomes '_'.
-std::string prom_name(std::string_view name) {
-  std::string out;
-  for (char c : name) {
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                    c == '_' || c == ':';
-    out += ok ? c : '_';
-  }
-  if (!out.empty() && out[0] >= '0' && out[0] <= '9') out.insert(out.begin(), '_');
-  return out;
-}
-
 // Escaped for the exposition: a backslash and a newline always, a double quote in a label
 // value (between quotes) but not in help text.
 std::string prom_escaped(std::string_view v, bool quoted) {
@@ -102,19 +91,6 @@ std::string prom_escaped(std::string_view v, bool quoted) {
   return out;
 }
 
-bool ends_with(std::string_view s, std::string_view suffix) {
-  return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
-}
-
-// The family's name: base units and the suffixes Prometheus expects.
-std::string family_name(const MetricValue& m) {
-  std::string name = prom_name(m.name);
-  if (m.unit == MetricUnit::nanoseconds && !ends_with(name, "_seconds")) name += "_seconds";
-  if (m.unit == MetricUnit::bytes && !ends_with(name, "_bytes")) name += "_bytes";
-  if (m.kind == MetricKind::text) name += "_info";
-  return name;
-}
-
 std::string number(double v) { return fmt::format("{}", v); }
 
 // A value of the metric's unit in the exposition's (seconds for nanoseconds).
@@ -122,18 +98,31 @@ std::string scaled(MetricUnit unit, double v) {
   return unit == MetricUnit::nanoseconds ? number(v / 1e9) : number(v);
 }
 
+// A sample's labels: the metric's tags (as prometheus_label maps their keys; ours, app and
+// pid, le and value, win: a tag of that name becomes tag_NAME), the process's app and pid,
+// and `extra`. "" if they cannot be valid (a reserved or repeated label, a value that is not
+// UTF-8): only a file the library did not write can hold such a metric.
 std::string labels(const MetricValue& m, const blackbox::RingInfo& info,
                    const std::vector<std::pair<std::string, std::string>>& extra = {}) {
   std::string out = "{";
-  auto add = [&](std::string_view key, std::string_view value) {
+  std::vector<std::string> seen;
+  bool ok = true;
+  auto add = [&](const std::string& key, std::string_view value) {
+    if (key.empty() || std::find(seen.begin(), seen.end(), key) != seen.end() ||
+        !blackbox::valid_utf8(value)) {
+      ok = false;
+      return;
+    }
+    seen.push_back(key);
     if (out.size() > 1) out += ',';
     out += key;
     out += "=\"";
-    out += prom_escaped(value, true);
+    // Control characters escaped too (\x1b): the exposition may be read on a terminal.
+    out += prom_escaped(blackbox::text::printable(value), true);
     out += '"';
   };
   for (const auto& t : m.tags) {
-    std::string key = prom_name(t.key);
+    std::string key = blackbox::prometheus_label(t.key);
     if (key == "app" || key == "pid" || key == "le" || key == "value") key = "tag_" + key;
     add(key, t.value);
   }
@@ -141,7 +130,7 @@ std::string labels(const MetricValue& m, const blackbox::RingInfo& info,
   add("pid", std::to_string(info.pid));
   for (const auto& [k, v] : extra) add(k, v);
   out += '}';
-  return out;
+  return ok ? out : std::string();
 }
 
 struct Family {
@@ -150,20 +139,89 @@ struct Family {
   std::string samples;
 };
 
-void add_samples(const MetricValue& m, const blackbox::RingInfo& info, const std::string& name,
-                 std::string& out) {
+// The exposition being built: families by name, and what keeps it valid whatever the
+// inputs hold. Each series name belongs to one family; each sample (family and labels)
+// is written once; a metric that would break either rule is skipped, said in a comment.
+// A file the library wrote never has one (it refuses such declarations), but one bad or
+// forged ring file must not make a whole host's exposition unparseable.
+struct Exposition {
+  std::map<std::string, Family> families;
+  std::map<std::string, std::string> family_of_series;
+  std::set<std::string> samples_seen;
+  std::string skipped;
+
+  // The family for `names` of `type`, or null (the metric is skipped) if its series meet
+  // another family's or the family is of another type.
+  Family* family(const blackbox::PrometheusNames& names, const std::string& type,
+                 const std::string& help, std::string_view what) {
+    for (const std::string& series : names.series) {
+      if (auto it = family_of_series.find(series);
+          it != family_of_series.end() && it->second != names.family) {
+        skip(what, fmt::format("its series {} is family {}'s", series, it->second));
+        return nullptr;
+      }
+    }
+    Family& f = families[names.family];
+    if (f.type.empty()) {
+      f.type = type;
+      f.help = blackbox::valid_utf8(help) ? blackbox::text::printable(help) : "(not UTF-8)";
+      for (const std::string& series : names.series) family_of_series[series] = names.family;
+    } else if (f.type != type) {
+      skip(what, fmt::format("family {} is a {}", names.family, f.type));
+      return nullptr;
+    }
+    return &f;
+  }
+  // Whether the sample (series and labels) is new; a repeat is skipped.
+  bool first(const std::string& family, const std::string& labels, std::string_view what) {
+    if (labels.empty()) {
+      skip(what, "its labels are not valid (a reserved or repeated label, or not UTF-8)");
+      return false;
+    }
+    if (!samples_seen.insert(family + labels).second) {
+      skip(what, fmt::format("{}{} is there already", family, labels));
+      return false;
+    }
+    return true;
+  }
+  void skip(std::string_view what, const std::string& why) {
+    std::string line = fmt::format("# blackbox: skipped {}: {}", what, why);
+    std::replace(line.begin(), line.end(), '\n', ' ');
+    skipped += blackbox::text::printable(line) + "\n";
+  }
+};
+
+void add_metric(const MetricValue& m, const blackbox::RingInfo& info, Exposition& e) {
+  const blackbox::PrometheusNames names = blackbox::prometheus_names(m.name, m.kind, m.unit);
+  const std::string what = fmt::format("metric {} of pid {}", m.name, info.pid);
+  const std::string type = m.kind == MetricKind::counter     ? "counter"
+                           : m.kind == MetricKind::histogram ? "histogram"
+                                                             : "gauge";
+  const std::string help =
+      m.help.empty() ? fmt::format("blackbox {} {}", blackbox::metric_kind_name(m.kind), m.name)
+                     : m.help;
+  Family* f = e.family(names, type, help, what);
+  if (f == nullptr) return;
+  const std::string& name = names.family;
+  const std::string identity =
+      labels(m, info,
+             m.kind == MetricKind::text
+                 ? std::vector<std::pair<std::string, std::string>>{{"value", m.text}}
+                 : std::vector<std::pair<std::string, std::string>>{});
+  if (!e.first(name, identity, what)) return;
+  std::string& out = f->samples;
   switch (m.kind) {
     case MetricKind::counter:
-      out += fmt::format("{}_total{} {}\n", name, labels(m, info), m.count);
+      out += fmt::format("{}{} {}\n", name, identity, m.count);
       break;
     case MetricKind::gauge:
-      out += fmt::format("{}{} {}\n", name, labels(m, info),
+      out += fmt::format("{}{} {}\n", name, identity,
                          m.unit == MetricUnit::nanoseconds
                              ? scaled(m.unit, static_cast<double>(m.gauge))
                              : std::to_string(m.gauge));
       break;
     case MetricKind::text:
-      out += fmt::format("{}{} 1\n", name, labels(m, info, {{"value", m.text}}));
+      out += fmt::format("{}{} 1\n", name, identity);
       break;
     case MetricKind::histogram: {
       const LogHistogram& h = m.histogram;
@@ -177,12 +235,65 @@ void add_samples(const MetricValue& m, const blackbox::RingInfo& info, const std
                            cumulative);
       }
       out += fmt::format("{}_bucket{} {}\n", name, labels(m, info, {{"le", "+Inf"}}), h.count());
-      out += fmt::format("{}_sum{} {}\n", name, labels(m, info),
+      out += fmt::format("{}_sum{} {}\n", name, identity,
                          scaled(m.unit, static_cast<double>(h.sum())));
-      out += fmt::format("{}_count{} {}\n", name, labels(m, info), h.count());
+      out += fmt::format("{}_count{} {}\n", name, identity, h.count());
       break;
     }
   }
+}
+
+// The logger's own telemetry as blackbox_* series, as exporters of logging systems give
+// theirs: every process has them, with or without application metrics.
+void add_telemetry(const ProcessMetrics& p, Exposition& e) {
+  if (!p.telemetry) return;
+  const blackbox::Telemetry& t = *p.telemetry;
+  const blackbox::RingInfo& info = p.info;
+  auto sample = [&](const char* family, const char* type, const char* help,
+                    std::vector<std::pair<std::string, std::string>> extra, std::string value) {
+    blackbox::PrometheusNames names{family, {family}};
+    const std::string what = fmt::format("{} of pid {}", family, info.pid);
+    Family* f = e.family(names, type, help, what);
+    if (f == nullptr) return;
+    MetricValue none;
+    const std::string l = labels(none, info, extra);
+    if (!e.first(family, l, what)) return;
+    f->samples += fmt::format("{}{} {}\n", family, l, value);
+  };
+  static constexpr const char* kLevels[] = {"trace", "debug", "info", "warn", "error", "fatal"};
+  for (std::size_t i = 0; i < t.per_level.size(); ++i) {
+    sample("blackbox_records_read_total", "counter",
+           "Records the logger's flusher read from the rings, by level", {{"level", kLevels[i]}},
+           std::to_string(t.per_level[i].records));
+  }
+  std::uint64_t logged = 0;
+  for (const auto& th : t.threads) logged += th.logged;
+  sample("blackbox_records_logged_total", "counter", "Records logged into the rings", {},
+         std::to_string(logged));
+  const std::pair<const char*, std::uint64_t> causes[] = {
+      {"overwritten", t.lost_overwritten},  {"no_slot", t.lost_no_slot},
+      {"disk_error", t.lost_disk_error},    {"site_table_full", t.lost_site_table_full},
+      {"after_exit", t.lost_after_exit},    {"corrupt", t.lost_corrupt},
+      {"rate_limited", t.lost_rate_limited}};
+  for (const auto& [cause, n] : causes) {
+    sample("blackbox_records_lost_total", "counter", "Records lost, by cause", {{"cause", cause}},
+           std::to_string(n));
+  }
+  sample("blackbox_records_archived_total", "counter", "Records written to the archive", {},
+         std::to_string(t.records_archived));
+  sample("blackbox_archive_bytes_total", "counter",
+         "Bytes written to the archive (compressed, with framing)", {},
+         std::to_string(t.archive_bytes_written));
+  sample("blackbox_ring_fill_ratio", "gauge",
+         "The fullest ring's share not yet read by the flusher (1: it laps)", {},
+         number(p.info.max_fill));
+  sample("blackbox_archive_breaker_open", "gauge",
+         "1 while archive writes fail and the circuit breaker is open", {},
+         t.breaker_open ? "1" : "0");
+  sample("blackbox_archive_breaker_trips_total", "counter", "Times the archive's breaker opened",
+         {}, std::to_string(t.breaker_trips));
+  sample("blackbox_control_requests_total", "counter", "Control requests from outside applied", {},
+         std::to_string(t.control_applied));
 }
 
 // --- Sources ---
@@ -192,6 +303,7 @@ std::optional<ProcessMetrics> read_process(const std::string& path, std::string&
   if (reader == nullptr) return std::nullopt;
   ProcessMetrics p;
   p.info = reader->info();
+  p.telemetry = reader->telemetry();
   std::string why;
   auto m = reader->metrics(&why);
   if (!m) {
@@ -564,28 +676,17 @@ int run_history(const MetricsArgs& a) {
 }  // namespace
 
 std::string prometheus_text(const std::vector<ProcessMetrics>& processes) {
-  // Every sample of a family together, families in name order.
-  std::map<std::string, Family> families;
+  // Every sample of a family together, families in name order; the logger's own series
+  // first (an application metric that would meet them is the one skipped).
+  Exposition e;
+  for (const ProcessMetrics& p : processes) add_telemetry(p, e);
   for (const ProcessMetrics& p : processes) {
-    for (const MetricValue& m : p.snapshot.metrics) {
-      const std::string name = family_name(m);
-      Family& f = families[name];
-      if (f.type.empty()) {
-        f.type = m.kind == MetricKind::counter     ? "counter"
-                 : m.kind == MetricKind::histogram ? "histogram"
-                                                   : "gauge";
-        f.help = m.help.empty()
-                     ? fmt::format("blackbox {} {}", blackbox::metric_kind_name(m.kind), m.name)
-                     : m.help;
-      }
-      add_samples(m, p.info, name, f.samples);
-    }
+    for (const MetricValue& m : p.snapshot.metrics) add_metric(m, p.info, e);
   }
-  std::string out;
-  for (const auto& [name, f] : families) {
-    out += fmt::format("# HELP {}{} {}\n", name, f.type == "counter" ? "_total" : "",
-                       prom_escaped(f.help, false));
-    out += fmt::format("# TYPE {}{} {}\n", name, f.type == "counter" ? "_total" : "", f.type);
+  std::string out = e.skipped;
+  for (const auto& [name, f] : e.families) {
+    out += fmt::format("# HELP {} {}\n", name, prom_escaped(f.help, false));
+    out += fmt::format("# TYPE {} {}\n", name, f.type);
     out += f.samples;
   }
   return out;

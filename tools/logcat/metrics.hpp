@@ -4,9 +4,11 @@
 // the host.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "blackbox/control.hpp"
 #include "blackbox/metric_values.hpp"
 #include "blackbox/reader.hpp"
 
@@ -30,6 +32,7 @@ int run_metrics(const MetricsArgs& args);
 struct ProcessMetrics {
   blackbox::RingInfo info;
   blackbox::MetricsSnapshot snapshot;
+  std::optional<blackbox::Telemetry> telemetry;  // the logger's own (blackbox_* series)
 };
 
 // The Prometheus text exposition (format 0.0.4, as OpenMetrics names things): a family per
