@@ -42,6 +42,11 @@ struct LineCapture::State {
     Stream stream;
     detail::Site* site = nullptr;
     std::vector<char> pending;  // bytes of the line not yet logged (capacity: max_line)
+    // A private pipe the stream's bytes are first copied into (tee: the stream keeps them),
+    // so that the stream gives them up only once they are passed through and logged: a
+    // process that dies meanwhile (_exit, kill -9) leaves them in the stream, for whoever
+    // else holds its read end (the capture keeper). -1: the stream is not a pipe.
+    int copy_read = -1, copy_write = -1;
     std::int64_t pending_since_ms = 0;
     bool open = true;
   };
@@ -71,6 +76,11 @@ LineCapture::LineCapture(std::vector<Stream> streams, std::size_t max_line,
     // The site exists before any crash needs it: the handler's drain allocates nothing.
     in.site = detail::runtime_site(stream.tag, stream.level, "", 0, "");
     in.pending.reserve(s.max_line);
+    int copy[2];
+    if (::pipe2(copy, O_CLOEXEC | O_NONBLOCK) == 0) {
+      in.copy_read = copy[0];
+      in.copy_write = copy[1];
+    }
     in.stream = std::move(stream);
     s.inputs.push_back(std::move(in));
   }
@@ -90,7 +100,11 @@ void LineCapture::stop(int wait_ms) noexcept {
   const std::uint64_t one = 1;
   (void)!::write(state_->wake, &one, sizeof one);
   thread_.join();
-  for (auto& in : state_->inputs) ::close(in.stream.fd);
+  for (auto& in : state_->inputs) {
+    ::close(in.stream.fd);
+    if (in.copy_read >= 0) ::close(in.copy_read);
+    if (in.copy_write >= 0) ::close(in.copy_write);
+  }
   ::close(state_->wake);
 }
 
@@ -143,17 +157,50 @@ void LineCapture::run() {
       n -= upto + 1;
     }
   };
+  // Reads up to `size` bytes of the stream into `buf`, leaving them in the stream (tee into
+  // the private pipe, read from there); consume() then takes them from the stream. A stream
+  // that is not a pipe is read plainly.
+  auto peek = [&](State::Input& in, char* buf, std::size_t size) -> ssize_t {
+    if (in.copy_read < 0) return ::read(in.stream.fd, buf, size);
+    const ssize_t n = ::tee(in.stream.fd, in.copy_write, size, SPLICE_F_NONBLOCK);
+    if (n < 0 && errno == EINVAL) {  // not a pipe after all: plain reads from now on
+      ::close(in.copy_read);
+      ::close(in.copy_write);
+      in.copy_read = in.copy_write = -1;
+      return ::read(in.stream.fd, buf, size);
+    }
+    // 0: end of file (no writer left); -1 with EAGAIN: empty for now.
+    if (n <= 0) return n;
+    std::size_t got = 0;
+    while (got < static_cast<std::size_t>(n)) {
+      const ssize_t r = ::read(in.copy_read, buf + got, static_cast<std::size_t>(n) - got);
+      if (r <= 0) break;  // cannot happen: tee put n bytes there
+      got += static_cast<std::size_t>(r);
+    }
+    return static_cast<ssize_t>(got);
+  };
+  auto consume = [&](State::Input& in, std::size_t n) {
+    if (in.copy_read < 0) return;  // read plainly: already taken
+    char scratch[4096];
+    while (n > 0) {
+      const ssize_t r = ::read(in.stream.fd, scratch, std::min(n, sizeof scratch));
+      if (r < 0 && errno == EINTR) continue;
+      if (r <= 0) return;
+      n -= static_cast<std::size_t>(r);
+    }
+  };
   // Reads everything the stream holds now. False at end of file (every writer closed).
   auto read_available = [&](State::Input& in) {
     char buf[16384];
     while (true) {
-      const ssize_t n = ::read(in.stream.fd, buf, sizeof buf);
+      const ssize_t n = peek(in, buf, sizeof buf);
       if (n > 0) {
         if (in.stream.passthrough >= 0) {
           if (s.before_passthrough) s.before_passthrough();
           write_all(in.stream.passthrough, buf, std::size_t(n));
         }
         take(in, buf, static_cast<std::size_t>(n));
+        consume(in, static_cast<std::size_t>(n));  // passed through and logged: now taken
         continue;
       }
       if (n < 0 && errno == EINTR) continue;

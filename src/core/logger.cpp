@@ -13,10 +13,15 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
+#include <signal.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <climits>
 #include <cstdio>
@@ -27,6 +32,7 @@
 #include "archive/flusher.hpp"
 #include "blackbox/blackbox.hpp"
 #include "blackbox/capture.hpp"
+#include "blackbox/detail/runtime_site.hpp"
 #include "core/console.hpp"
 #include "core/control.hpp"
 #include "core/level_spec.hpp"
@@ -93,6 +99,15 @@ struct Logger {
   bool shut_down = false;
   bool anonymous = false;
   bool hooks_installed = false;
+  // The capture keeper (see there): the write end of its "capture stopped" pipe, or -1; and,
+  // in the keeper itself, true (its own logger, if it starts one, captures nothing).
+  // Its pipes (stdout's, stderr's read ends), the terminal descriptors (saved_stdout/err)
+  // and the ring it was forked with (null: it would start a ring of its own).
+  int keeper_stop = -1;
+  int kept_out = -1, kept_err = -1;
+  std::size_t kept_max_line = 0;
+  ring::RingMemory* keeper_ring = nullptr;
+  bool keeper = false;
   bool said_no_slot = false;
   bool said_site_table_full = false;
   pthread_key_t thread_key{};
@@ -167,17 +182,26 @@ void at_exit() { shutdown(); }
 // The fork guard last: the background thread never waits for our mutexes inside a fork-safe
 // section, so taking it after them cannot deadlock; with it held, the background thread is
 // between C library calls whose locks fork() would copy held (sys/fork_guard.hpp).
+// The keeper's fork (start_capture_keeper) does these steps itself, holding the mutex.
+bool g_forking_keeper = false;
 void before_fork() {
+  if (g_forking_keeper) return;
   g().mutex.lock();
   lock_metrics_for_fork();
   sys::fork_guard_prepare();
 }
 void after_fork_parent() {
+  if (g_forking_keeper) return;
   sys::fork_guard_parent();
   unlock_metrics_after_fork();
   g().mutex.unlock();
 }
+void after_fork_child_reset();
 void after_fork_child() {
+  if (g_forking_keeper) return;
+  after_fork_child_reset();
+}
+void after_fork_child_reset() {
   Logger& l = g();
   sys::fork_guard_child();
   unlock_metrics_after_fork();
@@ -198,6 +222,8 @@ void after_fork_child() {
   l.capture.store(nullptr, std::memory_order_relaxed);
   crash::set_before_report(nullptr);
   crash::set_after_report(nullptr);
+  l.keeper_stop = -1;  // the parent's keeper, not ours (its descriptor stays: not ours to close)
+  l.keeper_ring = nullptr;
   ring::reset_wake();
   ring::reset_waits();
   for (detail::Site* s = l.sites; s != nullptr; s = s->next) {
@@ -230,10 +256,200 @@ void drain_capture_for_crash() noexcept {
   }
 }
 
+// The capture keeper. The capture thread takes bytes from the pipes only once it has passed
+// them through and logged them (LineCapture's tee), so when this process ends without a
+// word (_exit, kill -9: no shutdown, no crash handler), whatever it had not handled is still
+// in the pipes. The keeper, a process of its own that also holds the pipes' read ends and the
+// terminal's descriptors, does nothing while we live. When we are gone it passes those bytes
+// through to the terminal and logs them, line by line: into our ring file if we had one when
+// it was forked (from a slot of its own; the next start of the app recovers them with the
+// rest), else into a ring of its own that it archives (a program that wrote lines and ended
+// before its first record started the logger). When the capture stops (shutdown, exit), we
+// tell it so and it ends without reading: what is left in the pipes then is a child's.
+//
+// It is forked at the capture's start, with the mutex held (so no state it guards is half
+// changed) and the logger's own fork protocol (the fork guard, the metrics lock, the child's
+// reset), and forked again by that child, so that it is nobody's child (a server reaping its
+// children never waits for it). It costs one sleeping process whose memory is the pages it
+// shares, copy-on-write, with what we had then. Under ThreadSanitizer there is no keeper: its
+// runtime does not follow a fork of a threaded process.
+#if defined(__SANITIZE_THREAD__)
+#define BBX_CAPTURE_KEEPER 0
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define BBX_CAPTURE_KEEPER 0
+#endif
+#endif
+#ifndef BBX_CAPTURE_KEEPER
+#define BBX_CAPTURE_KEEPER 1
+#endif
+
+struct KeptStream {
+  int fd;        // the pipe's read end
+  int terminal;  // where its bytes were going before the capture
+  const char* tag;
+  Level level;
+};
+
+void write_fully(int fd, const char* p, std::size_t n) noexcept {
+  while (n > 0) {
+    const ssize_t w = ::write(fd, p, n);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) return;
+    p += w;
+    n -= static_cast<std::size_t>(w);
+  }
+}
+
+// Passes through and logs, line by line, what `k`'s pipe holds now.
+void keep_stream(const KeptStream& k, std::size_t max_line) {
+  detail::Site* site = detail::runtime_site(k.tag, k.level, "", 0, "");
+  static char buf[16384];
+  static char line[65536];
+  const std::size_t max_piece = std::max<std::size_t>(1, std::min(max_line, sizeof line));
+  std::size_t used = 0;
+  ::fcntl(k.fd, F_SETFL, ::fcntl(k.fd, F_GETFL) | O_NONBLOCK);
+  while (true) {
+    const ssize_t n = ::read(k.fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;  // empty now (a writer may remain: a child) or at its end
+    if (k.terminal >= 0) write_fully(k.terminal, buf, static_cast<std::size_t>(n));
+    for (ssize_t i = 0; i < n; ++i) {
+      if (buf[i] == '\n' || used == max_piece) {
+        if (used > 0 && line[used - 1] == '\r') --used;
+        detail::log_text(*site, k.level, std::string_view(line, used));
+        used = 0;
+        if (buf[i] == '\n') continue;
+      }
+      line[used++] = buf[i];
+    }
+  }
+  if (used > 0) detail::log_text(*site, k.level, std::string_view(line, used));
+}
+
+[[noreturn]] void keeper_main(int parent, int stopped, ring::RingMemory* parent_ring,
+                              const KeptStream (&streams)[2], std::size_t max_line) {
+  prctl(PR_SET_NAME, "bbx-keeper");
+  struct sigaction ignore {};
+  ignore.sa_handler = SIG_IGN;
+  for (const int sig : {SIGINT, SIGQUIT, SIGHUP, SIGTSTP, SIGTTIN, SIGTTOU, SIGPIPE, SIGTERM}) {
+    sigaction(sig, &ignore, nullptr);
+  }
+  // fds 1 and 2 are the pipes' write ends: holding them would keep the pipes open for ever.
+  const int null = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+  for (int fd = 0; fd <= 2; ++fd) ::dup2(null, fd);
+  // Nothing else of the process's (its ring file's lock above all: recovery must see it
+  // dead): every other descriptor closed but ours.
+  int keep[] = {
+      parent, stopped, streams[0].fd, streams[0].terminal, streams[1].fd, streams[1].terminal};
+  std::sort(std::begin(keep), std::end(keep));
+  unsigned from = 3;
+  for (const int fd : keep) {
+    if (fd >= static_cast<int>(from)) {
+      if (fd > static_cast<int>(from)) close_range(from, static_cast<unsigned>(fd) - 1, 0);
+      from = static_cast<unsigned>(fd) + 1;
+    }
+  }
+  close_range(from, ~0u, 0);
+  // Wait for the process to end, or for its word that the capture stopped (a byte).
+  pollfd wait[2] = {{parent, POLLIN, 0}, {stopped, POLLIN, 0}};
+  while (true) {
+    if (::poll(wait, 2, -1) < 0) {
+      if (errno == EINTR) continue;
+      _exit(1);
+    }
+    if (wait[0].revents != 0) break;  // gone
+    char word = 0;
+    if (::read(stopped, &word, 1) == 1) _exit(0);  // the capture stopped: nothing to keep
+    wait[1].fd = -1;  // closed without a word: its children hold it; wait for the pidfd
+  }
+  Logger& l = g();
+  if (parent_ring != nullptr) {
+    // Its ring file is ours to append to (nobody else writes there now): this process logs
+    // there as the forked child it is, its sites defined there anew.
+    l.ring.store(parent_ring, std::memory_order_release);
+  } else {
+    l.keeper = true;  // a ring of our own: no capture, no console there
+  }
+  for (const KeptStream& k : streams) keep_stream(k, max_line);
+  if (parent_ring == nullptr) {
+    // Our ring, if anything was logged, ends as the process's would have: archived, or
+    // kept when there is no archive (the process's ring file was left too).
+    if (l.config.archive_dir.empty()) l.config.remove_ring_on_exit = false;
+    shutdown();
+  }
+  _exit(0);
+}
+
+// Starts a keeper that writes into `parent_ring` (null: a ring of its own). Caller holds the
+// mutex. Returns the write end of the pipe that tells it the capture stopped, or -1 if it
+// could not start (the capture works without it).
+int start_capture_keeper(const KeptStream (&streams)[2], std::size_t max_line,
+                         ring::RingMemory* parent_ring) {
+  if (!BBX_CAPTURE_KEEPER) return -1;
+  const int parent = static_cast<int>(syscall(SYS_pidfd_open, getpid(), 0));
+  int stopped[2];
+  if (parent < 0 || ::pipe2(stopped, O_CLOEXEC) != 0) {
+    if (parent >= 0) ::close(parent);
+    return -1;
+  }
+  // The logger's fork protocol, by hand: the mutex is held already, and the atfork handlers
+  // may not be installed yet (the capture can start before the logger).
+  lock_metrics_for_fork();
+  sys::fork_guard_prepare();
+  g_forking_keeper = true;
+  const pid_t middle = fork();
+  g_forking_keeper = false;
+  if (middle == 0) {
+    after_fork_child_reset();  // also releases the mutex our parent holds
+    ::close(stopped[1]);
+    if (_Fork() == 0) keeper_main(parent, stopped[0], parent_ring, streams, max_line);
+    _exit(0);
+  }
+  sys::fork_guard_parent();
+  unlock_metrics_after_fork();
+  ::close(parent);
+  ::close(stopped[0]);
+  if (middle < 0) {
+    ::close(stopped[1]);
+    return -1;
+  }
+  while (::waitpid(middle, nullptr, 0) < 0 && errno == EINTR) {
+  }
+  return stopped[1];
+}
+
+// Tells the keeper the capture stopped: it ends without reading (every byte was ours).
+void stop_capture_keeper_locked() {
+  Logger& l = g();
+  if (l.keeper_stop < 0) return;
+  (void)!::write(l.keeper_stop, "s", 1);
+  ::close(l.keeper_stop);
+  l.keeper_stop = -1;
+  l.keeper_ring = nullptr;
+}
+
+// Has a keeper for the running capture that writes into the current ring: started at the
+// capture's start, and again once the ring exists (the old one is told to end). Caller holds
+// the mutex.
+void keep_capture_locked() {
+  Logger& l = g();
+  if (l.keeper || l.capture.load(std::memory_order_relaxed) == nullptr) return;
+  ring::RingMemory* ring = l.anonymous ? nullptr : l.ring.load(std::memory_order_relaxed);
+  if (l.keeper_stop >= 0 && l.keeper_ring == ring) return;
+  const KeptStream kept[2] = {{l.kept_out, l.saved_stdout, "stdout", Level::info},
+                              {l.kept_err, l.saved_stderr, "stderr", Level::warn}};
+  const int next = start_capture_keeper(kept, l.kept_max_line, ring);
+  if (next < 0) return;  // the one we have (if any) still keeps the lines
+  stop_capture_keeper_locked();
+  l.keeper_stop = next;
+  l.keeper_ring = ring;
+}
+
 // Config::capture_stdio: fds 1 and 2 become pipes read by a LineCapture that passes the bytes
 // through to where they pointed before. Caller holds the mutex. Returns "" or what failed
 // (then nothing changed).
-std::string start_capture_locked(const Config& config) {
+std::string start_capture_locked(const Config& config, bool keep_now) {
   Logger& l = g();
   std::fflush(stdout);
   std::fflush(stderr);
@@ -268,6 +484,10 @@ std::string start_capture_locked(const Config& config) {
       config.max_string_bytes, console_first);
   l.capture.store(capture, std::memory_order_release);
   crash::set_before_report(drain_capture_for_crash);
+  l.kept_out = out[0];
+  l.kept_err = err[0];
+  l.kept_max_line = config.max_string_bytes;
+  if (keep_now) keep_capture_locked();
   return {};
 }
 
@@ -284,6 +504,10 @@ void stop_capture() {
   ::dup2(l.saved_stdout, STDOUT_FILENO);
   ::dup2(l.saved_stderr, STDERR_FILENO);
   capture->stop(100);
+  {
+    std::lock_guard lock(l.mutex);
+    stop_capture_keeper_locked();
+  }
   l.stopped_capture = capture;  // kept, stopped: a crash handler may still hold its address
 }
 
@@ -402,10 +626,11 @@ std::string start_locked(const Config& config) {
   if (config.crash_handlers && ring != nullptr && !l.anonymous) {
     crash::install(ring, config.crash_dir, ring::sanitize_app(app));
   }
-  if (config.capture_stdio && l.capture.load(std::memory_order_relaxed) == nullptr) {
-    if (std::string why = start_capture_locked(config); !why.empty()) say(why);
+  if (config.capture_stdio && !l.keeper && l.capture.load(std::memory_order_relaxed) == nullptr) {
+    // Its keeper starts at the end, with the ring.
+    if (std::string why = start_capture_locked(config, false); !why.empty()) say(why);
   }
-  Console* console = ring != nullptr ? make_console(config) : nullptr;
+  Console* console = ring != nullptr && !l.keeper ? make_console(config) : nullptr;
   const bool archive = !config.archive_dir.empty();
   // The flusher thread also serves the control area and keeps the telemetry: it runs for
   // every ring file, archive or not.
@@ -484,6 +709,7 @@ std::string start_locked(const Config& config) {
   // Release: the ring's header is complete before any thread can find the ring.
   l.ring.store(ring, std::memory_order_release);
   ring::set_own_ring(ring);
+  keep_capture_locked();                        // its keeper now writes into this ring
   apply_levels_locked();                        // shows them in the control area
   if (ring != nullptr) publish_metrics(*ring);  // the metrics declared so far
   return degraded;
@@ -521,7 +747,8 @@ __attribute__((constructor)) void capture_from_process_start() {
   if (l.capture.load(std::memory_order_relaxed) != nullptr) return;
   // Its warnings about other variables are said once, when the logger starts.
   std::vector<std::string> said_at_start;
-  if (std::string why = start_capture_locked(Config::from_env(&said_at_start)); !why.empty()) {
+  if (std::string why = start_capture_locked(Config::from_env(&said_at_start), true);
+      !why.empty()) {
     say(why);
   }
 }

@@ -888,6 +888,22 @@ int console_span() {
   return 0;
 }
 
+// capture-exit HOW: a record, 1,000 printf lines and 100 write(2) lines to stderr, then the
+// process ends without a word: "_exit" (_exit(3)) or "kill" (SIGKILL to itself);
+// "_exit-unlogged" is "_exit" without the record (the logger may never start). BBX_CAPTURE=1.
+int capture_exit(const std::string& how) {
+  if (how != "_exit-unlogged") BBX_INFO("started");
+  for (int i = 0; i < 1000; ++i) std::printf("line %d\n", i);
+  std::fflush(stdout);
+  for (int i = 0; i < 100; ++i) {
+    char text[32];
+    const int n = std::snprintf(text, sizeof text, "err %d\n", i);
+    if (write(2, text, static_cast<std::size_t>(n)) != n) return 1;
+  }
+  if (how == "kill") raise(SIGKILL);
+  _exit(3);
+}
+
 // capture-early: a line on stdout and one on stderr before any log call or init() (BBX_CAPTURE=1
 // must have the capture running from the process's start), then a record.
 int capture_early() {
@@ -923,6 +939,7 @@ int main(int argc, char** argv) {
   if (mode == "start" && argc == 3) return start_and_recover(argv[2]);
   if (mode == "archive-exit-full") return archive_exit_full();
   if (mode == "hostile-metrics") return hostile_metrics();
+  if (mode == "capture-exit" && argc == 3) return capture_exit(argv[2]);
   if (mode == "read" && argc == 5) {
     return read_ring(argv[2], std::stoull(argv[3]), std::stoull(argv[4]));
   }

@@ -10,9 +10,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <random>
 #include <sstream>
 
 #include "blackbox/blackbox.hpp"
@@ -145,20 +147,46 @@ SplitResult run_split(const std::string& program, const std::vector<std::string>
   return result;
 }
 
-int free_loopback_port() {
+namespace {
+// Binds a loopback TCP socket to `port` (0: the kernel's pick) and returns the port it got,
+// or -1.
+int bind_loopback(int port) {
   const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
   sockaddr_in a{};
   a.sin_family = AF_INET;
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = htons(static_cast<std::uint16_t>(port));
   socklen_t len = sizeof a;
-  if (bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
-      getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
-    close(fd);
-    return -1;
+  int got = -1;
+  if (bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
+      getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0) {
+    got = ntohs(a.sin_port);
   }
-  const int port = ntohs(a.sin_port);
   close(fd);
-  return port;
+  return got;
+}
+}  // namespace
+
+int free_loopback_port() {
+  // Below the kernel's ephemeral range: a port in it can be taken, while the server is down,
+  // as the source port of a client's connect() (a client retrying 127.0.0.1:P can even
+  // connect to itself from P), and the server's restart then fails to bind.
+  int ephemeral_low = 32768;
+  if (std::FILE* f = std::fopen("/proc/sys/net/ipv4/ip_local_port_range", "re")) {
+    if (std::fscanf(f, "%d", &ephemeral_low) != 1) ephemeral_low = 32768;
+    std::fclose(f);
+  }
+  constexpr int kLowest = 10'000;
+  if (ephemeral_low - kLowest >= 1'000) {
+    std::mt19937 pick(std::random_device{}() ^ static_cast<unsigned>(getpid()));
+    std::uniform_int_distribution<int> in_range(kLowest, ephemeral_low - 1);
+    for (int attempt = 0; attempt < 500; ++attempt) {
+      const int port = bind_loopback(in_range(pick));
+      if (port > 0) return port;
+    }
+  }
+  return bind_loopback(0);
 }
 
 std::string command_output(const std::string& command) {

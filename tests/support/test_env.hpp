@@ -36,7 +36,8 @@ RunResult run_program(const std::string& program, const std::vector<std::string>
 // handler off ("NAME=...:handle_segv=0"): for a child that must crash into blackbox's handler.
 std::vector<std::string> let_segv_through(std::vector<std::string> env = {});
 
-// A loopback TCP port free now (the kernel's pick), for a server that cannot say which one
+// A loopback TCP port free now, below the ephemeral range (so no client connect() takes it
+// while its server restarts), for a server that cannot say which one
 // it got (Prometheus, ClickHouse); -1 if none could be had.
 int free_loopback_port();
 
