@@ -271,12 +271,14 @@ void drain_capture_for_crash() noexcept {
 // changed) and the logger's own fork protocol (the fork guard, the metrics lock, the child's
 // reset), and forked again by that child, so that it is nobody's child (a server reaping its
 // children never waits for it). It costs one sleeping process whose memory is the pages it
-// shares, copy-on-write, with what we had then. Under ThreadSanitizer there is no keeper: its
-// runtime does not follow a fork of a threaded process.
-#if defined(__SANITIZE_THREAD__)
+// shares, copy-on-write, with what we had then. Under ThreadSanitizer and AddressSanitizer
+// there is no keeper: their runtimes do not follow a fork of a threaded process (clang 14's
+// allocator lock is not taken around fork(); a keeper that logs into a ring of its own
+// allocates, and can wait for ever on a lock another thread held).
+#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
 #define BBX_CAPTURE_KEEPER 0
 #elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
+#if __has_feature(thread_sanitizer) || __has_feature(address_sanitizer)
 #define BBX_CAPTURE_KEEPER 0
 #endif
 #endif
