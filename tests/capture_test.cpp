@@ -71,15 +71,10 @@ TEST(CaptureTest, CrashLosesNoLineWrittenBeforeIt) {
 // the pipes only once handled, and the capture keeper handles what they still hold once the
 // process is gone (a line the thread handled just before may come twice, never not at all).
 TEST(CaptureTest, ALineWrittenBeforeExitOrKillIsNeverLost) {
-#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
-  GTEST_SKIP() << "no capture keeper under ThreadSanitizer or AddressSanitizer (their runtimes "
-                  "do not follow a fork of a threaded process)";
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer) || __has_feature(address_sanitizer)
-  GTEST_SKIP() << "no capture keeper under ThreadSanitizer or AddressSanitizer (their runtimes "
-                  "do not follow a fork of a threaded process)";
-#endif
-#endif
+  if (blackbox::test::kThreadSanitizer || blackbox::test::kAddressSanitizer) {
+    GTEST_SKIP() << "no capture keeper under ThreadSanitizer or AddressSanitizer (their "
+                    "runtimes do not follow a fork of a threaded process)";
+  }
   for (const auto& [how, status] :
        {std::pair{"_exit", 3}, std::pair{"_exit-unlogged", 3}, std::pair{"kill", 128 + SIGKILL}}) {
     SCOPED_TRACE(how);

@@ -174,6 +174,12 @@ TEST_F(ForkSafety, AChildForkedWhileTheModuleMapIsReadRuns) {
 // A pre-forking server: 1,000 forks while another thread logs with the console on; every
 // child logs, converts local time, prints, allocates and exits.
 TEST_F(ForkSafety, AThousandForksWhileAnotherThreadLogsWithTheConsoleOn) {
+  if (blackbox::test::kThreadSanitizer) {
+    // Seen once in CI: one child in a thousand hung under TSan and load, never in the
+    // uninstrumented build. The deterministic tests above run under TSan too.
+    GTEST_SKIP() << "ThreadSanitizer does not support threads in a child forked from a "
+                    "threaded process (die_after_fork=0 only lets it try)";
+  }
   start_logger();
   std::atomic<bool> stop{false};
   std::thread logger([&stop] {
