@@ -18,17 +18,8 @@
 
 namespace {
 
-#if defined(__SANITIZE_THREAD__)
-constexpr std::uint64_t kPerWriter = 300'000;  // ThreadSanitizer is ~10x slower
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-constexpr std::uint64_t kPerWriter = 300'000;
-#else
-constexpr std::uint64_t kPerWriter = 3'000'000;
-#endif
-#else
-constexpr std::uint64_t kPerWriter = 3'000'000;
-#endif
+// ThreadSanitizer is ~10x slower.
+constexpr std::uint64_t kPerWriter = blackbox::test::kThreadSanitizer ? 300'000 : 3'000'000;
 
 struct ExternalReader {
   pid_t pid = -1;

@@ -16,6 +16,8 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -47,6 +49,7 @@
 #include "sys/calendar.hpp"
 #include "sys/dirs.hpp"
 #include "sys/fork_guard.hpp"
+#include "sys/sanitizers.hpp"
 #include "sys/sys.hpp"
 
 extern char* program_invocation_short_name;  // glibc
@@ -99,14 +102,17 @@ struct Logger {
   bool shut_down = false;
   bool anonymous = false;
   bool hooks_installed = false;
-  // The capture keeper (see there): the write end of its "capture stopped" pipe, or -1; and,
-  // in the keeper itself, true (its own logger, if it starts one, captures nothing).
-  // Its pipes (stdout's, stderr's read ends), the terminal descriptors (saved_stdout/err)
-  // and the ring it was forked with (null: it would start a ring of its own).
+  // The capture keeper (see there): the write end of its "capture stopped" pipe (-1: none),
+  // the ring it was forked with (null: it would start a ring of its own), the capture's
+  // pipes (stdout's and stderr's read ends) and line length it keeps; and, in the keeper
+  // itself, true (its own logger, if it starts one, captures nothing and shows no console).
   int keeper_stop = -1;
+  ring::RingMemory* keeper_ring = nullptr;
   int kept_out = -1, kept_err = -1;
   std::size_t kept_max_line = 0;
-  ring::RingMemory* keeper_ring = nullptr;
+  // A memfd each keeper opens anew (its own open file description) and flocks before it
+  // reads: a keeper and the one replacing it never both read the pipes. -1: none.
+  int keeper_turn = -1;
   bool keeper = false;
   bool said_no_slot = false;
   bool said_site_table_full = false;
@@ -275,62 +281,16 @@ void drain_capture_for_crash() noexcept {
 // there is no keeper: their runtimes do not follow a fork of a threaded process (clang 14's
 // allocator lock is not taken around fork(); a keeper that logs into a ring of its own
 // allocates, and can wait for ever on a lock another thread held).
-#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
-#define BBX_CAPTURE_KEEPER 0
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer) || __has_feature(address_sanitizer)
-#define BBX_CAPTURE_KEEPER 0
-#endif
-#endif
-#ifndef BBX_CAPTURE_KEEPER
-#define BBX_CAPTURE_KEEPER 1
+#if defined(BLACKBOX_TSAN) || defined(BLACKBOX_ASAN)
+constexpr bool kCaptureKeeper = false;
+#else
+constexpr bool kCaptureKeeper = true;
 #endif
 
-struct KeptStream {
-  int fd;        // the pipe's read end
-  int terminal;  // where its bytes were going before the capture
-  const char* tag;
-  Level level;
-};
-
-void write_fully(int fd, const char* p, std::size_t n) noexcept {
-  while (n > 0) {
-    const ssize_t w = ::write(fd, p, n);
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) return;
-    p += w;
-    n -= static_cast<std::size_t>(w);
-  }
-}
-
-// Passes through and logs, line by line, what `k`'s pipe holds now.
-void keep_stream(const KeptStream& k, std::size_t max_line) {
-  detail::Site* site = detail::runtime_site(k.tag, k.level, "", 0, "");
-  static char buf[16384];
-  static char line[65536];
-  const std::size_t max_piece = std::max<std::size_t>(1, std::min(max_line, sizeof line));
-  std::size_t used = 0;
-  ::fcntl(k.fd, F_SETFL, ::fcntl(k.fd, F_GETFL) | O_NONBLOCK);
-  while (true) {
-    const ssize_t n = ::read(k.fd, buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;  // empty now (a writer may remain: a child) or at its end
-    if (k.terminal >= 0) write_fully(k.terminal, buf, static_cast<std::size_t>(n));
-    for (ssize_t i = 0; i < n; ++i) {
-      if (buf[i] == '\n' || used == max_piece) {
-        if (used > 0 && line[used - 1] == '\r') --used;
-        detail::log_text(*site, k.level, std::string_view(line, used));
-        used = 0;
-        if (buf[i] == '\n') continue;
-      }
-      line[used++] = buf[i];
-    }
-  }
-  if (used > 0) detail::log_text(*site, k.level, std::string_view(line, used));
-}
-
-[[noreturn]] void keeper_main(int parent, int stopped, ring::RingMemory* parent_ring,
-                              const KeptStream (&streams)[2], std::size_t max_line) {
+// The keeper's process: `streams` are the capture's (read ends, tags, levels, terminals).
+[[noreturn]] void keeper_main(int parent, int stopped, int turn, ring::RingMemory* parent_ring,
+                              const std::vector<LineCapture::Stream>& streams,
+                              std::size_t max_line) {
   prctl(PR_SET_NAME, "bbx-keeper");
   struct sigaction ignore {};
   ignore.sa_handler = SIG_IGN;
@@ -342,8 +302,17 @@ void keep_stream(const KeptStream& k, std::size_t max_line) {
   for (int fd = 0; fd <= 2; ++fd) ::dup2(null, fd);
   // Nothing else of the process's (its ring file's lock above all: recovery must see it
   // dead): every other descriptor closed but ours.
-  int keep[] = {
-      parent, stopped, streams[0].fd, streams[0].terminal, streams[1].fd, streams[1].terminal};
+  // Our own open file description of the turn file: flock() excludes the other keeper.
+  const int own_turn =
+      turn >= 0 ? ::open(("/proc/self/fd/" + std::to_string(turn)).c_str(), O_RDONLY | O_CLOEXEC)
+                : -1;
+  int keep[] = {parent,
+                stopped,
+                own_turn,
+                streams[0].fd,
+                streams[0].passthrough,
+                streams[1].fd,
+                streams[1].passthrough};
   std::sort(std::begin(keep), std::end(keep));
   unsigned from = 3;
   for (const int fd : keep) {
@@ -360,10 +329,20 @@ void keep_stream(const KeptStream& k, std::size_t max_line) {
       if (errno == EINTR) continue;
       _exit(1);
     }
+    // The word first: a keeper replaced by another (once the ring started) must not read
+    // beside it, even if the process is gone by the time it looks.
+    if (wait[1].revents != 0) {
+      char word = 0;
+      if (::read(stopped, &word, 1) == 1) _exit(0);  // the capture stopped: nothing to keep
+      wait[1].fd = -1;  // closed without a word: the process is gone, or going
+    }
     if (wait[0].revents != 0) break;  // gone
-    char word = 0;
-    if (::read(stopped, &word, 1) == 1) _exit(0);  // the capture stopped: nothing to keep
-    wait[1].fd = -1;  // closed without a word: its children hold it; wait for the pidfd
+  }
+  // A keeper replaced just before the process ended may not have its word yet: whichever of
+  // the two comes first reads, the other then finds the pipes empty.
+  if (own_turn >= 0) {
+    while (::flock(own_turn, LOCK_EX) < 0 && errno == EINTR) {
+    }
   }
   Logger& l = g();
   if (parent_ring != nullptr) {
@@ -373,7 +352,8 @@ void keep_stream(const KeptStream& k, std::size_t max_line) {
   } else {
     l.keeper = true;  // a ring of our own: no capture, no console there
   }
-  for (const KeptStream& k : streams) keep_stream(k, max_line);
+  // What the pipes hold now, passed through and logged as the capture thread would have.
+  LineCapture(streams, max_line).stop(0);
   if (parent_ring == nullptr) {
     // Our ring, if anything was logged, ends as the process's would have: archived, or
     // kept when there is no archive (the process's ring file was left too).
@@ -386,9 +366,9 @@ void keep_stream(const KeptStream& k, std::size_t max_line) {
 // Starts a keeper that writes into `parent_ring` (null: a ring of its own). Caller holds the
 // mutex. Returns the write end of the pipe that tells it the capture stopped, or -1 if it
 // could not start (the capture works without it).
-int start_capture_keeper(const KeptStream (&streams)[2], std::size_t max_line,
-                         ring::RingMemory* parent_ring) {
-  if (!BBX_CAPTURE_KEEPER) return -1;
+int start_capture_keeper(const std::vector<LineCapture::Stream>& streams, std::size_t max_line,
+                         int turn, ring::RingMemory* parent_ring) {
+  if (!kCaptureKeeper) return -1;
   const int parent = static_cast<int>(syscall(SYS_pidfd_open, getpid(), 0));
   int stopped[2];
   if (parent < 0 || ::pipe2(stopped, O_CLOEXEC) != 0) {
@@ -405,7 +385,7 @@ int start_capture_keeper(const KeptStream (&streams)[2], std::size_t max_line,
   if (middle == 0) {
     after_fork_child_reset();  // also releases the mutex our parent holds
     ::close(stopped[1]);
-    if (_Fork() == 0) keeper_main(parent, stopped[0], parent_ring, streams, max_line);
+    if (_Fork() == 0) keeper_main(parent, stopped[0], turn, parent_ring, streams, max_line);
     _exit(0);
   }
   sys::fork_guard_parent();
@@ -439,9 +419,9 @@ void keep_capture_locked() {
   if (l.keeper || l.capture.load(std::memory_order_relaxed) == nullptr) return;
   ring::RingMemory* ring = l.anonymous ? nullptr : l.ring.load(std::memory_order_relaxed);
   if (l.keeper_stop >= 0 && l.keeper_ring == ring) return;
-  const KeptStream kept[2] = {{l.kept_out, l.saved_stdout, "stdout", Level::info},
-                              {l.kept_err, l.saved_stderr, "stderr", Level::warn}};
-  const int next = start_capture_keeper(kept, l.kept_max_line, ring);
+  const int next = start_capture_keeper({{l.kept_out, "stdout", Level::info, l.saved_stdout},
+                                         {l.kept_err, "stderr", Level::warn, l.saved_stderr}},
+                                        l.kept_max_line, l.keeper_turn, ring);
   if (next < 0) return;  // the one we have (if any) still keeps the lines
   stop_capture_keeper_locked();
   l.keeper_stop = next;
@@ -489,6 +469,7 @@ std::string start_capture_locked(const Config& config, bool keep_now) {
   l.kept_out = out[0];
   l.kept_err = err[0];
   l.kept_max_line = config.max_string_bytes;
+  if (l.keeper_turn < 0) l.keeper_turn = ::memfd_create("bbx-keeper-turn", MFD_CLOEXEC);
   if (keep_now) keep_capture_locked();
   return {};
 }

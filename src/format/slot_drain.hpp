@@ -25,6 +25,7 @@
 
 #include "blackbox/detail/record.hpp"
 #include "format/ring_layout.hpp"
+#include "sys/sanitizers.hpp"
 
 namespace blackbox::ring {
 
@@ -34,14 +35,6 @@ namespace blackbox::ring {
 // ThreadSanitizer the copy is volatile word loads in an uninstrumented function, so the
 // sanitizer does not report this intended race (it would intercept memcpy); otherwise
 // 64-byte vector moves, several times faster.
-#if defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define BLACKBOX_TSAN 1
-#endif
-#endif
-#if defined(__SANITIZE_THREAD__)
-#define BLACKBOX_TSAN 1
-#endif
 __attribute__((no_sanitize("thread"))) inline void racy_copy(std::byte* dst, const std::byte* src,
                                                              std::size_t bytes) {
 #ifdef BLACKBOX_TSAN

@@ -6,30 +6,19 @@
 #include <vector>
 
 #include "blackbox/reader.hpp"
+#include "sys/sanitizers.hpp"
 
 namespace blackbox::test {
 
-// The sanitizer this test binary was built with (g++ says __SANITIZE_*__, clang
-// __has_feature): for the tests whose subject a sanitizer's runtime does not support.
-#if defined(__SANITIZE_THREAD__)
-inline constexpr bool kThreadSanitizer = true;
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
+// The sanitizer this test binary was built with (sys/sanitizers.hpp): for the tests whose
+// subject its runtime takes over.
+#if defined(BLACKBOX_TSAN)
 inline constexpr bool kThreadSanitizer = true;
 #else
 inline constexpr bool kThreadSanitizer = false;
 #endif
-#else
-inline constexpr bool kThreadSanitizer = false;
-#endif
-#if defined(__SANITIZE_ADDRESS__)
+#if defined(BLACKBOX_ASAN)
 inline constexpr bool kAddressSanitizer = true;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-inline constexpr bool kAddressSanitizer = true;
-#else
-inline constexpr bool kAddressSanitizer = false;
-#endif
 #else
 inline constexpr bool kAddressSanitizer = false;
 #endif
